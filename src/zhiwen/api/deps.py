@@ -1,0 +1,50 @@
+"""Dependencies, as ``Annotated`` aliases so a handler's signature says what it needs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from zhiwen.api.observability import Metrics, RateLimiter
+from zhiwen.errors import Forbidden
+from zhiwen.types import ApiKey
+from zhiwen.wiring import Services
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def current_key(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer zw_…")] = None,
+    x_api_key: Annotated[str | None, Header(description="Alternative to Authorization")] = None,
+) -> ApiKey:
+    plain = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        plain = authorization[7:]
+    services: Services = request.app.state.services
+    key = services.keys.authenticate(plain)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.check(key.id)
+    request.state.workspace_id = key.workspace_id
+    return key
+
+
+def admin_key(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    if key.role != "admin":
+        raise Forbidden("this needs an admin key; client keys may only search and ask")
+    return key
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+AnyKey = Annotated[ApiKey, Depends(current_key)]
+AdminKey = Annotated[ApiKey, Depends(admin_key)]

@@ -1,0 +1,85 @@
+"""Search and ask (JSON or a server-sent event stream)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from sse_starlette.sse import EventSourceResponse
+
+from zhiwen.api.deps import AnyKey, MetricsDep, ServicesDep
+from zhiwen.api.schemas import AnswerResponse, AskRequest, CitationOut, SearchHit, SearchRequest, SearchResponse
+from zhiwen.types import Answer
+
+router = APIRouter(prefix="/v1", tags=["questions"])
+STREAM_PIECE_CHARS = 12
+
+
+def answer_response(answer: Answer) -> AnswerResponse:
+    return AnswerResponse(
+        answer_id=answer.id,
+        conversation_id=answer.conversation_id,
+        question=answer.question,
+        text=answer.text,
+        language=answer.language,
+        citations=[CitationOut(**c.__dict__) for c in answer.citations],
+        confidence=answer.confidence,
+        handoff=answer.handoff,
+        mode=answer.mode,
+        timings_ms=answer.timings_ms,
+    )
+
+
+@router.post("/search", response_model=SearchResponse)
+def search(body: SearchRequest, services: ServicesDep, key: AnyKey, metrics: MetricsDep) -> SearchResponse:
+    """Hybrid (BM25 + multilingual embeddings) search; FAQ entries match on their question."""
+    result = services.retriever.retrieve(
+        key.workspace_id, body.query, k=body.k, mode=body.mode, document_ids=body.document_ids, tags=body.tags
+    )
+    metrics.observe_stages({f"search_{k}": v for k, v in result.timings_ms.items()})
+    return SearchResponse(
+        hits=[
+            SearchHit(
+                score=h.score, keyword_score=h.keyword_score, vector_score=h.vector_score,
+                document_id=h.chunk.document_id, source=h.document_source, title=h.document_title,
+                chunk_id=h.chunk.id, title_path=h.chunk.title_path, kind=h.chunk.kind,
+                question=h.chunk.question, text=h.chunk.text,
+            )
+            for h in result.hits
+        ],
+        timings_ms=result.timings_ms,
+    )
+
+
+@router.post(
+    "/ask",
+    response_model=AnswerResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "With stream=true: events "
+               "'delta' ({\"text\"}) then 'answer' (the full AnswerResponse)."}},
+)
+async def ask(body: AskRequest, services: ServicesDep, key: AnyKey, metrics: MetricsDep) -> AnswerResponse | EventSourceResponse:
+    """Answer in the question's language with numbered citations, or hand off (``handoff: true``)."""
+    answer = await run_in_threadpool(
+        services.answerer.answer,
+        key.workspace_id,
+        body.question,
+        body.conversation_id,
+        body.document_ids,
+        body.tags,
+        body.use_llm,
+    )
+    metrics.observe_stages({f"ask_{k}": v for k, v in answer.timings_ms.items()})
+    metrics.answers.labels(mode=answer.mode).inc()
+    response = answer_response(answer)
+    if not body.stream:
+        return response
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        # The answer is checked (grounded, cited) before any of it is shown, then streamed in pieces.
+        for start in range(0, len(answer.text), STREAM_PIECE_CHARS):
+            yield {"event": "delta", "data": json.dumps({"text": answer.text[start : start + STREAM_PIECE_CHARS]}, ensure_ascii=False)}
+        yield {"event": "answer", "data": response.model_dump_json()}
+
+    return EventSourceResponse(events())

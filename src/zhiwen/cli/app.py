@@ -1,0 +1,47 @@
+"""Root command, shared options and error handling."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from zhiwen.cli import admin, bench, knowledge, serve
+from zhiwen.cli.common import err_console, state
+from zhiwen.errors import ZhiwenError
+
+app = typer.Typer(
+    name="zhiwen",
+    help=(
+        "Zhiwen (智问): a self-hosted customer-service assistant that answers from your knowledge, "
+        "with citations, and hands off to a human when it is not sure.\n\n"
+        "Start with `zhiwen init`, load knowledge with `zhiwen ingest ./docs`, then `zhiwen ask \"...\"` "
+        "or `zhiwen serve`. Data lives in ./zhiwen-data (set ZHIWEN_DATA_DIR or --data-dir)."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+admin.register(app)
+knowledge.register(app)
+serve.register(app)
+app.add_typer(bench.app, name="bench")
+
+
+@app.callback()
+def _root(
+    data_dir: str | None = typer.Option(
+        None, "--data-dir", envvar="ZHIWEN_DATA_DIR", help="Where the embedded store lives (default ./zhiwen-data)."
+    ),
+) -> None:
+    state.data_dir = data_dir
+
+
+def main() -> None:
+    try:
+        app()
+    except ZhiwenError as error:
+        err_console.print(f"[red]error ({error.code}):[/red] {error.message}")
+        sys.exit(2)
+    finally:
+        state.close()

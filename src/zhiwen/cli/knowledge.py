@@ -1,0 +1,202 @@
+"""ingest, documents list|delete, search, ask, calibrate."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
+from zhiwen.services.answer import CONFIDENCE_SETTING
+from zhiwen.services.golden import calibrate as run_calibration
+from zhiwen.services.golden import load_golden
+from zhiwen.services.ingest import IngestResult, discover
+
+documents_app = typer.Typer(help="List and delete ingested documents.")
+
+_STATUS_STYLE = {"added": "green", "updated": "cyan", "unchanged": "dim", "failed": "red"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ingest)
+    app.add_typer(documents_app, name="documents")
+    app.command()(search)
+    app.command()(ask)
+    app.command()(calibrate)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err_console, transient=True,
+    )
+
+
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Files and folders (searched recursively)."),
+    workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Tag the documents (repeatable); filter searches by it."),
+    no_embed: bool = typer.Option(False, "--no-embed", help="Skip embeddings now; `zhiwen serve` computes them."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Load Markdown, text, HTML, PDF, DOCX, FAQ tables (CSV/XLSX) and JSONL.
+
+    Unchanged files are skipped, changed files replace their old version, and a file that cannot be read is
+    reported without stopping the rest. Example: zhiwen ingest ./help-center ./faq.xlsx --tag support
+    """
+    services = state.services()
+    workspace_id = state.workspace(workspace).id
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise typer.BadParameter(f"no such file or folder: {', '.join(missing)}")
+    files = discover(paths)
+    base = paths[0] if len(paths) == 1 and paths[0].is_dir() else None
+    results: list[IngestResult] = []
+    with _progress() as progress:
+        task = progress.add_task("Reading files", total=len(files))
+        results = services.ingest.ingest_paths(
+            workspace_id, files, tag, base=base, on_file=lambda r: progress.advance(task)
+        )
+        embedded = 0
+        if not no_embed:
+            pending = services.documents.count_chunks_needing_vectors()
+            task = progress.add_task("Embedding chunks", total=pending)
+            embedded = services.embedding_worker.run_until_done(lambda n: progress.advance(task, n))
+    counts = {status: sum(r.status == status for r in results) for status in _STATUS_STYLE}
+    if as_json:
+        print_json({"files": [dataclasses.asdict(r) for r in results], "counts": counts, "embedded": embedded})
+    else:
+        table = Table("file", "status", "chunks", "duplicates", "note")
+        for r in results:
+            note = r.error or "; ".join(r.warnings)
+            duplicates = f"{r.duplicates} + {r.near_duplicates} near" if r.near_duplicates else str(r.duplicates)
+            table.add_row(r.source, f"[{_STATUS_STYLE[r.status]}]{r.status}[/]", str(r.chunks), duplicates, note)
+        console.print(table)
+        console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) + f"; {embedded} chunks embedded")
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+@documents_app.command("list")
+def documents_list(
+    workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
+    limit: int = typer.Option(100, min=1, max=10_000),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List documents with their chunk counts."""
+    docs = state.services().documents.list_documents(state.workspace(workspace).id, limit=limit)
+    if as_json:
+        print_json([dataclasses.asdict(d) for d in docs])
+        return
+    table = Table("id", "source", "title", "chunks", "tags", "updated")
+    for d in docs:
+        table.add_row(d.id, d.source, d.title, str(d.chunk_count), ",".join(d.tags), d.updated_at)
+    console.print(table)
+
+
+@documents_app.command("delete")
+def documents_delete(
+    document_id: str,
+    workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Delete a document and remove it from every index."""
+    removed = state.services().ingest.delete_document(state.workspace(workspace).id, document_id)
+    if as_json:
+        print_json({"deleted": document_id, "chunks_removed": removed})
+    else:
+        console.print(f"Deleted {document_id} ({removed} chunks).")
+
+
+def search(
+    query: str,
+    workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
+    k: int = typer.Option(5, "-k", min=1, max=100, help="How many results."),
+    mode: str = typer.Option("hybrid", help="hybrid, keyword or vector."),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Only documents with this tag."),
+    document: list[str] = typer.Option([], "--document", "-d", help="Only this document id."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Hybrid keyword + semantic search; shows scores and the matched text."""
+    if mode not in ("hybrid", "keyword", "vector"):
+        raise typer.BadParameter("mode must be hybrid, keyword or vector")
+    services = state.services()
+    result = services.retriever.retrieve(
+        state.workspace(workspace).id, query, k=k, mode=mode,  # type: ignore[arg-type]
+        document_ids=document or None, tags=tag or None,
+    )
+    if as_json:
+        print_json({
+            "hits": [
+                {"score": h.score, "keyword_score": h.keyword_score, "vector_score": h.vector_score,
+                 "document_id": h.chunk.document_id, "source": h.document_source, "title": h.document_title,
+                 "chunk_id": h.chunk.id, "title_path": h.chunk.title_path, "kind": h.chunk.kind,
+                 "question": h.chunk.question, "text": h.chunk.text}
+                for h in result.hits
+            ],
+            "timings_ms": result.timings_ms,
+        })
+        return
+    table = Table("#", "score", "source", "text")
+    for i, h in enumerate(result.hits, start=1):
+        text = f"Q: {h.chunk.question}\nA: {h.chunk.text}" if h.chunk.kind == "faq" else h.chunk.text
+        table.add_row(str(i), f"{h.score:.3f}", f"{h.document_source}\n{h.chunk.title_path}", text[:300])
+    console.print(table)
+
+
+def ask(
+    question: str,
+    workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
+    no_llm: bool = typer.Option(False, "--no-llm", help="Answer extractively even if an LLM is configured."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Ask a question; get a cited answer, or a handoff when the knowledge does not support one."""
+    answer = state.services().answerer.answer(state.workspace(workspace).id, question, use_llm=not no_llm)
+    if as_json:
+        print_json(dataclasses.asdict(answer))
+        return
+    style = "yellow" if answer.handoff else "green"
+    console.print(f"[{style}]{answer.text}[/]")
+    for c in answer.citations:
+        console.print(f"  [{c.number}] {c.document_title} ({c.source})")
+    console.print(f"[dim]confidence {answer.confidence:.2f} · {answer.mode} · {answer.timings_ms.get('total', 0):.0f} ms[/]")
+
+
+def calibrate(
+    golden: Path = typer.Option(..., "--golden", "-g", help="Golden questions (JSONL), including unanswerable ones."),
+    workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report only; keep the current model."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Fit answer confidence on a golden set so that 0.7 means "right 7 times in 10".
+
+    Fits on half the questions, reports calibration (ECE, reliability) on the other half, then stores a
+    model fitted on all of them for the workspace.
+    """
+    services = state.services()
+    workspace_id = state.workspace(workspace).id
+    result = run_calibration(services.answerer, workspace_id, load_golden(golden))
+    if not dry_run:
+        services.workspaces.put_setting(workspace_id, CONFIDENCE_SETTING, result.model.to_dict())
+    report = {
+        "held_out_ece": result.held_out_ece,
+        "held_out_reliability": result.held_out_reliability,
+        "tune_questions": result.tune_questions,
+        "held_out_questions": result.held_out_questions,
+        "share_right": result.share_right,
+        "model": result.model.to_dict(),
+        "stored": not dry_run,
+    }
+    if as_json:
+        print_json(report)
+        return
+    table = Table("confidence", "questions", "mean confidence", "share right")
+    for row in result.held_out_reliability:
+        table.add_row(f"{row['from']:.1f}–{row['to']:.1f}", str(row["count"]),
+                      f"{row['mean_confidence']:.2f}", f"{row['accuracy']:.2f}")
+    console.print(table)
+    console.print(f"Held-out expected calibration error: {result.held_out_ece:.3f}"
+                  + ("" if dry_run else " · model stored for this workspace"))

@@ -1,0 +1,60 @@
+"""serve, and demo (what `make run` does)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from zhiwen.api import create_app
+from zhiwen.api.observability import configure_json_logging
+from zhiwen.cli.admin import init
+from zhiwen.cli.common import console, err_console, state
+from zhiwen.sample_kb import build_sample_kb
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(demo)
+
+
+def serve(
+    host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1; ZHIWEN_HOST)."),
+    port: int = typer.Option(None, help="Port (default 8000; ZHIWEN_PORT)."),
+) -> None:
+    """Run the HTTP API, the chat page (/) and the OpenAPI docs (/docs); embeddings are computed meanwhile."""
+    services = state.services()
+    configure_json_logging(logging.INFO)
+    host = host or services.settings.host
+    port = port or services.settings.port
+    err_console.print(f"Zhiwen on http://{host}:{port}  ·  chat: /  ·  API docs: /docs")
+    uvicorn.run(create_app(services), host=host, port=port, log_config=None, access_log=False)
+
+
+def demo(
+    host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default 8000)."),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Set up and load the sample knowledge, then exit."),
+) -> None:
+    """Initialise the store, load the bundled sample shop knowledge base, and serve it."""
+    init(as_json=False)
+    services = state.services()
+    workspace = services.workspaces.get_workspace("default")
+    folder = build_sample_kb(Path(services.settings.data_dir) / "sample-kb")
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    results = services.ingest.ingest_paths(workspace.id, files, base=folder)
+    changed = sum(r.status in ("added", "updated") for r in results)
+    failed = [r for r in results if r.status == "failed"]
+    console.print(f"Sample knowledge base: {len(results)} files ({changed} new or changed) from {folder}")
+    for r in failed:
+        err_console.print(f"[red]failed[/] {r.source}: {r.error}")
+    pending = services.documents.count_chunks_needing_vectors()
+    if pending:
+        console.print(f"{pending} chunks will be embedded in the background; keyword search works already.")
+    if no_serve:
+        with console.status("Embedding…"):
+            services.embedding_worker.run_until_done()
+        return
+    serve(host=host, port=port)

@@ -1,0 +1,52 @@
+"""Turn an uploaded file into sections and FAQ entries. One module per family of formats.
+
+Every parser raises a :class:`~zhiwen.errors.InvalidInput` subclass naming the file and the problem; none
+returns partial results for a file it could not read whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import PurePath
+
+from zhiwen.errors import EmptyDocument, UnsupportedFormat
+from zhiwen.parsers.base import FaqEntry, ParsedDocument
+from zhiwen.parsers.docx import parse_docx
+from zhiwen.parsers.html import parse_html, parse_markdown
+from zhiwen.parsers.jsonl import parse_jsonl
+from zhiwen.parsers.pdf import parse_pdf
+from zhiwen.parsers.tables import parse_csv, parse_xlsx
+from zhiwen.parsers.text import parse_text
+
+__all__ = ["SUPPORTED_SUFFIXES", "FaqEntry", "ParsedDocument", "parse"]
+
+Parser = Callable[[str, bytes], ParsedDocument]
+
+_PARSERS: dict[str, Parser] = {
+    ".md": parse_markdown,
+    ".markdown": parse_markdown,
+    ".txt": parse_text,
+    ".text": parse_text,
+    ".html": parse_html,
+    ".htm": parse_html,
+    ".pdf": parse_pdf,
+    ".docx": parse_docx,
+    ".csv": parse_csv,
+    ".xlsx": parse_xlsx,
+    ".jsonl": parse_jsonl,
+}
+SUPPORTED_SUFFIXES = frozenset(_PARSERS)
+
+
+def parse(name: str, data: bytes) -> ParsedDocument:
+    suffix = PurePath(name).suffix.lower()
+    parser = _PARSERS.get(suffix)
+    if parser is None:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise UnsupportedFormat(f"{name}: {suffix or 'no extension'} files are not supported (use {supported})")
+    if not data.strip():
+        raise EmptyDocument(f"{name}: the file is empty")
+    parsed = parser(name, data)
+    if not parsed.sections and not parsed.faq:
+        raise EmptyDocument(f"{name}: no text could be extracted (is it a scanned image?)")
+    return parsed

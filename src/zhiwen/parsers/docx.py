@@ -1,0 +1,58 @@
+"""Word documents: headings build the title path; tables become ``cell | cell`` lines."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from docx import Document as open_docx
+from docx.opc.exceptions import PackageNotFoundError
+
+from zhiwen.errors import CorruptFile, EncryptedFile
+from zhiwen.parsers.base import HeadingPath, ParsedDocument, stem_title
+from zhiwen.text.chunking import Section
+from zhiwen.text.normalize import normalize
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # password-protected .docx files are OLE containers, not zips
+
+
+def _heading_level(style_name: str) -> int | None:
+    for prefix in ("Heading ", "标题 "):
+        if style_name.startswith(prefix) and style_name[len(prefix) :].isdigit():
+            return int(style_name[len(prefix) :])
+    return 1 if style_name in ("Title", "标题") else None
+
+
+def parse_docx(name: str, data: bytes) -> ParsedDocument:
+    if data.startswith(_OLE_MAGIC):
+        raise EncryptedFile(f"{name}: the document is password-protected or an old .doc; save it as .docx")
+    try:
+        document = open_docx(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as error:
+        raise CorruptFile(f"{name}: not a readable DOCX file ({error})") from None
+    title = normalize(document.core_properties.title or "") or stem_title(name)
+    path = HeadingPath(title)
+    sections: list[Section] = []
+    paragraphs: list[str] = []
+
+    def flush() -> None:
+        text = normalize("\n\n".join(paragraphs))
+        if text:
+            sections.append(Section(str(path), text))
+        paragraphs.clear()
+
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        level = _heading_level(paragraph.style.name if paragraph.style is not None else "")
+        if level is None:
+            paragraphs.append(text)
+            continue
+        flush()
+        path.enter(level, text)
+    for table in document.tables:
+        rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in table.rows]
+        paragraphs.extend(r for r in rows if r.strip(" |"))
+    flush()
+    return ParsedDocument(title=title, sections=sections)

@@ -1,0 +1,76 @@
+"""PDF text, one section per page so citations can name the page."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+
+from zhiwen.errors import CorruptFile, EncryptedFile
+from zhiwen.parsers.base import HeadingPath, ParsedDocument, stem_title
+from zhiwen.text.chunking import Section
+from zhiwen.text.normalize import normalize
+
+
+def unwrap_lines(text: str) -> str:
+    """Rejoin lines the PDF's layout wrapped: a line nearly as long as the page's longest continues.
+
+    Shorter lines end a paragraph or are headings, so they keep their break (as a paragraph break).
+    """
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if not lines:
+        return ""
+    longest = max(len(line) for line in lines)
+    paragraphs: list[str] = []
+    current = ""
+    for line in lines:
+        if current:
+            space = " " if current[-1].isascii() and line[0].isascii() else ""
+            current = f"{current}{space}{line}"
+        else:
+            current = line
+        if len(line) < 0.8 * longest:
+            paragraphs.append(current)
+            current = ""
+    if current:
+        paragraphs.append(current)
+    return "\n\n".join(paragraphs)
+
+
+def looks_like_heading(paragraph: str) -> bool:
+    """PDF text has no markup: a short line with no sentence punctuation is taken for a heading."""
+    return 0 < len(paragraph) <= 40 and not re.search(r"[。！？，,.!?:：；;]", paragraph)
+
+
+def parse_pdf(name: str, data: bytes) -> ParsedDocument:
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise EncryptedFile(f"{name}: the PDF is password-protected; remove the password and upload again")
+        title = stem_title(name)
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+        if meta_title.strip():
+            title = normalize(meta_title)
+        sections: list[Section] = []
+        path = HeadingPath(title)
+        for number, page in enumerate(reader.pages, start=1):
+            paragraphs: list[str] = []
+            for paragraph in unwrap_lines(normalize(page.extract_text() or "")).split("\n\n"):
+                if looks_like_heading(paragraph):
+                    if paragraphs:
+                        sections.append(Section(f"{path} · p.{number}", "\n\n".join(paragraphs)))
+                        paragraphs = []
+                    path.enter(2, paragraph)
+                elif paragraph:
+                    paragraphs.append(paragraph)
+            if paragraphs:
+                sections.append(Section(f"{path} · p.{number}", "\n\n".join(paragraphs)))
+    except EncryptedFile:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as error:
+        raise CorruptFile(f"{name}: not a readable PDF ({error})") from None
+    except Exception as error:  # pypdf raises many internal errors on malformed files
+        raise CorruptFile(f"{name}: not a readable PDF ({type(error).__name__})") from None
+    return ParsedDocument(title=title, sections=sections)

@@ -1,0 +1,57 @@
+"""Exact and near-duplicate detection for chunks: content hashes and MinHash LSH over character 5-grams.
+
+Character shingles work for Chinese (no spaces) and English alike. Signatures are stored with each chunk so
+a workspace's LSH index can be rebuilt without re-reading text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+NUM_PERM = 64
+SCHEME = "affine32"  # stored signatures depend on it
+NEAR_DUPLICATE_JACCARD = 0.85
+_MIN_CHARS = 40  # shorter texts have too few shingles for a meaningful Jaccard estimate
+_SQUASH = re.compile(r"\W+")
+
+
+def squash(text: str) -> str:
+    return _SQUASH.sub("", text.lower())
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha1(squash(text).encode("utf-8")).hexdigest()
+
+
+def signature(text: str) -> bytes | None:
+    squashed = squash(text)
+    if len(squashed) < _MIN_CHARS:
+        return None
+    shingles = {squashed[i : i + 5].encode("utf-8") for i in range(len(squashed) - 4)}
+    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
+    minhash.update_batch(list(shingles))
+    return bytes(minhash.hashvalues.astype(np.uint64).tobytes())
+
+
+def _minhash(sig: bytes) -> MinHash:
+    return MinHash(num_perm=NUM_PERM, hashvalues=np.frombuffer(sig, dtype=np.uint64), scheme=SCHEME)
+
+
+class NearDuplicateIndex:
+    def __init__(self, signatures: dict[str, bytes]) -> None:
+        self._lsh = MinHashLSH(threshold=NEAR_DUPLICATE_JACCARD, num_perm=NUM_PERM)
+        for chunk_id, sig in signatures.items():
+            self._lsh.insert(chunk_id, _minhash(sig), check_duplication=False)
+
+    def find(self, sig: bytes, ignore: set[str]) -> str | None:
+        for key in self._lsh.query(_minhash(sig)):
+            if key not in ignore:
+                return str(key)
+        return None
+
+    def add(self, chunk_id: str, sig: bytes) -> None:
+        self._lsh.insert(chunk_id, _minhash(sig), check_duplication=False)

@@ -1,0 +1,80 @@
+"""Compute embeddings for chunks that lack them, in the background or in the foreground with progress."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from zhiwen.ports import DocumentStore, Embedder, VectorIndex
+from zhiwen.types import Chunk
+
+log = logging.getLogger(__name__)
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """FAQ entries are found by their question; passages carry their headings for context."""
+    if chunk.kind == "faq" and chunk.question:
+        return chunk.question
+    return f"{chunk.title_path}\n{chunk.text}" if chunk.title_path else chunk.text
+
+
+class EmbeddingWorker:
+    def __init__(self, store: DocumentStore, vectors: VectorIndex, embedder: Embedder, batch: int = 16) -> None:
+        self._store = store
+        self._vectors = vectors
+        self._embedder = embedder
+        self._batch = batch
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._step_lock = threading.Lock()
+
+    def step(self) -> int:
+        """Embed one batch of pending chunks; returns how many were embedded (0 when nothing is pending)."""
+        with self._step_lock:
+            pending = self._store.chunks_needing_vectors(self._batch)
+            if not pending:
+                return 0
+            by_workspace: dict[str, list[Chunk]] = {}
+            for chunk in pending:
+                by_workspace.setdefault(chunk.workspace_id, []).append(chunk)
+            for workspace_id, chunks in by_workspace.items():
+                vectors = self._embedder.embed_passages([embedding_text(c) for c in chunks])
+                self._vectors.add(workspace_id, [c.id for c in chunks], vectors)
+            self._store.mark_embedded([c.id for c in pending])
+            return len(pending)
+
+    def run_until_done(self, on_progress: Callable[[int], None] = lambda n: None) -> int:
+        total = 0
+        while done := self.step():
+            total += done
+            on_progress(done)
+        return total
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="zhiwen-embedder", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.step():
+                    continue
+            except Exception:
+                log.exception("embedding batch failed; retrying in 5 s")
+                self._stop.wait(5)
+                continue
+            self._wake.wait(timeout=2.0)
+            self._wake.clear()

@@ -1,0 +1,225 @@
+"""Ingestion: file bytes → parsed sections → chunks → store + keyword index, in one transaction.
+
+Embeddings are computed afterwards by :class:`~zhiwen.services.embedding.EmbeddingWorker`, so a document is
+keyword-searchable as soon as this returns. Re-ingesting unchanged bytes is a hash lookup; a changed file
+replaces its chunks; any failure leaves the previous version untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from zhiwen.errors import InvalidInput, TooLarge, ZhiwenError
+from zhiwen.parsers import SUPPORTED_SUFFIXES, parse
+from zhiwen.ports import DocumentStore, KeywordIndex, VectorIndex
+from zhiwen.services.dedup import NearDuplicateIndex, content_hash, signature
+from zhiwen.text.chunking import chunk_sections
+from zhiwen.types import Chunk, Document, utc_now
+
+PIPELINE_VERSION = "1"  # bump when parsing or chunking changes, so unchanged files are re-chunked once
+
+Status = Literal["added", "updated", "unchanged", "failed"]
+
+
+@dataclass
+class IngestResult:
+    source: str
+    status: Status
+    document_id: str | None = None
+    chunks: int = 0
+    duplicates: int = 0
+    near_duplicates: int = 0
+    warnings: list[str] = field(default_factory=list)
+    error_code: str | None = None
+    error: str | None = None
+
+
+def document_id(workspace_id: str, source: str) -> str:
+    return "doc_" + hashlib.sha1(f"{workspace_id}\0{source}".encode()).hexdigest()[:16]
+
+
+def _chunk_id(doc_id: str, position: int, digest: str) -> str:
+    return "chk_" + hashlib.sha1(f"{doc_id}\0{position}\0{digest}".encode()).hexdigest()[:16]
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """Files under ``paths`` (recursively), skipping hidden files; unsupported ones are kept to be reported."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            found.append(path)
+    return found
+
+
+class IngestService:
+    def __init__(
+        self,
+        store: DocumentStore,
+        keywords: KeywordIndex,
+        vectors: VectorIndex,
+        max_chars: int,
+        max_bytes: int,
+        on_new_chunks: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._keywords = keywords
+        self._vectors = vectors
+        self._max_chars = max_chars
+        self._max_bytes = max_bytes
+        self._on_new_chunks = on_new_chunks
+
+    def ingest_bytes(
+        self,
+        workspace_id: str,
+        source: str,
+        data: bytes,
+        tags: Sequence[str] = (),
+        near_duplicates: NearDuplicateIndex | None = None,
+        dedup: bool = True,
+    ) -> IngestResult:
+        """Ingest one file; errors are returned in the result, never raised, so batches carry on.
+
+        ``dedup=False`` keeps duplicate chunks (benchmarks whose judgements name each copy need that).
+        """
+        try:
+            result = self._ingest(workspace_id, source, data, tuple(tags), near_duplicates, dedup)
+        except ZhiwenError as error:
+            return IngestResult(source, "failed", error_code=error.code, error=error.message)
+        if result.status in ("added", "updated") and result.chunks:
+            self._on_new_chunks()
+        return result
+
+    def ingest_paths(
+        self,
+        workspace_id: str,
+        paths: Sequence[Path],
+        tags: Sequence[str] = (),
+        base: Path | None = None,
+        on_file: Callable[[IngestResult], None] = lambda r: None,
+    ) -> list[IngestResult]:
+        near = NearDuplicateIndex(self._store.load_signatures(workspace_id))
+        results = []
+        for path in paths:
+            source = str(path.relative_to(base)) if base and path.is_relative_to(base) else path.name
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                result = IngestResult(
+                    source, "failed", error_code="unsupported_format", error=f"{source}: unsupported file type"
+                )
+            else:
+                try:
+                    size = path.stat().st_size
+                    if size > self._max_bytes:
+                        raise TooLarge(f"{source}: {size:,} bytes is over the {self._max_bytes:,}-byte limit")
+                    data = path.read_bytes()
+                except OSError as error:
+                    result = IngestResult(source, "failed", error_code="unreadable", error=f"{source}: {error}")
+                except TooLarge as error:
+                    result = IngestResult(source, "failed", error_code=error.code, error=error.message)
+                else:
+                    result = self.ingest_bytes(workspace_id, source, data, tags, near)
+            results.append(result)
+            on_file(result)
+        return results
+
+    def delete_document(self, workspace_id: str, doc_id: str) -> int:
+        with self._store.transaction():
+            removed = self._store.delete_document(workspace_id, doc_id)
+            self._keywords.remove(workspace_id, removed)
+        self._vectors.remove(workspace_id, removed)
+        return len(removed)
+
+    def _ingest(
+        self,
+        workspace_id: str,
+        source: str,
+        data: bytes,
+        tags: tuple[str, ...],
+        near: NearDuplicateIndex | None,
+        dedup: bool,
+    ) -> IngestResult:
+        if not source.strip() or len(source) > 500:
+            raise InvalidInput("a document needs a file name of 1 to 500 characters")
+        if len(data) > self._max_bytes:
+            raise TooLarge(f"{source}: {len(data):,} bytes is over the {self._max_bytes:,}-byte limit")
+        doc_id = document_id(workspace_id, source)
+        digest = hashlib.sha256(
+            data + f"\0{PIPELINE_VERSION}\0{self._max_chars}\0{sorted(tags)}".encode()
+        ).hexdigest()
+        existing = self._store.find_document(workspace_id, source)
+        if existing is not None and existing.content_hash == digest:
+            return IngestResult(source, "unchanged", doc_id, chunks=existing.chunk_count)
+
+        parsed = parse(source, data)
+        drafts: list[tuple[str, str, str | None]] = [
+            (c.title_path, c.text, None) for c in chunk_sections(parsed.sections, self._max_chars)
+        ]
+        drafts += [(parsed.title, entry.answer, entry.question) for entry in parsed.faq]
+
+        own_old = self._store.chunk_ids_for_documents(workspace_id, [doc_id])
+        hashes = [content_hash(f"{question or ''}\n{text}") for _, text, question in drafts]
+        elsewhere = {
+            h: cid
+            for h, cid in self._store.chunk_ids_by_hash(workspace_id, set(hashes)).items()
+            if cid not in own_old
+        }
+        if not dedup:
+            elsewhere = {}
+        near = near or NearDuplicateIndex(self._store.load_signatures(workspace_id) if dedup else {})
+        result = IngestResult(source, "updated" if existing else "added", doc_id, warnings=list(parsed.warnings))
+        chunks: list[Chunk] = []
+        signatures: dict[str, bytes] = {}
+        seen: set[str] = set()
+        for (title_path, text, question), digest_ in zip(drafts, hashes, strict=True):
+            if dedup and (digest_ in seen or digest_ in elsewhere):
+                result.duplicates += 1
+                continue
+            sig = signature(text) if question is None and dedup else None
+            if sig is not None and near.find(sig, ignore=own_old) is not None:
+                result.near_duplicates += 1
+                continue
+            seen.add(digest_)
+            chunk = Chunk(
+                id=_chunk_id(doc_id, len(chunks), digest_),
+                workspace_id=workspace_id,
+                document_id=doc_id,
+                position=len(chunks),
+                title_path=title_path,
+                text=text,
+                kind="faq" if question is not None else "passage",
+                question=question,
+                content_hash=digest_,
+            )
+            chunks.append(chunk)
+            if sig is not None:
+                signatures[chunk.id] = sig
+        now = utc_now()
+        document = Document(
+            id=doc_id,
+            workspace_id=workspace_id,
+            source=source,
+            title=parsed.title,
+            content_hash=digest,
+            tags=tags,
+            created_at=existing.created_at if existing else now,
+            updated_at=now,
+        )
+        with self._store.transaction():
+            removed = self._store.replace_document(document, chunks)
+            self._keywords.remove(workspace_id, sorted(own_old))
+            self._keywords.add(chunks)
+            self._store.save_signatures(signatures)
+        self._vectors.remove(workspace_id, removed)
+        for chunk_id, sig in signatures.items():
+            near.add(chunk_id, sig)
+        result.chunks = len(chunks)
+        return result

@@ -1,0 +1,131 @@
+"""Hybrid retrieval: keyword and dense candidates gathered, scored on both signals, fused, filtered."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from zhiwen.errors import InvalidInput
+from zhiwen.ports import DocumentStore, Embedder, KeywordIndex, Vector, VectorIndex
+from zhiwen.services.fusion import Candidate, absolute_bm25_fusion
+
+# BM25's per-term score tends to IDF · (k1 + 1) as term frequency grows; k1 = 1.2 in FTS5 and most engines.
+KEYWORD_SATURATION = 2.2
+from zhiwen.types import Hit
+
+Mode = Literal["keyword", "vector", "hybrid"]
+Fusion = Callable[[Sequence[Candidate]], dict[str, float]]
+
+
+@dataclass
+class Retrieval:
+    hits: list[Hit]
+    candidates: list[Candidate]
+    query_vector: Vector | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    term_weights: dict[str, float] = field(default_factory=dict)  # IDF of the query's keyword terms
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: DocumentStore,
+        keywords: KeywordIndex,
+        vectors: VectorIndex,
+        embedder: Embedder,
+        candidates: int = 50,
+        fusion: Fusion = absolute_bm25_fusion,
+    ) -> None:
+        self._store = store
+        self._keywords = keywords
+        self._vectors = vectors
+        self._embedder = embedder
+        self._candidates = candidates
+        self._fusion = fusion
+
+    def retrieve(
+        self,
+        workspace_id: str,
+        query: str,
+        k: int = 5,
+        mode: Mode = "hybrid",
+        document_ids: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> Retrieval:
+        if not query.strip():
+            raise InvalidInput("the query is empty")
+        if not 1 <= k <= 100:
+            raise InvalidInput("k must be between 1 and 100")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        restrict: set[str] | None = None
+        if document_ids:
+            restrict = self._store.chunk_ids_for_documents(workspace_id, document_ids)
+        if tags:
+            tagged = self._store.chunk_ids_with_tags(workspace_id, tags)
+            restrict = tagged if restrict is None else restrict & tagged
+        if restrict is not None and not restrict:
+            return Retrieval([], [], None, {"total": 0.0})
+        n = max(self._candidates, k)
+
+        candidates: dict[str, Candidate] = {}
+        term_weights: dict[str, float] = {}
+        if mode in ("keyword", "hybrid"):
+            t = time.perf_counter()
+            keyword_hits = self._keywords.search(workspace_id, query, n, restrict)
+            term_weights = self._keywords.term_weights(query)
+            ceiling = KEYWORD_SATURATION * sum(term_weights.values())
+            for rank, (cid, score) in enumerate(keyword_hits):
+                share = score / ceiling if ceiling > 0 else 0.0
+                candidates[cid] = Candidate(cid, keyword=score, keyword_rank=rank, keyword_share=share)
+            timings["keyword"] = (time.perf_counter() - t) * 1000
+
+        query_vector: Vector | None = None
+        if mode in ("vector", "hybrid"):
+            t = time.perf_counter()
+            query_vector = self._embedder.embed_queries([query])[0]
+            timings["embed"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            for rank, (cid, score) in enumerate(self._vectors.search(workspace_id, query_vector, n, restrict)):
+                candidate = candidates.setdefault(cid, Candidate(cid))
+                candidate.vector, candidate.vector_rank = score, rank
+            missing = [cid for cid, c in candidates.items() if c.vector is None]
+            for cid, score in self._vectors.scores(workspace_id, query_vector, missing).items():
+                candidates[cid].vector = score
+            timings["vector"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        pool = list(candidates.values())
+        if mode == "keyword":
+            fused = {c.chunk_id: c.keyword or 0.0 for c in pool}
+        elif mode == "vector":
+            fused = {c.chunk_id: c.vector or 0.0 for c in pool if c.vector_rank is not None}
+        else:
+            fused = self._fusion(pool)
+        best = sorted(fused, key=lambda cid: fused[cid], reverse=True)[:k]
+        timings["fuse"] = (time.perf_counter() - t) * 1000
+        hits = self._hits(workspace_id, best, fused, candidates)
+        timings["total"] = (time.perf_counter() - started) * 1000
+        return Retrieval(hits, pool, query_vector, timings, term_weights)
+
+    def _hits(
+        self, workspace_id: str, ids: list[str], fused: dict[str, float], candidates: dict[str, Candidate]
+    ) -> list[Hit]:
+        chunks = self._store.get_chunks(workspace_id, ids)
+        titles: dict[str, tuple[str, str]] = {}
+        hits = []
+        for cid in ids:
+            chunk = chunks.get(cid)
+            if chunk is None:  # deleted between search and fetch
+                continue
+            if chunk.document_id not in titles:
+                document = self._store.get_document(workspace_id, chunk.document_id)
+                titles[chunk.document_id] = (document.title, document.source)
+            title, source = titles[chunk.document_id]
+            c = candidates[cid]
+            hits.append(
+                Hit(chunk, fused[cid], c.keyword, c.vector, document_title=title, document_source=source)
+            )
+        return hits

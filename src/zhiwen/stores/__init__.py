@@ -1,0 +1,1 @@
+"""Storage backends. ``sqlite`` is the embedded default."""

@@ -1,0 +1,61 @@
+"""Answers as they were given (question, retrieved chunks, citations, confidence), for feedback and replay."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+from collections.abc import Sequence
+from typing import cast
+
+from zhiwen.errors import NotFound
+from zhiwen.stores.sqlite.db import Database
+from zhiwen.types import utc_now
+from zhiwen.types import Answer
+
+
+class SqliteAnswerStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def ensure_conversation(self, workspace_id: str, conversation_id: str | None) -> str:
+        with self._db.transaction() as conn:
+            if conversation_id:
+                row = conn.execute(
+                    "SELECT id FROM conversations WHERE id = ? AND workspace_id = ?",
+                    (conversation_id, workspace_id),
+                ).fetchone()
+                if row is None:
+                    raise NotFound(f"no conversation {conversation_id!r} in this workspace")
+                return conversation_id
+            new_id = "conv_" + secrets.token_hex(8)
+            conn.execute(
+                "INSERT INTO conversations (id, workspace_id, created_at) VALUES (?, ?, ?)",
+                (new_id, workspace_id, utc_now()),
+            )
+            return new_id
+
+    def save_answer(self, workspace_id: str, answer: Answer, retrieved: Sequence[dict[str, object]]) -> None:
+        record = {"answer": dataclasses.asdict(answer), "retrieved": list(retrieved)}
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO answers (id, workspace_id, conversation_id, question, record, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    answer.id,
+                    workspace_id,
+                    answer.conversation_id,
+                    answer.question,
+                    json.dumps(record, ensure_ascii=False),
+                    utc_now(),
+                ),
+            )
+
+    def get_answer(self, workspace_id: str, answer_id: str) -> dict[str, object]:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT record FROM answers WHERE id = ? AND workspace_id = ?", (answer_id, workspace_id)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no answer {answer_id!r} in this workspace")
+        return cast(dict[str, object], json.loads(row[0]))

@@ -1,0 +1,237 @@
+"""Documents and their chunks in SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Collection, Iterator, Sequence
+
+from zhiwen.errors import NotFound
+from zhiwen.stores.sqlite.db import Database
+from zhiwen.types import Chunk, Document
+
+_MAX_VARS = 900  # stay below SQLite's bound-parameter limit
+
+
+def _batches(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _MAX_VARS):
+        yield items[start : start + _MAX_VARS]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _document(row: sqlite3.Row) -> Document:
+    return Document(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        source=row["source"],
+        title=row["title"],
+        content_hash=row["content_hash"],
+        tags=tuple(json.loads(row["tags"])),
+        chunk_count=row["chunk_count"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _chunk(row: sqlite3.Row) -> Chunk:
+    return Chunk(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        document_id=row["document_id"],
+        position=row["position"],
+        title_path=row["title_path"],
+        text=row["text"],
+        kind=row["kind"],
+        question=row["question"],
+        content_hash=row["content_hash"],
+    )
+
+
+_DOCUMENT_SELECT = (
+    "SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id) AS chunk_count FROM documents d"
+)
+
+
+class SqliteDocumentStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def transaction(self) -> Iterator[sqlite3.Connection]:  # type: ignore[override]
+        return self._db.transaction()  # type: ignore[return-value]
+
+    def find_document(self, workspace_id: str, source: str) -> Document | None:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                f"{_DOCUMENT_SELECT} WHERE d.workspace_id = ? AND d.source = ?", (workspace_id, source)
+            ).fetchone()
+        return None if row is None else _document(row)
+
+    def get_document(self, workspace_id: str, document_id: str) -> Document:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                f"{_DOCUMENT_SELECT} WHERE d.workspace_id = ? AND d.id = ?", (workspace_id, document_id)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no document {document_id!r} in this workspace")
+        return _document(row)
+
+    def list_documents(self, workspace_id: str, limit: int = 100, offset: int = 0) -> list[Document]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f"{_DOCUMENT_SELECT} WHERE d.workspace_id = ? ORDER BY d.source LIMIT ? OFFSET ?",
+                (workspace_id, limit, offset),
+            ).fetchall()
+        return [_document(r) for r in rows]
+
+    def count_documents(self, workspace_id: str) -> int:
+        with self._db.reading() as conn:
+            row = conn.execute("SELECT COUNT(*) FROM documents WHERE workspace_id = ?", (workspace_id,))
+            return int(row.fetchone()[0])
+
+    def replace_document(self, document: Document, chunks: Sequence[Chunk]) -> list[str]:
+        with self._db.transaction() as conn:
+            old = [
+                r[0]
+                for r in conn.execute("SELECT id FROM chunks WHERE document_id = ?", (document.id,)).fetchall()
+            ]
+            conn.execute("DELETE FROM chunks WHERE document_id = ?", (document.id,))
+            conn.execute(
+                "INSERT INTO documents (id, workspace_id, source, title, content_hash, tags, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET title = excluded.title, content_hash = excluded.content_hash,"
+                " tags = excluded.tags, updated_at = excluded.updated_at",
+                (
+                    document.id,
+                    document.workspace_id,
+                    document.source,
+                    document.title,
+                    document.content_hash,
+                    json.dumps(list(document.tags), ensure_ascii=False),
+                    document.created_at,
+                    document.updated_at,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO chunks (id, workspace_id, document_id, position, title_path, text, kind, question,"
+                " content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        c.id,
+                        c.workspace_id,
+                        c.document_id,
+                        c.position,
+                        c.title_path,
+                        c.text,
+                        c.kind,
+                        c.question,
+                        c.content_hash,
+                    )
+                    for c in chunks
+                ],
+            )
+        kept = {c.id for c in chunks}
+        return [cid for cid in old if cid not in kept]
+
+    def delete_document(self, workspace_id: str, document_id: str) -> list[str]:
+        with self._db.transaction() as conn:
+            self.get_document(workspace_id, document_id)
+            ids = [
+                r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_id = ?", (document_id,))
+            ]
+            conn.execute("DELETE FROM documents WHERE id = ? AND workspace_id = ?", (document_id, workspace_id))
+        return ids
+
+    def get_chunks(self, workspace_id: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        found: dict[str, Chunk] = {}
+        with self._db.reading() as conn:
+            for batch in _batches(list(chunk_ids)):
+                rows = conn.execute(
+                    f"SELECT * FROM chunks WHERE workspace_id = ? AND id IN ({_marks(len(batch))})",
+                    (workspace_id, *batch),
+                ).fetchall()
+                found.update((r["id"], _chunk(r)) for r in rows)
+        return found
+
+    def chunk_ids_by_hash(self, workspace_id: str, hashes: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self._db.reading() as conn:
+            for batch in _batches(list(hashes)):
+                rows = conn.execute(
+                    "SELECT content_hash, id FROM chunks WHERE workspace_id = ?"
+                    f" AND content_hash IN ({_marks(len(batch))})",
+                    (workspace_id, *batch),
+                ).fetchall()
+                found.update((r[0], r[1]) for r in rows)
+        return found
+
+    def chunk_ids_for_documents(self, workspace_id: str, document_ids: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        with self._db.reading() as conn:
+            for batch in _batches(list(document_ids)):
+                rows = conn.execute(
+                    f"SELECT id FROM chunks WHERE workspace_id = ? AND document_id IN ({_marks(len(batch))})",
+                    (workspace_id, *batch),
+                ).fetchall()
+                found.update(r[0] for r in rows)
+        return found
+
+    def chunk_ids_with_tags(self, workspace_id: str, tags: Collection[str]) -> set[str]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+                f" WHERE c.workspace_id = ? AND EXISTS (SELECT 1 FROM json_each(d.tags) t"
+                f" WHERE t.value IN ({_marks(len(tags))}))",
+                (workspace_id, *tags),
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def iter_chunks(self, workspace_id: str) -> Iterator[Chunk]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT * FROM chunks WHERE workspace_id = ? ORDER BY document_id, position", (workspace_id,)
+            ).fetchall()
+        return (_chunk(r) for r in rows)
+
+    def count_chunks(self, workspace_id: str) -> int:
+        with self._db.reading() as conn:
+            row = conn.execute("SELECT COUNT(*) FROM chunks WHERE workspace_id = ?", (workspace_id,))
+            return int(row.fetchone()[0])
+
+    def chunks_needing_vectors(self, limit: int) -> list[Chunk]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT * FROM chunks WHERE embedded = 0 ORDER BY rowid LIMIT ?", (limit,)
+            ).fetchall()
+        return [_chunk(r) for r in rows]
+
+    def mark_embedded(self, chunk_ids: Sequence[str]) -> None:
+        with self._db.transaction() as conn:
+            for batch in _batches(list(chunk_ids)):
+                conn.execute(f"UPDATE chunks SET embedded = 1 WHERE id IN ({_marks(len(batch))})", tuple(batch))
+
+    def count_chunks_needing_vectors(self, workspace_id: str | None = None) -> int:
+        with self._db.reading() as conn:
+            if workspace_id is None:
+                row = conn.execute("SELECT COUNT(*) FROM chunks WHERE embedded = 0")
+            else:
+                row = conn.execute(
+                    "SELECT COUNT(*) FROM chunks WHERE embedded = 0 AND workspace_id = ?", (workspace_id,)
+                )
+            return int(row.fetchone()[0])
+
+    def save_signatures(self, signatures: dict[str, bytes]) -> None:
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "UPDATE chunks SET signature = ? WHERE id = ?", [(sig, cid) for cid, sig in signatures.items()]
+            )
+
+    def load_signatures(self, workspace_id: str) -> dict[str, bytes]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT id, signature FROM chunks WHERE workspace_id = ? AND signature IS NOT NULL",
+                (workspace_id,),
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}

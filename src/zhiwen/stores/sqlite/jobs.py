@@ -1,0 +1,74 @@
+"""Background job records, so clients can poll long uploads."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+
+from zhiwen.errors import NotFound
+from zhiwen.stores.sqlite.db import Database
+from zhiwen.types import utc_now
+from zhiwen.types import Job
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        kind=row["kind"],
+        status=row["status"],
+        progress=row["progress"],
+        result=json.loads(row["result"]) if row["result"] else None,
+        error=row["error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class SqliteJobStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create_job(self, workspace_id: str, kind: str) -> Job:
+        now = utc_now()
+        job_id = "job_" + secrets.token_hex(8)
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO jobs (id, workspace_id, kind, status, created_at, updated_at)"
+                " VALUES (?, ?, ?, 'queued', ?, ?)",
+                (job_id, workspace_id, kind, now, now),
+            )
+        return self.get_job(workspace_id, job_id)
+
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        status: str | None = None,
+        progress: float | None = None,
+        result: dict[str, object] | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = COALESCE(?, status), progress = COALESCE(?, progress),"
+                " result = COALESCE(?, result), error = COALESCE(?, error), updated_at = ? WHERE id = ?",
+                (
+                    status,
+                    progress,
+                    json.dumps(result, ensure_ascii=False) if result is not None else None,
+                    error,
+                    utc_now(),
+                    job_id,
+                ),
+            )
+
+    def get_job(self, workspace_id: str, job_id: str) -> Job:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT * FROM jobs WHERE id = ? AND workspace_id = ?", (job_id, workspace_id)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no job {job_id!r} in this workspace")
+        return _job(row)

@@ -1,0 +1,88 @@
+"""BM25 keyword search with SQLite FTS5 over pre-tokenised text (jieba for Chinese).
+
+Terms are stored space-separated, so FTS5's ``unicode61`` tokenizer sees our tokens unchanged and ranks
+with its built-in Okapi BM25 (k1 = 1.2, b = 0.75). Being in the same database as the chunks, index entries
+commit and roll back with them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+
+from zhiwen.stores.sqlite.db import Database
+from zhiwen.text.tokenize import keyword_tokens
+from zhiwen.types import Chunk
+
+_MAX_QUERY_TERMS = 64
+
+
+def indexed_text(chunk: Chunk) -> str:
+    """FAQ entries match on their question; passages on their title path and text."""
+    if chunk.kind == "faq" and chunk.question:
+        return chunk.question
+    return f"{chunk.title_path}\n{chunk.text}"
+
+
+def _query_terms(query: str) -> list[str]:
+    return list(dict.fromkeys(keyword_tokens(query)))[:_MAX_QUERY_TERMS]
+
+
+def _match_expression(query: str) -> str | None:
+    terms = _query_terms(query)
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+class SqliteKeywordIndex:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(self, chunks: Sequence[Chunk]) -> None:
+        rows = [(" ".join(keyword_tokens(indexed_text(c))), c.id, c.workspace_id) for c in chunks]
+        with self._db.transaction() as conn:
+            conn.executemany("INSERT INTO chunk_terms (terms, chunk_id, workspace_id) VALUES (?, ?, ?)", rows)
+
+    def remove(self, workspace_id: str, chunk_ids: Sequence[str]) -> None:
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM chunk_terms WHERE chunk_id = ? AND workspace_id = ?",
+                [(cid, workspace_id) for cid in chunk_ids],
+            )
+
+    def search(
+        self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        expression = _match_expression(query)
+        if expression is None or k <= 0:
+            return []
+        sql = (
+            "SELECT chunk_id, -bm25(chunk_terms) AS score FROM chunk_terms"
+            " WHERE chunk_terms MATCH ? AND workspace_id = ? ORDER BY rank"
+        )
+        with self._db.reading() as conn:
+            if restrict_to is None:
+                rows = conn.execute(f"{sql} LIMIT ?", (expression, workspace_id, k)).fetchall()
+                return [(r[0], float(r[1])) for r in rows]
+            hits: list[tuple[str, float]] = []
+            for row in conn.execute(sql, (expression, workspace_id)):
+                if row[0] in restrict_to:
+                    hits.append((row[0], float(row[1])))
+                    if len(hits) == k:
+                        break
+            return hits
+
+    def term_weights(self, query: str) -> dict[str, float]:
+        """IDF of each query term, computed exactly as FTS5's bm25() does (Robertson–Spärck Jones, floored)."""
+        terms = _query_terms(query)
+        if not terms:
+            return {}
+        with self._db.reading() as conn:
+            total = conn.execute("SELECT COUNT(*) FROM chunk_terms").fetchone()[0]
+            frequencies = dict(
+                conn.execute(
+                    f"SELECT term, doc FROM chunk_terms_vocab WHERE term IN ({','.join('?' * len(terms))})", terms
+                ).fetchall()
+            )
+        return {t: max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6) for t, n in frequencies.items() if n}

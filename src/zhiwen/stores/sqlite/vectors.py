@@ -1,0 +1,134 @@
+"""Exact dense search with numpy; vectors persist in SQLite and load per workspace on first use.
+
+At 10k×384 a matrix-vector product is well under a millisecond; exact search needs no tuning and never
+misses. An ANN index (faiss HNSW) can replace it behind the same port for much larger workspaces.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Sequence
+
+import numpy as np
+
+from zhiwen.ports import Vector
+from zhiwen.stores.sqlite.db import Database
+
+
+class _Matrix:
+    """Row-per-chunk float32 matrix with O(1) delete (the last row moves into the hole)."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.data = np.zeros((0, dim), dtype=np.float32)
+        self.ids: list[str] = []
+        self.rows: dict[str, int] = {}
+
+    def put(self, ids: Sequence[str], vectors: Vector) -> None:
+        fresh = [i for i, cid in enumerate(ids) if cid not in self.rows]
+        for i, cid in enumerate(ids):
+            if cid in self.rows:
+                self.data[self.rows[cid]] = vectors[i]
+        needed = len(self.ids) + len(fresh)
+        if needed > self.data.shape[0]:
+            grown = np.zeros((max(needed, 2 * self.data.shape[0], 256), self.dim), dtype=np.float32)
+            grown[: len(self.ids)] = self.data[: len(self.ids)]
+            self.data = grown
+        for i in fresh:
+            self.rows[ids[i]] = len(self.ids)
+            self.data[len(self.ids)] = vectors[i]
+            self.ids.append(ids[i])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for cid in ids:
+            row = self.rows.pop(cid, None)
+            if row is None:
+                continue
+            last = len(self.ids) - 1
+            if row != last:
+                moved = self.ids[last]
+                self.data[row] = self.data[last]
+                self.ids[row] = moved
+                self.rows[moved] = row
+            self.ids.pop()
+
+
+class NumpyVectorIndex:
+    def __init__(self, db: Database, dim: int) -> None:
+        self._db = db
+        self._dim = dim
+        self._matrices: dict[str, _Matrix] = {}
+        self._lock = threading.RLock()
+
+    def _matrix(self, workspace_id: str) -> _Matrix:
+        with self._lock:
+            matrix = self._matrices.get(workspace_id)
+            if matrix is None:
+                matrix = _Matrix(self._dim)
+                with self._db.reading() as conn:
+                    rows = conn.execute(
+                        "SELECT chunk_id, vector FROM vectors WHERE workspace_id = ?", (workspace_id,)
+                    ).fetchall()
+                if rows:
+                    vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+                    matrix.put([r[0] for r in rows], vectors.reshape(len(rows), self._dim))
+                self._matrices[workspace_id] = matrix
+            return matrix
+
+    def add(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Vector) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self._lock:
+            with self._db.transaction() as conn:
+                # Chunks deleted while they were being embedded are skipped by the join.
+                conn.executemany(
+                    "INSERT OR REPLACE INTO vectors (chunk_id, workspace_id, vector)"
+                    " SELECT id, workspace_id, ? FROM chunks WHERE id = ? AND workspace_id = ?",
+                    [(vectors[i].tobytes(), cid, workspace_id) for i, cid in enumerate(chunk_ids)],
+                )
+                present = {
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT chunk_id FROM vectors WHERE chunk_id IN ({','.join('?' * len(chunk_ids))})",
+                        tuple(chunk_ids),
+                    )
+                }
+            keep = [i for i, cid in enumerate(chunk_ids) if cid in present]
+            self._matrix(workspace_id).put([chunk_ids[i] for i in keep], vectors[keep])
+
+    def remove(self, workspace_id: str, chunk_ids: Sequence[str]) -> None:
+        with self._lock:
+            with self._db.transaction() as conn:
+                conn.executemany(
+                    "DELETE FROM vectors WHERE chunk_id = ? AND workspace_id = ?",
+                    [(cid, workspace_id) for cid in chunk_ids],
+                )
+            self._matrix(workspace_id).delete(chunk_ids)
+
+    def search(
+        self, workspace_id: str, query: Vector, k: int, restrict_to: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        with self._lock:
+            matrix = self._matrix(workspace_id)
+            if restrict_to is None:
+                ids = matrix.ids
+                scores = matrix.data[: len(ids)] @ query
+            else:
+                ids = [cid for cid in restrict_to if cid in matrix.rows]
+                scores = matrix.data[[matrix.rows[cid] for cid in ids]] @ query
+            if len(ids) == 0 or k <= 0:
+                return []
+            top = np.argpartition(-scores, k - 1)[:k] if len(ids) > k else np.arange(len(ids))
+            top = top[np.argsort(-scores[top])]
+            return [(ids[i], float(scores[i])) for i in top]
+
+    def scores(self, workspace_id: str, query: Vector, chunk_ids: Sequence[str]) -> dict[str, float]:
+        with self._lock:
+            matrix = self._matrix(workspace_id)
+            present = [cid for cid in chunk_ids if cid in matrix.rows]
+            if not present:
+                return {}
+            values = matrix.data[[matrix.rows[cid] for cid in present]] @ query
+            return dict(zip(present, (float(v) for v in values), strict=True))
+
+    def count(self, workspace_id: str) -> int:
+        return len(self._matrix(workspace_id).ids)

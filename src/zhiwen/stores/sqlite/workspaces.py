@@ -1,0 +1,130 @@
+"""Workspaces (tenants) and their API keys; keys are stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from typing import Any
+
+from zhiwen.errors import Conflict, InvalidInput, NotFound
+from zhiwen.stores.sqlite.db import Database
+from zhiwen.types import utc_now
+from zhiwen.types import ApiKey, Role, Workspace
+
+
+def _workspace(row: sqlite3.Row) -> Workspace:
+    return Workspace(id=row["id"], name=row["name"], created_at=row["created_at"])
+
+
+def _key(row: sqlite3.Row) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        role=row["role"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+class SqliteWorkspaceStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create_workspace(self, name: str) -> Workspace:
+        workspace = Workspace(id="ws_" + secrets.token_hex(6), name=name, created_at=utc_now())
+        try:
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)",
+                    (workspace.id, workspace.name, workspace.created_at),
+                )
+        except sqlite3.IntegrityError:
+            raise Conflict(f"workspace {name!r} already exists") from None
+        return workspace
+
+    def get_workspace(self, name_or_id: str) -> Workspace:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT * FROM workspaces WHERE name = ? OR id = ?", (name_or_id, name_or_id)
+            ).fetchone()
+        if row is None:
+            raise NotFound(
+                f"no workspace {name_or_id!r}; list them with `zhiwen workspace list` "
+                f"or create it with `zhiwen workspace create {name_or_id}`"
+            )
+        return _workspace(row)
+
+    def list_workspaces(self) -> list[Workspace]:
+        with self._db.reading() as conn:
+            rows = conn.execute("SELECT * FROM workspaces ORDER BY created_at").fetchall()
+        return [_workspace(r) for r in rows]
+
+    def delete_workspace(self, workspace_id: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM chunk_terms WHERE workspace_id = ?", (workspace_id,))
+            conn.execute("DELETE FROM workspaces WHERE id = ?", (workspace_id,))
+
+    def create_key(self, workspace_id: str, name: str, role: Role, key_hash: str, prefix: str) -> ApiKey:
+        if role not in ("admin", "client"):
+            raise InvalidInput(f"unknown role {role!r}: use 'admin' or 'client'")
+        key = ApiKey(
+            id="key_" + secrets.token_hex(6),
+            workspace_id=workspace_id,
+            name=name,
+            prefix=prefix,
+            role=role,
+            created_at=utc_now(),
+        )
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash, role, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key.id, workspace_id, name, prefix, key_hash, role, key.created_at),
+            )
+        return key
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,)
+            ).fetchone()
+        return None if row is None else _key(row)
+
+    def list_keys(self, workspace_id: str) -> list[ApiKey]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT * FROM api_keys WHERE workspace_id = ? ORDER BY created_at", (workspace_id,)
+            ).fetchall()
+        return [_key(r) for r in rows]
+
+    def revoke_key(self, key_id_or_prefix: str) -> ApiKey:
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT * FROM api_keys WHERE id = ? OR prefix = ?", (key_id_or_prefix, key_id_or_prefix)
+            ).fetchall()
+            if not rows:
+                raise NotFound(f"no API key {key_id_or_prefix!r}; see `zhiwen key list`")
+            if len(rows) > 1:
+                raise Conflict(f"{key_id_or_prefix!r} matches several keys; use the key id")
+            conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (utc_now(), rows[0]["id"]))
+            row = conn.execute("SELECT * FROM api_keys WHERE id = ?", (rows[0]["id"],)).fetchone()
+        return _key(row)
+
+    def get_setting(self, workspace_id: str, key: str) -> Any | None:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT value FROM workspace_settings WHERE workspace_id = ? AND key = ?", (workspace_id, key)
+            ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put_setting(self, workspace_id: str, key: str, value: Any) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO workspace_settings (workspace_id, key, value, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(workspace_id, key) DO UPDATE SET value = excluded.value,"
+                " updated_at = excluded.updated_at",
+                (workspace_id, key, json.dumps(value, ensure_ascii=False), utc_now()),
+            )

@@ -1,0 +1,1 @@
+"""Text handling shared by ingestion and retrieval: decoding, normalisation, tokens, sentences, chunks."""

@@ -1,0 +1,82 @@
+"""Keyword tokens for BM25: jieba for Chinese, lower-cased S-stemmed words for English, numbers kept.
+
+Indexing and querying must tokenise identically, so both go through :func:`keyword_tokens`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+
+import jieba
+
+from zhiwen.text.normalize import normalize
+
+jieba.setLogLevel(logging.WARNING)
+_init_lock = threading.Lock()
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+)*")
+_HAS_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_INNER_HYPHEN = re.compile(r"(?<=[a-z0-9])-(?=[a-z0-9])")
+
+EN_STOPWORDS = frozenset(
+    """a an and are as at be been but by can could did do does for from had has have how i if in into is it its
+    me my no not of on or our please should so than that the their them then there these they this to was we
+    were what when where which who why will with would you your yours am any about also just i'm it's""".split()
+)
+ZH_STOPWORDS = frozenset(
+    """的 了 是 吗 呢 吧 啊 呀 么 嘛 我 你 您 他 她 它 我们 你们 他们 和 与 及 或 在 就 都 也 还 有 没有 这 那 这个 那个
+    一个 什么 怎么 怎么样 如何 请问 可以 能 能否 会 要 想 对 把 被 给 让 吗 个 请 一下 哪些 哪个 多少 为什么
+    哪里 哪儿 哪 几 几点 多久 多长 怎样 是否 呀 嗯 该""".split()
+)
+
+
+def _ensure_jieba() -> None:
+    if not jieba.dt.initialized:
+        with _init_lock:
+            jieba.initialize()
+
+
+def stem_en(word: str) -> str:
+    """Harman's S-stemmer: conservative plural folding that never hurts precision much (Harman, 1991)."""
+    if len(word) > 4 and word.endswith("ies") and not word.endswith(("eies", "aies")):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
+        return word[:-1]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("us", "ss")):
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=50_000)
+def _english_token(word: str) -> str | None:
+    if word in EN_STOPWORDS:
+        return None
+    return stem_en(word.replace("'", "").replace("-", ""))  # "Wi-Fi" and "WiFi" are one word
+
+
+def keyword_tokens(text: str) -> list[str]:
+    """Tokens of ``text`` for keyword search, stop words removed, in order."""
+    text = normalize(text).lower()
+    tokens: list[str] = []
+    if not _HAS_CJK.search(text):
+        for word in _WORD.findall(text):
+            token = _english_token(word)
+            if token:
+                tokens.append(token)
+        return tokens
+    _ensure_jieba()
+    for piece in jieba.cut_for_search(_INNER_HYPHEN.sub("", text)):
+        piece = piece.strip()
+        if not piece or piece in ZH_STOPWORDS:
+            continue
+        if _HAS_CJK.search(piece):
+            tokens.append(piece)
+        else:
+            for word in _WORD.findall(piece):
+                token = _english_token(word)
+                if token:
+                    tokens.append(token)
+    return tokens

@@ -1,0 +1,107 @@
+"""Plain data passed between layers. No behaviour beyond trivial derived values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+ChunkKind = Literal["passage", "faq"]
+Role = Literal["admin", "client"]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    workspace_id: str
+    name: str
+    prefix: str
+    role: Role
+    created_at: str
+    revoked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    workspace_id: str
+    source: str
+    title: str
+    content_hash: str
+    tags: tuple[str, ...] = ()
+    chunk_count: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    workspace_id: str
+    document_id: str
+    position: int
+    title_path: str
+    text: str
+    kind: ChunkKind = "passage"
+    question: str | None = None  # FAQ entries only: matched on the question, answered with ``text``
+    content_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk with the evidence of why it was retrieved."""
+
+    chunk: Chunk
+    score: float
+    keyword_score: float | None = None
+    vector_score: float | None = None
+    document_title: str = ""
+    document_source: str = ""
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int
+    document_id: str
+    document_title: str
+    source: str
+    chunk_id: str
+    snippet: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    id: str
+    question: str
+    text: str
+    language: Literal["zh", "en"]
+    citations: tuple[Citation, ...]
+    confidence: float
+    handoff: bool
+    mode: Literal["faq", "extractive", "llm", "handoff"]
+    conversation_id: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    workspace_id: str
+    kind: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    progress: float
+    result: dict[str, object] | None
+    error: str | None
+    created_at: str
+    updated_at: str
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
