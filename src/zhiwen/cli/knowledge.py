@@ -178,12 +178,15 @@ def calibrate(
     """
     services = state.services()
     workspace_id = state.workspace(workspace).id
-    result = run_calibration(services.answerer, workspace_id, load_golden(golden))
+    result = run_calibration(
+        services.answerer, workspace_id, load_golden(golden), services.settings.handoff_below
+    )
     if not dry_run:
         services.workspaces.put_setting(workspace_id, CONFIDENCE_SETTING, result.model.to_dict())
     report = {
         "held_out_ece": result.held_out_ece,
         "held_out_reliability": result.held_out_reliability,
+        "held_out_answers": result.held_out_answers,
         "tune_questions": result.tune_questions,
         "held_out_questions": result.held_out_questions,
         "share_right": result.share_right,
@@ -198,5 +201,6 @@ def calibrate(
         table.add_row(f"{row['from']:.1f}–{row['to']:.1f}", str(row["count"]),
                       f"{row['mean_confidence']:.2f}", f"{row['accuracy']:.2f}")
     console.print(table)
+    console.print(", ".join(f"held-out {k.replace('_', ' ')} {v:.3f}" for k, v in result.held_out_answers.items()))
     console.print(f"Held-out expected calibration error: {result.held_out_ece:.3f}"
                   + ("" if dry_run else " · model stored for this workspace"))

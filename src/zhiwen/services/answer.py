@@ -4,12 +4,15 @@ when the knowledge does not support an answer, an honest handoff to a human.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Literal
 
 import numpy as np
@@ -17,7 +20,7 @@ import numpy as np
 from zhiwen.errors import BackendUnavailable, InvalidInput
 from zhiwen.ports import LLM, AnswerStore, WorkspaceStore
 from zhiwen.services.confidence import ConfidenceModel, confidence_features
-from zhiwen.services.extract import best_extract
+from zhiwen.services.extract import Extract, best_extract
 from zhiwen.services.retrieve import Retrieval, Retriever
 from zhiwen.text.normalize import detect_language
 from zhiwen.types import Answer, Citation, Hit
@@ -32,6 +35,7 @@ HANDOFF_MESSAGES = {
     ),
 }
 CONFIDENCE_SETTING = "confidence_model"
+DEFAULT_CONFIDENCE_FILE = "default_confidence.json"
 _SNIPPET_CHARS = 240
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
@@ -60,11 +64,14 @@ class AnswerPolicy:
     llm_max_tokens: int = 400
 
 
-# Fitted by `zhiwen calibrate` on the bundled demo golden set (see docs/benchmarks.md); a workspace's own
-# calibration replaces it.
-DEFAULT_CONFIDENCE = ConfidenceModel(
-    coef_=np.array([0.0, 20.0, 4.0, 0.5, 0.5]), intercept_=-4.0, fitted_on_=0
-)
+
+
+@cache
+def default_confidence() -> ConfidenceModel:
+    """Fitted on the bundled demo golden set (`make calibrate-default`); a workspace's own
+    `zhiwen calibrate` replaces it."""
+    text = resources.files("zhiwen.services").joinpath(DEFAULT_CONFIDENCE_FILE).read_text(encoding="utf-8")
+    return ConfidenceModel.from_dict(json.loads(text))
 
 
 def _snippet(text: str) -> str:
@@ -121,7 +128,12 @@ class AnswerService:
 
     def confidence_model(self, workspace_id: str) -> ConfidenceModel:
         stored = self._workspaces.get_setting(workspace_id, CONFIDENCE_SETTING)
-        return ConfidenceModel.from_dict(stored) if stored else DEFAULT_CONFIDENCE
+        if stored:
+            try:
+                return ConfidenceModel.from_dict(stored)
+            except (ValueError, KeyError):
+                log.warning("workspace %s has an outdated confidence model; using the default", workspace_id)
+        return default_confidence()
 
     def draft(
         self,
@@ -130,8 +142,13 @@ class AnswerService:
         document_ids: Sequence[str] | None = None,
         tags: Sequence[str] | None = None,
         use_llm: bool = True,
+        calibrating: bool = False,
     ) -> Draft:
-        """Retrieve, score confidence and write the best answer, before deciding whether to hand off."""
+        """Retrieve, score confidence and write the best answer, before deciding whether to hand off.
+
+        ``calibrating`` composes the answer as if fully confident, so fitting a confidence model never
+        depends on the model it replaces.
+        """
         question = question.strip()
         if not question:
             raise InvalidInput("the question is empty")
@@ -143,13 +160,16 @@ class AnswerService:
         retrieval = self._retriever.retrieve(
             workspace_id, question, k=self._policy.top_k, document_ids=document_ids, tags=tags
         )
-        features = confidence_features(question, retrieval.hits, retrieval.candidates)
+        t = time.perf_counter()
+        extract = best_extract(question, retrieval.hits, retrieval.term_weights, language) if retrieval.hits else None
+        features = confidence_features(question, retrieval, extract.score if extract else 0.0)
         confidence = 0.0
         if retrieval.hits:
-            model = self.confidence_model(workspace_id)
-            confidence = float(model.predict_proba(np.asarray([features]))[0])
-        t = time.perf_counter()
-        text, citations, mode = self._compose(question, language, retrieval, confidence, use_llm)
+            confidence = 1.0
+            if not calibrating:
+                model = self.confidence_model(workspace_id)
+                confidence = float(model.predict_proba(np.asarray([features]))[0])
+        text, citations, mode = self._compose(question, language, retrieval, extract, confidence, use_llm)
         retrieval.timings_ms["answer"] = (time.perf_counter() - t) * 1000
         return Draft(question, language, retrieval, features, confidence, text, citations, mode)
 
@@ -188,26 +208,33 @@ class AnswerService:
         return answer
 
     def _compose(
-        self, question: str, language: str, retrieval: Retrieval, confidence: float, use_llm: bool
+        self,
+        question: str,
+        language: str,
+        retrieval: Retrieval,
+        extract: Extract | None,
+        confidence: float,
+        use_llm: bool,
     ) -> tuple[str, list[Citation], Mode]:
         hits = retrieval.hits
-        if not hits:
+        if not hits or extract is None:
             return HANDOFF_MESSAGES[language], [], "handoff"
         if hits[0].chunk.kind == "faq" and confidence >= self._policy.faq_direct_above:
             faq = _best_hit_in_language([h for h in hits if h.chunk.kind == "faq"], language, window=2)
             return faq.chunk.text, [_citation(1, faq, faq.chunk.text)], "faq"
         if self._llm is not None and use_llm:
-            return self._llm_answer(question, language, retrieval)
-        return _extractive(question, language, retrieval)
+            return self._llm_answer(question, language, hits, extract)
+        return _extractive(extract)
 
-    def _llm_answer(self, question: str, language: str, retrieval: Retrieval) -> tuple[str, list[Citation], Mode]:
+    def _llm_answer(
+        self, question: str, language: str, hits: Sequence[Hit], fallback: Extract
+    ) -> tuple[str, list[Citation], Mode]:
         assert self._llm is not None
-        hits = retrieval.hits
         try:
             reply = self._llm.chat(_llm_messages(question, language, hits), self._policy.llm_max_tokens).strip()
         except BackendUnavailable:
             log.warning("LLM unavailable; answering extractively")
-            return _extractive(question, language, retrieval)
+            return _extractive(fallback)
         cited = sorted({int(n) for n in _CITATION.findall(reply) if 1 <= int(n) <= len(hits)})
         if "NO_ANSWER" in reply or not cited:
             return HANDOFF_MESSAGES[language], [], "handoff"
@@ -215,8 +242,7 @@ class AnswerService:
         return reply, citations, "llm"
 
 
-def _extractive(question: str, language: str, retrieval: Retrieval) -> tuple[str, list[Citation], Mode]:
-    extract = best_extract(question, retrieval.hits, retrieval.term_weights, language)
+def _extractive(extract: Extract) -> tuple[str, list[Citation], Mode]:
     return f"{extract.text} [1]", [_citation(1, extract.hit, extract.text)], "extractive"
 
 

@@ -7,7 +7,7 @@ user can set. The model is fitted on a golden set (``zhiwen calibrate``); its ou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,39 +15,58 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
-from zhiwen.services.fusion import Candidate
+from zhiwen.errors import InvalidInput
+from zhiwen.services.retrieve import Retrieval
 from zhiwen.text.tokenize import keyword_tokens
-from zhiwen.types import Hit
 
-FEATURES = ("vector_top", "vector_gap", "coverage", "is_faq", "keyword_hit")
+FEATURES = (
+    "vector_top",  # cosine of the best hit
+    "vector_gap",  # … above the background of lower-ranked candidates (E5 cosines are compressed)
+    "coverage",  # IDF-weighted share of the question's terms in the best hit
+    "unknown_terms",  # share of the question's terms that occur nowhere in the knowledge
+    "any_unknown",  # whether any does: a product attribute we never documented ("LDAC", "血压")
+    "answer_support",  # how well the extracted answer sentence itself covers the question
+    "is_faq",
+    "keyword_hit",
+)
 Matrix = npt.NDArray[np.float64]
 
 
-def _weight(token: str) -> float:
-    return float(len(token)) if not token.isascii() else 1.0
-
-
-def coverage(question: str, text: str) -> float:
-    """Share of the question's keyword weight found in ``text`` (Chinese words weigh by length)."""
-    wanted = set(keyword_tokens(question))
-    if not wanted:
+def coverage(question_terms: Sequence[str], weights: Mapping[str, float], text: str) -> float:
+    """IDF-weighted share of the question's terms found in ``text``; terms the index has never seen weigh
+    as much as its rarest term, so a question about something the knowledge lacks covers little."""
+    if not question_terms:
         return 0.0
+    rarest = max(weights.values(), default=1.0)
+    lowered = text.lower()
     present = set(keyword_tokens(text))
-    return sum(_weight(t) for t in wanted & present) / sum(_weight(t) for t in wanted)
+    total = found = 0.0
+    for term in question_terms:
+        weight = weights.get(term, rarest)
+        total += weight
+        if term in present or (not term.isascii() and term in lowered):
+            found += weight
+    return found / total
 
 
-def confidence_features(question: str, hits: Sequence[Hit], candidates: Sequence[Candidate]) -> list[float]:
+def confidence_features(question: str, retrieval: Retrieval, answer_support: float) -> list[float]:
+    hits = retrieval.hits
     if not hits:
-        return [0.0] * len(FEATURES)
+        return [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]
     top = hits[0]
-    cosines = sorted((c.vector for c in candidates if c.vector is not None), reverse=True)
+    cosines = sorted((c.vector for c in retrieval.candidates if c.vector is not None), reverse=True)
     background = float(np.mean(cosines[4:20])) if len(cosines) > 4 else (cosines[-1] if cosines else 0.0)
     vector_top = top.vector_score if top.vector_score is not None else background
+    terms = list(dict.fromkeys(keyword_tokens(question)))
+    unknown = sum(1 for t in terms if t not in retrieval.term_weights) / len(terms) if terms else 1.0
     matched = top.chunk.question if top.chunk.kind == "faq" and top.chunk.question else top.chunk.text
     return [
         vector_top,
         vector_top - background,
-        coverage(question, f"{top.chunk.title_path} {matched}"),
+        coverage(terms, retrieval.term_weights, f"{top.document_title} {top.chunk.title_path} {matched}"),
+        unknown,
+        1.0 if unknown > 0 else 0.0,
+        answer_support,
         1.0 if top.chunk.kind == "faq" else 0.0,
         1.0 if top.keyword_score is not None else 0.0,
     ]
@@ -57,30 +76,38 @@ def confidence_features(question: str, hits: Sequence[Hit], candidates: Sequence
 class ConfidenceModel:
     """Logistic regression over :data:`FEATURES`, in scikit-learn style (``fit`` returns self)."""
 
-    coef_: Matrix | None = None
+    coef_: Matrix | None = None  # per standardised feature
     intercept_: float = 0.0
+    mean_: Matrix | None = None
+    scale_: Matrix | None = None
     fitted_on_: int = 0
 
     def fit(self, features: Matrix, correct: npt.NDArray[np.int_]) -> ConfidenceModel:
         if len(set(correct.tolist())) < 2:
-            raise ValueError("calibration needs both right and wrong (or unanswerable) examples")
-        model = LogisticRegression(C=1.0, max_iter=1000).fit(features, correct)
+            raise InvalidInput("calibration needs both right and wrong (or unanswerable) examples")
+        self.mean_ = features.mean(axis=0)
+        self.scale_ = np.where(features.std(axis=0) > 1e-9, features.std(axis=0), 1.0)
+        model = LogisticRegression(C=1.0, max_iter=1000).fit((features - self.mean_) / self.scale_, correct)
         self.coef_ = model.coef_[0].astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
         self.fitted_on_ = len(correct)
         return self
 
     def predict_proba(self, features: Matrix) -> npt.NDArray[np.float64]:
-        if self.coef_ is None:
+        if self.coef_ is None or self.mean_ is None or self.scale_ is None:
             raise ValueError("the confidence model is not fitted")
-        logits = features @ self.coef_ + self.intercept_
+        logits = ((features - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
         return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float64)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.coef_ is None or self.mean_ is None or self.scale_ is None:
+            raise ValueError("the confidence model is not fitted")
         return {
             "features": list(FEATURES),
-            "coef": [] if self.coef_ is None else self.coef_.tolist(),
+            "coef": self.coef_.tolist(),
             "intercept": self.intercept_,
+            "mean": self.mean_.tolist(),
+            "scale": self.scale_.tolist(),
             "fitted_on": self.fitted_on_,
         }
 
@@ -88,7 +115,13 @@ class ConfidenceModel:
     def from_dict(cls, data: dict[str, Any]) -> ConfidenceModel:
         if list(data.get("features", [])) != list(FEATURES):
             raise ValueError("stored confidence model uses other features; run `zhiwen calibrate` again")
-        return cls(np.asarray(data["coef"], dtype=np.float64), float(data["intercept"]), int(data["fitted_on"]))
+        return cls(
+            coef_=np.asarray(data["coef"], dtype=np.float64),
+            intercept_=float(data["intercept"]),
+            mean_=np.asarray(data["mean"], dtype=np.float64),
+            scale_=np.asarray(data["scale"], dtype=np.float64),
+            fitted_on_=int(data["fitted_on"]),
+        )
 
 
 def expected_calibration_error(probs: Sequence[float], correct: Sequence[int], bins: int = 10) -> float:

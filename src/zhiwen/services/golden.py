@@ -177,16 +177,35 @@ class Calibration:
     model: ConfidenceModel
     held_out_ece: float
     held_out_reliability: list[dict[str, float]]
+    held_out_answers: dict[str, float]  # accuracy and handoff precision/recall at the handoff threshold
     tune_questions: int
     held_out_questions: int
     share_right: float
 
 
-def calibrate(service: AnswerService, workspace_id: str, items: Sequence[GoldenItem]) -> Calibration:
-    """Fit P(right) on the tuning half, report calibration on the held-out half, then refit on all."""
+def _handoff_metrics(
+    probs: Sequence[float], right: Sequence[int], answerable: Sequence[bool], threshold: float
+) -> dict[str, float]:
+    handoff = [p < threshold for p in probs]
+    n_answerable = sum(answerable)
+    n_handoffs = sum(handoff)
+    n_unanswerable = len(answerable) - n_answerable
+    return {
+        "answer_accuracy": sum(r and not h for r, h, a in zip(right, handoff, answerable, strict=True) if a)
+        / max(n_answerable, 1),
+        "handoff_precision": sum(h and not a for h, a in zip(handoff, answerable, strict=True)) / max(n_handoffs, 1),
+        "handoff_recall": sum(h and not a for h, a in zip(handoff, answerable, strict=True)) / max(n_unanswerable, 1),
+    }
+
+
+def calibrate(
+    service: AnswerService, workspace_id: str, items: Sequence[GoldenItem], handoff_below: float = 0.5
+) -> Calibration:
+    """Fit P(right) on the tuning half and report on the held-out half (calibration, and answer/handoff
+    metrics at ``handoff_below``), then refit on every question for use."""
     features, labels, splits = [], [], []
     for item in items:
-        draft = service.draft(workspace_id, item.question, use_llm=False)
+        draft = service.draft(workspace_id, item.question, use_llm=False, calibrating=True)
         features.append(draft.features)
         labels.append(_draft_is_right(draft, item))
         splits.append(split_of(item.question))
@@ -196,10 +215,12 @@ def calibrate(service: AnswerService, workspace_id: str, items: Sequence[GoldenI
         raise InvalidInput("calibration needs at least two questions in each half of the golden set")
     held_out_model = ConfidenceModel().fit(x[tune], y[tune])
     probs = held_out_model.predict_proba(x[~tune])
+    held_out_answerable = [item.answerable for item, t in zip(items, tune, strict=True) if not t]
     return Calibration(
         model=ConfidenceModel().fit(x, y),
         held_out_ece=expected_calibration_error(probs.tolist(), y[~tune].tolist()),
         held_out_reliability=reliability_table(probs.tolist(), y[~tune].tolist()),
+        held_out_answers=_handoff_metrics(probs.tolist(), y[~tune].tolist(), held_out_answerable, handoff_below),
         tune_questions=int(tune.sum()),
         held_out_questions=int((~tune).sum()),
         share_right=float(y.mean()),
