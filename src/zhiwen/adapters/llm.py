@@ -49,7 +49,7 @@ class OpenAICompatibleLLM:
 
 
 class LocalGGUFLLM:
-    """llama.cpp in-process via xllamacpp; one request at a time (one slot) to bound memory on small machines."""
+    """llama.cpp in-process via xllamacpp; one request at a time (one slot) bounds memory on small hosts."""
 
     def __init__(self, path: Path, threads: int = 2, context: int = 4096) -> None:
         if not path.is_file():

@@ -66,11 +66,16 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
         response.headers["x-request-id"] = request_id
         log.info(
             "request",
-            extra={"fields": {
-                "request_id": request_id, "method": request.method, "route": route,
-                "status": response.status_code, "ms": round(elapsed * 1000, 2),
-                "workspace_id": getattr(request.state, "workspace_id", None),
-            }},
+            extra={
+                "fields": {
+                    "request_id": request_id,
+                    "method": request.method,
+                    "route": route,
+                    "status": response.status_code,
+                    "ms": round(elapsed * 1000, 2),
+                    "workspace_id": getattr(request.state, "workspace_id", None),
+                }
+            },
         )
         return response
 
@@ -84,7 +89,8 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in error.errors()[:5]
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+            for e in error.errors()[:5]
         )
         return _error(422, "invalid_input", problems)
 

@@ -22,11 +22,17 @@ class Metrics:
             "zhiwen_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
         )
         self.latency = Histogram(
-            "zhiwen_request_seconds", "HTTP request latency", ["route"], registry=self.registry,
+            "zhiwen_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.stages = Histogram(
-            "zhiwen_stage_seconds", "Latency of one stage of search or ask", ["stage"], registry=self.registry,
+            "zhiwen_stage_seconds",
+            "Latency of one stage of search or ask",
+            ["stage"],
+            registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
         )
         self.answers = Counter("zhiwen_answers", "Answers given, by mode", ["mode"], registry=self.registry)

@@ -40,7 +40,9 @@ def init(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         return
     console.print(f"Store: {result['data_dir']}")
     if issued:
-        console.print(f"Created workspace [bold]default[/bold] and an admin key (shown only now):\n\n  {issued.plain}\n")
+        console.print(
+            f"Created workspace [bold]default[/bold] and an admin key (shown only now):\n\n  {issued.plain}\n"
+        )
     else:
         console.print("Already initialised; create more keys with `zhiwen key create`.")
 
@@ -54,7 +56,10 @@ def workspace_create(name: str, as_json: bool = typer.Option(False, "--json", he
     if as_json:
         print_json({**dataclasses.asdict(workspace), "admin_key": issued.plain})
     else:
-        console.print(f"Workspace [bold]{name}[/bold] ({workspace.id}); admin key (shown only now):\n\n  {issued.plain}\n")
+        console.print(
+            f"Workspace [bold]{name}[/bold] ({workspace.id}); admin key (shown only now):"
+            f"\n\n  {issued.plain}\n"
+        )
 
 
 @workspace_app.command("list")
@@ -90,7 +95,9 @@ def key_create(
     if as_json:
         print_json({**dataclasses.asdict(issued.key), "secret": issued.plain})
     else:
-        console.print(f"{issued.key.role} key {issued.key.id} for {workspace} (shown only now):\n\n  {issued.plain}\n")
+        console.print(
+            f"{issued.key.role} key {issued.key.id} for {workspace} (shown only now):\n\n  {issued.plain}\n"
+        )
 
 
 @key_app.command("list")
@@ -110,8 +117,10 @@ def key_list(
 
 
 @key_app.command("revoke")
-def key_revoke(key: str = typer.Argument(..., help="Key id (key_…) or its prefix."),
-               as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+def key_revoke(
+    key: str = typer.Argument(..., help="Key id (key_…) or its prefix."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
     """Revoke a key at once; requests with it get 401 from then on."""
     revoked = state.services().workspaces.revoke_key(key)
     if as_json:

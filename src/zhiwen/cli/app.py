@@ -15,7 +15,7 @@ app = typer.Typer(
     help=(
         "Zhiwen (智问): a self-hosted customer-service assistant that answers from your knowledge, "
         "with citations, and hands off to a human when it is not sure.\n\n"
-        "Start with `zhiwen init`, load knowledge with `zhiwen ingest ./docs`, then `zhiwen ask \"...\"` "
+        'Start with `zhiwen init`, load knowledge with `zhiwen ingest ./docs`, then `zhiwen ask "..."` '
         "or `zhiwen serve`. Data lives in ./zhiwen-data (set ZHIWEN_DATA_DIR or --data-dir)."
     ),
     no_args_is_help=True,
@@ -31,7 +31,10 @@ app.add_typer(bench.app, name="bench")
 @app.callback()
 def _root(
     data_dir: str | None = typer.Option(
-        None, "--data-dir", envvar="ZHIWEN_DATA_DIR", help="Where the embedded store lives (default ./zhiwen-data)."
+        None,
+        "--data-dir",
+        envvar="ZHIWEN_DATA_DIR",
+        help="Where the embedded store lives (default ./zhiwen-data).",
     ),
 ) -> None:
     state.data_dir = data_dir

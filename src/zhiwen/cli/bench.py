@@ -6,8 +6,10 @@ import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import typer
+from rich.progress import TaskID
 from rich.table import Table
 
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
@@ -15,11 +17,12 @@ from zhiwen.cli.knowledge import _progress
 from zhiwen.errors import NotFound
 from zhiwen.services.bench import evaluate_retrieval, index_corpus, load_beir
 from zhiwen.services.golden import load_golden, run_golden
+from zhiwen.services.retrieve import Mode
 from zhiwen.wiring import build_services
 
 app = typer.Typer(help="Measure retrieval on BEIR-layout data sets and answers on golden question sets.")
 
-MODES = ("keyword", "vector", "hybrid")
+MODES: tuple[Mode, ...] = ("keyword", "vector", "hybrid")
 
 
 @app.command()
@@ -33,28 +36,35 @@ def retrieval(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """nDCG@10, Recall@10/100, MRR@10, indexing throughput and query latency p50/p95."""
-    modes = MODES if mode == "all" else (mode,)
-    if any(m not in MODES for m in modes):
+    if mode not in (*MODES, "all"):
         raise typer.BadParameter("mode must be keyword, vector, hybrid or all")
+    modes: tuple[Mode, ...] = MODES if mode == "all" else (cast(Mode, mode),)
     data = load_beir(directory, max_queries)
     folder = cache_dir or Path(tempfile.mkdtemp(prefix="zhiwen-bench-"))
     services = build_services(state.settings().model_copy(update={"data_dir": folder, "candidates": 100}))
     try:
         try:
             workspace = services.workspaces.get_workspace("bench")
-            indexing: dict[str, float] = {"chunks": float(services.documents.count_chunks(workspace.id)), "reused": 1.0}
+            indexing: dict[str, float] = {
+                "chunks": float(services.documents.count_chunks(workspace.id)),
+                "reused": 1.0,
+            }
         except NotFound:
             workspace = services.workspaces.create_workspace("bench")
             with _progress() as progress:
-                tasks: dict[str, int] = {}
+                tasks: dict[str, TaskID] = {}
 
                 def on_progress(stage: str, done: int, total: int) -> None:
                     if stage not in tasks:
-                        tasks[stage] = progress.add_task({"index": "Indexing", "embed": "Embedding"}[stage], total=total)
+                        tasks[stage] = progress.add_task(
+                            {"index": "Indexing", "embed": "Embedding"}[stage], total=total
+                        )
                     progress.update(tasks[stage], completed=done, total=total)
 
                 embed = any(m != "keyword" for m in modes)
-                indexing = index_corpus(data, workspace.id, services.ingest, services.embedding_worker, embed, on_progress)
+                indexing = index_corpus(
+                    data, workspace.id, services.ingest, services.embedding_worker, embed, on_progress
+                )
             indexing["keyword_chunks_per_s"] = indexing["chunks"] / max(indexing["keyword_index_s"], 1e-9)
             if indexing["embed_s"]:
                 texts = [c.text for c in services.documents.iter_chunks(workspace.id)]
@@ -65,33 +75,55 @@ def retrieval(
         for m in modes:
             with _progress() as progress:
                 task = progress.add_task(f"Querying ({m})", total=len(data.queries))
+
+                def on_query(stage: str, done: int, total: int, task: TaskID = task) -> None:
+                    progress.update(task, completed=done)
+
                 reports[m] = evaluate_retrieval(
-                    data, workspace.id, services.retriever, m,  # type: ignore[arg-type]
-                    lambda stage, done, total: progress.update(task, completed=done),
+                    data,
+                    workspace.id,
+                    services.retriever,
+                    m,
+                    on_query,
                 )
     finally:
         services.close()
         if cache_dir is None:
             shutil.rmtree(folder, ignore_errors=True)
-    result = {"dataset": directory.name, "corpus": len(data.corpus), "queries": len(data.queries),
-              "indexing": indexing, "modes": reports}
+    result = {
+        "dataset": directory.name,
+        "corpus": len(data.corpus),
+        "queries": len(data.queries),
+        "indexing": indexing,
+        "modes": reports,
+    }
     if as_json:
         print_json(result)
         return
     table = Table("mode", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms")
     for m, r in reports.items():
-        table.add_row(m, *(f"{r[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
-                      f"{r['latency_p50_ms']:.1f}", f"{r['latency_p95_ms']:.1f}")
+        table.add_row(
+            m,
+            *(f"{r[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
+            f"{r['latency_p50_ms']:.1f}",
+            f"{r['latency_p95_ms']:.1f}",
+        )
     console.print(table)
     err_console.print({k: round(v, 2) for k, v in indexing.items()})
 
 
 @app.command()
 def answers(
-    golden: Path = typer.Argument(..., help="JSONL: question, expected_answer, expected_document, answerable."),
+    golden: Path = typer.Argument(
+        ..., help="JSONL: question, expected_answer, expected_document, answerable."
+    ),
     workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
-    use_llm: bool = typer.Option(False, "--llm", help="Answer with the configured LLM instead of extractively."),
-    details: bool = typer.Option(False, "--details", help="Include every question's result in --json output."),
+    use_llm: bool = typer.Option(
+        False, "--llm", help="Answer with the configured LLM instead of extractively."
+    ),
+    details: bool = typer.Option(
+        False, "--details", help="Include every question's result in --json output."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Answer accuracy, citation accuracy and handoff precision/recall on a golden set."""
@@ -99,8 +131,13 @@ def answers(
     items = load_golden(golden)
     with _progress() as progress:
         task = progress.add_task("Asking", total=len(items))
-        report = run_golden(services.answerer, state.workspace(workspace).id, items, use_llm,
-                            lambda done, total: progress.update(task, completed=done))
+        report = run_golden(
+            services.answerer,
+            state.workspace(workspace).id,
+            items,
+            use_llm,
+            lambda done, total: progress.update(task, completed=done),
+        )
     summary = report.summary()
     if as_json:
         if details:
@@ -111,6 +148,8 @@ def answers(
     for key, value in summary.items():
         table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     console.print(table)
-    wrong = [r for r in report.results if (r.answerable and not r.right) or (not r.answerable and not r.handoff)]
+    wrong = [
+        r for r in report.results if (r.answerable and not r.right) or (not r.answerable and not r.handoff)
+    ]
     for r in wrong[:15]:
         console.print(f"[red]✗[/] {r.question} → [dim]{r.mode} {r.confidence:.2f}[/] {r.answer[:100]}")

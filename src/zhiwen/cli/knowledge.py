@@ -30,16 +30,24 @@ def register(app: typer.Typer) -> None:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err_console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
     )
 
 
 def ingest(
     paths: list[Path] = typer.Argument(..., help="Files and folders (searched recursively)."),
     workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
-    tag: list[str] = typer.Option([], "--tag", "-t", help="Tag the documents (repeatable); filter searches by it."),
-    no_embed: bool = typer.Option(False, "--no-embed", help="Skip embeddings now; `zhiwen serve` computes them."),
+    tag: list[str] = typer.Option(
+        [], "--tag", "-t", help="Tag the documents (repeatable); filter searches by it."
+    ),
+    no_embed: bool = typer.Option(
+        False, "--no-embed", help="Skip embeddings now; `zhiwen serve` computes them."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Load Markdown, text, HTML, PDF, DOCX, FAQ tables (CSV/XLSX) and JSONL.
@@ -67,13 +75,19 @@ def ingest(
             embedded = services.embedding_worker.run_until_done(lambda n: progress.advance(task, n))
     counts = {status: sum(r.status == status for r in results) for status in _STATUS_STYLE}
     if as_json:
-        print_json({"files": [dataclasses.asdict(r) for r in results], "counts": counts, "embedded": embedded})
+        print_json(
+            {"files": [dataclasses.asdict(r) for r in results], "counts": counts, "embedded": embedded}
+        )
     else:
         table = Table("file", "status", "chunks", "duplicates", "note")
         for r in results:
             note = r.error or "; ".join(r.warnings)
-            duplicates = f"{r.duplicates} + {r.near_duplicates} near" if r.near_duplicates else str(r.duplicates)
-            table.add_row(r.source, f"[{_STATUS_STYLE[r.status]}]{r.status}[/]", str(r.chunks), duplicates, note)
+            duplicates = (
+                f"{r.duplicates} + {r.near_duplicates} near" if r.near_duplicates else str(r.duplicates)
+            )
+            table.add_row(
+                r.source, f"[{_STATUS_STYLE[r.status]}]{r.status}[/]", str(r.chunks), duplicates, note
+            )
         console.print(table)
         console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) + f"; {embedded} chunks embedded")
     if counts["failed"]:
@@ -125,20 +139,35 @@ def search(
         raise typer.BadParameter("mode must be hybrid, keyword or vector")
     services = state.services()
     result = services.retriever.retrieve(
-        state.workspace(workspace).id, query, k=k, mode=mode,  # type: ignore[arg-type]
-        document_ids=document or None, tags=tag or None,
+        state.workspace(workspace).id,
+        query,
+        k=k,
+        mode=mode,  # type: ignore[arg-type]
+        document_ids=document or None,
+        tags=tag or None,
     )
     if as_json:
-        print_json({
-            "hits": [
-                {"score": h.score, "keyword_score": h.keyword_score, "vector_score": h.vector_score,
-                 "document_id": h.chunk.document_id, "source": h.document_source, "title": h.document_title,
-                 "chunk_id": h.chunk.id, "title_path": h.chunk.title_path, "kind": h.chunk.kind,
-                 "question": h.chunk.question, "text": h.chunk.text}
-                for h in result.hits
-            ],
-            "timings_ms": result.timings_ms,
-        })
+        print_json(
+            {
+                "hits": [
+                    {
+                        "score": h.score,
+                        "keyword_score": h.keyword_score,
+                        "vector_score": h.vector_score,
+                        "document_id": h.chunk.document_id,
+                        "source": h.document_source,
+                        "title": h.document_title,
+                        "chunk_id": h.chunk.id,
+                        "title_path": h.chunk.title_path,
+                        "kind": h.chunk.kind,
+                        "question": h.chunk.question,
+                        "text": h.chunk.text,
+                    }
+                    for h in result.hits
+                ],
+                "timings_ms": result.timings_ms,
+            }
+        )
         return
     table = Table("#", "score", "source", "text")
     for i, h in enumerate(result.hits, start=1):
@@ -162,11 +191,16 @@ def ask(
     console.print(f"[{style}]{answer.text}[/]")
     for c in answer.citations:
         console.print(f"  [{c.number}] {c.document_title} ({c.source})")
-    console.print(f"[dim]confidence {answer.confidence:.2f} · {answer.mode} · {answer.timings_ms.get('total', 0):.0f} ms[/]")
+    console.print(
+        f"[dim]confidence {answer.confidence:.2f} · {answer.mode}"
+        f" · {answer.timings_ms.get('total', 0):.0f} ms[/]"
+    )
 
 
 def calibrate(
-    golden: Path = typer.Option(..., "--golden", "-g", help="Golden questions (JSONL), including unanswerable ones."),
+    golden: Path = typer.Option(
+        ..., "--golden", "-g", help="Golden questions (JSONL), including unanswerable ones."
+    ),
     workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report only; keep the current model."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -198,9 +232,17 @@ def calibrate(
         return
     table = Table("confidence", "questions", "mean confidence", "share right")
     for row in result.held_out_reliability:
-        table.add_row(f"{row['from']:.1f}–{row['to']:.1f}", str(row["count"]),
-                      f"{row['mean_confidence']:.2f}", f"{row['accuracy']:.2f}")
+        table.add_row(
+            f"{row['from']:.1f}–{row['to']:.1f}",
+            str(row["count"]),
+            f"{row['mean_confidence']:.2f}",
+            f"{row['accuracy']:.2f}",
+        )
     console.print(table)
-    console.print(", ".join(f"held-out {k.replace('_', ' ')} {v:.3f}" for k, v in result.held_out_answers.items()))
-    console.print(f"Held-out expected calibration error: {result.held_out_ece:.3f}"
-                  + ("" if dry_run else " · model stored for this workspace"))
+    console.print(
+        ", ".join(f"held-out {k.replace('_', ' ')} {v:.3f}" for k, v in result.held_out_answers.items())
+    )
+    console.print(
+        f"Held-out expected calibration error: {result.held_out_ece:.3f}"
+        + ("" if dry_run else " · model stored for this workspace")
+    )

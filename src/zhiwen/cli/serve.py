@@ -36,7 +36,9 @@ def serve(
 def demo(
     host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default 8000)."),
-    no_serve: bool = typer.Option(False, "--no-serve", help="Set up and load the sample knowledge, then exit."),
+    no_serve: bool = typer.Option(
+        False, "--no-serve", help="Set up and load the sample knowledge, then exit."
+    ),
 ) -> None:
     """Initialise the store, load the bundled sample shop knowledge base, and serve it."""
     init(as_json=False)

@@ -43,7 +43,9 @@ def parse(name: str, data: bytes) -> ParsedDocument:
     parser = _PARSERS.get(suffix)
     if parser is None:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        raise UnsupportedFormat(f"{name}: {suffix or 'no extension'} files are not supported (use {supported})")
+        raise UnsupportedFormat(
+            f"{name}: {suffix or 'no extension'} files are not supported (use {supported})"
+        )
     if not data.strip():
         raise EmptyDocument(f"{name}: the file is empty")
     parsed = parser(name, data)

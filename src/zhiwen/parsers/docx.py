@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from docx import Document as open_docx
+import docx
 from docx.opc.exceptions import PackageNotFoundError
 
 from zhiwen.errors import CorruptFile, EncryptedFile
@@ -27,7 +27,7 @@ def parse_docx(name: str, data: bytes) -> ParsedDocument:
     if data.startswith(_OLE_MAGIC):
         raise EncryptedFile(f"{name}: the document is password-protected or an old .doc; save it as .docx")
     try:
-        document = open_docx(io.BytesIO(data))
+        document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as error:
         raise CorruptFile(f"{name}: not a readable DOCX file ({error})") from None
     title = normalize(document.core_properties.title or "") or stem_title(name)

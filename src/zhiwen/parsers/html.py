@@ -9,14 +9,28 @@ from zhiwen.parsers.base import HeadingPath, ParsedDocument, stem_title
 from zhiwen.text.chunking import Section
 from zhiwen.text.normalize import decode, normalize
 
-_BOILERPLATE = ["script", "style", "nav", "header", "footer", "aside", "form", "noscript", "iframe", "svg", "button"]
+_BOILERPLATE = [
+    "script",
+    "style",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "noscript",
+    "iframe",
+    "svg",
+    "button",
+]
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCKS = {"p", "li", "pre", "blockquote", "dd", "dt", "tr", "figcaption", "caption", "summary"}
 _BOILERPLATE_HINTS = ("cookie", "breadcrumb", "sidebar", "advert", "share", "related", "newsletter", "menu")
 
 
 def _is_boilerplate(tag: Tag) -> bool:
-    attrs = " ".join([*(tag.get("class") or []), str(tag.get("id") or ""), str(tag.get("role") or "")]).lower()
+    attrs = " ".join(
+        [*(tag.get("class") or []), str(tag.get("id") or ""), str(tag.get("role") or "")]
+    ).lower()
     return any(hint in attrs for hint in _BOILERPLATE_HINTS) or attrs.strip() in ("navigation", "banner")
 
 
@@ -25,9 +39,9 @@ def _sections_from_html(html: str, fallback_title: str) -> ParsedDocument:
     for tag in soup.find_all(_BOILERPLATE):
         tag.decompose()
     for tag in soup.find_all(True):
-        if isinstance(tag, Tag) and not tag.decomposed and tag.name in ("div", "section", "ul", "p", "span"):
-            if _is_boilerplate(tag):
-                tag.decompose()
+        is_block = isinstance(tag, Tag) and tag.name in ("div", "section", "ul", "p", "span")
+        if is_block and not tag.decomposed and _is_boilerplate(tag):
+            tag.decompose()
     head_title = normalize(soup.title.get_text(" ", strip=True)) if soup.title else ""
     body = soup.body or soup
     first_h1 = body.find("h1")

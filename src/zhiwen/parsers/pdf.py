@@ -48,7 +48,9 @@ def parse_pdf(name: str, data: bytes) -> ParsedDocument:
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise EncryptedFile(f"{name}: the PDF is password-protected; remove the password and upload again")
+            raise EncryptedFile(
+                f"{name}: the PDF is password-protected; remove the password and upload again"
+            )
         title = stem_title(name)
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
         if meta_title.strip():

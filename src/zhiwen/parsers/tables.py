@@ -45,7 +45,9 @@ def _faq_from_rows(name: str, rows: Iterable[Sequence[object]]) -> ParsedDocumen
         if not question and not answer:
             continue
         if not question or not answer:
-            parsed.warnings.append(f"{name}: row {line} skipped: {'question' if not question else 'answer'} is empty")
+            parsed.warnings.append(
+                f"{name}: row {line} skipped: {'question' if not question else 'answer'} is empty"
+            )
             continue
         parsed.faq.append(FaqEntry(question, answer))
     return parsed
@@ -56,7 +58,7 @@ def parse_csv(name: str, data: bytes) -> ParsedDocument:
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     try:
         return _faq_from_rows(name, csv.reader(io.StringIO(text), dialect))
     except csv.Error as error:

@@ -12,7 +12,7 @@ import re
 import zipfile
 from collections.abc import Sequence
 
-from docx import Document as new_docx
+import docx
 from openpyxl import Workbook
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -76,7 +76,7 @@ def _pin_zip(data: bytes) -> bytes:
 
 
 def markdown_to_docx(markdown: str) -> bytes:
-    document = new_docx()
+    document = docx.Document()
     blocks = _blocks(markdown)
     document.core_properties.title = next((text for level, text in blocks if level == 1), "")
     document.core_properties.created = FIXED_TIME

@@ -64,8 +64,6 @@ class AnswerPolicy:
     llm_max_tokens: int = 400
 
 
-
-
 @cache
 def default_confidence() -> ConfidenceModel:
     """Fitted on the bundled demo golden set (`make calibrate-default`); a workspace's own
@@ -161,7 +159,11 @@ class AnswerService:
             workspace_id, question, k=self._policy.top_k, document_ids=document_ids, tags=tags
         )
         t = time.perf_counter()
-        extract = best_extract(question, retrieval.hits, retrieval.term_weights, language) if retrieval.hits else None
+        extract = (
+            best_extract(question, retrieval.hits, retrieval.term_weights, language)
+            if retrieval.hits
+            else None
+        )
         features = confidence_features(question, retrieval, extract.score if extract else 0.0)
         confidence = 0.0
         if retrieval.hits:
@@ -231,7 +233,9 @@ class AnswerService:
     ) -> tuple[str, list[Citation], Mode]:
         assert self._llm is not None
         try:
-            reply = self._llm.chat(_llm_messages(question, language, hits), self._policy.llm_max_tokens).strip()
+            reply = self._llm.chat(
+                _llm_messages(question, language, hits), self._policy.llm_max_tokens
+            ).strip()
         except BackendUnavailable:
             log.warning("LLM unavailable; answering extractively")
             return _extractive(fallback)

@@ -25,7 +25,9 @@ class BeirSet:
 
 def _read_jsonl(path: Path) -> list[dict[str, object]]:
     if not path.is_file():
-        raise InvalidInput(f"{path} is missing: a BEIR data set has corpus.jsonl, queries.jsonl and qrels/test.tsv")
+        raise InvalidInput(
+            f"{path} is missing: a BEIR data set has corpus.jsonl, queries.jsonl and qrels/test.tsv"
+        )
     rows = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -38,7 +40,10 @@ def _read_jsonl(path: Path) -> list[dict[str, object]]:
 
 
 def load_beir(directory: Path, max_queries: int | None = None) -> BeirSet:
-    corpus = {str(r["_id"]): (str(r.get("title") or ""), str(r.get("text") or "")) for r in _read_jsonl(directory / "corpus.jsonl")}
+    corpus = {
+        str(r["_id"]): (str(r.get("title") or ""), str(r.get("text") or ""))
+        for r in _read_jsonl(directory / "corpus.jsonl")
+    }
     queries = {str(r["_id"]): str(r["text"]) for r in _read_jsonl(directory / "queries.jsonl")}
     qrels_path = directory / "qrels" / "test.tsv"
     if not qrels_path.is_file():

@@ -130,10 +130,19 @@ def expected_calibration_error(probs: Sequence[float], correct: Sequence[int], b
     if len(p) == 0:
         return 0.0
     edges = np.minimum((p * bins).astype(int), bins - 1)
-    return float(sum(abs(p[edges == b].mean() - y[edges == b].mean()) * (edges == b).sum() for b in range(bins) if (edges == b).any()) / len(p))
+    return float(
+        sum(
+            abs(p[edges == b].mean() - y[edges == b].mean()) * (edges == b).sum()
+            for b in range(bins)
+            if (edges == b).any()
+        )
+        / len(p)
+    )
 
 
-def reliability_table(probs: Sequence[float], correct: Sequence[int], bins: int = 5) -> list[dict[str, float]]:
+def reliability_table(
+    probs: Sequence[float], correct: Sequence[int], bins: int = 5
+) -> list[dict[str, float]]:
     p, y = np.asarray(probs, dtype=float), np.asarray(correct, dtype=float)
     edges = np.minimum((p * bins).astype(int), bins - 1)
     return [

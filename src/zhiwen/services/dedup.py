@@ -24,7 +24,7 @@ def squash(text: str) -> str:
 
 
 def content_hash(text: str) -> str:
-    return hashlib.sha1(squash(text).encode("utf-8")).hexdigest()
+    return hashlib.sha1(squash(text).encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def signature(text: str) -> bytes | None:

@@ -20,7 +20,9 @@ def embedding_text(chunk: Chunk) -> str:
 
 
 class EmbeddingWorker:
-    def __init__(self, store: DocumentStore, vectors: VectorIndex, embedder: Embedder, batch: int = 16) -> None:
+    def __init__(
+        self, store: DocumentStore, vectors: VectorIndex, embedder: Embedder, batch: int = 16
+    ) -> None:
         self._store = store
         self._vectors = vectors
         self._embedder = embedder

@@ -25,16 +25,25 @@ RANK_PENALTY = 0.04
 QUANTITY_BONUS = 0.2
 
 _UNITS = {
-    "duration": r"\d[\d.,–-]*\s*(?:个)?(?:秒|分钟|小时|天|周|个月|月|年|工作日|seconds?|minutes?|hours?|days?|weeks?|months?|years?|working days?)",
+    "duration": (
+        r"\d[\d.,–-]*\s*(?:个)?(?:秒|分钟|小时|天|周|个月|月|年|工作日"
+        r"|seconds?|minutes?|hours?|days?|weeks?|months?|years?|working days?)"
+    ),
     "price": r"\d[\d.,–-]*\s*(?:元|yuan|%)|¥\s*\d",
     "distance": r"\d[\d.,–-]*\s*(?:米|公里|厘米|毫米|mm|cm|m|km|metres?|meters?)\b",
     "count": r"\d",
 }
 _QUESTION_TYPES = [
     ("duration", r"多久|多长时间|几天|几个月|几年|什么时候|何时|\bhow long\b|\bhow often\b|\bwhen\b"),
-    ("price", r"多少钱|价格|价钱|费用|收费|运费|\bhow much\b|\bcost\b|\bprice\b|\bspend\b|\bshare\b|\bpercent"),
+    (
+        "price",
+        r"多少钱|价格|价钱|费用|收费|运费|\bhow much\b|\bcost\b|\bprice\b|\bspend\b|\bshare\b|\bpercent",
+    ),
     ("distance", r"多远|多高|多宽|\bhow far\b|\bhow high\b|\bhow wide\b"),
-    ("count", r"多少|几|多大|多重|\bhow many\b|\bhow big\b|\bhow fast\b|\bhow heavy\b|\bminimum\b|\bwhat size\b"),
+    (
+        "count",
+        r"多少|几|多大|多重|\bhow many\b|\bhow big\b|\bhow fast\b|\bhow heavy\b|\bminimum\b|\bwhat size\b",
+    ),
 ]
 _QUESTION_END = re.compile(r"[?？]$")
 _ANY_PUNCTUATION = re.compile(r"[，,：:；;、。.!?！？)）”\"]")
@@ -119,7 +128,9 @@ def _units(sentences: list[str], headings: str) -> list[tuple[str, str]]:
         following = sentences[i + 1] if i + 1 < len(sentences) else ""
         if sentence in headings:
             continue
-        leads_in = _QUESTION_END.search(sentence) or (len(sentence) < 40 and not _ANY_PUNCTUATION.search(sentence))
+        leads_in = _QUESTION_END.search(sentence) or (
+            len(sentence) < 40 and not _ANY_PUNCTUATION.search(sentence)
+        )
         if leads_in:
             if following and not _QUESTION_END.search(following):
                 units.append((f"{sentence} {following}", following))
@@ -132,7 +143,11 @@ def _units(sentences: list[str], headings: str) -> list[tuple[str, str]]:
 
 
 def best_extract(
-    question: str, hits: Sequence[Hit], weights: Mapping[str, float], language: str, window: int = 5,
+    question: str,
+    hits: Sequence[Hit],
+    weights: Mapping[str, float],
+    language: str,
+    window: int = 5,
     max_chars: int = 300,
 ) -> Extract:
     """The best sentence of the top hits, preferring hits in the question's language.
@@ -142,7 +157,11 @@ def best_extract(
     """
     matcher = _Matcher(question, weights)
     in_language = [h for h in hits[:window] if detect_language(h.chunk.text) == language] or list(hits[:1])
-    pool = [h for i, h in enumerate(in_language) if i < 2 or h.chunk.document_id == in_language[0].chunk.document_id]
+    pool = [
+        h
+        for i, h in enumerate(in_language)
+        if i < 2 or h.chunk.document_id == in_language[0].chunk.document_id
+    ]
     units: list[tuple[int, Hit, str, str, dict[str, float]]] = []
     for rank, hit in enumerate(pool):
         if hit.chunk.kind == "faq":

@@ -26,7 +26,7 @@ class Candidate:
 
 
 def absolute_bm25_fusion(candidates: Sequence[Candidate], weight: float = KEYWORD_WEIGHT) -> dict[str, float]:
-    """cosine + weight · min(BM25 / ceiling, 1); a chunk still waiting for its vector gets the lowest cosine."""
+    """cosine + weight · min(BM25 / ceiling, 1); a chunk still awaiting its vector gets the lowest cosine."""
     cosines = [c.vector for c in candidates if c.vector is not None]
     floor = min(cosines) if cosines else 0.0
     return {

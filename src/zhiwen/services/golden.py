@@ -1,7 +1,8 @@
 """Golden question sets: load them, run them through ``ask``, score answers, and calibrate confidence.
 
-A golden line is JSON: ``{"question": ..., "expected_answer": "..." | [...], "expected_document": "..." | [...],
-"answerable": true, "category": "..."}``. ``answerable`` defaults to true when an answer or document is given.
+A golden line is JSON: ``{"question": ..., "expected_answer": "..." | [...],
+"expected_document": "..." | [...], "answerable": true, "category": "..."}``. ``answerable`` defaults to
+true when an answer or document is given.
 An answer counts as right when it contains one of the expected answers after normalisation (case, width,
 spaces and punctuation ignored).
 """
@@ -62,7 +63,9 @@ def load_golden(path: Path) -> list[GoldenItem]:
         answerable = record.get("answerable", bool(answers or documents))
         if not isinstance(answerable, bool):
             raise InvalidInput(f"{path}:{number}: 'answerable' must be true or false")
-        items.append(GoldenItem(record["question"], answers, documents, answerable, str(record.get("category", ""))))
+        items.append(
+            GoldenItem(record["question"], answers, documents, answerable, str(record.get("category", "")))
+        )
     if not items:
         raise InvalidInput(f"{path}: the golden file has no questions")
     return items
@@ -82,7 +85,8 @@ def answer_is_right(text: str, expected: Sequence[str]) -> bool:
 
 def split_of(question: str) -> str:
     """Deterministic half split: 'tune' or 'held_out', from the question's hash."""
-    return "tune" if int(hashlib.sha1(question.encode("utf-8")).hexdigest(), 16) % 2 == 0 else "held_out"
+    digest = hashlib.sha1(question.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return "tune" if int(digest, 16) % 2 == 0 else "held_out"
 
 
 @dataclass
@@ -136,7 +140,9 @@ def run_golden(
                 question=item.question,
                 answerable=item.answerable,
                 handoff=answer.handoff,
-                right=item.answerable and not answer.handoff and answer_is_right(answer.text, item.expected_answers),
+                right=item.answerable
+                and not answer.handoff
+                and answer_is_right(answer.text, item.expected_answers),
                 cited_right=item.answerable and not answer.handoff and _cited_right(sources, item),
                 confidence=answer.confidence,
                 mode=answer.mode,
@@ -149,7 +155,9 @@ def run_golden(
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     handoffs = [r for r in results if r.handoff]
-    with_documents = [r for r, item in zip(results, items, strict=True) if r.answerable and item.expected_documents]
+    with_documents = [
+        r for r, item in zip(results, items, strict=True) if r.answerable and item.expected_documents
+    ]
     latencies = [r.latency_ms for r in results]
     return AnswerReport(
         questions=len(results),
@@ -168,8 +176,11 @@ def run_golden(
 def _draft_is_right(draft: Draft, item: GoldenItem) -> int:
     if not item.answerable or draft.mode == "handoff":
         return 0
-    return int(answer_is_right(draft.text, item.expected_answers) if item.expected_answers else
-               _cited_right([c.source for c in draft.citations], item))
+    return int(
+        answer_is_right(draft.text, item.expected_answers)
+        if item.expected_answers
+        else _cited_right([c.source for c in draft.citations], item)
+    )
 
 
 @dataclass
@@ -193,8 +204,10 @@ def _handoff_metrics(
     return {
         "answer_accuracy": sum(r and not h for r, h, a in zip(right, handoff, answerable, strict=True) if a)
         / max(n_answerable, 1),
-        "handoff_precision": sum(h and not a for h, a in zip(handoff, answerable, strict=True)) / max(n_handoffs, 1),
-        "handoff_recall": sum(h and not a for h, a in zip(handoff, answerable, strict=True)) / max(n_unanswerable, 1),
+        "handoff_precision": sum(h and not a for h, a in zip(handoff, answerable, strict=True))
+        / max(n_handoffs, 1),
+        "handoff_recall": sum(h and not a for h, a in zip(handoff, answerable, strict=True))
+        / max(n_unanswerable, 1),
     }
 
 
@@ -220,7 +233,9 @@ def calibrate(
         model=ConfidenceModel().fit(x, y),
         held_out_ece=expected_calibration_error(probs.tolist(), y[~tune].tolist()),
         held_out_reliability=reliability_table(probs.tolist(), y[~tune].tolist()),
-        held_out_answers=_handoff_metrics(probs.tolist(), y[~tune].tolist(), held_out_answerable, handoff_below),
+        held_out_answers=_handoff_metrics(
+            probs.tolist(), y[~tune].tolist(), held_out_answerable, handoff_below
+        ),
         tune_questions=int(tune.sum()),
         held_out_questions=int((~tune).sum()),
         share_right=float(y.mean()),

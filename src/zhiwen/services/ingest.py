@@ -38,16 +38,20 @@ class IngestResult:
     error: str | None = None
 
 
+def _short_hash(text: str) -> str:
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
 def document_id(workspace_id: str, source: str) -> str:
-    return "doc_" + hashlib.sha1(f"{workspace_id}\0{source}".encode()).hexdigest()[:16]
+    return "doc_" + _short_hash(f"{workspace_id}\0{source}")
 
 
 def _chunk_id(doc_id: str, position: int, digest: str) -> str:
-    return "chk_" + hashlib.sha1(f"{doc_id}\0{position}\0{digest}".encode()).hexdigest()[:16]
+    return "chk_" + _short_hash(f"{doc_id}\0{position}\0{digest}")
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
-    """Files under ``paths`` (recursively), skipping hidden files; unsupported ones are kept to be reported."""
+    """Files under ``paths`` (recursively), minus hidden ones; unsupported files are kept, to be reported."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -113,7 +117,10 @@ class IngestService:
             source = str(path.relative_to(base)) if base and path.is_relative_to(base) else path.name
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 result = IngestResult(
-                    source, "failed", error_code="unsupported_format", error=f"{source}: unsupported file type"
+                    source,
+                    "failed",
+                    error_code="unsupported_format",
+                    error=f"{source}: unsupported file type",
                 )
             else:
                 try:
@@ -122,7 +129,9 @@ class IngestService:
                         raise TooLarge(f"{source}: {size:,} bytes is over the {self._max_bytes:,}-byte limit")
                     data = path.read_bytes()
                 except OSError as error:
-                    result = IngestResult(source, "failed", error_code="unreadable", error=f"{source}: {error}")
+                    result = IngestResult(
+                        source, "failed", error_code="unreadable", error=f"{source}: {error}"
+                    )
                 except TooLarge as error:
                     result = IngestResult(source, "failed", error_code=error.code, error=error.message)
                 else:
@@ -175,7 +184,9 @@ class IngestService:
         if not dedup:
             elsewhere = {}
         near = near or NearDuplicateIndex(self._store.load_signatures(workspace_id) if dedup else {})
-        result = IngestResult(source, "updated" if existing else "added", doc_id, warnings=list(parsed.warnings))
+        result = IngestResult(
+            source, "updated" if existing else "added", doc_id, warnings=list(parsed.warnings)
+        )
         chunks: list[Chunk] = []
         signatures: dict[str, bytes] = {}
         seen: set[str] = set()

@@ -10,10 +10,10 @@ from typing import Literal
 from zhiwen.errors import InvalidInput
 from zhiwen.ports import DocumentStore, Embedder, KeywordIndex, Vector, VectorIndex
 from zhiwen.services.fusion import Candidate, absolute_bm25_fusion
+from zhiwen.types import Hit
 
 # BM25's per-term score tends to IDF · (k1 + 1) as term frequency grows; k1 = 1.2 in FTS5 and most engines.
 KEYWORD_SATURATION = 2.2
-from zhiwen.types import Hit
 
 Mode = Literal["keyword", "vector", "hybrid"]
 Fusion = Callable[[Sequence[Candidate]], dict[str, float]]
@@ -88,7 +88,9 @@ class Retriever:
             query_vector = self._embedder.embed_queries([query])[0]
             timings["embed"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
-            for rank, (cid, score) in enumerate(self._vectors.search(workspace_id, query_vector, n, restrict)):
+            for rank, (cid, score) in enumerate(
+                self._vectors.search(workspace_id, query_vector, n, restrict)
+            ):
                 candidate = candidates.setdefault(cid, Candidate(cid))
                 candidate.vector, candidate.vector_rank = score, rank
             missing = [cid for cid, c in candidates.items() if c.vector is None]

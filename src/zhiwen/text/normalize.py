@@ -51,7 +51,8 @@ def _looks_chinese(text: str) -> bool:
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width letters and digits → half-width; Chinese punctuation kept), unified newlines, no control characters, collapsed spaces."""
+    """NFKC (full-width letters and digits → half-width; Chinese punctuation kept), unified newlines,
+    no control characters, collapsed spaces."""
     pieces = _CJK_PUNCTUATION.split(text)
     text = "".join(p if i % 2 else unicodedata.normalize("NFKC", p) for i, p in enumerate(pieces))
     text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -10,7 +10,14 @@ from fastapi.concurrency import run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
 from zhiwen.api.deps import AnyKey, MetricsDep, ServicesDep
-from zhiwen.api.schemas import AnswerResponse, AskRequest, CitationOut, SearchHit, SearchRequest, SearchResponse
+from zhiwen.api.schemas import (
+    AnswerResponse,
+    AskRequest,
+    CitationOut,
+    SearchHit,
+    SearchRequest,
+    SearchResponse,
+)
 from zhiwen.types import Answer
 
 router = APIRouter(prefix="/v1", tags=["questions"])
@@ -42,10 +49,17 @@ def search(body: SearchRequest, services: ServicesDep, key: AnyKey, metrics: Met
     return SearchResponse(
         hits=[
             SearchHit(
-                score=h.score, keyword_score=h.keyword_score, vector_score=h.vector_score,
-                document_id=h.chunk.document_id, source=h.document_source, title=h.document_title,
-                chunk_id=h.chunk.id, title_path=h.chunk.title_path, kind=h.chunk.kind,
-                question=h.chunk.question, text=h.chunk.text,
+                score=h.score,
+                keyword_score=h.keyword_score,
+                vector_score=h.vector_score,
+                document_id=h.chunk.document_id,
+                source=h.document_source,
+                title=h.document_title,
+                chunk_id=h.chunk.id,
+                title_path=h.chunk.title_path,
+                kind=h.chunk.kind,
+                question=h.chunk.question,
+                text=h.chunk.text,
             )
             for h in result.hits
         ],
@@ -56,10 +70,17 @@ def search(body: SearchRequest, services: ServicesDep, key: AnyKey, metrics: Met
 @router.post(
     "/ask",
     response_model=AnswerResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "With stream=true: events "
-               "'delta' ({\"text\"}) then 'answer' (the full AnswerResponse)."}},
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "With stream=true: events "
+            "'delta' ({\"text\"}) then 'answer' (the full AnswerResponse).",
+        }
+    },
 )
-async def ask(body: AskRequest, services: ServicesDep, key: AnyKey, metrics: MetricsDep) -> AnswerResponse | EventSourceResponse:
+async def ask(
+    body: AskRequest, services: ServicesDep, key: AnyKey, metrics: MetricsDep
+) -> AnswerResponse | EventSourceResponse:
     """Answer in the question's language with numbered citations, or hand off (``handoff: true``)."""
     answer = await run_in_threadpool(
         services.answerer.answer,
@@ -79,7 +100,12 @@ async def ask(body: AskRequest, services: ServicesDep, key: AnyKey, metrics: Met
     async def events() -> AsyncIterator[dict[str, str]]:
         # The answer is checked (grounded, cited) before any of it is shown, then streamed in pieces.
         for start in range(0, len(answer.text), STREAM_PIECE_CHARS):
-            yield {"event": "delta", "data": json.dumps({"text": answer.text[start : start + STREAM_PIECE_CHARS]}, ensure_ascii=False)}
+            yield {
+                "event": "delta",
+                "data": json.dumps(
+                    {"text": answer.text[start : start + STREAM_PIECE_CHARS]}, ensure_ascii=False
+                ),
+            }
         yield {"event": "answer", "data": response.model_dump_json()}
 
     return EventSourceResponse(events())

@@ -20,8 +20,13 @@ MAX_FILES = 100
 
 def _document_out(d: Document) -> DocumentOut:
     return DocumentOut(
-        id=d.id, source=d.source, title=d.title, tags=list(d.tags), chunk_count=d.chunk_count,
-        created_at=d.created_at, updated_at=d.updated_at,
+        id=d.id,
+        source=d.source,
+        title=d.title,
+        tags=list(d.tags),
+        chunk_count=d.chunk_count,
+        created_at=d.created_at,
+        updated_at=d.updated_at,
     )
 
 
@@ -45,14 +50,18 @@ def _read_uploads(files: list[UploadFile], max_bytes: int) -> list[tuple[str, by
 @router.post(
     "/documents",
     response_model=IngestResponse,
-    responses={202: {"model": IngestResponse, "description": "Large upload accepted as a job; poll /v1/jobs/{id}"}},
+    responses={
+        202: {"model": IngestResponse, "description": "Large upload accepted as a job; poll /v1/jobs/{id}"}
+    },
     status_code=status.HTTP_200_OK,
 )
 def upload_documents(
     services: ServicesDep,
     key: AdminKey,
     response: Response,
-    files: Annotated[list[UploadFile], File(description="Markdown, text, HTML, PDF, DOCX, CSV/XLSX FAQ, JSONL")],
+    files: Annotated[
+        list[UploadFile], File(description="Markdown, text, HTML, PDF, DOCX, CSV/XLSX FAQ, JSONL")
+    ],
     tags: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI reads the default, never mutates it
 ) -> IngestResponse:
     """Ingest files. Small uploads are processed before the reply; large ones become a background job."""

@@ -24,8 +24,12 @@ def readyz(services: ServicesDep) -> dict[str, object]:
         pending = services.documents.count_chunks_needing_vectors()
     except Exception as error:
         raise BackendUnavailable(f"the store is not answering: {error}") from None
-    return {"status": "ready", "embedder": services.embedder.name, "pending_embeddings": pending,
-            "llm": services.llm.name if services.llm else None}
+    return {
+        "status": "ready",
+        "embedder": services.embedder.name,
+        "pending_embeddings": pending,
+        "llm": services.llm.name if services.llm else None,
+    }
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -1,1 +1,1 @@
-"""The embedded backend: one SQLite file (WAL) holds documents, FTS5 keyword index, vectors, jobs and answers."""
+"""The embedded backend: one SQLite file (WAL) holds documents, the FTS5 index, vectors, jobs and answers."""

@@ -10,8 +10,7 @@ from typing import cast
 
 from zhiwen.errors import NotFound
 from zhiwen.stores.sqlite.db import Database
-from zhiwen.types import utc_now
-from zhiwen.types import Answer
+from zhiwen.types import Answer, utc_now
 
 
 class SqliteAnswerStore:

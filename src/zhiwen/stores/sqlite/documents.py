@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
 
 from zhiwen.errors import NotFound
 from zhiwen.stores.sqlite.db import Database
@@ -59,8 +60,8 @@ class SqliteDocumentStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def transaction(self) -> Iterator[sqlite3.Connection]:  # type: ignore[override]
-        return self._db.transaction()  # type: ignore[return-value]
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._db.transaction()
 
     def find_document(self, workspace_id: str, source: str) -> Document | None:
         with self._db.reading() as conn:
@@ -95,7 +96,9 @@ class SqliteDocumentStore:
         with self._db.transaction() as conn:
             old = [
                 r[0]
-                for r in conn.execute("SELECT id FROM chunks WHERE document_id = ?", (document.id,)).fetchall()
+                for r in conn.execute(
+                    "SELECT id FROM chunks WHERE document_id = ?", (document.id,)
+                ).fetchall()
             ]
             conn.execute("DELETE FROM chunks WHERE document_id = ?", (document.id,))
             conn.execute(
@@ -115,8 +118,8 @@ class SqliteDocumentStore:
                 ),
             )
             conn.executemany(
-                "INSERT INTO chunks (id, workspace_id, document_id, position, title_path, text, kind, question,"
-                " content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (id, workspace_id, document_id, position, title_path, text, kind,"
+                " question, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         c.id,
@@ -138,10 +141,10 @@ class SqliteDocumentStore:
     def delete_document(self, workspace_id: str, document_id: str) -> list[str]:
         with self._db.transaction() as conn:
             self.get_document(workspace_id, document_id)
-            ids = [
-                r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_id = ?", (document_id,))
-            ]
-            conn.execute("DELETE FROM documents WHERE id = ? AND workspace_id = ?", (document_id, workspace_id))
+            ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_id = ?", (document_id,))]
+            conn.execute(
+                "DELETE FROM documents WHERE id = ? AND workspace_id = ?", (document_id, workspace_id)
+            )
         return ids
 
     def get_chunks(self, workspace_id: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
@@ -210,7 +213,9 @@ class SqliteDocumentStore:
     def mark_embedded(self, chunk_ids: Sequence[str]) -> None:
         with self._db.transaction() as conn:
             for batch in _batches(list(chunk_ids)):
-                conn.execute(f"UPDATE chunks SET embedded = 1 WHERE id IN ({_marks(len(batch))})", tuple(batch))
+                conn.execute(
+                    f"UPDATE chunks SET embedded = 1 WHERE id IN ({_marks(len(batch))})", tuple(batch)
+                )
 
     def count_chunks_needing_vectors(self, workspace_id: str | None = None) -> int:
         with self._db.reading() as conn:
@@ -225,7 +230,8 @@ class SqliteDocumentStore:
     def save_signatures(self, signatures: dict[str, bytes]) -> None:
         with self._db.transaction() as conn:
             conn.executemany(
-                "UPDATE chunks SET signature = ? WHERE id = ?", [(sig, cid) for cid, sig in signatures.items()]
+                "UPDATE chunks SET signature = ? WHERE id = ?",
+                [(sig, cid) for cid, sig in signatures.items()],
             )
 
     def load_signatures(self, workspace_id: str) -> dict[str, bytes]:

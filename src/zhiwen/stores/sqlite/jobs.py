@@ -8,8 +8,7 @@ import sqlite3
 
 from zhiwen.errors import NotFound
 from zhiwen.stores.sqlite.db import Database
-from zhiwen.types import utc_now
-from zhiwen.types import Job
+from zhiwen.types import Job, utc_now
 
 
 def _job(row: sqlite3.Row) -> Job:

@@ -74,7 +74,7 @@ class SqliteKeywordIndex:
             return hits
 
     def term_weights(self, query: str) -> dict[str, float]:
-        """IDF of each query term, computed exactly as FTS5's bm25() does (Robertson–Spärck Jones, floored)."""
+        """IDF of each query term, as FTS5's bm25() computes it (Robertson–Spärck Jones, floored)."""
         terms = _query_terms(query)
         if not terms:
             return {}
@@ -82,7 +82,8 @@ class SqliteKeywordIndex:
             total = conn.execute("SELECT COUNT(*) FROM chunk_terms").fetchone()[0]
             frequencies = dict(
                 conn.execute(
-                    f"SELECT term, doc FROM chunk_terms_vocab WHERE term IN ({','.join('?' * len(terms))})", terms
+                    f"SELECT term, doc FROM chunk_terms_vocab WHERE term IN ({','.join('?' * len(terms))})",
+                    terms,
                 ).fetchall()
             )
         return {t: max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6) for t, n in frequencies.items() if n}

@@ -9,8 +9,7 @@ from typing import Any
 
 from zhiwen.errors import Conflict, InvalidInput, NotFound
 from zhiwen.stores.sqlite.db import Database
-from zhiwen.types import utc_now
-from zhiwen.types import ApiKey, Role, Workspace
+from zhiwen.types import ApiKey, Role, Workspace, utc_now
 
 
 def _workspace(row: sqlite3.Row) -> Workspace:
