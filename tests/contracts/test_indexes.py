@@ -1,0 +1,123 @@
+"""KeywordIndex and VectorIndex contracts; every backend runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zhiwen.ports import KeywordIndex, VectorIndex
+from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sqlite.documents import SqliteDocumentStore
+from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
+from zhiwen.stores.sqlite.vectors import NumpyVectorIndex
+from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
+from zhiwen.types import Chunk, Document
+
+TEXTS = {
+    "c1": "七天无理由退货，运费由买家承担。",
+    "c2": "扫地机器人整机保修 2 年，电机保修 3 年。",
+    "c3": "Refunds arrive within 1 working day for Alipay.",
+}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[tuple[Database, str, str]]:
+    database = Database(tmp_path / "index.sqlite3")
+    workspaces, documents = SqliteWorkspaceStore(database), SqliteDocumentStore(database)
+    ids = []
+    for name in ("a", "b"):
+        ws = workspaces.create_workspace(name).id
+        documents.replace_document(
+            Document(f"doc_{name}", ws, "kb.md", "KB", "h", (), 0, "t", "t"),
+            [Chunk(f"{name}{cid}", ws, f"doc_{name}", 0, "KB", text) for cid, text in TEXTS.items()],
+        )
+        ids.append(ws)
+    yield database, ids[0], ids[1]
+    database.close()
+
+
+@pytest.fixture(params=["sqlite-fts5"])
+def keywords(request: pytest.FixtureRequest, db: tuple[Database, str, str]) -> tuple[KeywordIndex, str, str]:
+    database, a, b = db
+    index = SqliteKeywordIndex(database)
+    for ws, prefix in ((a, "a"), (b, "b")):
+        index.add([Chunk(f"{prefix}{cid}", ws, f"doc_{prefix}", 0, "KB", text) for cid, text in TEXTS.items()])
+    return index, a, b
+
+
+def test_keyword_search_finds_chinese_and_english_terms(keywords: tuple[KeywordIndex, str, str]) -> None:
+    index, a, _ = keywords
+    assert index.search(a, "退货运费谁出", 3)[0][0] == "ac1"
+    assert index.search(a, "How long for Alipay refunds?", 3)[0][0] == "ac3"
+
+
+def test_keyword_search_never_crosses_workspaces(keywords: tuple[KeywordIndex, str, str]) -> None:
+    index, a, b = keywords
+    assert {cid for cid, _ in index.search(b, "退货 保修 refunds", 10)} == {"bc1", "bc2", "bc3"}
+    assert all(cid.startswith("a") for cid, _ in index.search(a, "退货 保修 refunds", 10))
+
+
+def test_keyword_search_survives_query_syntax_and_injection(keywords: tuple[KeywordIndex, str, str]) -> None:
+    index, a, _ = keywords
+    for query in ['"unbalanced', "NEAR(退货 AND", "'; DROP TABLE chunks; --", "***", "退货\"OR\"1"]:
+        index.search(a, query, 5)  # no exception
+    assert index.search(a, "的 了 吗", 5) == []  # only stop words
+
+
+def test_keyword_removal_and_restriction(keywords: tuple[KeywordIndex, str, str]) -> None:
+    index, a, _ = keywords
+    assert [cid for cid, _ in index.search(a, "保修 退货", 5, restrict_to={"ac2"})] == ["ac2"]
+    index.remove(a, ["ac1"])
+    assert all(cid != "ac1" for cid, _ in index.search(a, "退货", 5))
+
+
+def test_term_weights_favour_rare_terms(keywords: tuple[KeywordIndex, str, str]) -> None:
+    index, _, _ = keywords
+    weights = index.term_weights("退货 alipay 不存在的词")
+    assert set(weights) == {"退货", "alipay"}
+    assert all(w > 0 for w in weights.values())
+
+
+@pytest.fixture(params=["numpy"])
+def vectors(request: pytest.FixtureRequest, db: tuple[Database, str, str]) -> tuple[VectorIndex, Database, str, str]:
+    database, a, b = db
+    return NumpyVectorIndex(database, dim=4), database, a, b
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.asarray(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_vector_search_ranks_by_cosine_within_a_workspace(vectors: tuple[VectorIndex, Database, str, str]) -> None:
+    index, _, a, b = vectors
+    index.add(a, ["ac1", "ac2", "ac3"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0), _unit(1, 1, 0, 0)]))
+    index.add(b, ["bc1"], np.vstack([_unit(1, 0, 0, 0)]))
+    hits = index.search(a, _unit(1, 0.1, 0, 0), 2)
+    assert [cid for cid, _ in hits] == ["ac1", "ac3"]
+    assert index.count(b) == 1
+    assert {cid for cid, _ in index.search(b, _unit(1, 0, 0, 0), 5)} == {"bc1"}
+
+
+def test_vectors_persist_and_removed_ones_are_gone_after_reload(vectors: tuple[VectorIndex, Database, str, str]) -> None:
+    index, database, a, _ = vectors
+    index.add(a, ["ac1", "ac2"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))
+    index.remove(a, ["ac1"])
+    reloaded = NumpyVectorIndex(database, dim=4)
+    assert [cid for cid, _ in reloaded.search(a, _unit(1, 0, 0, 0), 5)] == ["ac2"]
+    assert reloaded.scores(a, _unit(0, 1, 0, 0), ["ac1", "ac2"]) == pytest.approx({"ac2": 1.0})
+
+
+def test_vectors_for_deleted_chunks_are_not_added(vectors: tuple[VectorIndex, Database, str, str]) -> None:
+    index, _, a, _ = vectors
+    index.add(a, ["ac1", "gone"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))
+    assert index.count(a) == 1
+
+
+def test_vector_search_can_be_restricted(vectors: tuple[VectorIndex, Database, str, str]) -> None:
+    index, _, a, _ = vectors
+    index.add(a, ["ac1", "ac2"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))
+    assert [cid for cid, _ in index.search(a, _unit(1, 0, 0, 0), 5, restrict_to={"ac2"})] == ["ac2"]

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests import files
+from zhiwen.services.ingest import discover
+from zhiwen.types import Workspace
+from zhiwen.wiring import Services
+
+POLICY = "# Returns\n\n## Refunds\n\nRefunds arrive within 3 working days.\n\n## Exchanges\n\nFaulty items can be exchanged within 15 days."
+
+
+def _write(folder: Path, name: str, data: bytes | str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def test_a_folder_with_bad_files_reports_each_and_ingests_the_rest(
+    services: Services, workspace: Workspace, tmp_path: Path
+) -> None:
+    kb = tmp_path / "kb"
+    _write(kb, "returns.md", POLICY)
+    _write(kb, "manual.pdf", files.pdf("# 手表说明书\n\n## 续航\n\n典型使用续航 14 天。"))
+    _write(kb, "guide.docx", files.docx("# Router\n\n## Reset\n\nHold RESET for 5 seconds."))
+    _write(kb, "faq.xlsx", files.xlsx([["question", "answer"], ["Do you ship abroad?", "Yes, to Japan."]]))
+    _write(kb, "gbk.txt", "满99元免运费，偏远地区加收15元。".encode("gbk"))
+    _write(kb, "corrupt.pdf", b"%PDF-1.4 this is not really a pdf")
+    _write(kb, "locked.pdf", files.encrypted_pdf("# Secret\n\nHidden."))
+    _write(kb, "empty.md", b"")
+    _write(kb, "photo.jpg", b"\xff\xd8\xff\xe0")
+    _write(kb, ".hidden/notes.md", "ignored")
+    results = {r.source: r for r in services.ingest.ingest_paths(workspace.id, discover([kb]), base=kb)}
+    assert {s for s, r in results.items() if r.status == "added"} == {
+        "returns.md", "manual.pdf", "guide.docx", "faq.xlsx", "gbk.txt"
+    }
+    assert results["corrupt.pdf"].error_code == "corrupt_file"
+    assert results["locked.pdf"].error_code == "encrypted_file"
+    assert results["empty.md"].error_code == "empty_document"
+    assert results["photo.jpg"].error_code == "unsupported_format"
+    assert ".hidden/notes.md" not in results
+    assert services.documents.count_documents(workspace.id) == 5
+    hits = services.retriever.retrieve(workspace.id, "偏远地区运费", k=1, mode="keyword").hits
+    assert hits[0].document_source == "gbk.txt"
+
+
+def test_reingesting_an_unchanged_file_does_nothing_and_a_changed_one_replaces_its_chunks(
+    services: Services, workspace: Workspace
+) -> None:
+    first = services.ingest.ingest_bytes(workspace.id, "returns.md", POLICY.encode())
+    assert (first.status, first.chunks) == ("added", 2)
+    assert services.ingest.ingest_bytes(workspace.id, "returns.md", POLICY.encode()).status == "unchanged"
+    changed = POLICY.replace("3 working days", "5 working days")
+    assert services.ingest.ingest_bytes(workspace.id, "returns.md", changed.encode()).status == "updated"
+    texts = [c.text for c in services.documents.iter_chunks(workspace.id)]
+    assert "Refunds arrive within 5 working days." in texts
+    assert not any("3 working days" in t for t in texts)
+    assert services.retriever.retrieve(workspace.id, "3 working days", k=5, mode="keyword").hits[0].chunk.text != (
+        "Refunds arrive within 3 working days."
+    )
+
+
+def test_deleting_a_document_removes_it_from_every_index(services: Services, workspace: Workspace) -> None:
+    result = services.ingest.ingest_bytes(workspace.id, "returns.md", POLICY.encode())
+    services.embedding_worker.run_until_done()
+    assert services.vectors.count(workspace.id) == 2
+    assert result.document_id is not None
+    services.ingest.delete_document(workspace.id, result.document_id)
+    assert services.vectors.count(workspace.id) == 0
+    assert services.retriever.retrieve(workspace.id, "refunds", k=5, mode="keyword").hits == []
+    assert services.retriever.retrieve(workspace.id, "refunds", k=5, mode="vector").hits == []
+
+
+def test_exact_and_near_duplicate_chunks_are_reported_not_stored(services: Services, workspace: Workspace) -> None:
+    paragraph = "Aurora Digital ships to every province of mainland China with SF Express within three days."
+    services.ingest.ingest_bytes(workspace.id, "a.md", f"# A\n\n{paragraph}".encode())
+    exact = services.ingest.ingest_bytes(workspace.id, "b.md", f"# A\n\n{paragraph}".encode())
+    near = services.ingest.ingest_bytes(
+        workspace.id, "c.md", f"# A\n\n{paragraph.replace('three days', 'three days!')} Thanks".encode()
+    )
+    assert (exact.duplicates, exact.chunks) == (1, 0)
+    assert (near.near_duplicates, near.chunks) == (1, 0)
+    assert services.documents.count_chunks(workspace.id) == 1
+
+
+def test_oversized_and_oddly_named_uploads_are_refused(services: Services, workspace: Workspace) -> None:
+    huge = b"x" * (services.settings.max_upload_bytes + 1)
+    assert services.ingest.ingest_bytes(workspace.id, "huge.txt", huge).error_code == "too_large"
+    assert services.ingest.ingest_bytes(workspace.id, "", b"text").error_code == "invalid_input"
+    assert services.documents.count_documents(workspace.id) == 0
+
+
+def test_documents_are_keyword_searchable_before_their_embeddings_exist(services: Services, workspace: Workspace) -> None:
+    services.ingest.ingest_bytes(workspace.id, "returns.md", POLICY.encode())
+    assert services.documents.count_chunks_needing_vectors(workspace.id) == 2
+    hits = services.retriever.retrieve(workspace.id, "How fast do refunds arrive?", k=2).hits
+    assert hits and hits[0].chunk.text.startswith("Refunds arrive")
+
+
+def test_reingesting_an_unchanged_folder_is_much_faster(services: Services, workspace: Workspace, tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    for i in range(20):
+        _write(kb, f"doc{i}.md", f"# Doc {i}\n\n" + f"Paragraph {i} about topic {i * 7}. " * 30)
+    paths = sorted(kb.iterdir())
+    started = time.perf_counter()
+    services.ingest.ingest_paths(workspace.id, paths, base=kb)
+    first = time.perf_counter() - started
+    started = time.perf_counter()
+    again = services.ingest.ingest_paths(workspace.id, paths, base=kb)
+    second = time.perf_counter() - started
+    assert {r.status for r in again} == {"unchanged"}
+    assert second < first  # the ≥ 20× figure is measured in benchmarks/, not asserted here

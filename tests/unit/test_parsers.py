@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests import files
+from zhiwen.errors import CorruptFile, EmptyDocument, EncryptedFile, InvalidInput, UnsupportedFormat
+from zhiwen.parsers import parse
+
+MANUAL_ZH = "# 极光耳机说明书\n\n## 续航\n\n开启降噪时单次续航 6 小时。\n\n## 恢复出厂设置\n\n长按按键 15 秒即可恢复出厂设置。"
+
+
+def test_chinese_pdf_text_is_extracted_with_headings_and_page_numbers() -> None:
+    parsed = parse("manual.pdf", files.pdf(MANUAL_ZH))
+    assert parsed.title == "极光耳机说明书"
+    assert [s.title_path for s in parsed.sections] == ["极光耳机说明书 > 续航 · p.1", "极光耳机说明书 > 恢复出厂设置 · p.1"]
+    assert "长按按键 15 秒" in parsed.sections[1].text
+
+
+def test_password_protected_pdf_is_refused_clearly() -> None:
+    with pytest.raises(EncryptedFile, match="password"):
+        parse("locked.pdf", files.encrypted_pdf(MANUAL_ZH))
+
+
+def test_corrupt_pdf_is_refused_clearly() -> None:
+    with pytest.raises(CorruptFile, match="broken.pdf"):
+        parse("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage")
+
+
+def test_docx_headings_become_the_title_path() -> None:
+    parsed = parse("guide.docx", files.docx("# Router Guide\n\n## Setup\n\nPlug it in.\n\n### Mesh\n\nPress Mesh."))
+    assert [(s.title_path, s.text) for s in parsed.sections] == [
+        ("Router Guide > Setup", "Plug it in."),
+        ("Router Guide > Setup > Mesh", "Press Mesh."),
+    ]
+
+
+def test_a_file_that_is_not_really_a_docx_is_refused() -> None:
+    with pytest.raises(CorruptFile):
+        parse("fake.docx", b"PK\x03\x04 not really a zip")
+
+
+def test_xlsx_faq_rows_become_entries_and_bad_rows_are_reported() -> None:
+    rows = [["问题", "答案"], ["可以开发票吗？", "可以。"], ["", "没有问题的答案"], ["怎么退货？", "在我的订单申请。"]]
+    parsed = parse("faq.xlsx", files.xlsx(rows))
+    assert [(e.question, e.answer) for e in parsed.faq] == [("可以开发票吗？", "可以。"), ("怎么退货？", "在我的订单申请。")]
+    assert parsed.warnings == ["faq.xlsx: row 3 skipped: question is empty"]
+
+
+def test_gbk_encoded_csv_faq_is_read() -> None:
+    data = "问题,答案\n运费多少？,满99元免运费。\n".encode("gbk")
+    parsed = parse("faq.csv", data)
+    assert [(e.question, e.answer) for e in parsed.faq] == [("运费多少？", "满99元免运费。")]
+
+
+def test_csv_without_question_and_answer_columns_names_what_is_missing() -> None:
+    with pytest.raises(InvalidInput, match="no question and answer column"):
+        parse("faq.csv", b"title,body\na,b\n")
+
+
+def test_html_boilerplate_is_stripped() -> None:
+    html = b"""<html><head><title>T</title><script>track()</script></head><body>
+    <nav>Home | Shop</nav><div class="cookie-banner">Accept cookies?</div>
+    <h1>Router</h1><p>Hold RESET for 5 seconds.</p><footer>(c) 2026</footer></body></html>"""
+    parsed = parse("page.html", html)
+    text = " ".join(s.text for s in parsed.sections)
+    assert text == "Hold RESET for 5 seconds."
+    assert parsed.title == "Router"
+
+
+def test_markdown_sections_follow_headings() -> None:
+    parsed = parse("doc.md", "# Returns\n\nIntro.\n\n## Refunds\n\nWithin 3 days.".encode())
+    assert [(s.title_path, s.text) for s in parsed.sections] == [("Returns", "Intro."), ("Returns > Refunds", "Within 3 days.")]
+
+
+def test_jsonl_lines_can_be_faq_entries_or_passages() -> None:
+    lines = [{"question": "Q?", "answer": "A."}, {"title": "Note", "text": "Some passage."}]
+    parsed = parse("kb.jsonl", "\n".join(json.dumps(x) for x in lines).encode())
+    assert [(e.question, e.answer) for e in parsed.faq] == [("Q?", "A.")]
+    assert [(s.title_path, s.text) for s in parsed.sections] == [("Note", "Some passage.")]
+
+
+def test_jsonl_names_the_broken_line() -> None:
+    with pytest.raises(InvalidInput, match="line 2 is not valid JSON"):
+        parse("kb.jsonl", b'{"text": "ok"}\n{broken\n')
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "error"),
+    [
+        ("empty.md", b"", EmptyDocument),
+        ("blank.txt", b"   \n\n  ", EmptyDocument),
+        ("tags.html", b"<html><body><script>x()</script></body></html>", EmptyDocument),
+        ("image.png", b"\x89PNG\r\n\x1a\n", UnsupportedFormat),
+        ("noext", b"hello", UnsupportedFormat),
+        ("binary.txt", b"\x00\x00\x00\x01binary", CorruptFile),
+    ],
+)
+def test_unusable_files_get_a_specific_error(name: str, data: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parse(name, data)

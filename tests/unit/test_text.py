@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+
+from zhiwen.errors import CorruptFile
+from zhiwen.text.chunking import Section, chunk_sections
+from zhiwen.text.normalize import decode, detect_language, normalize
+from zhiwen.text.sentences import split_sentences
+from zhiwen.text.tokenize import keyword_tokens, stem_en
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16"])
+def test_decode_reads_chinese_in_every_common_encoding(encoding: str) -> None:
+    text = "七天无理由退货，运费由买家承担。"
+    assert decode(text.encode(encoding)) == text
+
+
+def test_decode_rejects_binary_data_with_a_clear_error() -> None:
+    with pytest.raises(CorruptFile, match="binary"):
+        decode(b"\x00\x01\x02PK\x03\x04", "archive.txt")
+
+
+def test_normalize_folds_full_width_letters_but_keeps_chinese_punctuation() -> None:
+    assert normalize("ＡＢＣ１２３，你好！\r\n\n\n\n下一段\u200b") == "ABC123，你好！\n\n下一段"
+
+
+def test_detect_language_tells_chinese_from_english() -> None:
+    assert detect_language("退货要多久？") == "zh"
+    assert detect_language("How long do refunds take?") == "en"
+    assert detect_language("AuroraBuds Pro 怎么恢复出厂设置？") == "zh"
+
+
+def test_keyword_tokens_segment_chinese_with_jieba_and_drop_stop_words() -> None:
+    tokens = keyword_tokens("请问退货政策是什么？")
+    assert "退货" in tokens and "政策" in tokens
+    assert "请问" not in tokens and "什么" not in tokens
+
+
+def test_keyword_tokens_fold_english_plurals_and_hyphens() -> None:
+    assert keyword_tokens("The batteries of Wi-Fi routers") == ["battery", "wifi", "router"]
+    assert keyword_tokens("仅支持 2.4GHz Wi-Fi") == keyword_tokens("仅支持 2.4GHz WiFi")
+
+
+def test_s_stemmer_leaves_short_and_double_s_words_alone() -> None:
+    assert [stem_en(w) for w in ("glass", "bus", "ies", "policies", "boxes")] == ["glass", "bus", "ies", "policy", "boxe"]
+
+
+def test_split_sentences_handles_chinese_and_english_boundaries() -> None:
+    text = "我们支持七天无理由退货。运费由买家承担！Do you ship abroad? Yes, to Japan. 3.5 mm jack."
+    assert split_sentences(text) == [
+        "我们支持七天无理由退货。",
+        "运费由买家承担！",
+        "Do you ship abroad?",
+        "Yes, to Japan.",
+        "3.5 mm jack.",
+    ]
+
+
+def test_split_sentences_keeps_clauses_after_a_semicolon() -> None:
+    assert split_sentences("16:00 前支付当天发货；之后支付次日发货。") == ["16:00 前支付当天发货；之后支付次日发货。"]
+
+
+def test_chunks_respect_the_size_limit_and_lose_no_text() -> None:
+    long_paragraph = "这是一个很长的句子，用来测试分块。" * 40
+    sections = [Section("Manual > Battery", f"Short intro.\n\n{long_paragraph}\n\nLast paragraph.")]
+    chunks = chunk_sections(sections, max_chars=200)
+    assert all(len(c.text) <= 200 for c in chunks)
+    assert all(c.title_path == "Manual > Battery" for c in chunks)
+    joined = "".join(c.text for c in chunks).replace("\n", "").replace(" ", "")
+    assert joined == f"Short intro.{long_paragraph}Last paragraph.".replace(" ", "")
+
+
+def test_chunks_never_mix_sections() -> None:
+    chunks = chunk_sections([Section("A", "alpha text."), Section("B", "beta text.")], max_chars=500)
+    assert [(c.title_path, c.text) for c in chunks] == [("A", "alpha text."), ("B", "beta text.")]
