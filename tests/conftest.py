@@ -37,7 +37,9 @@ def workspace(services: Services) -> Workspace:
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory, embedder: BundledE5Embedder) -> Iterator[tuple[Services, Workspace]]:
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, embedder: BundledE5Embedder
+) -> Iterator[tuple[Services, Workspace]]:
     """The bundled demo knowledge base, ingested and embedded once for the whole session."""
     root = tmp_path_factory.mktemp("demo")
     services = build_services(Settings(data_dir=root / "data"), embedder=embedder)

@@ -1,4 +1,4 @@
-"""Embedder and LLM contracts: the bundled model and local GGUF for real; remote servers via httpx transports."""
+"""Embedder and LLM contracts: bundled model and local GGUF for real; remote servers via httpx transports."""
 
 from __future__ import annotations
 
@@ -41,14 +41,18 @@ def test_embedders_return_unit_vectors_in_input_order(any_embedder: Embedder) ->
 
 def test_bundled_embedder_relates_chinese_and_english(embedder: BundledE5Embedder) -> None:
     query = embedder.embed_queries(["退货政策"])[0]
-    passages = embedder.embed_passages(["Our return policy: 7 days, no reason needed.", "今天的天气很好，适合散步。"])
+    passages = embedder.embed_passages(
+        ["Our return policy: 7 days, no reason needed.", "今天的天气很好，适合散步。"]
+    )
     scores = passages @ query
     assert scores[0] > scores[1]
 
 
 def test_unreachable_embeddings_server_raises_backend_unavailable() -> None:
     failing = OpenAICompatibleEmbedder(
-        "http://127.0.0.1:9/v1", "e5", transport=httpx.MockTransport(lambda r: httpx.Response(502, text="bad"))
+        "http://127.0.0.1:9/v1",
+        "e5",
+        transport=httpx.MockTransport(lambda r: httpx.Response(502, text="bad")),
     )
     with pytest.raises(BackendUnavailable, match="embeddings server"):
         failing.embed_queries(["x"])
@@ -60,15 +64,21 @@ def test_openai_compatible_llm_sends_messages_and_reads_the_reply() -> None:
     def server(request: httpx.Request) -> httpx.Response:
         seen.update(json.loads(request.content))
         seen["auth"] = request.headers.get("authorization")
-        return httpx.Response(200, json={"choices": [{"message": {"role": "assistant", "content": "Hi [1]"}}]})
+        return httpx.Response(
+            200, json={"choices": [{"message": {"role": "assistant", "content": "Hi [1]"}}]}
+        )
 
-    llm = OpenAICompatibleLLM("http://127.0.0.1:9/v1", "qwen", "sk-test", transport=httpx.MockTransport(server))
+    llm = OpenAICompatibleLLM(
+        "http://127.0.0.1:9/v1", "qwen", "sk-test", transport=httpx.MockTransport(server)
+    )
     assert llm.chat([{"role": "user", "content": "hello"}], max_tokens=20) == "Hi [1]"
     assert seen["model"] == "qwen" and seen["max_tokens"] == 20 and seen["auth"] == "Bearer sk-test"
 
 
 def test_openai_compatible_llm_errors_become_backend_unavailable() -> None:
-    llm = OpenAICompatibleLLM("http://127.0.0.1:9/v1", "m", transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+    llm = OpenAICompatibleLLM(
+        "http://127.0.0.1:9/v1", "m", transport=httpx.MockTransport(lambda r: httpx.Response(500))
+    )
     with pytest.raises(BackendUnavailable):
         llm.chat([{"role": "user", "content": "hello"}], max_tokens=5)
 

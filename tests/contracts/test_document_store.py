@@ -30,7 +30,9 @@ def _chunk(workspace_id: str, chunk_id: str, doc_id: str = "doc_1", text: str = 
     return Chunk(chunk_id, workspace_id, doc_id, 0, "A", text, content_hash=chunk_id)
 
 
-def test_replace_document_swaps_chunks_and_reports_removed_ones(stores: tuple[DocumentStore, WorkspaceStore]) -> None:
+def test_replace_document_swaps_chunks_and_reports_removed_ones(
+    stores: tuple[DocumentStore, WorkspaceStore],
+) -> None:
     documents, workspaces = stores
     ws = workspaces.create_workspace("w").id
     documents.replace_document(_document(ws), [_chunk(ws, "c1"), _chunk(ws, "c2")])
@@ -40,7 +42,9 @@ def test_replace_document_swaps_chunks_and_reports_removed_ones(stores: tuple[Do
     assert documents.get_document(ws, "doc_1").chunk_count == 2
 
 
-def test_documents_and_chunks_are_invisible_from_another_workspace(stores: tuple[DocumentStore, WorkspaceStore]) -> None:
+def test_documents_and_chunks_are_invisible_from_another_workspace(
+    stores: tuple[DocumentStore, WorkspaceStore],
+) -> None:
     documents, workspaces = stores
     mine, theirs = workspaces.create_workspace("mine").id, workspaces.create_workspace("theirs").id
     documents.replace_document(_document(mine), [_chunk(mine, "c1")])
@@ -54,13 +58,20 @@ def test_documents_and_chunks_are_invisible_from_another_workspace(stores: tuple
     assert documents.get_document(mine, "doc_1").source == "a.md"
 
 
-def test_a_failed_transaction_leaves_nothing_half_written(stores: tuple[DocumentStore, WorkspaceStore]) -> None:
+def test_a_failed_transaction_leaves_nothing_half_written(
+    stores: tuple[DocumentStore, WorkspaceStore],
+) -> None:
     documents, workspaces = stores
     ws = workspaces.create_workspace("w").id
     documents.replace_document(_document(ws), [_chunk(ws, "c1", text="old")])
-    with pytest.raises(RuntimeError), documents.transaction():
-        documents.replace_document(_document(ws), [_chunk(ws, "c9", text="new")])
-        raise RuntimeError("crash in the middle of an update")
+
+    def crash_midway() -> None:
+        with documents.transaction():
+            documents.replace_document(_document(ws), [_chunk(ws, "c9", text="new")])
+            raise RuntimeError("crash in the middle of an update")
+
+    with pytest.raises(RuntimeError):
+        crash_midway()
     assert set(documents.get_chunks(ws, ["c1", "c9"])) == {"c1"}
 
 

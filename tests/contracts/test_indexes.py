@@ -44,7 +44,9 @@ def keywords(request: pytest.FixtureRequest, db: tuple[Database, str, str]) -> t
     database, a, b = db
     index = SqliteKeywordIndex(database)
     for ws, prefix in ((a, "a"), (b, "b")):
-        index.add([Chunk(f"{prefix}{cid}", ws, f"doc_{prefix}", 0, "KB", text) for cid, text in TEXTS.items()])
+        index.add(
+            [Chunk(f"{prefix}{cid}", ws, f"doc_{prefix}", 0, "KB", text) for cid, text in TEXTS.items()]
+        )
     return index, a, b
 
 
@@ -62,7 +64,7 @@ def test_keyword_search_never_crosses_workspaces(keywords: tuple[KeywordIndex, s
 
 def test_keyword_search_survives_query_syntax_and_injection(keywords: tuple[KeywordIndex, str, str]) -> None:
     index, a, _ = keywords
-    for query in ['"unbalanced', "NEAR(退货 AND", "'; DROP TABLE chunks; --", "***", "退货\"OR\"1"]:
+    for query in ['"unbalanced', "NEAR(退货 AND", "'; DROP TABLE chunks; --", "***", '退货"OR"1']:
         index.search(a, query, 5)  # no exception
     assert index.search(a, "的 了 吗", 5) == []  # only stop words
 
@@ -82,7 +84,9 @@ def test_term_weights_favour_rare_terms(keywords: tuple[KeywordIndex, str, str])
 
 
 @pytest.fixture(params=["numpy"])
-def vectors(request: pytest.FixtureRequest, db: tuple[Database, str, str]) -> tuple[VectorIndex, Database, str, str]:
+def vectors(
+    request: pytest.FixtureRequest, db: tuple[Database, str, str]
+) -> tuple[VectorIndex, Database, str, str]:
     database, a, b = db
     return NumpyVectorIndex(database, dim=4), database, a, b
 
@@ -92,7 +96,9 @@ def _unit(*values: float) -> np.ndarray:
     return vector / np.linalg.norm(vector)
 
 
-def test_vector_search_ranks_by_cosine_within_a_workspace(vectors: tuple[VectorIndex, Database, str, str]) -> None:
+def test_vector_search_ranks_by_cosine_within_a_workspace(
+    vectors: tuple[VectorIndex, Database, str, str],
+) -> None:
     index, _, a, b = vectors
     index.add(a, ["ac1", "ac2", "ac3"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0), _unit(1, 1, 0, 0)]))
     index.add(b, ["bc1"], np.vstack([_unit(1, 0, 0, 0)]))
@@ -102,7 +108,9 @@ def test_vector_search_ranks_by_cosine_within_a_workspace(vectors: tuple[VectorI
     assert {cid for cid, _ in index.search(b, _unit(1, 0, 0, 0), 5)} == {"bc1"}
 
 
-def test_vectors_persist_and_removed_ones_are_gone_after_reload(vectors: tuple[VectorIndex, Database, str, str]) -> None:
+def test_vectors_persist_and_removed_ones_are_gone_after_reload(
+    vectors: tuple[VectorIndex, Database, str, str],
+) -> None:
     index, database, a, _ = vectors
     index.add(a, ["ac1", "ac2"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))
     index.remove(a, ["ac1"])

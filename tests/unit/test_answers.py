@@ -100,7 +100,11 @@ def _llm_answering(reply: str, status: int = 200) -> OpenAICompatibleLLM:
 def _with_llm(demo: Demo, reply: str, status: int = 200) -> AnswerService:
     services, _ = demo
     return AnswerService(
-        services.retriever, services.answers, services.workspaces, AnswerPolicy(), _llm_answering(reply, status)
+        services.retriever,
+        services.answers,
+        services.workspaces,
+        AnswerPolicy(),
+        _llm_answering(reply, status),
     )
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from tests import files
@@ -8,7 +7,10 @@ from zhiwen.services.ingest import discover
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 
-POLICY = "# Returns\n\n## Refunds\n\nRefunds arrive within 3 working days.\n\n## Exchanges\n\nFaulty items can be exchanged within 15 days."
+POLICY = (
+    "# Returns\n\n## Refunds\n\nRefunds arrive within 3 working days."
+    "\n\n## Exchanges\n\nFaulty items can be exchanged within 15 days."
+)
 
 
 def _write(folder: Path, name: str, data: bytes | str) -> Path:
@@ -34,7 +36,11 @@ def test_a_folder_with_bad_files_reports_each_and_ingests_the_rest(
     _write(kb, ".hidden/notes.md", "ignored")
     results = {r.source: r for r in services.ingest.ingest_paths(workspace.id, discover([kb]), base=kb)}
     assert {s for s, r in results.items() if r.status == "added"} == {
-        "returns.md", "manual.pdf", "guide.docx", "faq.xlsx", "gbk.txt"
+        "returns.md",
+        "manual.pdf",
+        "guide.docx",
+        "faq.xlsx",
+        "gbk.txt",
     }
     assert results["corrupt.pdf"].error_code == "corrupt_file"
     assert results["locked.pdf"].error_code == "encrypted_file"
@@ -57,9 +63,9 @@ def test_reingesting_an_unchanged_file_does_nothing_and_a_changed_one_replaces_i
     texts = [c.text for c in services.documents.iter_chunks(workspace.id)]
     assert "Refunds arrive within 5 working days." in texts
     assert not any("3 working days" in t for t in texts)
-    assert services.retriever.retrieve(workspace.id, "3 working days", k=5, mode="keyword").hits[0].chunk.text != (
-        "Refunds arrive within 3 working days."
-    )
+    assert services.retriever.retrieve(workspace.id, "3 working days", k=5, mode="keyword").hits[
+        0
+    ].chunk.text != ("Refunds arrive within 3 working days.")
 
 
 def test_deleting_a_document_removes_it_from_every_index(services: Services, workspace: Workspace) -> None:
@@ -73,7 +79,9 @@ def test_deleting_a_document_removes_it_from_every_index(services: Services, wor
     assert services.retriever.retrieve(workspace.id, "refunds", k=5, mode="vector").hits == []
 
 
-def test_exact_and_near_duplicate_chunks_are_reported_not_stored(services: Services, workspace: Workspace) -> None:
+def test_exact_and_near_duplicate_chunks_are_reported_not_stored(
+    services: Services, workspace: Workspace
+) -> None:
     paragraph = "Aurora Digital ships to every province of mainland China with SF Express within three days."
     services.ingest.ingest_bytes(workspace.id, "a.md", f"# A\n\n{paragraph}".encode())
     exact = services.ingest.ingest_bytes(workspace.id, "b.md", f"# A\n\n{paragraph}".encode())
@@ -92,23 +100,24 @@ def test_oversized_and_oddly_named_uploads_are_refused(services: Services, works
     assert services.documents.count_documents(workspace.id) == 0
 
 
-def test_documents_are_keyword_searchable_before_their_embeddings_exist(services: Services, workspace: Workspace) -> None:
+def test_documents_are_keyword_searchable_before_their_embeddings_exist(
+    services: Services, workspace: Workspace
+) -> None:
     services.ingest.ingest_bytes(workspace.id, "returns.md", POLICY.encode())
     assert services.documents.count_chunks_needing_vectors(workspace.id) == 2
     hits = services.retriever.retrieve(workspace.id, "How fast do refunds arrive?", k=2).hits
     assert hits and hits[0].chunk.text.startswith("Refunds arrive")
 
 
-def test_reingesting_an_unchanged_folder_is_much_faster(services: Services, workspace: Workspace, tmp_path: Path) -> None:
+def test_reingesting_an_unchanged_folder_rewrites_nothing(
+    services: Services, workspace: Workspace, tmp_path: Path
+) -> None:
     kb = tmp_path / "kb"
-    for i in range(20):
-        _write(kb, f"doc{i}.md", f"# Doc {i}\n\n" + f"Paragraph {i} about topic {i * 7}. " * 30)
+    for i in range(5):
+        _write(kb, f"doc{i}.md", f"# Doc {i}\n\nParagraph {i} about topic {i * 7}.")
     paths = sorted(kb.iterdir())
-    started = time.perf_counter()
     services.ingest.ingest_paths(workspace.id, paths, base=kb)
-    first = time.perf_counter() - started
-    started = time.perf_counter()
+    before = {d.id: d.updated_at for d in services.documents.list_documents(workspace.id)}
     again = services.ingest.ingest_paths(workspace.id, paths, base=kb)
-    second = time.perf_counter() - started
     assert {r.status for r in again} == {"unchanged"}
-    assert second < first  # the ≥ 20× figure is measured in benchmarks/, not asserted here
+    assert {d.id: d.updated_at for d in services.documents.list_documents(workspace.id)} == before

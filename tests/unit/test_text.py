@@ -42,7 +42,13 @@ def test_keyword_tokens_fold_english_plurals_and_hyphens() -> None:
 
 
 def test_s_stemmer_leaves_short_and_double_s_words_alone() -> None:
-    assert [stem_en(w) for w in ("glass", "bus", "ies", "policies", "boxes")] == ["glass", "bus", "ies", "policy", "boxe"]
+    assert [stem_en(w) for w in ("glass", "bus", "ies", "policies", "boxes")] == [
+        "glass",
+        "bus",
+        "ies",
+        "policy",
+        "boxe",
+    ]
 
 
 def test_split_sentences_handles_chinese_and_english_boundaries() -> None:
@@ -57,7 +63,9 @@ def test_split_sentences_handles_chinese_and_english_boundaries() -> None:
 
 
 def test_split_sentences_keeps_clauses_after_a_semicolon() -> None:
-    assert split_sentences("16:00 前支付当天发货；之后支付次日发货。") == ["16:00 前支付当天发货；之后支付次日发货。"]
+    assert split_sentences("16:00 前支付当天发货；之后支付次日发货。") == [
+        "16:00 前支付当天发货；之后支付次日发货。"
+    ]
 
 
 def test_chunks_respect_the_size_limit_and_lose_no_text() -> None:

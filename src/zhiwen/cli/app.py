@@ -30,6 +30,7 @@ app.add_typer(bench.app, name="bench")
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     data_dir: str | None = typer.Option(
         None,
         "--data-dir",
@@ -37,7 +38,9 @@ def _root(
         help="Where the embedded store lives (default ./zhiwen-data).",
     ),
 ) -> None:
+    state.close()  # a fresh set of services per invocation (matters when one process runs many)
     state.data_dir = data_dir
+    ctx.call_on_close(state.close)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -42,16 +43,25 @@ def _minhash(sig: bytes) -> MinHash:
 
 
 class NearDuplicateIndex:
-    def __init__(self, signatures: dict[str, bytes]) -> None:
-        self._lsh = MinHashLSH(threshold=NEAR_DUPLICATE_JACCARD, num_perm=NUM_PERM)
-        for chunk_id, sig in signatures.items():
-            self._lsh.insert(chunk_id, _minhash(sig), check_duplication=False)
+    """MinHash LSH over a workspace's chunks, loaded on first use: re-ingesting unchanged files never pays
+    for it."""
+
+    def __init__(self, load: Callable[[], dict[str, bytes]]) -> None:
+        self._load = load
+        self._lsh: MinHashLSH | None = None
+
+    def _index(self) -> MinHashLSH:
+        if self._lsh is None:
+            self._lsh = MinHashLSH(threshold=NEAR_DUPLICATE_JACCARD, num_perm=NUM_PERM)
+            for chunk_id, sig in self._load().items():
+                self._lsh.insert(chunk_id, _minhash(sig), check_duplication=False)
+        return self._lsh
 
     def find(self, sig: bytes, ignore: set[str]) -> str | None:
-        for key in self._lsh.query(_minhash(sig)):
+        for key in self._index().query(_minhash(sig)):
             if key not in ignore:
                 return str(key)
         return None
 
     def add(self, chunk_id: str, sig: bytes) -> None:
-        self._lsh.insert(chunk_id, _minhash(sig), check_duplication=False)
+        self._index().insert(chunk_id, _minhash(sig), check_duplication=False)

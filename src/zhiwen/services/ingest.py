@@ -111,7 +111,7 @@ class IngestService:
         base: Path | None = None,
         on_file: Callable[[IngestResult], None] = lambda r: None,
     ) -> list[IngestResult]:
-        near = NearDuplicateIndex(self._store.load_signatures(workspace_id))
+        near = NearDuplicateIndex(lambda: self._store.load_signatures(workspace_id))
         results = []
         for path in paths:
             source = str(path.relative_to(base)) if base and path.is_relative_to(base) else path.name
@@ -183,7 +183,7 @@ class IngestService:
         }
         if not dedup:
             elsewhere = {}
-        near = near or NearDuplicateIndex(self._store.load_signatures(workspace_id) if dedup else {})
+        near = near or NearDuplicateIndex(lambda: self._store.load_signatures(workspace_id) if dedup else {})
         result = IngestResult(
             source, "updated" if existing else "added", doc_id, warnings=list(parsed.warnings)
         )

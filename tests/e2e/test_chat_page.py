@@ -1,0 +1,97 @@
+"""The chat page in a real browser (Debian's Chromium driven by Playwright) against a real server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from zhiwen.api import create_app
+from zhiwen.types import Workspace
+from zhiwen.wiring import Services
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (installed by .ci/run)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(demo: tuple[Services, Workspace]) -> Iterator[tuple[str, str]]:
+    services, workspace = demo
+    key = services.keys.issue(workspace.id, "browser", "client").plain
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(services, run_embedding_worker=False), host="127.0.0.1", port=port, log_config=None
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", key
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_a_customer_asks_in_the_chat_page_and_sees_a_cited_answer(
+    served: tuple[str, str], tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, key = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        page = browser.new_context(locale="zh-CN").new_page()
+        page.goto(f"{url}/#key={key}")
+        page.fill("#question", "扫地机器人的电机保修几年？")
+        page.click("#send")
+        answer = page.locator(".msg.bot").last
+        answer.locator(".meta").wait_for(timeout=15_000)
+        assert "3 年" in answer.inner_text()
+        assert "保修政策" in answer.locator(".cites").inner_text()
+        page.fill("#question", "你们卖电动汽车吗？")
+        page.keyboard.press("Enter")
+        handoff = page.locator(".msg.bot.handoff")
+        handoff.wait_for(timeout=15_000)
+        assert "人工客服" in handoff.inner_text()
+        page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+        browser.close()
+
+
+def test_the_chat_page_explains_a_wrong_key(served: tuple[str, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, _ = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(locale="en-US")
+        page.goto(f"{url}/#key=zw_wrong")
+        page.fill("#question", "Hello?")
+        page.click("#send")
+        page.locator(".msg.bot.error").wait_for(timeout=15_000)
+        assert "unknown or revoked API key" in page.locator(".msg.bot.error").inner_text()
+        browser.close()
