@@ -16,6 +16,7 @@ from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, p
 from zhiwen.cli.knowledge import _progress
 from zhiwen.errors import NotFound
 from zhiwen.services.bench import evaluate_retrieval, index_corpus, load_beir
+from zhiwen.services.embedding import embedding_text
 from zhiwen.services.golden import load_golden, run_golden
 from zhiwen.services.retrieve import Mode
 from zhiwen.wiring import build_services
@@ -67,7 +68,7 @@ def retrieval(
                 )
             indexing["keyword_chunks_per_s"] = indexing["chunks"] / max(indexing["keyword_index_s"], 1e-9)
             if indexing["embed_s"]:
-                texts = [c.text for c in services.documents.iter_chunks(workspace.id)]
+                texts = [embedding_text(c) for c in services.documents.iter_chunks(workspace.id)]
                 tokens = services.embedder.count_tokens(texts)
                 indexing["embed_chunks_per_s"] = indexing["chunks"] / indexing["embed_s"]
                 indexing["embed_tokens_per_s"] = tokens / indexing["embed_s"]

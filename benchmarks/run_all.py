@@ -1,0 +1,81 @@
+"""Run every benchmark and print the figures docs/benchmarks.md reports (`make bench`).
+
+Retrieval indexes are kept under .bench/ so a second run only re-queries. Takes ~15 minutes on 2 cores the
+first time (embedding 12,000 passages dominates).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.common import machine
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "retrieval"
+BENCH = ROOT / ".bench"
+ZHIWEN = [sys.executable, "-m", "zhiwen"]
+SETS = ("cmrc2018_trial", "stackfaq_dev", "afqmc_train_faq")
+
+
+def run_json(command: list[str]) -> dict[str, object]:
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def main() -> None:
+    BENCH.mkdir(exist_ok=True)
+    results: dict[str, object] = {"machine": machine()}
+    for name in SETS:
+        if not (DATA / name).is_dir():
+            print(f"skipping {name}: {DATA / name} not found", file=sys.stderr)
+            continue
+        print(f"retrieval: {name}", file=sys.stderr)
+        cache = BENCH / f"idx-{name}"
+        results[f"retrieval/{name}"] = run_json(
+            [
+                *ZHIWEN,
+                "bench",
+                "retrieval",
+                str(DATA / name),
+                "--mode",
+                "all",
+                "--cache-dir",
+                str(cache),
+                "--json",
+            ]
+        )
+    if (BENCH / "idx-afqmc_train_faq").is_dir():
+        print("latency", file=sys.stderr)
+        results["latency"] = run_json(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.latency",
+                str(BENCH / "idx-afqmc_train_faq"),
+                str(DATA / "afqmc_train_faq"),
+            ]
+        )
+    print("ingestion", file=sys.stderr)
+    results["ingestion"] = run_json([sys.executable, "-m", "benchmarks.ingestion"])
+    print("answers on the demo golden set", file=sys.stderr)
+    demo = BENCH / "demo"
+    shutil.rmtree(demo, ignore_errors=True)
+    subprocess.run(
+        [*ZHIWEN, "--data-dir", str(demo), "demo", "--no-serve"], cwd=ROOT, check=True, capture_output=True
+    )
+    golden = str(ROOT / "src" / "zhiwen" / "sample_kb" / "golden.jsonl")
+    results["answers"] = run_json([*ZHIWEN, "--data-dir", str(demo), "bench", "answers", golden, "--json"])
+    results["calibration"] = run_json(
+        [*ZHIWEN, "--data-dir", str(demo), "calibrate", "--golden", golden, "--dry-run", "--json"]
+    )
+    (BENCH / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(json.dumps(results, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
