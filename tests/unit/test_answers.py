@@ -1,17 +1,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 
-from zhiwen.adapters.llm import OpenAICompatibleLLM
+from tests import files
+from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
+from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput
 from zhiwen.sample_kb import golden_path
 from zhiwen.services.answer import HANDOFF_MESSAGES, AnswerPolicy, AnswerService
 from zhiwen.services.golden import answer_is_right, calibrate, load_golden, run_golden
 from zhiwen.types import Workspace
-from zhiwen.wiring import Services
+from zhiwen.wiring import Services, build_llm
 
 Demo = tuple[Services, Workspace]
 
@@ -123,3 +126,22 @@ def test_an_llm_answer_without_grounding_becomes_a_handoff(demo: Demo, reply: st
 def test_an_unreachable_llm_falls_back_to_the_extractive_answer(demo: Demo) -> None:
     answer = _with_llm(demo, "", status=503).answer(demo[1].id, "How long is the warranty on a robot vacuum?")
     assert answer.mode == "extractive" and "2 years" in answer.text
+
+
+@pytest.mark.slow
+def test_the_local_gguf_path_answers_with_citations_or_hands_off(demo: Demo, tmp_path: Path) -> None:
+    """ZHIWEN_LLM_GGUF runs llama.cpp in-process; whatever SmolLM2 writes, only a cited answer gets out."""
+    path = files.smollm2_gguf()
+    assert path is not None
+    services, workspace = demo
+    llm = build_llm(Settings(data_dir=tmp_path, llm_gguf=path))
+    assert isinstance(llm, LocalGGUFLLM)
+    answerer = AnswerService(
+        services.retriever, services.answers, services.workspaces, AnswerPolicy(llm_max_tokens=60), llm
+    )
+    answer = answerer.answer(workspace.id, "How long is the warranty on a robot vacuum?")
+    assert answer.mode in ("llm", "handoff", "faq")
+    if answer.mode == "llm":
+        assert answer.citations and all(1 <= c.number <= 5 for c in answer.citations)
+    else:
+        assert answer.handoff == (answer.mode == "handoff")

@@ -186,8 +186,8 @@ class AnswerService:
         record: bool = True,
     ) -> Answer:
         started = time.perf_counter()
-        conversation = self._answers.ensure_conversation(workspace_id, conversation_id) if record else None
         draft = self.draft(workspace_id, question, document_ids, tags, use_llm)
+        conversation = self._answers.ensure_conversation(workspace_id, conversation_id) if record else None
         text, citations, mode = draft.text, draft.citations, draft.mode
         if mode != "handoff" and draft.confidence < self._policy.handoff_below:
             text, citations, mode = HANDOFF_MESSAGES[draft.language], [], "handoff"
