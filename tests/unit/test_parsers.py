@@ -100,6 +100,11 @@ def test_jsonl_lines_can_be_faq_entries_or_passages() -> None:
     assert [(s.title_path, s.text) for s in parsed.sections] == [("Note", "Some passage.")]
 
 
+def test_jsonl_passages_without_a_title_key_take_the_file_title_and_empty_titles_stay_empty() -> None:
+    parsed = parse("products.jsonl", b'{"text": "A."}\n{"title": "", "text": "B."}')
+    assert [s.title_path for s in parsed.sections] == ["products", ""]
+
+
 def test_jsonl_names_the_broken_line() -> None:
     with pytest.raises(InvalidInput, match="line 2 is not valid JSON"):
         parse("kb.jsonl", b'{"text": "ok"}\n{broken\n')

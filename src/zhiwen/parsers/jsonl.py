@@ -33,8 +33,10 @@ def parse_jsonl(name: str, data: bytes) -> ParsedDocument:
             raise InvalidInput(
                 f"{name}: line {number} needs either 'question' and 'answer' or 'text' (strings)"
             )
-        title = record.get("title")
-        section_title = normalize(title) if isinstance(title, str) and title.strip() else parsed.title
+        # No "title" key: the file's title gives context. An explicit empty title means "none": a file
+        # name like "c00042.jsonl" is no context at all.
+        title = record.get("title", parsed.title)
+        section_title = normalize(title) if isinstance(title, str) else parsed.title
         if normalize(text):
             parsed.sections.append(Section(section_title, normalize(text)))
     return parsed
