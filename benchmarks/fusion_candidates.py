@@ -1,59 +1,79 @@
-"""Dump per-query keyword/vector candidates for a BEIR set, to compare fusion rules offline.
+"""Dump each query's keyword and vector candidates from an index built by `zhiwen bench retrieval
+--cache-dir`, then compare fusion weights offline (docs/decisions/0002-fusion.md).
 
-python benchmarks/fusion_candidates.py ../shared/data/retrieval/stackfaq_dev .bench/stackfaq.pkl
+    zhiwen bench retrieval ../shared/data/retrieval/stackfaq_dev --cache-dir .bench/idx-stackfaq_dev
+    python -m benchmarks.fusion_candidates ../shared/data/retrieval/stackfaq_dev .bench/idx-stackfaq_dev
 """
 
 from __future__ import annotations
 
-import pickle
-import sys
+import argparse
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from zhiwen.config import Settings
-from zhiwen.services.bench import index_corpus, load_beir
+from zhiwen.services.bench import load_beir
+from zhiwen.services.fusion import Candidate, absolute_bm25_fusion, reciprocal_rank_fusion
+from zhiwen.services.metrics import ndcg_at_k
 from zhiwen.wiring import build_services
+
+Rows = list[tuple[dict[str, int], list[Candidate], dict[str, str]]]
+
+
+def collect(beir: Path, index: Path) -> Rows:
+    data = load_beir(beir)
+    services = build_services(Settings(data_dir=index, candidates=100))
+    workspace = services.workspaces.get_workspace("bench")
+    sources = {c.id: c.document_id for c in services.documents.iter_chunks(workspace.id)}
+    documents = {d: services.documents.get_document(workspace.id, d).source for d in set(sources.values())}
+    rows: Rows = []
+    for query_id, text in data.queries.items():
+        result = services.retriever.retrieve(workspace.id, text, k=100)
+        doc_of = {
+            c.chunk_id: documents[sources[c.chunk_id]].removesuffix(".jsonl") for c in result.candidates
+        }
+        rows.append((data.qrels[query_id], result.candidates, doc_of))
+    services.close()
+    return rows
+
+
+def ndcg(rows: Rows, fuse: Callable[[list[Candidate]], dict[str, float]]) -> float:
+    total = 0.0
+    for qrels, candidates, doc_of in rows:
+        scores = fuse(candidates)
+        best: dict[str, float] = {}
+        for chunk_id, score in scores.items():
+            doc = doc_of[chunk_id]
+            best[doc] = max(score, best.get(doc, float("-inf")))
+        total += ndcg_at_k(sorted(best, key=best.__getitem__, reverse=True), qrels, 10)
+    return total / len(rows)
+
+
+def keyword_only(candidates: list[Candidate]) -> dict[str, float]:
+    return {c.chunk_id: c.keyword for c in candidates if c.keyword is not None}
+
+
+def vector_only(candidates: list[Candidate]) -> dict[str, float]:
+    return {c.chunk_id: c.vector for c in candidates if c.vector is not None and c.vector_rank is not None}
 
 
 def main() -> None:
-    source, target = Path(sys.argv[1]), Path(sys.argv[2])
-    data = load_beir(source)
-    settings = Settings(data_dir=Path(".bench") / source.name, candidates=100)
-    services = build_services(settings)
-    try:
-        workspace = services.workspaces.get_workspace("bench")
-    except Exception:
-        workspace = services.workspaces.create_workspace("bench")
-        print(
-            index_corpus(
-                data,
-                workspace.id,
-                services.ingest,
-                services.embedding_worker,
-                embed=True,
-                on_progress=lambda s, d, t: print(s, d, t, file=sys.stderr),
-            )
-        )
-    rows = []
-    for query_id, text in data.queries.items():
-        result = services.retriever.retrieve(workspace.id, text, k=100, mode="hybrid")
-        chunks = services.documents.get_chunks(workspace.id, [c.chunk_id for c in result.candidates])
-        sources = {
-            cid: services.documents.get_document(workspace.id, ch.document_id).source.removesuffix(".jsonl")
-            for cid, ch in chunks.items()
-        }
-        rows.append(
-            (
-                query_id,
-                text,
-                data.qrels[query_id],
-                [
-                    (sources[c.chunk_id], c.keyword, c.vector, c.keyword_rank, c.vector_rank)
-                    for c in result.candidates
-                ],
-            )
-        )
-    target.write_bytes(pickle.dumps(rows))
-    print("wrote", len(rows))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("beir", type=Path)
+    parser.add_argument("index", type=Path)
+    args = parser.parse_args()
+    rows = collect(args.beir, args.index)
+    report = {
+        "keyword": ndcg(rows, keyword_only),
+        "vector": ndcg(rows, vector_only),
+        "rrf": ndcg(rows, reciprocal_rank_fusion),
+    }
+    for weight in (0.02, 0.03, 0.05, 0.07, 0.1, 0.15):
+        report[f"absolute {weight}"] = ndcg(rows, partial(absolute_bm25_fusion, weight=weight))
+    print(args.beir.name, " ".join(f"{name}={value:.4f}" for name, value in report.items()))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ class BundledE5Embedder:
     def embed_queries(self, texts: Sequence[str]) -> Vector:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack([self._model.query(t) for t in texts]).astype(np.float32, copy=False)
+        vectors = self._model.encode(list(texts), is_query=True)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_passages(self, texts: Sequence[str]) -> Vector:
         if not texts:

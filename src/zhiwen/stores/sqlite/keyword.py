@@ -28,10 +28,7 @@ def _query_terms(query: str) -> list[str]:
     return list(dict.fromkeys(keyword_tokens(query)))[:_MAX_QUERY_TERMS]
 
 
-def _match_expression(query: str) -> str | None:
-    terms = _query_terms(query)
-    if not terms:
-        return None
+def _match_expression(terms: Sequence[str]) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
@@ -54,8 +51,12 @@ class SqliteKeywordIndex:
     def search(
         self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
-        expression = _match_expression(query)
-        if expression is None or k <= 0:
+        total, frequencies = self._statistics(_query_terms(query))
+        # A term in more than half the chunks has BM25 IDF ≤ 0 (FTS5 floors it to 1e-6): it cannot change the
+        # ranking, but makes FTS5 score every chunk it occurs in (13 ms → 3 ms at 11k chunks, same nDCG).
+        terms = [t for t, n in frequencies.items() if n <= total / 2]
+        terms = terms or sorted(frequencies, key=frequencies.__getitem__)[:1]
+        if not terms or k <= 0:
             return []
         sql = (
             "SELECT chunk_id, -bm25(chunk_terms) AS score FROM chunk_terms"
@@ -63,10 +64,10 @@ class SqliteKeywordIndex:
         )
         with self._db.reading() as conn:
             if restrict_to is None:
-                rows = conn.execute(f"{sql} LIMIT ?", (expression, workspace_id, k)).fetchall()
+                rows = conn.execute(f"{sql} LIMIT ?", (_match_expression(terms), workspace_id, k)).fetchall()
                 return [(r[0], float(r[1])) for r in rows]
             hits: list[tuple[str, float]] = []
-            for row in conn.execute(sql, (expression, workspace_id)):
+            for row in conn.execute(sql, (_match_expression(terms), workspace_id)):
                 if row[0] in restrict_to:
                     hits.append((row[0], float(row[1])))
                     if len(hits) == k:
@@ -75,15 +76,20 @@ class SqliteKeywordIndex:
 
     def term_weights(self, query: str) -> dict[str, float]:
         """IDF of each query term, as FTS5's bm25() computes it (Robertson–Spärck Jones, floored)."""
-        terms = _query_terms(query)
+        total, frequencies = self._statistics(_query_terms(query))
+        return {t: max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6) for t, n in frequencies.items()}
+
+    def _statistics(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """Indexed chunks (one FTS row each, written in the same transaction) and each present term's
+        document frequency, both over the whole file as FTS5's own bm25() sees them."""
         if not terms:
-            return {}
+            return 0, {}
         with self._db.reading() as conn:
-            total = conn.execute("SELECT COUNT(*) FROM chunk_terms").fetchone()[0]
+            total = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             frequencies = dict(
                 conn.execute(
                     f"SELECT term, doc FROM chunk_terms_vocab WHERE term IN ({','.join('?' * len(terms))})",
                     terms,
                 ).fetchall()
             )
-        return {t: max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6) for t, n in frequencies.items() if n}
+        return int(total), {t: int(frequencies[t]) for t in terms if frequencies.get(t)}
