@@ -14,7 +14,12 @@ from pathlib import Path
 
 from zhiwen.config import Settings
 from zhiwen.services.bench import load_beir
-from zhiwen.services.fusion import Candidate, absolute_bm25_fusion, reciprocal_rank_fusion
+from zhiwen.services.fusion import (
+    Candidate,
+    absolute_bm25_fusion,
+    reciprocal_rank_fusion,
+    spread_weighted_fusion,
+)
 from zhiwen.services.metrics import ndcg_at_k
 from zhiwen.wiring import build_services
 
@@ -71,8 +76,12 @@ def main() -> None:
         "vector": ndcg(rows, vector_only),
         "rrf": ndcg(rows, reciprocal_rank_fusion),
     }
-    for weight in (0.02, 0.03, 0.05, 0.07, 0.1, 0.15):
+    for weight in (0.03, 0.05, 0.07, 0.1):
         report[f"absolute {weight}"] = ndcg(rows, partial(absolute_bm25_fusion, weight=weight))
+    for weight in (0.07, 0.1, 0.15, 0.2):
+        for reference in (5, 10, 20):
+            fuse = partial(spread_weighted_fusion, weight=weight, reference=reference)
+            report[f"spread {weight}/{reference}"] = ndcg(rows, fuse)
     print(args.beir.name, " ".join(f"{name}={value:.4f}" for name, value in report.items()))
 
 

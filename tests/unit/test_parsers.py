@@ -70,6 +70,12 @@ def test_gbk_encoded_csv_faq_is_read() -> None:
     assert [(e.question, e.answer) for e in parsed.faq] == [("运费多少？", "满99元免运费。")]
 
 
+def test_unquoted_commas_in_the_last_answer_column_are_kept_and_reported() -> None:
+    parsed = parse("faq.csv", "问题,答案\n怎么成为金卡会员？,累计消费满 2,000 元即可。\n".encode())
+    assert [e.answer for e in parsed.faq] == ["累计消费满 2,000 元即可。"]
+    assert parsed.warnings == ["faq.csv: row 2 has unquoted commas; read them as part of the answer"]
+
+
 def test_csv_without_question_and_answer_columns_names_what_is_missing() -> None:
     with pytest.raises(InvalidInput, match="no question and answer column"):
         parse("faq.csv", b"title,body\na,b\n")

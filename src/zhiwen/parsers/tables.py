@@ -40,6 +40,10 @@ def _faq_from_rows(name: str, rows: Iterable[Sequence[object]]) -> ParsedDocumen
     parsed = ParsedDocument(title=stem_title(name))
     for line, row in enumerate(iterator, start=2):
         cells = [normalize(str(c)) if c is not None else "" for c in row]
+        if len(cells) > len(header) and a_col == len(header) - 1 and any(cells[len(header) :]):
+            # "满 2,000 元" in an unquoted CSV cell: the extra cells are the rest of the answer.
+            cells = [*cells[:a_col], ",".join(cells[a_col:])]
+            parsed.warnings.append(f"{name}: row {line} has unquoted commas; read them as part of the answer")
         question = cells[q_col] if q_col < len(cells) else ""
         answer = cells[a_col] if a_col < len(cells) else ""
         if not question and not answer:

@@ -9,7 +9,7 @@ from typing import Literal
 
 from zhiwen.errors import InvalidInput
 from zhiwen.ports import DocumentStore, Embedder, KeywordIndex, Vector, VectorIndex
-from zhiwen.services.fusion import Candidate, absolute_bm25_fusion
+from zhiwen.services.fusion import Candidate, spread_weighted_fusion
 from zhiwen.types import Hit
 
 # BM25's per-term score tends to IDF · (k1 + 1) as term frequency grows; k1 = 1.2 in FTS5 and most engines.
@@ -36,7 +36,7 @@ class Retriever:
         vectors: VectorIndex,
         embedder: Embedder,
         candidates: int = 50,
-        fusion: Fusion = absolute_bm25_fusion,
+        fusion: Fusion = spread_weighted_fusion,
     ) -> None:
         self._store = store
         self._keywords = keywords
