@@ -10,7 +10,17 @@ from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedde
 from zhiwen.adapters.jobs import ThreadJobRunner
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.config import Settings
-from zhiwen.ports import LLM, Embedder
+from zhiwen.ports import (
+    LLM,
+    AnswerStore,
+    DocumentStore,
+    Embedder,
+    JobRunner,
+    JobStore,
+    KeywordIndex,
+    VectorIndex,
+    WorkspaceStore,
+)
 from zhiwen.services.answer import AnswerPolicy, AnswerService
 from zhiwen.services.embedding import EmbeddingWorker
 from zhiwen.services.ingest import IngestService
@@ -29,12 +39,12 @@ from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
 class Services:
     settings: Settings
     db: Database
-    workspaces: SqliteWorkspaceStore
-    documents: SqliteDocumentStore
-    keywords: SqliteKeywordIndex
-    vectors: NumpyVectorIndex
-    jobs: SqliteJobStore
-    answers: SqliteAnswerStore
+    workspaces: WorkspaceStore
+    documents: DocumentStore
+    keywords: KeywordIndex
+    vectors: VectorIndex
+    jobs: JobStore
+    answers: AnswerStore
     embedder: Embedder
     llm: LLM | None
     embedding_worker: EmbeddingWorker
@@ -42,7 +52,7 @@ class Services:
     retriever: Retriever
     answerer: AnswerService
     keys: KeyService
-    job_runner: ThreadJobRunner
+    job_runner: JobRunner
 
     def close(self) -> None:
         self.job_runner.shutdown()
