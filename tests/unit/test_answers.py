@@ -10,7 +10,7 @@ from tests import files
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput
-from zhiwen.sample_kb import golden_path
+from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.services.answer import HANDOFF_MESSAGES, AnswerPolicy, AnswerService
 from zhiwen.services.golden import answer_is_right, calibrate, load_golden, run_golden
 from zhiwen.types import Workspace
@@ -49,6 +49,18 @@ def test_questions_the_knowledge_cannot_answer_are_handed_off_politely(demo: Dem
     answer = services.answerer.answer(workspace.id, question)
     assert answer.handoff and answer.citations == ()
     assert answer.text == HANDOFF_MESSAGES[answer.language]
+
+
+def test_answers_are_confident_before_background_embedding_has_run(services: Services) -> None:
+    """Right after an upload only keyword search is ready; the answer must not collapse into a handoff."""
+    workspace = services.workspaces.create_workspace("fresh")
+    folder = build_sample_kb(services.settings.data_dir.parent / "kb")
+    services.ingest.ingest_paths(
+        workspace.id, [folder / "warranty-zh.md", folder / "returns-zh.md"], base=folder
+    )
+    assert services.vectors.count(workspace.id) == 0
+    answer = services.answerer.answer(workspace.id, "扫地机器人的电机保修几年？")
+    assert not answer.handoff and "3 年" in answer.text
 
 
 def test_every_answer_is_recorded_for_feedback(demo: Demo) -> None:

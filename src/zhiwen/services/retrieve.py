@@ -9,6 +9,7 @@ from typing import Literal
 
 from zhiwen.errors import InvalidInput
 from zhiwen.ports import DocumentStore, Embedder, KeywordIndex, Vector, VectorIndex
+from zhiwen.services.embedding import embedding_text, embeds_as_query
 from zhiwen.services.fusion import Candidate, spread_weighted_fusion
 from zhiwen.types import Hit
 
@@ -108,9 +109,25 @@ class Retriever:
             fused = self._fusion(pool)
         best = sorted(fused, key=lambda cid: fused[cid], reverse=True)[:k]
         timings["fuse"] = (time.perf_counter() - t) * 1000
+        if query_vector is not None:
+            self._score_unembedded(workspace_id, query_vector, [candidates[cid] for cid in best])
         hits = self._hits(workspace_id, best, fused, candidates)
         timings["total"] = (time.perf_counter() - started) * 1000
         return Retrieval(hits, pool, query_vector, timings, term_weights)
+
+    def _score_unembedded(self, workspace_id: str, query_vector: Vector, best: list[Candidate]) -> None:
+        """Right after an upload, the best hits may still wait for the background embedder. Embed those few
+        now (at most k), so their cosines, and the confidence built on them, are real rather than absent."""
+        waiting = [c for c in best if c.vector is None]
+        if not waiting:
+            return
+        chunks = self._store.get_chunks(workspace_id, [c.chunk_id for c in waiting])
+        for candidate in waiting:
+            chunk = chunks.get(candidate.chunk_id)
+            if chunk is None:
+                continue
+            embed = self._embedder.embed_queries if embeds_as_query(chunk) else self._embedder.embed_passages
+            candidate.vector = float(embed([embedding_text(chunk)])[0] @ query_vector)
 
     def _hits(
         self, workspace_id: str, ids: list[str], fused: dict[str, float], candidates: dict[str, Candidate]
