@@ -29,7 +29,7 @@ check: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python -m benchmarks.run_all
 
 # Refit the bundled default confidence model on the demo golden set.
 calibrate-default: install

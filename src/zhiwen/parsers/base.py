@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from zhiwen.text.chunking import Section
+from zhiwen.text.normalize import normalize
 
 
 @dataclass(frozen=True)
@@ -41,3 +42,27 @@ class HeadingPath:
 
     def __str__(self) -> str:
         return " > ".join([self.title, *(text for _, text in self._stack)])
+
+
+class SectionCollector:
+    """Paragraphs gathered under the heading path they appear below, one Section per run of text."""
+
+    def __init__(self, title: str) -> None:
+        self.path = HeadingPath(title)
+        self.sections: list[Section] = []
+        self._paragraphs: list[str] = []
+
+    def heading(self, level: int, text: str, suffix: str = "") -> None:
+        self.flush(suffix)
+        self.path.enter(level, text)
+
+    def paragraph(self, text: str) -> None:
+        if text:
+            self._paragraphs.append(text)
+
+    def flush(self, suffix: str = "") -> None:
+        """Close the current section; ``suffix`` is appended to its title path (a PDF page number)."""
+        text = normalize("\n\n".join(self._paragraphs))
+        if text:
+            self.sections.append(Section(f"{self.path}{suffix}", text))
+        self._paragraphs.clear()

@@ -9,8 +9,7 @@ import docx
 from docx.opc.exceptions import PackageNotFoundError
 
 from zhiwen.errors import CorruptFile, EncryptedFile
-from zhiwen.parsers.base import HeadingPath, ParsedDocument, stem_title
-from zhiwen.text.chunking import Section
+from zhiwen.parsers.base import ParsedDocument, SectionCollector, stem_title
 from zhiwen.text.normalize import normalize
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # password-protected .docx files are OLE containers, not zips
@@ -31,28 +30,17 @@ def parse_docx(name: str, data: bytes) -> ParsedDocument:
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as error:
         raise CorruptFile(f"{name}: not a readable DOCX file ({error})") from None
     title = normalize(document.core_properties.title or "") or stem_title(name)
-    path = HeadingPath(title)
-    sections: list[Section] = []
-    paragraphs: list[str] = []
-
-    def flush() -> None:
-        text = normalize("\n\n".join(paragraphs))
-        if text:
-            sections.append(Section(str(path), text))
-        paragraphs.clear()
-
+    collector = SectionCollector(title)
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
-        if not text:
-            continue
         level = _heading_level(paragraph.style.name if paragraph.style is not None else "")
-        if level is None:
-            paragraphs.append(text)
-            continue
-        flush()
-        path.enter(level, text)
+        if text and level is not None:
+            collector.heading(level, text)
+        else:
+            collector.paragraph(text)
     for table in document.tables:
         rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in table.rows]
-        paragraphs.extend(r for r in rows if r.strip(" |"))
-    flush()
-    return ParsedDocument(title=title, sections=sections)
+        for row in rows:
+            collector.paragraph(row if row.strip(" |") else "")
+    collector.flush()
+    return ParsedDocument(title=title, sections=collector.sections)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from bs4 import BeautifulSoup, Tag
 from markdown_it import MarkdownIt
 
-from zhiwen.parsers.base import HeadingPath, ParsedDocument, stem_title
-from zhiwen.text.chunking import Section
+from zhiwen.parsers.base import ParsedDocument, SectionCollector, stem_title
 from zhiwen.text.normalize import decode, normalize
 
 _BOILERPLATE = [
@@ -46,31 +45,21 @@ def _sections_from_html(html: str, fallback_title: str) -> ParsedDocument:
     body = soup.body or soup
     first_h1 = body.find("h1")
     title = normalize(first_h1.get_text(" ", strip=True)) if first_h1 else head_title or fallback_title
-    path = HeadingPath(title)
-    sections: list[Section] = []
-    paragraphs: list[str] = []
-
-    def flush() -> None:
-        text = normalize("\n\n".join(paragraphs))
-        if text:
-            sections.append(Section(str(path), text))
-        paragraphs.clear()
-
+    collector = SectionCollector(title)
     for tag in body.find_all([*_HEADINGS, *_BLOCKS]):
         if not isinstance(tag, Tag):
             continue
         if tag.name in _HEADINGS:
-            flush()
-            path.enter(_HEADINGS[tag.name], normalize(tag.get_text(" ", strip=True)))
+            collector.heading(_HEADINGS[tag.name], normalize(tag.get_text(" ", strip=True)))
         elif not tag.find_parent(list(_BLOCKS)):
             if tag.name == "tr":
-                text = " | ".join(c.get_text(" ", strip=True) for c in tag.find_all(["td", "th"]))
+                collector.paragraph(
+                    " | ".join(c.get_text(" ", strip=True) for c in tag.find_all(["td", "th"]))
+                )
             else:
-                text = tag.get_text(" ", strip=True)
-            if text:
-                paragraphs.append(text)
-    flush()
-    return ParsedDocument(title=title, sections=sections)
+                collector.paragraph(tag.get_text(" ", strip=True))
+    collector.flush()
+    return ParsedDocument(title=title, sections=collector.sections)
 
 
 def parse_html(name: str, data: bytes) -> ParsedDocument:

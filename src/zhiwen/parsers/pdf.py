@@ -9,8 +9,7 @@ from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
 from zhiwen.errors import CorruptFile, EncryptedFile
-from zhiwen.parsers.base import HeadingPath, ParsedDocument, stem_title
-from zhiwen.text.chunking import Section
+from zhiwen.parsers.base import ParsedDocument, SectionCollector, stem_title
 from zhiwen.text.normalize import normalize
 
 
@@ -55,24 +54,18 @@ def parse_pdf(name: str, data: bytes) -> ParsedDocument:
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
         if meta_title.strip():
             title = normalize(meta_title)
-        sections: list[Section] = []
-        path = HeadingPath(title)
+        collector = SectionCollector(title)
         for number, page in enumerate(reader.pages, start=1):
-            paragraphs: list[str] = []
             for paragraph in unwrap_lines(normalize(page.extract_text() or "")).split("\n\n"):
                 if looks_like_heading(paragraph):
-                    if paragraphs:
-                        sections.append(Section(f"{path} · p.{number}", "\n\n".join(paragraphs)))
-                        paragraphs = []
-                    path.enter(2, paragraph)
-                elif paragraph:
-                    paragraphs.append(paragraph)
-            if paragraphs:
-                sections.append(Section(f"{path} · p.{number}", "\n\n".join(paragraphs)))
+                    collector.heading(2, paragraph, suffix=f" · p.{number}")
+                else:
+                    collector.paragraph(paragraph)
+            collector.flush(suffix=f" · p.{number}")
     except EncryptedFile:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as error:
         raise CorruptFile(f"{name}: not a readable PDF ({error})") from None
     except Exception as error:  # pypdf raises many internal errors on malformed files
         raise CorruptFile(f"{name}: not a readable PDF ({type(error).__name__})") from None
-    return ParsedDocument(title=title, sections=sections)
+    return ParsedDocument(title=title, sections=collector.sections)
