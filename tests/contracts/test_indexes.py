@@ -129,3 +129,16 @@ def test_vector_search_can_be_restricted(vectors: tuple[VectorIndex, Database, s
     index, _, a, _ = vectors
     index.add(a, ["ac1", "ac2"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))
     assert [cid for cid, _ in index.search(a, _unit(1, 0, 0, 0), 5, restrict_to={"ac2"})] == ["ac2"]
+
+
+def test_vectors_written_by_another_process_are_seen_without_a_restart(
+    vectors: tuple[VectorIndex, Database, str, str], tmp_path: Path
+) -> None:
+    """`zhiwen ingest` in one process while `zhiwen serve` runs in another: the server sees new vectors."""
+    server_index, _, a, _ = vectors
+    server_index.add(a, ["ac1"], np.vstack([_unit(1, 0, 0, 0)]))
+    assert server_index.count(a) == 1
+    other = Database(tmp_path / "index.sqlite3")  # a second connection, as a second process would have
+    NumpyVectorIndex(other, dim=4).add(a, ["ac2"], np.vstack([_unit(0, 1, 0, 0)]))
+    other.close()
+    assert [cid for cid, _ in server_index.search(a, _unit(0, 1, 0, 0), 1)] == ["ac2"]

@@ -159,6 +159,11 @@ class Database:
             finally:
                 self._depth = 0
 
+    def data_version(self) -> int:
+        """Changes whenever *another* connection (another process) commits; our own commits leave it be."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         with self._lock:

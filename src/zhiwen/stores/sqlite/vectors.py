@@ -1,4 +1,5 @@
-"""Exact dense search with numpy; vectors persist in SQLite and load per workspace on first use.
+"""Exact dense search with numpy; vectors persist in SQLite and load per workspace on first use, and again
+after another process has written to the database.
 
 At 10k×384 a matrix-vector product is well under a millisecond; exact search needs no tuning and never
 misses. An ANN index (faiss HNSW) can replace it behind the same port for much larger workspaces.
@@ -59,9 +60,14 @@ class NumpyVectorIndex:
         self._dim = dim
         self._matrices: dict[str, _Matrix] = {}
         self._lock = threading.RLock()
+        self._seen_version = db.data_version()
 
     def _matrix(self, workspace_id: str) -> _Matrix:
         with self._lock:
+            version = self._db.data_version()
+            if version != self._seen_version:  # another process wrote (`zhiwen ingest` beside `serve`)
+                self._matrices.clear()
+                self._seen_version = version
             matrix = self._matrices.get(workspace_id)
             if matrix is None:
                 matrix = _Matrix(self._dim)
