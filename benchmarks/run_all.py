@@ -1,7 +1,7 @@
 """Run every benchmark and print the figures docs/benchmarks.md reports (`make bench`).
 
-Retrieval indexes are kept under .bench/ so a second run only re-queries. Takes ~15 minutes on 2 cores the
-first time (embedding 12,000 passages dominates).
+Retrieval indexes are kept under .bench/ so a second run only re-queries (about 6 minutes on 2 cores); the
+first run also embeds about 12,600 passages.
 """
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ def test_bad_uploads_get_per_file_errors_and_change_nothing(
     assert services.documents.count_documents(services.workspaces.get_workspace("acme").id) == 2
 
 
-def test_oversized_requests_are_refused_before_reading(tmp_path: Path, embedder: BundledE5Embedder) -> None:
+def test_oversized_uploads_are_refused(tmp_path: Path, embedder: BundledE5Embedder) -> None:
     services = build_services(Settings(data_dir=tmp_path / "d", max_upload_bytes=1000), embedder=embedder)
     workspace = services.workspaces.create_workspace("w")
     key = services.keys.issue(workspace.id, "k", "admin").plain

@@ -96,6 +96,19 @@ def test_calibration_generalises_to_the_held_out_half(demo: Demo) -> None:
     assert result.held_out_answers["answer_accuracy"] >= 0.85
 
 
+def test_a_golden_line_with_only_an_expected_document_counts_a_cited_answer_as_right(
+    demo: Demo, tmp_path: Path
+) -> None:
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text(
+        '{"question": "扫地机器人的电机保修几年？", "expected_document": "warranty-zh.md"}\n'
+        '{"question": "Is liquid damage covered by the warranty?", "expected_document": "nowhere.md"}\n',
+        encoding="utf-8",
+    )
+    report = run_golden(demo[0].answerer, demo[1].id, load_golden(golden))
+    assert [r.right for r in report.results] == [True, False]
+
+
 def test_answer_matching_ignores_case_width_and_punctuation() -> None:
     assert answer_is_right("退款 1–3 个工作日内到账", ["1-3个工作日"])
     assert not answer_is_right("Refunds take 5 working days.", ["3 working days"])

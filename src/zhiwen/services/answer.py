@@ -20,7 +20,7 @@ import numpy as np
 from zhiwen.errors import BackendUnavailable, InvalidInput
 from zhiwen.ports import LLM, AnswerStore, WorkspaceStore
 from zhiwen.services.confidence import ConfidenceModel, confidence_features
-from zhiwen.services.extract import Extract, best_extract
+from zhiwen.services.extract import Extract, best_extract, prefer_language
 from zhiwen.services.retrieve import Retrieval, Retriever
 from zhiwen.text.normalize import detect_language
 from zhiwen.types import Answer, Citation, Hit
@@ -85,14 +85,6 @@ def _citation(number: int, hit: Hit, snippet: str) -> Citation:
         chunk_id=hit.chunk.id,
         snippet=_snippet(snippet),
     )
-
-
-def _best_hit_in_language(hits: Sequence[Hit], language: str, window: int = 3) -> Hit:
-    """Prefer a top hit written in the question's language, so answers come back in that language."""
-    for hit in hits[:window]:
-        if detect_language(hit.chunk.text) == language:
-            return hit
-    return hits[0]
 
 
 def _llm_messages(question: str, language: str, hits: Sequence[Hit]) -> list[dict[str, str]]:
@@ -219,10 +211,10 @@ class AnswerService:
         use_llm: bool,
     ) -> tuple[str, list[Citation], Mode]:
         hits = retrieval.hits
-        if not hits or extract is None:
+        if extract is None:  # no hits at all
             return HANDOFF_MESSAGES[language], [], "handoff"
         if hits[0].chunk.kind == "faq" and confidence >= self._policy.faq_direct_above:
-            faq = _best_hit_in_language([h for h in hits if h.chunk.kind == "faq"], language, window=2)
+            faq = prefer_language([h for h in hits if h.chunk.kind == "faq"], language, window=2)[0]
             return faq.chunk.text, [_citation(1, faq, faq.chunk.text)], "faq"
         if self._llm is not None and use_llm:
             return self._llm_answer(question, language, hits, extract)

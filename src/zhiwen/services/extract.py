@@ -142,6 +142,12 @@ def _units(sentences: list[str], headings: str) -> list[tuple[str, str]]:
     return units
 
 
+def prefer_language(hits: Sequence[Hit], language: str, window: int) -> list[Hit]:
+    """The top ``window`` hits written in the question's language, so answers come back in it; the best
+    hit alone when none is."""
+    return [h for h in hits[:window] if detect_language(h.chunk.text) == language] or list(hits[:1])
+
+
 def best_extract(
     question: str,
     hits: Sequence[Hit],
@@ -156,7 +162,7 @@ def best_extract(
     usually sits in the best document, and lower-ranked documents mostly add distractors.
     """
     matcher = _Matcher(question, weights)
-    in_language = [h for h in hits[:window] if detect_language(h.chunk.text) == language] or list(hits[:1])
+    in_language = prefer_language(hits, language, window)
     pool = [
         h
         for i, h in enumerate(in_language)

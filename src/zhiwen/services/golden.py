@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from zhiwen.errors import InvalidInput
-from zhiwen.services.answer import AnswerService, Draft
+from zhiwen.services.answer import AnswerService
 from zhiwen.services.confidence import ConfidenceModel, expected_calibration_error, reliability_table
 from zhiwen.services.metrics import percentile
 
@@ -120,8 +120,31 @@ class AnswerReport:
         return {k: v for k, v in asdict(self).items() if k != "results"}
 
 
-def _cited_right(draft_sources: Sequence[str], item: GoldenItem) -> bool:
-    return any(s in item.expected_documents for s in draft_sources)
+def _cited_right(sources: Sequence[str], item: GoldenItem) -> bool:
+    return any(s in item.expected_documents for s in sources)
+
+
+def _answered_right(item: GoldenItem, handoff: bool, text: str, sources: Sequence[str]) -> bool:
+    """Right = an answerable question, answered (not handed off), with an expected answer in the text, or,
+    when the golden line names only documents, with one of them cited."""
+    if not item.answerable or handoff:
+        return False
+    if item.expected_answers:
+        return answer_is_right(text, item.expected_answers)
+    return _cited_right(sources, item)
+
+
+def answer_metrics(
+    right: Sequence[bool], handoff: Sequence[bool], answerable: Sequence[bool]
+) -> dict[str, float]:
+    """Accuracy on answerable questions; precision and recall of handing off the unanswerable ones."""
+    n_answerable = sum(answerable)
+    correct_handoffs = sum(h and not a for h, a in zip(handoff, answerable, strict=True))
+    return {
+        "answer_accuracy": sum(r for r, a in zip(right, answerable, strict=True) if a) / max(n_answerable, 1),
+        "handoff_precision": correct_handoffs / max(sum(handoff), 1),
+        "handoff_recall": correct_handoffs / max(len(answerable) - n_answerable, 1),
+    }
 
 
 def run_golden(
@@ -140,9 +163,7 @@ def run_golden(
                 question=item.question,
                 answerable=item.answerable,
                 handoff=answer.handoff,
-                right=item.answerable
-                and not answer.handoff
-                and answer_is_right(answer.text, item.expected_answers),
+                right=_answered_right(item, answer.handoff, answer.text, sources),
                 cited_right=item.answerable and not answer.handoff and _cited_right(sources, item),
                 confidence=answer.confidence,
                 mode=answer.mode,
@@ -152,34 +173,24 @@ def run_golden(
             )
         )
         on_progress(i, len(items))
-    answerable = [r for r in results if r.answerable]
-    unanswerable = [r for r in results if not r.answerable]
-    handoffs = [r for r in results if r.handoff]
+    metrics = answer_metrics(
+        [r.right for r in results], [r.handoff for r in results], [r.answerable for r in results]
+    )
     with_documents = [
         r for r, item in zip(results, items, strict=True) if r.answerable and item.expected_documents
     ]
     latencies = [r.latency_ms for r in results]
     return AnswerReport(
         questions=len(results),
-        answerable=len(answerable),
-        unanswerable=len(unanswerable),
-        answer_accuracy=sum(r.right for r in answerable) / max(len(answerable), 1),
+        answerable=sum(r.answerable for r in results),
+        unanswerable=sum(not r.answerable for r in results),
+        answer_accuracy=metrics["answer_accuracy"],
         citation_accuracy=sum(r.cited_right for r in with_documents) / max(len(with_documents), 1),
-        handoff_precision=sum(not r.answerable for r in handoffs) / max(len(handoffs), 1),
-        handoff_recall=sum(r.handoff for r in unanswerable) / max(len(unanswerable), 1),
+        handoff_precision=metrics["handoff_precision"],
+        handoff_recall=metrics["handoff_recall"],
         latency_p50_ms=percentile(latencies, 50),
         latency_p95_ms=percentile(latencies, 95),
         results=results,
-    )
-
-
-def _draft_is_right(draft: Draft, item: GoldenItem) -> int:
-    if not item.answerable or draft.mode == "handoff":
-        return 0
-    return int(
-        answer_is_right(draft.text, item.expected_answers)
-        if item.expected_answers
-        else _cited_right([c.source for c in draft.citations], item)
     )
 
 
@@ -194,23 +205,6 @@ class Calibration:
     share_right: float
 
 
-def _handoff_metrics(
-    probs: Sequence[float], right: Sequence[int], answerable: Sequence[bool], threshold: float
-) -> dict[str, float]:
-    handoff = [p < threshold for p in probs]
-    n_answerable = sum(answerable)
-    n_handoffs = sum(handoff)
-    n_unanswerable = len(answerable) - n_answerable
-    return {
-        "answer_accuracy": sum(r and not h for r, h, a in zip(right, handoff, answerable, strict=True) if a)
-        / max(n_answerable, 1),
-        "handoff_precision": sum(h and not a for h, a in zip(handoff, answerable, strict=True))
-        / max(n_handoffs, 1),
-        "handoff_recall": sum(h and not a for h, a in zip(handoff, answerable, strict=True))
-        / max(n_unanswerable, 1),
-    }
-
-
 def calibrate(
     service: AnswerService, workspace_id: str, items: Sequence[GoldenItem], handoff_below: float = 0.5
 ) -> Calibration:
@@ -220,12 +214,13 @@ def calibrate(
     for item in items:
         draft = service.draft(workspace_id, item.question, use_llm=False, calibrating=True)
         features.append(draft.features)
-        labels.append(_draft_is_right(draft, item))
+        sources = [c.source for c in draft.citations]
+        labels.append(int(_answered_right(item, draft.mode == "handoff", draft.text, sources)))
         splits.append(split_of(item.question))
     x, y = np.asarray(features, dtype=np.float64), np.asarray(labels)
     tune = np.asarray([s == "tune" for s in splits])
     if tune.all() or not tune.any():
-        raise InvalidInput("calibration needs at least two questions in each half of the golden set")
+        raise InvalidInput("calibration needs questions in both halves of the golden set; add more questions")
     held_out_model = ConfidenceModel().fit(x[tune], y[tune])
     probs = held_out_model.predict_proba(x[~tune])
     held_out_answerable = [item.answerable for item, t in zip(items, tune, strict=True) if not t]
@@ -233,8 +228,8 @@ def calibrate(
         model=ConfidenceModel().fit(x, y),
         held_out_ece=expected_calibration_error(probs.tolist(), y[~tune].tolist()),
         held_out_reliability=reliability_table(probs.tolist(), y[~tune].tolist()),
-        held_out_answers=_handoff_metrics(
-            probs.tolist(), y[~tune].tolist(), held_out_answerable, handoff_below
+        held_out_answers=answer_metrics(
+            [bool(r) for r in y[~tune]], [p < handoff_below for p in probs], held_out_answerable
         ),
         tune_questions=int(tune.sum()),
         held_out_questions=int((~tune).sum()),

@@ -176,14 +176,16 @@ class IngestService:
 
         own_old = self._store.chunk_ids_for_documents(workspace_id, [doc_id])
         hashes = [content_hash(f"{question or ''}\n{text}") for _, text, question in drafts]
-        elsewhere = {
-            h: cid
-            for h, cid in self._store.chunk_ids_by_hash(workspace_id, set(hashes)).items()
-            if cid not in own_old
-        }
-        if not dedup:
-            elsewhere = {}
-        near = near or NearDuplicateIndex(lambda: self._store.load_signatures(workspace_id) if dedup else {})
+        elsewhere = (
+            {
+                h: cid
+                for h, cid in self._store.chunk_ids_by_hash(workspace_id, set(hashes)).items()
+                if cid not in own_old
+            }
+            if dedup
+            else {}
+        )
+        near = near or NearDuplicateIndex(lambda: self._store.load_signatures(workspace_id))
         result = IngestResult(
             source, "updated" if existing else "added", doc_id, warnings=list(parsed.warnings)
         )

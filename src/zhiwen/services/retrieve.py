@@ -122,12 +122,16 @@ class Retriever:
         if not waiting:
             return
         chunks = self._store.get_chunks(workspace_id, [c.chunk_id for c in waiting])
-        for candidate in waiting:
-            chunk = chunks.get(candidate.chunk_id)
-            if chunk is None:
+        for as_query in (True, False):
+            group = [
+                c for c in waiting if c.chunk_id in chunks and embeds_as_query(chunks[c.chunk_id]) == as_query
+            ]
+            if not group:
                 continue
-            embed = self._embedder.embed_queries if embeds_as_query(chunk) else self._embedder.embed_passages
-            candidate.vector = float(embed([embedding_text(chunk)])[0] @ query_vector)
+            embed = self._embedder.embed_queries if as_query else self._embedder.embed_passages
+            vectors = embed([embedding_text(chunks[c.chunk_id]) for c in group])
+            for candidate, vector in zip(group, vectors, strict=True):
+                candidate.vector = float(vector @ query_vector)
 
     def _hits(
         self, workspace_id: str, ids: list[str], fused: dict[str, float], candidates: dict[str, Candidate]

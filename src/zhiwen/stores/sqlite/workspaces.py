@@ -61,11 +61,6 @@ class SqliteWorkspaceStore:
             rows = conn.execute("SELECT * FROM workspaces ORDER BY created_at").fetchall()
         return [_workspace(r) for r in rows]
 
-    def delete_workspace(self, workspace_id: str) -> None:
-        with self._db.transaction() as conn:
-            conn.execute("DELETE FROM chunk_terms WHERE workspace_id = ?", (workspace_id,))
-            conn.execute("DELETE FROM workspaces WHERE id = ?", (workspace_id,))
-
     def create_key(self, workspace_id: str, name: str, role: Role, key_hash: str, prefix: str) -> ApiKey:
         if role not in ("admin", "client"):
             raise InvalidInput(f"unknown role {role!r}: use 'admin' or 'client'")
