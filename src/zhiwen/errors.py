@@ -11,6 +11,7 @@
     ├── Unauthorized                 401  unauthorized
     ├── Forbidden                    403  forbidden
     ├── Conflict                     409  conflict
+    │   └── GateRefused              409  gate_refused  (a release fails the quality gate; details list why)
     ├── RateLimited                  429  rate_limited
     └── BackendUnavailable           503  backend_unavailable  (LLM or embeddings server down)
 
@@ -77,6 +78,14 @@ class Forbidden(ZhiwenError):
 class Conflict(ZhiwenError):
     code = "conflict"
     status = 409
+
+
+class GateRefused(Conflict):
+    code = "gate_refused"
+
+    def __init__(self, message: str, details: dict[str, object]) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class RateLimited(ZhiwenError):

@@ -14,7 +14,21 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from zhiwen.types import Answer, ApiKey, Chunk, Document, Job, Role, Workspace
+from zhiwen.types import (
+    Answer,
+    ApiKey,
+    Chunk,
+    CuratedAnswer,
+    Document,
+    EvalRun,
+    Feedback,
+    GoldenSetVersion,
+    Job,
+    Rating,
+    Release,
+    Role,
+    Workspace,
+)
 
 Vector = npt.NDArray[np.float32]
 
@@ -123,6 +137,83 @@ class AnswerStore(Protocol):
     ) -> None: ...
     def get_answer(self, workspace_id: str, answer_id: str) -> dict[str, object]: ...
     def ensure_conversation(self, workspace_id: str, conversation_id: str | None) -> str: ...
+
+
+class FeedbackStore(Protocol):
+    def add_feedback(
+        self,
+        workspace_id: str,
+        answer_id: str,
+        rating: Rating,
+        comment: str,
+        correction: str,
+        created_by: str,
+    ) -> Feedback: ...
+    def list_feedback(
+        self, workspace_id: str, answer_id: str | None = None, limit: int = 100
+    ) -> list[Feedback]: ...
+    def review_candidates(self, workspace_id: str, limit: int) -> list[dict[str, Any]]:
+        """Unreviewed answers that were handed off or disliked, newest first."""
+        ...
+
+    def set_review(self, workspace_id: str, answer_ids: Sequence[str], outcome: str) -> None: ...
+
+
+class CuratedStore(Protocol):
+    def add_curated(
+        self,
+        workspace_id: str,
+        question: str,
+        answer: str,
+        created_by: str,
+        from_answer_id: str | None = None,
+    ) -> CuratedAnswer: ...
+    def get_curated(self, workspace_id: str, curated_id: str) -> CuratedAnswer: ...
+    def list_curated(self, workspace_id: str) -> list[CuratedAnswer]: ...
+    def update_curated(
+        self,
+        workspace_id: str,
+        curated_id: str,
+        updated_by: str,
+        question: str | None = None,
+        answer: str | None = None,
+        enabled: bool | None = None,
+    ) -> CuratedAnswer: ...
+    def delete_curated(self, workspace_id: str, curated_id: str) -> None: ...
+
+
+class GoldenStore(Protocol):
+    def create_version(
+        self, workspace_id: str, name: str, records: Sequence[dict[str, Any]], note: str
+    ) -> GoldenSetVersion: ...
+    def get_version(
+        self, workspace_id: str, name: str, version: int | None = None
+    ) -> tuple[GoldenSetVersion, list[dict[str, Any]]]: ...
+    def get_by_id(self, workspace_id: str, set_id: str) -> tuple[GoldenSetVersion, list[dict[str, Any]]]: ...
+    def list_versions(self, workspace_id: str) -> list[GoldenSetVersion]: ...
+
+
+class EvalStore(Protocol):
+    def save_run(self, run: EvalRun, results: Sequence[dict[str, Any]]) -> None: ...
+    def get_run(self, workspace_id: str, run_id: str) -> tuple[EvalRun, list[dict[str, Any]]]: ...
+    def list_runs(self, workspace_id: str, limit: int = 50) -> list[EvalRun]: ...
+
+
+class ReleaseStore(Protocol):
+    def create_release(
+        self, workspace_id: str, config: dict[str, Any], note: str, created_by: str
+    ) -> Release:
+        """Freeze the working knowledge (documents, chunks, both indexes) with ``config`` as the next
+        release."""
+        ...
+
+    def attach_evaluation(self, release_id: str, eval_run_id: str) -> None: ...
+    def get_release(self, workspace_id: str, number: int) -> Release: ...
+    def list_releases(self, workspace_id: str) -> list[Release]: ...
+    def live_release(self, workspace_id: str) -> Release | None: ...
+    def set_live(self, release: Release, action: str, actor: str, detail: dict[str, Any]) -> None: ...
+    def log_event(self, release: Release, action: str, actor: str, detail: dict[str, Any]) -> None: ...
+    def events(self, workspace_id: str, limit: int = 50) -> list[dict[str, Any]]: ...
 
 
 ProgressCallback = Callable[[float], None]

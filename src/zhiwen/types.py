@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 ChunkKind = Literal["passage", "faq"]
+Rating = Literal["like", "dislike"]
 Role = Literal["admin", "client"]
 
 
@@ -85,9 +86,10 @@ class Answer:
     citations: tuple[Citation, ...]
     confidence: float
     handoff: bool
-    mode: Literal["faq", "extractive", "llm", "handoff"]
+    mode: Literal["curated", "faq", "extractive", "llm", "handoff"]
     conversation_id: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    release: int | None = None  # the release number that answered; None before the first promotion
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,77 @@ class Job:
     error: str | None
     created_at: str
     updated_at: str
+
+
+@dataclass(frozen=True)
+class Feedback:
+    id: str
+    workspace_id: str
+    answer_id: str
+    rating: Rating
+    comment: str
+    correction: str
+    created_by: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class CuratedAnswer:
+    """A question and the answer a person approved for it; matched before anything else."""
+
+    id: str
+    workspace_id: str
+    question: str
+    answer: str
+    enabled: bool
+    created_by: str
+    created_at: str
+    updated_by: str
+    updated_at: str
+    from_answer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GoldenSetVersion:
+    id: str
+    workspace_id: str
+    name: str
+    version: int
+    note: str
+    created_at: str
+    size: int
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    id: str
+    workspace_id: str
+    golden_set_id: str
+    target: str  # "working" or "release N"
+    split: str
+    summary: dict[str, Any]
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """An immutable snapshot of what answers: knowledge (a frozen copy), settings and models."""
+
+    id: str
+    workspace_id: str
+    number: int
+    knowledge_id: str  # the snapshot workspace that holds the frozen documents, chunks and vectors
+    config: dict[str, Any]
+    manifest: dict[str, Any]
+    eval_run_id: str | None
+    note: str
+    created_by: str
+    created_at: str
+
+    @property
+    def suffix(self) -> str:
+        """Appended to the working ids of the documents and chunks frozen in this release."""
+        return f"@r{self.number}"
 
 
 def utc_now() -> str:

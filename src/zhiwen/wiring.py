@@ -21,16 +21,29 @@ from zhiwen.ports import (
     VectorIndex,
     WorkspaceStore,
 )
-from zhiwen.services.answer import AnswerPolicy, AnswerService
+from zhiwen.services.answer import AnswerLimits, AnswerService
+from zhiwen.services.answer_config import AnswerConfig
+from zhiwen.services.curated import CuratedService
 from zhiwen.services.embedding import EmbeddingWorker
+from zhiwen.services.evaluate import EvalService
+from zhiwen.services.feedback import FeedbackService
+from zhiwen.services.golden_sets import GoldenSetService
 from zhiwen.services.ingest import IngestService
 from zhiwen.services.keys import KeyService
+from zhiwen.services.release import ReleaseService
 from zhiwen.services.retrieve import Retriever
+from zhiwen.services.targets import Targets
+from zhiwen.services.tune import TuneService
 from zhiwen.stores.sqlite.answers import SqliteAnswerStore
+from zhiwen.stores.sqlite.curated import SqliteCuratedStore
 from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.documents import SqliteDocumentStore
+from zhiwen.stores.sqlite.evals import SqliteEvalStore
+from zhiwen.stores.sqlite.feedback import SqliteFeedbackStore
+from zhiwen.stores.sqlite.golden import SqliteGoldenStore
 from zhiwen.stores.sqlite.jobs import SqliteJobStore
 from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
+from zhiwen.stores.sqlite.releases import SqliteReleaseStore
 from zhiwen.stores.sqlite.vectors import NumpyVectorIndex
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
 
@@ -53,6 +66,13 @@ class Services:
     answerer: AnswerService
     keys: KeyService
     job_runner: JobRunner
+    targets: Targets
+    curated: CuratedService
+    golden: GoldenSetService
+    evaluator: EvalService
+    feedback: FeedbackService
+    releases: ReleaseService
+    tuner: TuneService
 
     def close(self) -> None:
         self.job_runner.shutdown()
@@ -99,13 +119,20 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
     answers = SqliteAnswerStore(db)
     jobs = SqliteJobStore(db)
     llm = llm if llm is not None else build_llm(settings)
-    policy = AnswerPolicy(
+    defaults = AnswerConfig(
+        candidates=settings.candidates,
         top_k=settings.top_k,
         handoff_below=settings.handoff_below,
         faq_direct_above=settings.faq_direct_above,
-        max_question_chars=settings.max_question_chars,
-        llm_max_tokens=settings.llm_max_tokens,
     )
+    targets = Targets(workspaces, SqliteReleaseStore(db), defaults)
+    answerer = AnswerService(
+        retriever, answers, targets, AnswerLimits(settings.max_question_chars, settings.llm_max_tokens), llm
+    )
+    curated = CuratedService(SqliteCuratedStore(db), documents, ingest)
+    golden = GoldenSetService(SqliteGoldenStore(db))
+    evaluator = EvalService(answerer, golden, SqliteEvalStore(db), llm)
+    releases = ReleaseService(SqliteReleaseStore(db), workspaces, targets, evaluator, vectors, worker)
     return Services(
         settings=settings,
         db=db,
@@ -120,7 +147,14 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         embedding_worker=worker,
         ingest=ingest,
         retriever=retriever,
-        answerer=AnswerService(retriever, answers, workspaces, policy, llm),
+        answerer=answerer,
         keys=KeyService(workspaces),
         job_runner=ThreadJobRunner(jobs),
+        targets=targets,
+        curated=curated,
+        golden=golden,
+        evaluator=evaluator,
+        feedback=FeedbackService(SqliteFeedbackStore(db), answers, curated, golden, embedder),
+        releases=releases,
+        tuner=TuneService(answerer, golden, releases, evaluator, targets, retriever, documents, embedder),
     )

@@ -11,7 +11,7 @@ from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput
 from zhiwen.sample_kb import build_sample_kb, golden_path
-from zhiwen.services.answer import HANDOFF_MESSAGES, AnswerPolicy, AnswerService
+from zhiwen.services.answer import HANDOFF_MESSAGES, AnswerLimits, AnswerService
 from zhiwen.services.golden import answer_is_right, calibrate, load_golden, run_golden
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services, build_llm
@@ -130,8 +130,8 @@ def _with_llm(demo: Demo, reply: str, status: int = 200) -> AnswerService:
     return AnswerService(
         services.retriever,
         services.answers,
-        services.workspaces,
-        AnswerPolicy(),
+        services.targets,
+        AnswerLimits(),
         _llm_answering(reply, status),
     )
 
@@ -162,7 +162,7 @@ def test_the_local_gguf_path_answers_with_citations_or_hands_off(demo: Demo, tmp
     llm = build_llm(Settings(data_dir=tmp_path, llm_gguf=path))
     assert isinstance(llm, LocalGGUFLLM)
     answerer = AnswerService(
-        services.retriever, services.answers, services.workspaces, AnswerPolicy(llm_max_tokens=60), llm
+        services.retriever, services.answers, services.targets, AnswerLimits(llm_max_tokens=60), llm
     )
     answer = answerer.answer(workspace.id, "How long is the warranty on a robot vacuum?")
     assert answer.mode in ("llm", "handoff", "faq")

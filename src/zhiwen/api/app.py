@@ -15,15 +15,18 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 import zhiwen
 from zhiwen.api.observability import Metrics, RateLimiter
-from zhiwen.api.routes import ask, documents, health
+from zhiwen.api.routes import ask, documents, health, lifecycle, quality
 from zhiwen.errors import TooLarge, ZhiwenError
 from zhiwen.wiring import Services
 
 log = logging.getLogger("zhiwen.http")
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def _error(status: int, code: str, message: str, details: object = None) -> JSONResponse:
+    body: dict[str, object] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status)
 
 
 def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI:
@@ -81,7 +84,7 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
 
     @app.exception_handler(ZhiwenError)
     async def zhiwen_error(request: Request, error: ZhiwenError) -> JSONResponse:
-        response = _error(error.status, error.code, error.message)
+        response = _error(error.status, error.code, error.message, getattr(error, "details", None))
         if error.status == 429:
             response.headers["retry-after"] = "".join(ch for ch in error.message if ch.isdigit()) or "1"
         return response
@@ -102,6 +105,8 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(ask.router)
+    app.include_router(quality.router)
+    app.include_router(lifecycle.router)
 
     chat_page = resources.files("zhiwen.web").joinpath("chat.html").read_text(encoding="utf-8")
 

@@ -74,8 +74,11 @@ class AnswerResponse(BaseModel):
     citations: list[CitationOut]
     confidence: float = Field(ge=0, le=1)
     handoff: bool
-    mode: Literal["faq", "extractive", "llm", "handoff"]
+    mode: Literal["curated", "faq", "extractive", "llm", "handoff"]
     timings_ms: dict[str, float]
+    release: int | None = Field(
+        None, description="The release that answered; null before the first promotion."
+    )
 
 
 class IngestFileResult(BaseModel):
@@ -119,3 +122,74 @@ class JobOut(BaseModel):
     error: str | None
     created_at: str
     updated_at: str
+
+
+class FeedbackRequest(Strict):
+    answer_id: str = Field(min_length=1, max_length=64)
+    rating: Literal["like", "dislike"]
+    comment: str = Field("", max_length=2000)
+    correct_answer: str = Field("", max_length=4000, description="What the answer should have said.")
+
+
+class ApproveRequest(Strict):
+    answer: str | None = Field(None, max_length=4000, description="Approved text; default: the correction.")
+    question: str | None = Field(None, max_length=1000, description="Question to store; default: as asked.")
+    golden: str | None = Field(None, max_length=64, description="Also add the pair to this golden set.")
+
+
+class DismissRequest(Strict):
+    answer_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+class CuratedCreate(Strict):
+    question: str = Field(min_length=1, max_length=1000)
+    answer: str = Field(min_length=1, max_length=4000)
+
+
+class CuratedUpdate(Strict):
+    question: str | None = Field(None, min_length=1, max_length=1000)
+    answer: str | None = Field(None, min_length=1, max_length=4000)
+    enabled: bool | None = None
+
+
+class GoldenItemIn(Strict):
+    question: str = Field(min_length=1, max_length=1000)
+    expected_answer: str | list[str] | None = None
+    expected_document: str | list[str] | None = None
+    answerable: bool | None = None
+    category: str = Field("", max_length=100)
+
+
+class GoldenCreate(Strict):
+    items: list[GoldenItemIn] = Field(min_length=1, max_length=50_000)
+    note: str = Field("", max_length=500)
+
+
+class EvalRequest(Strict):
+    golden: str = Field(min_length=1, max_length=64)
+    version: int | None = Field(None, ge=1)
+    split: Literal["held_out", "tune", "all"] = "held_out"
+    release: int | None = Field(None, ge=1, description="Default: the working knowledge and settings.")
+    live: bool = False
+
+
+class ReleaseCreate(Strict):
+    golden: str | None = Field(
+        None, max_length=64, description="Evaluate on this golden set's held-out split."
+    )
+    settings: dict[str, str] = Field(default_factory=dict, description='Overrides, e.g. {"top_k": "6"}.')
+    note: str = Field("", max_length=500)
+
+
+class RollbackRequest(Strict):
+    release: int | None = Field(None, ge=1, description="Default: the release live before the current one.")
+
+
+class TuneRequest(Strict):
+    golden: str = Field(min_length=1, max_length=64)
+    trials: int = Field(30, ge=1, le=500)
+
+
+class GateThresholds(Strict):
+    minimum: dict[str, float] = Field(default_factory=dict)
+    tolerance: float | None = Field(None, ge=0, le=1)

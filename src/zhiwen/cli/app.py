@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from zhiwen.cli import admin, bench, knowledge, serve
+from zhiwen.cli import admin, bench, feedback, knowledge, lifecycle, serve
 from zhiwen.cli.common import err_console, state
 from zhiwen.errors import ZhiwenError
 
@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 admin.register(app)
 knowledge.register(app)
+feedback.register(app)
+lifecycle.register(app)
 serve.register(app)
 app.add_typer(bench.app, name="bench")
 

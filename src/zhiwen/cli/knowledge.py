@@ -10,10 +10,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
-from zhiwen.services.answer import CONFIDENCE_SETTING
 from zhiwen.services.golden import calibrate as run_calibration
 from zhiwen.services.golden import load_golden
 from zhiwen.services.ingest import IngestResult, discover
+from zhiwen.services.targets import CONFIDENCE_SETTING
 
 documents_app = typer.Typer(help="List and delete ingested documents.")
 

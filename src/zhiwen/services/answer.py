@@ -11,18 +11,22 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from zhiwen.errors import BackendUnavailable, InvalidInput
-from zhiwen.ports import LLM, AnswerStore, WorkspaceStore
+from zhiwen.ports import LLM, AnswerStore
+from zhiwen.services.answer_config import AnswerConfig
 from zhiwen.services.confidence import ConfidenceModel, confidence_features
 from zhiwen.services.extract import Extract, best_extract, prefer_language
+from zhiwen.services.fusion import spread_weighted_fusion
+from zhiwen.services.rerank import reranker_of
 from zhiwen.services.retrieve import Retrieval, Retriever
-from zhiwen.text.normalize import detect_language
+from zhiwen.services.targets import Target, Targets, working_id
+from zhiwen.text.normalize import detect_language, squash
 from zhiwen.types import Answer, Citation, Hit
 
 log = logging.getLogger(__name__)
@@ -34,13 +38,13 @@ HANDOFF_MESSAGES = {
         "I'm handing you over to a colleague, who will get back to you shortly."
     ),
 }
-CONFIDENCE_SETTING = "confidence_model"
 DEFAULT_CONFIDENCE_FILE = "default_confidence.json"
 _SNIPPET_CHARS = 240
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
-Mode = Literal["faq", "extractive", "llm", "handoff"]
+Mode = Literal["curated", "faq", "extractive", "llm", "handoff"]
+CURATED_SOURCE = "curated-answers.jsonl"  # the working-knowledge document that holds the curated answers
 
 
 @dataclass
@@ -56,10 +60,7 @@ class Draft:
 
 
 @dataclass(frozen=True)
-class AnswerPolicy:
-    top_k: int = 5
-    handoff_below: float = 0.5
-    faq_direct_above: float = 0.6
+class AnswerLimits:
     max_question_chars: int = 1000
     llm_max_tokens: int = 400
 
@@ -77,12 +78,13 @@ def _snippet(text: str) -> str:
 
 
 def _citation(number: int, hit: Hit, snippet: str) -> Citation:
+    """Cites the working document and chunk ids, which stay stable across releases."""
     return Citation(
         number=number,
-        document_id=hit.chunk.document_id,
+        document_id=working_id(hit.chunk.document_id),
         document_title=hit.document_title,
         source=hit.document_source,
-        chunk_id=hit.chunk.id,
+        chunk_id=working_id(hit.chunk.id),
         snippet=_snippet(snippet),
     )
 
@@ -106,28 +108,23 @@ class AnswerService:
         self,
         retriever: Retriever,
         answers: AnswerStore,
-        workspaces: WorkspaceStore,
-        policy: AnswerPolicy,
+        targets: Targets,
+        limits: AnswerLimits,
         llm: LLM | None = None,
     ) -> None:
         self._retriever = retriever
         self._answers = answers
-        self._workspaces = workspaces
-        self._policy = policy
+        self._targets = targets
+        self._limits = limits
         self._llm = llm
 
-    def confidence_model(self, workspace_id: str) -> ConfidenceModel:
-        stored = self._workspaces.get_setting(workspace_id, CONFIDENCE_SETTING)
-        if stored:
-            try:
-                return ConfidenceModel.from_dict(stored)
-            except (ValueError, KeyError):
-                log.warning("workspace %s has an outdated confidence model; using the default", workspace_id)
-        return default_confidence()
+    @property
+    def targets(self) -> Targets:
+        return self._targets
 
     def draft(
         self,
-        workspace_id: str,
+        target: Target,
         question: str,
         document_ids: Sequence[str] | None = None,
         tags: Sequence[str] | None = None,
@@ -142,13 +139,24 @@ class AnswerService:
         question = question.strip()
         if not question:
             raise InvalidInput("the question is empty")
-        if len(question) > self._policy.max_question_chars:
+        if len(question) > self._limits.max_question_chars:
             raise InvalidInput(
-                f"the question is {len(question)} characters; the limit is {self._policy.max_question_chars}"
+                f"the question is {len(question)} characters; the limit is {self._limits.max_question_chars}"
             )
+        config = target.config
         language = detect_language(question)
         retrieval = self._retriever.retrieve(
-            workspace_id, question, k=self._policy.top_k, document_ids=document_ids, tags=tags
+            target.knowledge_id,
+            question,
+            k=config.top_k,
+            mode=config.retrieval_mode,
+            document_ids=[target.knowledge_ref(d) for d in document_ids] if document_ids else None,
+            tags=tags,
+            candidates=config.candidates,
+            fusion=partial(
+                spread_weighted_fusion, weight=config.keyword_weight, reference=config.spread_reference
+            ),
+            reranker=reranker_of(config.reranker),
         )
         t = time.perf_counter()
         extract = (
@@ -161,9 +169,11 @@ class AnswerService:
         if retrieval.hits:
             confidence = 1.0
             if not calibrating:
-                model = self.confidence_model(workspace_id)
+                model = confidence_model_of(config.confidence_model)
                 confidence = float(model.predict_proba(np.asarray([features]))[0])
-        text, citations, mode = self._compose(question, language, retrieval, extract, confidence, use_llm)
+        text, citations, mode = self._compose(
+            question, language, retrieval, extract, confidence, use_llm, config
+        )
         retrieval.timings_ms["answer"] = (time.perf_counter() - t) * 1000
         return Draft(question, language, retrieval, features, confidence, text, citations, mode)
 
@@ -176,12 +186,32 @@ class AnswerService:
         tags: Sequence[str] | None = None,
         use_llm: bool = True,
         record: bool = True,
+        target: Target | None = None,
     ) -> Answer:
+        """Answer with ``target``, by default the workspace's live release (or its working knowledge
+        before the first promotion)."""
+        return self.answer_with_draft(
+            workspace_id, question, conversation_id, document_ids, tags, use_llm, record, target
+        )[0]
+
+    def answer_with_draft(
+        self,
+        workspace_id: str,
+        question: str,
+        conversation_id: str | None = None,
+        document_ids: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        use_llm: bool = True,
+        record: bool = True,
+        target: Target | None = None,
+    ) -> tuple[Answer, Draft]:
+        """:meth:`answer`, plus the draft behind it (evaluation scores the retrieval too)."""
         started = time.perf_counter()
-        draft = self.draft(workspace_id, question, document_ids, tags, use_llm)
+        target = target or self._targets.live(workspace_id)
+        draft = self.draft(target, question, document_ids, tags, use_llm)
         conversation = self._answers.ensure_conversation(workspace_id, conversation_id) if record else None
         text, citations, mode = draft.text, draft.citations, draft.mode
-        if mode != "handoff" and draft.confidence < self._policy.handoff_below:
+        if mode not in ("handoff", "curated") and draft.confidence < target.config.handoff_below:
             text, citations, mode = HANDOFF_MESSAGES[draft.language], [], "handoff"
         timings = dict(draft.retrieval.timings_ms)
         timings["total"] = (time.perf_counter() - started) * 1000
@@ -196,10 +226,11 @@ class AnswerService:
             mode=mode,
             conversation_id=conversation,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
+            release=target.release.number if target.release else None,
         )
         if record:
             self._answers.save_answer(workspace_id, answer, _retrieved(draft.retrieval))
-        return answer
+        return answer, draft
 
     def _compose(
         self,
@@ -209,11 +240,15 @@ class AnswerService:
         extract: Extract | None,
         confidence: float,
         use_llm: bool,
+        config: AnswerConfig,
     ) -> tuple[str, list[Citation], Mode]:
         hits = retrieval.hits
         if extract is None:  # no hits at all
             return HANDOFF_MESSAGES[language], [], "handoff"
-        if hits[0].chunk.kind == "faq" and confidence >= self._policy.faq_direct_above:
+        curated = _curated_match(question, hits, config.curated_match_above)
+        if curated is not None:
+            return curated.chunk.text, [_citation(1, curated, curated.chunk.text)], "curated"
+        if hits[0].chunk.kind == "faq" and confidence >= config.faq_direct_above:
             faq = prefer_language([h for h in hits if h.chunk.kind == "faq"], language, window=2)[0]
             return faq.chunk.text, [_citation(1, faq, faq.chunk.text)], "faq"
         if self._llm is not None and use_llm:
@@ -226,7 +261,7 @@ class AnswerService:
         assert self._llm is not None
         try:
             reply = self._llm.chat(
-                _llm_messages(question, language, hits), self._policy.llm_max_tokens
+                _llm_messages(question, language, hits), self._limits.llm_max_tokens
             ).strip()
         except BackendUnavailable:
             log.warning("LLM unavailable; answering extractively")
@@ -236,6 +271,28 @@ class AnswerService:
             return HANDOFF_MESSAGES[language], [], "handoff"
         citations = [_citation(n, hits[n - 1], hits[n - 1].chunk.text) for n in cited]
         return reply, citations, "llm"
+
+
+def confidence_model_of(stored: dict[str, Any] | None) -> ConfidenceModel:
+    if stored:
+        try:
+            return ConfidenceModel.from_dict(stored)
+        except (ValueError, KeyError):
+            log.warning("outdated confidence model in the settings; using the bundled default")
+    return default_confidence()
+
+
+def _curated_match(question: str, hits: Sequence[Hit], similarity_above: float) -> Hit | None:
+    """A curated answer wins over everything else when its question is this question: the same after
+    normalisation, or close enough in meaning."""
+    for hit in hits:
+        if hit.document_source != CURATED_SOURCE or not hit.chunk.question:
+            continue
+        if squash(hit.chunk.question) == squash(question):
+            return hit
+        if hit.vector_score is not None and hit.vector_score >= similarity_above:
+            return hit
+    return None
 
 
 def _extractive(extract: Extract) -> tuple[str, list[Citation], Mode]:

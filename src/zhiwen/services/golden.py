@@ -9,10 +9,10 @@ spaces and punctuation ignored).
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +24,9 @@ from zhiwen.errors import InvalidInput
 from zhiwen.services.answer import AnswerService
 from zhiwen.services.confidence import ConfidenceModel, expected_calibration_error, reliability_table
 from zhiwen.services.metrics import percentile
+from zhiwen.text.normalize import decode, squash
+
+MAX_QUESTION_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -35,52 +38,107 @@ class GoldenItem:
     category: str = ""
 
 
-def _strings(value: object, line: int, name: str) -> tuple[str, ...]:
+def _strings(value: object, where: str, name: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        return (value,) if value.strip() else ()
+        return (value.strip(),) if value.strip() else ()
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(v for v in value if v.strip())
-    raise InvalidInput(f"line {line}: '{name}' must be a string or a list of strings")
+        return tuple(v.strip() for v in value if v.strip())
+    raise InvalidInput(f"{where}: '{name}' must be a string or a list of strings")
 
 
-def load_golden(path: Path) -> list[GoldenItem]:
-    if not path.is_file():
-        raise InvalidInput(f"{path}: no such golden file")
+def golden_item(record: object, where: str) -> GoldenItem:
+    """One golden question from a JSON object (a JSONL line, a CSV row, an API body)."""
+    if not isinstance(record, dict) or not isinstance(record.get("question"), str):
+        raise InvalidInput(f"{where}: needs a 'question' string")
+    question = record["question"].strip()
+    if not question:
+        raise InvalidInput(f"{where}: the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidInput(f"{where}: the question is over {MAX_QUESTION_CHARS} characters")
+    answers = _strings(record.get("expected_answer"), where, "expected_answer")
+    documents = _strings(record.get("expected_document"), where, "expected_document")
+    answerable = record.get("answerable", bool(answers or documents))
+    if not isinstance(answerable, bool):
+        raise InvalidInput(f"{where}: 'answerable' must be true or false")
+    if answerable and not (answers or documents):
+        raise InvalidInput(f"{where}: an answerable question needs an expected_answer or expected_document")
+    return GoldenItem(question, answers, documents, answerable, str(record.get("category") or ""))
+
+
+def golden_record(item: GoldenItem) -> dict[str, object]:
+    return {
+        "question": item.question,
+        "expected_answer": list(item.expected_answers),
+        "expected_document": list(item.expected_documents),
+        "answerable": item.answerable,
+        "category": item.category,
+    }
+
+
+def parse_golden_jsonl(text: str, name: str) -> list[GoldenItem]:
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise InvalidInput(f"{path}:{number}: invalid JSON ({error.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("question"), str):
-            raise InvalidInput(f"{path}:{number}: each line needs a 'question' string")
-        answers = _strings(record.get("expected_answer"), number, "expected_answer")
-        documents = _strings(record.get("expected_document"), number, "expected_document")
-        answerable = record.get("answerable", bool(answers or documents))
-        if not isinstance(answerable, bool):
-            raise InvalidInput(f"{path}:{number}: 'answerable' must be true or false")
-        items.append(
-            GoldenItem(record["question"], answers, documents, answerable, str(record.get("category", "")))
-        )
+            raise InvalidInput(f"{name}:{number}: invalid JSON ({error.msg})") from None
+        items.append(golden_item(record, f"{name}:{number}"))
+    return _non_empty(items, name)
+
+
+_TRUE = {"true", "yes", "1", "y", "是", "可回答"}
+_FALSE = {"false", "no", "0", "n", "否", "不可回答"}
+
+
+def parse_golden_csv(text: str, name: str) -> list[GoldenItem]:
+    """Columns: question, expected_answer, expected_document, answerable, category. Several expected
+    answers or documents are separated by ``|``."""
+    reader = csv.DictReader(io.StringIO(text))
+    columns = {c.strip().lower() for c in reader.fieldnames or []}
+    if "question" not in columns:
+        raise InvalidInput(f"{name}: the CSV needs a 'question' column (found: {', '.join(sorted(columns))})")
+    items = []
+    for number, raw in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
+        if not any(row.values()):
+            continue
+        record: dict[str, object] = {
+            "question": row.get("question", ""),
+            "expected_answer": [p for p in row.get("expected_answer", "").split("|") if p.strip()],
+            "expected_document": [p for p in row.get("expected_document", "").split("|") if p.strip()],
+            "category": row.get("category", ""),
+        }
+        flag = row.get("answerable", "").lower()
+        if flag in _TRUE | _FALSE:
+            record["answerable"] = flag in _TRUE
+        elif flag:
+            raise InvalidInput(f"{name}:{number}: answerable must be true or false, not {flag!r}")
+        items.append(golden_item(record, f"{name}:{number}"))
+    return _non_empty(items, name)
+
+
+def _non_empty(items: list[GoldenItem], name: str) -> list[GoldenItem]:
     if not items:
-        raise InvalidInput(f"{path}: the golden file has no questions")
+        raise InvalidInput(f"{name}: the golden file has no questions")
     return items
 
 
-_NOISE = re.compile(r"[\s\W_]+")
-
-
-def _squash(text: str) -> str:
-    return _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
+def load_golden(path: Path) -> list[GoldenItem]:
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such golden file")
+    text = decode(path.read_bytes(), path.name)
+    if path.suffix.lower() == ".csv":
+        return parse_golden_csv(text, str(path))
+    return parse_golden_jsonl(text, str(path))
 
 
 def answer_is_right(text: str, expected: Sequence[str]) -> bool:
-    squashed = _squash(text)
-    return any(_squash(e) in squashed for e in expected if _squash(e))
+    squashed = squash(text)
+    return any(squash(e) in squashed for e in expected if squash(e))
 
 
 def split_of(question: str) -> str:
@@ -154,9 +212,10 @@ def run_golden(
     use_llm: bool = False,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> AnswerReport:
+    target = service.targets.working(workspace_id)
     results = []
     for i, item in enumerate(items, start=1):
-        answer = service.answer(workspace_id, item.question, use_llm=use_llm, record=False)
+        answer = service.answer(workspace_id, item.question, use_llm=use_llm, record=False, target=target)
         sources = [c.source for c in answer.citations]
         results.append(
             QuestionResult(
@@ -211,8 +270,9 @@ def calibrate(
     """Fit P(right) on the tuning half and report on the held-out half (calibration, and answer/handoff
     metrics at ``handoff_below``), then refit on every question for use."""
     features, labels, splits = [], [], []
+    target = service.targets.working(workspace_id)
     for item in items:
-        draft = service.draft(workspace_id, item.question, use_llm=False, calibrating=True)
+        draft = service.draft(target, item.question, use_llm=False, calibrating=True)
         features.append(draft.features)
         sources = [c.source for c in draft.citations]
         labels.append(int(_answered_right(item, draft.mode == "handoff", draft.text, sources)))

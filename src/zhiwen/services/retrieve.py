@@ -11,6 +11,7 @@ from zhiwen.errors import InvalidInput
 from zhiwen.ports import DocumentStore, Embedder, KeywordIndex, Vector, VectorIndex
 from zhiwen.services.embedding import embedding_text, embeds_as_query
 from zhiwen.services.fusion import Candidate, spread_weighted_fusion
+from zhiwen.services.rerank import DEPTH, Matrix, Memory, Reranker, candidate_features
 from zhiwen.types import Hit
 
 # BM25's per-term score tends to IDF · (k1 + 1) as term frequency grows; k1 = 1.2 in FTS5 and most engines.
@@ -27,6 +28,19 @@ class Retrieval:
     query_vector: Vector | None
     timings_ms: dict[str, float] = field(default_factory=dict)
     term_weights: dict[str, float] = field(default_factory=dict)  # IDF of the query's keyword terms
+
+
+@dataclass
+class Pool:
+    """Everything retrieval knows about one query's candidates before the final cut."""
+
+    started: float
+    by_id: dict[str, Candidate] = field(default_factory=dict)
+    fused: dict[str, float] = field(default_factory=dict)
+    query_vector: Vector | None = None
+    term_weights: dict[str, float] = field(default_factory=dict)
+    remembered: dict[str, float] = field(default_factory=dict)  # content hash -> memory similarity
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Retriever:
@@ -54,13 +68,70 @@ class Retriever:
         mode: Mode = "hybrid",
         document_ids: Sequence[str] | None = None,
         tags: Sequence[str] | None = None,
+        candidates: int | None = None,
+        fusion: Fusion | None = None,
+        reranker: Reranker | None = None,
     ) -> Retrieval:
+        """The best ``k`` chunks. ``candidates``, ``fusion`` and ``reranker`` override the defaults (a
+        release's settings); the re-ranker needs the dense signal, so keyword mode ignores it."""
+        pool = self.pool(
+            workspace_id,
+            query,
+            k,
+            mode,
+            document_ids,
+            tags,
+            candidates,
+            fusion,
+            memory=reranker.memory if reranker else None,
+        )
+        t = time.perf_counter()
+        if reranker is not None and pool.query_vector is not None and pool.fused:
+            shortlist, features = self.shortlist(workspace_id, query, pool)
+            scores = reranker.predict(features)
+            # Re-ranked candidates go above the rest, in the model's order.
+            top = max(pool.fused.values())
+            for candidate, score in zip(shortlist, scores, strict=True):
+                pool.fused[candidate.chunk_id] = top + 1.0 + float(score)
+            pool.timings["rerank"] = (time.perf_counter() - t) * 1000
+        best = sorted(pool.fused, key=lambda cid: pool.fused[cid], reverse=True)[:k]
+        if pool.query_vector is not None:
+            self._score_unembedded(workspace_id, pool.query_vector, [pool.by_id[cid] for cid in best])
+        hits = self._hits(workspace_id, best, pool.fused, pool.by_id)
+        pool.timings["total"] = (time.perf_counter() - pool.started) * 1000
+        return Retrieval(hits, list(pool.by_id.values()), pool.query_vector, pool.timings, pool.term_weights)
+
+    def shortlist(self, workspace_id: str, query: str, pool: Pool) -> tuple[list[Candidate], Matrix]:
+        """The best :data:`DEPTH` fused candidates and their re-ranking features."""
+        ranked = sorted(pool.fused, key=lambda cid: pool.fused[cid], reverse=True)[:DEPTH]
+        chunks = self._store.get_chunks(workspace_id, ranked)
+        shortlist = [pool.by_id[cid] for cid in ranked if cid in chunks]
+        return shortlist, candidate_features(query, shortlist, chunks, pool.fused, pool.remembered)
+
+    def content_hashes(self, workspace_id: str, chunk_ids: Sequence[str]) -> list[str]:
+        chunks = self._store.get_chunks(workspace_id, chunk_ids)
+        return [chunks[cid].content_hash if cid in chunks else "" for cid in chunk_ids]
+
+    def pool(
+        self,
+        workspace_id: str,
+        query: str,
+        k: int = 5,
+        mode: Mode = "hybrid",
+        document_ids: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        candidates: int | None = None,
+        fusion: Fusion | None = None,
+        memory: Memory | None = None,
+        exclude_from_memory: str | None = None,
+    ) -> Pool:
+        """Keyword and dense candidates (plus those a re-ranker's memory recalls), scored and fused."""
         if not query.strip():
             raise InvalidInput("the query is empty")
         if not 1 <= k <= 100:
             raise InvalidInput("k must be between 1 and 100")
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
+        result = Pool(started=time.perf_counter())
+        timings = result.timings
         restrict: set[str] | None = None
         if document_ids:
             restrict = self._store.chunk_ids_for_documents(workspace_id, document_ids)
@@ -68,52 +139,51 @@ class Retriever:
             tagged = self._store.chunk_ids_with_tags(workspace_id, tags)
             restrict = tagged if restrict is None else restrict & tagged
         if restrict is not None and not restrict:
-            return Retrieval([], [], None, {"total": 0.0})
-        n = max(self._candidates, k)
+            return result
+        n = max(candidates or self._candidates, k)
 
-        candidates: dict[str, Candidate] = {}
-        term_weights: dict[str, float] = {}
+        found = result.by_id
         if mode in ("keyword", "hybrid"):
             t = time.perf_counter()
             keyword_hits = self._keywords.search(workspace_id, query, n, restrict)
-            term_weights = self._keywords.term_weights(query)
-            ceiling = KEYWORD_SATURATION * sum(term_weights.values())
+            result.term_weights = self._keywords.term_weights(query)
+            ceiling = KEYWORD_SATURATION * sum(result.term_weights.values())
             for rank, (cid, score) in enumerate(keyword_hits):
                 share = score / ceiling if ceiling > 0 else 0.0
-                candidates[cid] = Candidate(cid, keyword=score, keyword_rank=rank, keyword_share=share)
+                found[cid] = Candidate(cid, keyword=score, keyword_rank=rank, keyword_share=share)
             timings["keyword"] = (time.perf_counter() - t) * 1000
 
-        query_vector: Vector | None = None
         if mode in ("vector", "hybrid"):
             t = time.perf_counter()
-            query_vector = self._embedder.embed_queries([query])[0]
+            result.query_vector = self._embedder.embed_queries([query])[0]
             timings["embed"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             for rank, (cid, score) in enumerate(
-                self._vectors.search(workspace_id, query_vector, n, restrict)
+                self._vectors.search(workspace_id, result.query_vector, n, restrict)
             ):
-                candidate = candidates.setdefault(cid, Candidate(cid))
+                candidate = found.setdefault(cid, Candidate(cid))
                 candidate.vector, candidate.vector_rank = score, rank
-            missing = [cid for cid, c in candidates.items() if c.vector is None]
-            for cid, score in self._vectors.scores(workspace_id, query_vector, missing).items():
-                candidates[cid].vector = score
+            if memory is not None:
+                result.remembered = memory.recall(result.query_vector, exclude_from_memory)
+                recalled = self._store.chunk_ids_by_hash(workspace_id, set(result.remembered))
+                for cid in recalled.values():
+                    if restrict is None or cid in restrict:
+                        found.setdefault(cid, Candidate(cid))
+            missing = [cid for cid, c in found.items() if c.vector is None]
+            for cid, score in self._vectors.scores(workspace_id, result.query_vector, missing).items():
+                found[cid].vector = score
             timings["vector"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        pool = list(candidates.values())
+        pool = list(found.values())
         if mode == "keyword":
-            fused = {c.chunk_id: c.keyword or 0.0 for c in pool}
+            result.fused = {c.chunk_id: c.keyword or 0.0 for c in pool}
         elif mode == "vector":
-            fused = {c.chunk_id: c.vector or 0.0 for c in pool if c.vector_rank is not None}
+            result.fused = {c.chunk_id: c.vector or 0.0 for c in pool if c.vector_rank is not None}
         else:
-            fused = self._fusion(pool)
-        best = sorted(fused, key=lambda cid: fused[cid], reverse=True)[:k]
+            result.fused = (fusion or self._fusion)(pool)
         timings["fuse"] = (time.perf_counter() - t) * 1000
-        if query_vector is not None:
-            self._score_unembedded(workspace_id, query_vector, [candidates[cid] for cid in best])
-        hits = self._hits(workspace_id, best, fused, candidates)
-        timings["total"] = (time.perf_counter() - started) * 1000
-        return Retrieval(hits, pool, query_vector, timings, term_weights)
+        return result
 
     def _score_unembedded(self, workspace_id: str, query_vector: Vector, best: list[Candidate]) -> None:
         """Right after an upload, the best hits may still wait for the background embedder. Embed those few

@@ -66,3 +66,12 @@ def detect_language(text: str) -> str:
     cjk = len(_CJK.findall(text))
     latin_words = len(re.findall(r"[A-Za-z]{2,}", text))
     return "zh" if cjk and cjk >= latin_words else "en"
+
+
+_NOISE = re.compile(r"[\s\W_]+")
+
+
+def squash(text: str) -> str:
+    """Text reduced to what matters for comparing answers and questions: width, case, spaces and
+    punctuation ignored."""
+    return _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())

@@ -36,6 +36,7 @@ def answer_response(answer: Answer) -> AnswerResponse:
         handoff=answer.handoff,
         mode=answer.mode,
         timings_ms=answer.timings_ms,
+        release=answer.release,
     )
 
 

@@ -38,8 +38,8 @@ class SqliteAnswerStore:
         record = {"answer": dataclasses.asdict(answer), "retrieved": list(retrieved)}
         with self._db.transaction() as conn:
             conn.execute(
-                "INSERT INTO answers (id, workspace_id, conversation_id, question, record, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO answers (id, workspace_id, conversation_id, question, record, created_at,"
+                " release_number, handoff) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     answer.id,
                     workspace_id,
@@ -47,6 +47,8 @@ class SqliteAnswerStore:
                     answer.question,
                     json.dumps(record, ensure_ascii=False),
                     utc_now(),
+                    answer.release,
+                    int(answer.handoff),
                 ),
             )
 

@@ -98,6 +98,96 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 2: the quality lifecycle: release snapshots, feedback and review, curated answers, golden sets,
+    # evaluation runs.
+    """
+    ALTER TABLE workspaces ADD COLUMN snapshot_of TEXT REFERENCES workspaces(id) ON DELETE CASCADE;
+    ALTER TABLE answers ADD COLUMN release_number INTEGER;
+    ALTER TABLE answers ADD COLUMN handoff INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE answers ADD COLUMN review TEXT;
+    UPDATE answers SET handoff = coalesce(json_extract(record, '$.answer.handoff'), 0);
+    CREATE INDEX answers_workspace_created ON answers(workspace_id, created_at);
+    CREATE TABLE feedback (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        answer_id TEXT NOT NULL REFERENCES answers(id) ON DELETE CASCADE,
+        rating TEXT NOT NULL CHECK (rating IN ('like', 'dislike')),
+        comment TEXT NOT NULL DEFAULT '',
+        correction TEXT NOT NULL DEFAULT '',
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX feedback_answer ON feedback(answer_id);
+    CREATE TABLE curated_answers (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        question TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        from_answer_id TEXT,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE golden_sets (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        UNIQUE (workspace_id, name, version)
+    );
+    CREATE TABLE golden_items (
+        set_id TEXT NOT NULL REFERENCES golden_sets(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (set_id, position)
+    );
+    CREATE TABLE eval_runs (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        golden_set_id TEXT NOT NULL REFERENCES golden_sets(id) ON DELETE CASCADE,
+        target TEXT NOT NULL,
+        split TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE eval_results (
+        run_id TEXT NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (run_id, position)
+    );
+    CREATE TABLE releases (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        knowledge_id TEXT NOT NULL REFERENCES workspaces(id),
+        config TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        eval_run_id TEXT REFERENCES eval_runs(id) ON DELETE SET NULL,
+        note TEXT NOT NULL DEFAULT '',
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (workspace_id, number)
+    );
+    CREATE TABLE live_releases (
+        workspace_id TEXT PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+        release_id TEXT NOT NULL REFERENCES releases(id),
+        since TEXT NOT NULL
+    );
+    CREATE TABLE release_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        release_id TEXT NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    """,
 ]
 
 

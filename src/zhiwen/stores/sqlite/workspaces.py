@@ -47,7 +47,8 @@ class SqliteWorkspaceStore:
     def get_workspace(self, name_or_id: str) -> Workspace:
         with self._db.reading() as conn:
             row = conn.execute(
-                "SELECT * FROM workspaces WHERE name = ? OR id = ?", (name_or_id, name_or_id)
+                "SELECT * FROM workspaces WHERE (name = ? OR id = ?) AND snapshot_of IS NULL",
+                (name_or_id, name_or_id),
             ).fetchone()
         if row is None:
             raise NotFound(
@@ -58,7 +59,9 @@ class SqliteWorkspaceStore:
 
     def list_workspaces(self) -> list[Workspace]:
         with self._db.reading() as conn:
-            rows = conn.execute("SELECT * FROM workspaces ORDER BY created_at").fetchall()
+            rows = conn.execute(
+                "SELECT * FROM workspaces WHERE snapshot_of IS NULL ORDER BY created_at"
+            ).fetchall()
         return [_workspace(r) for r in rows]
 
     def create_key(self, workspace_id: str, name: str, role: Role, key_hash: str, prefix: str) -> ApiKey:

@@ -1,0 +1,181 @@
+"""Evaluation runs and reports, releases and the gate, tuning, working settings (admin keys only)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+
+from zhiwen.api.deps import AdminKey, ServicesDep
+from zhiwen.api.schemas import (
+    EvalRequest,
+    GateThresholds,
+    JobOut,
+    ReleaseCreate,
+    RollbackRequest,
+    TuneRequest,
+)
+from zhiwen.errors import InvalidInput
+from zhiwen.ports import ProgressCallback
+from zhiwen.services import report
+from zhiwen.types import ApiKey, Release
+
+router = APIRouter(prefix="/v1", tags=["evaluation and releases"])
+
+
+def _by(key: ApiKey) -> str:
+    return f"key:{key.name}"
+
+
+def _release(release: Release, live: Release | None = None) -> dict[str, Any]:
+    data = dataclasses.asdict(release)
+    data["config"] = {
+        **{k: v for k, v in release.config.items() if k not in ("confidence_model", "reranker")},
+        "confidence_model": "custom" if release.config.get("confidence_model") else "bundled default",
+        "reranker": (release.config.get("reranker") or {}).get("fingerprint"),
+    }
+    data["manifest"] = {"documents": len(release.manifest["documents"]), "chunks": release.manifest["chunks"]}
+    data["live"] = live is not None and live.id == release.id
+    return data
+
+
+@router.post("/eval/runs", status_code=status.HTTP_201_CREATED)
+def run_evaluation(body: EvalRequest, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """Evaluate the working knowledge (default), a release, or the live release on a golden set."""
+    if body.release is not None and body.live:
+        raise InvalidInput("give release or live, not both")
+    if body.release is not None:
+        target = services.targets.of_release(services.releases.get(key.workspace_id, body.release))
+    else:
+        target = (
+            services.targets.live(key.workspace_id)
+            if body.live
+            else services.targets.working(key.workspace_id)
+        )
+    run = services.evaluator.run(target, body.golden, body.version, body.split)
+    return dataclasses.asdict(run)
+
+
+@router.get("/eval/runs")
+def list_evaluations(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(r) for r in services.evaluator.list_runs(key.workspace_id)]
+
+
+@router.get("/eval/runs/{run_id}")
+def get_evaluation(run_id: str, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    run, results = services.evaluator.get(key.workspace_id, run_id)
+    return {**dataclasses.asdict(run), "results": results}
+
+
+@router.get("/eval/runs/{run_id}/report", response_model=None)
+def evaluation_report(
+    run_id: str, services: ServicesDep, key: AdminKey, format: Literal["html", "md"] = "html"
+) -> Response:
+    """HTML with plots (confidence, reliability, per category), or Markdown."""
+    run, results = services.evaluator.get(key.workspace_id, run_id)
+    if format == "md":
+        return PlainTextResponse(report.markdown(run, results), media_type="text/markdown; charset=utf-8")
+    return HTMLResponse(report.html_report(run, results))
+
+
+@router.get("/eval/compare")
+def compare_evaluations(
+    services: ServicesDep, key: AdminKey, before: Annotated[str, Query()], after: Annotated[str, Query()]
+) -> dict[str, Any]:
+    """Question by question: what got better and what got worse between two runs."""
+    return services.evaluator.compare(key.workspace_id, before, after)
+
+
+@router.get("/eval/thresholds")
+def get_thresholds(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    return services.releases.gate_policy(key.workspace_id).to_dict()
+
+
+@router.put("/eval/thresholds")
+def set_thresholds(body: GateThresholds, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    return services.releases.set_gate_policy(key.workspace_id, body.minimum, body.tolerance).to_dict()
+
+
+@router.post("/releases", status_code=status.HTTP_201_CREATED)
+def create_release(body: ReleaseCreate, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """Freeze the working knowledge, settings and models as the next release; evaluate it when a golden set
+    is named. Customers see nothing until it is promoted."""
+    release, run = services.releases.create(
+        key.workspace_id, _by(key), body.golden, body.settings, note=body.note
+    )
+    return {**_release(release), "evaluation": dataclasses.asdict(run) if run else None}
+
+
+@router.get("/releases")
+def list_releases(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
+    live = services.releases.live(key.workspace_id)
+    return [_release(r, live) for r in services.releases.list_releases(key.workspace_id)]
+
+
+@router.get("/releases/history")
+def release_history(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
+    return services.releases.history(key.workspace_id)
+
+
+@router.get("/releases/{number}")
+def get_release(number: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    return _release(services.releases.get(key.workspace_id, number), services.releases.live(key.workspace_id))
+
+
+@router.get("/releases/{number}/gate")
+def check_gate(number: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """Would this release pass the gate? (The same check promote makes, without promoting.)"""
+    return services.releases.check(key.workspace_id, number).to_dict()
+
+
+@router.post("/releases/{number}/promote")
+def promote_release(number: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """Make the release live if it passes the gate; otherwise 409 ``gate_refused`` with the reasons and the
+    questions that got worse in ``error.details``."""
+    return services.releases.promote(key.workspace_id, number, _by(key)).to_dict()
+
+
+@router.post("/releases/rollback")
+def rollback_release(body: RollbackRequest, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """Make an earlier release live again at once (not gated)."""
+    release = services.releases.rollback(key.workspace_id, _by(key), body.release)
+    return _release(release, release)
+
+
+@router.post("/tune", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
+def tune(body: TuneRequest, services: ServicesDep, key: AdminKey) -> JobOut:
+    """Start tuning as a job (minutes); poll ``/v1/jobs/{id}``: its result names the proposed release."""
+    job = services.jobs.create_job(key.workspace_id, "tune")
+
+    def work(progress: ProgressCallback) -> dict[str, object]:
+        result = services.tuner.tune(
+            key.workspace_id,
+            body.golden,
+            _by(key),
+            body.trials,
+            lambda stage, done, total: progress(done / max(total, 1)) if stage == "trial" else None,
+        )
+        return dict(result)
+
+    services.job_runner.submit(job, work)
+    return JobOut(**{k: v for k, v in dataclasses.asdict(job).items() if k != "workspace_id"})
+
+
+@router.get("/settings")
+def working_settings(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    config = services.targets.working_config(key.workspace_id)
+    return {
+        **config.settings(),
+        "confidence_model": "custom" if config.confidence_model else "bundled default",
+        "reranker": (config.reranker or {}).get("fingerprint"),
+    }
+
+
+@router.patch("/settings")
+def change_settings(body: dict[str, str], services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """Change working settings (strings converted to each setting's type); the next release freezes them."""
+    config = services.targets.working_config(key.workspace_id).with_overrides(body)
+    services.targets.save_working_config(key.workspace_id, config)
+    return config.settings()

@@ -1,0 +1,226 @@
+"""Releases and the quality gate.
+
+``create`` freezes the working knowledge and settings as a numbered candidate and evaluates it on the
+held-out split of a golden set. ``promote`` makes it live only when it meets the workspace's thresholds and
+does not regress against the live release beyond a tolerance on any gated metric; otherwise it refuses with
+the reasons and the questions that got worse. ``rollback`` makes any earlier release live again at once: it is
+the emergency exit, so it is not gated. Answering reads the live pointer per question, so a switch never
+interrupts answering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from zhiwen.errors import GateRefused, InvalidInput, NotFound
+from zhiwen.ports import ReleaseStore, VectorIndex, WorkspaceStore
+from zhiwen.services.embedding import EmbeddingWorker
+from zhiwen.services.evaluate import GATED_METRICS, EvalService, compare_results
+from zhiwen.services.targets import Targets
+from zhiwen.types import EvalRun, Release
+
+GATE_SETTING = "gate"
+DEFAULT_TOLERANCE = 0.02
+
+
+@dataclass
+class GatePolicy:
+    minimum: dict[str, float] = field(default_factory=dict)  # metric -> lowest acceptable value
+    tolerance: float = DEFAULT_TOLERANCE  # largest acceptable drop against the live release
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> GatePolicy:
+        data = data or {}
+        return cls(dict(data.get("minimum", {})), float(data.get("tolerance", DEFAULT_TOLERANCE)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"minimum": self.minimum, "tolerance": self.tolerance}
+
+
+@dataclass
+class GateResult:
+    release: int
+    passed: bool
+    failures: list[str]
+    candidate: dict[str, Any]
+    live: dict[str, Any] | None
+    worse_questions: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _metrics(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {m: summary.get(m) for m in (*GATED_METRICS, "handoff_f1", "ndcg_at_k", "ece", "questions")}
+
+
+class ReleaseService:
+    def __init__(
+        self,
+        store: ReleaseStore,
+        workspaces: WorkspaceStore,
+        targets: Targets,
+        evaluator: EvalService,
+        vectors: VectorIndex,
+        embedding_worker: EmbeddingWorker,
+    ) -> None:
+        self._store = store
+        self._workspaces = workspaces
+        self._targets = targets
+        self._evaluator = evaluator
+        self._vectors = vectors
+        self._worker = embedding_worker
+
+    def gate_policy(self, workspace_id: str) -> GatePolicy:
+        return GatePolicy.from_dict(self._workspaces.get_setting(workspace_id, GATE_SETTING))
+
+    def set_gate_policy(
+        self, workspace_id: str, minimum: Mapping[str, float], tolerance: float | None
+    ) -> GatePolicy:
+        unknown = sorted(set(minimum) - set(GATED_METRICS))
+        if unknown:
+            raise InvalidInput(
+                f"unknown gated metric(s) {', '.join(unknown)}; gated: {', '.join(GATED_METRICS)}"
+            )
+        if any(not 0.0 <= v <= 1.0 for v in minimum.values()) or (
+            tolerance is not None and not 0 <= tolerance <= 1
+        ):
+            raise InvalidInput("thresholds and the tolerance are fractions between 0 and 1")
+        policy = self.gate_policy(workspace_id)
+        policy.minimum.update(minimum)
+        if tolerance is not None:
+            policy.tolerance = tolerance
+        self._workspaces.put_setting(workspace_id, GATE_SETTING, policy.to_dict())
+        return policy
+
+    def create(
+        self,
+        workspace_id: str,
+        actor: str,
+        golden: str | None = None,
+        overrides: Mapping[str, str] | None = None,
+        config: dict[str, Any] | None = None,
+        note: str = "",
+        on_progress: Callable[[int, int], None] = lambda done, total: None,
+    ) -> tuple[Release, EvalRun | None]:
+        """Freeze the working knowledge with the working settings (``overrides`` applied, or ``config``
+        as a whole) and evaluate it on the held-out split of ``golden``."""
+        self._worker.run_until_done()  # a release's chunks all have vectors
+        base = self._targets.working_config(workspace_id)
+        chosen = base.from_dict(config) if config is not None else base.with_overrides(overrides or {})
+        release = self._store.create_release(workspace_id, chosen.to_dict(), note, actor)
+        run = None
+        if golden:
+            run = self._evaluator.run(self._targets.of_release(release), golden, on_progress=on_progress)
+            self._store.attach_evaluation(release.id, run.id)
+            release = self._store.get_release(workspace_id, release.number)
+        self._store.log_event(release, "create", actor, {"eval_run": run.id if run else None})
+        return release, run
+
+    def list_releases(self, workspace_id: str) -> list[Release]:
+        return self._store.list_releases(workspace_id)
+
+    def get(self, workspace_id: str, number: int) -> Release:
+        return self._store.get_release(workspace_id, number)
+
+    def live(self, workspace_id: str) -> Release | None:
+        return self._store.live_release(workspace_id)
+
+    def history(self, workspace_id: str) -> list[dict[str, Any]]:
+        return self._store.events(workspace_id)
+
+    def check(
+        self, workspace_id: str, number: int, on_progress: Callable[[int, int], None] = lambda d, t: None
+    ) -> GateResult:
+        """Judge release ``number`` against the thresholds and, on the same golden questions, the live
+        release (evaluated now when its own evaluation used another golden set)."""
+        release = self._store.get_release(workspace_id, number)
+        if release.eval_run_id is None:
+            raise InvalidInput(
+                f"release {number} was not evaluated; create it with --golden NAME so the gate has figures"
+            )
+        run, results = self._evaluator.get(workspace_id, release.eval_run_id)
+        policy = self.gate_policy(workspace_id)
+        failures = [
+            f"{metric} {run.summary.get(metric, 0.0):.3f} is below the minimum {low:.3f}"
+            for metric, low in sorted(policy.minimum.items())
+            if float(run.summary.get(metric) or 0.0) < low
+        ]
+        live = self._store.live_release(workspace_id)
+        live_summary = None
+        worse: list[dict[str, Any]] = []
+        if live is not None and live.id != release.id:
+            live_run, live_results = self._live_evaluation(live, run, on_progress)
+            live_summary = live_run.summary
+            for metric in GATED_METRICS:
+                before, after = live_run.summary.get(metric), run.summary.get(metric)
+                if (
+                    isinstance(before, float | int)
+                    and isinstance(after, float | int)
+                    and after < before - policy.tolerance
+                ):
+                    failures.append(
+                        f"{metric} fell from {before:.3f} (release {live.number}) to {after:.3f}, "
+                        f"more than the tolerance {policy.tolerance:.3f}"
+                    )
+            worse = compare_results(live_run, live_results, run, results)["worse"]
+        return GateResult(
+            release=number,
+            passed=not failures,
+            failures=failures,
+            candidate=_metrics(run.summary),
+            live=None if live_summary is None else _metrics(live_summary),
+            worse_questions=worse,
+        )
+
+    def _live_evaluation(
+        self, live: Release, candidate_run: EvalRun, on_progress: Callable[[int, int], None]
+    ) -> tuple[EvalRun, list[dict[str, Any]]]:
+        if live.eval_run_id is not None:
+            run, results = self._evaluator.get(live.workspace_id, live.eval_run_id)
+            if run.golden_set_id == candidate_run.golden_set_id and run.split == candidate_run.split:
+                return run, results
+        info, items = self._evaluator.golden_items(live.workspace_id, candidate_run.golden_set_id)
+        run = self._evaluator.run_items(
+            self._targets.of_release(live), info.id, items, candidate_run.split, on_progress=on_progress
+        )
+        return self._evaluator.get(live.workspace_id, run.id)
+
+    def promote(
+        self,
+        workspace_id: str,
+        number: int,
+        actor: str,
+        on_progress: Callable[[int, int], None] = lambda d, t: None,
+    ) -> GateResult:
+        result = self.check(workspace_id, number, on_progress)
+        release = self._store.get_release(workspace_id, number)
+        if not result.passed:
+            self._store.log_event(release, "refused", actor, {"failures": result.failures})
+            raise GateRefused(
+                f"release {number} was not promoted: " + "; ".join(result.failures), result.to_dict()
+            )
+        self._switch(release, "promote", actor)
+        return result
+
+    def rollback(self, workspace_id: str, actor: str, number: int | None = None) -> Release:
+        """Make release ``number`` (by default the one live before the current one) live again, ungated."""
+        if number is None:
+            number = self._previous_live(workspace_id)
+        release = self._store.get_release(workspace_id, number)
+        self._switch(release, "rollback", actor)
+        return release
+
+    def _previous_live(self, workspace_id: str) -> int:
+        live = self._store.live_release(workspace_id)
+        current = live.number if live else None
+        for event in self._store.events(workspace_id, limit=1000):
+            if event["action"] in ("promote", "rollback") and event["release"] != current:
+                return int(event["release"])
+        raise NotFound("no earlier live release to roll back to; name one: `zhiwen release rollback N`")
+
+    def _switch(self, release: Release, action: str, actor: str) -> None:
+        self._vectors.count(release.knowledge_id)  # load its vectors before any question needs them
+        self._store.set_live(release, action, actor, {})
