@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.config import Settings
-from zhiwen.sample_kb import build_sample_kb
+from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services, build_services
 
@@ -50,3 +51,22 @@ def demo(
     services.embedding_worker.run_until_done()
     yield services, workspace
     services.close()
+
+
+@pytest.fixture
+def demo_copy(
+    demo: tuple[Services, Workspace], tmp_path: Path, embedder: BundledE5Embedder
+) -> Iterator[tuple[Services, Workspace]]:
+    """A private copy of the embedded demo knowledge base (SQLite backup, ~0.1 s), for tests that change
+    it: releases, curated answers, feedback."""
+    services, workspace = demo
+    settings = Settings(data_dir=tmp_path / "copy")
+    settings.db_path.parent.mkdir(parents=True)
+    target = sqlite3.connect(settings.db_path)
+    with services.db.reading() as conn:
+        conn.backup(target)
+    target.close()
+    copy = build_services(settings, embedder=embedder)
+    copy.golden.import_bytes(workspace.id, "demo", "golden.jsonl", golden_path().read_bytes())
+    yield copy, workspace
+    copy.close()

@@ -42,20 +42,42 @@ FEATURES = (
     "vector_rank",
     "bigram_recall",  # share of the question's character bigrams found in the candidate
     "bigram_precision",  # share of the candidate's bigrams found in the question (short FAQ questions)
+    "char_recall",  # the same for single characters: paraphrases reorder words but keep their characters
+    "char_precision",
+    "common_run",  # longest run of the question found verbatim in the candidate, relative to the question
+    "length_ratio",  # |candidate - question| / question length
     "length",
     "is_faq",
     "memory",  # similarity of the closest training question this candidate answers
     "memory_gap",
+    "memory_votes",  # how many of the closest training questions it answers
 )
-DEPTH = 30  # candidates re-ranked per question
-MEMORY_NEIGHBOURS = 5
+DEPTH = 50  # candidates re-ranked per question
+MEMORY_NEIGHBOURS = 8
 _ABSENT_RANK = math.log1p(1000)
 Matrix = npt.NDArray[np.float64]
 
 
-def _bigrams(text: str) -> set[str]:
-    squeezed = "".join(text.lower().split())
+_RUN_CHARS = 64  # longest-common-run search looks at the question's first 64 characters
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.lower().split())
+
+
+def _bigrams(squeezed: str) -> set[str]:
     return {squeezed[i : i + 2] for i in range(len(squeezed) - 1)}
+
+
+def _common_run(question: str, text: str) -> int:
+    """Length of the longest substring of ``question`` that occurs in ``text`` (grows only while found)."""
+    best = 0
+    for start in range(len(question)):
+        end = start + best + 1
+        while end <= len(question) and question[start:end] in text:
+            best = end - start
+            end += 1
+    return best
 
 
 @dataclass
@@ -66,19 +88,19 @@ class Memory:
     vectors: npt.NDArray[np.float32]
     answers: list[list[str]]
 
-    def recall(self, query_vector: Vector, exclude: str | None = None) -> dict[str, float]:
-        """Content hash -> similarity of the closest training question it answers (top neighbours only)."""
+    def recall(self, query_vector: Vector, exclude: str | None = None) -> dict[str, list[float]]:
+        """Content hash -> similarities of the closest training questions it answers, best first."""
         if not self.questions:
             return {}
         sims = self.vectors @ query_vector.astype(np.float32)
         order = np.argsort(-sims)[: MEMORY_NEIGHBOURS + 1]
-        found: dict[str, float] = {}
+        found: dict[str, list[float]] = {}
         taken = 0
         for i in order:
             if exclude is not None and self.questions[i] == exclude:
                 continue  # leave-one-out while training: a question must not find itself
             for content_hash in self.answers[i]:
-                found.setdefault(content_hash, float(sims[i]))
+                found.setdefault(content_hash, []).append(float(sims[i]))
             taken += 1
             if taken == MEMORY_NEIGHBOURS:
                 break
@@ -105,22 +127,26 @@ def candidate_features(
     pool: Sequence[Candidate],
     chunks: Mapping[str, Chunk],
     fused: Mapping[str, float],
-    memory: Mapping[str, float],
+    memory: Mapping[str, Sequence[float]],
 ) -> Matrix:
     """One row of :data:`FEATURES` per candidate in ``pool`` (all of which must be in ``chunks``)."""
-    query_bigrams = _bigrams(query)
+    squeezed_query = _squeeze(query)
+    query_bigrams, query_chars = _bigrams(squeezed_query), set(squeezed_query)
+    run_query = squeezed_query[:_RUN_CHARS]
     cosines = [c.vector for c in pool if c.vector is not None]
     floor = min(cosines, default=0.0)
     best_cosine = max(cosines, default=0.0)
     best_fused = max((fused[c.chunk_id] for c in pool), default=0.0)
-    memories = [memory.get(chunks[c.chunk_id].content_hash, 0.0) for c in pool]
-    best_memory = max(memories, default=0.0)
+    memories = [memory.get(chunks[c.chunk_id].content_hash, []) for c in pool]
+    best_memory = max((m[0] for m in memories if m), default=0.0)
     rows = []
     for candidate, remembered in zip(pool, memories, strict=True):
         chunk = chunks[candidate.chunk_id]
-        text = indexed_text(chunk)
-        text_bigrams = _bigrams(text)
+        text = _squeeze(indexed_text(chunk))
+        text_bigrams, text_chars = _bigrams(text), set(text)
         shared = len(query_bigrams & text_bigrams)
+        shared_chars = len(query_chars & text_chars)
+        closest = remembered[0] if remembered else 0.0
         cosine = candidate.vector if candidate.vector is not None else floor
         rows.append(
             [
@@ -134,10 +160,15 @@ def candidate_features(
                 math.log1p(candidate.vector_rank) if candidate.vector_rank is not None else _ABSENT_RANK,
                 shared / max(len(query_bigrams), 1),
                 shared / max(len(text_bigrams), 1),
+                shared_chars / max(len(query_chars), 1),
+                shared_chars / max(len(text_chars), 1),
+                _common_run(run_query, text) / max(len(run_query), 1),
+                abs(len(text) - len(squeezed_query)) / max(len(squeezed_query), 1),
                 math.log1p(len(text)),
                 1.0 if chunk.kind == "faq" else 0.0,
-                remembered,
-                remembered - best_memory,
+                closest,
+                closest - best_memory,
+                float(len(remembered)),
             ]
         )
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))

@@ -39,7 +39,7 @@ class Pool:
     fused: dict[str, float] = field(default_factory=dict)
     query_vector: Vector | None = None
     term_weights: dict[str, float] = field(default_factory=dict)
-    remembered: dict[str, float] = field(default_factory=dict)  # content hash -> memory similarity
+    remembered: dict[str, list[float]] = field(default_factory=dict)  # content hash -> memory similarities
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -89,10 +89,10 @@ class Retriever:
         if reranker is not None and pool.query_vector is not None and pool.fused:
             shortlist, features = self.shortlist(workspace_id, query, pool)
             scores = reranker.predict(features)
-            # Re-ranked candidates go above the rest, in the model's order.
-            top = max(pool.fused.values())
+            # Re-ranked candidates go above the rest, in the model's order (its scores can be negative).
+            lift = max(pool.fused.values()) + 1.0 - float(scores.min(initial=0.0))
             for candidate, score in zip(shortlist, scores, strict=True):
-                pool.fused[candidate.chunk_id] = top + 1.0 + float(score)
+                pool.fused[candidate.chunk_id] = lift + float(score)
             pool.timings["rerank"] = (time.perf_counter() - t) * 1000
         best = sorted(pool.fused, key=lambda cid: pool.fused[cid], reverse=True)[:k]
         if pool.query_vector is not None:
