@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import machine
+from benchmarks.common import machine, percentile
 from zhiwen.config import Settings
 from zhiwen.services.answer_config import AnswerConfig
 from zhiwen.services.bench import load_beir
@@ -34,10 +34,13 @@ def held_out_ndcg(
     queries: dict[str, str],
     qrels: dict[str, dict[str, int]],
     reranker: Reranker | None,
+    latencies: list[float],
 ) -> float:
     total = 0.0
     for query_id, text in queries.items():
-        hits = retriever.retrieve(workspace_id, text, k=10, reranker=reranker).hits
+        result = retriever.retrieve(workspace_id, text, k=10, reranker=reranker)
+        latencies.append(result.timings_ms["total"])
+        hits = result.hits
         ranked = list(dict.fromkeys(h.document_source.removesuffix(".jsonl") for h in hits))
         total += ndcg_at_k(ranked, qrels[query_id], 10)
     return total / max(len(queries), 1)
@@ -80,8 +83,10 @@ def main() -> None:
         )
         train_s = time.perf_counter() - started
         print(file=sys.stderr)
-        before = held_out_ndcg(services.retriever, workspace.id, held_out, data.qrels, None)
-        after = held_out_ndcg(services.retriever, workspace.id, held_out, data.qrels, reranker)
+        plain_ms: list[float] = []
+        reranked_ms: list[float] = []
+        before = held_out_ndcg(services.retriever, workspace.id, held_out, data.qrels, None, plain_ms)
+        after = held_out_ndcg(services.retriever, workspace.id, held_out, data.qrels, reranker, reranked_ms)
     finally:
         services.close()
     report = {
@@ -92,6 +97,9 @@ def main() -> None:
         "held_out_ndcg@10_reranked": round(after, 4),
         "relative_gain": round(after / before - 1, 4) if before else None,
         "train_s": round(train_s, 1),
+        "search_p50_ms_hybrid": round(percentile(plain_ms, 50), 1),
+        "search_p50_ms_reranked": round(percentile(reranked_ms, 50), 1),
+        "search_p95_ms_reranked": round(percentile(reranked_ms, 95), 1),
         "machine": machine(),
     }
     if args.json:

@@ -65,6 +65,8 @@ def demo_copy(
     target = sqlite3.connect(settings.db_path)
     with services.db.reading() as conn:
         conn.backup(target)
+    with target:  # answers other tests recorded in the shared demo would fill the review queue
+        target.execute("DELETE FROM answers")
     target.close()
     copy = build_services(settings, embedder=embedder)
     copy.golden.import_bytes(workspace.id, "demo", "golden.jsonl", golden_path().read_bytes())

@@ -22,7 +22,9 @@ def test_feedback_keeps_everything_needed_to_replay_the_answer(demo_copy: Demo) 
     assert isinstance(stored, dict) and stored["question"] == "积分的有效期是多久？"
     assert stored["confidence"] == answer.confidence and stored["handoff"] is False
     retrieved = record["retrieved"]
-    assert isinstance(retrieved, list) and {"chunk_id", "score", "keyword_score", "vector_score"} <= set(retrieved[0])
+    assert isinstance(retrieved, list) and {"chunk_id", "score", "keyword_score", "vector_score"} <= set(
+        retrieved[0]
+    )
     assert [f["rating"] for f in record["feedback"]] == ["like"]  # type: ignore[union-attr]
 
 
@@ -36,8 +38,8 @@ def test_bad_feedback_is_refused_and_nothing_is_stored(
     services, workspace = demo_copy
     with pytest.raises(error):
         services.feedback.give(workspace.id, answer_id, rating)
+    answer = services.answerer.answer(workspace.id, "积分的有效期是多久？")
     with pytest.raises(InvalidInput):
-        answer = services.answerer.answer(workspace.id, "积分的有效期是多久？")
         services.feedback.give(workspace.id, answer.id, "dislike", "x" * 5000)
     assert services.feedback.list_feedback(workspace.id) == []
 
@@ -58,7 +60,9 @@ def test_the_review_queue_groups_paraphrases_and_puts_the_most_frequent_first(de
 def test_an_approved_correction_is_answered_first_and_joins_the_golden_set(demo_copy: Demo) -> None:
     services, workspace = demo_copy
     answers = [services.answerer.answer(workspace.id, q) for q in UNKNOWN[:3]]
-    services.feedback.give(workspace.id, answers[0].id, "dislike", correction="支持，结账时选择数字人民币即可。")
+    services.feedback.give(
+        workspace.id, answers[0].id, "dislike", correction="支持，结账时选择数字人民币即可。"
+    )
     curated = services.feedback.approve(workspace.id, answers[1].id, "agent-li", golden="demo")
     assert curated.answer == "支持，结账时选择数字人民币即可。" and curated.created_by == "agent-li"
     assert services.feedback.queue(workspace.id) == [], "the whole group is closed"
@@ -81,7 +85,10 @@ def test_curated_answers_can_be_edited_disabled_and_deleted_with_who_and_when(de
     edited = services.curated.update(workspace.id, curated.id, "agent-wang", answer="可以，开具电子发票。")
     assert edited.updated_by == "agent-wang" and edited.created_by == "agent-li"
     assert edited.updated_at >= curated.created_at
-    assert services.answerer.answer(workspace.id, "可以开发票吗？", target=working).text == "可以，开具电子发票。"
+    assert (
+        services.answerer.answer(workspace.id, "可以开发票吗？", target=working).text
+        == "可以，开具电子发票。"
+    )
 
     services.curated.update(workspace.id, curated.id, "agent-wang", enabled=False)
     assert services.answerer.answer(workspace.id, "可以开发票吗？", target=working).mode != "curated"
@@ -108,7 +115,9 @@ def test_feedback_on_a_rolled_back_release_replays_exactly(demo_copy: Demo) -> N
     stored = services.feedback.answer_record(workspace.id, answer.id)["answer"]
     assert isinstance(stored, dict) and stored["release"] == one.number
     again = services.answerer.answer(
-        workspace.id, stored["question"], record=False,
+        workspace.id,
+        stored["question"],
+        record=False,
         target=services.targets.of_release(services.releases.get(workspace.id, one.number)),
     )
     # Text, mode and citations replay exactly. Confidence may drift a little: FTS5 keyword statistics are

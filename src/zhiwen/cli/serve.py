@@ -12,7 +12,7 @@ from zhiwen.api import create_app
 from zhiwen.api.observability import configure_json_logging
 from zhiwen.cli.admin import init
 from zhiwen.cli.common import console, err_console, state
-from zhiwen.sample_kb import build_sample_kb
+from zhiwen.sample_kb import build_sample_kb, golden_path
 
 
 def register(app: typer.Typer) -> None:
@@ -52,6 +52,14 @@ def demo(
     console.print(f"Sample knowledge base: {len(results)} files ({changed} new or changed) from {folder}")
     for r in failed:
         err_console.print(f"[red]failed[/] {r.source}: {r.error}")
+    if not any(v.name == "demo" for v in services.golden.versions(workspace.id)):
+        services.golden.import_bytes(
+            workspace.id, "demo", "golden.jsonl", golden_path().read_bytes(), "the demo's golden questions"
+        )
+        console.print(
+            "Golden set 'demo' imported: measure with `zhiwen eval run --golden demo`, then release with "
+            "`zhiwen release create --golden demo` and `zhiwen release promote 1`."
+        )
     pending = services.documents.count_chunks_needing_vectors()
     if pending:
         console.print(f"{pending} chunks will be embedded in the background; keyword search works already.")

@@ -76,6 +76,7 @@ def confidence_features(question: str, retrieval: Retrieval, answer_support: flo
 class ConfidenceModel:
     """Logistic regression over :data:`FEATURES`, in scikit-learn style (``fit`` returns self)."""
 
+    C: float = 1.0  # inverse regularisation strength; `zhiwen tune` searches it
     coef_: Matrix | None = None  # per standardised feature
     intercept_: float = 0.0
     mean_: Matrix | None = None
@@ -87,7 +88,9 @@ class ConfidenceModel:
             raise InvalidInput("calibration needs both right and wrong (or unanswerable) examples")
         self.mean_ = features.mean(axis=0)
         self.scale_ = np.where(features.std(axis=0) > 1e-9, features.std(axis=0), 1.0)
-        model = LogisticRegression(C=1.0, max_iter=1000).fit((features - self.mean_) / self.scale_, correct)
+        model = LogisticRegression(C=self.C, max_iter=1000).fit(
+            (features - self.mean_) / self.scale_, correct
+        )
         self.coef_ = model.coef_[0].astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
         self.fitted_on_ = len(correct)
@@ -109,6 +112,7 @@ class ConfidenceModel:
             "mean": self.mean_.tolist(),
             "scale": self.scale_.tolist(),
             "fitted_on": self.fitted_on_,
+            "C": self.C,
         }
 
     @classmethod
@@ -116,6 +120,7 @@ class ConfidenceModel:
         if list(data.get("features", [])) != list(FEATURES):
             raise ValueError("stored confidence model uses other features; run `zhiwen calibrate` again")
         return cls(
+            C=float(data.get("C", 1.0)),
             coef_=np.asarray(data["coef"], dtype=np.float64),
             intercept_=float(data["intercept"]),
             mean_=np.asarray(data["mean"], dtype=np.float64),

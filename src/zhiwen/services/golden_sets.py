@@ -53,7 +53,10 @@ class GoldenSetService:
     def save(self, workspace_id: str, name: str, items: list[GoldenItem], note: str) -> GoldenSetVersion:
         _check_name(name)
         unique = list({item.question: item for item in items}.values())  # a later line wins
-        return self._store.create_version(workspace_id, name, [golden_record(i) for i in unique], note)
+        records = [golden_record(i) for i in unique]
+        for number, record in enumerate(records, start=1):
+            golden_item(record, f"{name} item {number}")  # what is stored must read back
+        return self._store.create_version(workspace_id, name, records, note)
 
     def items(
         self, workspace_id: str, name: str, version: int | None = None

@@ -1,0 +1,53 @@
+"""The lifecycle from the command line: golden sets, evaluation, reports, the CI gate, releases, feedback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.test_cli import zhiwen
+from zhiwen.types import Workspace
+from zhiwen.wiring import Services
+
+
+def test_golden_eval_release_gate_and_rollback_from_the_command_line(
+    demo_copy: tuple[Services, Workspace], tmp_path: Path
+) -> None:
+    services, _ = demo_copy
+    data = services.settings.data_dir
+    csv = tmp_path / "golden.csv"
+    csv.write_text("question,expected_answer\n积分的有效期是多久？,12\n", encoding="utf-8")
+    code, out = zhiwen(data, "golden", "import", str(csv), "--name", "tiny", "--json")
+    assert code == 0 and json.loads(out)["size"] == 1
+    code, out = zhiwen(data, "golden", "export", "tiny")
+    assert json.loads(out.splitlines()[0])["question"] == "积分的有效期是多久？"
+
+    code, out = zhiwen(data, "eval", "run", "--golden", "demo", "--json")
+    run = json.loads(out)
+    assert code == 0 and run["summary"]["answer_accuracy"] > 0.85
+    report = tmp_path / "report.md"
+    assert zhiwen(data, "eval", "report", run["id"], "--out", str(report))[0] == 0
+    assert (
+        "| answer accuracy |" in report.read_text()
+        and (tmp_path / "report-plots" / "reliability.png").is_file()
+    )
+
+    assert zhiwen(data, "release", "create", "--golden", "demo")[0] == 0
+    assert zhiwen(data, "release", "promote", "1")[0] == 0
+    assert zhiwen(data, "release", "create", "--golden", "demo", "--set", "retrieval_mode=vector")[0] == 0
+    code, out = zhiwen(data, "eval", "gate", "--json")
+    assert code == 1 and not json.loads(out)["passed"]
+    code, out = zhiwen(data, "release", "promote", "2")
+    assert code == 1 and "refused by the gate" in out
+    code, out = zhiwen(data, "ask", "积分的有效期是多久？", "--json")
+    answer = json.loads(out)
+    assert answer["release"] == 1
+
+    code, out = zhiwen(data, "feedback", answer["id"], "--dislike", "--correct", "积分有效期 12 个月。")
+    assert code == 0
+    code, out = zhiwen(data, "review", "replay", answer["id"], "--json")
+    assert json.loads(out)["same_text"] is True
+    code, out = zhiwen(data, "review", "list", "--json")
+    assert json.loads(out)[0]["correction"] == "积分有效期 12 个月。"
+    code, out = zhiwen(data, "release", "list", "--json")
+    assert json.loads(out)["live"] == 1
