@@ -203,6 +203,12 @@ def calibrate(
     ),
     workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report only; keep the current model."),
+    tune_only: bool = typer.Option(
+        False,
+        "--tune-only",
+        help="Store the model fitted on the tuning half only, so the held-out half "
+        "stays unseen by it (what the bundled default does; release evaluations use the held-out half).",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Fit answer confidence on a golden set so that 0.7 means "right 7 times in 10".
@@ -215,8 +221,9 @@ def calibrate(
     result = run_calibration(
         services.answerer, workspace_id, load_golden(golden), services.settings.handoff_below
     )
+    model = result.tune_model if tune_only else result.model
     if not dry_run:
-        services.workspaces.put_setting(workspace_id, CONFIDENCE_SETTING, result.model.to_dict())
+        services.workspaces.put_setting(workspace_id, CONFIDENCE_SETTING, model.to_dict())
     report = {
         "held_out_ece": result.held_out_ece,
         "held_out_reliability": result.held_out_reliability,
@@ -224,7 +231,7 @@ def calibrate(
         "tune_questions": result.tune_questions,
         "held_out_questions": result.held_out_questions,
         "share_right": result.share_right,
-        "model": result.model.to_dict(),
+        "model": model.to_dict(),
         "stored": not dry_run,
     }
     if as_json:

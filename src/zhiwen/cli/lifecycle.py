@@ -17,6 +17,7 @@ from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, p
 from zhiwen.cli.feedback import actor
 from zhiwen.errors import GateRefused, InvalidInput
 from zhiwen.services import report
+from zhiwen.services.release import release_summary
 from zhiwen.services.targets import RERANKER_SETTING, Target
 from zhiwen.types import EvalRun, Release
 
@@ -355,7 +356,7 @@ def release_create(
         )
     if as_json:
         print_json(
-            {"release": _release_json(release), "evaluation": dataclasses.asdict(run) if run else None}
+            {"release": release_summary(release), "evaluation": dataclasses.asdict(run) if run else None}
         )
         return
     console.print(
@@ -367,16 +368,6 @@ def release_create(
     console.print(f"Promote with: zhiwen release promote {release.number}")
 
 
-def _release_json(release: Release) -> dict[str, Any]:
-    data = dataclasses.asdict(release)
-    config = dict(data["config"])
-    config["confidence_model"] = "custom" if config.get("confidence_model") else "bundled default"
-    config["reranker"] = (config["reranker"] or {}).get("fingerprint") if config.get("reranker") else None
-    data["config"] = config
-    data["manifest"] = {"documents": len(release.manifest["documents"]), "chunks": release.manifest["chunks"]}
-    return data
-
-
 @release_app.command("list")
 def release_list(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
     services = state.services()
@@ -384,7 +375,9 @@ def release_list(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -
     releases = services.releases.list_releases(workspace_id)
     live = services.releases.live(workspace_id)
     if as_json:
-        print_json({"live": live.number if live else None, "releases": [_release_json(r) for r in releases]})
+        print_json(
+            {"live": live.number if live else None, "releases": [release_summary(r, live) for r in releases]}
+        )
         return
     table = Table("release", "live", "documents", "chunks", "evaluation", "created", "by", "note")
     for r in releases:
@@ -404,7 +397,11 @@ def release_list(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -
 @release_app.command("show")
 def release_show(number: int, workspace: str = WorkspaceOption) -> None:
     """A release's settings, models and manifest (JSON)."""
-    print_json(_release_json(state.services().releases.get(state.workspace(workspace).id, number)))
+    services = state.services()
+    workspace_id = state.workspace(workspace).id
+    print_json(
+        release_summary(services.releases.get(workspace_id, number), services.releases.live(workspace_id))
+    )
 
 
 @release_app.command("promote")

@@ -255,7 +255,8 @@ def run_golden(
 
 @dataclass
 class Calibration:
-    model: ConfidenceModel
+    model: ConfidenceModel  # fitted on every question
+    tune_model: ConfidenceModel  # fitted on the tuning half only: keeps the held-out half honest
     held_out_ece: float
     held_out_reliability: list[dict[str, float]]
     held_out_answers: dict[str, float]  # accuracy and handoff precision/recall at the handoff threshold
@@ -286,6 +287,7 @@ def calibrate(
     held_out_answerable = [item.answerable for item, t in zip(items, tune, strict=True) if not t]
     return Calibration(
         model=ConfidenceModel().fit(x, y),
+        tune_model=held_out_model,
         held_out_ece=expected_calibration_error(probs.tolist(), y[~tune].tolist()),
         held_out_reliability=reliability_table(probs.tolist(), y[~tune].tolist()),
         held_out_answers=answer_metrics(

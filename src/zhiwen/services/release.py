@@ -10,12 +10,15 @@ interrupts answering.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from zhiwen.errors import GateRefused, InvalidInput, NotFound
 from zhiwen.ports import ReleaseStore, VectorIndex, WorkspaceStore
+from zhiwen.services.answer import default_confidence
+from zhiwen.services.answer_config import AnswerConfig
 from zhiwen.services.embedding import EmbeddingWorker
 from zhiwen.services.evaluate import GATED_METRICS, EvalService, compare_results
 from zhiwen.services.targets import Targets
@@ -50,6 +53,20 @@ class GateResult:
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
+
+
+def release_summary(release: Release, live: Release | None = None) -> dict[str, Any]:
+    """A release for people and scripts: its settings, which models (not their weights), its size."""
+    data = dataclasses.asdict(release)
+    confidence = release.config.get("confidence_model") or {}
+    data["config"] = {
+        **{k: v for k, v in release.config.items() if k not in ("confidence_model", "reranker")},
+        "confidence_model": {"fitted_on": confidence.get("fitted_on"), "C": confidence.get("C", 1.0)},
+        "reranker": (release.config.get("reranker") or {}).get("fingerprint"),
+    }
+    data["manifest"] = {"documents": len(release.manifest["documents"]), "chunks": release.manifest["chunks"]}
+    data["live"] = live is not None and live.id == release.id
+    return data
 
 
 def _metrics(summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,7 +126,11 @@ class ReleaseService:
         as a whole) and evaluate it on the held-out split of ``golden``."""
         self._worker.run_until_done()  # a release's chunks all have vectors
         base = self._targets.working_config(workspace_id)
-        chosen = base.from_dict(config) if config is not None else base.with_overrides(overrides or {})
+        chosen = (
+            AnswerConfig.from_dict(config) if config is not None else base.with_overrides(overrides or {})
+        )
+        if chosen.confidence_model is None:  # freeze the bundled default too: an upgrade may change it
+            chosen = dataclasses.replace(chosen, confidence_model=default_confidence().to_dict())
         release = self._store.create_release(workspace_id, chosen.to_dict(), note, actor)
         run = None
         if golden:

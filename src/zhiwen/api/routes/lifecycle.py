@@ -20,25 +20,14 @@ from zhiwen.api.schemas import (
 from zhiwen.errors import InvalidInput
 from zhiwen.ports import ProgressCallback
 from zhiwen.services import report
-from zhiwen.types import ApiKey, Release
+from zhiwen.services.release import release_summary
+from zhiwen.types import ApiKey
 
 router = APIRouter(prefix="/v1", tags=["evaluation and releases"])
 
 
 def _by(key: ApiKey) -> str:
     return f"key:{key.name}"
-
-
-def _release(release: Release, live: Release | None = None) -> dict[str, Any]:
-    data = dataclasses.asdict(release)
-    data["config"] = {
-        **{k: v for k, v in release.config.items() if k not in ("confidence_model", "reranker")},
-        "confidence_model": "custom" if release.config.get("confidence_model") else "bundled default",
-        "reranker": (release.config.get("reranker") or {}).get("fingerprint"),
-    }
-    data["manifest"] = {"documents": len(release.manifest["documents"]), "chunks": release.manifest["chunks"]}
-    data["live"] = live is not None and live.id == release.id
-    return data
 
 
 @router.post("/eval/runs", status_code=status.HTTP_201_CREATED)
@@ -99,19 +88,19 @@ def set_thresholds(body: GateThresholds, services: ServicesDep, key: AdminKey) -
 
 
 @router.post("/releases", status_code=status.HTTP_201_CREATED)
-def create_release(body: ReleaseCreate, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def createrelease_summary(body: ReleaseCreate, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """Freeze the working knowledge, settings and models as the next release; evaluate it when a golden set
     is named. Customers see nothing until it is promoted."""
     release, run = services.releases.create(
         key.workspace_id, _by(key), body.golden, body.settings, note=body.note
     )
-    return {**_release(release), "evaluation": dataclasses.asdict(run) if run else None}
+    return {**release_summary(release), "evaluation": dataclasses.asdict(run) if run else None}
 
 
 @router.get("/releases")
 def list_releases(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
     live = services.releases.live(key.workspace_id)
-    return [_release(r, live) for r in services.releases.list_releases(key.workspace_id)]
+    return [release_summary(r, live) for r in services.releases.list_releases(key.workspace_id)]
 
 
 @router.get("/releases/history")
@@ -120,8 +109,10 @@ def release_history(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]
 
 
 @router.get("/releases/{number}")
-def get_release(number: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    return _release(services.releases.get(key.workspace_id, number), services.releases.live(key.workspace_id))
+def getrelease_summary(number: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    return release_summary(
+        services.releases.get(key.workspace_id, number), services.releases.live(key.workspace_id)
+    )
 
 
 @router.get("/releases/{number}/gate")
@@ -131,17 +122,17 @@ def check_gate(number: int, services: ServicesDep, key: AdminKey) -> dict[str, A
 
 
 @router.post("/releases/{number}/promote")
-def promote_release(number: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def promoterelease_summary(number: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """Make the release live if it passes the gate; otherwise 409 ``gate_refused`` with the reasons and the
     questions that got worse in ``error.details``."""
     return services.releases.promote(key.workspace_id, number, _by(key)).to_dict()
 
 
 @router.post("/releases/rollback")
-def rollback_release(body: RollbackRequest, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def rollbackrelease_summary(body: RollbackRequest, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """Make an earlier release live again at once (not gated)."""
     release = services.releases.rollback(key.workspace_id, _by(key), body.release)
-    return _release(release, release)
+    return release_summary(release, release)
 
 
 @router.post("/tune", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
