@@ -84,8 +84,9 @@ class KeywordIndex(Protocol):
         """Best ``k`` chunk ids by BM25, highest first; ``restrict_to`` limits the candidates."""
         ...
 
-    def term_weights(self, query: str) -> dict[str, float]:
-        """IDF of each distinct keyword term of ``query`` that occurs in the index."""
+    def term_weights(self, workspace_id: str, query: str) -> dict[str, float]:
+        """IDF of each distinct keyword term of ``query`` that occurs in the workspace's index (its own
+        statistics: other workspaces never change them)."""
         ...
 
 

@@ -77,10 +77,20 @@ def test_keyword_removal_and_restriction(keywords: tuple[KeywordIndex, str, str]
 
 
 def test_term_weights_favour_rare_terms(keywords: tuple[KeywordIndex, str, str]) -> None:
-    index, _, _ = keywords
-    weights = index.term_weights("退货 alipay 不存在的词")
+    index, a, _ = keywords
+    weights = index.term_weights(a, "退货 alipay 不存在的词")
     assert set(weights) == {"退货", "alipay"}
     assert all(w > 0 for w in weights.values())
+
+
+def test_one_workspaces_terms_never_change_anothers_statistics(
+    keywords: tuple[KeywordIndex, str, str],
+) -> None:
+    index, a, b = keywords
+    before = (index.search(a, "退货 保修", 3), index.term_weights(a, "退货 蓝牙耳机"))
+    index.add([Chunk(f"bx{i}", b, "doc_b", 0, "KB", "蓝牙耳机 退货 退货 保修") for i in range(20)])
+    assert (index.search(a, "退货 保修", 3), index.term_weights(a, "退货 蓝牙耳机")) == before
+    assert "耳机" in index.term_weights(b, "蓝牙耳机")
 
 
 @pytest.fixture(params=["numpy"])

@@ -146,7 +146,7 @@ class Retriever:
         if mode in ("keyword", "hybrid"):
             t = time.perf_counter()
             keyword_hits = self._keywords.search(workspace_id, query, n, restrict)
-            result.term_weights = self._keywords.term_weights(query)
+            result.term_weights = self._keywords.term_weights(workspace_id, query)
             ceiling = KEYWORD_SATURATION * sum(result.term_weights.values())
             for rank, (cid, score) in enumerate(keyword_hits):
                 share = score / ceiling if ceiling > 0 else 0.0

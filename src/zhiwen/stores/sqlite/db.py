@@ -6,15 +6,54 @@ transaction, so an interrupted upgrade leaves the previous version intact.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-MIGRATIONS: list[str] = [
+
+def fts_table(workspace_id: str) -> str:
+    """The FTS5 table of one workspace. Each workspace (and each release snapshot) has its own, so BM25
+    statistics and the term vocabulary are its own: another tenant's, or a later release's, documents
+    never change its ranking or confidence."""
+    name = "fts_" + re.sub(r"[^A-Za-z0-9]", "_", workspace_id)
+    if not re.fullmatch(r"fts_[A-Za-z0-9_]{1,120}", name):
+        raise ValueError(f"unusable workspace id {workspace_id!r}")
+    return name
+
+
+def create_fts(conn: sqlite3.Connection, workspace_id: str) -> str:
+    table = fts_table(workspace_id)
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5("
+        "terms, chunk_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2')"
+    )
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {table}_vocab USING fts5vocab({table}, row)")
+    return table
+
+
+def _split_shared_fts(conn: sqlite3.Connection) -> None:
+    """Migration 2, data step: move the shared ``chunk_terms`` rows into one FTS5 table per workspace."""
+    workspaces = [r[0] for r in conn.execute("SELECT DISTINCT workspace_id FROM chunk_terms").fetchall()]
+    for workspace_id in workspaces:
+        table = create_fts(conn, workspace_id)
+        conn.execute(
+            f"INSERT INTO {table} (terms, chunk_id)"
+            " SELECT terms, chunk_id FROM chunk_terms WHERE workspace_id = ?",
+            (workspace_id,),
+        )
+    conn.execute("DROP TABLE chunk_terms_vocab")
+    conn.execute("DROP TABLE chunk_terms")
+
+
+Migration = str | Callable[[sqlite3.Connection], None]  # SQL statements, or a data step in Python
+
+MIGRATIONS: list[list[Migration]] = [
     # 1: workspaces, keys, documents, chunks, FTS5 keyword index, vectors, jobs, conversations, answers.
-    """
+    [
+        """
     CREATE TABLE workspaces (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
@@ -97,10 +136,12 @@ MIGRATIONS: list[str] = [
         record TEXT NOT NULL,
         created_at TEXT NOT NULL
     );
-    """,
-    # 2: the quality lifecycle: release snapshots, feedback and review, curated answers, golden sets,
-    # evaluation runs.
     """
+    ],
+    # 2: the quality lifecycle: release snapshots, feedback and review, curated answers, golden sets,
+    # evaluation runs; one FTS5 table per workspace instead of the shared one.
+    [
+        """
     ALTER TABLE workspaces ADD COLUMN snapshot_of TEXT REFERENCES workspaces(id) ON DELETE CASCADE;
     ALTER TABLE answers ADD COLUMN release_number INTEGER;
     ALTER TABLE answers ADD COLUMN handoff INTEGER NOT NULL DEFAULT 0;
@@ -188,6 +229,8 @@ MIGRATIONS: list[str] = [
         at TEXT NOT NULL
     );
     """,
+        _split_shared_fts,
+    ],
 ]
 
 
@@ -217,13 +260,16 @@ class Database:
 
     def migrate(self) -> None:
         with self._lock:
-            for version, script in enumerate(MIGRATIONS, start=1):
+            for version, steps in enumerate(MIGRATIONS, start=1):
                 if self.schema_version >= version:
                     continue
-                statements = [s for s in script.split(";") if s.strip()]
                 with self.transaction():
-                    for statement in statements:
-                        self._conn.execute(statement)
+                    for step in steps:
+                        if callable(step):
+                            step(self._conn)
+                            continue
+                        for statement in (s for s in step.split(";") if s.strip()):
+                            self._conn.execute(statement)
                     self._conn.execute(f"PRAGMA user_version = {version}")
 
     @contextmanager

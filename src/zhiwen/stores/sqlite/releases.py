@@ -1,8 +1,8 @@
 """Releases: frozen copies of a workspace's knowledge plus the settings and models that answer with it.
 
-A release's knowledge is copied into a *snapshot workspace* (documents, chunks, FTS5 rows and vectors, ids
-suffixed with ``@rN``), so ingestion into the working knowledge never touches what customers are answered
-from, and promotion or rollback is a one-row pointer switch.
+A release's knowledge is copied into a *snapshot workspace* (documents, chunks, its own FTS5 table and
+vectors, ids suffixed with ``@rN``), so ingestion into the working knowledge never touches what customers
+are answered from, and promotion or rollback is a one-row pointer switch.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlite3
 from typing import Any
 
 from zhiwen.errors import NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sqlite.db import Database, create_fts
 from zhiwen.types import Release, utc_now
 
 
@@ -67,10 +67,11 @@ class SqliteReleaseStore:
                 " WHERE workspace_id = ?3",
                 (label, knowledge_id, workspace_id),
             )
+            source_terms, snapshot_terms = create_fts(conn, workspace_id), create_fts(conn, knowledge_id)
             conn.execute(
-                "INSERT INTO chunk_terms (terms, chunk_id, workspace_id)"
-                " SELECT terms, chunk_id || ?, ? FROM chunk_terms WHERE workspace_id = ?",
-                (label, knowledge_id, workspace_id),
+                f"INSERT INTO {snapshot_terms} (terms, chunk_id)"
+                f" SELECT terms, chunk_id || ? FROM {source_terms}",
+                (label,),
             )
             conn.execute(
                 "INSERT INTO vectors (chunk_id, workspace_id, vector)"
