@@ -104,7 +104,9 @@ class SqliteKeywordIndex:
             if not self._exists(conn, workspace_id):
                 return 0, {}
             table = fts_table(workspace_id)
-            total = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            # FTS5's docsize shadow table has one row per indexed row; counting it is 0.01 ms at 11k rows,
+            # counting the FTS5 table itself 1.6 ms.
+            total = conn.execute(f"SELECT COUNT(*) FROM {table}_docsize").fetchone()[0]
             frequencies = dict(
                 conn.execute(
                     f"SELECT term, doc FROM {table}_vocab WHERE term IN ({','.join('?' * len(terms))})", terms
