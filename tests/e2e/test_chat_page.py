@@ -47,8 +47,8 @@ def served(demo: tuple[Services, Workspace]) -> Iterator[tuple[str, str]]:
     thread.join(timeout=10)
 
 
-def test_a_customer_asks_in_the_chat_page_and_sees_a_cited_answer(
-    served: tuple[str, str], tmp_path: Path
+def test_a_customer_asks_in_the_chat_page_sees_a_cited_answer_and_rates_a_handoff(
+    served: tuple[str, str], demo: tuple[Services, Workspace], tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -76,8 +76,17 @@ def test_a_customer_asks_in_the_chat_page_and_sees_a_cited_answer(
         handoff = page.locator(".msg.bot.handoff")
         handoff.wait_for(timeout=15_000)
         assert "人工客服" in handoff.inner_text()
+        handoff_id = handoff.get_attribute("data-answer-id")
+        handoff.locator(".rate-dislike").click()
+        handoff.locator(".correction").fill("我们不卖电动汽车，只卖数码产品。")
+        handoff.locator(".send-feedback").click()
+        handoff.get_by_text("谢谢您的反馈").wait_for(timeout=15_000)
         page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
         browser.close()
+    services, workspace = demo
+    given = services.feedback.list_feedback(workspace.id)[0]
+    assert (given.rating, given.correction) == ("dislike", "我们不卖电动汽车，只卖数码产品。")
+    assert given.answer_id == handoff_id
 
 
 def test_the_chat_page_explains_a_wrong_key(served: tuple[str, str]) -> None:
