@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -105,3 +106,33 @@ def test_golden_sets_evaluations_reports_and_a_refused_release(api: Api) -> None
     assert [r["live"] for r in listed] == [True, False]
     bad = client.post("/v1/releases", json={"settings": {"top_k": "many"}}, headers=admin)
     assert bad.status_code == 400 and "top_k" in bad.json()["error"]["message"]
+
+
+def test_tuning_runs_as_a_job_and_proposes_a_release(api: Api, demo_copy: tuple[Services, Workspace]) -> None:
+    client, auth = api
+    services, workspace = demo_copy
+    _, items = services.golden.items(workspace.id, "demo")
+    body = {
+        "items": [
+            {
+                "question": i.question,
+                "expected_answer": list(i.expected_answers),
+                "expected_document": list(i.expected_documents),
+                "answerable": i.answerable,
+            }
+            for i in items[::3]
+        ]
+    }
+    assert client.post("/v1/golden-sets/mini", json=body, headers=auth["admin"]).status_code == 201
+    job = client.post("/v1/tune", json={"golden": "mini", "trials": 2}, headers=auth["admin"]).json()
+    deadline = time.monotonic() + 120
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        job = client.get(f"/v1/jobs/{job['id']}", headers=auth["admin"]).json()
+    assert job["status"] == "succeeded", job
+    release = client.get(f"/v1/releases/{job['result']['release']}", headers=auth["admin"]).json()
+    assert release["note"].startswith("proposed by zhiwen tune") and not release["live"]
+    assert (
+        client.post("/v1/tune", json={"golden": "missing", "trials": 0}, headers=auth["admin"]).status_code
+        == 422
+    )

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 
+import httpx
 import pytest
 
+from zhiwen.adapters.llm import OpenAICompatibleLLM
 from zhiwen.errors import InvalidInput, NotFound, TooLarge
 from zhiwen.services import report
-from zhiwen.services.evaluate import exact_match, retrieval_scores, token_f1
+from zhiwen.services.answer import AnswerLimits, AnswerService
+from zhiwen.services.evaluate import EvalService, exact_match, retrieval_scores, token_f1
 from zhiwen.services.golden import split_of
 from zhiwen.services.golden_sets import MAX_GOLDEN_BYTES
 from zhiwen.services.rerank import Reranker
+from zhiwen.stores.sqlite.evals import SqliteEvalStore
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 
@@ -153,3 +158,36 @@ def test_the_reranker_trains_on_the_tuning_split_and_is_frozen_into_the_next_rel
         workspace.id, "扫地机器人保修多久？", target=services.targets.of_release(release)
     )
     assert answer.text and stored.fingerprint_ == trained["fingerprint"]
+
+
+def _grading_llm() -> OpenAICompatibleLLM:
+    """Stands in for an LLM server: answers with the first passage, and grades by looking for the reference."""
+
+    def server(request: httpx.Request) -> httpx.Response:
+        messages = json.loads(request.content)["messages"]
+        prompt = messages[-1]["content"]
+        if messages[0]["role"] == "system":  # answering: quote passage [1]
+            passage = re.search(r"\[1\] \([^)]*\) (.*?)(?:\n\n\[2\]|\n\nQuestion:)", prompt, re.S)
+            reply = (passage.group(1)[:200] if passage else "NO_ANSWER") + " [1]"
+        else:  # grading
+            reference = re.search(r"Reference: (.*)\nAnswer: (.*)", prompt, re.S)
+            assert reference is not None
+            wanted = [r.strip() for r in reference.group(1).split(" / ")]
+            reply = "YES" if any(w in reference.group(2) for w in wanted) else "NO"
+        return httpx.Response(200, json={"choices": [{"message": {"content": reply}}]})
+
+    return OpenAICompatibleLLM("http://127.0.0.1:9/v1", "m", transport=httpx.MockTransport(server))
+
+
+def test_with_an_llm_configured_an_llm_judge_grades_each_answered_question(demo_copy: Demo) -> None:
+    services, workspace = demo_copy
+    answerer = AnswerService(
+        services.retriever, services.answers, services.targets, AnswerLimits(), _grading_llm()
+    )
+    judged = EvalService(answerer, services.golden, SqliteEvalStore(services.db), _grading_llm())
+    run = judged.run(services.targets.working(workspace.id), "demo")
+    _, results = judged.get(workspace.id, run.id)
+    graded = [r for r in results if r["judge"] is not None]
+    assert graded and run.summary["judge_accuracy"] == sum(r["judge"] for r in graded) / len(graded)
+    assert all(r["mode"] in ("llm", "faq", "handoff") for r in results)
+    assert all(r["judge"] is None for r in results if r["handoff"] or not r["answerable"])
