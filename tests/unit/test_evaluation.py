@@ -161,7 +161,7 @@ def test_the_reranker_trains_on_the_tuning_split_and_is_frozen_into_the_next_rel
 
 
 def _grading_llm() -> OpenAICompatibleLLM:
-    """Stands in for an LLM server: answers with the first passage, and grades by looking for the reference."""
+    """Stands in for an LLM server: answers with the first passage; grades by looking for the reference."""
 
     def server(request: httpx.Request) -> httpx.Response:
         messages = json.loads(request.content)["messages"]
