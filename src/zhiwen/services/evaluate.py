@@ -94,6 +94,11 @@ def summarise(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     for r in results:
         by_category[r["category"] or "(none)"].append(r)
 
+    # Calibration compares confidence with whether the composed answer was right, handed off or not: a
+    # handoff is the decision taken *from* the confidence, not evidence about it.
+    confidences = [float(r["confidence"]) for r in results]
+    composed = [int(r.get("composed_right", r["right"])) for r in results]
+
     def mean(rows: Sequence[dict[str, Any]], key: str) -> float:
         return sum(float(r[key]) for r in rows) / len(rows) if rows else 0.0
 
@@ -113,12 +118,8 @@ def summarise(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
         "ndcg_at_k": mean(with_documents, "ndcg"),
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
-        "ece": expected_calibration_error(
-            [r["confidence"] for r in results], [int(r["right"]) for r in results]
-        ),
-        "reliability": reliability_table(
-            [r["confidence"] for r in results], [int(r["right"]) for r in results]
-        ),
+        "ece": expected_calibration_error(confidences, composed),
+        "reliability": reliability_table(confidences, composed),
         "by_category": {
             name: {
                 "questions": len(rows),
@@ -193,6 +194,10 @@ class EvalService:
         )
         draft_sources = [c.source for c in answer.citations]
         ranked = [h.document_source for h in draft.retrieval.hits]
+        # What confidence claims to predict: whether the answer composed before the handoff decision is right.
+        composed_right = _answered_right(
+            item, draft.mode == "handoff", draft.text, [c.source for c in draft.citations]
+        )
         answered = item.answerable and not answer.handoff
         verdict = None
         if judge and self._llm is not None and answered and item.expected_answers:
@@ -208,6 +213,7 @@ class EvalService:
             "handoff": answer.handoff,
             "confidence": answer.confidence,
             "right": _answered_right(item, answer.handoff, answer.text, draft_sources),
+            "composed_right": composed_right,
             "exact": answered
             and bool(item.expected_answers)
             and exact_match(answer.text, item.expected_answers),

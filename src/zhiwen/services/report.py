@@ -55,8 +55,8 @@ def plots(run: EvalRun, results: Sequence[dict[str, Any]]) -> dict[str, bytes]:
     """PNG images by name."""
     images = {}
     figure, axis = plt.subplots(figsize=(5.5, 3.2))
-    right = [r["confidence"] for r in results if r["right"]]
-    wrong = [r["confidence"] for r in results if not r["right"]]
+    right = [r["confidence"] for r in results if r.get("composed_right", r["right"])]
+    wrong = [r["confidence"] for r in results if not r.get("composed_right", r["right"])]
     axis.hist(
         [right, wrong],
         bins=10,
@@ -66,7 +66,7 @@ def plots(run: EvalRun, results: Sequence[dict[str, Any]]) -> dict[str, bytes]:
     )
     axis.set_xlabel("confidence")
     axis.set_ylabel("questions")
-    axis.set_title("Confidence of right and wrong answers")
+    axis.set_title("Confidence of right and wrong answers (before the handoff decision)")
     axis.legend()
     images["confidence.png"] = _png(figure)
 

@@ -4,8 +4,8 @@ the same questions (so the comparison isolates what tuning changed).
 
 Each trial answers every tuning question as if fully confident, fits P(right) with 5-fold cross-validation
 (out-of-fold probabilities, so a trial is never scored on questions its confidence model saw; the model's
-regularisation is searched too), and scores the mean of answer accuracy and handoff F1 at the trial's
-handoff threshold.
+regularisation is chosen by out-of-fold log loss), and scores the mean of answer accuracy and handoff F1
+at the trial's handoff threshold.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
 from zhiwen.errors import InvalidInput
@@ -75,6 +76,24 @@ def out_of_fold(
     return probabilities
 
 
+CONFIDENCE_C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+def calibrated_out_of_fold(
+    features: np.ndarray[Any, Any], right: np.ndarray[Any, Any]
+) -> tuple[float, np.ndarray[Any, Any]]:
+    """The confidence model's regularisation C with the lowest out-of-fold log loss (a proper scoring
+    rule, so it rewards calibration, not just ranking), and its out-of-fold probabilities."""
+    best: tuple[float, float, np.ndarray[Any, Any]] | None = None
+    for c in CONFIDENCE_C_GRID:
+        probabilities = out_of_fold(features, right, c)
+        loss = float(log_loss(right, np.clip(probabilities, 1e-6, 1 - 1e-6), labels=[0, 1]))
+        if best is None or loss < best[0]:
+            best = (loss, c, probabilities)
+    assert best is not None
+    return best[1], best[2]
+
+
 class TuneService:
     def __init__(
         self,
@@ -122,7 +141,7 @@ class TuneService:
         use_reranker = [False, True] if base.reranker else [False]
 
         def config_of(params: dict[str, Any]) -> AnswerConfig:
-            changes = {k: v for k, v in params.items() if k not in ("reranker_on", "confidence_c")}
+            changes = {k: v for k, v in params.items() if k != "reranker_on"}
             return dataclasses.replace(
                 base, **changes, reranker=base.reranker if params.get("reranker_on") else None
             )
@@ -135,14 +154,14 @@ class TuneService:
                 "top_k": trial.suggest_int("top_k", 3, 8),
                 "handoff_below": trial.suggest_float("handoff_below", 0.2, 0.8),
                 "reranker_on": trial.suggest_categorical("reranker_on", use_reranker),
-                "confidence_c": trial.suggest_float("confidence_c", 0.03, 30.0, log=True),
             }
             drafted = self._draft_all(workspace_id, config_of(params), tune_items)
             if len(set(drafted.right.tolist())) < 2:
                 return 0.0
-            probabilities = out_of_fold(drafted.features, drafted.right, params["confidence_c"])
+            c, probabilities = calibrated_out_of_fold(drafted.features, drafted.right)
             metrics = _objective(drafted, probabilities, params["handoff_below"])
             trial.set_user_attr("metrics", metrics)
+            trial.set_user_attr("confidence_c", c)
             on_progress("trial", trial.number + 1, trials)
             return metrics["score"]
 
@@ -155,7 +174,6 @@ class TuneService:
             "top_k": base.top_k,
             "handoff_below": base.handoff_below,
             "reranker_on": bool(base.reranker),
-            "confidence_c": 1.0,
         }
         study.enqueue_trial(defaults)
         study.optimize(objective, n_trials=trials)
@@ -172,7 +190,8 @@ class TuneService:
         for label, params in (("untuned", defaults), ("tuned", best_params)):
             config = config_of(params)
             drafted = self._draft_all(workspace_id, config, tune_items)
-            model = ConfidenceModel(C=params["confidence_c"]).fit(drafted.features, drafted.right)
+            c, _ = calibrated_out_of_fold(drafted.features, drafted.right)
+            model = ConfidenceModel(C=c).fit(drafted.features, drafted.right)
             proposals[label] = dataclasses.replace(config, confidence_model=model.to_dict())
         untuned_run = self._evaluator.run_items(
             Target(workspace_id, workspace_id, proposals["untuned"]),
