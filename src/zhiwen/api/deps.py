@@ -44,6 +44,11 @@ def admin_key(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
     return key
 
 
+def actor(key: ApiKey) -> str:
+    """Who did it, for audit fields (curated answers, releases): the name of the key."""
+    return f"key:{key.name}"
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 AnyKey = Annotated[ApiKey, Depends(current_key)]

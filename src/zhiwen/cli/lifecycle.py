@@ -503,14 +503,7 @@ def rerank_off(workspace: str = WorkspaceOption) -> None:
 
 @config_app.command("show")
 def config_show(workspace: str = WorkspaceOption) -> None:
-    config = state.services().targets.working_config(state.workspace(workspace).id)
-    print_json(
-        {
-            **config.settings(),
-            "confidence_model": "custom" if config.confidence_model else "bundled default",
-            "reranker": (config.reranker or {}).get("fingerprint"),
-        }
-    )
+    print_json(state.services().targets.working_config(state.workspace(workspace).id).summary())
 
 
 @config_app.command("set")

@@ -82,3 +82,14 @@ class AnswerConfig:
     def settings(self) -> dict[str, Any]:
         """The scalar settings, without the fitted models (for tables and reports)."""
         return {k: v for k, v in self.to_dict().items() if k not in ("confidence_model", "reranker")}
+
+    def summary(self) -> dict[str, Any]:
+        """The settings, and which models are in use (not their weights)."""
+        confidence = self.confidence_model or {}
+        return {
+            **self.settings(),
+            "confidence_model": {"fitted_on": confidence.get("fitted_on"), "C": confidence.get("C", 1.0)}
+            if self.confidence_model
+            else "bundled default",
+            "reranker": (self.reranker or {}).get("fingerprint"),
+        }

@@ -58,12 +58,7 @@ class GateResult:
 def release_summary(release: Release, live: Release | None = None) -> dict[str, Any]:
     """A release for people and scripts: its settings, which models (not their weights), its size."""
     data = dataclasses.asdict(release)
-    confidence = release.config.get("confidence_model") or {}
-    data["config"] = {
-        **{k: v for k, v in release.config.items() if k not in ("confidence_model", "reranker")},
-        "confidence_model": {"fitted_on": confidence.get("fitted_on"), "C": confidence.get("C", 1.0)},
-        "reranker": (release.config.get("reranker") or {}).get("fingerprint"),
-    }
+    data["config"] = AnswerConfig.from_dict(release.config).summary()
     data["manifest"] = {"documents": len(release.manifest["documents"]), "chunks": release.manifest["chunks"]}
     data["live"] = live is not None and live.id == release.id
     return data

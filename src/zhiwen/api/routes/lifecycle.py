@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from zhiwen.api.deps import AdminKey, ServicesDep
+from zhiwen.api.deps import AdminKey, ServicesDep, actor
 from zhiwen.api.schemas import (
     EvalRequest,
     GateThresholds,
@@ -21,13 +21,8 @@ from zhiwen.errors import InvalidInput
 from zhiwen.ports import ProgressCallback
 from zhiwen.services import report
 from zhiwen.services.release import release_summary
-from zhiwen.types import ApiKey
 
 router = APIRouter(prefix="/v1", tags=["evaluation and releases"])
-
-
-def _by(key: ApiKey) -> str:
-    return f"key:{key.name}"
 
 
 @router.post("/eval/runs", status_code=status.HTTP_201_CREATED)
@@ -92,7 +87,7 @@ def createrelease_summary(body: ReleaseCreate, services: ServicesDep, key: Admin
     """Freeze the working knowledge, settings and models as the next release; evaluate it when a golden set
     is named. Customers see nothing until it is promoted."""
     release, run = services.releases.create(
-        key.workspace_id, _by(key), body.golden, body.settings, note=body.note
+        key.workspace_id, actor(key), body.golden, body.settings, note=body.note
     )
     return {**release_summary(release), "evaluation": dataclasses.asdict(run) if run else None}
 
@@ -125,13 +120,13 @@ def check_gate(number: int, services: ServicesDep, key: AdminKey) -> dict[str, A
 def promoterelease_summary(number: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """Make the release live if it passes the gate; otherwise 409 ``gate_refused`` with the reasons and the
     questions that got worse in ``error.details``."""
-    return services.releases.promote(key.workspace_id, number, _by(key)).to_dict()
+    return services.releases.promote(key.workspace_id, number, actor(key)).to_dict()
 
 
 @router.post("/releases/rollback")
 def rollbackrelease_summary(body: RollbackRequest, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """Make an earlier release live again at once (not gated)."""
-    release = services.releases.rollback(key.workspace_id, _by(key), body.release)
+    release = services.releases.rollback(key.workspace_id, actor(key), body.release)
     return release_summary(release, release)
 
 
@@ -144,7 +139,7 @@ def tune(body: TuneRequest, services: ServicesDep, key: AdminKey) -> JobOut:
         result = services.tuner.tune(
             key.workspace_id,
             body.golden,
-            _by(key),
+            actor(key),
             body.trials,
             lambda stage, done, total: progress(done / max(total, 1)) if stage == "trial" else None,
         )
@@ -156,12 +151,7 @@ def tune(body: TuneRequest, services: ServicesDep, key: AdminKey) -> JobOut:
 
 @router.get("/settings")
 def working_settings(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    config = services.targets.working_config(key.workspace_id)
-    return {
-        **config.settings(),
-        "confidence_model": "custom" if config.confidence_model else "bundled default",
-        "reranker": (config.reranker or {}).get("fingerprint"),
-    }
+    return services.targets.working_config(key.workspace_id).summary()
 
 
 @router.patch("/settings")

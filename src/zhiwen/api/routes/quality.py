@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import PlainTextResponse
 
-from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep
+from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor
 from zhiwen.api.schemas import (
     ApproveRequest,
     CuratedCreate,
@@ -21,20 +21,15 @@ from zhiwen.api.schemas import (
 from zhiwen.errors import TooLarge
 from zhiwen.services.golden import golden_item
 from zhiwen.services.golden_sets import MAX_GOLDEN_BYTES
-from zhiwen.types import ApiKey
 
 router = APIRouter(prefix="/v1", tags=["feedback and review"])
-
-
-def _by(key: ApiKey) -> str:
-    return f"key:{key.name}"
 
 
 @router.post("/feedback", status_code=status.HTTP_201_CREATED)
 def give_feedback(body: FeedbackRequest, services: ServicesDep, key: AnyKey) -> dict[str, Any]:
     """Like or dislike an answer (the ``answer_id`` that ask returned), with a comment and a correction."""
     given = services.feedback.give(
-        key.workspace_id, body.answer_id, body.rating, body.comment, body.correct_answer, _by(key)
+        key.workspace_id, body.answer_id, body.rating, body.comment, body.correct_answer, actor(key)
     )
     return dataclasses.asdict(given)
 
@@ -58,7 +53,7 @@ def review_queue(
 def approve(answer_id: str, body: ApproveRequest, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """Turn the group's correction into a curated answer (and optionally a golden question)."""
     curated = services.feedback.approve(
-        key.workspace_id, answer_id, _by(key), body.answer, body.question, body.golden
+        key.workspace_id, answer_id, actor(key), body.answer, body.question, body.golden
     )
     return dataclasses.asdict(curated)
 
@@ -76,7 +71,7 @@ def list_curated(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
 @router.post("/curated", status_code=status.HTTP_201_CREATED, tags=["curated answers"])
 def add_curated(body: CuratedCreate, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """Matched before anything else once released; the working knowledge has it at once."""
-    return dataclasses.asdict(services.curated.add(key.workspace_id, body.question, body.answer, _by(key)))
+    return dataclasses.asdict(services.curated.add(key.workspace_id, body.question, body.answer, actor(key)))
 
 
 @router.patch("/curated/{curated_id}", tags=["curated answers"])
@@ -84,7 +79,7 @@ def update_curated(
     curated_id: str, body: CuratedUpdate, services: ServicesDep, key: AdminKey
 ) -> dict[str, Any]:
     updated = services.curated.update(
-        key.workspace_id, curated_id, _by(key), body.question, body.answer, body.enabled
+        key.workspace_id, curated_id, actor(key), body.question, body.answer, body.enabled
     )
     return dataclasses.asdict(updated)
 
