@@ -19,7 +19,7 @@ from zhiwen.errors import BackendUnavailable, InvalidInput
 from zhiwen.ports import LLM, EvalStore
 from zhiwen.services.answer import AnswerService
 from zhiwen.services.confidence import expected_calibration_error, reliability_table
-from zhiwen.services.golden import GoldenItem, _answered_right, _cited_right, answer_metrics, split_of
+from zhiwen.services.golden import GoldenItem, answer_metrics, answered_right, cited_right, split_of
 from zhiwen.services.golden_sets import GoldenSetService
 from zhiwen.services.metrics import percentile
 from zhiwen.services.targets import Target
@@ -195,7 +195,7 @@ class EvalService:
         draft_sources = [c.source for c in answer.citations]
         ranked = [h.document_source for h in draft.retrieval.hits]
         # What confidence claims to predict: whether the answer composed before the handoff decision is right.
-        composed_right = _answered_right(
+        composed_right = answered_right(
             item, draft.mode == "handoff", draft.text, [c.source for c in draft.citations]
         )
         answered = item.answerable and not answer.handoff
@@ -212,14 +212,14 @@ class EvalService:
             "mode": answer.mode,
             "handoff": answer.handoff,
             "confidence": answer.confidence,
-            "right": _answered_right(item, answer.handoff, answer.text, draft_sources),
+            "right": answered_right(item, answer.handoff, answer.text, draft_sources),
             "composed_right": composed_right,
             "exact": answered
             and bool(item.expected_answers)
             and exact_match(answer.text, item.expected_answers),
             "f1": token_f1(answer.text, item.expected_answers) if answered else 0.0,
             "judge": verdict,
-            "cited_right": answered and _cited_right(draft_sources, item),
+            "cited_right": answered and cited_right(draft_sources, item),
             "sources": ranked,
             **retrieval_scores(ranked, item.expected_documents, k),
             "latency_ms": answer.timings_ms.get("total", 0.0),

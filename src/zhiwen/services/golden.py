@@ -178,18 +178,18 @@ class AnswerReport:
         return {k: v for k, v in asdict(self).items() if k != "results"}
 
 
-def _cited_right(sources: Sequence[str], item: GoldenItem) -> bool:
+def cited_right(sources: Sequence[str], item: GoldenItem) -> bool:
     return any(s in item.expected_documents for s in sources)
 
 
-def _answered_right(item: GoldenItem, handoff: bool, text: str, sources: Sequence[str]) -> bool:
+def answered_right(item: GoldenItem, handoff: bool, text: str, sources: Sequence[str]) -> bool:
     """Right = an answerable question, answered (not handed off), with an expected answer in the text, or,
     when the golden line names only documents, with one of them cited."""
     if not item.answerable or handoff:
         return False
     if item.expected_answers:
         return answer_is_right(text, item.expected_answers)
-    return _cited_right(sources, item)
+    return cited_right(sources, item)
 
 
 def answer_metrics(
@@ -222,8 +222,8 @@ def run_golden(
                 question=item.question,
                 answerable=item.answerable,
                 handoff=answer.handoff,
-                right=_answered_right(item, answer.handoff, answer.text, sources),
-                cited_right=item.answerable and not answer.handoff and _cited_right(sources, item),
+                right=answered_right(item, answer.handoff, answer.text, sources),
+                cited_right=item.answerable and not answer.handoff and cited_right(sources, item),
                 confidence=answer.confidence,
                 mode=answer.mode,
                 answer=answer.text,
@@ -276,7 +276,7 @@ def calibrate(
         draft = service.draft(target, item.question, use_llm=False, calibrating=True)
         features.append(draft.features)
         sources = [c.source for c in draft.citations]
-        labels.append(int(_answered_right(item, draft.mode == "handoff", draft.text, sources)))
+        labels.append(int(answered_right(item, draft.mode == "handoff", draft.text, sources)))
         splits.append(split_of(item.question))
     x, y = np.asarray(features, dtype=np.float64), np.asarray(labels)
     tune = np.asarray([s == "tune" for s in splits])

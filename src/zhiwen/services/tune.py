@@ -27,7 +27,7 @@ from zhiwen.services.answer import AnswerService
 from zhiwen.services.answer_config import AnswerConfig
 from zhiwen.services.confidence import ConfidenceModel, expected_calibration_error, reliability_table
 from zhiwen.services.evaluate import EvalService, select_split
-from zhiwen.services.golden import GoldenItem, _answered_right, answer_metrics
+from zhiwen.services.golden import GoldenItem, answer_metrics, answered_right
 from zhiwen.services.golden_sets import GoldenSetService
 from zhiwen.services.learn import golden_pairs, train_reranker
 from zhiwen.services.release import ReleaseService
@@ -122,7 +122,7 @@ class TuneService:
             draft = self._answerer.draft(target, item.question, use_llm=False, calibrating=True)
             features.append(draft.features)
             sources = [c.source for c in draft.citations]
-            right.append(int(_answered_right(item, draft.mode == "handoff", draft.text, sources)))
+            right.append(int(answered_right(item, draft.mode == "handoff", draft.text, sources)))
         return Drafted(
             np.asarray(features, dtype=np.float64), np.asarray(right), [i.answerable for i in items]
         )
