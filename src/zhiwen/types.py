@@ -169,6 +169,7 @@ class Release:
     note: str
     created_by: str
     created_at: str
+    pruned_at: str | None = None  # its frozen knowledge was deleted to free space; it can no longer answer
 
     @property
     def suffix(self) -> str:

@@ -106,6 +106,8 @@ def test_golden_sets_evaluations_reports_and_a_refused_release(api: Api) -> None
     assert [r["live"] for r in listed] == [True, False]
     bad = client.post("/v1/releases", json={"settings": {"top_k": "many"}}, headers=admin)
     assert bad.status_code == 400 and "top_k" in bad.json()["error"]["message"]
+    assert client.post("/v1/releases/prune", json={"keep": 0}, headers=admin).status_code == 422
+    assert client.post("/v1/releases/prune", json={"keep": 1}, headers=admin).json() == {"pruned": []}
 
 
 def test_tuning_runs_as_a_job_and_proposes_a_release(api: Api, demo_copy: tuple[Services, Workspace]) -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from zhiwen.errors import GateRefused, NotFound
+from zhiwen.errors import GateRefused, InvalidInput, NotFound
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 
@@ -113,3 +113,22 @@ def test_answering_never_fails_while_releases_are_promoted_and_rolled_back(demo_
         thread.join()
     assert not errors
     assert seen <= {1, 2} and seen
+
+
+def test_pruning_frees_old_releases_knowledge_but_never_the_live_or_newest(demo_copy: Demo) -> None:
+    services, workspace = demo_copy
+    for _ in range(3):
+        services.releases.create(workspace.id, "test", "demo")
+    services.releases.promote(workspace.id, 1, "test")
+    chunks_before = services.documents.count_chunks(services.releases.get(workspace.id, 2).knowledge_id)
+
+    assert services.releases.prune(workspace.id, "test", keep=1) == [2]
+    assert chunks_before > 0
+    assert services.documents.count_chunks(services.releases.get(workspace.id, 2).knowledge_id) == 0
+    assert services.answerer.answer(workspace.id, "积分的有效期是多久？").release == 1
+    with pytest.raises(InvalidInput, match="pruned"):
+        services.releases.rollback(workspace.id, "test", 2)
+    with pytest.raises(InvalidInput, match="pruned"):
+        services.targets.of_release(services.releases.get(workspace.id, 2))
+    assert services.releases.prune(workspace.id, "test", keep=1) == []
+    assert services.releases.history(workspace.id)[0]["action"] == "prune"

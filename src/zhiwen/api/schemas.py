@@ -185,6 +185,10 @@ class RollbackRequest(Strict):
     release: int | None = Field(None, ge=1, description="Default: the release live before the current one.")
 
 
+class PruneRequest(Strict):
+    keep: int = Field(5, ge=1, le=10_000, description="Keep the newest N releases (and the live one).")
+
+
 class TuneRequest(Strict):
     golden: str = Field(min_length=1, max_length=64)
     trials: int = Field(30, ge=1, le=500)

@@ -432,6 +432,17 @@ def release_rollback(
     console.print(f"Release {release.number} is live.")
 
 
+@release_app.command("prune")
+def release_prune(
+    keep: int = typer.Option(5, "--keep", "-k", min=1, help="Keep the newest N releases (and the live one)."),
+    workspace: str = WorkspaceOption,
+) -> None:
+    """Free disk space: delete the frozen knowledge of older releases. Their records and evaluations stay,
+    but they can no longer be rolled back to."""
+    pruned = state.services().releases.prune(state.workspace(workspace).id, actor(), keep)
+    console.print(f"Pruned releases: {', '.join(map(str, pruned))}." if pruned else "Nothing to prune.")
+
+
 @release_app.command("history")
 def release_history(workspace: str = WorkspaceOption) -> None:
     """Creations, promotions, refusals and rollbacks, newest first (JSON)."""

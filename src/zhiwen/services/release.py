@@ -237,6 +237,29 @@ class ReleaseService:
                 return int(event["release"])
         raise NotFound("no earlier live release to roll back to; name one: `zhiwen release rollback N`")
 
+    def prune(self, workspace_id: str, actor: str, keep: int = 5) -> list[int]:
+        """Free the space of old releases: delete the frozen knowledge of every release that is neither
+        live nor among the newest ``keep``. Their records and evaluations stay; they can no longer answer,
+        be promoted or be rolled back to."""
+        if keep < 1:
+            raise InvalidInput("keep at least 1 release (--keep N, N ≥ 1)")
+        live = self._store.live_release(workspace_id)
+        releases = self._store.list_releases(workspace_id)
+        newest = {r.number for r in releases[-keep:]}
+        pruned = []
+        for release in releases:
+            if release.pruned_at or release.number in newest or (live and live.id == release.id):
+                continue
+            self._store.prune_release(release)
+            self._store.log_event(release, "prune", actor, {})
+            pruned.append(release.number)
+        return pruned
+
     def _switch(self, release: Release, action: str, actor: str) -> None:
+        if release.pruned_at:
+            raise InvalidInput(
+                f"release {release.number} was pruned on {release.pruned_at[:10]}; its knowledge is gone. "
+                "Create a new release instead."
+            )
         self._vectors.count(release.knowledge_id)  # load its vectors before any question needs them
         self._store.set_live(release, action, actor, {})

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from zhiwen.errors import InvalidInput
 from zhiwen.ports import ReleaseStore, WorkspaceStore
 from zhiwen.services.answer_config import AnswerConfig
 from zhiwen.types import Release
@@ -64,6 +65,8 @@ class Targets:
         return Target(workspace_id, workspace_id, self.working_config(workspace_id))
 
     def of_release(self, release: Release) -> Target:
+        if release.pruned_at:
+            raise InvalidInput(f"release {release.number} was pruned; its knowledge is gone")
         with self._lock:
             config = self._parsed.get(release.id)
             if config is None:

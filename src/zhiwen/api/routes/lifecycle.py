@@ -13,6 +13,7 @@ from zhiwen.api.schemas import (
     EvalRequest,
     GateThresholds,
     JobOut,
+    PruneRequest,
     ReleaseCreate,
     RollbackRequest,
     TuneRequest,
@@ -128,6 +129,12 @@ def rollbackrelease_summary(body: RollbackRequest, services: ServicesDep, key: A
     """Make an earlier release live again at once (not gated)."""
     release = services.releases.rollback(key.workspace_id, actor(key), body.release)
     return release_summary(release, release)
+
+
+@router.post("/releases/prune")
+def prune_releases(body: PruneRequest, services: ServicesDep, key: AdminKey) -> dict[str, list[int]]:
+    """Delete the frozen knowledge of releases that are neither live nor among the newest ``keep``."""
+    return {"pruned": services.releases.prune(key.workspace_id, actor(key), body.keep)}
 
 
 @router.post("/tune", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)

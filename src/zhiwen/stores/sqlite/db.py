@@ -212,6 +212,7 @@ MIGRATIONS: list[list[Migration]] = [
         note TEXT NOT NULL DEFAULT '',
         created_by TEXT NOT NULL,
         created_at TEXT NOT NULL,
+        pruned_at TEXT,
         UNIQUE (workspace_id, number)
     );
     CREATE TABLE live_releases (

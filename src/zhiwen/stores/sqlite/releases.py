@@ -13,7 +13,7 @@ import sqlite3
 from typing import Any
 
 from zhiwen.errors import NotFound
-from zhiwen.stores.sqlite.db import Database, create_fts
+from zhiwen.stores.sqlite.db import Database, create_fts, fts_table
 from zhiwen.types import Release, utc_now
 
 
@@ -29,6 +29,7 @@ def _release(row: sqlite3.Row) -> Release:
         note=row["note"],
         created_by=row["created_by"],
         created_at=row["created_at"],
+        pruned_at=row["pruned_at"],
     )
 
 
@@ -106,6 +107,16 @@ class SqliteReleaseStore:
                 ),
             )
             return self._one(conn, "id = ?", (release_id,))
+
+    def prune_release(self, release: Release) -> None:
+        """Delete a release's frozen knowledge (documents, chunks, FTS5 table, vectors); keep its record,
+        settings and evaluations."""
+        table = fts_table(release.knowledge_id)
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM documents WHERE workspace_id = ?", (release.knowledge_id,))  # cascades
+            conn.execute(f"DROP TABLE IF EXISTS {table}_vocab")
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute("UPDATE releases SET pruned_at = ? WHERE id = ?", (utc_now(), release.id))
 
     def attach_evaluation(self, release_id: str, eval_run_id: str) -> None:
         with self._db.transaction() as conn:
