@@ -132,3 +132,14 @@ def test_pruning_frees_old_releases_knowledge_but_never_the_live_or_newest(demo_
         services.targets.of_release(services.releases.get(workspace.id, 2))
     assert services.releases.prune(workspace.id, "test", keep=1) == []
     assert services.releases.history(workspace.id)[0]["action"] == "prune"
+
+
+def test_a_release_with_a_missing_golden_set_or_bad_setting_freezes_nothing(demo_copy: Demo) -> None:
+    services, workspace = demo_copy
+    with pytest.raises(NotFound):
+        services.releases.create(workspace.id, "test", "no-such-set")
+    with pytest.raises(InvalidInput, match="top_k"):
+        services.releases.create(workspace.id, "test", "demo", {"top_k": "0"})
+    with pytest.raises(InvalidInput, match="unknown setting"):
+        services.releases.create(workspace.id, "test", "demo", {"fusion": "rrf"})
+    assert services.releases.list_releases(workspace.id) == []

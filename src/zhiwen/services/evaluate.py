@@ -225,6 +225,11 @@ class EvalService:
             "latency_ms": answer.timings_ms.get("total", 0.0),
         }
 
+    def check_golden(self, workspace_id: str, golden: str, split: str = "held_out") -> None:
+        """Fail now, before any work, when ``golden`` is missing or its ``split`` is empty."""
+        _, items = self._golden.items(workspace_id, golden)
+        select_split(items, split)
+
     def golden_items(
         self, workspace_id: str, golden_set_id: str
     ) -> tuple[GoldenSetVersion, list[GoldenItem]]:

@@ -119,6 +119,8 @@ class ReleaseService:
     ) -> tuple[Release, EvalRun | None]:
         """Freeze the working knowledge with the working settings (``overrides`` applied, or ``config``
         as a whole) and evaluate it on the held-out split of ``golden``."""
+        if golden:
+            self._evaluator.check_golden(workspace_id, golden)  # nothing is frozen for a missing golden set
         self._worker.run_until_done()  # a release's chunks all have vectors
         base = self._targets.working_config(workspace_id)
         chosen = (
