@@ -170,6 +170,7 @@ def review_dismiss(answer_ids: list[str], workspace: str = WorkspaceOption) -> N
 
 @curated_app.command("list")
 def curated_list(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
+    """Every curated answer, on or off, with who changed it last and when."""
     items = state.services().curated.list_curated(state.workspace(workspace).id)
     if as_json:
         print_json([dataclasses.asdict(c) for c in items])
@@ -201,12 +202,14 @@ def curated_edit(
     answer: str | None = typer.Option(None, "--answer", "-a"),
     workspace: str = WorkspaceOption,
 ) -> None:
+    """Change a curated answer's question or answer text (the next release ships the change)."""
     state.services().curated.update(state.workspace(workspace).id, curated_id, actor(), question, answer)
     console.print(f"Updated {curated_id}.")
 
 
 @curated_app.command("enable")
 def curated_enable(curated_id: str, workspace: str = WorkspaceOption) -> None:
+    """Match a disabled curated answer again."""
     state.services().curated.update(state.workspace(workspace).id, curated_id, actor(), enabled=True)
     console.print(f"Enabled {curated_id}.")
 
@@ -220,5 +223,6 @@ def curated_disable(curated_id: str, workspace: str = WorkspaceOption) -> None:
 
 @curated_app.command("delete")
 def curated_delete(curated_id: str, workspace: str = WorkspaceOption) -> None:
+    """Delete a curated answer for good (`disable` keeps it)."""
     state.services().curated.delete(state.workspace(workspace).id, curated_id)
     console.print(f"Deleted {curated_id}.")

@@ -125,6 +125,7 @@ def golden_import(
 
 @golden_app.command("list")
 def golden_list(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
+    """Every golden set and version, with its size and note."""
     versions = state.services().golden.versions(state.workspace(workspace).id)
     if as_json:
         print_json([dataclasses.asdict(v) for v in versions])
@@ -143,6 +144,7 @@ def golden_export(
     out: Path | None = typer.Option(None, "--out", "-o", help="Default: stdout."),
     workspace: str = WorkspaceOption,
 ) -> None:
+    """Write a golden set version as JSONL or CSV (edit it and import it again for a new version)."""
     text = state.services().golden.export(state.workspace(workspace).id, name, version, fmt)
     if out is None:
         sys.stdout.write(text)
@@ -194,6 +196,7 @@ def eval_run(
 
 @eval_app.command("list")
 def eval_list(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
+    """Recent evaluation runs with their main figures."""
     runs = state.services().evaluator.list_runs(state.workspace(workspace).id)
     if as_json:
         print_json([dataclasses.asdict(r) for r in runs])
@@ -370,6 +373,7 @@ def release_create(
 
 @release_app.command("list")
 def release_list(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
+    """Every release, which one is live, and its evaluation."""
     services = state.services()
     workspace_id = state.workspace(workspace).id
     releases = services.releases.list_releases(workspace_id)
@@ -514,6 +518,7 @@ def rerank_off(workspace: str = WorkspaceOption) -> None:
 
 @config_app.command("show")
 def config_show(workspace: str = WorkspaceOption) -> None:
+    """The working settings and which models they use (JSON)."""
     print_json(state.services().targets.working_config(state.workspace(workspace).id).summary())
 
 
