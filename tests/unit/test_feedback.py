@@ -125,3 +125,12 @@ def test_feedback_on_a_rolled_back_release_replays_exactly(demo_copy: Demo) -> N
     assert [c.chunk_id for c in again.citations] == [c["chunk_id"] for c in stored["citations"]]
     two_target = services.targets.of_release(two)
     assert services.answerer.answer(workspace.id, stored["question"], target=two_target).mode == "curated"
+
+
+def test_dismissing_closes_whole_groups_and_unknown_answers_are_refused(demo_copy: Demo) -> None:
+    services, workspace = demo_copy
+    answers = [services.answerer.answer(workspace.id, q) for q in UNKNOWN]
+    with pytest.raises(NotFound):
+        services.feedback.dismiss(workspace.id, [answers[0].id, "ans_missing"])
+    assert services.feedback.dismiss(workspace.id, [answers[0].id, answers[3].id]) == 4
+    assert services.feedback.queue(workspace.id) == []

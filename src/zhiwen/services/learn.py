@@ -67,7 +67,6 @@ def train_reranker(
         )
         if pool.fused:
             shortlist, features = retriever.shortlist(workspace_id, question, pool)
-            hashes = retriever.content_hashes(workspace_id, [c.chunk_id for c in shortlist])
-            groups.append((features, np.asarray([int(h in relevant) for h in hashes])))
+            groups.append((features, np.asarray([int(c.content_hash in relevant) for c in shortlist])))
         on_progress(done, len(pairs))
     return Reranker(memory).fit(groups)

@@ -12,7 +12,7 @@ from zhiwen.ports import DocumentStore, Embedder, KeywordIndex, Vector, VectorIn
 from zhiwen.services.embedding import embedding_text, embeds_as_query
 from zhiwen.services.fusion import Candidate, spread_weighted_fusion
 from zhiwen.services.rerank import DEPTH, Matrix, Memory, Reranker, candidate_features
-from zhiwen.types import Hit
+from zhiwen.types import Chunk, Hit
 
 # BM25's per-term score tends to IDF · (k1 + 1) as term frequency grows; k1 = 1.2 in FTS5 and most engines.
 KEYWORD_SATURATION = 2.2
@@ -91,8 +91,8 @@ class Retriever:
             scores = reranker.predict(features)
             # Re-ranked candidates go above the rest, in the model's order (its scores can be negative).
             lift = max(pool.fused.values()) + 1.0 - float(scores.min(initial=0.0))
-            for candidate, score in zip(shortlist, scores, strict=True):
-                pool.fused[candidate.chunk_id] = lift + float(score)
+            for chunk, score in zip(shortlist, scores, strict=True):
+                pool.fused[chunk.id] = lift + float(score)
             pool.timings["rerank"] = (time.perf_counter() - t) * 1000
         best = sorted(pool.fused, key=lambda cid: pool.fused[cid], reverse=True)[:k]
         if pool.query_vector is not None:
@@ -101,16 +101,13 @@ class Retriever:
         pool.timings["total"] = (time.perf_counter() - pool.started) * 1000
         return Retrieval(hits, list(pool.by_id.values()), pool.query_vector, pool.timings, pool.term_weights)
 
-    def shortlist(self, workspace_id: str, query: str, pool: Pool) -> tuple[list[Candidate], Matrix]:
-        """The best :data:`DEPTH` fused candidates and their re-ranking features."""
+    def shortlist(self, workspace_id: str, query: str, pool: Pool) -> tuple[list[Chunk], Matrix]:
+        """The best :data:`DEPTH` fused candidates' chunks and their re-ranking features."""
         ranked = sorted(pool.fused, key=lambda cid: pool.fused[cid], reverse=True)[:DEPTH]
         chunks = self._store.get_chunks(workspace_id, ranked)
         shortlist = [pool.by_id[cid] for cid in ranked if cid in chunks]
-        return shortlist, candidate_features(query, shortlist, chunks, pool.fused, pool.remembered)
-
-    def content_hashes(self, workspace_id: str, chunk_ids: Sequence[str]) -> list[str]:
-        chunks = self._store.get_chunks(workspace_id, chunk_ids)
-        return [chunks[cid].content_hash if cid in chunks else "" for cid in chunk_ids]
+        features = candidate_features(query, shortlist, chunks, pool.fused, pool.remembered)
+        return [chunks[c.chunk_id] for c in shortlist], features
 
     def pool(
         self,
