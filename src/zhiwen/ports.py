@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,7 +27,9 @@ from zhiwen.types import (
     Job,
     Rating,
     Release,
+    Review,
     Role,
+    SentimentModelVersion,
     Workspace,
 )
 
@@ -137,6 +140,10 @@ class AnswerStore(Protocol):
         self, workspace_id: str, answer: Answer, retrieved: Sequence[dict[str, object]]
     ) -> None: ...
     def get_answer(self, workspace_id: str, answer_id: str) -> dict[str, object]: ...
+    def list_questions(self, workspace_id: str, since: str | None = None) -> list[tuple[str, str, str]]:
+        """(answer id, the customer's question, when) for every answer since ``since``, oldest first."""
+        ...
+
     def ensure_conversation(self, workspace_id: str, conversation_id: str | None) -> str: ...
 
 
@@ -219,6 +226,54 @@ class ReleaseStore(Protocol):
     def set_live(self, release: Release, action: str, actor: str, detail: dict[str, Any]) -> None: ...
     def log_event(self, release: Release, action: str, actor: str, detail: dict[str, Any]) -> None: ...
     def events(self, workspace_id: str, limit: int = 50) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    """Which reviews to read; every field left as is means "any"."""
+
+    product: str | None = None
+    since: str | None = None  # ISO 8601, inclusive
+    until: str | None = None  # ISO 8601, exclusive
+    labelled: bool = False
+    unscored_for: int | None = None  # not yet scored by this model version
+    sentiment: str | None = None
+    ids: Sequence[str] | None = None
+    limit: int | None = None
+
+
+class ReviewStore(Protocol):
+    def add_reviews(self, reviews: Sequence[Review]) -> list[str]:
+        """Store the reviews whose ids are new, in one transaction; return those ids."""
+        ...
+
+    def reviews(self, workspace_id: str, query: ReviewFilter) -> list[Review]: ...
+    def count(self, workspace_id: str, query: ReviewFilter) -> int: ...
+    def set_scores(
+        self, workspace_id: str, version: int, scores: Sequence[tuple[str, str, float, int | None]]
+    ) -> None: ...
+    def set_topics(self, workspace_id: str, topics: Sequence[tuple[str, int | None]]) -> None: ...
+    def vectors(self, workspace_id: str, ids: Sequence[str]) -> dict[str, Vector]: ...
+    def save_vectors(self, workspace_id: str, vectors: dict[str, Vector]) -> None: ...
+    def save_model(
+        self,
+        workspace_id: str,
+        kind: str,
+        labels: Sequence[str],
+        params: dict[str, Any],
+        report: dict[str, Any],
+        model: bytes | None,
+        created_by: str,
+    ) -> SentimentModelVersion: ...
+    def get_model(self, workspace_id: str, version: int) -> tuple[SentimentModelVersion, bytes | None]: ...
+    def list_models(self, workspace_id: str) -> list[SentimentModelVersion]: ...
+    def live_version(self, workspace_id: str) -> int | None: ...
+    def set_live(
+        self, workspace_id: str, version: int, action: str, actor: str, detail: dict[str, Any]
+    ) -> None: ...
+    def events(self, workspace_id: str, limit: int = 50) -> list[dict[str, Any]]: ...
+    def save_topics(self, workspace_id: str, model: dict[str, Any]) -> None: ...
+    def topics(self, workspace_id: str) -> dict[str, Any] | None: ...
 
 
 ProgressCallback = Callable[[float], None]

@@ -177,5 +177,38 @@ class Release:
         return f"@r{self.number}"
 
 
+@dataclass(frozen=True)
+class Review:
+    """A customer review or message, with the live sentiment model's verdict once it has been scored."""
+
+    id: str
+    workspace_id: str
+    text: str
+    rating: float | None
+    product: str
+    channel: str
+    created_at: str
+    label: str | None  # the company's own label, for training and evaluation
+    source: str
+    sentiment: str | None = None
+    probability: float | None = None
+    model_version: int | None = None
+    topic: int | None = None
+
+
+@dataclass(frozen=True)
+class SentimentModelVersion:
+    """A trained (or zero-shot) sentiment model: what it is, how it was chosen and how it scored held out."""
+
+    workspace_id: str
+    version: int
+    kind: str  # "ngram", "embedding", "blend" or "zero-shot"
+    labels: tuple[str, ...]
+    params: dict[str, Any]
+    report: dict[str, Any]  # candidates' cross-validation, held-out metrics and predictions
+    created_by: str
+    created_at: str
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -32,6 +32,10 @@ from zhiwen.services.ingest import IngestService
 from zhiwen.services.keys import KeyService
 from zhiwen.services.release import ReleaseService
 from zhiwen.services.retrieve import Retriever
+from zhiwen.services.review_insights import ReviewInsights
+from zhiwen.services.review_models import LiveModels, ReviewVectors
+from zhiwen.services.reviews import ReviewService
+from zhiwen.services.sentiment_release import SentimentModelService
 from zhiwen.services.targets import Targets
 from zhiwen.services.tune import TuneService
 from zhiwen.stores.sqlite.answers import SqliteAnswerStore
@@ -44,6 +48,7 @@ from zhiwen.stores.sqlite.golden import SqliteGoldenStore
 from zhiwen.stores.sqlite.jobs import SqliteJobStore
 from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
 from zhiwen.stores.sqlite.releases import SqliteReleaseStore
+from zhiwen.stores.sqlite.reviews import SqliteReviewStore
 from zhiwen.stores.sqlite.vectors import NumpyVectorIndex
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
 
@@ -73,6 +78,9 @@ class Services:
     feedback: FeedbackService
     releases: ReleaseService
     tuner: TuneService
+    reviews: ReviewService
+    sentiment: SentimentModelService
+    insights: ReviewInsights
 
     def close(self) -> None:
         self.job_runner.shutdown()
@@ -133,6 +141,9 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
     golden = GoldenSetService(SqliteGoldenStore(db))
     evaluator = EvalService(answerer, golden, SqliteEvalStore(db), llm)
     releases = ReleaseService(SqliteReleaseStore(db), workspaces, targets, evaluator, vectors, worker)
+    review_store = SqliteReviewStore(db)
+    review_vectors = ReviewVectors(review_store, embedder)
+    live_models = LiveModels(review_store, review_vectors)
     return Services(
         settings=settings,
         db=db,
@@ -157,4 +168,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         feedback=FeedbackService(SqliteFeedbackStore(db), answers, curated, golden, embedder),
         releases=releases,
         tuner=TuneService(answerer, golden, releases, evaluator, targets, retriever, documents, embedder),
+        reviews=ReviewService(review_store, answers, review_vectors, live_models),
+        sentiment=SentimentModelService(review_store, workspaces, review_vectors, live_models),
+        insights=ReviewInsights(review_store, review_vectors),
     )

@@ -52,6 +52,15 @@ class SqliteAnswerStore:
                 ),
             )
 
+    def list_questions(self, workspace_id: str, since: str | None = None) -> list[tuple[str, str, str]]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT id, question, created_at FROM answers WHERE workspace_id = ? AND created_at >= ?"
+                " ORDER BY created_at",
+                (workspace_id, since or ""),
+            ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
     def get_answer(self, workspace_id: str, answer_id: str) -> dict[str, object]:
         with self._db.reading() as conn:
             row = conn.execute(

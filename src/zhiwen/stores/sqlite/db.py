@@ -232,6 +232,69 @@ MIGRATIONS: list[list[Migration]] = [
     """,
         _split_shared_fts,
     ],
+    # 3: review analytics: customer reviews with their scores, embeddings, sentiment model versions with a
+    # live pointer, and complaint topics.
+    [
+        """
+    CREATE TABLE reviews (
+        id TEXT NOT NULL,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        text TEXT NOT NULL,
+        rating REAL,
+        product TEXT NOT NULL DEFAULT '',
+        channel TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        label TEXT,
+        source TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        sentiment TEXT,
+        probability REAL,
+        model_version INTEGER,
+        topic INTEGER,
+        PRIMARY KEY (workspace_id, id)
+    );
+    CREATE INDEX reviews_product_time ON reviews(workspace_id, product, created_at);
+    CREATE INDEX reviews_time ON reviews(workspace_id, created_at);
+    CREATE TABLE review_vectors (
+        workspace_id TEXT NOT NULL,
+        review_id TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (workspace_id, review_id),
+        FOREIGN KEY (workspace_id, review_id) REFERENCES reviews(workspace_id, id) ON DELETE CASCADE
+    );
+    CREATE TABLE sentiment_models (
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        params TEXT NOT NULL,
+        report TEXT NOT NULL,
+        model BLOB,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (workspace_id, version)
+    );
+    CREATE TABLE sentiment_live (
+        workspace_id TEXT PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        since TEXT NOT NULL
+    );
+    CREATE TABLE sentiment_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE TABLE review_topics (
+        workspace_id TEXT PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """
+    ],
 ]
 
 

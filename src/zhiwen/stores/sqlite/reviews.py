@@ -1,0 +1,252 @@
+"""Reviews, their embeddings, sentiment model versions (with a live pointer) and complaint topics."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from zhiwen.errors import NotFound
+from zhiwen.ports import ReviewFilter, Vector
+from zhiwen.stores.sqlite.db import Database
+from zhiwen.types import Review, SentimentModelVersion, utc_now
+
+_REVIEW_COLUMNS = (
+    "id, workspace_id, text, rating, product, channel, created_at, label, source, "
+    "sentiment, probability, model_version, topic"
+)
+
+
+def _review(row: sqlite3.Row) -> Review:
+    return Review(**{key: row[key] for key in row.keys()})  # noqa: SIM118 - sqlite3.Row is not a mapping
+
+
+def _model(row: sqlite3.Row) -> SentimentModelVersion:
+    return SentimentModelVersion(
+        workspace_id=row["workspace_id"],
+        version=row["version"],
+        kind=row["kind"],
+        labels=tuple(json.loads(row["labels"])),
+        params=json.loads(row["params"]),
+        report=json.loads(row["report"]),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+    )
+
+
+def _where(workspace_id: str, query: ReviewFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = ["workspace_id = ?"]
+    values: list[Any] = [workspace_id]
+    if query.product is not None:
+        clauses.append("product = ?")
+        values.append(query.product)
+    if query.since:
+        clauses.append("created_at >= ?")
+        values.append(query.since)
+    if query.until:
+        clauses.append("created_at < ?")
+        values.append(query.until)
+    if query.labelled:
+        clauses.append("label IS NOT NULL")
+    if query.unscored_for is not None:
+        clauses.append("(model_version IS NULL OR model_version != ?)")
+        values.append(query.unscored_for)
+    if query.sentiment is not None:
+        clauses.append("sentiment = ?")
+        values.append(query.sentiment)
+    if query.ids is not None:
+        clauses.append(f"id IN ({','.join('?' * len(query.ids))})")
+        values.extend(query.ids)
+    return " AND ".join(clauses), values
+
+
+class SqliteReviewStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add_reviews(self, reviews: Sequence[Review]) -> list[str]:
+        """Insert the reviews not stored yet, all in one transaction; returns the ids that were new."""
+        added = []
+        now = utc_now()
+        with self._db.transaction() as conn:
+            for r in reviews:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO reviews (id, workspace_id, text, rating, product, channel, "
+                    "created_at, label, source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        r.id,
+                        r.workspace_id,
+                        r.text,
+                        r.rating,
+                        r.product,
+                        r.channel,
+                        r.created_at,
+                        r.label,
+                        r.source,
+                        now,
+                    ),
+                )
+                if cursor.rowcount:
+                    added.append(r.id)
+        return added
+
+    def reviews(self, workspace_id: str, query: ReviewFilter) -> list[Review]:
+        where, values = _where(workspace_id, query)
+        limit = f" LIMIT {int(query.limit)}" if query.limit else ""
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE {where} ORDER BY created_at, id{limit}", values
+            ).fetchall()
+        return [_review(r) for r in rows]
+
+    def count(self, workspace_id: str, query: ReviewFilter) -> int:
+        where, values = _where(workspace_id, query)
+        with self._db.reading() as conn:
+            return int(conn.execute(f"SELECT count(*) FROM reviews WHERE {where}", values).fetchone()[0])
+
+    def set_scores(
+        self, workspace_id: str, version: int, scores: Sequence[tuple[str, str, float, int | None]]
+    ) -> None:
+        """(review id, sentiment, probability, topic) from model ``version``."""
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "UPDATE reviews SET sentiment = ?, probability = ?, topic = ?, model_version = ?"
+                " WHERE workspace_id = ? AND id = ?",
+                [(s, p, t, version, workspace_id, i) for i, s, p, t in scores],
+            )
+
+    def set_topics(self, workspace_id: str, topics: Sequence[tuple[str, int | None]]) -> None:
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "UPDATE reviews SET topic = ? WHERE workspace_id = ? AND id = ?",
+                [(t, workspace_id, i) for i, t in topics],
+            )
+
+    def vectors(self, workspace_id: str, ids: Sequence[str]) -> dict[str, Vector]:
+        found: dict[str, Vector] = {}
+        with self._db.reading() as conn:
+            for start in range(0, len(ids), 500):
+                batch = ids[start : start + 500]
+                rows = conn.execute(
+                    "SELECT review_id, vector FROM review_vectors WHERE workspace_id = ?"
+                    f" AND review_id IN ({','.join('?' * len(batch))})",
+                    [workspace_id, *batch],
+                ).fetchall()
+                for row in rows:
+                    found[row[0]] = np.frombuffer(row[1], dtype=np.float16).astype(np.float32)
+        return found
+
+    def save_vectors(self, workspace_id: str, vectors: dict[str, Vector]) -> None:
+        """Half precision: review vectors feed classifiers and clustering, where float16 loses nothing."""
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO review_vectors (workspace_id, review_id, vector) VALUES (?, ?, ?)",
+                [(workspace_id, i, v.astype(np.float16).tobytes()) for i, v in vectors.items()],
+            )
+
+    def save_model(
+        self,
+        workspace_id: str,
+        kind: str,
+        labels: Sequence[str],
+        params: dict[str, Any],
+        report: dict[str, Any],
+        model: bytes | None,
+        created_by: str,
+    ) -> SentimentModelVersion:
+        with self._db.transaction() as conn:
+            version = 1 + int(
+                conn.execute(
+                    "SELECT coalesce(max(version), 0) FROM sentiment_models WHERE workspace_id = ?",
+                    (workspace_id,),
+                ).fetchone()[0]
+            )
+            conn.execute(
+                "INSERT INTO sentiment_models (workspace_id, version, kind, labels, params, report, model,"
+                " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    workspace_id,
+                    version,
+                    kind,
+                    json.dumps(list(labels)),
+                    json.dumps(params, ensure_ascii=False),
+                    json.dumps(report, ensure_ascii=False),
+                    model,
+                    created_by,
+                    utc_now(),
+                ),
+            )
+            row = conn.execute(
+                "SELECT * FROM sentiment_models WHERE workspace_id = ? AND version = ?",
+                (workspace_id, version),
+            ).fetchone()
+        return _model(row)
+
+    def get_model(self, workspace_id: str, version: int) -> tuple[SentimentModelVersion, bytes | None]:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT * FROM sentiment_models WHERE workspace_id = ? AND version = ?",
+                (workspace_id, version),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no sentiment model version {version}; see `zhiwen reviews models`")
+        return _model(row), row["model"]
+
+    def list_models(self, workspace_id: str) -> list[SentimentModelVersion]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT workspace_id, version, kind, labels, params, report, created_by, created_at"
+                " FROM sentiment_models WHERE workspace_id = ? ORDER BY version",
+                (workspace_id,),
+            ).fetchall()
+        return [_model(r) for r in rows]
+
+    def live_version(self, workspace_id: str) -> int | None:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT version FROM sentiment_live WHERE workspace_id = ?", (workspace_id,)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_live(
+        self, workspace_id: str, version: int, action: str, actor: str, detail: dict[str, Any]
+    ) -> None:
+        now = utc_now()
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO sentiment_live (workspace_id, version, since) VALUES (?, ?, ?)"
+                " ON CONFLICT (workspace_id)"
+                " DO UPDATE SET version = excluded.version, since = excluded.since",
+                (workspace_id, version, now),
+            )
+            conn.execute(
+                "INSERT INTO sentiment_events (workspace_id, version, action, detail, actor, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (workspace_id, version, action, json.dumps(detail, ensure_ascii=False), actor, now),
+            )
+
+    def events(self, workspace_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT version, action, detail, actor, at FROM sentiment_events WHERE workspace_id = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (workspace_id, limit),
+            ).fetchall()
+        return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+    def save_topics(self, workspace_id: str, model: dict[str, Any]) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO review_topics (workspace_id, model, created_at) VALUES (?, ?, ?)",
+                (workspace_id, json.dumps(model, ensure_ascii=False), utc_now()),
+            )
+
+    def topics(self, workspace_id: str) -> dict[str, Any] | None:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT model FROM review_topics WHERE workspace_id = ?", (workspace_id,)
+            ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
