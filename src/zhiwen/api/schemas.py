@@ -197,3 +197,48 @@ class TuneRequest(Strict):
 class GateThresholds(Strict):
     minimum: dict[str, float] = Field(default_factory=dict)
     tolerance: float | None = Field(None, ge=0, le=1)
+
+
+class ReviewIn(BaseModel):
+    """One review; unknown fields are ignored, so exports from other tools can be posted as they are."""
+
+    model_config = ConfigDict(extra="allow")
+    text: str = Field(max_length=20_000)
+    rating: float | str | None = None
+    product: str | None = Field(None, max_length=200)
+    channel: str | None = Field(None, max_length=100)
+    timestamp: str | None = Field(None, max_length=40)
+    label: str | int | None = None
+
+
+class ReviewsImport(Strict):
+    reviews: list[ReviewIn] = Field(min_length=1, max_length=5000)
+    score: bool = True
+
+
+class ClassifyItem(Strict):
+    text: str = Field(max_length=20_000)
+    product: str = Field("", max_length=200)
+
+
+class ClassifyRequest(Strict):
+    items: list[ClassifyItem] = Field(min_length=1, max_length=1000)
+    explain: bool = True
+
+
+Candidate = Literal["ngram", "embedding", "blend"]
+
+
+def _all_candidates() -> list[Candidate]:
+    return ["ngram", "embedding", "blend"]
+
+
+class SentimentTrainRequest(Strict):
+    candidates: list[Candidate] = Field(default_factory=_all_candidates, min_length=1)
+    from_ratings: bool = False
+    folds: int = Field(3, ge=2, le=10)
+    max_embedded: int = Field(6000, ge=100, le=100_000)
+
+
+class TopicsRequest(Strict):
+    k: int | None = Field(None, ge=2, le=30)

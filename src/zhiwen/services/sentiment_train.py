@@ -61,7 +61,7 @@ class SearchSettings:
     candidates: tuple[str, ...] = CANDIDATES
     folds: int = 3
     search_size: int = 12_000
-    max_embedded: int = 4_000
+    max_embedded: int = 6_000
     random_state: int = 0
 
 
