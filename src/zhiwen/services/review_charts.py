@@ -79,7 +79,7 @@ def trend_png(summary: dict[str, Any]) -> bytes:
         top.set_ylabel("satisfaction (positive share)")
         top.set_ylim(0, 1.02)
         top.set_title(f"Satisfaction and volume per {summary['period']}")
-        if products:
+        if top.get_lines():
             top.legend(fontsize=8, loc="lower left", ncols=min(3, len(products)))
         bottom.set_ylabel("reviews")
         bottom.set_xticks(range(len(periods)), periods, rotation=45 if len(periods) > 8 else 0, fontsize=8)

@@ -133,7 +133,12 @@ def _map_columns(source: str, records: Sequence[tuple[int, Mapping[str, object]]
 
 def _review(record: Mapping[str, object], columns: Mapping[str, str], signed: bool) -> ReviewRow:
     def cell(name: str) -> object:
-        return record.get(columns[name]) if name in columns else None
+        if name in columns and columns[name] in record:
+            return record.get(columns[name])
+        for key, value in record.items():  # JSON lines may each name their fields differently
+            if str(key).strip().lower() in COLUMNS[name]:
+                return value
+        return None
 
     text = normalize(str(cell("text") or ""))
     if not text:

@@ -79,7 +79,7 @@ class ReviewInsights:
         model = build_topics([r.text for r in sample], np.stack([known[r.text] for r in sample]), k)
         self._store.save_topics(workspace_id, model.to_dict())
         known = self._vectors.ensure(workspace_id, negatives, progress)
-        assigned = model.assign(np.stack([known[r.text] for r in negatives]))
+        assigned = model.assign([r.text for r in negatives], np.stack([known[r.text] for r in negatives]))
         self._store.set_topics(
             workspace_id, [(r.id, int(t)) for r, t in zip(negatives, assigned, strict=True)]
         )

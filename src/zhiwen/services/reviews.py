@@ -176,7 +176,7 @@ class ReviewService:
         if topics is None or not reviews:
             return {}
         known = self._vectors.ensure(workspace_id, reviews)
-        assigned = topics.assign(np.stack([known[r.text] for r in reviews]))
+        assigned = topics.assign([r.text for r in reviews], np.stack([known[r.text] for r in reviews]))
         return {r.id: int(t) for r, t in zip(reviews, assigned, strict=True)}
 
     def classify(

@@ -1,6 +1,11 @@
 """Complaint topics: negative reviews clustered on their embeddings, each cluster named by its keywords.
 
-k is chosen by silhouette over 2..``max_k`` (k-means on L2-normalised E5 vectors, i.e. cosine). A cluster is
+Multilingual embeddings cluster by language before topic ("battery dies" lands nearer "物流太慢" than
+"电池不耐用"), so each language's mean vector is subtracted first (language-mean centering, Libovický et al.
+2020, "On the language neutrality of pre-trained multilingual representations"); the means are kept to
+place new reviews the same way.
+
+k is chosen by silhouette over 2..``max_k`` (k-means on the re-normalised vectors, i.e. cosine). A cluster is
 named by class-based TF-IDF (BERTopic's c-TF-IDF, Grootendorst 2022): words frequent in this cluster and rare
 in the others, with jieba segmenting Chinese and stop words removed. New reviews join the nearest centroid.
 """
@@ -21,6 +26,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.metrics import silhouette_score
 
 from zhiwen.ports import Vector
+from zhiwen.text.normalize import detect_language
 
 MIN_REVIEWS = 20
 MAX_K = 12
@@ -29,103 +35,14 @@ KEYWORDS = 6
 EXAMPLES = 3
 _WORD = re.compile(r"^(?:[\u4e00-\u9fff]{2,}|[a-z][a-z'-]{2,})$")
 # Function words and sentiment words that say how, not what, customers complain about.
-CHINESE_STOP_WORDS = frozenset(
-    [
-        "的",
-        "了",
-        "是",
-        "我",
-        "也",
-        "很",
-        "都",
-        "就",
-        "不",
-        "没",
-        "没有",
-        "在",
-        "和",
-        "有",
-        "这",
-        "那",
-        "还",
-        "又",
-        "吧",
-        "啊",
-        "呢",
-        "吗",
-        "呀",
-        "哦",
-        "就是",
-        "还是",
-        "一个",
-        "什么",
-        "这个",
-        "那个",
-        "我们",
-        "你们",
-        "他们",
-        "自己",
-        "因为",
-        "所以",
-        "但是",
-        "不过",
-        "而且",
-        "然后",
-        "如果",
-        "已经",
-        "真的",
-        "非常",
-        "比较",
-        "太",
-        "很多",
-        "一下",
-        "一点",
-        "觉得",
-        "感觉",
-        "可以",
-        "知道",
-        "以后",
-        "现在",
-        "时候",
-        "东西",
-        "这样",
-        "那么",
-        "怎么",
-        "为什么",
-        "不是",
-        "不会",
-        "不能",
-        "没什么",
-        "一般",
-        "差评",
-        "好评",
-        "失望",
-        "不好",
-        "不错",
-        "满意",
-        "不满意",
-        "垃圾",
-        "太差",
-        "很差",
-        "特别",
-        "实在",
-        "真是",
-        "一直",
-        "一次",
-        "第一次",
-        "再也",
-        "下次",
-        "以后",
-        "还有",
-        "就是说",
-        "其实",
-        "还要",
-        "只是",
-        "可能",
-        "应该",
-        "一样",
-    ]
+_CHINESE_STOP_WORDS_TEXT = (
+    "的 了 是 我 也 很 都 就 不 没 没有 在 和 有 这 那 还 又 吧 啊 呢 吗 呀 哦 就是 还是 一个 什么 这个 "
+    "那个 我们 你们 他们 自己 因为 所以 但是 不过 而且 然后 如果 已经 真的 非常 比较 太 很多 一下 一点 "
+    "觉得 感觉 可以 知道 以后 现在 时候 东西 这样 那么 怎么 为什么 不是 不会 不能 没什么 一般 差评 好评 "
+    "失望 不好 不错 满意 不满意 垃圾 太差 很差 特别 实在 真是 一直 一次 第一次 再也 下次 还有 就是说 "
+    "其实 还要 只是 可能 应该 一样 推荐 不推荐 不满 很失望 "
 )
+CHINESE_STOP_WORDS = frozenset(_CHINESE_STOP_WORDS_TEXT.split())
 
 
 def keywords_of(text: str) -> list[str]:
@@ -144,15 +61,32 @@ class Topic:
     size: int
 
 
+def language_means(texts: Sequence[str], vectors: Vector) -> dict[str, Vector]:
+    languages = np.asarray([detect_language(t) for t in texts])
+    return {lang: vectors[languages == lang].mean(axis=0) for lang in sorted(set(languages))}
+
+
+def centred(texts: Sequence[str], vectors: Vector, means: dict[str, Vector]) -> Vector:
+    """Vectors with their language's mean removed, re-normalised (a language not seen keeps its vector)."""
+    shifted = np.stack(
+        [v - means.get(detect_language(t), np.zeros_like(v)) for t, v in zip(texts, vectors, strict=True)]
+    )
+    norms = np.linalg.norm(shifted, axis=1, keepdims=True)
+    result: Vector = (shifted / np.maximum(norms, 1e-12)).astype(np.float32)
+    return result
+
+
 @dataclass
 class TopicModel:
     topics: list[Topic]
     centroids: Vector
     silhouette: float
     reviews: int
+    means: dict[str, Vector]
 
-    def assign(self, vectors: Vector) -> np.ndarray[Any, np.dtype[np.int64]]:
-        return np.asarray((vectors @ self.centroids.T).argmax(axis=1), dtype=np.int64)
+    def assign(self, texts: Sequence[str], vectors: Vector) -> np.ndarray[Any, np.dtype[np.int64]]:
+        scores = centred(texts, vectors, self.means) @ self.centroids.T
+        return np.asarray(scores.argmax(axis=1), dtype=np.int64)
 
     def name_of(self, topic: int | None) -> str | None:
         return None if topic is None or topic >= len(self.topics) else self.topics[topic].name
@@ -163,6 +97,7 @@ class TopicModel:
             "centroids": np.round(self.centroids, 5).tolist(),
             "silhouette": self.silhouette,
             "reviews": self.reviews,
+            "means": {lang: np.round(m, 5).tolist() for lang, m in self.means.items()},
         }
 
     @classmethod
@@ -174,6 +109,7 @@ class TopicModel:
             centroids=np.asarray(data["centroids"], dtype=np.float32),
             silhouette=float(data["silhouette"]),
             reviews=int(data["reviews"]),
+            means={lang: np.asarray(m, dtype=np.float32) for lang, m in data["means"].items()},
         )
 
 
@@ -198,6 +134,8 @@ def build_topics(texts: Sequence[str], vectors: Vector, k: int | None = None, se
     """Cluster ``texts`` (negative reviews) and name the clusters; ``k`` fixed or chosen by silhouette."""
     if len(texts) < MIN_REVIEWS:
         raise ValueError(f"{len(texts)} negative reviews; topics need at least {MIN_REVIEWS}")
+    means = language_means(texts, vectors)
+    vectors = centred(texts, vectors, means)
     if k is None:
         k, silhouette, labels = choose_k(vectors, seed=seed)
     else:
@@ -235,4 +173,5 @@ def build_topics(texts: Sequence[str], vectors: Vector, k: int | None = None, se
         centroids=np.stack([centroids[old] for old in order]).astype(np.float32),
         silhouette=round(silhouette, 4),
         reviews=len(texts),
+        means=means,
     )
