@@ -1,0 +1,133 @@
+"""Review analytics over HTTP: import with per-row problems, classify, train as a job, gate, charts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from zhiwen.api import create_app
+from zhiwen.sample_reviews import generate, to_csv
+from zhiwen.services.sentiment_train import is_held_out
+from zhiwen.types import Workspace
+from zhiwen.wiring import Services
+
+Api = tuple[TestClient, dict[str, dict[str, str]]]
+
+
+@pytest.fixture
+def api(services: Services, workspace: Workspace) -> Iterator[Api]:
+    headers = {
+        role: {"Authorization": f"Bearer {services.keys.issue(workspace.id, role, role).plain}"}  # type: ignore[arg-type]
+        for role in ("admin", "client")
+    }
+    with TestClient(create_app(services, run_embedding_worker=False)) as client:
+        yield client, headers
+
+
+def _wait(client: TestClient, job_id: str, auth: dict[str, str]) -> dict[str, object]:
+    for _ in range(600):
+        job: dict[str, object] = client.get(f"/v1/jobs/{job_id}", headers=auth).json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError("the job did not finish")
+
+
+def test_reviews_go_from_import_to_a_promoted_model_and_a_chart(api: Api) -> None:
+    client, auth = api
+    posted = client.post(
+        "/v1/reviews",
+        json={
+            "reviews": [
+                {"text": "送餐太慢了，菜都凉了", "rating": 1, "product": "外卖", "timestamp": "2026-11-01"},
+                {"text": "", "product": "外卖"},
+                {"text": "好吃", "timestamp": "not a date"},
+                {"text": "<b>fine</b>", "label": "maybe"},
+            ]
+        },
+        headers=auth["admin"],
+    ).json()
+    assert posted["imported"] == 1 and posted["scored"] == 1
+    assert [p["row"] for p in posted["problems"]] == [2, 3, 4]
+
+    uploaded = client.post(
+        "/v1/reviews/import",
+        files={"file": ("shop.csv", to_csv(generate(300)), "text/csv")},
+        params={"score": "false"},
+        headers=auth["admin"],
+    )
+    assert uploaded.status_code == 201 and uploaded.json()["imported"] == 300
+    assert (
+        client.post(
+            "/v1/reviews/import", files={"file": ("x.csv", b"", "text/csv")}, headers=auth["admin"]
+        ).json()["error"]["code"]
+        == "invalid_input"
+    )
+
+    classified = client.post(
+        "/v1/reviews/classify", json={"items": [{"text": "客服态度很差，没人回复"}]}, headers=auth["client"]
+    ).json()
+    assert classified[0]["label"] == "negative" and classified[0]["model"] == "zero-shot baseline"
+    assert client.post("/v1/reviews", json={"reviews": []}, headers=auth["admin"]).status_code == 422
+    assert client.post("/v1/sentiment/train", json={}, headers=auth["client"]).status_code == 403
+
+    job = client.post("/v1/sentiment/train", json={"candidates": ["ngram"]}, headers=auth["admin"]).json()
+    finished = _wait(client, job["id"], auth["admin"])
+    assert finished["status"] == "succeeded", finished
+    version = finished["result"]["version"]  # type: ignore[index]
+    assert (
+        client.get(f"/v1/sentiment/models/{version}/confusion.png", headers=auth["admin"]).content[:4]
+        == b"\x89PNG"
+    )
+
+    client.put("/v1/sentiment/gate", json={"minimum": {"macro_f1": 1.01}}, headers=auth["admin"])
+    assert (
+        client.put("/v1/sentiment/gate", json={"minimum": {"macro_f1": 2}}, headers=auth["admin"]).status_code
+        == 400
+    )
+    client.put(
+        "/v1/sentiment/gate", json={"minimum": {"accuracy": 0.5, "macro_f1": 0.5}}, headers=auth["admin"]
+    )
+    promoted = client.post(f"/v1/sentiment/models/{version}/promote", headers=auth["admin"])
+    assert promoted.status_code == 200 and promoted.json()["passed"]
+    assert client.post("/v1/reviews/score", headers=auth["admin"]).json()["scored"] == 301
+
+    explained = client.post(
+        "/v1/reviews/classify", json={"items": [{"text": "物流太慢了，等了十天才到"}]}, headers=auth["client"]
+    ).json()[0]
+    assert (
+        explained["label"] == "negative"
+        and explained["words"]
+        and explained["model"].startswith(f"v{version}")
+    )
+
+    topics = client.post("/v1/reviews/topics", json={}, headers=auth["admin"]).json()
+    assert len(topics["topics"]) >= 2
+    summary = client.get("/v1/reviews/summary", params={"period": "week"}, headers=auth["admin"]).json()
+    assert summary["overall"]["reviews"] == 301 and summary["products"][0]["periods"]
+    png = client.get("/v1/reviews/summary", params={"format": "png"}, headers=auth["admin"])
+    assert png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
+    page = client.get("/v1/reviews/summary", params={"format": "html"}, headers=auth["admin"]).text
+    assert "扫地机器人 X1" in page and "<img" in page
+    negatives = client.get("/v1/reviews", params={"sentiment": "negative"}, headers=auth["admin"]).json()
+    assert negatives and all(r["sentiment"] == "negative" for r in negatives)
+
+
+def test_a_model_without_a_held_out_evaluation_is_refused_with_409(api: Api) -> None:
+    client, auth = api
+    training_only = [r for r in generate(200) if not is_held_out(r["text"])]
+    client.post(
+        "/v1/reviews/import",
+        files={"file": ("shop.csv", to_csv(training_only), "text/csv")},
+        headers=auth["admin"],
+    )
+    job = client.post("/v1/sentiment/train", json={"candidates": ["ngram"]}, headers=auth["admin"]).json()
+    version = _wait(client, job["id"], auth["admin"])["result"]["version"]  # type: ignore[index]
+    assert client.get(f"/v1/sentiment/models/{version}/gate", headers=auth["admin"]).json()["passed"] is False
+    refused = client.post(f"/v1/sentiment/models/{version}/promote", headers=auth["admin"])
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "gate_refused"
+    assert "no held-out evaluation" in refused.json()["error"]["details"]["failures"][0]
+    assert client.get("/v1/sentiment/models/99", headers=auth["admin"]).status_code == 404
