@@ -3,7 +3,7 @@
 Each review is composed from what customers say about one aspect of a product (battery, delivery, service,
 quality, price), in praise or complaint, so the complaint topics are known in advance. Ratings follow the
 sentiment with some noise, timestamps spread over six months, and one product gets worse over time (the
-vacuum's battery complaints grow), which the trend chart should show. Deterministic for a given seed.
+vacuum's battery complaints grow month by month), which the trend chart shows. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -106,8 +106,10 @@ def generate(count: int = 600, seed: int = 7, start: datetime | None = None) -> 
         product = rng.choice(PRODUCTS)
         day = rng.randrange(183)
         aspect = rng.choice(list(ASPECTS))
-        # The vacuum's battery gets worse over the months: complaints become more likely.
-        p_negative = 0.35 + (0.4 * day / 183 if product == PRODUCTS[0] and aspect == "battery" else 0)
+        p_negative = 0.35
+        if product == PRODUCTS[0]:  # the vacuum's battery gets worse over the months
+            aspect = "battery" if rng.random() < day / 366 else aspect
+            p_negative = 0.2 + 0.6 * day / 183 if aspect == "battery" else p_negative
         negative = rng.random() < p_negative
         complaints, praise = ASPECTS[aspect]
         phrase = rng.choice(complaints if negative else praise)

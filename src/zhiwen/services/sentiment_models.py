@@ -156,37 +156,30 @@ class NgramSentimentClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[
         return np.asarray(self.classes_[self.predict_proba(X).argmax(axis=1)])
 
     def explain(self, X: Sequence[Sample], top: int = 5) -> list[Explanation]:
-        """The n-grams and words that pushed each text most towards its predicted label: feature value ×
-        weight (shared plus product-specific), longest first among overlapping ones ("不好吃" rather than
-        "不好" and "好吃")."""
-        shared = self._shared_features(X)
-        full = self._with_products(shared, X)
-        probabilities = np.asarray(self.model_.predict_proba(full))
-        coef = self.model_.coef_
-        width = shared.shape[1]
-        explanations = []
-        for i in range(shared.shape[0]):
+        """The words that drove each decision, by occlusion: how much the predicted label's probability
+        falls when the word is taken out of the text. Words, not the character n-grams the model weighs
+        ("慢" and "太慢" are features; "太慢了" is what the customer wrote)."""
+        probabilities = self.predict_proba(X)
+        variants: list[Sample] = []
+        spans: list[tuple[int, str, int]] = []  # (text index, word, its variant's row)
+        for i, (text, product) in enumerate(X):
+            position = 0
+            for word in jieba.lcut(text):
+                start, position = position, position + len(word)
+                if _TERM.search(word) and word.strip():
+                    spans.append((i, word.strip(), len(variants)))
+                    variants.append((text[:start] + " " + text[position:], product))
+        without = self.predict_proba(variants) if variants else np.zeros((0, len(self.classes_)))
+        found: list[dict[str, float]] = [{} for _ in X]
+        for i, word, row in spans:
             label = int(probabilities[i].argmax())
-            if coef.shape[0] == 1:
-                weights = coef[0] if label == 1 else -coef[0]
-            else:
-                weights = coef[label] - np.delete(coef, label, axis=0).mean(axis=0)
-            block = self.products_.get(X[i][1], -1)
-            row = shared.getrow(i)
-            effective = weights[row.indices]
-            if block >= 0:
-                effective = effective + weights[width * (1 + block) + row.indices]
-            contributions = row.data * effective
-            chosen: Explanation = []
-            for j in np.argsort(-contributions):
-                if contributions[j] <= 0 or len(chosen) == top:
-                    break
-                term = str(self.vocabulary_[row.indices[j]]).replace(" ", "")
-                if not term.strip() or any(term in kept or kept in term for kept, _ in chosen):
-                    continue
-                chosen.append((term, round(float(contributions[j]), 4)))
-            explanations.append(chosen)
-        return explanations
+            drop = float(probabilities[i, label] - without[row, label])
+            if drop > 0:
+                found[i][word] = max(drop, found[i].get(word, 0.0))
+        return [
+            [(word, round(drop, 4)) for word, drop in sorted(words.items(), key=lambda item: -item[1])[:top]]
+            for words in found
+        ]
 
 
 class EmbeddingSentimentClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
