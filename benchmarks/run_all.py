@@ -1,7 +1,8 @@
 """Run every benchmark and print the figures docs/benchmarks.md reports (`make bench`).
 
 Retrieval indexes are kept under .bench/ so a second run only re-queries (about 12 minutes on 2 cores,
-including the learned-ranking runs); the first run also embeds about 12,600 passages.
+including the learned-ranking runs); the first run also embeds about 12,600 passages. The sentiment runs
+start from scratch each time (about 20 minutes, most of it embedding reviews).
 """
 
 from __future__ import annotations
@@ -83,6 +84,18 @@ def main() -> None:
                     str(DATA / name),
                     "--cache-dir",
                     str(BENCH / f"idx-{name}"),
+                    "--json",
+                ]
+            )
+    for name in ("waimai_10k", "online_shopping_10_cats"):
+        if (DATA.parent / "sentiment" / name).is_dir():
+            print(f"sentiment: {name}", file=sys.stderr)
+            results[f"sentiment/{name}"] = run_json(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.sentiment",
+                    str(DATA.parent / "sentiment" / name),
                     "--json",
                 ]
             )

@@ -203,7 +203,7 @@ def search(
             )
             if score > scores.get("blend", (-1.0, {}))[0]:
                 scores["blend"] = (score, {"ngram_weight": weight})
-    kind = max(scores, key=lambda name: scores[name][0])
+    kind = max(scores, key=lambda name: scores[name][0])  # a tie keeps the first: ngram, the fastest
     report(f"fitting {kind} on {len(X):,} reviews", 0.95)
     model, params = _final_model(kind, scores, oof, embedder, settings)
     model.fit(X, labels)
