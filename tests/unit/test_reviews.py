@@ -17,7 +17,7 @@ from sklearn.dummy import DummyClassifier
 
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.config import Settings
-from zhiwen.errors import CorruptFile, GateRefused, InvalidInput, TooLarge, UnsupportedFormat
+from zhiwen.errors import CorruptFile, GateRefused, InvalidInput, NotFound, TooLarge, UnsupportedFormat
 from zhiwen.ports import ReviewFilter
 from zhiwen.sample_reviews import generate, to_csv
 from zhiwen.services import review_charts
@@ -345,3 +345,20 @@ def test_training_without_labels_explains_what_to_do(
     with pytest.raises(InvalidInput, match="--from-ratings"):
         services.sentiment.train(workspace.id, "test")
     json.dumps(services.insights.summary(workspace.id))  # a summary of unscored reviews still serialises
+
+
+def test_one_workspace_never_sees_another_workspaces_reviews_models_or_vectors(services: Services) -> None:
+    shop_a = services.workspaces.create_workspace("a")
+    shop_b = services.workspaces.create_workspace("b")
+    rows = generate(150)
+    services.reviews.import_file(shop_a.id, "r.csv", to_csv(rows), score=False)
+    assert services.reviews.list_reviews(shop_b.id, ReviewFilter()) == []
+    assert services.reviews.import_file(shop_b.id, "r.csv", to_csv(rows), score=False).imported == 150
+    store = SqliteReviewStore(services.db)
+    review = services.reviews.list_reviews(shop_a.id, ReviewFilter(limit=1))[0]
+    store.save_vectors(shop_a.id, {review.id: np.ones(384, dtype=np.float32)})
+    assert store.vectors(shop_b.id, [review.id]) == {}
+    services.sentiment.train(shop_a.id, "test", SearchSettings(candidates=("ngram",)))
+    assert services.sentiment.models(shop_b.id) == [] and services.sentiment.live_version(shop_b.id) is None
+    with pytest.raises(NotFound):
+        services.sentiment.get(shop_b.id, 1)

@@ -11,7 +11,7 @@ interrupts answering.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,19 @@ class GatePolicy:
 
     def to_dict(self) -> dict[str, Any]:
         return {"minimum": self.minimum, "tolerance": self.tolerance}
+
+    def updated(
+        self, minimum: Mapping[str, float], tolerance: float | None, gated: Sequence[str]
+    ) -> GatePolicy:
+        """This policy with new minimums (for metrics in ``gated`` only) and, if given, a new tolerance."""
+        unknown = sorted(set(minimum) - set(gated))
+        if unknown:
+            raise InvalidInput(f"unknown gated metric(s) {', '.join(unknown)}; gated: {', '.join(gated)}")
+        if any(not 0.0 <= v <= 1.0 for v in minimum.values()) or (
+            tolerance is not None and not 0 <= tolerance <= 1
+        ):
+            raise InvalidInput("thresholds and the tolerance are fractions between 0 and 1")
+        return GatePolicy({**self.minimum, **minimum}, self.tolerance if tolerance is None else tolerance)
 
 
 @dataclass
@@ -91,19 +104,7 @@ class ReleaseService:
     def set_gate_policy(
         self, workspace_id: str, minimum: Mapping[str, float], tolerance: float | None
     ) -> GatePolicy:
-        unknown = sorted(set(minimum) - set(GATED_METRICS))
-        if unknown:
-            raise InvalidInput(
-                f"unknown gated metric(s) {', '.join(unknown)}; gated: {', '.join(GATED_METRICS)}"
-            )
-        if any(not 0.0 <= v <= 1.0 for v in minimum.values()) or (
-            tolerance is not None and not 0 <= tolerance <= 1
-        ):
-            raise InvalidInput("thresholds and the tolerance are fractions between 0 and 1")
-        policy = self.gate_policy(workspace_id)
-        policy.minimum.update(minimum)
-        if tolerance is not None:
-            policy.tolerance = tolerance
+        policy = self.gate_policy(workspace_id).updated(minimum, tolerance, GATED_METRICS)
         self._workspaces.put_setting(workspace_id, GATE_SETTING, policy.to_dict())
         return policy
 

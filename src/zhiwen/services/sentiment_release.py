@@ -148,17 +148,7 @@ class SentimentModelService:
     def set_gate_policy(
         self, workspace_id: str, minimum: Mapping[str, float], tolerance: float | None
     ) -> GatePolicy:
-        unknown = sorted(set(minimum) - set(GATED))
-        if unknown:
-            raise InvalidInput(f"unknown gated metric(s) {', '.join(unknown)}; gated: {', '.join(GATED)}")
-        if any(not 0 <= v <= 1 for v in minimum.values()) or (
-            tolerance is not None and not 0 <= tolerance <= 1
-        ):
-            raise InvalidInput("thresholds and the tolerance are fractions between 0 and 1")
-        policy = self.gate_policy(workspace_id)
-        policy.minimum.update(minimum)
-        if tolerance is not None:
-            policy.tolerance = tolerance
+        policy = self.gate_policy(workspace_id).updated(minimum, tolerance, GATED)
         self._workspaces.put_setting(workspace_id, SENTIMENT_GATE_SETTING, policy.to_dict())
         return policy
 
