@@ -128,6 +128,15 @@ def test_a_refused_file_stores_nothing_and_a_second_import_adds_nothing(
     assert (first.imported, again.imported, again.already_stored) == (50, 0, 50)
 
 
+def test_a_large_import_is_scored_by_the_live_model(services: Services, workspace: Workspace) -> None:
+    services.reviews.import_file(workspace.id, "r.csv", to_csv(generate(300)), score=False)
+    model = services.sentiment.train(workspace.id, "test", SearchSettings(candidates=("ngram",)))
+    services.sentiment.promote(workspace.id, model.version, "test")
+    rows = [{**r, "text": f"{r['text']} #{n}"} for n, r in enumerate(generate(40_000, seed=3))]
+    report = services.reviews.import_file(workspace.id, "big.csv", to_csv(rows))
+    assert report.imported == 40_000 and report.scored == 40_000  # more ids than SQLite binds at once
+
+
 def test_the_zero_shot_baseline_works_before_any_model_and_says_so(
     services: Services, workspace: Workspace
 ) -> None:

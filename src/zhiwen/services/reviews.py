@@ -85,18 +85,18 @@ class ReviewService:
         questions = self._answers.list_questions(workspace_id, since)
         reviews = [
             Review(
-                a_id,
-                workspace_id,
-                normalize(q)[:MAX_TEXT_CHARS],
-                None,
-                "",
-                "assistant",
-                at,
-                None,
-                "assistant",
+                id=answer_id,
+                workspace_id=workspace_id,
+                text=normalize(question)[:MAX_TEXT_CHARS],
+                rating=None,
+                product="",
+                channel="assistant",
+                created_at=asked_at,
+                label=None,
+                source="assistant",
             )
-            for a_id, q, at in questions
-            if normalize(q)
+            for answer_id, question, asked_at in questions
+            if normalize(question)
         ]
         report = ImportReport("assistant conversations", rows=len(questions))
         added = self._store.add_reviews(reviews)

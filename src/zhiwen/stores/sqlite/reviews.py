@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from zhiwen.ports import ReviewFilter, Vector
 from zhiwen.stores.sqlite.db import Database
 from zhiwen.types import Review, SentimentModelVersion, utc_now
 
+_IDS_PER_QUERY = 500
 _REVIEW_COLUMNS = (
     "id, workspace_id, text, rating, product, channel, created_at, label, source, "
     "sentiment, probability, model_version, topic"
@@ -94,6 +96,18 @@ class SqliteReviewStore:
         return added
 
     def reviews(self, workspace_id: str, query: ReviewFilter) -> list[Review]:
+        if query.ids is not None and len(query.ids) > _IDS_PER_QUERY:  # SQLite caps bound variables
+            ids = list(query.ids)
+            found = [
+                review
+                for start in range(0, len(ids), _IDS_PER_QUERY)
+                for review in self.reviews(
+                    workspace_id,
+                    dataclasses.replace(query, ids=ids[start : start + _IDS_PER_QUERY], limit=None),
+                )
+            ]
+            found.sort(key=lambda r: (r.created_at, r.id))
+            return found[: query.limit] if query.limit else found
         where, values = _where(workspace_id, query)
         limit = f" LIMIT {int(query.limit)}" if query.limit else ""
         with self._db.reading() as conn:
@@ -101,11 +115,6 @@ class SqliteReviewStore:
                 f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE {where} ORDER BY created_at, id{limit}", values
             ).fetchall()
         return [_review(r) for r in rows]
-
-    def count(self, workspace_id: str, query: ReviewFilter) -> int:
-        where, values = _where(workspace_id, query)
-        with self._db.reading() as conn:
-            return int(conn.execute(f"SELECT count(*) FROM reviews WHERE {where}", values).fetchone()[0])
 
     def set_scores(
         self, workspace_id: str, version: int, scores: Sequence[tuple[str, str, float, int | None]]
