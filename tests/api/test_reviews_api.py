@@ -93,7 +93,9 @@ def test_reviews_go_from_import_to_a_promoted_model_and_a_chart(api: Api) -> Non
     )
     promoted = client.post(f"/v1/sentiment/models/{version}/promote", headers=auth["admin"])
     assert promoted.status_code == 200 and promoted.json()["passed"]
-    assert client.post("/v1/reviews/score", headers=auth["admin"]).json()["scored"] == 301
+    scoring = client.post("/v1/reviews/score", headers=auth["admin"])
+    assert scoring.status_code == 202
+    assert _wait(client, scoring.json()["id"], auth["admin"])["result"] == {"scored": 301}
 
     explained = client.post(
         "/v1/reviews/classify", json={"items": [{"text": "物流太慢了，等了十天才到"}]}, headers=auth["client"]

@@ -23,9 +23,13 @@ from zhiwen.ports import ProgressCallback, ReviewFilter
 from zhiwen.services import review_charts
 from zhiwen.services.review_import import MAX_FILE_BYTES
 from zhiwen.services.sentiment_train import SearchSettings
-from zhiwen.types import SentimentModelVersion
+from zhiwen.types import Job, SentimentModelVersion
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
+
+
+def _job(job: Job) -> JobOut:
+    return JobOut(**{k: v for k, v in dataclasses.asdict(job).items() if k != "workspace_id"})
 
 
 def _model(model: SentimentModelVersion) -> dict[str, Any]:
@@ -89,10 +93,20 @@ def classify(body: ClassifyRequest, services: ServicesDep, key: AnyKey) -> list[
     return [dataclasses.asdict(r) for r in results]
 
 
-@router.post("/reviews/score")
-def score(services: ServicesDep, key: AdminKey, rescore: bool = False) -> dict[str, int]:
-    """Score stored reviews not yet scored by the live model (all of them with ``rescore``)."""
-    return {"scored": services.reviews.score(key.workspace_id, rescore=rescore)}
+@router.post("/reviews/score", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
+def score(services: ServicesDep, key: AdminKey, rescore: bool = False) -> JobOut:
+    """Score stored reviews not yet scored by the live model (all of them with ``rescore``), as a job: a
+    model that embeds scores 30-65 reviews/s. Poll ``/v1/jobs/{id}``; its result holds ``scored``."""
+    job = services.jobs.create_job(key.workspace_id, "reviews-score")
+
+    def work(progress: ProgressCallback) -> dict[str, object]:
+        scored = services.reviews.score(
+            key.workspace_id, rescore=rescore, progress=lambda _step, fraction: progress(fraction)
+        )
+        return {"scored": scored}
+
+    services.job_runner.submit(job, work)
+    return _job(job)
 
 
 @router.post("/sentiment/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
@@ -112,7 +126,7 @@ def train(body: SentimentTrainRequest, services: ServicesDep, key: AdminKey) -> 
         return {"version": model.version, "kind": model.kind, "held_out": model.report.get("held_out")}
 
     services.job_runner.submit(job, work)
-    return JobOut(**{k: v for k, v in dataclasses.asdict(job).items() if k != "workspace_id"})
+    return _job(job)
 
 
 @router.get("/sentiment/models")
