@@ -28,7 +28,7 @@ from zhiwen.services.sentiment_models import (
     SharedEmbedder,
     set_embedder,
 )
-from zhiwen.services.sentiment_train import SearchSettings, held_out_metrics, is_held_out
+from zhiwen.services.sentiment_train import SearchSettings, held_out_metrics, is_held_out, search
 from zhiwen.stores.sqlite.reviews import SqliteReviewStore
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services, build_services
@@ -371,3 +371,11 @@ def test_one_workspace_never_sees_another_workspaces_reviews_models_or_vectors(s
     assert services.sentiment.models(shop_b.id) == [] and services.sentiment.live_version(shop_b.id) is None
     with pytest.raises(NotFound):
         services.sentiment.get(shop_b.id, 1)
+
+
+def test_a_rare_label_survives_the_sampled_search() -> None:
+    rows = [r for r in generate(4000) if r["label"] != "neutral"]
+    rows += [r for r in generate(200, seed=11) if r["label"] == "neutral"][:10]
+    samples = [(r["text"], r["product"]) for r in rows]
+    result = search(samples, [r["label"] for r in rows], None, SearchSettings(("ngram",), search_size=300))
+    assert set(result.model.classes_) == {"negative", "neutral", "positive"}

@@ -48,6 +48,7 @@ NGRAM_GRID: tuple[dict[str, Any], ...] = (
 EMBEDDING_GRID: tuple[dict[str, Any], ...] = ({"C": 3.0}, {"C": 10.0}, {"C": 30.0})
 BLEND_WEIGHTS = (0.5, 0.6, 0.7, 0.8)
 MIN_PER_LABEL = 10
+RARE_LABEL = 100  # a label with fewer training reviews joins the search whole, so every fold has it
 Progress = Callable[[str, float], None]
 
 
@@ -97,7 +98,11 @@ def embedding_rows(y: Sequence[str], settings: SearchSettings) -> npt.NDArray[np
 def _search_pool(
     labels: npt.NDArray[Any], embedded: npt.NDArray[np.int64], settings: SearchSettings
 ) -> npt.NDArray[np.int64]:
-    """The embedded rows plus a stratified sample of the rest, ``search_size`` in all."""
+    """The embedded rows, every review of a rare label, and a stratified sample of the rest:
+    ``search_size`` in all, give or take the rare ones."""
+    values, counts = np.unique(labels, return_counts=True)
+    rare = np.flatnonzero(np.isin(labels, values[counts < RARE_LABEL]))
+    embedded = np.union1d(embedded, rare)
     rest = np.setdiff1d(np.arange(len(labels)), embedded)
     room = max(0, settings.search_size - len(embedded))
     extra = (
@@ -109,10 +114,12 @@ def _search_pool(
 def _out_of_fold(
     estimator: BaseEstimator, X: Sequence[Sample], y: npt.NDArray[Any], folds: list[tuple[Any, Any]]
 ) -> npt.NDArray[np.float64]:
-    probabilities = np.zeros((len(X), len(np.unique(y))))
+    classes = np.unique(y)
+    probabilities = np.zeros((len(X), len(classes)))
     for train, test in folds:
         model = clone(estimator).fit([X[i] for i in train], y[train])
-        probabilities[test] = model.predict_proba([X[i] for i in test])
+        columns = np.searchsorted(classes, model.classes_)  # a rare label may be missing from a fold
+        probabilities[np.ix_(test, columns)] = model.predict_proba([X[i] for i in test])
     return probabilities
 
 
