@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
@@ -39,13 +39,14 @@ def register(app: typer.Typer) -> None:
 
 
 def _bar(progress: Progress) -> Callable[[str, float], None]:
-    tasks: dict[str, object] = {}
+    """One bar per step ("embedding 6,000 reviews", "n-gram", "scoring …"), each filled by its fraction."""
+    tasks: dict[str, TaskID] = {}
 
     def update(step: str, fraction: float) -> None:
         label = step.split(" {")[0][:60]
         if label not in tasks:
             tasks[label] = progress.add_task(label, total=100)
-        progress.update(tasks[label], completed=round(100 * fraction))  # type: ignore[arg-type]
+        progress.update(tasks[label], completed=round(100 * fraction))
 
     return update
 

@@ -160,10 +160,9 @@ def build_topics(texts: Sequence[str], vectors: Vector, k: int | None = None, se
         centroids.append(centroid)
         scores = {w: n * math.log(1 + average / total[w]) for w, n in per_cluster[c].items() if n >= 2}
         top = sorted(scores, key=lambda w: (-scores[w], w))[:KEYWORDS]
-        nearest = members[np.argsort(-(vectors[members] @ centroid))[:EXAMPLES]]
-        topics.append(
-            Topic(c, " / ".join(top[:3]) or f"topic {c + 1}", top, [texts[i] for i in nearest], len(members))
-        )
+        by_closeness = members[np.argsort(-(vectors[members] @ centroid))]
+        examples = list(dict.fromkeys(texts[i] for i in by_closeness))[:EXAMPLES]  # distinct texts
+        topics.append(Topic(c, " / ".join(top[:3]) or f"topic {c + 1}", top, examples, len(members)))
     order = sorted(range(k), key=lambda c: -topics[c].size)  # biggest complaint first, renumbered
     return TopicModel(
         topics=[
