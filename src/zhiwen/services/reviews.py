@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from zhiwen.errors import InvalidInput, TooLarge
-from zhiwen.ports import AnswerStore, ReviewFilter, ReviewStore
+from zhiwen.ports import AnswerStore, ReviewFilter, ReviewStore, Vector
 from zhiwen.services.review_import import MAX_TEXT_CHARS, ReadResult, read_reviews, rows_from_records
 from zhiwen.services.review_models import LiveModels, LoadedModel, Progress, ReviewVectors, known_vectors
 from zhiwen.services.topics import TopicModel
@@ -157,7 +157,7 @@ class ReviewService:
                 probabilities = loaded.model.predict_proba([(r.text, r.product) for r in batch])
             labels = loaded.model.classes_[probabilities.argmax(axis=1)]
             negatives = [r for r, label in zip(batch, labels, strict=True) if label == "negative"]
-            topic_of = self._assign(workspace_id, topics, negatives)
+            topic_of = self._assign(workspace_id, topics, negatives, known)
             self._store.set_scores(
                 workspace_id,
                 loaded.version,
@@ -171,11 +171,17 @@ class ReviewService:
         return len(reviews)
 
     def _assign(
-        self, workspace_id: str, topics: TopicModel | None, reviews: Sequence[Review]
+        self,
+        workspace_id: str,
+        topics: TopicModel | None,
+        reviews: Sequence[Review],
+        known: dict[str, Vector],
     ) -> dict[str, int]:
+        """Topics of negative reviews, from the batch's vectors when the model already fetched them."""
         if topics is None or not reviews:
             return {}
-        known = self._vectors.ensure(workspace_id, reviews)
+        if any(r.text not in known for r in reviews):
+            known = self._vectors.ensure(workspace_id, reviews)
         assigned = topics.assign([r.text for r in reviews], np.stack([known[r.text] for r in reviews]))
         return {r.id: int(t) for r, t in zip(reviews, assigned, strict=True)}
 

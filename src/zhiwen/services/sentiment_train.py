@@ -1,7 +1,8 @@
 """Choosing a sentiment model: cross-validated candidates with a small hyperparameter search, then held-out
 metrics for the winner.
 
-Embedding a review costs ~26 ms on 2 cores, the n-gram model ~1 ms, so the search is shaped by cost:
+Embedding a review costs ~26 ms on 2 cores, the n-gram model well under 1 ms, so the search is shaped by
+cost:
 
 * the n-gram grid is cross-validated on a stratified sample of at most ``search_size`` labelled reviews;
 * the embedding model is cross-validated on a smaller sample (``max_embedded``) inside it, the only reviews
