@@ -7,22 +7,17 @@ reported with its row number and the rest carry on, so nothing is dropped silent
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import re
-import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 
-from openpyxl import load_workbook
+from zhiwen.errors import InvalidInput
+from zhiwen.services.records import MAX_FILE_BYTES, lookup, parse_timestamp, read_records
+from zhiwen.text.normalize import normalize
 
-from zhiwen.errors import CorruptFile, InvalidInput, TooLarge, UnsupportedFormat
-from zhiwen.text.normalize import decode, normalize
+__all__ = ["MAX_FILE_BYTES", "ReadResult", "ReviewRow", "read_reviews", "rows_from_records"]
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TEXT_CHARS = 5_000
 MAX_RATING = 10.0
 
@@ -70,20 +65,7 @@ class ReadResult:
 
 def read_reviews(filename: str, data: bytes) -> ReadResult:
     """Parse a whole file; raise for what makes the whole file unusable, report per row otherwise."""
-    if not data.strip():
-        raise InvalidInput(f"{filename}: the file is empty")
-    if len(data) > MAX_FILE_BYTES:
-        raise TooLarge(f"{filename}: {len(data):,} bytes is over the {MAX_FILE_BYTES:,}-byte limit; split it")
-    suffix = filename.lower().rsplit(".", 1)[-1]
-    if suffix == "csv":
-        records: Iterable[tuple[int, Mapping[str, object]]] = _csv_records(filename, data)
-    elif suffix == "xlsx":
-        records = _xlsx_records(filename, data)
-    elif suffix in ("jsonl", "json"):
-        records = _jsonl_records(filename, data)
-    else:
-        raise UnsupportedFormat(f"{filename}: reviews are read from .csv, .xlsx or .jsonl files")
-    return rows_from_records(filename, records)
+    return rows_from_records(filename, read_records(filename, data))
 
 
 def rows_from_records(source: str, records: Iterable[tuple[int, Mapping[str, object]]]) -> ReadResult:
@@ -135,10 +117,7 @@ def _review(record: Mapping[str, object], columns: Mapping[str, str], signed: bo
     def cell(name: str) -> object:
         if name in columns and columns[name] in record:
             return record.get(columns[name])
-        for key, value in record.items():  # JSON lines may each name their fields differently
-            if str(key).strip().lower() in COLUMNS[name]:
-                return value
-        return None
+        return lookup(record, COLUMNS[name])  # JSON lines may each name their fields differently
 
     text = normalize(str(cell("text") or ""))
     if not text:
@@ -186,90 +165,3 @@ def parse_label(value: object, signed: bool = False) -> str | None:
             "(or 0/1, -1/0/1, 好评/中评/差评)"
         )
     return label
-
-
-_DATE_FORMATS = (
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d %H:%M",
-    "%Y/%m/%d",
-)
-
-
-def parse_timestamp(value: object) -> str:
-    """ISO 8601 in UTC; naive times are taken as UTC. Empty stays empty (the import time is used)."""
-    if value is None or str(value).strip() == "":
-        return ""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    else:
-        raw = str(value).strip()
-        moment = _parse_text_time(raw)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if not 1990 <= moment.year <= 2100:
-        raise InvalidInput(f"timestamp {str(value)[:30]!r} is out of range (1990-2100)")
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _parse_text_time(raw: str) -> datetime:
-    if re.fullmatch(r"\d{9,10}(\.\d+)?", raw):
-        return datetime.fromtimestamp(float(raw), tz=UTC)  # Unix seconds
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        pass
-    for layout in _DATE_FORMATS:
-        try:
-            return datetime.strptime(raw, layout)
-        except ValueError:
-            continue
-    raise InvalidInput(
-        f"timestamp {raw[:30]!r} is not a date; write it like 2026-11-23 or 2026-11-23T10:30:00"
-    )
-
-
-def _csv_records(filename: str, data: bytes) -> Iterator[tuple[int, Mapping[str, object]]]:
-    text = decode(data, filename)
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise InvalidInput(f"{filename}: no header row; the first line must name the columns")
-    try:
-        for number, record in enumerate(reader, start=2):
-            if any(v for v in record.values() if isinstance(v, str) and v.strip()):
-                yield number, record
-    except csv.Error as error:
-        raise CorruptFile(f"{filename}: not a readable CSV file ({error})") from None
-
-
-def _xlsx_records(filename: str, data: bytes) -> Iterator[tuple[int, Mapping[str, object]]]:
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        raise CorruptFile(f"{filename}: not a readable XLSX workbook ({error})") from None
-    sheet = book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header = [str(c).strip() if c is not None else "" for c in next(rows, ())]
-    if not any(header):
-        raise InvalidInput(f"{filename}: the first sheet has no header row")
-    for number, values in enumerate(rows, start=2):
-        if any(v is not None and str(v).strip() for v in values):
-            yield number, {h: v for h, v in zip(header, values, strict=False) if h}
-    book.close()
-
-
-def _jsonl_records(filename: str, data: bytes) -> Iterator[tuple[int, Mapping[str, object]]]:
-    text = decode(data, filename)
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield number, {"__error__": f"not JSON ({error.msg})"}
-            continue
-        yield number, record if isinstance(record, dict) else {"__error__": "not a JSON object"}
