@@ -18,6 +18,8 @@ import numpy.typing as npt
 from zhiwen.types import (
     Answer,
     ApiKey,
+    BehaviourEvent,
+    CatalogItem,
     Chunk,
     CuratedAnswer,
     Document,
@@ -273,6 +275,24 @@ class ReviewStore(Protocol):
     def events(self, workspace_id: str, limit: int = 50) -> list[dict[str, Any]]: ...
     def save_topics(self, workspace_id: str, model: dict[str, Any]) -> None: ...
     def topics(self, workspace_id: str) -> dict[str, Any] | None: ...
+
+
+class CatalogStore(Protocol):
+    def upsert_items(self, workspace_id: str, items: Sequence[CatalogItem]) -> tuple[int, int]:
+        """Insert new items and update changed ones, in one transaction; (added, updated)."""
+        ...
+
+    def items(self, workspace_id: str, ids: Sequence[str] | None = None) -> list[CatalogItem]: ...
+    def item_ids(self, workspace_id: str) -> set[str]: ...
+    def add_events(self, workspace_id: str, events: Sequence[BehaviourEvent]) -> int:
+        """Store the events not stored yet (same user, item, kind and time), in one transaction; how many."""
+        ...
+
+    def events(
+        self, workspace_id: str, user_id: str | None = None, since: str | None = None
+    ) -> list[BehaviourEvent]:
+        """In time order."""
+        ...
 
 
 ProgressCallback = Callable[[float], None]

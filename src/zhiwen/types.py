@@ -210,5 +210,26 @@ class SentimentModelVersion:
     created_at: str
 
 
+@dataclass(frozen=True)
+class CatalogItem:
+    id: str
+    title: str
+    description: str = ""
+    category: str = ""
+    price: float | None = None
+    available: bool = True
+
+
+@dataclass(frozen=True)
+class BehaviourEvent:
+    """A customer did something with an item: view, cart, purchase or rating (weight: how much it says)."""
+
+    user_id: str
+    item_id: str
+    kind: str
+    weight: float
+    at: str  # ISO 8601, UTC
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")

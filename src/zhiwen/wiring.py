@@ -23,6 +23,7 @@ from zhiwen.ports import (
 )
 from zhiwen.services.answer import AnswerLimits, AnswerService
 from zhiwen.services.answer_config import AnswerConfig
+from zhiwen.services.catalog import CatalogService
 from zhiwen.services.curated import CuratedService
 from zhiwen.services.embedding import EmbeddingWorker
 from zhiwen.services.evaluate import EvalService
@@ -39,6 +40,7 @@ from zhiwen.services.sentiment_release import SentimentModelService
 from zhiwen.services.targets import Targets
 from zhiwen.services.tune import TuneService
 from zhiwen.stores.sqlite.answers import SqliteAnswerStore
+from zhiwen.stores.sqlite.catalog import SqliteCatalogStore
 from zhiwen.stores.sqlite.curated import SqliteCuratedStore
 from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.documents import SqliteDocumentStore
@@ -81,6 +83,7 @@ class Services:
     reviews: ReviewService
     sentiment: SentimentModelService
     insights: ReviewInsights
+    catalog: CatalogService
 
     def close(self) -> None:
         self.job_runner.shutdown()
@@ -171,4 +174,5 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         reviews=ReviewService(review_store, answers, review_vectors, live_models),
         sentiment=SentimentModelService(review_store, workspaces, review_vectors, live_models),
         insights=ReviewInsights(review_store, review_vectors),
+        catalog=CatalogService(SqliteCatalogStore(db)),
     )

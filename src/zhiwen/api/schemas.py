@@ -242,3 +242,18 @@ class SentimentTrainRequest(Strict):
 
 class TopicsRequest(Strict):
     k: int | None = Field(None, ge=2, le=30)
+
+
+class EventIn(BaseModel):
+    """One behaviour event; ``timestamp`` defaults to now."""
+
+    model_config = ConfigDict(extra="forbid")
+    user_id: str = Field(min_length=1, max_length=200)
+    item_id: str = Field(min_length=1, max_length=200)
+    event: str = Field("view", max_length=40)
+    weight: float | None = Field(None, ge=0, le=1000)
+    timestamp: str | None = Field(None, max_length=40)
+
+
+class EventsIn(Strict):
+    events: list[EventIn] = Field(min_length=1, max_length=1000)

@@ -295,6 +295,35 @@ MIGRATIONS: list[list[Migration]] = [
     );
     """
     ],
+    # 4: recommendations: the product catalogue and customers' behaviour events.
+    [
+        """
+    CREATE TABLE catalog_items (
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        category TEXT NOT NULL DEFAULT '',
+        price REAL,
+        available INTEGER NOT NULL DEFAULT 1,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (workspace_id, id)
+    );
+    CREATE TABLE behaviour_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        weight REAL NOT NULL,
+        at TEXT NOT NULL,
+        UNIQUE (workspace_id, user_id, item_id, kind, at),
+        FOREIGN KEY (workspace_id, item_id) REFERENCES catalog_items(workspace_id, id) ON DELETE CASCADE
+    );
+    CREATE INDEX behaviour_events_user ON behaviour_events(workspace_id, user_id, at);
+    CREATE INDEX behaviour_events_time ON behaviour_events(workspace_id, at);
+    """
+    ],
 ]
 
 

@@ -1,0 +1,68 @@
+"""The catalogue and behaviour events that recommendations learn from. Live events take any key (the shop's
+front end sends them); imports and listings need an admin key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, UploadFile, status
+
+from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep
+from zhiwen.api.schemas import EventsIn
+from zhiwen.errors import NotFound, TooLarge
+from zhiwen.services.records import MAX_FILE_BYTES
+
+router = APIRouter(prefix="/v1", tags=["catalogue and events"])
+
+
+def _read(file: UploadFile) -> bytes:
+    data = file.file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise TooLarge(f"{file.filename}: over the {MAX_FILE_BYTES:,}-byte limit; split it")
+    return data
+
+
+@router.post("/catalog/import", status_code=status.HTTP_201_CREATED)
+def import_catalog(
+    services: ServicesDep,
+    key: AdminKey,
+    file: Annotated[UploadFile, File(description="CSV, XLSX or JSONL: item_id, title, category, price, …")],
+) -> dict[str, Any]:
+    return services.catalog.import_catalog(
+        key.workspace_id, file.filename or "catalog.csv", _read(file)
+    ).to_dict()
+
+
+@router.get("/items")
+def list_items(
+    services: ServicesDep, key: AdminKey, category: Annotated[str | None, Query(max_length=200)] = None
+) -> list[dict[str, Any]]:
+    return [i.__dict__ for i in services.catalog.items(key.workspace_id) if category in (None, i.category)]
+
+
+@router.get("/items/{item_id}")
+def get_item(item_id: str, services: ServicesDep, key: AnyKey) -> dict[str, Any]:
+    found = services.catalog.items(key.workspace_id, [item_id])
+    if not found:
+        raise NotFound(f"no item {item_id!r} in the catalogue")
+    return found[0].__dict__
+
+
+@router.post("/events/import", status_code=status.HTTP_201_CREATED)
+def import_events(
+    services: ServicesDep,
+    key: AdminKey,
+    file: Annotated[
+        UploadFile, File(description="CSV, XLSX or JSONL: user_id, item_id, event, weight, timestamp")
+    ],
+) -> dict[str, Any]:
+    return services.catalog.import_events(
+        key.workspace_id, file.filename or "events.csv", _read(file)
+    ).to_dict()
+
+
+@router.post("/events", status_code=status.HTTP_201_CREATED)
+def add_events(body: EventsIn, services: ServicesDep, key: AnyKey) -> dict[str, Any]:
+    """Up to 1,000 live events; bad ones come back in ``problems`` with their position (from 1)."""
+    records = [e.model_dump(exclude_none=True) for e in body.events]
+    return services.catalog.add_events(key.workspace_id, records).to_dict()
