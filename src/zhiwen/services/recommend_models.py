@@ -83,7 +83,8 @@ class ItemKNNRecommender(BaseEstimator):  # type: ignore[misc]
         return self
 
     def score(self, rows: Interactions) -> Scores:
-        return np.asarray((rows > 0).astype(np.float32) @ self.similarity_.T.toarray(), dtype=np.float32)
+        touched = sparse.csr_matrix(rows > 0, dtype=np.float32)
+        return np.asarray((touched @ self.similarity_.T).toarray(), dtype=np.float32)
 
 
 class ALSRecommender(BaseEstimator):  # type: ignore[misc]
