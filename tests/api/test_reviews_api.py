@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from zhiwen.api import create_app
 from zhiwen.sample_reviews import generate, to_csv
+from zhiwen.services.records import MAX_FILE_BYTES
 from zhiwen.services.sentiment_train import is_held_out
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
@@ -133,3 +134,13 @@ def test_a_model_without_a_held_out_evaluation_is_refused_with_409(api: Api) -> 
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "gate_refused"
     assert "no held-out evaluation" in refused.json()["error"]["details"]["failures"][0]
     assert client.get("/v1/sentiment/models/99", headers=auth["admin"]).status_code == 404
+
+
+def test_an_upload_over_the_limit_is_refused_with_413_and_nothing_stored(api: Api) -> None:
+    client, auth = api
+    huge = b"text\n" + b"x" * (MAX_FILE_BYTES + 1)
+    refused = client.post(
+        "/v1/reviews/import", files={"file": ("big.csv", huge, "text/csv")}, headers=auth["admin"]
+    )
+    assert refused.status_code == 413 and "byte limit" in refused.json()["error"]["message"]
+    assert client.get("/v1/reviews", headers=auth["admin"]).json() == []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, UploadFile
 
 from zhiwen.api.observability import Metrics, RateLimiter
-from zhiwen.errors import Forbidden
+from zhiwen.errors import Forbidden, TooLarge
 from zhiwen.types import ApiKey
 from zhiwen.wiring import Services
 
@@ -53,3 +53,11 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 AnyKey = Annotated[ApiKey, Depends(current_key)]
 AdminKey = Annotated[ApiKey, Depends(admin_key)]
+
+
+def read_upload(file: UploadFile, limit: int) -> bytes:
+    """An uploaded file's bytes, refused as soon as it passes ``limit`` (read no further than that)."""
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"{file.filename}: over the {limit:,}-byte limit; split it")
+    return data

@@ -13,10 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from zhiwen.errors import InvalidInput
-from zhiwen.services.records import MAX_FILE_BYTES, lookup, parse_timestamp, read_records
+from zhiwen.services.records import lookup, parse_timestamp, read_records
 from zhiwen.text.normalize import normalize
-
-__all__ = ["MAX_FILE_BYTES", "ReadResult", "ReviewRow", "read_reviews", "rows_from_records"]
 
 MAX_TEXT_CHARS = 5_000
 MAX_RATING = 10.0

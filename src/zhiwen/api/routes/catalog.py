@@ -7,19 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, UploadFile, status
 
-from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep
+from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, read_upload
 from zhiwen.api.schemas import EventsIn
-from zhiwen.errors import NotFound, TooLarge
+from zhiwen.errors import NotFound
 from zhiwen.services.records import MAX_FILE_BYTES
 
 router = APIRouter(prefix="/v1", tags=["catalogue and events"])
-
-
-def _read(file: UploadFile) -> bytes:
-    data = file.file.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise TooLarge(f"{file.filename}: over the {MAX_FILE_BYTES:,}-byte limit; split it")
-    return data
 
 
 @router.post("/catalog/import", status_code=status.HTTP_201_CREATED)
@@ -29,7 +22,7 @@ def import_catalog(
     file: Annotated[UploadFile, File(description="CSV, XLSX or JSONL: item_id, title, category, price, …")],
 ) -> dict[str, Any]:
     return services.catalog.import_catalog(
-        key.workspace_id, file.filename or "catalog.csv", _read(file)
+        key.workspace_id, file.filename or "catalog.csv", read_upload(file, MAX_FILE_BYTES)
     ).to_dict()
 
 
@@ -57,7 +50,7 @@ def import_events(
     ],
 ) -> dict[str, Any]:
     return services.catalog.import_events(
-        key.workspace_id, file.filename or "events.csv", _read(file)
+        key.workspace_id, file.filename or "events.csv", read_upload(file, MAX_FILE_BYTES)
     ).to_dict()
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import PlainTextResponse
 
-from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor
+from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor, read_upload
 from zhiwen.api.schemas import (
     ApproveRequest,
     CuratedCreate,
@@ -18,7 +18,6 @@ from zhiwen.api.schemas import (
     FeedbackRequest,
     GoldenCreate,
 )
-from zhiwen.errors import TooLarge
 from zhiwen.services.golden import golden_item
 from zhiwen.services.golden_sets import MAX_GOLDEN_BYTES
 
@@ -112,9 +111,7 @@ def import_golden(
     file: Annotated[UploadFile, File(description="JSONL or CSV golden file")],
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> dict[str, Any]:
-    data = file.file.read(MAX_GOLDEN_BYTES + 1)
-    if len(data) > MAX_GOLDEN_BYTES:
-        raise TooLarge(f"{file.filename}: over the {MAX_GOLDEN_BYTES:,}-byte limit")
+    data = read_upload(file, MAX_GOLDEN_BYTES)
     version = services.golden.import_bytes(
         key.workspace_id, name, file.filename or "golden.jsonl", data, note
     )

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from fastapi.responses import HTMLResponse
 
-from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor
+from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor, read_upload
 from zhiwen.api.schemas import (
     ClassifyRequest,
     GateThresholds,
@@ -18,10 +18,10 @@ from zhiwen.api.schemas import (
     SentimentTrainRequest,
     TopicsRequest,
 )
-from zhiwen.errors import NotFound, TooLarge
+from zhiwen.errors import NotFound
 from zhiwen.ports import ProgressCallback, ReviewFilter
 from zhiwen.services import review_charts
-from zhiwen.services.review_import import MAX_FILE_BYTES
+from zhiwen.services.records import MAX_FILE_BYTES
 from zhiwen.services.sentiment_train import SearchSettings
 from zhiwen.types import Job, SentimentModelVersion
 
@@ -53,9 +53,7 @@ def import_review_file(
     file: Annotated[UploadFile, File(description="CSV, XLSX or JSONL with a text column")],
     score: bool = True,
 ) -> dict[str, Any]:
-    data = file.file.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise TooLarge(f"{file.filename}: over the {MAX_FILE_BYTES:,}-byte limit; split it")
+    data = read_upload(file, MAX_FILE_BYTES)
     return services.reviews.import_file(
         key.workspace_id, file.filename or "reviews.csv", data, score
     ).to_dict()
