@@ -27,7 +27,9 @@ from zhiwen.types import (
     Feedback,
     GoldenSetVersion,
     Job,
+    ModelVersion,
     Rating,
+    RelatedProduct,
     Release,
     Review,
     Role,
@@ -293,6 +295,45 @@ class CatalogStore(Protocol):
     ) -> list[BehaviourEvent]:
         """In time order."""
         ...
+
+    def stamp(self, workspace_id: str) -> str:
+        """Changes whenever an item is added or changed: what caches of the catalogue are keyed by."""
+        ...
+
+    def item_vectors(self, workspace_id: str) -> dict[str, tuple[str, Vector]]:
+        """item id -> (hash of the text it was embedded from, vector)."""
+        ...
+
+    def save_item_vectors(self, workspace_id: str, vectors: dict[str, tuple[str, Vector]]) -> None: ...
+
+
+class RelatedProducts(Protocol):
+    """Catalogue items related to the products a question names; empty when it names none."""
+
+    def __call__(self, workspace_id: str, question: str, k: int) -> Sequence[RelatedProduct]: ...
+
+
+class ModelRegistry(Protocol):
+    """Versions of trained models by family, with one live version per workspace and family."""
+
+    def save(
+        self,
+        workspace_id: str,
+        family: str,
+        kind: str,
+        params: dict[str, Any],
+        report: dict[str, Any],
+        model: bytes,
+        created_by: str,
+    ) -> ModelVersion: ...
+    def get(self, workspace_id: str, family: str, version: int) -> ModelVersion: ...
+    def load(self, workspace_id: str, family: str, version: int) -> bytes: ...
+    def versions(self, workspace_id: str, family: str) -> list[ModelVersion]: ...
+    def live_version(self, workspace_id: str, family: str) -> int | None: ...
+    def set_live(
+        self, workspace_id: str, family: str, version: int, action: str, actor: str, detail: dict[str, Any]
+    ) -> None: ...
+    def history(self, workspace_id: str, family: str, limit: int = 50) -> list[dict[str, Any]]: ...
 
 
 ProgressCallback = Callable[[float], None]

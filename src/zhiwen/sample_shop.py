@@ -15,6 +15,7 @@ Deterministic for a given seed. ``write`` produces the documented files (catalog
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,20 @@ CATEGORIES: dict[str, tuple[str, int, float, tuple[str, ...]]] = {
     "服装": ("clothing", 10, 200.0, ("羽绒服", "T恤", "牛仔裤", "运动鞋", "Rain Jacket")),
     "运动": ("sports", 4, 250.0, ("瑜伽垫", "跳绳", "哑铃", "跑步机", "Tennis Racket")),
 }
+# The demo knowledge base's products (sample_kb/docs/products.jsonl) and their accessories: `make run` puts
+# them in the demo catalogue, so questions about them can carry related products.
+DEMO_PRODUCTS: tuple[tuple[str, str, float], ...] = (
+    ("极光扫地机器人 R7 / Aurora Robot Vacuum R7", "家电", 2499.0),
+    ("极光扫地机器人 R7 Max / Aurora Robot Vacuum R7 Max", "家电", 3299.0),
+    ("R7 滤网边刷套装 / R7 filter and brush kit", "家电", 129.0),
+    ("Aurora Phone X1 手机 / Aurora Phone X1", "手机配件", 3999.0),
+    ("Phone X1 手机壳 / Phone X1 case", "手机配件", 79.0),
+    ("AuroraBuds Pro 无线降噪耳机 / AuroraBuds Pro earbuds", "手机配件", 899.0),
+    ("Aurora Watch S2 智能手表 / Aurora Watch S2 smartwatch", "手机配件", 1299.0),
+    ("Watch S2 真皮表带 / Watch S2 leather strap", "手机配件", 199.0),
+    ("极光平板 T10 / Aurora Tablet T10", "手机配件", 1799.0),
+    ("极光 Air 14 笔记本电脑 / Aurora Air 14 laptop", "手机配件", 5999.0),
+)
 ADJECTIVES = ("轻薄", "经典", "升级款", "便携", "大容量", "静音", "Pro", "Lite", "Max", "Mini")
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -45,6 +60,7 @@ class ShopSettings:
     sessions_per_user: float = 6.0  # median; log-normal, so some users have one and some a hundred
     skew: float = 1.1
     seed: int = 7
+    featured: tuple[tuple[str, str, float], ...] = ()  # (title, category, price) replacing generated items
 
 
 def generate(settings: ShopSettings = ShopSettings()) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -69,6 +85,12 @@ def generate(settings: ShopSettings = ShopSettings()) -> tuple[list[dict[str, st
                 "available": "true" if rng.random() > 0.05 else "false",
             }
         )
+    for (title, category, price), n in zip(
+        settings.featured, _featured_slots(settings, by_category), strict=True
+    ):
+        english = CATEGORIES[category][0]
+        items[n].update(title=title, price=f"{price:.2f}", available="true")
+        items[n]["description"] = f"{category}（{english}）：{title}。"
     popularity = {
         c: np.array([(rank + 1) ** -settings.skew for rank in range(len(members))])
         for c, members in by_category.items()
@@ -106,6 +128,21 @@ def generate(settings: ShopSettings = ShopSettings()) -> tuple[list[dict[str, st
     return items, events
 
 
+def _featured_slots(settings: ShopSettings, by_category: dict[str, list[int]]) -> list[int]:
+    """Which generated items the featured ones replace: the first unused ones of their category."""
+    used: dict[str, int] = {}
+    slots = []
+    for _, category, _ in settings.featured:
+        if category not in by_category:
+            raise ValueError(f"unknown category {category!r}; known: {', '.join(by_category)}")
+        position = used.get(category, 0)
+        if position >= len(by_category[category]):
+            raise ValueError(f"too few items in {category} for the featured ones; raise ShopSettings.items")
+        slots.append(by_category[category][position])
+        used[category] = position + 1
+    return slots
+
+
 def _event(user: int, item: int, kind: str, moment: datetime, weight: str = "") -> dict[str, str]:
     return {
         "user_id": f"u{user:05d}",
@@ -116,14 +153,20 @@ def _event(user: int, item: int, kind: str, moment: datetime, weight: str = "") 
     }
 
 
+def rows_csv(rows: list[dict[str, str]]) -> bytes:
+    """Rows as CSV bytes, the documented import format."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
 def write(folder: Path, settings: ShopSettings = ShopSettings()) -> tuple[Path, Path]:
     """catalog.csv and events.csv in ``folder`` (the documented import formats)."""
     items, events = generate(settings)
     folder.mkdir(parents=True, exist_ok=True)
     paths = (folder / "catalog.csv", folder / "events.csv")
     for path, rows in zip(paths, (items, events), strict=True):
-        with path.open("w", encoding="utf-8", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        path.write_bytes(rows_csv(rows))
     return paths

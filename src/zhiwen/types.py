@@ -78,6 +78,17 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class RelatedProduct:
+    """A catalogue item shown with an answer, because the question named ``because_of``."""
+
+    id: str
+    title: str
+    category: str
+    price: float | None
+    because_of: str  # the title of the item the question named
+
+
+@dataclass(frozen=True)
 class Answer:
     id: str
     question: str
@@ -90,6 +101,7 @@ class Answer:
     conversation_id: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     release: int | None = None  # the release number that answered; None before the first promotion
+    related_products: tuple[RelatedProduct, ...] = ()  # when the question names catalogue products
 
 
 @dataclass(frozen=True)
@@ -206,6 +218,20 @@ class SentimentModelVersion:
     labels: tuple[str, ...]
     params: dict[str, Any]
     report: dict[str, Any]  # candidates' cross-validation, held-out metrics and predictions
+    created_by: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A trained model of one family (e.g. "recommender"): what it is and how it was chosen and scored."""
+
+    workspace_id: str
+    family: str
+    version: int
+    kind: str
+    params: dict[str, Any]
+    report: dict[str, Any]
     created_by: str
     created_at: str
 

@@ -31,6 +31,8 @@ from zhiwen.services.feedback import FeedbackService
 from zhiwen.services.golden_sets import GoldenSetService
 from zhiwen.services.ingest import IngestService
 from zhiwen.services.keys import KeyService
+from zhiwen.services.recommend import RecommendationService
+from zhiwen.services.recommend_release import RecommenderModelService
 from zhiwen.services.release import ReleaseService
 from zhiwen.services.retrieve import Retriever
 from zhiwen.services.review_insights import ReviewInsights
@@ -49,6 +51,7 @@ from zhiwen.stores.sqlite.feedback import SqliteFeedbackStore
 from zhiwen.stores.sqlite.golden import SqliteGoldenStore
 from zhiwen.stores.sqlite.jobs import SqliteJobStore
 from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
+from zhiwen.stores.sqlite.models import SqliteModelRegistry
 from zhiwen.stores.sqlite.releases import SqliteReleaseStore
 from zhiwen.stores.sqlite.reviews import SqliteReviewStore
 from zhiwen.stores.sqlite.vectors import NumpyVectorIndex
@@ -84,6 +87,8 @@ class Services:
     sentiment: SentimentModelService
     insights: ReviewInsights
     catalog: CatalogService
+    recommenders: RecommenderModelService
+    recommendations: RecommendationService
 
     def close(self) -> None:
         self.job_runner.shutdown()
@@ -137,8 +142,16 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         faq_direct_above=settings.faq_direct_above,
     )
     targets = Targets(workspaces, SqliteReleaseStore(db), defaults)
+    catalog_store = SqliteCatalogStore(db)
+    recommenders = RecommenderModelService(catalog_store, SqliteModelRegistry(db), workspaces, embedder)
+    recommendations = RecommendationService(catalog_store, recommenders)
     answerer = AnswerService(
-        retriever, answers, targets, AnswerLimits(settings.max_question_chars, settings.llm_max_tokens), llm
+        retriever,
+        answers,
+        targets,
+        AnswerLimits(settings.max_question_chars, settings.llm_max_tokens),
+        llm,
+        recommendations.related_products,
     )
     curated = CuratedService(SqliteCuratedStore(db), documents, ingest)
     golden = GoldenSetService(SqliteGoldenStore(db))
@@ -174,5 +187,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         reviews=ReviewService(review_store, answers, review_vectors, live_models),
         sentiment=SentimentModelService(review_store, workspaces, review_vectors, live_models),
         insights=ReviewInsights(review_store, review_vectors),
-        catalog=CatalogService(SqliteCatalogStore(db)),
+        catalog=CatalogService(catalog_store),
+        recommenders=recommenders,
+        recommendations=recommendations,
     )

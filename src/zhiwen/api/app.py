@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 import zhiwen
 from zhiwen.api.observability import Metrics, RateLimiter
-from zhiwen.api.routes import ask, catalog, documents, health, lifecycle, quality, reviews
+from zhiwen.api.routes import ask, catalog, documents, health, lifecycle, quality, recommend, reviews
 from zhiwen.errors import TooLarge, ZhiwenError
 from zhiwen.wiring import Services
 
@@ -109,6 +109,7 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
     app.include_router(lifecycle.router)
     app.include_router(reviews.router)
     app.include_router(catalog.router)
+    app.include_router(recommend.router)
 
     chat_page = resources.files("zhiwen.web").joinpath("chat.html").read_text(encoding="utf-8")
 

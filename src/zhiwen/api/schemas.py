@@ -65,6 +65,14 @@ class CitationOut(BaseModel):
     snippet: str
 
 
+class RelatedProductOut(BaseModel):
+    id: str
+    title: str
+    category: str
+    price: float | None
+    because_of: str
+
+
 class AnswerResponse(BaseModel):
     answer_id: str
     conversation_id: str | None
@@ -78,6 +86,11 @@ class AnswerResponse(BaseModel):
     timings_ms: dict[str, float]
     release: int | None = Field(
         None, description="The release that answered; null before the first promotion."
+    )
+    related_products: list[RelatedProductOut] = Field(
+        default_factory=list,
+        description="Catalogue items related to the products the question names (setting "
+        "related_products; off by default).",
     )
 
 
@@ -238,6 +251,18 @@ class SentimentTrainRequest(Strict):
     from_ratings: bool = False
     folds: int = Field(3, ge=2, le=10)
     max_embedded: int = Field(6000, ge=100, le=100_000)
+
+
+Recommender = Literal["popularity", "itemknn", "als", "content"]
+
+
+def _all_recommenders() -> list[Recommender]:
+    return ["popularity", "itemknn", "als", "content"]
+
+
+class RecommenderTrainRequest(Strict):
+    candidates: list[Recommender] = Field(default_factory=_all_recommenders, min_length=1)
+    promote: bool = Field(False, description="Promote the result if it passes the gate.")
 
 
 class TopicsRequest(Strict):

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from zhiwen.cli import admin, bench, catalog, feedback, knowledge, lifecycle, reviews, serve
+from zhiwen.cli import admin, bench, catalog, feedback, knowledge, lifecycle, recommend, reviews, serve
 from zhiwen.cli.common import err_console, state
 from zhiwen.errors import ZhiwenError
 
@@ -28,6 +28,7 @@ feedback.register(app)
 lifecycle.register(app)
 reviews.register(app)
 catalog.register(app)
+recommend.register(app)
 serve.register(app)
 app.add_typer(bench.app, name="bench")
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import Progress, TaskID
 
 from zhiwen.config import Settings
+from zhiwen.errors import InvalidInput
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services, build_services
 
@@ -52,3 +55,38 @@ def print_json(value: Any) -> None:
 
 WORKSPACE_HELP = "Workspace name or id."
 JSON_HELP = "Print one JSON document on stdout (progress goes to stderr)."
+
+
+def step_bars(progress: Progress) -> Callable[[str, float], None]:
+    """One bar per step of a long job ("embed", "search", …), each filled by its fraction."""
+    tasks: dict[str, TaskID] = {}
+
+    def update(step: str, fraction: float) -> None:
+        label = step.split(" {")[0][:60]
+        if label not in tasks:
+            tasks[label] = progress.add_task(label, total=100)
+        progress.update(tasks[label], completed=round(100 * fraction))
+
+    return update
+
+
+def print_verdict(verdict: dict[str, Any]) -> None:
+    """A gate's verdict: live, or refused with each failure."""
+    if verdict.get("passed"):
+        console.print(f"[green]v{verdict['version']} is live.[/]")
+        return
+    console.print(f"[red]v{verdict['version']} refused by the gate:[/]")
+    for failure in verdict.get("failures", []):
+        console.print(f"  - {failure}")
+
+
+def parse_minimums(pairs: Sequence[str], example: str) -> dict[str, float]:
+    """``--min metric=value`` options as a mapping."""
+    parsed = {}
+    for item in pairs:
+        name, _, value = item.partition("=")
+        try:
+            parsed[name.strip()] = float(value)
+        except ValueError:
+            raise InvalidInput(f"--min {item!r}: write it as metric=value, e.g. {example}") from None
+    return parsed

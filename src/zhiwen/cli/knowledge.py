@@ -191,6 +191,8 @@ def ask(
     console.print(f"[{style}]{answer.text}[/]")
     for c in answer.citations:
         console.print(f"  [{c.number}] {c.document_title} ({c.source})")
+    for product in answer.related_products:
+        console.print(f"  related: {product.title} ({product.id}), goes with {product.because_of}")
     console.print(
         f"[dim]confidence {answer.confidence:.2f} · {answer.mode}"
         f" · {answer.timings_ms.get('total', 0):.0f} ms[/]"

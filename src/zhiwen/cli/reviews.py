@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
+from zhiwen.cli.common import (
+    JSON_HELP,
+    WORKSPACE_HELP,
+    console,
+    err_console,
+    parse_minimums,
+    print_json,
+    print_verdict,
+    state,
+    step_bars,
+)
 from zhiwen.cli.feedback import actor
 from zhiwen.cli.knowledge import _progress
 from zhiwen.errors import GateRefused, InvalidInput
@@ -36,19 +44,6 @@ JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 
 def register(app: typer.Typer) -> None:
     app.add_typer(reviews_app, name="reviews")
-
-
-def _bar(progress: Progress) -> Callable[[str, float], None]:
-    """One bar per step ("embedding 6,000 reviews", "n-gram", "scoring …"), each filled by its fraction."""
-    tasks: dict[str, TaskID] = {}
-
-    def update(step: str, fraction: float) -> None:
-        label = step.split(" {")[0][:60]
-        if label not in tasks:
-            tasks[label] = progress.add_task(label, total=100)
-        progress.update(tasks[label], completed=round(100 * fraction))
-
-    return update
 
 
 @reviews_app.command("import")
@@ -78,7 +73,7 @@ def import_reviews(
                 raise InvalidInput(f"{path}: no such file")
             reports.append(
                 services.reviews.import_file(
-                    workspace_id, path.name, path.read_bytes(), score, _bar(progress)
+                    workspace_id, path.name, path.read_bytes(), score, step_bars(progress)
                 )
             )
     if conversations:
@@ -123,7 +118,7 @@ def train(
     services = state.services()
     workspace_id = state.workspace(workspace).id
     with _progress() as progress:
-        model = services.sentiment.train(workspace_id, actor(), settings, from_ratings, _bar(progress))
+        model = services.sentiment.train(workspace_id, actor(), settings, from_ratings, step_bars(progress))
     verdict = None
     if promote:
         try:
@@ -135,7 +130,7 @@ def train(
         return
     _print_model(model)
     if verdict is not None:
-        _print_verdict(verdict)
+        print_verdict(verdict)
     else:
         console.print(f"Not live yet: `zhiwen reviews promote {model.version}` puts it through the gate.")
 
@@ -179,15 +174,6 @@ def _print_model(model: SentimentModelVersion) -> None:
             f"Zero-shot baseline on {zero['reviews']:,} of them: accuracy {zero['accuracy']:.4f}, "
             f"macro-F1 {zero['macro_f1']:.4f}"
         )
-
-
-def _print_verdict(verdict: dict[str, object]) -> None:
-    if verdict.get("passed"):
-        console.print(f"[green]v{verdict['version']} is live.[/]")
-        return
-    console.print(f"[red]v{verdict['version']} refused by the gate:[/]")
-    for failure in verdict.get("failures", []):  # type: ignore[attr-defined]
-        console.print(f"  - {failure}")
 
 
 @reviews_app.command("models")
@@ -245,9 +231,9 @@ def promote(version: int, workspace: str = WorkspaceOption, as_json: bool = Json
     try:
         verdict = state.services().sentiment.promote(state.workspace(workspace).id, version, actor())
     except GateRefused as refused:
-        print_json(refused.details) if as_json else _print_verdict(refused.details)
+        print_json(refused.details) if as_json else print_verdict(refused.details)
         raise typer.Exit(1) from None
-    print_json(verdict) if as_json else _print_verdict(verdict)
+    print_json(verdict) if as_json else print_verdict(verdict)
     if not as_json:
         console.print("Rescore stored reviews with it: `zhiwen reviews score --all`.")
 
@@ -272,13 +258,7 @@ def gate(
     as_json: bool = JsonOption,
 ) -> None:
     """Show or set the sentiment gate's minimums and tolerance."""
-    parsed = {}
-    for item in minimum:
-        name, _, value = item.partition("=")
-        try:
-            parsed[name.strip()] = float(value)
-        except ValueError:
-            raise InvalidInput(f"--min {item!r}: write it as metric=value, e.g. macro_f1=0.9") from None
+    parsed = parse_minimums(minimum, "macro_f1=0.9")
     services = state.services()
     workspace_id = state.workspace(workspace).id
     policy = (
@@ -302,7 +282,7 @@ def score(
     services = state.services()
     with _progress() as progress:
         count = services.reviews.score(
-            state.workspace(workspace).id, rescore=rescore_all, progress=_bar(progress)
+            state.workspace(workspace).id, rescore=rescore_all, progress=step_bars(progress)
         )
     print_json({"scored": count}) if as_json else console.print(f"Scored {count:,} reviews.")
 
@@ -340,7 +320,7 @@ def topics(
     workspace_id = state.workspace(workspace).id
     if build:
         with _progress() as progress:
-            model = services.insights.build_topics(workspace_id, k, _bar(progress))
+            model = services.insights.build_topics(workspace_id, k, step_bars(progress))
     else:
         found = services.insights.topics(workspace_id)
         if found is None:

@@ -15,6 +15,8 @@ from zhiwen.cli.common import console, err_console, state
 from zhiwen.ports import ReviewFilter
 from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.sample_reviews import generate, to_csv
+from zhiwen.sample_shop import DEMO_PRODUCTS, ShopSettings, rows_csv
+from zhiwen.sample_shop import generate as generate_shop
 from zhiwen.services.sentiment_train import SearchSettings
 
 
@@ -51,6 +53,24 @@ def _load_sample_reviews(workspace_id: str) -> None:
     )
 
 
+def _load_sample_shop(workspace_id: str) -> None:
+    """A demo catalogue (the knowledge base's products among generated ones) and shoppers' behaviour, with a
+    recommender trained and promoted, so recommendations and related products work at once."""
+    services = state.services()
+    if services.catalog.items(workspace_id):
+        return
+    items, events = generate_shop(ShopSettings(users=400, items=120, featured=DEMO_PRODUCTS))
+    services.catalog.import_catalog(workspace_id, "sample-catalog.csv", rows_csv(items))
+    services.catalog.import_events(workspace_id, "sample-events.csv", rows_csv(events))
+    model = services.recommenders.train(workspace_id, "demo")
+    services.recommenders.promote(workspace_id, model.version, "demo")
+    console.print(
+        f"Sample shop: {len(items)} items, {len(events):,} events, recommender v{model.version} promoted."
+        " Try `zhiwen recommend for u00001`, or `zhiwen config set related_products=3` to show related"
+        " products with answers."
+    )
+
+
 def demo(
     host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default 8000)."),
@@ -79,6 +99,7 @@ def demo(
             "`zhiwen release create --golden demo` and `zhiwen release promote 1`."
         )
     _load_sample_reviews(workspace.id)
+    _load_sample_shop(workspace.id)
     pending = services.documents.count_chunks_needing_vectors()
     if pending:
         console.print(f"{pending} chunks will be embedded in the background; keyword search works already.")

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from zhiwen.errors import BackendUnavailable, InvalidInput
-from zhiwen.ports import LLM, AnswerStore
+from zhiwen.ports import LLM, AnswerStore, RelatedProducts
 from zhiwen.services.answer_config import AnswerConfig
 from zhiwen.services.confidence import ConfidenceModel, confidence_features
 from zhiwen.services.extract import Extract, best_extract, prefer_language
@@ -27,7 +27,7 @@ from zhiwen.services.rerank import reranker_of
 from zhiwen.services.retrieve import Retrieval, Retriever
 from zhiwen.services.targets import Target, Targets, working_id
 from zhiwen.text.normalize import detect_language, squash
-from zhiwen.types import Answer, Citation, Hit
+from zhiwen.types import Answer, Citation, Hit, RelatedProduct
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +111,14 @@ class AnswerService:
         targets: Targets,
         limits: AnswerLimits,
         llm: LLM | None = None,
+        related: RelatedProducts | None = None,
     ) -> None:
         self._retriever = retriever
         self._answers = answers
         self._targets = targets
         self._limits = limits
         self._llm = llm
+        self._related = related
 
     @property
     def targets(self) -> Targets:
@@ -214,6 +216,11 @@ class AnswerService:
         if mode not in ("handoff", "curated") and draft.confidence < target.config.handoff_below:
             text, citations, mode = HANDOFF_MESSAGES[draft.language], [], "handoff"
         timings = dict(draft.retrieval.timings_ms)
+        related: tuple[RelatedProduct, ...] = ()
+        if target.config.related_products and self._related is not None:
+            t = time.perf_counter()
+            related = tuple(self._related(workspace_id, question, target.config.related_products))
+            timings["related"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         answer = Answer(
             id="ans_" + secrets.token_hex(8),
@@ -227,6 +234,7 @@ class AnswerService:
             conversation_id=conversation,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
             release=target.release.number if target.release else None,
+            related_products=related,
         )
         if record:
             self._answers.save_answer(workspace_id, answer, _retrieved(draft.retrieval))

@@ -22,6 +22,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "faq_direct_above": (0.0, 1.0),
     "handoff_below": (0.0, 1.0),
     "curated_match_above": (0.0, 1.0),
+    "related_products": (0, 10),
 }
 
 
@@ -35,6 +36,7 @@ class AnswerConfig:
     faq_direct_above: float = 0.6
     handoff_below: float = 0.5  # hand off when P(answer is right) is below this
     curated_match_above: float = 0.94  # cosine of the question to a curated question that counts as "same"
+    related_products: int = 0  # catalogue items shown with answers that name a product; 0: off
     confidence_model: dict[str, Any] | None = None  # None: the bundled default
     reranker: dict[str, Any] | None = None  # None: fused scores rank
 

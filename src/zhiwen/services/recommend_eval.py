@@ -9,12 +9,12 @@ that appear in anybody's top k. Cold-start users are those with at most ``cold_i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import BaseEstimator
 
 from zhiwen.services.recommend_models import Interactions, interaction_matrix, top_k
@@ -52,32 +52,46 @@ def time_split(
     return Split(train, truth, users, items, cutoff)
 
 
-def evaluate(model: BaseEstimator, split: Split, k: int = 10, batch: int = 1024) -> dict[str, Any]:
-    """HR@k, NDCG@k and coverage over all test users, and over the cold-start ones."""
-    rows = np.array(sorted(split.truth))
+def evaluate(
+    model: BaseEstimator, split: Split, k: int = 10, rows: Sequence[int] | None = None, batch: int = 1024
+) -> dict[str, Any]:
+    """HR@k, NDCG@k and coverage over the test users (or ``rows`` of them), and over the cold-start ones."""
+    chosen = np.array(sorted(split.truth) if rows is None else rows, dtype=np.int64)
+    recommended = [
+        top_k(model.score(split.train[chunk]), split.train[chunk], k)
+        for chunk in (chosen[start : start + batch] for start in range(0, len(chosen), batch))
+    ]
+    return ranking_metrics(
+        np.concatenate(recommended) if recommended else np.empty((0, k), dtype=np.int64), chosen, split
+    )
+
+
+def ranking_metrics(
+    recommended: npt.NDArray[np.int64], rows: npt.NDArray[np.int64], split: Split
+) -> dict[str, Any]:
+    """The metrics of top-k lists ``recommended`` for the users ``rows`` of ``split``."""
+    k = recommended.shape[1]
     history = np.asarray((split.train[rows] > 0).sum(axis=1)).ravel()
-    hits: list[bool] = []
-    gains: list[float] = []
-    shown: set[int] = set()
-    for start in range(0, len(rows), batch):
-        chunk = rows[start : start + batch]
-        seen = split.train[chunk]
-        recommended = top_k(model.score(seen), seen, k)
-        for row, items in zip(chunk, recommended, strict=True):
-            wanted = split.truth[int(row)]
-            shown.update(int(i) for i in items)
-            relevant = [int(i) in wanted for i in items]
-            hits.append(any(relevant))
-            ideal = sum(1 / math.log2(r + 2) for r in range(min(len(wanted), k)))
-            gains.append(sum(1 / math.log2(r + 2) for r, hit in enumerate(relevant) if hit) / ideal)
+    hits = np.zeros(len(rows), dtype=bool)
+    gains = np.zeros(len(rows))
+    discounts = 1 / np.log2(np.arange(k) + 2)
+    for n, (row, items) in enumerate(zip(rows, recommended, strict=True)):
+        wanted = split.truth[int(row)]
+        relevant = np.fromiter((int(i) in wanted for i in items), dtype=bool, count=k)
+        hits[n] = relevant.any()
+        gains[n] = discounts[relevant].sum() / discounts[: min(len(wanted), k)].sum()
     cold = history <= COLD_ITEMS
     return {
         "users": len(rows),
-        "hr_at_k": round(float(np.mean(hits)), 4),
-        "ndcg_at_k": round(float(np.mean(gains)), 4),
-        "coverage": round(len(shown) / split.train.shape[1], 4),
+        "hr_at_k": _mean(hits),
+        "ndcg_at_k": _mean(gains),
+        "coverage": round(len(np.unique(recommended)) / split.train.shape[1], 4),
         "cold_users": int(cold.sum()),
-        "cold_hr_at_k": round(float(np.mean(np.asarray(hits)[cold])), 4) if cold.any() else None,
-        "cold_ndcg_at_k": round(float(np.mean(np.asarray(gains)[cold])), 4) if cold.any() else None,
+        "cold_hr_at_k": _mean(hits[cold]),
+        "cold_ndcg_at_k": _mean(gains[cold]),
         "k": k,
     }
+
+
+def _mean(values: npt.NDArray[Any]) -> float | None:
+    return round(float(values.mean()), 4) if len(values) else None

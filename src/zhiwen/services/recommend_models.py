@@ -18,7 +18,7 @@ without retraining (fold-in): for ALS the user's factors are re-solved from the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Self, TypeAlias
 
 import numpy as np
@@ -32,6 +32,7 @@ Interactions: TypeAlias = Any  # scipy.sparse.csr_matrix (untyped): users × ite
 
 
 DEFAULT_HYBRID = {"itemknn": 1.0, "als": 0.5, "popularity": 0.3, "content": 0.2}
+_SIMILARITY_BLOCK = 2048  # items per block of the item-kNN similarity: 2,048 × 20,000 float32 is 160 MB
 
 
 def top_k(
@@ -50,7 +51,7 @@ def top_k(
     return np.asarray(np.take_along_axis(best, order, axis=1), dtype=np.int64)
 
 
-def _normalise(scores: Scores) -> Scores:
+def normalise(scores: Scores) -> Scores:
     """Per user, to [0, 1]: models' scores live on different scales."""
     low = scores.min(axis=1, keepdims=True)
     span = scores.max(axis=1, keepdims=True) - low
@@ -71,20 +72,28 @@ class ItemKNNRecommender(BaseEstimator):  # type: ignore[misc]
         self.neighbours = neighbours
 
     def fit(self, X: Interactions) -> Self:
+        """Cosine similarity, computed a block of items at a time and pruned to each item's strongest
+        ``neighbours``: a dense item × item matrix of 20,000 items would take 1.6 GB."""
         binary = (X > 0).astype(np.float32)
-        norms = np.sqrt(np.asarray(binary.multiply(binary).sum(axis=0)).ravel())
-        normalised = binary.multiply(1 / np.where(norms > 0, norms, 1)).tocsc()
-        similarity = (normalised.T @ normalised).toarray()
-        np.fill_diagonal(similarity, 0)
-        if self.neighbours < similarity.shape[0]:  # keep each item's strongest neighbours only
-            cutoff = -np.partition(-similarity, self.neighbours - 1, axis=0)[self.neighbours - 1]
-            similarity[similarity < cutoff] = 0
-        self.similarity_ = sparse.csr_matrix(similarity.astype(np.float32))
+        norms = np.sqrt(np.asarray(binary.sum(axis=0)).ravel())
+        normalised = sparse.csc_matrix(binary.multiply(1 / np.where(norms > 0, norms, 1)))
+        n_items = X.shape[1]
+        keep = min(self.neighbours, n_items - 1)
+        blocks = []
+        for start in range(0, n_items, _SIMILARITY_BLOCK):
+            block = (normalised[:, start : start + _SIMILARITY_BLOCK].T @ normalised).toarray()
+            block[np.arange(block.shape[0]), np.arange(start, start + block.shape[0])] = 0
+            if 0 < keep < n_items - 1:  # each row (item) keeps its strongest neighbours only
+                cutoff = -np.partition(-block, keep - 1, axis=1)[:, keep - 1 : keep]
+                block[block < cutoff] = 0
+            blocks.append(sparse.csr_matrix(block))
+        # similarity_[i, j]: how much touching item i says about item j
+        self.similarity_ = sparse.csr_matrix(sparse.vstack(blocks), dtype=np.float32)
         return self
 
     def score(self, rows: Interactions) -> Scores:
         touched = sparse.csr_matrix(rows > 0, dtype=np.float32)
-        return np.asarray((touched @ self.similarity_.T).toarray(), dtype=np.float32)
+        return np.asarray((touched @ self.similarity_).toarray(), dtype=np.float32)
 
 
 class ALSRecommender(BaseEstimator):  # type: ignore[misc]
@@ -155,6 +164,14 @@ class HybridRecommender(BaseEstimator):  # type: ignore[misc]
         self.models = models
         self.weights = weights
 
+    @classmethod
+    def of(cls, fitted: Mapping[str, BaseEstimator], weights: Mapping[str, float]) -> HybridRecommender:
+        """A hybrid of models already fitted on the same interactions, so evaluating every model and
+        their blend costs one fit each."""
+        hybrid = cls(dict(fitted), dict(weights))
+        hybrid.models_ = {name: fitted[name] for name in weights}
+        return hybrid
+
     def fit(self, X: Interactions) -> Self:
         assert self.models
         assert self.weights
@@ -167,7 +184,7 @@ class HybridRecommender(BaseEstimator):  # type: ignore[misc]
         assert self.weights is not None
         total: Scores | None = None
         for name, model in self.models_.items():
-            part = self.weights[name] * _normalise(model.score(rows))
+            part = self.weights[name] * normalise(model.score(rows))
             total = part if total is None else total + part
         assert total is not None
         return total

@@ -14,6 +14,7 @@ from zhiwen.api.schemas import (
     AnswerResponse,
     AskRequest,
     CitationOut,
+    RelatedProductOut,
     SearchHit,
     SearchRequest,
     SearchResponse,
@@ -37,6 +38,7 @@ def answer_response(answer: Answer) -> AnswerResponse:
         mode=answer.mode,
         timings_ms=answer.timings_ms,
         release=answer.release,
+        related_products=[RelatedProductOut(**r.__dict__) for r in answer.related_products],
     )
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from zhiwen.ports import Vector
 from zhiwen.stores.sqlite.db import Database
 from zhiwen.types import BehaviourEvent, CatalogItem, utc_now
 
@@ -92,3 +95,26 @@ class SqliteCatalogStore:
                 values,
             ).fetchall()
         return [BehaviourEvent(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def stamp(self, workspace_id: str) -> str:
+        with self._db.reading() as conn:
+            count, latest = conn.execute(
+                "SELECT count(*), max(updated_at) FROM catalog_items WHERE workspace_id = ?", (workspace_id,)
+            ).fetchone()
+        return f"{count}:{latest}"
+
+    def item_vectors(self, workspace_id: str) -> dict[str, tuple[str, Vector]]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT item_id, text_hash, vector FROM item_vectors WHERE workspace_id = ?", (workspace_id,)
+            ).fetchall()
+        return {r[0]: (r[1], np.frombuffer(r[2], dtype=np.float16).astype(np.float32)) for r in rows}
+
+    def save_item_vectors(self, workspace_id: str, vectors: dict[str, tuple[str, Vector]]) -> None:
+        """Half precision, as review vectors: recommending by content loses nothing by it."""
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO item_vectors (workspace_id, item_id, text_hash, vector)"
+                " VALUES (?, ?, ?, ?)",
+                [(workspace_id, i, h, v.astype(np.float16).tobytes()) for i, (h, v) in vectors.items()],
+            )

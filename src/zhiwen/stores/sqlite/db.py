@@ -324,6 +324,49 @@ MIGRATIONS: list[list[Migration]] = [
     CREATE INDEX behaviour_events_time ON behaviour_events(workspace_id, at);
     """
     ],
+    # 5: recommenders: item text embeddings (kept, an item is embedded once per text), and a registry of
+    # trained model versions per family with a live pointer and its history (recommenders use it first).
+    [
+        """
+    CREATE TABLE item_vectors (
+        workspace_id TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (workspace_id, item_id),
+        FOREIGN KEY (workspace_id, item_id) REFERENCES catalog_items(workspace_id, id) ON DELETE CASCADE
+    );
+    CREATE TABLE model_versions (
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        family TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        params TEXT NOT NULL,
+        report TEXT NOT NULL,
+        model BLOB,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (workspace_id, family, version)
+    );
+    CREATE TABLE model_live (
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        family TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        since TEXT NOT NULL,
+        PRIMARY KEY (workspace_id, family)
+    );
+    CREATE TABLE model_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        family TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    """
+    ],
 ]
 
 

@@ -1,0 +1,133 @@
+"""Recommendations: serving (any key, so the shop's front end can call it) and recommender versions (train
+as a job, gate, promote, rollback; admin key)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+
+from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor
+from zhiwen.api.schemas import GateThresholds, JobOut, RecommenderTrainRequest
+from zhiwen.ports import ProgressCallback
+from zhiwen.services.recommend import MAX_K
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+Categories = Annotated[
+    list[str] | None, Query(max_length=50, description="Only these categories (repeat the parameter).")
+]
+AvailableOnly = Annotated[bool, Query(description="Only items in stock (the catalogue's `available`).")]
+
+
+@router.get("/recommendations")
+def recommendations(
+    services: ServicesDep,
+    key: AnyKey,
+    user: Annotated[str, Query(min_length=1, max_length=200, description="The customer's id.")],
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    category: Categories = None,
+    available_only: AvailableOnly = True,
+    include_seen: Annotated[
+        bool, Query(description="Allow items the user viewed, carted or rated (never what they bought).")
+    ] = False,
+) -> dict[str, Any]:
+    """The user's top k from the live recommender, each with its reason ("because you viewed …"). Events
+    posted to ``/v1/events`` count at once; a user with no events gets what is popular."""
+    found = services.recommendations.recommend(
+        key.workspace_id, user, k, category or (), available_only, include_seen
+    )
+    return {
+        "user": user,
+        "recommender": services.recommenders.live_version(key.workspace_id),
+        "items": [r.to_dict() for r in found],
+    }
+
+
+@router.get("/items/{item_id}/similar")
+def similar_items(
+    item_id: str,
+    services: ServicesDep,
+    key: AnyKey,
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    category: Categories = None,
+    available_only: AvailableOnly = True,
+) -> dict[str, Any]:
+    """Items that go with this one: what customers who touched it also touched, and what reads alike."""
+    found = services.recommendations.similar(key.workspace_id, item_id, k, category or (), available_only)
+    return {"item": item_id, "items": [r.to_dict() for r in found]}
+
+
+@router.post("/recommend/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
+def train(body: RecommenderTrainRequest, services: ServicesDep, key: AdminKey) -> JobOut:
+    """Train a recommender as a job; poll ``/v1/jobs/{id}``: its result names the version and its test
+    figures. With ``promote``, the job also promotes it if it passes the gate."""
+    job = services.jobs.create_job(key.workspace_id, "recommender-train")
+
+    def work(progress: ProgressCallback) -> dict[str, object]:
+        model = services.recommenders.train(
+            key.workspace_id,
+            actor(key),
+            body.candidates,
+            lambda _s, done, total: progress(done / max(total, 1)),
+        )
+        result: dict[str, object] = {
+            "version": model.version,
+            "kind": model.kind,
+            "test": model.report["test"],
+        }
+        if body.promote:
+            result["gate"] = services.recommenders.check(key.workspace_id, model.version)
+            if result["gate"]["passed"]:  # type: ignore[index]
+                services.recommenders.promote(key.workspace_id, model.version, actor(key))
+        return result
+
+    services.job_runner.submit(job, work)
+    return JobOut(**{k: v for k, v in dataclasses.asdict(job).items() if k != "workspace_id"})
+
+
+@router.get("/recommend/models")
+def models(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    return {
+        "live": services.recommenders.live_version(key.workspace_id),
+        "models": [dataclasses.asdict(m) for m in services.recommenders.models(key.workspace_id)],
+    }
+
+
+@router.get("/recommend/models/{version}")
+def model(version: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    return dataclasses.asdict(services.recommenders.get(key.workspace_id, version))
+
+
+@router.get("/recommend/models/{version}/gate")
+def gate_check(version: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """What promoting would decide, without promoting."""
+    return services.recommenders.check(key.workspace_id, version)
+
+
+@router.post("/recommend/models/{version}/promote")
+def promote(version: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """Make it live if it passes the gate; 409 ``gate_refused`` with the failures otherwise."""
+    return services.recommenders.promote(key.workspace_id, version, actor(key))
+
+
+@router.post("/recommend/rollback")
+def rollback(
+    services: ServicesDep, key: AdminKey, version: Annotated[int | None, Query(ge=1)] = None
+) -> dict[str, int]:
+    return {"live": services.recommenders.rollback(key.workspace_id, actor(key), version)}
+
+
+@router.get("/recommend/history")
+def history(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
+    return services.recommenders.history(key.workspace_id)
+
+
+@router.get("/recommend/gate")
+def gate_policy(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    return services.recommenders.gate_policy(key.workspace_id).to_dict()
+
+
+@router.put("/recommend/gate")
+def set_gate_policy(body: GateThresholds, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    return services.recommenders.set_gate_policy(key.workspace_id, body.minimum, body.tolerance).to_dict()

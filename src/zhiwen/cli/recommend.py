@@ -1,0 +1,222 @@
+"""zhiwen recommend train|models|show|promote|rollback|gate|for|similar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from zhiwen.cli.common import (
+    JSON_HELP,
+    WORKSPACE_HELP,
+    console,
+    parse_minimums,
+    print_json,
+    print_verdict,
+    state,
+    step_bars,
+)
+from zhiwen.cli.feedback import actor
+from zhiwen.cli.knowledge import _progress
+from zhiwen.errors import GateRefused
+from zhiwen.services.recommend import Recommendation
+from zhiwen.services.recommend_release import GATED
+from zhiwen.services.recommend_train import MODEL_NAMES
+from zhiwen.types import ModelVersion
+
+recommend_app = typer.Typer(
+    help=(
+        "Product recommendations learned from behaviour events.\n\n"
+        "Typical flow: `zhiwen catalog import catalog.csv` → `zhiwen events import events.csv` → "
+        "`zhiwen recommend train` → `zhiwen recommend promote 1` → `zhiwen recommend for USER` "
+        "(or GET /v1/recommendations?user=USER). New events count at once, without retraining."
+    ),
+    no_args_is_help=True,
+)
+WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
+JsonOption = typer.Option(False, "--json", help=JSON_HELP)
+SHOWN = ("ndcg_at_k", "hr_at_k", "coverage", "cold_ndcg_at_k")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(recommend_app, name="recommend")
+
+
+@recommend_app.command("train")
+def train(
+    candidates: str = typer.Option(
+        ",".join(MODEL_NAMES),
+        help="Models to consider: popularity, itemknn (item-to-item), als (matrix factorisation), content "
+        "(E5 embeddings of item text; embeds each item once). The search blends them.",
+    ),
+    promote: bool = typer.Option(False, "--promote", help="Promote at once if it passes the gate."),
+    workspace: str = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Train a recommender: pick settings and the hybrid's weights on a validation period, report every
+    model on the test period (the last 20 % of events) against popularity, then fit the choice on all
+    events as a new version (not live until promoted)."""
+    chosen = [c.strip() for c in candidates.split(",") if c.strip()]
+    services = state.services()
+    workspace_id = state.workspace(workspace).id
+    with _progress() as progress:
+        bars = step_bars(progress)
+        model = services.recommenders.train(
+            workspace_id, actor(), chosen, lambda step, done, total: bars(step, done / max(total, 1))
+        )
+    verdict = None
+    if promote:
+        try:
+            verdict = services.recommenders.promote(workspace_id, model.version, actor())
+        except GateRefused as refused:
+            verdict = refused.details
+    if as_json:
+        print_json({"model": model.__dict__, "promotion": verdict})
+        return
+    _print_model(model)
+    if verdict is not None:
+        print_verdict(verdict)
+    else:
+        console.print(f"Not live yet: `zhiwen recommend promote {model.version}` puts it through the gate.")
+
+
+def _print_model(model: ModelVersion) -> None:
+    report = model.report
+    console.print(
+        f"[bold]v{model.version}[/] {model.kind} {model.params['weights']} · {report['events']:,} events,"
+        f" {report['users']:,} users, {report['items']:,} items · {report['seconds']} s"
+    )
+    table = Table(
+        "test period", *SHOWN, title=f"{report['split']}; @10, {report['test']['chosen']['users']} users"
+    )
+    for name, metrics in report["test"].items():
+        label = f"v{model.version} ({model.kind})" if name == "chosen" else name
+        table.add_row(label, *(_figure(metrics.get(m)) for m in SHOWN))
+    console.print(table)
+
+
+def _figure(value: Any) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+@recommend_app.command("models")
+def models(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
+    """Recommender versions with their test-period figures; the live one is marked."""
+    services = state.services()
+    workspace_id = state.workspace(workspace).id
+    versions = services.recommenders.models(workspace_id)
+    live = services.recommenders.live_version(workspace_id)
+    if as_json:
+        print_json({"live": live, "models": [v.__dict__ for v in versions]})
+        return
+    table = Table("version", "kind", *SHOWN, "created")
+    for v in versions:
+        chosen = v.report["test"]["chosen"]
+        mark = " (live)" if v.version == live else ""
+        table.add_row(
+            f"v{v.version}{mark}", v.kind, *(_figure(chosen.get(m)) for m in SHOWN), v.created_at[:19]
+        )
+    console.print(table)
+
+
+@recommend_app.command("show")
+def show(version: int, workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
+    """One version: its models and weights, the validation search and the test-period figures."""
+    model = state.services().recommenders.get(state.workspace(workspace).id, version)
+    if as_json:
+        print_json(model.__dict__)
+        return
+    _print_model(model)
+    console.print(f"settings: {model.params['params']}")
+    validation = model.report["validation"]
+    console.print(f"validation NDCG@10: {validation['models']}, hybrid {validation['hybrid']}")
+
+
+@recommend_app.command("promote")
+def promote(version: int, workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
+    """Make version N live if it passes the gate: the minimums (`zhiwen recommend gate`), beating the
+    popularity baseline, and NDCG@10 and HR@10 no worse than the live recommender's on the same split
+    beyond the tolerance. Exit 1 if not."""
+    try:
+        verdict = state.services().recommenders.promote(state.workspace(workspace).id, version, actor())
+    except GateRefused as refused:
+        print_json(refused.details) if as_json else print_verdict(refused.details)
+        raise typer.Exit(1) from None
+    print_json(verdict) if as_json else print_verdict(verdict)
+
+
+@recommend_app.command("rollback")
+def rollback(
+    version: int | None = typer.Argument(None, help="Default: the version live before this one."),
+    workspace: str = WorkspaceOption,
+) -> None:
+    """Make an earlier recommender live again at once (not gated: it is the way back)."""
+    live = state.services().recommenders.rollback(state.workspace(workspace).id, actor(), version)
+    console.print(f"Recommender v{live} is live.")
+
+
+@recommend_app.command("gate")
+def gate(
+    minimum: list[str] = typer.Option(
+        [], "--min", help=f"metric=value, e.g. --min ndcg_at_k=0.1 ({', '.join(GATED)})."
+    ),
+    tolerance: float | None = typer.Option(
+        None, help="Largest drop against the live recommender (default 0.02)."
+    ),
+    workspace: str = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Show or set the recommender gate's minimums and tolerance."""
+    parsed = parse_minimums(minimum, "ndcg_at_k=0.1")
+    services = state.services()
+    workspace_id = state.workspace(workspace).id
+    policy = (
+        services.recommenders.set_gate_policy(workspace_id, parsed, tolerance)
+        if parsed or tolerance is not None
+        else services.recommenders.gate_policy(workspace_id)
+    )
+    print_json(policy.to_dict()) if as_json else console.print(policy.to_dict())
+
+
+@recommend_app.command("for")
+def recommend_for(
+    user: str = typer.Argument(..., help="The customer's id, as in the events."),
+    k: int = typer.Option(10, "--k", "-k", min=1, max=100, help="How many items."),
+    category: list[str] = typer.Option([], help="Only this category (repeatable)."),
+    include_unavailable: bool = typer.Option(False, help="Also items marked unavailable."),
+    include_seen: bool = typer.Option(
+        False, help="Allow items the user viewed, carted or rated (never bought)."
+    ),
+    workspace: str = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A customer's recommendations from the live recommender, with the reason for each."""
+    found = state.services().recommendations.recommend(
+        state.workspace(workspace).id, user, k, category, not include_unavailable, include_seen
+    )
+    _print_items(found, as_json)
+
+
+@recommend_app.command("similar")
+def similar(
+    item: str = typer.Argument(..., help="A catalogue item id."),
+    k: int = typer.Option(10, "--k", "-k", min=1, max=100, help="How many items."),
+    category: list[str] = typer.Option([], help="Only this category (repeatable)."),
+    workspace: str = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Items that go with ITEM: what customers who touched it also touched, and what reads alike."""
+    found = state.services().recommendations.similar(state.workspace(workspace).id, item, k, category)
+    _print_items(found, as_json)
+
+
+def _print_items(found: list[Recommendation], as_json: bool) -> None:
+    if as_json:
+        print_json([r.to_dict() for r in found])
+        return
+    table = Table("item", "title", "category", "price", "why")
+    for r in found:
+        price = "" if r.item.price is None else f"{r.item.price:,.2f}"
+        table.add_row(r.item.id, r.item.title, r.item.category, price, r.text)
+    console.print(table)

@@ -1,0 +1,129 @@
+"""Trained model versions by family (e.g. "recommender"), each workspace's live version, and the history of
+promotions and rollbacks."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from zhiwen.errors import NotFound
+from zhiwen.stores.sqlite.db import Database
+from zhiwen.types import ModelVersion, utc_now
+
+_COLUMNS = "workspace_id, family, version, kind, params, report, created_by, created_at"
+
+
+def _version(row: sqlite3.Row) -> ModelVersion:
+    return ModelVersion(
+        workspace_id=row["workspace_id"],
+        family=row["family"],
+        version=row["version"],
+        kind=row["kind"],
+        params=json.loads(row["params"]),
+        report=json.loads(row["report"]),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+    )
+
+
+class SqliteModelRegistry:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def save(
+        self,
+        workspace_id: str,
+        family: str,
+        kind: str,
+        params: dict[str, Any],
+        report: dict[str, Any],
+        model: bytes,
+        created_by: str,
+    ) -> ModelVersion:
+        with self._db.transaction() as conn:
+            version = 1 + int(
+                conn.execute(
+                    "SELECT coalesce(max(version), 0) FROM model_versions"
+                    " WHERE workspace_id = ? AND family = ?",
+                    (workspace_id, family),
+                ).fetchone()[0]
+            )
+            conn.execute(
+                f"INSERT INTO model_versions ({_COLUMNS}, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    workspace_id,
+                    family,
+                    version,
+                    kind,
+                    json.dumps(params, ensure_ascii=False),
+                    json.dumps(report, ensure_ascii=False),
+                    created_by,
+                    utc_now(),
+                    model,
+                ),
+            )
+        return self.get(workspace_id, family, version)
+
+    def get(self, workspace_id: str, family: str, version: int) -> ModelVersion:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM model_versions"
+                " WHERE workspace_id = ? AND family = ? AND version = ?",
+                (workspace_id, family, version),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no {family} model version {version}")
+        return _version(row)
+
+    def load(self, workspace_id: str, family: str, version: int) -> bytes:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT model FROM model_versions WHERE workspace_id = ? AND family = ? AND version = ?",
+                (workspace_id, family, version),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no {family} model version {version}")
+        return bytes(row[0])
+
+    def versions(self, workspace_id: str, family: str) -> list[ModelVersion]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM model_versions"
+                " WHERE workspace_id = ? AND family = ? ORDER BY version",
+                (workspace_id, family),
+            ).fetchall()
+        return [_version(r) for r in rows]
+
+    def live_version(self, workspace_id: str, family: str) -> int | None:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT version FROM model_live WHERE workspace_id = ? AND family = ?", (workspace_id, family)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_live(
+        self, workspace_id: str, family: str, version: int, action: str, actor: str, detail: dict[str, Any]
+    ) -> None:
+        now = utc_now()
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO model_live (workspace_id, family, version, since) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (workspace_id, family)"
+                " DO UPDATE SET version = excluded.version, since = excluded.since",
+                (workspace_id, family, version, now),
+            )
+            conn.execute(
+                "INSERT INTO model_events (workspace_id, family, version, action, detail, actor, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (workspace_id, family, version, action, json.dumps(detail, ensure_ascii=False), actor, now),
+            )
+
+    def history(self, workspace_id: str, family: str, limit: int = 50) -> list[dict[str, Any]]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT version, action, detail, actor, at FROM model_events"
+                " WHERE workspace_id = ? AND family = ? ORDER BY id DESC LIMIT ?",
+                (workspace_id, family, limit),
+            ).fetchall()
+        return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
