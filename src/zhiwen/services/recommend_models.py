@@ -31,7 +31,6 @@ Scores = npt.NDArray[np.float32]
 Interactions: TypeAlias = Any  # scipy.sparse.csr_matrix (untyped): users × items, summed event weights
 
 
-DEFAULT_HYBRID = {"itemknn": 1.0, "als": 0.5, "popularity": 0.3, "content": 0.2}
 _SIMILARITY_BLOCK = 2048  # items per block of the item-kNN similarity: 2,048 × 20,000 float32 is 160 MB
 
 
