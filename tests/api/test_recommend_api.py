@@ -4,6 +4,7 @@ within the same second, similar items, related products in answers (off by defau
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from datetime import UTC, datetime
 
 import pytest
@@ -20,7 +21,7 @@ Api = tuple[TestClient, dict[str, dict[str, str]]]
 
 def _client(services: Services, workspace: Workspace) -> tuple[TestClient, dict[str, dict[str, str]]]:
     headers = {
-        role: {"Authorization": f"Bearer {services.keys.issue(workspace.id, role, role).plain}"}  # type: ignore[arg-type]
+        role: {"Authorization": f"Bearer {services.keys.issue(workspace.id, role, role).plain}"}
         for role in ("admin", "client")
     }
     return TestClient(create_app(services, run_embedding_worker=False)), headers
@@ -102,7 +103,7 @@ def test_a_shop_goes_from_events_to_recommendations_that_follow_new_events(api: 
         {"user": "x" * 201},
     ],
 )
-def test_bad_recommendation_requests_are_refused_with_the_reason(api: Api, params: dict[str, object]) -> None:
+def test_bad_recommendation_requests_are_refused_with_the_reason(api: Api, params: dict[str, Any]) -> None:
     client, auth = api
     response = client.get("/v1/recommendations", params=params, headers=auth["client"])
     assert response.status_code == 422
