@@ -4,8 +4,8 @@ within the same second, similar items, related products in answers (off by defau
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
