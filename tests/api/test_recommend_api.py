@@ -107,6 +107,8 @@ def test_bad_recommendation_requests_are_refused_with_the_reason(api: Api, param
     client, auth = api
     response = client.get("/v1/recommendations", params=params, headers=auth["client"])
     assert response.status_code == 422
+    named = "query.k" if "k" in params else "query.user"
+    assert response.json()["error"]["message"].startswith(named)
 
 
 def test_bad_training_requests_and_gate_settings_are_refused(api: Api) -> None:

@@ -85,7 +85,7 @@ class RecommendationService:
         view = self._view(workspace_id)
         events = self._catalog.events(workspace_id, user_id=user_id)
         row = _row(events, view)
-        excluded = row.copy()
+        excluded = row
         if include_seen:
             bought = [
                 view.index[e.item_id] for e in events if e.kind == "purchase" and e.item_id in view.index
@@ -240,13 +240,14 @@ def _explained(
         column = view.index.get(event.item_id)
         if column is not None and strength.get(event.kind, 0) >= strength.get(touched.get(column, "view"), 0):
             touched[column] = event.kind
-    similarity = _similarity(view, list(touched), columns)
+    sources = list(touched)
+    similarity = _similarity(view, sources, columns)
     found = []
     for n, column in enumerate(columns):
         item = view.items[column]
         assert item is not None
         if touched and similarity is not None and similarity[:, n].max() > 0:
-            source = list(touched)[int(similarity[:, n].argmax())]
+            source = sources[int(similarity[:, n].argmax())]
             because = view.items[source]
             kind = touched[source]
             text = f"because you {VERBS.get(kind, kind)} {because.title}" if because else ""
