@@ -31,10 +31,12 @@ check: install
 bench: install
 	$(BIN)/python -m benchmarks.run_all
 
-# Refit the bundled default confidence model on the demo golden set.
+# Refit the bundled default confidence model on the tuning halves of the demo's golden sets (the
+# knowledge-worded one and the customer-worded questions and conversations); held-out halves stay unseen.
 calibrate-default: install
 	rm -rf .bench/calibrate && $(BIN)/zhiwen --data-dir .bench/calibrate demo --no-serve
-	$(BIN)/zhiwen --data-dir .bench/calibrate calibrate --golden src/zhiwen/sample_kb/golden.jsonl --json \
+	$(BIN)/zhiwen --data-dir .bench/calibrate calibrate --tune-only --json \
+		$(foreach g,golden customers conversations,--golden src/zhiwen/sample_kb/$(g).jsonl) \
 		| $(BIN)/python -c "import json,sys; json.dump(json.load(sys.stdin)['model'], sys.stdout, indent=2); print()" \
 		> src/zhiwen/services/default_confidence.json
 

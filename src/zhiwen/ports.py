@@ -141,8 +141,19 @@ class JobStore(Protocol):
 
 class AnswerStore(Protocol):
     def save_answer(
-        self, workspace_id: str, answer: Answer, retrieved: Sequence[dict[str, object]]
-    ) -> None: ...
+        self,
+        workspace_id: str,
+        answer: Answer,
+        retrieved: Sequence[dict[str, object]],
+        understood: object = None,
+    ) -> None:
+        """Store the answer; ``understood`` is the question as read in its conversation (plain JSON)."""
+        ...
+
+    def recent_turns(self, workspace_id: str, conversation_id: str, limit: int) -> list[object]:
+        """The ``understood`` values of the conversation's last ``limit`` answers, oldest first."""
+        ...
+
     def get_answer(self, workspace_id: str, answer_id: str) -> dict[str, object]: ...
     def list_questions(self, workspace_id: str, since: str | None = None) -> list[tuple[str, str, str]]:
         """(answer id, the customer's question, when) for every answer since ``since``, oldest first."""

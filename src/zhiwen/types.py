@@ -102,6 +102,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     release: int | None = None  # the release number that answered; None before the first promotion
     related_products: tuple[RelatedProduct, ...] = ()  # when the question names catalogue products
+    understood_as: str | None = None  # a follow-up read with the conversation's earlier turns
 
 
 @dataclass(frozen=True)

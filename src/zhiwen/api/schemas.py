@@ -49,7 +49,12 @@ class SearchResponse(BaseModel):
 
 class AskRequest(Strict):
     question: str = Field(min_length=1, max_length=20_000)
-    conversation_id: str | None = Field(None, max_length=64)
+    conversation_id: str | None = Field(
+        None,
+        max_length=64,
+        description="Continue this conversation (from an earlier answer): follow-ups such as '那它多少钱？' "
+        "are read with its earlier turns. Omit to start a new one.",
+    )
     stream: bool = False
     use_llm: bool = True
     document_ids: list[str] | None = Field(None, max_length=1000)
@@ -91,6 +96,11 @@ class AnswerResponse(BaseModel):
         default_factory=list,
         description="Catalogue items related to the products the question names (setting "
         "related_products; off by default).",
+    )
+    understood_as: str | None = Field(
+        None,
+        description="A follow-up as Zhiwen read it with the conversation's earlier turns; null when the "
+        "question was read on its own.",
     )
 
 

@@ -17,6 +17,7 @@ from zhiwen.cli.knowledge import _progress
 from zhiwen.errors import NotFound
 from zhiwen.services.bench import evaluate_retrieval, index_corpus, load_beir
 from zhiwen.services.embedding import embedding_text
+from zhiwen.services.evaluate import select_split
 from zhiwen.services.golden import load_golden, run_golden
 from zhiwen.services.retrieve import Mode
 from zhiwen.wiring import build_services
@@ -125,11 +126,18 @@ def answers(
     details: bool = typer.Option(
         False, "--details", help="Include every question's result in --json output."
     ),
+    split: str = typer.Option(
+        "all",
+        "--split",
+        help="all, tune or held_out: the half of the golden set to score (a question's half comes from "
+        "its hash; report held_out for anything you tuned on the tune half).",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Answer accuracy, citation accuracy and handoff precision/recall on a golden set."""
+    """Answer accuracy, citation accuracy, handoff precision/recall, calibration and follow-ups on a
+    golden set (single questions and conversations)."""
     services = state.services()
-    items = load_golden(golden)
+    items = select_split(load_golden(golden), split)
     with _progress() as progress:
         task = progress.add_task("Asking", total=len(items))
         report = run_golden(
@@ -147,6 +155,15 @@ def answers(
         return
     table = Table("metric", "value")
     for key, value in summary.items():
+        if key == "by_language":
+            for language, figures in value.items():
+                table.add_row(
+                    f"  {language}",
+                    ", ".join(
+                        f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
+                    ),
+                )
+            continue
         table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     console.print(table)
     wrong = [

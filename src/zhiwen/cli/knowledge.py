@@ -180,14 +180,28 @@ def ask(
     question: str,
     workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
     no_llm: bool = typer.Option(False, "--no-llm", help="Answer extractively even if an LLM is configured."),
+    conversation: str | None = typer.Option(
+        None,
+        "--conversation",
+        "-c",
+        help="Continue this conversation (the id an earlier answer printed), so follow-ups such as "
+        "'那它多少钱？' are understood from its earlier turns.",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Ask a question; get a cited answer, or a handoff when the knowledge does not support one."""
-    answer = state.services().answerer.answer(state.workspace(workspace).id, question, use_llm=not no_llm)
+    """Ask a question; get a cited answer, or a handoff when the knowledge does not support one.
+
+    Each answer starts a conversation; pass its id with --conversation to ask a follow-up.
+    """
+    answer = state.services().answerer.answer(
+        state.workspace(workspace).id, question, conversation_id=conversation, use_llm=not no_llm
+    )
     if as_json:
         print_json(dataclasses.asdict(answer))
         return
     style = "yellow" if answer.handoff else "green"
+    if answer.understood_as:
+        console.print(f"[dim]understood as: {answer.understood_as}[/]")
     console.print(f"[{style}]{answer.text}[/]")
     for c in answer.citations:
         console.print(f"  [{c.number}] {c.document_title} ({c.source})")
@@ -195,13 +209,17 @@ def ask(
         console.print(f"  related: {product.title} ({product.id}), goes with {product.because_of}")
     console.print(
         f"[dim]confidence {answer.confidence:.2f} · {answer.mode}"
-        f" · {answer.timings_ms.get('total', 0):.0f} ms[/]"
+        f" · {answer.timings_ms.get('total', 0):.0f} ms · conversation {answer.conversation_id}[/]"
     )
 
 
 def calibrate(
-    golden: Path = typer.Option(
-        ..., "--golden", "-g", help="Golden questions (JSONL), including unanswerable ones."
+    golden: list[Path] = typer.Option(
+        ...,
+        "--golden",
+        "-g",
+        help="Golden questions (JSONL or CSV, conversations too), including unanswerable ones; repeat to "
+        "fit on several sets.",
     ),
     workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report only; keep the current model."),
@@ -220,9 +238,8 @@ def calibrate(
     """
     services = state.services()
     workspace_id = state.workspace(workspace).id
-    result = run_calibration(
-        services.answerer, workspace_id, load_golden(golden), services.settings.handoff_below
-    )
+    items = [item for path in golden for item in load_golden(path)]
+    result = run_calibration(services.answerer, workspace_id, items, services.settings.handoff_below)
     model = result.tune_model if tune_only else result.model
     if not dry_run:
         services.workspaces.put_setting(workspace_id, CONFIDENCE_SETTING, model.to_dict())

@@ -22,6 +22,7 @@ from zhiwen.ports import LLM, AnswerStore, RelatedProducts
 from zhiwen.services.answer_config import AnswerConfig
 from zhiwen.services.confidence import ConfidenceModel, confidence_features
 from zhiwen.services.extract import Extract, best_extract, prefer_language
+from zhiwen.services.followup import Understood, in_context, last_understood, refers_back
 from zhiwen.services.fusion import spread_weighted_fusion
 from zhiwen.services.rerank import reranker_of
 from zhiwen.services.retrieve import Retrieval, Retriever
@@ -41,6 +42,7 @@ HANDOFF_MESSAGES = {
 DEFAULT_CONFIDENCE_FILE = "default_confidence.json"
 _SNIPPET_CHARS = 240
 _CITATION = re.compile(r"\[(\d{1,2})\]")
+HISTORY_TURNS = 3  # earlier turns read back for a follow-up (older ones weigh too little to matter)
 
 
 Mode = Literal["curated", "faq", "extractive", "llm", "handoff"]
@@ -57,6 +59,8 @@ class Draft:
     text: str
     citations: list[Citation]
     mode: Mode
+    understood: Understood
+    model_confidence: float  # what the confidence model says, even while calibrating
 
 
 @dataclass(frozen=True)
@@ -132,11 +136,13 @@ class AnswerService:
         tags: Sequence[str] | None = None,
         use_llm: bool = True,
         calibrating: bool = False,
+        previous: Understood | None = None,
     ) -> Draft:
         """Retrieve, score confidence and write the best answer, before deciding whether to hand off.
 
-        ``calibrating`` composes the answer as if fully confident, so fitting a confidence model never
-        depends on the model it replaces.
+        ``previous`` is the conversation's last turn as understood: a follow-up is read in its context
+        (:mod:`zhiwen.services.followup`). ``calibrating`` composes the answer as if fully confident, so
+        fitting a confidence model never depends on the model it replaces.
         """
         question = question.strip()
         if not question:
@@ -145,11 +151,38 @@ class AnswerService:
             raise InvalidInput(
                 f"the question is {len(question)} characters; the limit is {self._limits.max_question_chars}"
             )
+        alone = self._draft(target, Understood.alone(question), document_ids, tags, use_llm, calibrating)
+        contextual = in_context(question, previous)
+        if contextual is None:
+            return alone
+        with_context = self._draft(target, contextual, document_ids, tags, use_llm, calibrating)
+        if refers_back(question) or with_context.model_confidence > alone.model_confidence:
+            return with_context
+        return alone
+
+    def understand(self, target: Target, context: Sequence[str]) -> Understood | None:
+        """Replay earlier questions (a golden conversation's turns) and return the last as understood."""
+        previous: Understood | None = None
+        for question in context:
+            previous = self.draft(target, question, use_llm=False, previous=previous).understood
+        return previous
+
+    def _draft(
+        self,
+        target: Target,
+        understood: Understood,
+        document_ids: Sequence[str] | None,
+        tags: Sequence[str] | None,
+        use_llm: bool,
+        calibrating: bool,
+    ) -> Draft:
         config = target.config
+        question = understood.question
         language = detect_language(question)
+        query = understood.text
         retrieval = self._retriever.retrieve(
             target.knowledge_id,
-            question,
+            query,
             k=config.top_k,
             mode=config.retrieval_mode,
             document_ids=[target.knowledge_ref(d) for d in document_ids] if document_ids else None,
@@ -161,23 +194,34 @@ class AnswerService:
             reranker=reranker_of(config.reranker),
         )
         t = time.perf_counter()
+        emphasis = understood.emphasis() if understood.is_follow_up else None
         extract = (
-            best_extract(question, retrieval.hits, retrieval.term_weights, language)
+            best_extract(query, retrieval.hits, retrieval.term_weights, language, emphasis=emphasis)
             if retrieval.hits
             else None
         )
-        features = confidence_features(question, retrieval, extract.score if extract else 0.0)
-        confidence = 0.0
+        features = confidence_features(query, retrieval, extract.score if extract else 0.0)
+        model_confidence = 0.0
         if retrieval.hits:
-            confidence = 1.0
-            if not calibrating:
-                model = confidence_model_of(config.confidence_model)
-                confidence = float(model.predict_proba(np.asarray([features]))[0])
+            model = confidence_model_of(config.confidence_model)
+            model_confidence = float(model.predict_proba(np.asarray([features]))[0])
+        confidence = 1.0 if calibrating and retrieval.hits else model_confidence
         text, citations, mode = self._compose(
             question, language, retrieval, extract, confidence, use_llm, config
         )
         retrieval.timings_ms["answer"] = (time.perf_counter() - t) * 1000
-        return Draft(question, language, retrieval, features, confidence, text, citations, mode)
+        return Draft(
+            question,
+            language,
+            retrieval,
+            features,
+            confidence,
+            text,
+            citations,
+            mode,
+            understood,
+            model_confidence,
+        )
 
     def answer(
         self,
@@ -189,11 +233,13 @@ class AnswerService:
         use_llm: bool = True,
         record: bool = True,
         target: Target | None = None,
+        previous: Understood | None = None,
     ) -> Answer:
         """Answer with ``target``, by default the workspace's live release (or its working knowledge
-        before the first promotion)."""
+        before the first promotion). A follow-up is read in the context of ``conversation_id``'s last
+        turn, or of ``previous`` when given (evaluation replays conversations without recording them)."""
         return self.answer_with_draft(
-            workspace_id, question, conversation_id, document_ids, tags, use_llm, record, target
+            workspace_id, question, conversation_id, document_ids, tags, use_llm, record, target, previous
         )[0]
 
     def answer_with_draft(
@@ -206,12 +252,15 @@ class AnswerService:
         use_llm: bool = True,
         record: bool = True,
         target: Target | None = None,
+        previous: Understood | None = None,
     ) -> tuple[Answer, Draft]:
         """:meth:`answer`, plus the draft behind it (evaluation scores the retrieval too)."""
         started = time.perf_counter()
         target = target or self._targets.live(workspace_id)
-        draft = self.draft(target, question, document_ids, tags, use_llm)
         conversation = self._answers.ensure_conversation(workspace_id, conversation_id) if record else None
+        if previous is None and conversation_id and conversation:
+            previous = last_understood(self._answers.recent_turns(workspace_id, conversation, HISTORY_TURNS))
+        draft = self.draft(target, question, document_ids, tags, use_llm, previous=previous)
         text, citations, mode = draft.text, draft.citations, draft.mode
         if mode not in ("handoff", "curated") and draft.confidence < target.config.handoff_below:
             text, citations, mode = HANDOFF_MESSAGES[draft.language], [], "handoff"
@@ -235,9 +284,12 @@ class AnswerService:
             timings_ms={k: round(v, 2) for k, v in timings.items()},
             release=target.release.number if target.release else None,
             related_products=related,
+            understood_as=draft.understood.text if draft.understood.is_follow_up else None,
         )
         if record:
-            self._answers.save_answer(workspace_id, answer, _retrieved(draft.retrieval))
+            self._answers.save_answer(
+                workspace_id, answer, _retrieved(draft.retrieval), draft.understood.to_dict()
+            )
         return answer, draft
 
     def _compose(
@@ -304,7 +356,7 @@ def _curated_match(question: str, hits: Sequence[Hit], similarity_above: float) 
 
 
 def _extractive(extract: Extract) -> tuple[str, list[Citation], Mode]:
-    return f"{extract.text} [1]", [_citation(1, extract.hit, extract.text)], "extractive"
+    return f"{extract.passage} [1]", [_citation(1, extract.hit, extract.passage)], "extractive"
 
 
 def _retrieved(retrieval: Retrieval) -> list[dict[str, object]]:

@@ -134,7 +134,7 @@ def summarise(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
 def select_split(items: Sequence[GoldenItem], split: str) -> list[GoldenItem]:
     if split not in SPLITS:
         raise InvalidInput(f"unknown split {split!r}: use {', '.join(SPLITS)}")
-    chosen = [i for i in items if split == "all" or split_of(i.question) == split]
+    chosen = [i for i in items if split == "all" or split_of(i.split_key) == split]
     if not chosen:
         raise InvalidInput(f"the {split} split of this golden set is empty; add more questions")
     return chosen
@@ -190,7 +190,12 @@ class EvalService:
 
     def _score(self, target: Target, item: GoldenItem, k: int, judge: bool) -> dict[str, Any]:
         answer, draft = self._answerer.answer_with_draft(
-            target.workspace_id, item.question, record=False, target=target, use_llm=self._llm is not None
+            target.workspace_id,
+            item.question,
+            record=False,
+            target=target,
+            use_llm=self._llm is not None,
+            previous=self._answerer.understand(target, item.context),
         )
         draft_sources = [c.source for c in answer.citations]
         ranked = [h.document_source for h in draft.retrieval.hits]

@@ -48,6 +48,7 @@ _QUESTION_TYPES = [
 _QUESTION_END = re.compile(r"[?？]$")
 _ANY_PUNCTUATION = re.compile(r"[，,：:；;、。.!?！？)）”\"]")
 SHORT_CHARS = 25
+PASSAGE_CHARS = 420
 
 
 def question_type(question: str) -> str | None:
@@ -60,8 +61,28 @@ def question_type(question: str) -> str | None:
 @dataclass(frozen=True)
 class Extract:
     hit: Hit
-    text: str
+    text: str  # the sentence that answers best
     score: float
+    passage: str = ""  # that sentence first, then the rest of its passage: what the customer reads
+
+
+def key_first(hit: Hit, key: str, max_chars: int = PASSAGE_CHARS) -> str:
+    """The passage of ``hit`` with ``key`` (its best sentence) first and the other sentences after it, in
+    order, as far as ``max_chars`` allows. A customer's question often turns on a condition that the key
+    sentence's neighbours state ("paid after 4 pm…", "if the whole order is returned…"), so the whole short
+    passage answers better than one sentence; the key sentence leads, so the answer still starts with it."""
+    if hit.chunk.kind == "faq":
+        return hit.chunk.text[:max_chars]
+    parts = [key]
+    length = len(key)
+    for sentence in split_sentences(hit.chunk.text):
+        if sentence in key or key in sentence:
+            continue
+        if length + len(sentence) + 1 > max_chars:
+            break
+        parts.append(sentence)
+        length += len(sentence) + 1
+    return (" " if detect_language(hit.chunk.text) == "en" else "").join(parts)
 
 
 def _prefix_match(term: str, tokens: set[str]) -> bool:
@@ -74,10 +95,13 @@ def _prefix_match(term: str, tokens: set[str]) -> bool:
 
 
 class _Matcher:
-    def __init__(self, question: str, weights: Mapping[str, float]) -> None:
+    def __init__(
+        self, question: str, weights: Mapping[str, float], emphasis: Mapping[str, float] | None = None
+    ) -> None:
         terms = list(dict.fromkeys(keyword_tokens(question)))
         default = min(weights.values(), default=1.0)
-        self.weights = {t: weights.get(t, default) for t in terms}
+        emphasis = emphasis or {}
+        self.weights = {t: weights.get(t, default) * emphasis.get(t, 1.0) for t in terms}
         self.total = sum(self.weights.values()) or 1.0
         kind = question_type(question)
         self.units = re.compile(_UNITS[kind], re.IGNORECASE) if kind else None
@@ -155,13 +179,15 @@ def best_extract(
     language: str,
     window: int = 5,
     max_chars: int = 300,
+    emphasis: Mapping[str, float] | None = None,
 ) -> Extract:
-    """The best sentence of the top hits, preferring hits in the question's language.
+    """The best sentence of the top hits, preferring hits in the question's language. ``emphasis`` scales
+    terms' weights (a follow-up's earlier turns count for less than its own words).
 
     Beyond the first two hits, only other sections of the best hit's document are considered: the answer
     usually sits in the best document, and lower-ranked documents mostly add distractors.
     """
-    matcher = _Matcher(question, weights)
+    matcher = _Matcher(question, weights, emphasis)
     in_language = prefer_language(hits, language, window)
     pool = [
         h
@@ -179,7 +205,8 @@ def best_extract(
         for scored, shown in _units(split_sentences(hit.chunk.text), headings):
             units.append((rank, hit, scored, shown, matcher.credit(scored, heading_credit)))
     if not units:
-        return Extract(hits[0], hits[0].chunk.text[:max_chars], 0.0)
+        text = hits[0].chunk.text[:max_chars]
+        return Extract(hits[0], text, 0.0, key_first(hits[0], text))
     local = local_weights([u[4] for u in units], list(matcher.weights))
     best: Extract | None = None
     for rank, hit, scored, shown, credit in units:
@@ -187,4 +214,4 @@ def best_extract(
         if best is None or score > best.score:
             best = Extract(hit, shown[:max_chars], score)
     assert best is not None
-    return best
+    return Extract(best.hit, best.text, best.score, key_first(best.hit, best.text))

@@ -3,6 +3,10 @@
 A golden line is JSON: ``{"question": ..., "expected_answer": "..." | [...],
 "expected_document": "..." | [...], "answerable": true, "category": "..."}``. ``answerable`` defaults to
 true when an answer or document is given.
+
+A conversation is one line with ``"turns"``: ``{"conversation": "c1", "category": "...", "turns": [{"question":
+..., "expected_answer": ..., "follow_up": true}, ...]}``. Each turn becomes an item whose ``context`` holds the
+questions asked before it, so every evaluation replays those first and scores the turn as a follow-up.
 An answer counts as right when it contains one of the expected answers after normalisation (case, width,
 spaces and punctuation ignored).
 """
@@ -27,6 +31,7 @@ from zhiwen.services.metrics import percentile
 from zhiwen.text.normalize import decode, squash
 
 MAX_QUESTION_CHARS = 1000
+MAX_TURNS = 20
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,14 @@ class GoldenItem:
     expected_documents: tuple[str, ...] = ()
     answerable: bool = True
     category: str = ""
+    context: tuple[str, ...] = ()  # earlier questions of its conversation, oldest first
+    follow_up: bool = False  # needs the earlier turns to be understood
+    conversation: str = ""
+
+    @property
+    def split_key(self) -> str:
+        """What decides the item's half: a conversation's turns stay together."""
+        return self.conversation or self.question
 
 
 def _strings(value: object, where: str, name: str) -> tuple[str, ...]:
@@ -64,17 +77,56 @@ def golden_item(record: object, where: str) -> GoldenItem:
         raise InvalidInput(f"{where}: 'answerable' must be true or false")
     if answerable and not (answers or documents):
         raise InvalidInput(f"{where}: an answerable question needs an expected_answer or expected_document")
-    return GoldenItem(question, answers, documents, answerable, str(record.get("category") or ""))
+    context = _strings(record.get("context"), where, "context")
+    if len(context) > MAX_TURNS:
+        raise InvalidInput(f"{where}: a conversation has at most {MAX_TURNS} turns")
+    follow_up = record.get("follow_up", False)
+    if not isinstance(follow_up, bool):
+        raise InvalidInput(f"{where}: 'follow_up' must be true or false")
+    return GoldenItem(
+        question,
+        answers,
+        documents,
+        answerable,
+        str(record.get("category") or ""),
+        context,
+        follow_up,
+        str(record.get("conversation") or ""),
+    )
+
+
+def conversation_items(record: dict[str, object], where: str) -> list[GoldenItem]:
+    """The turns of a conversation line, each with the questions before it as its context."""
+    turns = record.get("turns")
+    if not isinstance(turns, list) or not turns:
+        raise InvalidInput(f"{where}: 'turns' must be a non-empty list of questions")
+    if len(turns) > MAX_TURNS:
+        raise InvalidInput(f"{where}: a conversation has at most {MAX_TURNS} turns")
+    name = str(record.get("conversation") or "") or "|".join(
+        str(t.get("question", "")) if isinstance(t, dict) else "" for t in turns
+    )
+    items: list[GoldenItem] = []
+    for number, turn in enumerate(turns, start=1):
+        if not isinstance(turn, dict):
+            raise InvalidInput(f"{where}: turn {number} must be an object with a 'question'")
+        turn = {"category": record.get("category"), **turn}
+        turn["context"] = [i.question for i in items]
+        turn["conversation"] = name
+        items.append(golden_item(turn, f"{where} turn {number}"))
+    return items
 
 
 def golden_record(item: GoldenItem) -> dict[str, object]:
-    return {
+    record: dict[str, object] = {
         "question": item.question,
         "expected_answer": list(item.expected_answers),
         "expected_document": list(item.expected_documents),
         "answerable": item.answerable,
         "category": item.category,
     }
+    if item.conversation or item.context:
+        record.update(context=list(item.context), follow_up=item.follow_up, conversation=item.conversation)
+    return record
 
 
 def parse_golden_jsonl(text: str, name: str) -> list[GoldenItem]:
@@ -86,7 +138,10 @@ def parse_golden_jsonl(text: str, name: str) -> list[GoldenItem]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise InvalidInput(f"{name}:{number}: invalid JSON ({error.msg})") from None
-        items.append(golden_item(record, f"{name}:{number}"))
+        if isinstance(record, dict) and "turns" in record:
+            items.extend(conversation_items(record, f"{name}:{number}"))
+        else:
+            items.append(golden_item(record, f"{name}:{number}"))
     return _non_empty(items, name)
 
 
@@ -159,6 +214,19 @@ class QuestionResult:
     answer: str
     category: str = ""
     latency_ms: float = 0.0
+    composed_right: bool = False  # the answer before the handoff decision: what confidence predicts
+    language: str = ""
+    follow_up: bool = False
+    context: tuple[str, ...] = ()
+    understood_as: str | None = None
+
+    @property
+    def handled_right(self) -> bool:
+        """Answered right, or rightly handed off."""
+        return self.right if self.answerable else self.handoff
+
+
+CONFIDENT = 0.9  # "a confident answer must be right": the share wrong above this is reported
 
 
 @dataclass
@@ -172,6 +240,15 @@ class AnswerReport:
     handoff_recall: float
     latency_p50_ms: float
     latency_p95_ms: float
+    expected_calibration_error: float = 0.0
+    answerable_handed_off: float = 0.0
+    confident_answers: int = 0  # answered with confidence >= CONFIDENT
+    confident_wrong: float = 0.0  # … the share of them that is wrong
+    follow_ups: int = 0
+    follow_up_right: float = 0.0  # follow-up turns answered right or rightly handed off
+    conversations: int = 0
+    conversations_right: float = 0.0  # conversations with every turn handled right
+    by_language: dict[str, dict[str, float]] = field(default_factory=dict)
     results: list[QuestionResult] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -215,7 +292,14 @@ def run_golden(
     target = service.targets.working(workspace_id)
     results = []
     for i, item in enumerate(items, start=1):
-        answer = service.answer(workspace_id, item.question, use_llm=use_llm, record=False, target=target)
+        answer, draft = service.answer_with_draft(
+            workspace_id,
+            item.question,
+            use_llm=use_llm,
+            record=False,
+            target=target,
+            previous=service.understand(target, item.context),
+        )
         sources = [c.source for c in answer.citations]
         results.append(
             QuestionResult(
@@ -229,27 +313,63 @@ def run_golden(
                 answer=answer.text,
                 category=item.category,
                 latency_ms=answer.timings_ms.get("total", 0.0),
+                composed_right=answered_right(
+                    item, draft.mode == "handoff", draft.text, [c.source for c in draft.citations]
+                ),
+                language=draft.language,
+                follow_up=item.follow_up,
+                context=item.context,
+                understood_as=answer.understood_as,
             )
         )
         on_progress(i, len(items))
-    metrics = answer_metrics(
-        [r.right for r in results], [r.handoff for r in results], [r.answerable for r in results]
-    )
+    return answer_report(results, items)
+
+
+def answer_report(results: Sequence[QuestionResult], items: Sequence[GoldenItem]) -> AnswerReport:
+    def metrics(rows: Sequence[QuestionResult]) -> dict[str, float]:
+        return answer_metrics(
+            [r.right for r in rows], [r.handoff for r in rows], [r.answerable for r in rows]
+        )
+
     with_documents = [
         r for r, item in zip(results, items, strict=True) if r.answerable and item.expected_documents
     ]
+    answerable = [r for r in results if r.answerable]
+    confident = [r for r in results if not r.handoff and r.confidence >= CONFIDENT]
+    follow_ups = [r for r in results if r.follow_up]
+    conversations: dict[str, list[bool]] = {}
+    for r, item in zip(results, items, strict=True):
+        if item.conversation:
+            conversations.setdefault(item.conversation, []).append(r.handled_right)
     latencies = [r.latency_ms for r in results]
+    overall = metrics(results)
     return AnswerReport(
         questions=len(results),
-        answerable=sum(r.answerable for r in results),
-        unanswerable=sum(not r.answerable for r in results),
-        answer_accuracy=metrics["answer_accuracy"],
+        answerable=len(answerable),
+        unanswerable=len(results) - len(answerable),
+        answer_accuracy=overall["answer_accuracy"],
         citation_accuracy=sum(r.cited_right for r in with_documents) / max(len(with_documents), 1),
-        handoff_precision=metrics["handoff_precision"],
-        handoff_recall=metrics["handoff_recall"],
+        handoff_precision=overall["handoff_precision"],
+        handoff_recall=overall["handoff_recall"],
         latency_p50_ms=percentile(latencies, 50),
         latency_p95_ms=percentile(latencies, 95),
-        results=results,
+        expected_calibration_error=expected_calibration_error(
+            [r.confidence for r in results], [int(r.composed_right) for r in results]
+        ),
+        answerable_handed_off=sum(r.handoff for r in answerable) / max(len(answerable), 1),
+        confident_answers=len(confident),
+        confident_wrong=sum(not r.right for r in confident) / max(len(confident), 1),
+        follow_ups=len(follow_ups),
+        follow_up_right=sum(r.handled_right for r in follow_ups) / max(len(follow_ups), 1),
+        conversations=len(conversations),
+        conversations_right=sum(all(v) for v in conversations.values()) / max(len(conversations), 1),
+        by_language={
+            language: {"questions": len(rows), **metrics(rows)}
+            for language in sorted({r.language for r in results})
+            if (rows := [r for r in results if r.language == language])
+        },
+        results=list(results),
     )
 
 
@@ -273,11 +393,12 @@ def calibrate(
     features, labels, splits = [], [], []
     target = service.targets.working(workspace_id)
     for item in items:
-        draft = service.draft(target, item.question, use_llm=False, calibrating=True)
+        previous = service.understand(target, item.context)
+        draft = service.draft(target, item.question, use_llm=False, calibrating=True, previous=previous)
         features.append(draft.features)
         sources = [c.source for c in draft.citations]
         labels.append(int(answered_right(item, draft.mode == "handoff", draft.text, sources)))
-        splits.append(split_of(item.question))
+        splits.append(split_of(item.split_key))
     x, y = np.asarray(features, dtype=np.float64), np.asarray(labels)
     tune = np.asarray([s == "tune" for s in splits])
     if tune.all() or not tune.any():

@@ -52,7 +52,7 @@ class GoldenSetService:
 
     def save(self, workspace_id: str, name: str, items: list[GoldenItem], note: str) -> GoldenSetVersion:
         _check_name(name)
-        unique = list({item.question: item for item in items}.values())  # a later line wins
+        unique = list({(item.context, item.question): item for item in items}.values())  # a later line wins
         records = [golden_record(i) for i in unique]
         for number, record in enumerate(records, start=1):
             golden_item(record, f"{name} item {number}")  # what is stored must read back

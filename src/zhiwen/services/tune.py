@@ -119,7 +119,10 @@ class TuneService:
         target = Target(workspace_id, workspace_id, config)
         features, right = [], []
         for item in items:
-            draft = self._answerer.draft(target, item.question, use_llm=False, calibrating=True)
+            previous = self._answerer.understand(target, item.context)
+            draft = self._answerer.draft(
+                target, item.question, use_llm=False, calibrating=True, previous=previous
+            )
             features.append(draft.features)
             sources = [c.source for c in draft.citations]
             right.append(int(answered_right(item, draft.mode == "handoff", draft.text, sources)))

@@ -39,6 +39,7 @@ def answer_response(answer: Answer) -> AnswerResponse:
         timings_ms=answer.timings_ms,
         release=answer.release,
         related_products=[RelatedProductOut(**r.__dict__) for r in answer.related_products],
+        understood_as=answer.understood_as,
     )
 
 

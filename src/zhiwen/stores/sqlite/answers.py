@@ -34,8 +34,18 @@ class SqliteAnswerStore:
             )
             return new_id
 
-    def save_answer(self, workspace_id: str, answer: Answer, retrieved: Sequence[dict[str, object]]) -> None:
-        record = {"answer": dataclasses.asdict(answer), "retrieved": list(retrieved)}
+    def save_answer(
+        self,
+        workspace_id: str,
+        answer: Answer,
+        retrieved: Sequence[dict[str, object]],
+        understood: object = None,
+    ) -> None:
+        record = {
+            "answer": dataclasses.asdict(answer),
+            "retrieved": list(retrieved),
+            "understood": understood,
+        }
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO answers (id, workspace_id, conversation_id, question, record, created_at,"
@@ -51,6 +61,15 @@ class SqliteAnswerStore:
                     int(answer.handoff),
                 ),
             )
+
+    def recent_turns(self, workspace_id: str, conversation_id: str, limit: int) -> list[object]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT json_extract(record, '$.understood') FROM answers"
+                " WHERE workspace_id = ? AND conversation_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (workspace_id, conversation_id, limit),
+            ).fetchall()
+        return [json.loads(r[0]) if r[0] else None for r in reversed(rows)]
 
     def list_questions(self, workspace_id: str, since: str | None = None) -> list[tuple[str, str, str]]:
         with self._db.reading() as conn:

@@ -367,6 +367,8 @@ MIGRATIONS: list[list[Migration]] = [
     );
     """
     ],
+    # 6: a conversation's turns are read back for follow-up questions.
+    ["CREATE INDEX answers_conversation ON answers(conversation_id, created_at)"],
 ]
 
 

@@ -1,0 +1,130 @@
+"""Follow-up questions: understand "那它多少钱？" or "and the Watch S2?" from the conversation so far.
+
+Without an LLM to rewrite the question, a follow-up is understood as the earlier turns' questions plus
+this one, each earlier turn weighing half as much as the one after it. Retrieval searches the whole
+understood text (the product of the first turn finds its manual, the price asked now finds the price);
+extraction weighs each term by its turn, so the subject just named ("the Watch S2") beats the one it
+replaces. Whether a message continues the conversation or opens a new topic is decided by its words
+(pronouns, "and…?", "那…呢？") and, for short messages that could be either, by which reading the answer is
+more confident in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from zhiwen.text.tokenize import keyword_tokens
+
+DECAY = 0.5  # each earlier turn weighs half as much as the turn after it
+MIN_WEIGHT = 0.2  # turns below this weight are forgotten (the third turn back is)
+MAX_SEGMENT_CHARS = 300
+SHORT_TERMS = 3  # a message with at most this many keyword terms may be elliptical
+
+# Words that point back at something said before: pronouns and demonstratives, "and …?", "what if …",
+# "那…", "…呢" (a question particle that asks "and what about…").
+_REFERS_BACK = re.compile(
+    r"^\s*(?:那|那么|那如果|如果是|要是|还有|换成|换个|同样|也)"
+    r"|它|它们|这个|这款|这台|这种|那个|那款|那台|那种|该产品|同款"
+    r"|呢\s*[?？]?\s*$"
+    r"|^\s*(?:and|what about|how about|what if|and if|also|same|then|or)\b"
+    r"|\b(?:it|its|it's|they|them|their|that one|this one|the same|that|those|these|one)\b",
+    re.IGNORECASE,
+)
+# Words that announce a change of subject.
+_NEW_TOPIC = re.compile(
+    r"^\s*(?:对了|另外|还想问|另一个问题|顺便问|换个问题|by the way|btw|unrelated|another question|"
+    r"different question|also,? (?:a|one) question|one more thing)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Understood:
+    """A question as understood in its conversation: this turn's text first, then earlier turns'."""
+
+    segments: tuple[Segment, ...]
+
+    @classmethod
+    def alone(cls, question: str) -> Understood:
+        return cls((Segment(question, 1.0),))
+
+    @property
+    def question(self) -> str:
+        return self.segments[0].text
+
+    @property
+    def is_follow_up(self) -> bool:
+        return len(self.segments) > 1
+
+    @property
+    def text(self) -> str:
+        """What retrieval searches: the turns in the order they were asked."""
+        return " ".join(s.text for s in reversed(self.segments))
+
+    def emphasis(self) -> dict[str, float]:
+        """Each keyword term's weight: that of the latest turn it occurs in."""
+        weights: dict[str, float] = {}
+        for segment in self.segments:
+            for term in keyword_tokens(segment.text):
+                weights.setdefault(term, segment.weight)
+        return weights
+
+    def to_dict(self) -> list[dict[str, object]]:
+        return [{"text": s.text, "weight": s.weight} for s in self.segments]
+
+    @classmethod
+    def from_dict(cls, data: object) -> Understood | None:
+        """The stored form of :meth:`to_dict`; None when it is missing or malformed (an older answer)."""
+        if not isinstance(data, list) or not data:
+            return None
+        segments = []
+        for item in data:
+            if not isinstance(item, Mapping):
+                return None
+            text, weight = item.get("text"), item.get("weight")
+            if not isinstance(text, str) or not isinstance(weight, int | float):
+                return None
+            segments.append(Segment(text, float(weight)))
+        return cls(tuple(segments))
+
+
+def refers_back(question: str) -> bool:
+    return bool(_REFERS_BACK.search(question)) and not _NEW_TOPIC.search(question)
+
+
+def may_continue(question: str) -> bool:
+    """Could this message continue the conversation? Yes when it points back, or when it is short enough
+    to be elliptical ("黑色的有吗", "the Watch S2?"); no when it announces a new topic."""
+    if _NEW_TOPIC.search(question):
+        return False
+    return refers_back(question) or len(set(keyword_tokens(question))) <= SHORT_TERMS
+
+
+def in_context(question: str, previous: Understood | None) -> Understood | None:
+    """``question`` read as a continuation of ``previous`` (the last turn as understood), or None when there
+    is no earlier turn or the message cannot continue it."""
+    if previous is None or not may_continue(question):
+        return None
+    earlier = [
+        Segment(s.text[:MAX_SEGMENT_CHARS], s.weight * DECAY)
+        for s in previous.segments
+        if s.weight * DECAY >= MIN_WEIGHT
+    ]
+    return Understood((Segment(question, 1.0), *earlier))
+
+
+def last_understood(turns: Sequence[object]) -> Understood | None:
+    """The latest stored turn that can be read back (``turns`` are stored ``understood`` values)."""
+    for stored in reversed(turns):
+        understood = Understood.from_dict(stored)
+        if understood is not None:
+            return understood
+    return None
