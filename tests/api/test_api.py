@@ -117,6 +117,34 @@ def test_upload_search_ask_and_delete(api: tuple[TestClient, Services, dict[str,
     assert client.post("/v1/search", json={"query": "refunds"}, headers=headers).json()["hits"] == []
 
 
+def test_a_follow_up_continues_its_conversation_and_only_in_its_workspace(
+    api: tuple[TestClient, Services, dict[str, str]],
+) -> None:
+    client, services, keys = api
+    policy = (
+        "# Warranty\n\n## Periods\n\nThe Phone X1 has a 1-year warranty. The Vacuum R7 has a 2-year warranty."
+    )
+    _upload(client, keys["acme"], "warranty.md", policy.encode())
+    services.embedding_worker.run_until_done()
+    first = client.post(
+        "/v1/ask", json={"question": "How long is the Phone X1 warranty?"}, headers=_auth(keys["acme"])
+    ).json()
+    follow_up = client.post(
+        "/v1/ask",
+        json={"question": "and the Vacuum R7?", "conversation_id": first["conversation_id"]},
+        headers=_auth(keys["acme"]),
+    ).json()
+    assert follow_up["conversation_id"] == first["conversation_id"]
+    assert follow_up["understood_as"] == "How long is the Phone X1 warranty? and the Vacuum R7?"
+    assert first["understood_as"] is None
+    foreign = client.post(
+        "/v1/ask",
+        json={"question": "and the Vacuum R7?", "conversation_id": first["conversation_id"]},
+        headers=_auth(keys["globex"]),
+    )
+    assert foreign.status_code == 404
+
+
 def test_ask_streams_server_sent_events(api: tuple[TestClient, Services, dict[str, str]]) -> None:
     client, _, keys = api
     _upload(client, keys["acme"], "returns.md", POLICY)

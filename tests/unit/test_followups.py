@@ -1,0 +1,136 @@
+"""Follow-up questions are read with the conversation's earlier turns; new topics are read on their own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from zhiwen.errors import InvalidInput, NotFound
+from zhiwen.services.followup import Understood, in_context, may_continue, refers_back
+from zhiwen.services.golden import load_golden, run_golden
+from zhiwen.types import Workspace
+from zhiwen.wiring import Services
+
+Demo = tuple[Services, Workspace]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["那它多少钱？", "那充电宝呢？", "and the Watch S2?", "what if I'm a gold member?", "Is it waterproof?"],
+)
+def test_messages_that_point_back_continue_the_conversation(question: str) -> None:
+    assert refers_back(question) and may_continue(question)
+
+
+@pytest.mark.parametrize("question", ["对了，积分多久过期？", "By the way, do you ship to Japan?"])
+def test_a_message_that_announces_a_new_topic_is_read_on_its_own(question: str) -> None:
+    previous = Understood.alone("扫地机器人保修多久？")
+    assert in_context(question, previous) is None
+
+
+def test_earlier_turns_weigh_less_and_are_forgotten_after_two() -> None:
+    first = Understood.alone("AuroraBuds Pro 防水吗")
+    second = in_context("and the Watch S2?", first)
+    third = in_context("那它多少钱？", second)
+    assert second is not None and third is not None
+    assert [s.weight for s in third.segments] == [1.0, 0.5, 0.25]
+    fourth = in_context("黑色的有吗", third)
+    assert fourth is not None and [s.text for s in fourth.segments] == [
+        "黑色的有吗",
+        "那它多少钱？",
+        "and the Watch S2?",
+    ]
+    assert third.emphasis()["watch"] == 0.5
+
+
+def test_a_stored_turn_that_cannot_be_read_back_is_ignored() -> None:
+    assert Understood.from_dict(None) is None
+    assert Understood.from_dict([{"text": 3, "weight": "x"}]) is None
+    assert Understood.from_dict("<script>") is None
+
+
+def test_a_follow_up_in_a_conversation_is_answered_about_the_earlier_product(demo: Demo) -> None:
+    services, workspace = demo
+    first = services.answerer.answer(workspace.id, "扫地机器人的电机保修几年？")
+    assert first.understood_as is None
+    follow_up = services.answerer.answer(workspace.id, "那充电宝呢？", conversation_id=first.conversation_id)
+    assert not follow_up.handoff and "6 个月" in follow_up.text
+    assert follow_up.conversation_id == first.conversation_id
+    assert follow_up.understood_as == "扫地机器人的电机保修几年？ 那充电宝呢？"
+
+
+def test_the_same_follow_up_without_the_conversation_is_not_understood_the_same_way(demo: Demo) -> None:
+    services, workspace = demo
+    alone = services.answerer.answer(workspace.id, "那充电宝呢？")
+    assert alone.understood_as is None
+
+
+def test_a_new_topic_after_a_product_question_is_answered_on_its_own(demo: Demo) -> None:
+    services, workspace = demo
+    first = services.answerer.answer(workspace.id, "AuroraBuds Pro 开降噪能用多久？")
+    second = services.answerer.answer(
+        workspace.id, "对了，积分的有效期是多久？", conversation_id=first.conversation_id
+    )
+    assert second.understood_as is None and "24 个月" in second.text
+
+
+def test_an_english_follow_up_names_another_product(demo: Demo) -> None:
+    services, workspace = demo
+    first = services.answerer.answer(workspace.id, "How long does the Watch S2 battery last?")
+    second = services.answerer.answer(
+        workspace.id,
+        "and the AuroraBuds Pro with noise cancelling on?",
+        conversation_id=first.conversation_id,
+    )
+    assert "6 hours" in second.text and second.understood_as
+
+
+def test_another_workspaces_conversation_cannot_be_continued(demo: Demo) -> None:
+    services, workspace = demo
+    first = services.answerer.answer(workspace.id, "扫地机器人保修多久？")
+    other = services.workspaces.create_workspace("followup-other")
+    with pytest.raises(NotFound):
+        services.answerer.answer(other.id, "那它多少钱？", conversation_id=first.conversation_id)
+
+
+def test_golden_conversations_replay_their_turns_and_report_follow_ups(demo: Demo, tmp_path: Path) -> None:
+    services, workspace = demo
+    path = tmp_path / "conversations.jsonl"
+    conversation = {
+        "conversation": "c1",
+        "category": "followup",
+        "turns": [
+            {"question": "扫地机器人的电机保修几年？", "expected_answer": "3 年"},
+            {"question": "那充电宝呢？", "expected_answer": "6 个月", "follow_up": True},
+            {"question": "那它有粉色的吗", "answerable": False, "follow_up": True},
+        ],
+    }
+    path.write_text(json.dumps(conversation, ensure_ascii=False) + "\n", encoding="utf-8")
+    items = load_golden(path)
+    assert [i.context for i in items] == [
+        (),
+        ("扫地机器人的电机保修几年？",),
+        ("扫地机器人的电机保修几年？", "那充电宝呢？"),
+    ]
+    assert {i.conversation for i in items} == {"c1"}
+    report = run_golden(services.answerer, workspace.id, items)
+    assert report.follow_ups == 2 and report.conversations == 1
+    assert report.results[1].right and report.results[1].understood_as
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"turns": []}', "non-empty list"),
+        ('{"turns": ["扫地机器人保修多久？"]}', "turn 1 must be an object"),
+        ('{"turns": [{"question": "a", "expected_answer": "b", "follow_up": "yes"}]}', "follow_up"),
+        ('{"turns": [' + ",".join(['{"question": "q", "expected_answer": "a"}'] * 21) + "]}", "at most 20"),
+    ],
+)
+def test_a_broken_conversation_line_names_the_problem(tmp_path: Path, line: str, problem: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match=problem):
+        load_golden(path)
