@@ -22,6 +22,7 @@ from zhiwen.types import Hit
 
 PREFIX_CREDIT = 0.8
 RANK_PENALTY = 0.04
+LANGUAGE_PENALTY = 0.2  # a passage in another language answers only when clearly better
 QUANTITY_BONUS = 0.2
 
 _UNITS = {
@@ -181,36 +182,37 @@ def best_extract(
     max_chars: int = 300,
     emphasis: Mapping[str, float] | None = None,
 ) -> Extract:
-    """The best sentence of the top hits, preferring hits in the question's language. ``emphasis`` scales
-    terms' weights (a follow-up's earlier turns count for less than its own words).
+    """The best sentence of the top hits. Hits in another language than the question's lose
+    :data:`LANGUAGE_PENALTY`: answers come back in the question's language when the knowledge has it in
+    both, yet a Chinese question about an English-only manual is still answered from that manual.
+    ``emphasis`` scales terms' weights (a follow-up's earlier turns count for less than its own words).
 
     Beyond the first two hits, only other sections of the best hit's document are considered: the answer
     usually sits in the best document, and lower-ranked documents mostly add distractors.
     """
     matcher = _Matcher(question, weights, emphasis)
-    in_language = prefer_language(hits, language, window)
-    pool = [
-        h
-        for i, h in enumerate(in_language)
-        if i < 2 or h.chunk.document_id == in_language[0].chunk.document_id
-    ]
-    units: list[tuple[int, Hit, str, str, dict[str, float]]] = []
-    for rank, hit in enumerate(pool):
+    top = hits[:window]
+    pool = [(i, h) for i, h in enumerate(top) if i < 2 or h.chunk.document_id == top[0].chunk.document_id]
+    units: list[tuple[float, Hit, str, str, dict[str, float]]] = []
+    for rank, hit in pool:
+        penalty = rank * RANK_PENALTY
+        if detect_language(hit.chunk.text) != language:
+            penalty += LANGUAGE_PENALTY
         if hit.chunk.kind == "faq":
             question_text = hit.chunk.question or ""
-            units.append((rank, hit, question_text, hit.chunk.text, matcher.credit(question_text, {})))
+            units.append((penalty, hit, question_text, hit.chunk.text, matcher.credit(question_text, {})))
             continue
         headings = f"{hit.document_title} > {hit.chunk.title_path}"
         heading_credit = matcher.found(headings)
         for scored, shown in _units(split_sentences(hit.chunk.text), headings):
-            units.append((rank, hit, scored, shown, matcher.credit(scored, heading_credit)))
+            units.append((penalty, hit, scored, shown, matcher.credit(scored, heading_credit)))
     if not units:
         text = hits[0].chunk.text[:max_chars]
         return Extract(hits[0], text, 0.0, key_first(hits[0], text))
     local = local_weights([u[4] for u in units], list(matcher.weights))
     best: Extract | None = None
-    for rank, hit, scored, shown, credit in units:
-        score = matcher.score(scored, credit, local) - rank * RANK_PENALTY
+    for penalty, hit, scored, shown, credit in units:
+        score = matcher.score(scored, credit, local) - penalty
         if best is None or score > best.score:
             best = Extract(hit, shown[:max_chars], score)
     assert best is not None
