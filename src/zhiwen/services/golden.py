@@ -4,9 +4,10 @@ A golden line is JSON: ``{"question": ..., "expected_answer": "..." | [...],
 "expected_document": "..." | [...], "answerable": true, "category": "..."}``. ``answerable`` defaults to
 true when an answer or document is given.
 
-A conversation is one line with ``"turns"``: ``{"conversation": "c1", "category": "...", "turns": [{"question":
-..., "expected_answer": ..., "follow_up": true}, ...]}``. Each turn becomes an item whose ``context`` holds the
-questions asked before it, so every evaluation replays those first and scores the turn as a follow-up.
+A conversation is one line with ``"turns"``: ``{"conversation": "c1", "category": "...", "turns":
+[{"question": ..., "expected_answer": ..., "follow_up": true}, ...]}``. Each turn becomes an item whose
+``context`` holds the questions asked before it, so every evaluation replays those first and scores the
+turn as a follow-up.
 An answer counts as right when it contains one of the expected answers after normalisation (case, width,
 spaces and punctuation ignored).
 """
