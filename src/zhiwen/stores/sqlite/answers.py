@@ -66,7 +66,8 @@ class SqliteAnswerStore:
         with self._db.reading() as conn:
             rows = conn.execute(
                 "SELECT json_extract(record, '$.understood') FROM answers"
-                " WHERE workspace_id = ? AND conversation_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                " WHERE workspace_id = ? AND conversation_id = ?"
+                " ORDER BY created_at DESC, rowid DESC LIMIT ?",
                 (workspace_id, conversation_id, limit),
             ).fetchall()
         return [json.loads(r[0]) if r[0] else None for r in reversed(rows)]
