@@ -123,6 +123,9 @@ class LLM(Protocol):
     name: str
 
     def chat(self, messages: Sequence[dict[str, str]], max_tokens: int) -> str: ...
+    def stream(self, messages: Sequence[dict[str, str]], max_tokens: int) -> Iterator[str]:
+        """The reply's text in pieces as the model writes them; raises BackendUnavailable on failure."""
+        ...
 
 
 class JobStore(Protocol):

@@ -13,7 +13,7 @@ from zhiwen.errors import InvalidInput
 from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.services.answer import HANDOFF_MESSAGES, AnswerLimits, AnswerService
 from zhiwen.services.golden import answer_is_right, calibrate, load_golden, run_golden
-from zhiwen.types import Workspace
+from zhiwen.types import Answer, Workspace
 from zhiwen.wiring import Services, build_llm
 
 Demo = tuple[Services, Workspace]
@@ -116,10 +116,22 @@ def test_answer_matching_ignores_case_width_and_punctuation() -> None:
     assert answer_is_right("费用为８％", ["8%"])
 
 
+def _sse(pieces: list[str]) -> bytes:
+    """A chat-completions stream as OpenAI-compatible servers send it."""
+    chunks = [{"choices": [{"delta": {"role": "assistant"}}]}]
+    chunks += [{"choices": [{"delta": {"content": p}}]} for p in pieces]
+    lines = [f"data: {json.dumps(c, ensure_ascii=False)}\n\n" for c in chunks] + ["data: [DONE]\n\n"]
+    return "".join(lines).encode()
+
+
 def _llm_answering(reply: str, status: int = 200) -> OpenAICompatibleLLM:
     def server(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         assert "[1]" in body["messages"][1]["content"]  # passages are numbered for citation
+        if body.get("stream") and status == 200:
+            words = reply.split(" ")
+            pieces = [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
+            return httpx.Response(200, content=_sse(pieces), headers={"content-type": "text/event-stream"})
         return httpx.Response(status, json={"choices": [{"message": {"content": reply}}]})
 
     return OpenAICompatibleLLM("http://127.0.0.1:9/v1", "m", transport=httpx.MockTransport(server))
@@ -151,6 +163,39 @@ def test_an_llm_answer_without_grounding_becomes_a_handoff(demo: Demo, reply: st
 def test_an_unreachable_llm_falls_back_to_the_extractive_answer(demo: Demo) -> None:
     answer = _with_llm(demo, "", status=503).answer(demo[1].id, "How long is the warranty on a robot vacuum?")
     assert answer.mode == "extractive" and "2 years" in answer.text
+
+
+def test_an_llm_answer_streams_as_its_tokens_come_and_keeps_its_citations(demo: Demo) -> None:
+    answerer = _with_llm(demo, "The robot vacuum has a 2-year warranty [1], the motor 3 years [1].")
+    *pieces, answer = answerer.stream(demo[1].id, "How long is the warranty on a robot vacuum?")
+    assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces)
+    assert isinstance(answer, Answer) and answer.mode == "llm"
+    assert "".join(str(p) for p in pieces) == answer.text and answer.citations[0].number == 1
+
+
+@pytest.mark.parametrize("reply", ["NO_ANSWER", "The warranty is 2 years."])
+def test_a_streamed_llm_reply_without_grounding_ends_as_a_handoff(demo: Demo, reply: str) -> None:
+    *pieces, answer = _with_llm(demo, reply).stream(demo[1].id, "How long is the warranty on a robot vacuum?")
+    assert isinstance(answer, Answer) and answer.handoff
+    if reply == "NO_ANSWER":
+        assert pieces == []  # held back: the customer never sees the marker
+
+
+def test_a_stream_from_an_unreachable_llm_falls_back_to_the_extractive_answer(demo: Demo) -> None:
+    *pieces, answer = _with_llm(demo, "", status=503).stream(
+        demo[1].id, "How long is the warranty on a robot vacuum?"
+    )
+    assert pieces == [] and isinstance(answer, Answer) and answer.mode == "extractive"
+
+
+@pytest.mark.slow
+def test_the_local_gguf_model_streams_its_reply(tmp_path: Path) -> None:
+    path = files.smollm2_gguf()
+    assert path is not None
+    llm = build_llm(Settings(data_dir=tmp_path, llm_gguf=path))
+    assert isinstance(llm, LocalGGUFLLM)
+    pieces = list(llm.stream([{"role": "user", "content": "Say hello in three words."}], max_tokens=12))
+    assert len(pieces) >= 2 and "".join(pieces).strip()
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from importlib import resources
@@ -42,6 +42,7 @@ HANDOFF_MESSAGES = {
 DEFAULT_CONFIDENCE_FILE = "default_confidence.json"
 _SNIPPET_CHARS = 240
 _CITATION = re.compile(r"\[(\d{1,2})\]")
+NO_ANSWER = "NO_ANSWER"
 HISTORY_TURNS = 3  # earlier turns read back for a follow-up (older ones weigh too little to matter)
 
 
@@ -99,7 +100,7 @@ def _llm_messages(question: str, language: str, hits: Sequence[Hit]) -> list[dic
     system = (
         "You are a customer-service assistant. Answer ONLY from the numbered passages. "
         "Cite every claim with the passage number in square brackets, like [1]. "
-        f"Reply in {reply_in}, briefly. If the passages do not contain the answer, reply exactly NO_ANSWER."
+        f"Reply in {reply_in}, briefly. If the passages do not contain the answer, reply exactly {NO_ANSWER}."
     )
     return [
         {"role": "system", "content": system},
@@ -207,7 +208,7 @@ class AnswerService:
             model_confidence = float(model.predict_proba(np.asarray([features]))[0])
         confidence = 1.0 if calibrating and retrieval.hits else model_confidence
         text, citations, mode = self._compose(
-            question, language, retrieval, extract, confidence, use_llm, config
+            question, query, language, retrieval, extract, confidence, use_llm, config
         )
         retrieval.timings_ms["answer"] = (time.perf_counter() - t) * 1000
         return Draft(
@@ -257,10 +258,73 @@ class AnswerService:
         """:meth:`answer`, plus the draft behind it (evaluation scores the retrieval too)."""
         started = time.perf_counter()
         target = target or self._targets.live(workspace_id)
+        conversation, previous = self._conversation(workspace_id, conversation_id, record, previous)
+        draft = self.draft(target, question, document_ids, tags, use_llm, previous=previous)
+        answer = self._finish(workspace_id, target, draft, conversation, record, started)
+        return answer, draft
+
+    def stream(
+        self,
+        workspace_id: str,
+        question: str,
+        conversation_id: str | None = None,
+        document_ids: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        use_llm: bool = True,
+    ) -> Iterator[str | Answer]:
+        """:meth:`answer` as it is written: the LLM's text as its tokens come (when an LLM answers), then
+        the finished :class:`Answer`, which is what counts. An LLM reply that cites nothing, or says it
+        cannot answer, ends as a handoff even though some of its text was already shown."""
+        started = time.perf_counter()
+        target = self._targets.live(workspace_id)
+        conversation, previous = self._conversation(workspace_id, conversation_id, True, previous=None)
+        draft = self.draft(target, question, document_ids, tags, use_llm=False, previous=previous)
+        llm_answers = (
+            self._llm is not None
+            and use_llm
+            and draft.mode == "extractive"
+            and draft.confidence >= target.config.handoff_below
+        )
+        if llm_answers:
+            assert self._llm is not None
+            hits = draft.retrieval.hits
+            reply = ""
+            held = ""  # held back while it may still become NO_ANSWER
+            try:
+                for piece in self._llm.stream(
+                    _llm_messages(draft.understood.text, draft.language, hits), self._limits.llm_max_tokens
+                ):
+                    reply += piece
+                    if _may_become(reply.lstrip(), NO_ANSWER):
+                        held += piece
+                        continue
+                    if held:
+                        piece, held = held + piece, ""
+                    yield piece
+                draft.text, draft.citations, draft.mode = _grounded(reply.strip(), draft.language, hits)
+            except BackendUnavailable:
+                log.warning("LLM unavailable; answering extractively")
+        yield self._finish(workspace_id, target, draft, conversation, True, started)
+
+    def _conversation(
+        self, workspace_id: str, conversation_id: str | None, record: bool, previous: Understood | None
+    ) -> tuple[str | None, Understood | None]:
+        """The conversation this answer belongs to (created when new), and its last turn as understood."""
         conversation = self._answers.ensure_conversation(workspace_id, conversation_id) if record else None
         if previous is None and conversation_id and conversation:
             previous = last_understood(self._answers.recent_turns(workspace_id, conversation, HISTORY_TURNS))
-        draft = self.draft(target, question, document_ids, tags, use_llm, previous=previous)
+        return conversation, previous
+
+    def _finish(
+        self,
+        workspace_id: str,
+        target: Target,
+        draft: Draft,
+        conversation: str | None,
+        record: bool,
+        started: float,
+    ) -> Answer:
+        """Hand off when confidence is too low, add related products, record the answer."""
         text, citations, mode = draft.text, draft.citations, draft.mode
         if mode not in ("handoff", "curated") and draft.confidence < target.config.handoff_below:
             text, citations, mode = HANDOFF_MESSAGES[draft.language], [], "handoff"
@@ -268,7 +332,7 @@ class AnswerService:
         related: tuple[RelatedProduct, ...] = ()
         if target.config.related_products and self._related is not None:
             t = time.perf_counter()
-            related = tuple(self._related(workspace_id, question, target.config.related_products))
+            related = tuple(self._related(workspace_id, draft.question, target.config.related_products))
             timings["related"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         answer = Answer(
@@ -290,11 +354,12 @@ class AnswerService:
             self._answers.save_answer(
                 workspace_id, answer, _retrieved(draft.retrieval), draft.understood.to_dict()
             )
-        return answer, draft
+        return answer
 
     def _compose(
         self,
         question: str,
+        query: str,
         language: str,
         retrieval: Retrieval,
         extract: Extract | None,
@@ -311,8 +376,9 @@ class AnswerService:
         if hits[0].chunk.kind == "faq" and confidence >= config.faq_direct_above:
             faq = prefer_language([h for h in hits if h.chunk.kind == "faq"], language, window=2)[0]
             return faq.chunk.text, [_citation(1, faq, faq.chunk.text)], "faq"
-        if self._llm is not None and use_llm:
-            return self._llm_answer(question, language, hits, extract)
+        if self._llm is not None and use_llm and confidence >= config.handoff_below:
+            # A follow-up goes to the LLM with the earlier turns it was read with.
+            return self._llm_answer(query, language, hits, extract)
         return _extractive(extract)
 
     def _llm_answer(
@@ -326,11 +392,20 @@ class AnswerService:
         except BackendUnavailable:
             log.warning("LLM unavailable; answering extractively")
             return _extractive(fallback)
-        cited = sorted({int(n) for n in _CITATION.findall(reply) if 1 <= int(n) <= len(hits)})
-        if "NO_ANSWER" in reply or not cited:
-            return HANDOFF_MESSAGES[language], [], "handoff"
-        citations = [_citation(n, hits[n - 1], hits[n - 1].chunk.text) for n in cited]
-        return reply, citations, "llm"
+        return _grounded(reply, language, hits)
+
+
+def _grounded(reply: str, language: str, hits: Sequence[Hit]) -> tuple[str, list[Citation], Mode]:
+    """An LLM reply kept only with the passages it cites; one that cites none, or declines, hands off."""
+    cited = sorted({int(n) for n in _CITATION.findall(reply) if 1 <= int(n) <= len(hits)})
+    if NO_ANSWER in reply or not cited:
+        return HANDOFF_MESSAGES[language], [], "handoff"
+    return reply, [_citation(n, hits[n - 1], hits[n - 1].chunk.text) for n in cited], "llm"
+
+
+def _may_become(text: str, word: str) -> bool:
+    """Whether ``text`` is, so far, the start of ``word`` (or ``word`` itself)."""
+    return word.startswith(text) or text.startswith(word)
 
 
 def confidence_model_of(stored: dict[str, Any] | None) -> ConfidenceModel:

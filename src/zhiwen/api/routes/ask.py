@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
 from zhiwen.api.deps import AnyKey, MetricsDep, ServicesDep
+from zhiwen.api.observability import Metrics
 from zhiwen.api.schemas import (
     AnswerResponse,
     AskRequest,
@@ -85,31 +86,48 @@ def search(body: SearchRequest, services: ServicesDep, key: AnyKey, metrics: Met
 async def ask(
     body: AskRequest, services: ServicesDep, key: AnyKey, metrics: MetricsDep
 ) -> AnswerResponse | EventSourceResponse:
-    """Answer in the question's language with numbered citations, or hand off (``handoff: true``)."""
-    answer = await run_in_threadpool(
-        services.answerer.answer,
-        key.workspace_id,
-        body.question,
-        body.conversation_id,
-        body.document_ids,
-        body.tags,
-        body.use_llm,
-    )
-    metrics.observe_stages({f"ask_{k}": v for k, v in answer.timings_ms.items()})
-    metrics.answers.labels(mode=answer.mode).inc()
-    response = answer_response(answer)
+    """Answer in the question's language with numbered citations, or hand off (``handoff: true``).
+
+    With ``stream: true``, an LLM's answer streams as its tokens come; an extractive answer, checked
+    before any of it is shown, streams in pieces. The final ``answer`` event is what counts: an LLM
+    reply that turns out to cite nothing ends as a handoff there."""
     if not body.stream:
-        return response
+        answer = await run_in_threadpool(
+            services.answerer.answer,
+            key.workspace_id,
+            body.question,
+            body.conversation_id,
+            body.document_ids,
+            body.tags,
+            body.use_llm,
+        )
+        _observe(metrics, answer)
+        return answer_response(answer)
+    pieces = services.answerer.stream(
+        key.workspace_id, body.question, body.conversation_id, body.document_ids, body.tags, body.use_llm
+    )
+    first = await run_in_threadpool(next, pieces)  # errors (bad conversation id…) before the stream opens
+
+    def delta(text: str) -> dict[str, str]:
+        return {"event": "delta", "data": json.dumps({"text": text}, ensure_ascii=False)}
 
     async def events() -> AsyncIterator[dict[str, str]]:
-        # The answer is checked (grounded, cited) before any of it is shown, then streamed in pieces.
-        for start in range(0, len(answer.text), STREAM_PIECE_CHARS):
-            yield {
-                "event": "delta",
-                "data": json.dumps(
-                    {"text": answer.text[start : start + STREAM_PIECE_CHARS]}, ensure_ascii=False
-                ),
-            }
-        yield {"event": "answer", "data": response.model_dump_json()}
+        piece: str | Answer | None = first
+        streamed = False
+        while isinstance(piece, str):
+            streamed = True
+            yield delta(piece)
+            piece = await run_in_threadpool(next, pieces, None)
+        assert isinstance(piece, Answer)
+        _observe(metrics, piece)
+        if not streamed:
+            for start in range(0, len(piece.text), STREAM_PIECE_CHARS):
+                yield delta(piece.text[start : start + STREAM_PIECE_CHARS])
+        yield {"event": "answer", "data": answer_response(piece).model_dump_json()}
 
     return EventSourceResponse(events())
+
+
+def _observe(metrics: Metrics, answer: Answer) -> None:
+    metrics.observe_stages({f"ask_{k}": v for k, v in answer.timings_ms.items()})
+    metrics.answers.labels(mode=answer.mode).inc()
