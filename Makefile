@@ -36,9 +36,10 @@ bench: install
 calibrate-default: install
 	rm -rf .bench/calibrate && $(BIN)/zhiwen --data-dir .bench/calibrate demo --no-serve
 	$(BIN)/zhiwen --data-dir .bench/calibrate calibrate --tune-only --json \
-		$(foreach g,golden customers conversations,--golden src/zhiwen/sample_kb/$(g).jsonl) \
+		$(foreach g,$(wildcard $(addprefix src/zhiwen/sample_kb/,golden.jsonl customers.jsonl conversations.jsonl)),--golden $(g)) \
 		| $(BIN)/python -c "import json,sys; json.dump(json.load(sys.stdin)['model'], sys.stdout, indent=2); print()" \
-		> src/zhiwen/services/default_confidence.json
+		> .bench/default_confidence.json  # the current default is read while drafting: replace it after
+	mv .bench/default_confidence.json src/zhiwen/services/default_confidence.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench
