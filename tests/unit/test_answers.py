@@ -160,6 +160,23 @@ def test_an_llm_answer_without_grounding_becomes_a_handoff(demo: Demo, reply: st
     assert answer.handoff and answer.mode == "handoff"
 
 
+def test_a_follow_up_asks_the_llm_once_for_the_reading_it_chose(demo: Demo) -> None:
+    services, workspace = demo
+    asked: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content)["messages"][1]["content"])
+        return httpx.Response(200, json={"choices": [{"message": {"content": "配件保修 6 个月 [1]。"}}]})
+
+    llm = OpenAICompatibleLLM("http://127.0.0.1:9/v1", "m", transport=httpx.MockTransport(server))
+    answerer = AnswerService(services.retriever, services.answers, services.targets, AnswerLimits(), llm)
+    first = answerer.answer(workspace.id, "扫地机器人的电机保修几年？")
+    asked.clear()
+    follow_up = answerer.answer(workspace.id, "那充电宝呢？", conversation_id=first.conversation_id)
+    assert follow_up.mode == "llm" and len(asked) == 1
+    assert "扫地机器人的电机保修几年？ 那充电宝呢？" in asked[0]
+
+
 def test_an_unreachable_llm_falls_back_to_the_extractive_answer(demo: Demo) -> None:
     answer = _with_llm(demo, "", status=503).answer(demo[1].id, "How long is the warranty on a robot vacuum?")
     assert answer.mode == "extractive" and "2 years" in answer.text

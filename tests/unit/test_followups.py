@@ -24,6 +24,14 @@ def test_messages_that_point_back_continue_the_conversation(question: str) -> No
     assert refers_back(question) and may_continue(question)
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["I heard that you ship to Japan, is one week normal for delivery there?", "运费怎么算，满多少包邮"],
+)
+def test_a_standalone_question_does_not_point_back(question: str) -> None:
+    assert not refers_back(question)
+
+
 @pytest.mark.parametrize("question", ["对了，积分多久过期？", "By the way, do you ship to Japan?"])
 def test_a_message_that_announces_a_new_topic_is_read_on_its_own(question: str) -> None:
     previous = Understood.alone("扫地机器人保修多久？")

@@ -152,14 +152,20 @@ class AnswerService:
             raise InvalidInput(
                 f"the question is {len(question)} characters; the limit is {self._limits.max_question_chars}"
             )
-        alone = self._draft(target, Understood.alone(question), document_ids, tags, use_llm, calibrating)
         contextual = in_context(question, previous)
         if contextual is None:
-            return alone
-        with_context = self._draft(target, contextual, document_ids, tags, use_llm, calibrating)
-        if refers_back(question) or with_context.model_confidence > alone.model_confidence:
-            return with_context
-        return alone
+            return self._draft(target, Understood.alone(question), document_ids, tags, use_llm, calibrating)
+        # Choose the reading without the LLM; only the chosen one is then written by it.
+        alone = self._draft(target, Understood.alone(question), document_ids, tags, False, calibrating)
+        with_context = self._draft(target, contextual, document_ids, tags, False, calibrating)
+        chosen = (
+            with_context
+            if refers_back(question) or with_context.model_confidence > alone.model_confidence
+            else alone
+        )
+        if use_llm and self._llm is not None:
+            return self._draft(target, chosen.understood, document_ids, tags, True, calibrating)
+        return chosen
 
     def understand(self, target: Target, context: Sequence[str]) -> Understood | None:
         """Replay earlier questions (a golden conversation's turns) and return the last as understood."""

@@ -28,8 +28,8 @@ _REFERS_BACK = re.compile(
     r"^\s*(?:那|那么|那如果|如果是|要是|还有|换成|换个|同样|也)"
     r"|它|它们|这个|这款|这台|这种|那个|那款|那台|那种|该产品|同款"
     r"|呢\s*[?？]?\s*$"
-    r"|^\s*(?:and|what about|how about|what if|and if|also|same|then|or)\b"
-    r"|\b(?:it|its|it's|they|them|their|that one|this one|the same|that|those|these|one)\b",
+    r"|^\s*(?:and|what about|how about|what if|and if|also|same)\b"
+    r"|\b(?:it|its|it's|they|them|their|that one|this one|the same)\b",
     re.IGNORECASE,
 )
 # Words that announce a change of subject.
@@ -97,6 +97,7 @@ class Understood:
 
 
 def refers_back(question: str) -> bool:
+    """Does the message point back at something said before (so it is read as a follow-up)?"""
     return bool(_REFERS_BACK.search(question)) and not _NEW_TOPIC.search(question)
 
 
@@ -105,7 +106,7 @@ def may_continue(question: str) -> bool:
     to be elliptical ("黑色的有吗", "the Watch S2?"); no when it announces a new topic."""
     if _NEW_TOPIC.search(question):
         return False
-    return refers_back(question) or len(set(keyword_tokens(question))) <= SHORT_TERMS
+    return bool(_REFERS_BACK.search(question)) or len(set(keyword_tokens(question))) <= SHORT_TERMS
 
 
 def in_context(question: str, previous: Understood | None) -> Understood | None:
