@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,22 +14,6 @@ from zhiwen.config import Settings
 from zhiwen.wiring import Services, build_services
 
 POLICY = b"# Returns\n\n## Refunds\n\nRefunds arrive within 3 working days after inspection."
-
-
-@pytest.fixture
-def api(tmp_path: Path, embedder: BundledE5Embedder) -> Iterator[tuple[TestClient, Services, dict[str, str]]]:
-    settings = Settings(data_dir=tmp_path / "data", rate_limit_per_minute=1000, sync_upload_bytes=50_000)
-    services = build_services(settings, embedder=embedder)
-    keys = {}
-    for name in ("acme", "globex"):
-        workspace = services.workspaces.create_workspace(name)
-        keys[name] = services.keys.issue(workspace.id, "admin", "admin").plain
-    keys["acme-client"] = services.keys.issue(
-        services.workspaces.get_workspace("acme").id, "widget", "client"
-    ).plain
-    with TestClient(create_app(services)) as client:
-        yield client, services, keys
-    services.close()
 
 
 def _auth(key: str) -> dict[str, str]:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
+from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field
+
+SQL_INT_MAX = (
+    2**63 - 1
+)  # the largest integer SQLite and PostgreSQL store: a larger one cannot even be looked up
+Number = Annotated[int, Interval(ge=1, le=SQL_INT_MAX)]  # versions and release numbers, in paths
 
 
 class Strict(BaseModel):
@@ -190,9 +196,11 @@ class GoldenCreate(Strict):
 
 class EvalRequest(Strict):
     golden: str = Field(min_length=1, max_length=64)
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=SQL_INT_MAX)
     split: Literal["held_out", "tune", "all"] = "held_out"
-    release: int | None = Field(None, ge=1, description="Default: the working knowledge and settings.")
+    release: int | None = Field(
+        None, ge=1, le=SQL_INT_MAX, description="Default: the working knowledge and settings."
+    )
     live: bool = False
 
 
@@ -205,7 +213,9 @@ class ReleaseCreate(Strict):
 
 
 class RollbackRequest(Strict):
-    release: int | None = Field(None, ge=1, description="Default: the release live before the current one.")
+    release: int | None = Field(
+        None, ge=1, le=SQL_INT_MAX, description="Default: the release live before the current one."
+    )
 
 
 class PruneRequest(Strict):
@@ -231,7 +241,11 @@ class ReviewIn(BaseModel):
     product: str | None = Field(None, max_length=200)
     channel: str | None = Field(None, max_length=100)
     timestamp: str | None = Field(None, max_length=40)
-    label: str | int | None = None
+    label: (
+        Annotated[str, Field(max_length=100)]
+        | Annotated[int, Interval(ge=-SQL_INT_MAX, le=SQL_INT_MAX)]
+        | None
+    ) = None
 
 
 class ReviewsImport(Strict):

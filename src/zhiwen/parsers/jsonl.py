@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
-
 from zhiwen.errors import InvalidInput
 from zhiwen.parsers.base import FaqEntry, ParsedDocument, stem_title
 from zhiwen.text.chunking import Section
+from zhiwen.text.jsonlines import json_lines
 from zhiwen.text.normalize import decode, normalize
 
 
 def parse_jsonl(name: str, data: bytes) -> ParsedDocument:
     parsed = ParsedDocument(title=stem_title(name))
-    for number, line in enumerate(decode(data, name).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InvalidInput(f"{name}: line {number} is not valid JSON ({error.msg})") from None
+    for line in json_lines(decode(data, name)):
+        number, record = line.number, line.value
+        if line.error is not None:
+            raise InvalidInput(f"{name}: line {number} is not valid JSON ({line.error})")
         if not isinstance(record, dict):
             raise InvalidInput(f"{name}: line {number} must be a JSON object")
         question, answer = record.get("question"), record.get("answer")

@@ -14,6 +14,7 @@ from zhiwen.services.embedding import EmbeddingWorker
 from zhiwen.services.ingest import IngestService
 from zhiwen.services.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
 from zhiwen.services.retrieve import Mode, Retriever
+from zhiwen.text.jsonlines import json_lines
 
 
 @dataclass
@@ -29,13 +30,11 @@ def _read_jsonl(path: Path) -> list[dict[str, object]]:
             f"{path} is missing: a BEIR data set has corpus.jsonl, queries.jsonl and qrels/test.tsv"
         )
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise InvalidInput(f"{path}:{number}: invalid JSON ({error.msg})") from None
+    for line in json_lines(path.read_text(encoding="utf-8")):
+        if line.error is not None or not isinstance(line.value, dict):
+            why = line.error or "not an object"
+            raise InvalidInput(f"{path}:{line.number}: invalid JSON ({why})")
+        rows.append(line.value)
     return rows
 
 

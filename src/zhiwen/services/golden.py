@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from zhiwen.errors import InvalidInput
 from zhiwen.services.answer import AnswerService
 from zhiwen.services.confidence import ConfidenceModel, expected_calibration_error, reliability_table
 from zhiwen.services.metrics import percentile
+from zhiwen.text.jsonlines import json_lines
 from zhiwen.text.normalize import decode, squash
 
 MAX_QUESTION_CHARS = 1000
@@ -132,13 +132,10 @@ def golden_record(item: GoldenItem) -> dict[str, object]:
 
 def parse_golden_jsonl(text: str, name: str) -> list[GoldenItem]:
     items = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InvalidInput(f"{name}:{number}: invalid JSON ({error.msg})") from None
+    for line in json_lines(text):
+        number, record = line.number, line.value
+        if line.error is not None:
+            raise InvalidInput(f"{name}:{number}: invalid JSON ({line.error})")
         if isinstance(record, dict) and "turns" in record:
             items.extend(conversation_items(record, f"{name}:{number}"))
         else:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -17,6 +16,7 @@ from datetime import UTC, date, datetime
 from openpyxl import load_workbook
 
 from zhiwen.errors import CorruptFile, InvalidInput, TooLarge, UnsupportedFormat
+from zhiwen.text.jsonlines import json_lines
 from zhiwen.text.normalize import decode
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -124,12 +124,10 @@ def _xlsx_records(filename: str, data: bytes) -> Iterator[tuple[int, Mapping[str
 
 def _jsonl_records(filename: str, data: bytes) -> Iterator[tuple[int, Mapping[str, object]]]:
     text = decode(data, filename)
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield number, {"__error__": f"not JSON ({error.msg})"}
-            continue
-        yield number, record if isinstance(record, dict) else {"__error__": "not a JSON object"}
+    for line in json_lines(text):
+        if line.error is not None:
+            yield line.number, {"__error__": f"not JSON ({line.error})"}
+        elif isinstance(line.value, dict):
+            yield line.number, line.value
+        else:
+            yield line.number, {"__error__": "not a JSON object"}

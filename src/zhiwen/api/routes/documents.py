@@ -5,10 +5,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep
-from zhiwen.api.schemas import DocumentList, DocumentOut, IngestFileResult, IngestResponse, JobOut
+from zhiwen.api.schemas import (
+    SQL_INT_MAX,
+    DocumentList,
+    DocumentOut,
+    IngestFileResult,
+    IngestResponse,
+    JobOut,
+)
 from zhiwen.errors import InvalidInput, TooLarge
 from zhiwen.ports import ProgressCallback
 from zhiwen.services.ingest import IngestResult
@@ -88,9 +95,12 @@ def upload_documents(
 
 
 @router.get("/documents", response_model=DocumentList)
-def list_documents(services: ServicesDep, key: AnyKey, limit: int = 100, offset: int = 0) -> DocumentList:
-    if not (1 <= limit <= 1000 and offset >= 0):
-        raise InvalidInput("limit must be 1–1000 and offset ≥ 0")
+def list_documents(
+    services: ServicesDep,
+    key: AnyKey,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
+) -> DocumentList:
     docs = services.documents.list_documents(key.workspace_id, limit, offset)
     total = services.documents.count_documents(key.workspace_id)
     return DocumentList(documents=[_document_out(d) for d in docs], total=total)

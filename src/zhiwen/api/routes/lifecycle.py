@@ -13,6 +13,7 @@ from zhiwen.api.schemas import (
     EvalRequest,
     GateThresholds,
     JobOut,
+    Number,
     PruneRequest,
     ReleaseCreate,
     RollbackRequest,
@@ -105,20 +106,20 @@ def release_history(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]
 
 
 @router.get("/releases/{number}")
-def getrelease_summary(number: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def getrelease_summary(number: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     return release_summary(
         services.releases.get(key.workspace_id, number), services.releases.live(key.workspace_id)
     )
 
 
 @router.get("/releases/{number}/gate")
-def check_gate(number: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def check_gate(number: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """Would this release pass the gate? (The same check promote makes, without promoting.)"""
     return services.releases.check(key.workspace_id, number).to_dict()
 
 
 @router.post("/releases/{number}/promote")
-def promoterelease_summary(number: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def promoterelease_summary(number: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """Make the release live if it passes the gate; otherwise 409 ``gate_refused`` with the reasons and the
     questions that got worse in ``error.details``."""
     return services.releases.promote(key.workspace_id, number, actor(key)).to_dict()

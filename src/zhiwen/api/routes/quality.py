@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 
 from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor, read_upload
 from zhiwen.api.schemas import (
+    SQL_INT_MAX,
     ApproveRequest,
     CuratedCreate,
     CuratedUpdate,
@@ -123,7 +124,7 @@ def export_golden(
     name: str,
     services: ServicesDep,
     key: AdminKey,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=SQL_INT_MAX)] = None,
     format: Literal["jsonl", "csv"] = "jsonl",
 ) -> PlainTextResponse:
     text = services.golden.export(key.workspace_id, name, version, format)

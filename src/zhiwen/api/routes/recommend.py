@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 
 from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor
-from zhiwen.api.schemas import GateThresholds, JobOut, RecommenderTrainRequest
+from zhiwen.api.schemas import SQL_INT_MAX, GateThresholds, JobOut, Number, RecommenderTrainRequest
 from zhiwen.ports import ProgressCallback
 from zhiwen.services.recommend import MAX_K
 
@@ -95,25 +95,25 @@ def models(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
 
 
 @router.get("/recommend/models/{version}")
-def model(version: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def model(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     return dataclasses.asdict(services.recommenders.get(key.workspace_id, version))
 
 
 @router.get("/recommend/models/{version}/gate")
-def gate_check(version: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def gate_check(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """What promoting would decide, without promoting."""
     return services.recommenders.check(key.workspace_id, version)
 
 
 @router.post("/recommend/models/{version}/promote")
-def promote(version: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def promote(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """Make it live if it passes the gate; 409 ``gate_refused`` with the failures otherwise."""
     return services.recommenders.promote(key.workspace_id, version, actor(key))
 
 
 @router.post("/recommend/rollback")
 def rollback(
-    services: ServicesDep, key: AdminKey, version: Annotated[int | None, Query(ge=1)] = None
+    services: ServicesDep, key: AdminKey, version: Annotated[int | None, Query(ge=1, le=SQL_INT_MAX)] = None
 ) -> dict[str, int]:
     return {"live": services.recommenders.rollback(key.workspace_id, actor(key), version)}
 

@@ -11,9 +11,11 @@ from fastapi.responses import HTMLResponse
 
 from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor, read_upload
 from zhiwen.api.schemas import (
+    SQL_INT_MAX,
     ClassifyRequest,
     GateThresholds,
     JobOut,
+    Number,
     ReviewsImport,
     SentimentTrainRequest,
     TopicsRequest,
@@ -136,12 +138,12 @@ def models(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
 
 
 @router.get("/sentiment/models/{version}")
-def model(version: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def model(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     return _model(services.sentiment.get(key.workspace_id, version))
 
 
 @router.get("/sentiment/models/{version}/confusion.png", response_class=Response)
-def confusion(version: int, services: ServicesDep, key: AdminKey) -> Response:
+def confusion(version: Number, services: ServicesDep, key: AdminKey) -> Response:
     """The held-out confusion matrix as a PNG."""
     found = services.sentiment.get(key.workspace_id, version)
     held = found.report.get("held_out") or {}
@@ -152,20 +154,20 @@ def confusion(version: int, services: ServicesDep, key: AdminKey) -> Response:
 
 
 @router.get("/sentiment/models/{version}/gate")
-def gate_check(version: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def gate_check(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """What promoting would decide, without promoting."""
     return services.sentiment.check(key.workspace_id, version)
 
 
 @router.post("/sentiment/models/{version}/promote")
-def promote(version: int, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def promote(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """Make it live if it passes the gate; 409 ``gate_refused`` with the failures otherwise."""
     return services.sentiment.promote(key.workspace_id, version, actor(key))
 
 
 @router.post("/sentiment/rollback")
 def rollback(
-    services: ServicesDep, key: AdminKey, version: Annotated[int | None, Query(ge=1)] = None
+    services: ServicesDep, key: AdminKey, version: Annotated[int | None, Query(ge=1, le=SQL_INT_MAX)] = None
 ) -> dict[str, int]:
     return {"live": services.sentiment.rollback(key.workspace_id, actor(key), version)}
 

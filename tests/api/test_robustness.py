@@ -1,0 +1,108 @@
+"""Inputs that broke the API once (issue 13): each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from zhiwen.api.schemas import SQL_INT_MAX
+from zhiwen.wiring import Services
+
+Api = tuple[TestClient, Services, dict[str, str]]
+TOO_BIG = str(2**64)
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_curated_answers_may_hold_the_line_separators_json_allows(api: Api) -> None:
+    client, _, keys = api
+    for answer in ("Line\u2028separated", "next\u0085line", "para\u2029graph", "form\x0cfeed"):
+        response = client.post(
+            "/v1/curated", headers=_auth(keys["acme"]), json={"question": f"q {answer}?", "answer": answer}
+        )
+        assert response.status_code == 201, response.text
+    listed = client.get("/v1/curated", headers=_auth(keys["acme"])).json()
+    assert len(listed) == 4
+    found = client.post(
+        "/v1/search", headers=_auth(keys["acme"]), json={"query": "Line separated", "k": 3}
+    ).json()
+    assert any("Line\u2028separated" in hit["text"] for hit in found["hits"])
+
+
+def test_a_jsonl_document_may_hold_u2028_inside_a_string(api: Api) -> None:
+    client, _, keys = api
+    body = '{"question": "How long is the warranty?", "answer": "One year\u2028for batteries."}\n'
+    response = client.post(
+        "/v1/documents", headers=_auth(keys["acme"]), files=[("files", ("faq.jsonl", body.encode()))]
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["files"][0]["status"] == "added"
+
+
+def test_a_jsonl_document_nested_too_deep_is_refused_by_name(api: Api) -> None:
+    client, _, keys = api
+    deep = b'{"text": ' + b"[" * 20_000 + b"]" * 20_000 + b"}\n"
+    response = client.post(
+        "/v1/documents", headers=_auth(keys["acme"]), files=[("files", ("deep.jsonl", deep))]
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()["files"][0]
+    assert result["status"] == "failed"
+    assert "line 1" in result["error"] and "nested too deeply" in result["error"]
+
+
+def test_integers_beyond_what_the_store_holds_are_refused_not_a_500(api: Api) -> None:
+    client, _, keys = api
+    admin = _auth(keys["acme"])
+    for method, path in (
+        ("GET", f"/v1/releases/{TOO_BIG}"),
+        ("POST", f"/v1/releases/{TOO_BIG}/promote"),
+        ("GET", f"/v1/sentiment/models/{TOO_BIG}"),
+        ("POST", f"/v1/recommend/models/{TOO_BIG}/promote"),
+        ("GET", f"/v1/documents?offset={TOO_BIG}"),
+        ("GET", f"/v1/golden-sets/demo/export?version={TOO_BIG}"),
+    ):
+        response = client.request(method, path, headers=admin)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["error"]["code"] == "invalid_input"
+    response = client.post("/v1/eval/runs", headers=admin, json={"golden": "demo", "release": int(TOO_BIG)})
+    assert response.status_code == 422, response.text
+
+
+def _integers(schema: dict[str, Any], where: str, components: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every integer in a JSON schema, following references, with where it is and its maximum."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return _integers(components[name], name, components)
+    found = [(where, schema.get("maximum"))] if schema.get("type") == "integer" else []
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in schema.get(key, []):
+            found += _integers(option, where, components)
+    for name, prop in schema.get("properties", {}).items():
+        found += _integers(prop, f"{where}.{name}", components)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            found += _integers(schema[key], f"{where}[]", components)
+    return found
+
+
+def test_every_integer_a_client_sends_is_bounded_in_the_schema(api: Api) -> None:
+    """The guard for routes added later: an unbounded integer parameter or body field is a future 500."""
+    client, _, _ = api
+    openapi = client.get("/openapi.json").json()
+    components = openapi["components"]["schemas"]
+    integers = []
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            for parameter in operation.get("parameters", []):
+                integers += _integers(parameter["schema"], f"{where} {parameter['name']}", components)
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                integers += _integers(content["schema"], f"{where} body", components)
+    assert len(integers) > 20
+    # JSON schema numbers are floats here: 2^63 - 1 reads as 2^63, so compare as floats.
+    unbounded = [where for where, maximum in integers if maximum is None or maximum > float(SQL_INT_MAX)]
+    assert not unbounded
