@@ -144,6 +144,18 @@ def test_tune_proposes_a_calibrated_release_judged_on_the_held_out_split(demo_co
     assert json.dumps(result)  # the CLI's --json and the API's job result
 
 
+def test_tune_says_what_to_add_when_every_tuning_question_is_answered_right(demo_copy: Demo) -> None:
+    """Six easy answerable questions leave nothing to contrast: tuning used to fail with n_splits=0."""
+    services, workspace = demo_copy
+    _, items = services.golden.items(workspace.id, "demo")
+    easy = [i for i in items if i.answerable][:6]
+    services.golden.save(workspace.id, "easy", easy, "test")
+    releases = len(services.releases.list_releases(workspace.id))
+    with pytest.raises(InvalidInput, match="add unanswerable questions"):
+        services.tuner.tune(workspace.id, "easy", "test", trials=1)
+    assert len(services.releases.list_releases(workspace.id)) == releases
+
+
 def test_the_reranker_trains_on_the_tuning_split_and_is_frozen_into_the_next_release(demo_copy: Demo) -> None:
     services, workspace = demo_copy
     golden = _mini_golden(services, workspace)

@@ -85,7 +85,10 @@ class ConfidenceModel:
 
     def fit(self, features: Matrix, correct: npt.NDArray[np.int_]) -> ConfidenceModel:
         if len(set(correct.tolist())) < 2:
-            raise InvalidInput("calibration needs both right and wrong (or unanswerable) examples")
+            raise InvalidInput(
+                "calibration needs both right and wrong answers: add unanswerable questions (ones the "
+                "knowledge does not answer) or harder ones to the golden set"
+            )
         self.mean_ = features.mean(axis=0)
         self.scale_ = np.where(features.std(axis=0) > 1e-9, features.std(axis=0), 1.0)
         model = LogisticRegression(C=self.C, max_iter=1000).fit(

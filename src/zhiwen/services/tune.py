@@ -66,8 +66,10 @@ def out_of_fold(
 ) -> np.ndarray[Any, Any]:
     """P(right) for each question from models that did not see it: stratified k-fold, averaged over
     ``repeats`` shuffles, because one split of a few dozen questions is a noisy objective."""
-    probabilities = np.zeros(len(right))
     smaller_class = int(min(right.sum(), len(right) - right.sum()))
+    if smaller_class < 2:  # nothing to contrast (e.g. every question answered right): the smoothed base rate
+        return np.full(len(right), (right.sum() + 1) / (len(right) + 2))
+    probabilities = np.zeros(len(right))
     for seed in range(repeats):
         splitter = StratifiedKFold(n_splits=min(folds, smaller_class), shuffle=True, random_state=seed)
         for train, test in splitter.split(features, right):
