@@ -106,3 +106,57 @@ def test_every_integer_a_client_sends_is_bounded_in_the_schema(api: Api) -> None
     # JSON schema numbers are floats here: 2^63 - 1 reads as 2^63, so compare as floats.
     unbounded = [where for where, maximum in integers if maximum is None or maximum > float(SQL_INT_MAX)]
     assert not unbounded
+
+
+def test_every_error_has_the_documented_shape(api: Api) -> None:
+    client, _, keys = api
+    admin = _auth(keys["acme"])
+    checks = [
+        (client.get("/v1/no-such-route", headers=admin), 404, "not_found"),
+        (client.delete("/v1/search", headers=admin), 405, "method_not_allowed"),
+        (client.post("/v1/search", headers=admin, content=b'{"query": "\xff\xfe"}'), 422, "invalid_input"),
+        (
+            client.post("/v1/search", headers=admin, content='{"query": "退货"}'.encode("gbk")),
+            422,
+            "invalid_input",
+        ),
+        (client.post("/v1/search", headers=admin, content=b"[" * 5000 + b"]" * 5000), 422, "invalid_input"),
+    ]
+    for response, status, code in checks:
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["code"] == code, response.text
+        assert "detail" not in response.json()
+
+
+def test_a_request_without_a_valid_key_is_refused_before_its_body_is_judged(api: Api) -> None:
+    client, _, _ = api
+    for body in (b"{not json", b'{"query": 5}', b""):
+        response = client.post("/v1/search", content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 401, response.text
+        assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_unhandled_errors_are_counted_in_metrics(api: Api) -> None:
+    client, services, keys = api
+    services.db.close()  # the store is gone: the next request fails inside the service
+    response = client.get("/v1/documents", headers=_auth(keys["acme"]))
+    assert response.status_code == 500 and response.json()["error"]["code"] == "internal"
+    metrics = client.get("/metrics").text
+    assert 'route="/v1/documents",status="500"' in metrics
+
+
+def test_the_admin_only_message_says_which_role_the_key_has(api: Api) -> None:
+    client, _, keys = api
+    response = client.get("/v1/golden-sets", headers=_auth(keys["acme-client"]))
+    assert response.status_code == 403 and "'client'" in response.json()["error"]["message"]
+
+
+def test_a_golden_set_can_be_read_back(api: Api) -> None:
+    client, _, keys = api
+    admin = _auth(keys["acme"])
+    item = {"question": "How long is the warranty?", "expected_answer": "1 year"}
+    assert client.post("/v1/golden-sets/faq", headers=admin, json={"items": [item]}).status_code == 201
+    response = client.get("/v1/golden-sets/faq", headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 1 and response.json()["items"][0]["expected_answer"] == ["1 year"]
+    assert client.get("/v1/golden-sets/none", headers=admin).status_code == 404

@@ -12,8 +12,10 @@ from importlib import resources
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException
 
 import zhiwen
+from zhiwen.api.deps import current_key
 from zhiwen.api.observability import Metrics, RateLimiter
 from zhiwen.api.routes import ask, catalog, documents, health, lifecycle, quality, recommend, reviews
 from zhiwen.errors import TooLarge, ZhiwenError
@@ -60,7 +62,11 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
         if length and length.isdigit() and int(length) > upload_ceiling:
             response: Response = _error(413, TooLarge.code, f"request body over {upload_ceiling:,} bytes")
         else:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:  # caught here, not by an exception handler, so that /metrics counts it
+                log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+                response = _error(500, "internal", "internal error; the server log has the details")
         elapsed = time.perf_counter() - started
         route = getattr(request.scope.get("route"), "path", "unmatched")
         metrics: Metrics = app.state.metrics
@@ -89,18 +95,28 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
             response.headers["retry-after"] = "".join(ch for ch in error.message if ch.isdigit()) or "1"
         return response
 
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        """Starlette's own errors (no such route, wrong method, a body it cannot parse) in our shape."""
+        codes = {404: "not_found", 405: "method_not_allowed", 400: "invalid_input"}
+        response = _error(error.status_code, codes.get(error.status_code, "http_error"), str(error.detail))
+        response.headers.update(error.headers or {})
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        if request.url.path.startswith("/v1/") and getattr(request.state, "workspace_id", None) is None:
+            # A body is parsed before the key is checked: whoever has no valid key learns nothing more
+            # about the request than that it is unauthorised.
+            try:
+                current_key(request, request.headers.get("authorization"), request.headers.get("x-api-key"))
+            except ZhiwenError as refused:
+                return await zhiwen_error(request, refused)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
             for e in error.errors()[:5]
         )
         return _error(422, "invalid_input", problems)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return _error(500, "internal", "internal error; the server log has the details")
 
     app.include_router(health.router)
     app.include_router(documents.router)

@@ -40,7 +40,7 @@ def current_key(
 
 def admin_key(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
     if key.role != "admin":
-        raise Forbidden("this needs an admin key; client keys may only search and ask")
+        raise Forbidden(f"this needs an admin key; this key's role is {key.role!r}")
     return key
 
 

@@ -83,7 +83,10 @@ def workspace_list(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)
 def key_create(
     workspace: str = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP),
     name: str = typer.Option("key", help="A label to recognise the key by."),
-    role: str = typer.Option("client", help="'admin' manages knowledge; 'client' may only search and ask."),
+    role: str = typer.Option(
+        "client",
+        help="'admin' manages everything; 'client' may search, ask, give feedback, read documents and jobs, and use recommendations and events.",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Issue an API key for a workspace; the secret is printed once."""

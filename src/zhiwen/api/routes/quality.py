@@ -19,7 +19,7 @@ from zhiwen.api.schemas import (
     FeedbackRequest,
     GoldenCreate,
 )
-from zhiwen.services.golden import golden_item
+from zhiwen.services.golden import golden_item, golden_record
 from zhiwen.services.golden_sets import MAX_GOLDEN_BYTES
 
 router = APIRouter(prefix="/v1", tags=["feedback and review"])
@@ -102,6 +102,18 @@ def create_golden(name: str, body: GoldenCreate, services: ServicesDep, key: Adm
     return dataclasses.asdict(
         services.golden.save(key.workspace_id, name, items, body.note or "created by API")
     )
+
+
+@router.get("/golden-sets/{name}", tags=["golden sets"])
+def get_golden(
+    name: str,
+    services: ServicesDep,
+    key: AdminKey,
+    version: Annotated[int | None, Query(ge=1, le=SQL_INT_MAX)] = None,
+) -> dict[str, Any]:
+    """One version of a golden set (default: the newest) with its questions."""
+    info, items = services.golden.items(key.workspace_id, name, version)
+    return {**dataclasses.asdict(info), "items": [golden_record(i) for i in items]}
 
 
 @router.post("/golden-sets/{name}/import", status_code=status.HTTP_201_CREATED, tags=["golden sets"])
