@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 50 * 1024 * 1024
     max_question_chars: int = 1000
     rate_limit_per_minute: int = 600
+    metrics_public: bool = False  # /metrics without an admin key
+    failed_auth_per_minute: int = 30  # per client address: guessing keys is slow, not free
     sync_upload_bytes: int = 256 * 1024  # larger uploads through the API run as a background job
 
     # Chunking.

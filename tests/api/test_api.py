@@ -273,7 +273,9 @@ def test_operations_endpoints(api: tuple[TestClient, Services, dict[str, str]]) 
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and "pending_embeddings" in ready
     client.post("/v1/ask", json={"question": "退货"}, headers=_auth(keys["acme"]))
-    metrics = client.get("/metrics").text
+    assert client.get("/metrics").status_code == 401  # route names and error rates are not public
+    assert client.get("/metrics", headers=_auth(keys["acme-client"])).status_code == 403
+    metrics = client.get("/metrics", headers=_auth(keys["acme"])).text
     assert 'zhiwen_requests_total{method="POST",route="/v1/ask",status="200"} 1.0' in metrics
     assert "zhiwen_stage_seconds_bucket" in metrics and 'stage="ask_embed"' in metrics
     schema = client.get("/openapi.json").json()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from zhiwen.adapters.embedders import BundledE5Embedder
+from zhiwen.api import create_app
 from zhiwen.api.schemas import SQL_INT_MAX
-from zhiwen.wiring import Services
+from zhiwen.config import Settings
+from zhiwen.wiring import Services, build_services
 
 Api = tuple[TestClient, Services, dict[str, str]]
 TOO_BIG = str(2**64)
@@ -136,13 +140,33 @@ def test_a_request_without_a_valid_key_is_refused_before_its_body_is_judged(api:
         assert response.json()["error"]["code"] == "unauthorized"
 
 
-def test_unhandled_errors_are_counted_in_metrics(api: Api) -> None:
+def test_unhandled_errors_are_counted_in_metrics(tmp_path: Path, embedder: BundledE5Embedder) -> None:
+    services = build_services(Settings(data_dir=tmp_path, metrics_public=True), embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    key = services.keys.issue(workspace.id, "admin", "admin").plain
+    with TestClient(create_app(services, run_embedding_worker=False)) as client:
+        services.db.close()  # the store is gone: the next request fails inside the service
+        response = client.get("/v1/documents", headers=_auth(key))
+        assert response.status_code == 500 and response.json()["error"]["code"] == "internal"
+        assert 'route="/v1/documents",status="500"' in client.get("/metrics").text
+
+
+def test_guessing_keys_is_rate_limited_per_address(api: Api) -> None:
     client, services, keys = api
-    services.db.close()  # the store is gone: the next request fails inside the service
-    response = client.get("/v1/documents", headers=_auth(keys["acme"]))
-    assert response.status_code == 500 and response.json()["error"]["code"] == "internal"
-    metrics = client.get("/metrics").text
-    assert 'route="/v1/documents",status="500"' in metrics
+    statuses = [
+        client.post("/v1/search", json={"query": "x"}, headers=_auth(f"zw_guess{n}")).status_code
+        for n in range(services.settings.failed_auth_per_minute + 5)
+    ]
+    assert statuses[0] == 401 and statuses[-1] == 429
+    assert client.post("/v1/search", json={"query": "x"}, headers=_auth(keys["acme"])).status_code == 200
+
+
+def test_pages_cannot_be_framed_and_run_only_their_own_script(api: Api) -> None:
+    client, _, _ = api
+    page = client.get("/")
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'sha256-" in policy
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"
 
 
 def test_the_admin_only_message_says_which_role_the_key_has(api: Api) -> None:

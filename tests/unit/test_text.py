@@ -81,3 +81,13 @@ def test_chunks_respect_the_size_limit_and_lose_no_text() -> None:
 def test_chunks_never_mix_sections() -> None:
     chunks = chunk_sections([Section("A", "alpha text."), Section("B", "beta text.")], max_chars=500)
     assert [(c.title_path, c.text) for c in chunks] == [("A", "alpha text."), ("B", "beta text.")]
+
+
+def test_utf8_with_a_few_broken_bytes_is_refused_by_name_not_stored_garbled() -> None:
+    text = "退货政策：签收后 7 天内可以无理由退货。" * 3
+    damaged = text.encode()[:12] + b"\xff" + text.encode()[12:]
+    with pytest.raises(
+        CorruptFile, match=r"returns\.md: UTF-8 with 1 invalid byte sequence\(s\), the first at byte 12"
+    ):
+        decode(damaged, "returns.md")
+    assert decode(text.encode("gbk"), "gbk.md") == text  # GBK is not mistaken for damaged UTF-8

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +25,21 @@ from zhiwen.errors import TooLarge, ZhiwenError
 from zhiwen.wiring import Services
 
 log = logging.getLogger("zhiwen.http")
+
+
+# Pages carry no scripts but the chat page's own (allowed by its hash), load nothing from elsewhere and
+# cannot be framed: a planted passage or question shown in a report or the chat cannot run or phish.
+_PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+
+def _script_hashes(page: str) -> str:
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    return " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts
+    )
 
 
 def _error(status: int, code: str, message: str, details: object = None) -> JSONResponse:
@@ -52,6 +70,9 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
     app.state.services = services
     app.state.metrics = Metrics()
     app.state.rate_limiter = RateLimiter(services.settings.rate_limit_per_minute)
+    app.state.auth_failures = RateLimiter(
+        services.settings.failed_auth_per_minute, "failed sign-ins from this address"
+    )
     upload_ceiling = services.settings.max_upload_bytes + 1024 * 1024  # multipart framing on top of the file
 
     @app.middleware("http")
@@ -73,6 +94,11 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
         metrics.requests.labels(method=request.method, route=route, status=str(response.status_code)).inc()
         metrics.latency.labels(route=route).observe(elapsed)
         response.headers["x-request-id"] = request_id
+        response.headers["x-content-type-options"] = "nosniff"
+        response.headers["referrer-policy"] = "no-referrer"
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("content-security-policy", _PAGE_POLICY)
+            response.headers["x-frame-options"] = "DENY"
         log.info(
             "request",
             extra={
@@ -129,8 +155,10 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
 
     chat_page = resources.files("zhiwen.web").joinpath("chat.html").read_text(encoding="utf-8")
 
+    chat_policy = f"{_PAGE_POLICY}; script-src {_script_hashes(chat_page)}; connect-src 'self'"
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def chat() -> HTMLResponse:
-        return HTMLResponse(chat_page)
+        return HTMLResponse(chat_page, headers={"content-security-policy": chat_policy})
 
     return app

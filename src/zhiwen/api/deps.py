@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request, UploadFile
 
 from zhiwen.api.observability import Metrics, RateLimiter
-from zhiwen.errors import Forbidden, TooLarge
+from zhiwen.errors import Forbidden, TooLarge, Unauthorized
 from zhiwen.types import ApiKey
 from zhiwen.wiring import Services
 
@@ -31,7 +31,12 @@ def current_key(
     if authorization and authorization.lower().startswith("bearer "):
         plain = authorization[7:]
     services: Services = request.app.state.services
-    key = services.keys.authenticate(plain)
+    try:
+        key = services.keys.authenticate(plain)
+    except Unauthorized:
+        failures: RateLimiter = request.app.state.auth_failures
+        failures.check(request.client.host if request.client else "unknown")  # 429 once over the limit
+        raise
     limiter: RateLimiter = request.app.state.rate_limiter
     limiter.check(key.id)
     request.state.workspace_id = key.workspace_id

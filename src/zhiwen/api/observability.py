@@ -65,9 +65,11 @@ def configure_json_logging(level: int = logging.INFO) -> None:
 
 
 class RateLimiter:
-    """Token bucket per API key: ``per_minute`` requests, bursting up to the same number."""
+    """Token bucket per name (an API key, a client address): ``per_minute`` requests, bursting up to the
+    same number."""
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, what: str = "requests for this key") -> None:
+        self._what = what
         self._rate = per_minute / 60.0
         self._capacity = float(per_minute)
         self._buckets: dict[str, tuple[float, float]] = {}
@@ -81,5 +83,5 @@ class RateLimiter:
             if tokens < 1.0:
                 self._buckets[key_id] = (tokens, now)
                 wait = math.ceil((1.0 - tokens) / self._rate)
-                raise RateLimited(f"too many requests for this key; retry in {wait} s")
+                raise RateLimited(f"too many {self._what}; retry in {wait} s")
             self._buckets[key_id] = (tokens - 1.0, now)

@@ -85,7 +85,8 @@ def key_create(
     name: str = typer.Option("key", help="A label to recognise the key by."),
     role: str = typer.Option(
         "client",
-        help="'admin' manages everything; 'client' may search, ask, give feedback, read documents and jobs, and use recommendations and events.",
+        help="'admin' manages everything; 'client' may search, ask, give feedback, read documents "
+        "and jobs, and use recommendations and events.",
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:

@@ -29,8 +29,8 @@ def decode(data: bytes, name: str = "file") -> str:
         raise CorruptFile(f"{name}: looks like a binary file, not text")
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as error:
+        _refuse_damaged_utf8(data, name, error)
     try:
         text = data.decode("gb18030")
         if _looks_chinese(text):
@@ -41,6 +41,19 @@ def decode(data: bytes, name: str = "file") -> str:
     if best is None:
         raise CorruptFile(f"{name}: cannot tell the text encoding; save it as UTF-8 and try again")
     return str(best)
+
+
+def _refuse_damaged_utf8(data: bytes, name: str, error: UnicodeDecodeError) -> None:
+    """UTF-8 with a few broken bytes would otherwise reach the encoding guesser and be stored garbled.
+    It is UTF-8 when nearly all its non-ASCII characters decode as UTF-8 (GBK text mostly does not)."""
+    text = data.decode("utf-8", errors="replace")
+    broken = text.count("\ufffd")
+    valid = sum(1 for ch in text if ord(ch) > 127) - broken
+    if valid >= 10 and broken <= 0.05 * valid:
+        raise CorruptFile(
+            f"{name}: UTF-8 with {broken} invalid byte sequence(s), the first at byte {error.start}; "
+            "repair or re-save the file as UTF-8"
+        )
 
 
 def _looks_chinese(text: str) -> bool:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from zhiwen.api.deps import MetricsDep, ServicesDep
+from zhiwen.api.deps import MetricsDep, ServicesDep, admin_key, current_key
 from zhiwen.errors import BackendUnavailable
 
 router = APIRouter(tags=["operations"])
@@ -33,5 +33,11 @@ def readyz(services: ServicesDep) -> dict[str, object]:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(metrics: MetricsDep) -> Response:
+def metrics(request: Request, metrics: MetricsDep, services: ServicesDep) -> Response:
+    """Prometheus metrics. They name routes, workspaces' traffic and error rates, so they need an admin
+    key (Prometheus sends one with ``authorization: {credentials: zw_…}``) unless
+    ``ZHIWEN_METRICS_PUBLIC=true``."""
+    if not services.settings.metrics_public:
+        key = current_key(request, request.headers.get("authorization"), request.headers.get("x-api-key"))
+        admin_key(key)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
