@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests import files
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.api import create_app
 from zhiwen.api.schemas import SQL_INT_MAX
@@ -184,3 +185,20 @@ def test_a_golden_set_can_be_read_back(api: Api) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["version"] == 1 and response.json()["items"][0]["expected_answer"] == ["1 year"]
     assert client.get("/v1/golden-sets/none", headers=admin).status_code == 404
+
+
+def test_a_hostile_file_in_a_batch_fails_alone(api: Api) -> None:
+    client, _, keys = api
+    lol = files.with_member(files.docx("# Guide\n\nPlug it in."), "word/document.xml", files.BILLION_LAUGHS)
+    batch = [
+        ("good.md", b"# A\n\nRefunds take 3 days."),
+        ("lol.docx", lol),
+        ("good2.md", b"# B\n\nShips in 1 day."),
+    ]
+    response = client.post(
+        "/v1/documents", headers=_auth(keys["acme"]), files=[("files", item) for item in batch]
+    )
+    assert response.status_code == 200, response.text
+    results = {r["source"]: r for r in response.json()["files"]}
+    assert results["good.md"]["status"] == results["good2.md"]["status"] == "added"
+    assert results["lol.docx"]["status"] == "failed" and results["lol.docx"]["error_code"] == "corrupt_file"

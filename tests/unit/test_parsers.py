@@ -130,3 +130,18 @@ def test_jsonl_names_the_broken_line() -> None:
 def test_unusable_files_get_a_specific_error(name: str, data: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
         parse(name, data)
+
+
+def test_hostile_office_files_are_refused_by_name() -> None:
+    good = files.docx("# Guide\n\nPlug it in.")
+    laughs = files.with_member(good, "word/document.xml", files.BILLION_LAUGHS)
+    with pytest.raises(CorruptFile, match=r"lol\.docx"):
+        parse("lol.docx", laughs)
+    bomb = files.with_member(good, "word/document.xml", b" " * (30 * 1024 * 1024))
+    with pytest.raises(CorruptFile, match="zip bomb"):
+        parse("bomb.docx", bomb)
+    sheet_bomb = files.with_member(
+        files.xlsx([["q", "a"]]), "xl/worksheets/sheet1.xml", b" " * (30 * 1024 * 1024)
+    )
+    with pytest.raises(CorruptFile, match="zip bomb"):
+        parse("bomb.xlsx", sheet_bomb)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from zhiwen.errors import CorruptFile
 from zhiwen.text.chunking import Section
 from zhiwen.text.normalize import normalize
 
@@ -66,3 +69,24 @@ class SectionCollector:
         if text:
             self.sections.append(Section(f"{self.path}{suffix}", text))
         self._paragraphs.clear()
+
+
+MAX_EXPANDED_BYTES = 200 * 1024 * 1024  # what an Office file (a zip) may unpack to
+MAX_COMPRESSION_RATIO = 200  # real documents compress 2-20x; bombs compress thousands of times
+
+
+def refuse_zip_bombs(name: str, data: bytes) -> None:
+    """Office files are zips of XML: check what they unpack to before any XML parser sees them."""
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError):
+        return  # not a zip at all: the format's parser names that problem
+    expanded = sum(m.file_size for m in members)
+    squeezed = max(
+        (m.file_size / max(m.compress_size, 1) for m in members if m.file_size > 1024 * 1024), default=1.0
+    )
+    if expanded > MAX_EXPANDED_BYTES or squeezed > MAX_COMPRESSION_RATIO:
+        raise CorruptFile(
+            f"{name}: unpacks to {expanded:,} bytes ({squeezed:.0f}x its compressed size); "
+            "this looks like a zip bomb, not a document"
+        )

@@ -7,9 +7,10 @@ import zipfile
 
 import docx
 from docx.opc.exceptions import PackageNotFoundError
+from lxml.etree import XMLSyntaxError
 
 from zhiwen.errors import CorruptFile, EncryptedFile
-from zhiwen.parsers.base import ParsedDocument, SectionCollector, stem_title
+from zhiwen.parsers.base import ParsedDocument, SectionCollector, refuse_zip_bombs, stem_title
 from zhiwen.text.normalize import normalize
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # password-protected .docx files are OLE containers, not zips
@@ -25,9 +26,10 @@ def _heading_level(style_name: str) -> int | None:
 def parse_docx(name: str, data: bytes) -> ParsedDocument:
     if data.startswith(_OLE_MAGIC):
         raise EncryptedFile(f"{name}: the document is password-protected or an old .doc; save it as .docx")
+    refuse_zip_bombs(name, data)
     try:
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as error:
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, XMLSyntaxError) as error:
         raise CorruptFile(f"{name}: not a readable DOCX file ({error})") from None
     title = normalize(document.core_properties.title or "") or stem_title(name)
     collector = SectionCollector(title)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from openpyxl import load_workbook
 
 from zhiwen.errors import CorruptFile, EncryptedFile, InvalidInput
-from zhiwen.parsers.base import FaqEntry, ParsedDocument, stem_title
+from zhiwen.parsers.base import FaqEntry, ParsedDocument, refuse_zip_bombs, stem_title
 from zhiwen.text.normalize import decode, normalize
 
 QUESTION_COLUMNS = ("question", "questions", "q", "问题", "问", "常见问题", "提问", "标准问题")
@@ -72,6 +72,7 @@ def parse_csv(name: str, data: bytes) -> ParsedDocument:
 def parse_xlsx(name: str, data: bytes) -> ParsedDocument:
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise EncryptedFile(f"{name}: the workbook is password-protected or an old .xls; save it as .xlsx")
+    refuse_zip_bombs(name, data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
