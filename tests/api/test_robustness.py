@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +203,29 @@ def test_a_hostile_file_in_a_batch_fails_alone(api: Api) -> None:
     results = {r["source"]: r for r in response.json()["files"]}
     assert results["good.md"]["status"] == results["good2.md"]["status"] == "added"
     assert results["lol.docx"]["status"] == "failed" and results["lol.docx"]["error_code"] == "corrupt_file"
+
+
+def test_a_chunked_upload_is_limited_like_one_with_a_length(
+    tmp_path: Path, embedder: BundledE5Embedder
+) -> None:
+    settings = Settings(data_dir=tmp_path, max_upload_bytes=100_000)
+    services = build_services(settings, embedder=embedder)
+    key = services.keys.issue(services.workspaces.create_workspace("acme").id, "admin", "admin").plain
+    boundary = "zhiwen"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.md"\r\n\r\n'
+
+    def body() -> Iterator[bytes]:  # no Content-Length: the client streams it
+        yield head.encode()
+        for _ in range(300):
+            yield b"x" * 10_000
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    with TestClient(create_app(services, run_embedding_worker=False)) as client:
+        response = client.post(
+            "/v1/documents",
+            headers={**_auth(key), "content-type": f"multipart/form-data; boundary={boundary}"},
+            content=body(),
+        )
+        assert response.status_code == 413, response.text
+        assert response.json()["error"]["code"] == "too_large"
+        assert client.get("/v1/documents", headers=_auth(key)).json()["total"] == 0

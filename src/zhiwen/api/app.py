@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
 import zhiwen
+from zhiwen.api.body_limit import BodyLimit
 from zhiwen.api.deps import current_key
 from zhiwen.api.observability import Metrics, RateLimiter
 from zhiwen.api.routes import ask, catalog, documents, health, lifecycle, quality, recommend, reviews
@@ -74,6 +75,7 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
         services.settings.failed_auth_per_minute, "failed sign-ins from this address"
     )
     upload_ceiling = services.settings.max_upload_bytes + 1024 * 1024  # multipart framing on top of the file
+    app.add_middleware(BodyLimit, limit=upload_ceiling)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
