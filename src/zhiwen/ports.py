@@ -140,6 +140,9 @@ class JobStore(Protocol):
         error: str | None = None,
     ) -> None: ...
     def get_job(self, workspace_id: str, job_id: str) -> Job: ...
+    def unfinished_jobs(self) -> list[Job]:
+        """Queued or running jobs of every workspace, oldest first (after a restart, nothing runs them)."""
+        ...
 
 
 class AnswerStore(Protocol):

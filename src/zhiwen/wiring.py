@@ -30,6 +30,7 @@ from zhiwen.services.evaluate import EvalService
 from zhiwen.services.feedback import FeedbackService
 from zhiwen.services.golden_sets import GoldenSetService
 from zhiwen.services.ingest import IngestService
+from zhiwen.services.ingest_jobs import IngestJobs
 from zhiwen.services.keys import KeyService
 from zhiwen.services.recommend import RecommendationService
 from zhiwen.services.recommend_release import RecommenderModelService
@@ -76,6 +77,7 @@ class Services:
     answerer: AnswerService
     keys: KeyService
     job_runner: JobRunner
+    ingest_jobs: IngestJobs
     targets: Targets
     curated: CuratedService
     golden: GoldenSetService
@@ -160,6 +162,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
     review_store = SqliteReviewStore(db)
     review_vectors = ReviewVectors(review_store, embedder)
     live_models = LiveModels(review_store, review_vectors)
+    job_runner = ThreadJobRunner(jobs)
     return Services(
         settings=settings,
         db=db,
@@ -176,7 +179,8 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         retriever=retriever,
         answerer=answerer,
         keys=KeyService(workspaces),
-        job_runner=ThreadJobRunner(jobs),
+        job_runner=job_runner,
+        ingest_jobs=IngestJobs(jobs, job_runner, ingest, settings.data_dir / "spool"),
         targets=targets,
         curated=curated,
         golden=golden,

@@ -53,6 +53,9 @@ def _error(status: int, code: str, message: str, details: object = None) -> JSON
 def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        recovered = services.ingest_jobs.recover()
+        if any(recovered.values()):
+            log.warning("jobs interrupted by the last stop", extra={"fields": recovered})
         if run_embedding_worker:
             services.embedding_worker.start()
         yield

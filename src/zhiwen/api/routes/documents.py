@@ -17,7 +17,6 @@ from zhiwen.api.schemas import (
     JobOut,
 )
 from zhiwen.errors import InvalidInput, TooLarge
-from zhiwen.ports import ProgressCallback
 from zhiwen.services.ingest import IngestResult
 from zhiwen.types import Document
 
@@ -80,16 +79,7 @@ def upload_documents(
         results = [ingest.ingest_bytes(key.workspace_id, name, data, tags) for name, data in uploads]
         return IngestResponse(files=[_file_result(r) for r in results])
 
-    job = services.jobs.create_job(key.workspace_id, "ingest")
-
-    def work(progress: ProgressCallback) -> dict[str, object]:
-        results = []
-        for i, (name, data) in enumerate(uploads, start=1):
-            results.append(dataclasses.asdict(ingest.ingest_bytes(key.workspace_id, name, data, tags)))
-            progress(i / len(uploads))
-        return {"files": results}
-
-    services.job_runner.submit(job, work)
+    job = services.ingest_jobs.start(key.workspace_id, uploads, tags)
     response.status_code = status.HTTP_202_ACCEPTED
     return IngestResponse(files=[], job_id=job.id)
 

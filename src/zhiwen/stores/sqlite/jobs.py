@@ -71,3 +71,10 @@ class SqliteJobStore:
         if row is None:
             raise NotFound(f"no job {job_id!r} in this workspace")
         return _job(row)
+
+    def unfinished_jobs(self) -> list[Job]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at, id"
+            ).fetchall()
+        return [_job(row) for row in rows]

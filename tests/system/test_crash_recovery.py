@@ -1,0 +1,99 @@
+"""`kill -9` of a real server process during an upload job: on restart the job resumes and every file is
+stored exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+FILES = 100
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "ZHIWEN_DATA_DIR": str(data_dir), "ZHIWEN_SYNC_UPLOAD_BYTES": "1000"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "zhiwen", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.kill()
+    raise AssertionError("the server did not start")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "zhiwen", "--data-dir", str(tmp_path), "init", "--json"],
+        check=True,
+        capture_output=True,
+    )
+    return tmp_path
+
+
+def _admin_key(data_dir: Path) -> str:
+    command = ["key", "create", "--name", "ops", "--role", "admin", "--json"]
+    out = subprocess.run(
+        [sys.executable, "-m", "zhiwen", "--data-dir", str(data_dir), *command],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return str(json.loads(out)["secret"])
+
+
+def test_an_upload_job_killed_mid_way_resumes_on_restart_and_writes_nothing_twice(data_dir: Path) -> None:
+    key = {"Authorization": f"Bearer {_admin_key(data_dir)}"}
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _serve(data_dir, port)
+    try:
+        uploads = [
+            ("files", (f"policy-{n}.md", f"# Policy {n}\n\nRule {n}: refunds take {n} days.\n".encode()))
+            for n in range(FILES)
+        ]
+        job_id = httpx.post(f"{base}/v1/documents", headers=key, files=uploads, timeout=60).json()["job_id"]
+        while True:  # kill -9 once the job is part-way through
+            job = httpx.get(f"{base}/v1/jobs/{job_id}", headers=key).json()
+            assert job["status"] != "succeeded", "the job finished before it could be killed"
+            if job["progress"] > 0:
+                break
+            time.sleep(0.01)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        server = _serve(data_dir, port)
+        deadline = time.monotonic() + 120
+        while (job := httpx.get(f"{base}/v1/jobs/{job_id}", headers=key).json())["status"] != "succeeded":
+            assert job["status"] != "failed" and time.monotonic() < deadline, job
+            time.sleep(0.2)
+        statuses = [f["status"] for f in job["result"]["files"]]
+        assert len(statuses) == FILES and "unchanged" in statuses and "failed" not in statuses
+        listed = httpx.get(f"{base}/v1/documents?limit=1000", headers=key).json()
+        assert listed["total"] == FILES
+        assert len({d["source"] for d in listed["documents"]}) == FILES
+        assert not any((data_dir / "spool").iterdir())  # the spooled upload is gone once done
+    finally:
+        server.kill()
+        server.wait()
