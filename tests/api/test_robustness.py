@@ -229,3 +229,17 @@ def test_a_chunked_upload_is_limited_like_one_with_a_length(
         assert response.status_code == 413, response.text
         assert response.json()["error"]["code"] == "too_large"
         assert client.get("/v1/documents", headers=_auth(key)).json()["total"] == 0
+
+
+def test_topics_of_a_few_distinct_reviews_ask_for_fewer_topics(api: Api) -> None:
+    """Found by schemathesis: 13 distinct negative reviews and k=29 was a 500 from k-means."""
+    client, _, keys = api
+    admin = _auth(keys["acme"])
+    texts = [f"质量太差了，用了{n}天就坏了" for n in range(13)] * 3
+    reviews = [{"text": t, "label": "negative"} for t in texts]
+    assert (
+        client.post("/v1/reviews", headers=admin, json={"reviews": reviews, "score": False}).status_code
+        == 201
+    )
+    response = client.post("/v1/reviews/topics", headers=admin, json={"k": 29})
+    assert response.status_code == 400 and "distinct negative reviews" in response.json()["error"]["message"]

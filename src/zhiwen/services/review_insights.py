@@ -69,12 +69,16 @@ class ReviewInsights:
             for r in self._store.reviews(workspace_id, ReviewFilter())
             if (r.sentiment or r.label) == "negative"
         ]
-        if len(negatives) < MIN_REVIEWS:
+        distinct = {r.text for r in negatives}  # copies of one text are one point to cluster
+        if len(distinct) < MIN_REVIEWS:
             raise InvalidInput(
-                f"{len(negatives)} negative reviews; topics need at least {MIN_REVIEWS}. "
+                f"{len(distinct)} distinct negative reviews; topics need at least {MIN_REVIEWS}. "
                 "Import more reviews, or score them first (`zhiwen reviews score`)"
             )
         sample = random.Random(0).sample(negatives, min(len(negatives), MAX_TOPIC_REVIEWS))
+        points = len({r.text for r in sample})
+        if k is not None and k >= points:
+            raise InvalidInput(f"{points} distinct negative reviews allow at most {points - 1} topics")
         known = self._vectors.ensure(workspace_id, sample, progress)
         model = build_topics([r.text for r in sample], np.stack([known[r.text] for r in sample]), k)
         self._store.save_topics(workspace_id, model.to_dict())

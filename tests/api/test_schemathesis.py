@@ -1,0 +1,46 @@
+"""Schemathesis generates requests from the OpenAPI schema for every operation, with an admin and a
+client key, against a workspace holding a document and a golden set: no request may get a 500."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from zhiwen.api import create_app
+from zhiwen.config import Settings
+from zhiwen.wiring import build_services
+
+# Built at import: schemathesis reads the schema while pytest collects the tests.
+_DATA = tempfile.TemporaryDirectory(prefix="zhiwen-schemathesis-")
+_LIMITS = Settings(
+    data_dir=Path(_DATA.name), rate_limit_per_minute=1_000_000, failed_auth_per_minute=1_000_000
+)
+_SERVICES = build_services(_LIMITS)
+_WORKSPACE = _SERVICES.workspaces.create_workspace("acme")
+KEYS = {role: _SERVICES.keys.issue(_WORKSPACE.id, role, role).plain for role in ("admin", "client")}  # type: ignore[arg-type]
+_SERVICES.ingest.ingest_bytes(_WORKSPACE.id, "returns.md", b"# Returns\n\nRefunds take 3 working days.")
+_SERVICES.golden.import_bytes(
+    _WORKSPACE.id,
+    "demo",
+    "g.jsonl",
+    b'{"question": "How long do refunds take?", "expected_answer": "3 days"}\n',
+)
+schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(_SERVICES, run_embedding_worker=False))
+BOUNDED = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@schema.parametrize()
+@BOUNDED
+def test_no_request_with_an_admin_key_gets_a_server_error(case: Any) -> None:
+    case.call_and_validate(headers={"Authorization": f"Bearer {KEYS['admin']}"}, checks=[not_a_server_error])
+
+
+@schema.parametrize()
+@settings(BOUNDED, max_examples=4)
+def test_no_request_with_a_client_key_gets_a_server_error(case: Any) -> None:
+    case.call_and_validate(headers={"Authorization": f"Bearer {KEYS['client']}"}, checks=[not_a_server_error])
