@@ -16,12 +16,18 @@ import numpy as np
 import numpy.typing as npt
 
 from zhiwen.types import (
+    AgentPresence,
     Answer,
     ApiKey,
+    Author,
     BehaviourEvent,
     CatalogItem,
     Chunk,
+    Citation,
+    ConversationRating,
     CuratedAnswer,
+    DeskConversation,
+    DeskMessage,
     Document,
     EvalRun,
     Feedback,
@@ -45,7 +51,15 @@ class WorkspaceStore(Protocol):
     def get_workspace(self, name_or_id: str) -> Workspace: ...
     def list_workspaces(self) -> list[Workspace]: ...
 
-    def create_key(self, workspace_id: str, name: str, role: Role, key_hash: str, prefix: str) -> ApiKey: ...
+    def create_key(
+        self,
+        workspace_id: str,
+        name: str,
+        role: Role,
+        key_hash: str,
+        prefix: str,
+        origins: Sequence[str] = (),
+    ) -> ApiKey: ...
     def find_key(self, key_hash: str) -> ApiKey | None: ...
     def list_keys(self, workspace_id: str) -> list[ApiKey]: ...
     def revoke_key(self, key_id_or_prefix: str) -> ApiKey: ...
@@ -152,8 +166,10 @@ class AnswerStore(Protocol):
         answer: Answer,
         retrieved: Sequence[dict[str, object]],
         understood: object = None,
+        withheld: object = None,
     ) -> None:
-        """Store the answer; ``understood`` is the question as read in its conversation (plain JSON)."""
+        """Store the answer; ``understood`` is the question as read in its conversation, ``withheld``
+        the answer drafted but not given because confidence was too low (both plain JSON)."""
         ...
 
     def recent_turns(self, workspace_id: str, conversation_id: str, limit: int) -> list[object]:
@@ -166,6 +182,70 @@ class AnswerStore(Protocol):
         ...
 
     def ensure_conversation(self, workspace_id: str, conversation_id: str | None) -> str: ...
+
+
+class DeskStore(Protocol):
+    """Conversations as the service desk holds them, their messages in order, agents and ratings.
+
+    Changes of who holds a conversation are compare-and-set (``update`` with ``expect``), so two agents
+    claiming one conversation at the same moment cannot both win."""
+
+    def open_conversation(
+        self, workspace_id: str, conversation_id: str, language: str, visitor_hash: str | None = None
+    ) -> DeskConversation:
+        """The desk's record of the conversation, made (held by the bot) on first use."""
+        ...
+
+    def get(self, workspace_id: str, conversation_id: str) -> DeskConversation: ...
+    def latest_for_visitor(self, workspace_id: str, visitor_hash: str) -> DeskConversation | None: ...
+    def update(
+        self,
+        workspace_id: str,
+        conversation_id: str,
+        changes: dict[str, Any],
+        expect: dict[str, Any] | None = None,
+    ) -> bool:
+        """Apply ``changes`` if the record still has the ``expect``-ed values; whether it did."""
+        ...
+
+    def conversations(
+        self,
+        workspace_id: str,
+        statuses: Collection[str] = (),
+        language: str | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        since: str | None = None,
+        limit: int = 200,
+    ) -> list[DeskConversation]:
+        """Oldest in the queue first (then oldest made), each with its last message's text."""
+        ...
+
+    def add_message(
+        self,
+        workspace_id: str,
+        conversation_id: str,
+        author: Author,
+        author_name: str,
+        text: str,
+        answer_id: str | None = None,
+        citations: Sequence[Citation] = (),
+    ) -> DeskMessage: ...
+    def messages(
+        self, workspace_id: str, conversation_id: str, after: int = 0, limit: int = 500
+    ) -> list[DeskMessage]: ...
+    def last_change(self, workspace_id: str) -> str:
+        """Changes whenever a message is added or a conversation changes: what the inbox watches."""
+        ...
+
+    def set_presence(self, workspace_id: str, presence: AgentPresence) -> None: ...
+    def agents(self, workspace_id: str) -> list[AgentPresence]: ...
+
+    def rate(self, workspace_id: str, rating: ConversationRating) -> None:
+        """Store (or replace) the customer's rating of the conversation."""
+        ...
+
+    def ratings(self, workspace_id: str, since: str | None = None) -> list[ConversationRating]: ...
 
 
 class FeedbackStore(Protocol):
@@ -182,7 +262,7 @@ class FeedbackStore(Protocol):
         self, workspace_id: str, answer_id: str | None = None, limit: int = 100
     ) -> list[Feedback]: ...
     def review_candidates(self, workspace_id: str, limit: int) -> list[dict[str, Any]]:
-        """Unreviewed answers that were handed off or disliked, newest first."""
+        """Unreviewed answers that were handed off, disliked or answered by an agent, newest first."""
         ...
 
     def set_review(self, workspace_id: str, answer_ids: Sequence[str], outcome: str) -> None: ...

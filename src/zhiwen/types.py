@@ -7,8 +7,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 ChunkKind = Literal["passage", "faq"]
-Rating = Literal["like", "dislike"]
-Role = Literal["admin", "client"]
+Rating = Literal["like", "dislike", "agent"]  # "agent": what a human agent answered a handed-off question
+# admin: everything; client: a program that asks; agent: a person at the desk; widget: a public key embedded
+# in a company's web page that only its own visitors' conversations can use.
+Role = Literal["admin", "client", "agent", "widget"]
+DeskStatus = Literal["bot", "waiting", "open", "resolved"]
+Author = Literal["customer", "bot", "agent", "note", "system"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class ApiKey:
     role: Role
     created_at: str
     revoked_at: str | None = None
+    origins: tuple[str, ...] = ()  # widget keys: the web origins allowed to use it
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,61 @@ class Answer:
     release: int | None = None  # the release number that answered; None before the first promotion
     related_products: tuple[RelatedProduct, ...] = ()  # when the question names catalogue products
     understood_as: str | None = None  # a follow-up read with the conversation's earlier turns
+
+
+@dataclass(frozen=True)
+class DeskConversation:
+    """A conversation as the service desk sees it: who holds it (the bot, the queue, an agent) and when."""
+
+    id: str
+    workspace_id: str
+    status: DeskStatus
+    language: str
+    team: str = ""
+    assignee: str | None = None
+    reason: str | None = None  # why it went to people: bot_handoff, asked_for_human, repeated_failures
+    contact: str = ""  # what the customer left for a reply when nobody was online
+    failed_answers: int = 0
+    created_at: str = ""
+    queued_at: str | None = None
+    first_response_at: str | None = None
+    resolved_at: str | None = None
+    updated_at: str = ""
+    last_message: str = ""
+    visitor_hash: str | None = None  # widget conversations: only the visitor holding its token may use it
+
+
+@dataclass(frozen=True)
+class DeskMessage:
+    """One message of a conversation; ``id`` grows with every message, so it is also the event id."""
+
+    id: int
+    conversation_id: str
+    author: Author
+    author_name: str
+    text: str
+    created_at: str
+    answer_id: str | None = None
+    citations: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True)
+class AgentPresence:
+    agent: str
+    status: Literal["online", "away", "offline"]
+    teams: tuple[str, ...]
+    languages: tuple[str, ...]
+    seen_at: str
+
+
+@dataclass(frozen=True)
+class ConversationRating:
+    conversation_id: str
+    score: int
+    comment: str
+    agent: str | None
+    release: int | None
+    created_at: str
 
 
 @dataclass(frozen=True)

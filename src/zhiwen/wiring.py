@@ -25,6 +25,7 @@ from zhiwen.services.answer import AnswerLimits, AnswerService
 from zhiwen.services.answer_config import AnswerConfig
 from zhiwen.services.catalog import CatalogService
 from zhiwen.services.curated import CuratedService
+from zhiwen.services.desk.desk import DeskService
 from zhiwen.services.embedding import EmbeddingWorker
 from zhiwen.services.evaluate import EvalService
 from zhiwen.services.feedback import FeedbackService
@@ -46,6 +47,7 @@ from zhiwen.stores.sqlite.answers import SqliteAnswerStore
 from zhiwen.stores.sqlite.catalog import SqliteCatalogStore
 from zhiwen.stores.sqlite.curated import SqliteCuratedStore
 from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sqlite.desk import SqliteDeskStore
 from zhiwen.stores.sqlite.documents import SqliteDocumentStore
 from zhiwen.stores.sqlite.evals import SqliteEvalStore
 from zhiwen.stores.sqlite.feedback import SqliteFeedbackStore
@@ -91,6 +93,7 @@ class Services:
     catalog: CatalogService
     recommenders: RecommenderModelService
     recommendations: RecommendationService
+    desk: DeskService
 
     def close(self) -> None:
         self.job_runner.shutdown()
@@ -163,6 +166,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
     review_vectors = ReviewVectors(review_store, embedder)
     live_models = LiveModels(review_store, review_vectors)
     job_runner = ThreadJobRunner(jobs)
+    feedback_store = SqliteFeedbackStore(db)
     return Services(
         settings=settings,
         db=db,
@@ -185,7 +189,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         curated=curated,
         golden=golden,
         evaluator=evaluator,
-        feedback=FeedbackService(SqliteFeedbackStore(db), answers, curated, golden, embedder),
+        feedback=FeedbackService(feedback_store, answers, curated, golden, embedder),
         releases=releases,
         tuner=TuneService(answerer, golden, releases, evaluator, targets, retriever, documents, embedder),
         reviews=ReviewService(review_store, answers, review_vectors, live_models),
@@ -194,4 +198,5 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         catalog=CatalogService(catalog_store),
         recommenders=recommenders,
         recommendations=recommendations,
+        desk=DeskService(SqliteDeskStore(db), answers, answerer, feedback_store, workspaces),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -19,9 +20,22 @@ from starlette.exceptions import HTTPException
 
 import zhiwen
 from zhiwen.api.body_limit import BodyLimit
-from zhiwen.api.deps import current_key
+from zhiwen.api.cors import WidgetCors
+from zhiwen.api.deps import customer_key
 from zhiwen.api.observability import Metrics, RateLimiter
-from zhiwen.api.routes import ask, catalog, documents, health, lifecycle, quality, recommend, reviews
+from zhiwen.api.routes import (
+    ask,
+    catalog,
+    conversations,
+    desk,
+    documents,
+    health,
+    lifecycle,
+    quality,
+    recommend,
+    reviews,
+)
+from zhiwen.api.signals import Signals
 from zhiwen.errors import TooLarge, ZhiwenError
 from zhiwen.wiring import Services
 
@@ -51,14 +65,19 @@ def _error(status: int, code: str, message: str, details: object = None) -> JSON
 
 
 def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI:
+    signals = Signals()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        signals.bind(asyncio.get_running_loop())
+        services.desk.listeners.append(signals.notify)
         recovered = services.ingest_jobs.recover()
         if any(recovered.values()):
             log.warning("jobs interrupted by the last stop", extra={"fields": recovered})
         if run_embedding_worker:
             services.embedding_worker.start()
         yield
+        services.desk.listeners.remove(signals.notify)
         services.embedding_worker.stop()
 
     app = FastAPI(
@@ -72,13 +91,18 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.signals = signals
     app.state.metrics = Metrics()
+    app.state.visitor_limiter = RateLimiter(
+        services.settings.visitor_messages_per_minute, "messages from this visitor"
+    )
     app.state.rate_limiter = RateLimiter(services.settings.rate_limit_per_minute)
     app.state.auth_failures = RateLimiter(
         services.settings.failed_auth_per_minute, "failed sign-ins from this address"
     )
     upload_ceiling = services.settings.max_upload_bytes + 1024 * 1024  # multipart framing on top of the file
     app.add_middleware(BodyLimit, limit=upload_ceiling)
+    app.add_middleware(WidgetCors, origins=services.keys.widget_origins)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -140,7 +164,7 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
             # A body is parsed before the key is checked: whoever has no valid key learns nothing more
             # about the request than that it is unauthorised.
             try:
-                current_key(request, request.headers.get("authorization"), request.headers.get("x-api-key"))
+                customer_key(request, request.headers.get("authorization"), request.headers.get("x-api-key"))
             except ZhiwenError as refused:
                 return await zhiwen_error(request, refused)
         problems = "; ".join(
@@ -157,6 +181,8 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
     app.include_router(reviews.router)
     app.include_router(catalog.router)
     app.include_router(recommend.router)
+    app.include_router(conversations.router)
+    app.include_router(desk.router)
 
     chat_page = resources.files("zhiwen.web").joinpath("chat.html").read_text(encoding="utf-8")
 

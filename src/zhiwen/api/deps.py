@@ -22,11 +22,7 @@ def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
-def current_key(
-    request: Request,
-    authorization: Annotated[str | None, Header(description="Bearer zw_…")] = None,
-    x_api_key: Annotated[str | None, Header(description="Alternative to Authorization")] = None,
-) -> ApiKey:
+def _authenticate(request: Request, authorization: str | None, x_api_key: str | None) -> ApiKey:
     plain = x_api_key
     if authorization and authorization.lower().startswith("bearer "):
         plain = authorization[7:]
@@ -43,9 +39,43 @@ def current_key(
     return key
 
 
+def current_key(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer zw_…")] = None,
+    x_api_key: Annotated[str | None, Header(description="Alternative to Authorization")] = None,
+) -> ApiKey:
+    key = _authenticate(request, authorization, x_api_key)
+    if key.role == "widget":
+        raise Forbidden("a widget key only serves the chat widget's conversations (/v1/conversations)")
+    return key
+
+
+def customer_key(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer zw_… or a widget key zw_pub_…")] = None,
+    x_api_key: Annotated[str | None, Header(description="Alternative to Authorization")] = None,
+) -> ApiKey:
+    """Keys that may hold a customer's conversation: programs' keys, and widget keys from the origins they
+    allow (a page elsewhere that copied the key is refused, and no CORS header lets it read anything)."""
+    key = _authenticate(request, authorization, x_api_key)
+    if key.role == "widget":
+        origin = request.headers.get("origin")
+        if origin is None or origin.lower() not in key.origins:
+            raise Forbidden(
+                f"origin {origin or '(none)'} may not use this widget key; allowed: {', '.join(key.origins)}"
+            )
+    return key
+
+
 def admin_key(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
     if key.role != "admin":
         raise Forbidden(f"this needs an admin key; this key's role is {key.role!r}")
+    return key
+
+
+def agent_key(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    if key.role not in ("agent", "admin"):
+        raise Forbidden(f"this needs an agent or admin key; this key's role is {key.role!r}")
     return key
 
 
@@ -58,6 +88,8 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 AnyKey = Annotated[ApiKey, Depends(current_key)]
 AdminKey = Annotated[ApiKey, Depends(admin_key)]
+AgentKey = Annotated[ApiKey, Depends(agent_key)]
+CustomerKey = Annotated[ApiKey, Depends(customer_key)]
 
 
 def read_upload(file: UploadFile, limit: int) -> bytes:

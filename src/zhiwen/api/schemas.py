@@ -306,3 +306,81 @@ class EventIn(BaseModel):
 
 class EventsIn(Strict):
     events: list[EventIn] = Field(min_length=1, max_length=1000)
+
+
+# ---- the service desk -----------------------------------------------------------------------------------
+
+
+class MessageRequest(Strict):
+    text: str = Field(min_length=1, max_length=4000)
+    use_llm: bool = True
+
+
+class HumanRequest(Strict):
+    contact: str = Field("", max_length=200, description="Phone or e-mail for a reply when nobody is online.")
+    message: str = Field("", max_length=4000)
+
+
+class RatingRequest(Strict):
+    score: int = Field(ge=1, le=5, description="1 (bad) to 5 (excellent).")
+    comment: str = Field("", max_length=2000)
+
+
+class AgentMessageRequest(Strict):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class AssignRequest(Strict):
+    agent: str = Field(min_length=1, max_length=200, description="Agent id, e.g. key:alice")
+
+
+class PresenceRequest(Strict):
+    status: Literal["online", "away", "offline"]
+    teams: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=20)
+    languages: list[Literal["zh", "en"]] = Field(default_factory=list, max_length=2)
+
+
+class DeskMessageOut(BaseModel):
+    id: int = Field(description="Grows with every message: send the last one seen as Last-Event-ID.")
+    conversation_id: str
+    author: Literal["customer", "bot", "agent", "note", "system"]
+    author_name: str
+    text: str
+    created_at: str
+    answer_id: str | None
+    citations: list[CitationOut]
+
+
+class DeskStateOut(BaseModel):
+    status: Literal["bot", "waiting", "open", "resolved"]
+    reason: str | None
+    position: int | None = Field(description="Place in the queue while waiting (1 = next).")
+    expected_wait_minutes: int | None
+    agents_online: int
+    open_now: bool
+    assignee_name: str | None
+
+
+class TurnResponse(BaseModel):
+    conversation_id: str
+    answer: AnswerResponse | None = Field(description="The bot's answer; null while people hold it.")
+    messages: list[DeskMessageOut]
+    state: DeskStateOut
+    visitor_token: str | None = Field(None, description="Widget keys: bind later calls with X-Visitor-Token.")
+
+
+class ConversationOut(BaseModel):
+    id: str
+    status: Literal["bot", "waiting", "open", "resolved"]
+    language: str
+    team: str
+    assignee: str | None
+    reason: str | None
+    contact: str
+    failed_answers: int
+    created_at: str
+    queued_at: str | None
+    first_response_at: str | None
+    resolved_at: str | None
+    updated_at: str
+    last_message: str

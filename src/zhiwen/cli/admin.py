@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import cast, get_args
 
 import typer
 from rich.table import Table
@@ -85,17 +86,22 @@ def key_create(
     name: str = typer.Option("key", help="A label to recognise the key by."),
     role: str = typer.Option(
         "client",
-        help="'admin' manages everything; 'client' may search, ask, give feedback, read documents "
-        "and jobs, and use recommendations and events.",
+        help="'admin' manages everything; 'client' (a program) may search, ask, give feedback, read "
+        "documents and jobs, and use recommendations and events; 'agent' works the desk (queue, replies); "
+        "'widget' is the public key of the chat widget on your site (needs --origin).",
+    ),
+    origins: list[str] = typer.Option(
+        [],
+        "--origin",
+        help="Widget keys: a web origin allowed to use the key, e.g. https://shop.example.com (repeatable).",
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Issue an API key for a workspace; the secret is printed once."""
     services = state.services()
-    if role not in ("admin", "client"):
-        raise typer.BadParameter("role must be 'admin' or 'client'")
-    role_value: Role = "admin" if role == "admin" else "client"
-    issued = services.keys.issue(state.workspace(workspace).id, name, role_value)
+    if role not in get_args(Role):
+        raise typer.BadParameter(f"role must be one of {', '.join(get_args(Role))}")
+    issued = services.keys.issue(state.workspace(workspace).id, name, cast(Role, role), origins)
     if as_json:
         print_json({**dataclasses.asdict(issued.key), "secret": issued.plain})
     else:

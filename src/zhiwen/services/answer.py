@@ -4,6 +4,7 @@ when the knowledge does not support an answer, an honest handoff to a human.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -357,8 +358,15 @@ class AnswerService:
             understood_as=draft.understood.text if draft.understood.is_follow_up else None,
         )
         if record:
+            withheld = None  # what the assistant would have said: the agent who takes over reads it
+            if answer.handoff and draft.mode != "handoff":
+                withheld = {
+                    "text": draft.text,
+                    "mode": draft.mode,
+                    "citations": [dataclasses.asdict(c) for c in draft.citations],
+                }
             self._answers.save_answer(
-                workspace_id, answer, _retrieved(draft.retrieval), draft.understood.to_dict()
+                workspace_id, answer, _retrieved(draft.retrieval), draft.understood.to_dict(), withheld
             )
         return answer
 

@@ -86,11 +86,15 @@ def search(body: SearchRequest, services: ServicesDep, key: AnyKey, metrics: Met
 async def ask(
     body: AskRequest, services: ServicesDep, key: AnyKey, metrics: MetricsDep
 ) -> AnswerResponse | EventSourceResponse:
-    """Answer in the question's language with numbered citations, or hand off (``handoff: true``).
+    """Answer in the question's language with numbered citations, or hand off (``handoff: true``): the
+    conversation then waits for a person at the desk, and ``text`` tells the customer who replies when.
+    A conversation a person holds refuses ``/v1/ask`` (409): use ``/v1/conversations/{id}/messages``.
 
     With ``stream: true``, an LLM's answer streams as its tokens come; an extractive answer, checked
     before any of it is shown, streams in pieces. The final ``answer`` event is what counts: an LLM
     reply that turns out to cite nothing ends as a handoff there."""
+    if body.conversation_id:
+        await run_in_threadpool(services.desk.bot_may_answer, key.workspace_id, body.conversation_id)
     if not body.stream:
         answer = await run_in_threadpool(
             services.answerer.answer,
@@ -102,7 +106,9 @@ async def ask(
             body.use_llm,
         )
         _observe(metrics, answer)
-        return answer_response(answer)
+        turn = await run_in_threadpool(services.desk.answered, key.workspace_id, answer)
+        assert turn.answer is not None
+        return answer_response(turn.answer)
     pieces = services.answerer.stream(
         key.workspace_id, body.question, body.conversation_id, body.document_ids, body.tags, body.use_llm
     )
@@ -120,6 +126,8 @@ async def ask(
             piece = await run_in_threadpool(next, pieces, None)
         assert isinstance(piece, Answer)
         _observe(metrics, piece)
+        piece = (await run_in_threadpool(services.desk.answered, key.workspace_id, piece)).answer
+        assert piece is not None
         if not streamed:
             for start in range(0, len(piece.text), STREAM_PIECE_CHARS):
                 yield delta(piece.text[start : start + STREAM_PIECE_CHARS])

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import PlainTextResponse
 
-from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor, read_upload
+from zhiwen.api.deps import AdminKey, CustomerKey, ServicesDep, actor, read_upload
+from zhiwen.api.routes.conversations import VisitorToken, visitor_conversation
 from zhiwen.api.schemas import (
     SQL_INT_MAX,
     ApproveRequest,
@@ -26,11 +27,23 @@ router = APIRouter(prefix="/v1", tags=["feedback and review"])
 
 
 @router.post("/feedback", status_code=status.HTTP_201_CREATED)
-def give_feedback(body: FeedbackRequest, services: ServicesDep, key: AnyKey) -> dict[str, Any]:
-    """Like or dislike an answer (the ``answer_id`` that ask returned), with a comment and a correction."""
+def give_feedback(
+    body: FeedbackRequest,
+    services: ServicesDep,
+    key: CustomerKey,
+    x_visitor_token: VisitorToken = None,
+) -> dict[str, Any]:
+    """Like or dislike an answer (the ``answer_id`` that ask returned), with a comment and a correction.
+    Repeated dislikes in one conversation send it to people (desk setting ``failed_answers``)."""
+    if key.role == "widget":  # only answers given in this visitor's own conversation
+        given_in = services.feedback.answer_record(key.workspace_id, body.answer_id)["answer"]
+        conversation = given_in.get("conversation_id") if isinstance(given_in, dict) else None
+        visitor_conversation(services, key, str(conversation), x_visitor_token)
     given = services.feedback.give(
         key.workspace_id, body.answer_id, body.rating, body.comment, body.correct_answer, actor(key)
     )
+    if body.rating == "dislike":
+        services.desk.answer_disliked(key.workspace_id, body.answer_id)
     return dataclasses.asdict(given)
 
 

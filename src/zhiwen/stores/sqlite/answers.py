@@ -40,11 +40,13 @@ class SqliteAnswerStore:
         answer: Answer,
         retrieved: Sequence[dict[str, object]],
         understood: object = None,
+        withheld: object = None,
     ) -> None:
         record = {
             "answer": dataclasses.asdict(answer),
             "retrieved": list(retrieved),
             "understood": understood,
+            "withheld": withheld,
         }
         with self._db.transaction() as conn:
             conn.execute(

@@ -369,6 +369,94 @@ MIGRATIONS: list[list[Migration]] = [
     ],
     # 6: a conversation's turns are read back for follow-up questions.
     ["CREATE INDEX answers_conversation ON answers(conversation_id, created_at)"],
+    # 7: the service desk: agent and widget keys (widget keys carry their allowed origins), every message
+    # of a conversation in order, its place in the human queue, agents' presence, satisfaction ratings;
+    # an agent's reply to a handed-off question is recorded on the answer as feedback of kind 'agent'.
+    # (SQLite cannot alter a CHECK constraint, so api_keys and feedback are rebuilt.)
+    [
+        """
+    CREATE TABLE api_keys_new (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'client', 'agent', 'widget')),
+        origins TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    INSERT INTO api_keys_new (id, workspace_id, name, prefix, key_hash, role, created_at, revoked_at)
+        SELECT id, workspace_id, name, prefix, key_hash, role, created_at, revoked_at FROM api_keys;
+    DROP TABLE api_keys;
+    ALTER TABLE api_keys_new RENAME TO api_keys;
+    CREATE TABLE feedback_new (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        answer_id TEXT NOT NULL REFERENCES answers(id) ON DELETE CASCADE,
+        rating TEXT NOT NULL CHECK (rating IN ('like', 'dislike', 'agent')),
+        comment TEXT NOT NULL DEFAULT '',
+        correction TEXT NOT NULL DEFAULT '',
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    INSERT INTO feedback_new SELECT id, workspace_id, answer_id, rating, comment, correction, created_by,
+        created_at FROM feedback;
+    DROP TABLE feedback;
+    ALTER TABLE feedback_new RENAME TO feedback;
+    CREATE INDEX feedback_answer ON feedback(answer_id);
+    CREATE TABLE desk_conversations (
+        conversation_id TEXT PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        visitor_hash TEXT,
+        status TEXT NOT NULL CHECK (status IN ('bot', 'waiting', 'open', 'resolved')),
+        reason TEXT,
+        language TEXT NOT NULL DEFAULT 'zh',
+        team TEXT NOT NULL DEFAULT '',
+        assignee TEXT,
+        contact TEXT NOT NULL DEFAULT '',
+        failed_answers INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        queued_at TEXT,
+        first_response_at TEXT,
+        resolved_at TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX desk_queue ON desk_conversations(workspace_id, status, queued_at);
+    CREATE INDEX desk_visitor ON desk_conversations(workspace_id, visitor_hash, created_at);
+    CREATE TABLE desk_messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        author TEXT NOT NULL CHECK (author IN ('customer', 'bot', 'agent', 'note', 'system')),
+        author_name TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL,
+        answer_id TEXT,
+        citations TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX desk_messages_conversation ON desk_messages(conversation_id, id);
+    CREATE TABLE desk_agents (
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        agent TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('online', 'away', 'offline')),
+        teams TEXT NOT NULL DEFAULT '[]',
+        languages TEXT NOT NULL DEFAULT '[]',
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (workspace_id, agent)
+    );
+    CREATE TABLE desk_ratings (
+        conversation_id TEXT PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+        comment TEXT NOT NULL DEFAULT '',
+        agent TEXT,
+        release_number INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX desk_ratings_workspace ON desk_ratings(workspace_id, created_at);
+    """
+    ],
 ]
 
 

@@ -87,7 +87,7 @@ class SqliteFeedbackStore:
         return [_feedback(r) for r in rows]
 
     def review_candidates(self, workspace_id: str, limit: int) -> list[dict[str, Any]]:
-        """Unreviewed answers that were handed off or disliked, newest first, with their feedback."""
+        """Unreviewed answers that were handed off, disliked or answered by an agent, newest first."""
         with self._db.reading() as conn:
             rows = conn.execute(
                 "SELECT a.id, a.question, a.handoff, a.release_number, a.created_at,"
@@ -98,7 +98,7 @@ class SqliteFeedbackStore:
                 "  ORDER BY c.created_at DESC LIMIT 1) AS comment"
                 " FROM answers a LEFT JOIN feedback f ON f.answer_id = a.id"
                 " WHERE a.workspace_id = ? AND a.review IS NULL"
-                " GROUP BY a.id HAVING a.handoff = 1 OR SUM(f.rating = 'dislike') > 0"
+                " GROUP BY a.id HAVING a.handoff = 1 OR SUM(f.rating IN ('dislike', 'agent')) > 0"
                 " ORDER BY a.created_at DESC LIMIT ?",
                 (workspace_id, limit),
             ).fetchall()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, get_args
 
 from zhiwen.errors import Conflict, InvalidInput, NotFound
 from zhiwen.stores.sqlite.db import Database
@@ -25,6 +26,7 @@ def _key(row: sqlite3.Row) -> ApiKey:
         role=row["role"],
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+        origins=tuple(json.loads(row["origins"])),
     )
 
 
@@ -64,9 +66,17 @@ class SqliteWorkspaceStore:
             ).fetchall()
         return [_workspace(r) for r in rows]
 
-    def create_key(self, workspace_id: str, name: str, role: Role, key_hash: str, prefix: str) -> ApiKey:
-        if role not in ("admin", "client"):
-            raise InvalidInput(f"unknown role {role!r}: use 'admin' or 'client'")
+    def create_key(
+        self,
+        workspace_id: str,
+        name: str,
+        role: Role,
+        key_hash: str,
+        prefix: str,
+        origins: Sequence[str] = (),
+    ) -> ApiKey:
+        if role not in get_args(Role):
+            raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(get_args(Role))}")
         key = ApiKey(
             id="key_" + secrets.token_hex(6),
             workspace_id=workspace_id,
@@ -74,12 +84,13 @@ class SqliteWorkspaceStore:
             prefix=prefix,
             role=role,
             created_at=utc_now(),
+            origins=tuple(origins),
         )
         with self._db.transaction() as conn:
             conn.execute(
-                "INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash, role, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key.id, workspace_id, name, prefix, key_hash, role, key.created_at),
+                "INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash, role, origins, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key.id, workspace_id, name, prefix, key_hash, role, json.dumps(key.origins), key.created_at),
             )
         return key
 

@@ -1,0 +1,179 @@
+"""The agents' desk: the queue, a conversation with its bot context, claim, assign, reply, note, resolve,
+reopen; presence; settings (hours, widget texts). Agent or admin keys; settings changes need an admin."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from sse_starlette.sse import EventSourceResponse
+
+from zhiwen.api.deps import AdminKey, AgentKey, ServicesDep, actor
+from zhiwen.api.routes.conversations import STREAM_RECHECK_S, message_out
+from zhiwen.api.schemas import (
+    AgentMessageRequest,
+    AssignRequest,
+    ConversationOut,
+    DeskMessageOut,
+    PresenceRequest,
+)
+from zhiwen.api.signals import Signals
+from zhiwen.types import DeskConversation
+from zhiwen.wiring import Services
+
+router = APIRouter(prefix="/v1/desk", tags=["desk"])
+Status = Literal["bot", "waiting", "open", "resolved"]
+
+
+def conversation_out(conversation: DeskConversation) -> ConversationOut:
+    fields = dataclasses.asdict(conversation)
+    fields.pop("workspace_id")
+    fields.pop("visitor_hash")
+    return ConversationOut(**fields)
+
+
+@router.get("/queue", response_model=list[ConversationOut])
+def queue(
+    services: ServicesDep,
+    key: AgentKey,
+    status: Annotated[list[Status] | None, Query(description="Default: waiting and open.")] = None,
+    language: Annotated[str | None, Query(pattern="^(zh|en)$")] = None,
+    team: Annotated[str | None, Query(max_length=100)] = None,
+    mine: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[ConversationOut]:
+    """Conversations with people, longest waiting first; ``mine`` keeps those assigned to this key."""
+    found = services.desk.queue(
+        key.workspace_id,
+        status or ("waiting", "open"),
+        language,
+        team,
+        actor(key) if mine else None,
+        limit,
+    )
+    return [conversation_out(c) for c in found]
+
+
+@router.get("/conversations/{conversation_id}")
+def conversation(conversation_id: str, services: ServicesDep, key: AgentKey) -> dict[str, Any]:
+    """Everything to take over: every message (with internal notes), and for each bot reply its
+    confidence, the passages it found and the answer it drafted but withheld."""
+    context = services.desk.context(key.workspace_id, conversation_id)
+    return {
+        "conversation": conversation_out(context["conversation"]),
+        "messages": [message_out(m) for m in context["messages"]],
+        "answers": context["answers"],
+        "state": dataclasses.asdict(services.desk.state(key.workspace_id, conversation_id)),
+    }
+
+
+@router.post("/conversations/{conversation_id}/claim", response_model=ConversationOut)
+def claim(conversation_id: str, services: ServicesDep, key: AgentKey) -> ConversationOut:
+    """Take a waiting conversation (409 if another agent was first)."""
+    return conversation_out(services.desk.claim(key.workspace_id, conversation_id, actor(key)))
+
+
+@router.post("/conversations/{conversation_id}/assign", response_model=ConversationOut)
+def assign(
+    conversation_id: str, body: AssignRequest, services: ServicesDep, key: AgentKey
+) -> ConversationOut:
+    return conversation_out(services.desk.assign(key.workspace_id, conversation_id, body.agent, actor(key)))
+
+
+@router.post("/conversations/{conversation_id}/reply", response_model=DeskMessageOut, status_code=201)
+def reply(
+    conversation_id: str, body: AgentMessageRequest, services: ServicesDep, key: AgentKey
+) -> DeskMessageOut:
+    """Reply to the customer (a waiting conversation is claimed by replying)."""
+    return message_out(services.desk.reply(key.workspace_id, conversation_id, actor(key), body.text))
+
+
+@router.post("/conversations/{conversation_id}/note", response_model=DeskMessageOut, status_code=201)
+def note(
+    conversation_id: str, body: AgentMessageRequest, services: ServicesDep, key: AgentKey
+) -> DeskMessageOut:
+    """An internal note: agents see it, the customer never does."""
+    return message_out(services.desk.note(key.workspace_id, conversation_id, actor(key), body.text))
+
+
+@router.post("/conversations/{conversation_id}/resolve", response_model=ConversationOut)
+def resolve(conversation_id: str, services: ServicesDep, key: AgentKey) -> ConversationOut:
+    """Close it; the agent's answer to a handed-off question goes to the review queue."""
+    return conversation_out(services.desk.resolve(key.workspace_id, conversation_id, actor(key)))
+
+
+@router.post("/conversations/{conversation_id}/reopen", response_model=ConversationOut)
+def reopen(conversation_id: str, services: ServicesDep, key: AgentKey) -> ConversationOut:
+    return conversation_out(services.desk.reopen(key.workspace_id, conversation_id, actor(key)))
+
+
+@router.post("/presence")
+def presence(body: PresenceRequest, services: ServicesDep, key: AgentKey) -> dict[str, Any]:
+    """Online, away or offline, with the teams and languages this agent takes; send it at least every
+    minute while online (an agent not heard from for 2 minutes counts as offline)."""
+    given = services.desk.set_presence(key.workspace_id, actor(key), body.status, body.teams, body.languages)
+    return dataclasses.asdict(given)
+
+
+@router.get("/agents")
+def agents(services: ServicesDep, key: AgentKey) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(a) for a in services.desk.agents(key.workspace_id)]
+
+
+@router.get("/ratings")
+def ratings(
+    services: ServicesDep, key: AgentKey, since: Annotated[str | None, Query(max_length=40)] = None
+) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(r) for r in services.desk.ratings(key.workspace_id, since)]
+
+
+@router.get("/settings")
+def get_settings(services: ServicesDep, key: AgentKey) -> dict[str, Any]:
+    return services.desk.settings(key.workspace_id).to_dict()
+
+
+@router.put("/settings")
+def put_settings(
+    services: ServicesDep,
+    key: AdminKey,
+    body: Annotated[
+        dict[str, Any],
+        Body(
+            examples=[
+                {
+                    "hours": {"timezone": "Asia/Shanghai", "weekly": {"mon": "09:00-18:00"}},
+                    "welcome": {"zh": "您好！", "en": "Hi!"},
+                    "suggestions": {"zh": ["怎么退货？"], "en": ["How do I return an item?"]},
+                    "failed_answers": 2,
+                    "teams": ["sales", "after-sales"],
+                }
+            ]
+        ),
+    ],
+) -> dict[str, Any]:
+    """Replace the desk settings: business hours, the widget's welcome and suggested questions, how many
+    disliked answers send a conversation to people, teams."""
+    return services.desk.configure(key.workspace_id, body).to_dict()
+
+
+@router.get(
+    "/events",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "'changed' events."}},
+)
+async def desk_events(request: Request, services: ServicesDep, key: AgentKey) -> EventSourceResponse:
+    """A ``changed`` event whenever a message is added or a conversation changes hands:
+    the inbox reloads what it shows."""
+    return EventSourceResponse(_changes(services, request.app.state.signals, key.workspace_id), ping=15)
+
+
+async def _changes(services: Services, signals: Signals, workspace_id: str) -> AsyncIterator[dict[str, str]]:
+    last = ""
+    while True:
+        latest = await run_in_threadpool(services.desk.last_change, workspace_id)
+        if latest != last:
+            last = latest
+            yield {"event": "changed", "data": latest}
+        await signals.wait(f"workspace:{workspace_id}", STREAM_RECHECK_S)

@@ -1,0 +1,86 @@
+"""A workspace's desk settings (the workspace setting ``desk``): hours, widget texts, when to hand off."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from zhiwen.errors import InvalidInput
+from zhiwen.services.desk.hours import BusinessHours
+
+MAX_TEXT = 500
+MAX_SUGGESTIONS = 8
+
+DEFAULT_WELCOME = {
+    "zh": "您好，我是智能客服，可以回答商品、订单、售后等问题。需要人工时直接说“转人工”。",
+    "en": "Hi! I answer questions about products, orders and after-sales. Say “agent” to talk to a person.",
+}
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    hours: BusinessHours | None = None
+    welcome: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_WELCOME))
+    suggestions: dict[str, list[str]] = field(default_factory=dict)
+    failed_answers: int = 2  # disliked answers in one conversation before it goes to people
+    teams: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, value: Any) -> DeskSettings:
+        if value is None:
+            return cls()
+        if not isinstance(value, dict):
+            raise InvalidInput("desk settings: expected a JSON object")
+        unknown = set(value) - {"hours", "welcome", "suggestions", "failed_answers", "teams"}
+        if unknown:
+            raise InvalidInput(
+                f"desk settings: unknown field(s) {', '.join(sorted(unknown))}; "
+                "known: hours, welcome, suggestions, failed_answers, teams"
+            )
+        welcome = {**DEFAULT_WELCOME, **_texts(value.get("welcome", {}), "welcome")}
+        suggestions_in = value.get("suggestions", {})
+        if not isinstance(suggestions_in, dict):
+            raise InvalidInput('suggestions: expected {"zh": ["…"], "en": ["…"]}')
+        suggestions: dict[str, list[str]] = {}
+        for language, items in suggestions_in.items():
+            if language not in ("zh", "en") or not isinstance(items, list):
+                raise InvalidInput(f"suggestions.{language}: expected a list of questions under zh or en")
+            if len(items) > MAX_SUGGESTIONS:
+                raise InvalidInput(f"suggestions.{language}: at most {MAX_SUGGESTIONS} questions")
+            suggestions[language] = [_text(q, f"suggestions.{language}") for q in items]
+        failed = value.get("failed_answers", 2)
+        if not isinstance(failed, int) or isinstance(failed, bool) or not 1 <= failed <= 10:
+            raise InvalidInput("failed_answers: a whole number from 1 to 10")
+        teams = value.get("teams", [])
+        if not isinstance(teams, list) or len(teams) > 50:
+            raise InvalidInput("teams: a list of at most 50 team names")
+        return cls(
+            BusinessHours.parse(value.get("hours")),
+            welcome,
+            suggestions,
+            failed,
+            [_text(t, "teams") for t in teams],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hours": self.hours.to_dict() if self.hours else None,
+            "welcome": self.welcome,
+            "suggestions": self.suggestions,
+            "failed_answers": self.failed_answers,
+            "teams": self.teams,
+        }
+
+
+def _texts(value: Any, name: str) -> dict[str, str]:
+    if not isinstance(value, dict) or set(value) - {"zh", "en"}:
+        raise InvalidInput(f'{name}: expected {{"zh": "…", "en": "…"}}')
+    return {language: _text(text, f"{name}.{language}") for language, text in value.items()}
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{name}: expected non-empty text")
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{name}: at most {MAX_TEXT} characters")
+    return value.strip()

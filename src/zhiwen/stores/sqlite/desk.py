@@ -1,0 +1,293 @@
+"""The service desk's conversations, messages, agents' presence and ratings in SQLite.
+
+Written in the SQL both embedded and server databases speak (no JSON functions, no SQLite-only syntax
+beyond ``AUTOINCREMENT``), so a PostgreSQL store is a translation of placeholders, not a redesign.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from zhiwen.errors import NotFound
+from zhiwen.stores.sqlite.db import Database
+from zhiwen.types import (
+    AgentPresence,
+    Author,
+    Citation,
+    ConversationRating,
+    DeskConversation,
+    DeskMessage,
+    utc_now,
+)
+
+# The columns ``update`` may change or compare: nothing else about a conversation is mutable.
+_MUTABLE = frozenset(
+    {
+        "status",
+        "reason",
+        "language",
+        "team",
+        "assignee",
+        "contact",
+        "failed_answers",
+        "queued_at",
+        "first_response_at",
+        "resolved_at",
+        "visitor_hash",
+    }
+)
+
+
+def _conversation(row: sqlite3.Row) -> DeskConversation:
+    return DeskConversation(
+        id=row["conversation_id"],
+        workspace_id=row["workspace_id"],
+        status=row["status"],
+        language=row["language"],
+        team=row["team"],
+        assignee=row["assignee"],
+        reason=row["reason"],
+        contact=row["contact"],
+        failed_answers=row["failed_answers"],
+        created_at=row["created_at"],
+        queued_at=row["queued_at"],
+        first_response_at=row["first_response_at"],
+        resolved_at=row["resolved_at"],
+        updated_at=row["updated_at"],
+        last_message=row["last_message"] if "last_message" in row.keys() else "",  # noqa: SIM118
+        visitor_hash=row["visitor_hash"],
+    )
+
+
+def _message(row: sqlite3.Row) -> DeskMessage:
+    return DeskMessage(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        author=row["author"],
+        author_name=row["author_name"],
+        text=row["text"],
+        created_at=row["created_at"],
+        answer_id=row["answer_id"],
+        citations=tuple(Citation(**c) for c in json.loads(row["citations"])),
+    )
+
+
+class SqliteDeskStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def open_conversation(
+        self, workspace_id: str, conversation_id: str, language: str, visitor_hash: str | None = None
+    ) -> DeskConversation:
+        now = utc_now()
+        with self._db.transaction() as conn:
+            known = conn.execute(
+                "SELECT 1 FROM conversations WHERE id = ? AND workspace_id = ?",
+                (conversation_id, workspace_id),
+            ).fetchone()
+            if known is None:
+                raise NotFound(f"no conversation {conversation_id!r} in this workspace")
+            conn.execute(
+                "INSERT INTO desk_conversations (conversation_id, workspace_id, visitor_hash, status,"
+                " language, created_at, updated_at) VALUES (?, ?, ?, 'bot', ?, ?, ?) ON CONFLICT DO NOTHING",
+                (conversation_id, workspace_id, visitor_hash, language, now, now),
+            )
+        return self.get(workspace_id, conversation_id)
+
+    def get(self, workspace_id: str, conversation_id: str) -> DeskConversation:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT * FROM desk_conversations WHERE conversation_id = ? AND workspace_id = ?",
+                (conversation_id, workspace_id),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no conversation {conversation_id!r} in this workspace")
+        return _conversation(row)
+
+    def latest_for_visitor(self, workspace_id: str, visitor_hash: str) -> DeskConversation | None:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT * FROM desk_conversations WHERE workspace_id = ? AND visitor_hash = ?"
+                " ORDER BY created_at DESC LIMIT 1",
+                (workspace_id, visitor_hash),
+            ).fetchone()
+        return None if row is None else _conversation(row)
+
+    def update(
+        self,
+        workspace_id: str,
+        conversation_id: str,
+        changes: dict[str, Any],
+        expect: dict[str, Any] | None = None,
+    ) -> bool:
+        expect = expect or {}
+        unknown = (set(changes) | set(expect)) - _MUTABLE
+        if unknown:
+            raise ValueError(f"not a desk conversation field: {sorted(unknown)}")
+        sets = ", ".join(f"{column} = ?" for column in changes)
+        conditions = "".join(
+            f" AND {column} IS NULL" if value is None else f" AND {column} = ?"
+            for column, value in expect.items()
+        )
+        parameters = [*changes.values(), utc_now(), conversation_id, workspace_id]
+        parameters += [value for value in expect.values() if value is not None]
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                f"UPDATE desk_conversations SET {sets}, updated_at = ?"
+                f" WHERE conversation_id = ? AND workspace_id = ?{conditions}",
+                parameters,
+            )
+            return cursor.rowcount == 1
+
+    def conversations(
+        self,
+        workspace_id: str,
+        statuses: Collection[str] = (),
+        language: str | None = None,
+        team: str | None = None,
+        assignee: str | None = None,
+        since: str | None = None,
+        limit: int = 200,
+    ) -> list[DeskConversation]:
+        where = ["d.workspace_id = ?"]
+        parameters: list[Any] = [workspace_id]
+        if statuses:
+            where.append(f"d.status IN ({', '.join('?' for _ in statuses)})")
+            parameters += list(statuses)
+        for column, value in (("language", language), ("team", team), ("assignee", assignee)):
+            if value is not None:
+                where.append(f"d.{column} = ?")
+                parameters.append(value)
+        if since is not None:
+            where.append("d.created_at >= ?")
+            parameters.append(since)
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT d.*, (SELECT m.text FROM desk_messages m WHERE m.conversation_id = d.conversation_id"
+                "  AND m.author != 'note' ORDER BY m.id DESC LIMIT 1) AS last_message"
+                f" FROM desk_conversations d WHERE {' AND '.join(where)}"
+                " ORDER BY d.queued_at IS NULL, d.queued_at, d.created_at LIMIT ?",
+                [*parameters, limit],
+            ).fetchall()
+        return [_conversation(r) for r in rows]
+
+    def add_message(
+        self,
+        workspace_id: str,
+        conversation_id: str,
+        author: Author,
+        author_name: str,
+        text: str,
+        answer_id: str | None = None,
+        citations: Sequence[Citation] = (),
+    ) -> DeskMessage:
+        now = utc_now()
+        cited = json.dumps([dataclasses.asdict(c) for c in citations], ensure_ascii=False)
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO desk_messages (workspace_id, conversation_id, author, author_name, text,"
+                " answer_id, citations, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (workspace_id, conversation_id, author, author_name, text, answer_id, cited, now),
+            )
+            conn.execute(
+                "UPDATE desk_conversations SET updated_at = ? WHERE conversation_id = ?",
+                (now, conversation_id),
+            )
+        assert cursor.lastrowid is not None
+        return DeskMessage(
+            cursor.lastrowid, conversation_id, author, author_name, text, now, answer_id, tuple(citations)
+        )
+
+    def messages(
+        self, workspace_id: str, conversation_id: str, after: int = 0, limit: int = 500
+    ) -> list[DeskMessage]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT * FROM desk_messages WHERE workspace_id = ? AND conversation_id = ? AND id > ?"
+                " ORDER BY id LIMIT ?",
+                (workspace_id, conversation_id, after, limit),
+            ).fetchall()
+        return [_message(r) for r in rows]
+
+    def last_change(self, workspace_id: str) -> str:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT (SELECT MAX(id) FROM desk_messages WHERE workspace_id = ?),"
+                " (SELECT MAX(updated_at) FROM desk_conversations WHERE workspace_id = ?)",
+                (workspace_id, workspace_id),
+            ).fetchone()
+        return f"{row[0] or 0}/{row[1] or ''}"
+
+    def set_presence(self, workspace_id: str, presence: AgentPresence) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO desk_agents (workspace_id, agent, status, teams, languages, seen_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, agent) DO UPDATE SET"
+                " status = excluded.status, teams = excluded.teams, languages = excluded.languages,"
+                " seen_at = excluded.seen_at",
+                (
+                    workspace_id,
+                    presence.agent,
+                    presence.status,
+                    json.dumps(list(presence.teams), ensure_ascii=False),
+                    json.dumps(list(presence.languages)),
+                    presence.seen_at,
+                ),
+            )
+
+    def agents(self, workspace_id: str) -> list[AgentPresence]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT * FROM desk_agents WHERE workspace_id = ? ORDER BY agent", (workspace_id,)
+            ).fetchall()
+        return [
+            AgentPresence(
+                agent=r["agent"],
+                status=r["status"],
+                teams=tuple(json.loads(r["teams"])),
+                languages=tuple(json.loads(r["languages"])),
+                seen_at=r["seen_at"],
+            )
+            for r in rows
+        ]
+
+    def rate(self, workspace_id: str, rating: ConversationRating) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO desk_ratings (conversation_id, workspace_id, score, comment, agent,"
+                " release_number, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (conversation_id) DO UPDATE SET score = excluded.score,"
+                " comment = excluded.comment, agent = excluded.agent,"
+                " release_number = excluded.release_number, created_at = excluded.created_at",
+                (
+                    rating.conversation_id,
+                    workspace_id,
+                    rating.score,
+                    rating.comment,
+                    rating.agent,
+                    rating.release,
+                    rating.created_at,
+                ),
+            )
+
+    def ratings(self, workspace_id: str, since: str | None = None) -> list[ConversationRating]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT * FROM desk_ratings WHERE workspace_id = ? AND created_at >= ? ORDER BY created_at",
+                (workspace_id, since or ""),
+            ).fetchall()
+        return [
+            ConversationRating(
+                conversation_id=r["conversation_id"],
+                score=r["score"],
+                comment=r["comment"],
+                agent=r["agent"],
+                release=r["release_number"],
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
