@@ -188,6 +188,17 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
 
     chat_policy = f"{_PAGE_POLICY}; script-src {_script_hashes(chat_page)}; connect-src 'self'"
 
+    widget_script = resources.files("zhiwen.web").joinpath("widget.js").read_bytes()
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> Response:
+        """The chat widget for a company's own pages (docs/desk.md)."""
+        return Response(
+            widget_script,
+            media_type="text/javascript; charset=utf-8",
+            headers={"cache-control": "public, max-age=300", "cross-origin-resource-policy": "cross-origin"},
+        )
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def chat() -> HTMLResponse:
         return HTMLResponse(chat_page, headers={"content-security-policy": chat_policy})

@@ -209,3 +209,20 @@ async def _events(
             last_state = state
             yield {"event": "state", "data": json.dumps(dataclasses.asdict(state), ensure_ascii=False)}
         await signals.wait(conversation_id, STREAM_RECHECK_S)
+
+
+@router.get("/widget/config")
+def widget_config(services: ServicesDep, key: CustomerKey) -> dict[str, Any]:
+    """What the chat widget shows before the first message: welcome, suggested questions, whether people
+    are there to answer, and the desk's hours."""
+    settings = services.desk.settings(key.workspace_id)
+    availability = services.desk.availability(key.workspace_id)
+    return {
+        "welcome": settings.welcome,
+        "suggestions": settings.suggestions,
+        "staffed": availability.staffed,
+        "open_now": availability.open_now,
+        "hours": {
+            language: settings.hours.describe(language) if settings.hours else "" for language in ("zh", "en")
+        },
+    }

@@ -1,0 +1,188 @@
+"""The chat widget on a shop page of another origin, in a real browser (Debian's Chromium), and an agent at
+the desk: question → handoff → the agent's reply appears in the widget → resolve → rating."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from zhiwen.api import create_app
+from zhiwen.types import Workspace
+from zhiwen.web.shop import serve_shop
+from zhiwen.wiring import Services
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (installed by .ci/run)"
+)
+UNANSWERABLE = "你们的店在火星上有分店吗？"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def site(demo_copy: tuple[Services, Workspace]) -> Iterator[dict[str, Any]]:
+    services, workspace = demo_copy
+    api_port, shop_port, copycat_port = _free_port(), _free_port(), _free_port()
+    api = f"http://127.0.0.1:{api_port}"
+    shop_origin = f"http://127.0.0.1:{shop_port}"
+    widget_key = services.keys.issue(workspace.id, "site", "widget", [shop_origin]).plain
+    agent_key = services.keys.issue(workspace.id, "alice", "agent").plain
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(services, run_embedding_worker=False), host="127.0.0.1", port=api_port, log_config=None
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    shop = serve_shop("127.0.0.1", shop_port, f"{api}/widget.js", widget_key)
+    copycat = serve_shop("127.0.0.1", copycat_port, f"{api}/widget.js", widget_key)  # copied the key
+    agent = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {agent_key}"}, timeout=30)
+    yield {
+        "api": api,
+        "shop": shop_origin + "/",
+        "copycat": f"http://127.0.0.1:{copycat_port}/",
+        "widget_key": widget_key,
+        "agent": agent,
+        "services": services,
+        "workspace": workspace,
+    }
+    agent.close()
+    for page_server in (shop, copycat):
+        page_server.shutdown()
+        page_server.server_close()
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _browser(playwright: Any) -> Any:
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+        ],
+    )
+
+
+def test_a_customer_on_the_shop_page_is_handed_to_an_agent_who_replies_resolves_and_is_rated(
+    site: dict[str, Any],
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    agent: httpx.Client = site["agent"]
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        page = browser.new_context(locale="zh-CN").new_page()
+        page.goto(site["shop"])
+        widget = page.locator("[data-zhiwen-widget]")
+        widget.locator(".launcher").click()
+        widget.locator(".msg.bot").first.wait_for(timeout=15_000)  # the welcome
+        widget.locator("textarea").fill(UNANSWERABLE)
+        widget.locator("textarea").press("Enter")
+        notice = widget.locator(".msg.bot").nth(1)
+        notice.wait_for(timeout=15_000)
+        assert "没有客服在线" in notice.inner_text()  # nobody is online: the truth, not "transferred"
+        widget.locator(".contact input").fill("13800000000")
+        widget.locator(".contact button").click()
+        widget.locator(".contact").wait_for(state="detached", timeout=10_000)
+
+        assert agent.post("/v1/desk/presence", json={"status": "online"}).status_code == 200
+        (queued,) = agent.get("/v1/desk/queue").json()
+        assert queued["contact"] == "13800000000" and queued["reason"] == "bot_handoff"
+        context = agent.get(f"/v1/desk/conversations/{queued['id']}").json()
+        assert context["messages"][0]["text"] == UNANSWERABLE
+        reply = agent.post(
+            f"/v1/desk/conversations/{queued['id']}/reply",
+            json={"text": "没有的，我们只在地球上有门店。<img src=x onerror=window.__xss=1>"},
+        )
+        assert reply.status_code == 201, reply.text
+        answer = widget.locator(".msg.agent")
+        answer.wait_for(timeout=5_000)  # pushed over the event stream, no reload
+        assert "只在地球上有门店" in answer.inner_text() and "alice" in answer.inner_text()
+        assert "<img" in answer.inner_text() and page.evaluate("window.__xss") is None  # text, never markup
+        assert "alice" in widget.locator(".status").inner_text()
+
+        assert agent.post(f"/v1/desk/conversations/{queued['id']}/resolve").status_code == 200
+        widget.locator(".rating .star").nth(4).wait_for(timeout=5_000)
+        widget.locator(".rating input").fill("回复很快")
+        widget.locator(".rating .star").nth(4).click()
+        widget.get_by_text("感谢您的评价").wait_for(timeout=5_000)
+        ratings = agent.get("/v1/desk/ratings").json()
+        assert [(r["score"], r["comment"], r["agent"]) for r in ratings] == [(5, "回复很快", "key:alice")]
+
+        page.reload()  # the visitor's conversation survives a reload
+        widget.locator(".launcher").wait_for()
+        if widget.locator(".panel").is_hidden():
+            widget.locator(".launcher").click()
+        widget.locator(".msg.agent").wait_for(timeout=10_000)
+        assert UNANSWERABLE in widget.locator(".msg.customer").first.inner_text()
+        browser.close()
+
+    groups = site["services"].feedback.queue(site["workspace"].id)
+    assert any(g["correction"].startswith("没有的，我们只在地球上有门店") for g in groups)
+
+
+def test_a_page_that_copied_the_widget_key_gets_nothing(site: dict[str, Any]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    before = len(site["services"].desk.queue(site["workspace"].id, ("bot", "waiting", "open", "resolved")))
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        page = browser.new_context(locale="en-US").new_page()
+        page.goto(site["copycat"])
+        widget = page.locator("[data-zhiwen-widget]")
+        widget.locator(".launcher").click()
+        widget.locator(".msg.system").wait_for(timeout=15_000)
+        assert "Cannot reach customer service" in widget.locator(".msg.system").inner_text()
+        browser.close()
+    refused = httpx.post(
+        f"{site['api']}/v1/conversations",
+        headers={"Authorization": f"Bearer {site['widget_key']}", "Origin": site["copycat"].rstrip("/")},
+    )
+    assert refused.status_code == 403 and "may not use this widget key" in refused.json()["error"]["message"]
+    assert "access-control-allow-origin" not in refused.headers
+    after = len(site["services"].desk.queue(site["workspace"].id, ("bot", "waiting", "open", "resolved")))
+    assert after == before
+
+
+def test_the_widget_fills_a_phone_screen_and_works_from_the_keyboard(site: dict[str, Any]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        page = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}).new_page()
+        page.goto(site["shop"])
+        widget = page.locator("[data-zhiwen-widget]")
+        widget.locator(".launcher").focus()
+        page.keyboard.press("Enter")
+        panel = widget.locator(".panel")
+        panel.wait_for()
+        box = panel.bounding_box()
+        assert box is not None and box["width"] == 390
+        assert widget.locator(".launcher").get_attribute("aria-expanded") == "true"
+        page.keyboard.type("How long is the robot vacuum motor warranty?")
+        page.keyboard.press("Enter")
+        answer = widget.locator(".msg.bot").nth(1)
+        answer.wait_for(timeout=15_000)
+        assert "3" in answer.inner_text() and widget.locator(".cites summary").count() >= 1
+        page.keyboard.press("Escape")
+        assert panel.is_hidden()
+        browser.close()
