@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from zhiwen.cli import admin, bench, catalog, feedback, knowledge, lifecycle, recommend, reviews, serve
+from zhiwen.cli import admin, bench, catalog, desk, feedback, knowledge, lifecycle, recommend, reviews, serve
 from zhiwen.cli.common import err_console, state
 from zhiwen.errors import ZhiwenError
 
@@ -25,6 +25,7 @@ app = typer.Typer(
 admin.register(app)
 knowledge.register(app)
 feedback.register(app)
+desk.register(app)
 lifecycle.register(app)
 reviews.register(app)
 catalog.register(app)

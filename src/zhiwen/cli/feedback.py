@@ -51,9 +51,13 @@ def feedback(
     """Rate an answer. Example: zhiwen feedback ans_1a2b --dislike --correct "退货运费由我们承担" """
     if like == dislike:
         raise InvalidInput("say --like or --dislike (exactly one)")
-    given = state.services().feedback.give(
-        state.workspace(workspace).id, answer_id, "like" if like else "dislike", comment, correct, actor()
+    services = state.services()
+    workspace_id = state.workspace(workspace).id
+    given = services.feedback.give(
+        workspace_id, answer_id, "like" if like else "dislike", comment, correct, actor()
     )
+    if dislike:
+        services.desk.answer_disliked(workspace_id, answer_id)
     if as_json:
         print_json(dataclasses.asdict(given))
     else:
