@@ -186,3 +186,43 @@ def test_the_widget_fills_a_phone_screen_and_works_from_the_keyboard(site: dict[
         page.keyboard.press("Escape")
         assert panel.is_hidden()
         browser.close()
+
+
+def test_an_agent_in_the_inbox_page_answers_a_customer_in_the_widget(site: dict[str, Any]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    agent_key = site["agent"].headers["authorization"].removeprefix("Bearer ")
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        customer = browser.new_context(locale="zh-CN").new_page()
+        customer.goto(site["shop"])
+        widget = customer.locator("[data-zhiwen-widget]")
+        widget.locator(".launcher").click()
+        widget.locator(".msg.bot").first.wait_for(timeout=15_000)
+        widget.locator("textarea").fill("转人工 <img src=x onerror=window.__xss=1> 我的订单一直没发货")
+        widget.locator("textarea").press("Enter")
+        widget.locator(".status").get_by_text("已留言").wait_for(timeout=10_000)
+
+        desk = browser.new_context(locale="zh-CN").new_page()
+        desk.goto(site["api"] + "/desk")
+        desk.fill("#key", agent_key)
+        desk.press("#key", "Enter")
+        desk.dispatch_event("#key", "change")
+        item = desk.locator("#queue .item").first
+        item.wait_for(timeout=10_000)
+        assert "客户要求人工" in item.inner_text()
+        item.click()
+        desk.locator("#log .msg.customer").wait_for(timeout=10_000)
+        assert "<img src=x" in desk.locator("#log .msg.customer").inner_text()
+        assert desk.evaluate("window.__xss") is None
+        desk.fill("#find", "退货运费")
+        desk.press("#find", "Enter")
+        desk.locator("#found button").first.wait_for(timeout=10_000)
+        desk.fill("#text", "您好，已帮您催促仓库今天发货。")
+        desk.click("#send")
+        reply = widget.locator(".msg.agent")
+        reply.wait_for(timeout=5_000)
+        assert "今天发货" in reply.inner_text()
+        desk.click("#resolve")
+        widget.locator(".rating .star").first.wait_for(timeout=5_000)
+        browser.close()

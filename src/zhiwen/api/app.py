@@ -64,6 +64,16 @@ def _error(status: int, code: str, message: str, details: object = None) -> JSON
     return JSONResponse({"error": body}, status_code=status)
 
 
+def _add_page(app: FastAPI, path: str, page: str) -> None:
+    """Serve one of Zhiwen's pages: its own inline script allowed by hash, talking only to this server."""
+    policy = f"{_PAGE_POLICY}; script-src {_script_hashes(page)}; connect-src 'self'"
+
+    def show() -> HTMLResponse:
+        return HTMLResponse(page, headers={"content-security-policy": policy})
+
+    app.add_api_route(path, show, methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
+
+
 def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI:
     signals = Signals()
 
@@ -184,10 +194,6 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
     app.include_router(conversations.router)
     app.include_router(desk.router)
 
-    chat_page = resources.files("zhiwen.web").joinpath("chat.html").read_text(encoding="utf-8")
-
-    chat_policy = f"{_PAGE_POLICY}; script-src {_script_hashes(chat_page)}; connect-src 'self'"
-
     widget_script = resources.files("zhiwen.web").joinpath("widget.js").read_bytes()
 
     @app.get("/widget.js", include_in_schema=False)
@@ -199,8 +205,7 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
             headers={"cache-control": "public, max-age=300", "cross-origin-resource-policy": "cross-origin"},
         )
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def chat() -> HTMLResponse:
-        return HTMLResponse(chat_page, headers={"content-security-policy": chat_policy})
+    for path, name in (("/", "chat.html"), ("/desk", "desk.html")):
+        _add_page(app, path, resources.files("zhiwen.web").joinpath(name).read_text(encoding="utf-8"))
 
     return app

@@ -3,7 +3,7 @@
 The desk calls :meth:`Signals.notify` from whichever thread wrote the message; waiting streams run on the
 event loop. A wake-up only says "read the store again": the message itself is always read back from the
 store, so a stream that missed a signal (another process wrote, the signal raced) catches up at its next
-read, at the latest after ``timeout`` seconds.
+read, at the latest after the stream's recheck interval.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Iterator
 
 
 class Signals:
@@ -32,13 +33,14 @@ class Signals:
             for event in self._waiters.get(topic, ()):
                 event.set()
 
-    async def wait(self, topic: str, timeout: float) -> None:
-        """Until ``topic`` is notified or ``timeout`` passes."""
+    @contextlib.contextmanager
+    def subscription(self, topic: str) -> Iterator[asyncio.Event]:
+        """An event set whenever ``topic`` is notified. Clear it *before* reading the store, then wait
+        on it: a change made while the store was being read still wakes the next wait."""
         event = asyncio.Event()
         self._waiters[topic].add(event)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout)
+            yield event
         finally:
             self._waiters[topic].discard(event)
             if not self._waiters[topic]:
@@ -47,3 +49,9 @@ class Signals:
     @property
     def waiting(self) -> int:
         return sum(len(w) for w in self._waiters.values())
+
+
+async def woken(event: asyncio.Event, timeout: float) -> None:
+    """Until ``event`` is set or ``timeout`` passes."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)

@@ -18,6 +18,7 @@ from zhiwen.sample_reviews import generate, to_csv
 from zhiwen.sample_shop import DEMO_PRODUCTS, ShopSettings, rows_csv
 from zhiwen.sample_shop import generate as generate_shop
 from zhiwen.services.sentiment_train import SearchSettings
+from zhiwen.web.shop import serve_shop
 
 
 def register(app: typer.Typer) -> None:
@@ -107,4 +108,29 @@ def demo(
         with console.status("Embedding…"):
             services.embedding_worker.run_until_done()
         return
+    host = host or services.settings.host
+    port = port or services.settings.port
+    shop_port = port + 1
+    widget_key, agent_key = _desk_keys(
+        workspace.id, [f"http://{host}:{shop_port}", f"http://localhost:{shop_port}"]
+    )
+    serve_shop(host, shop_port, f"http://{host}:{port}/widget.js", widget_key)
+    console.print(
+        f"Demo shop with the chat widget: http://{host}:{shop_port}/ (another origin; key {widget_key})\n"
+        f"Agent key for the desk (shown only now): {agent_key}\n"
+        f"  inbox: http://{host}:{port}/desk  ·  or curl -H 'Authorization: Bearer {agent_key}' "
+        f"http://{host}:{port}/v1/desk/queue",
+        soft_wrap=True,  # keys stay on one line, ready to copy
+    )
     serve(host=host, port=port)
+
+
+def _desk_keys(workspace_id: str, origins: list[str]) -> tuple[str, str]:
+    """A widget key for the demo shop's origin and an agent key, fresh each run (the last run's revoked)."""
+    services = state.services()
+    for key in services.workspaces.list_keys(workspace_id):
+        if key.name in ("demo-widget", "demo-agent") and key.revoked_at is None:
+            services.workspaces.revoke_key(key.id)
+    widget = services.keys.issue(workspace_id, "demo-widget", "widget", origins)
+    agent = services.keys.issue(workspace_id, "demo-agent", "agent")
+    return widget.plain, agent.plain

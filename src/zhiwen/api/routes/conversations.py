@@ -26,7 +26,7 @@ from zhiwen.api.schemas import (
     RatingRequest,
     TurnResponse,
 )
-from zhiwen.api.signals import Signals
+from zhiwen.api.signals import Signals, woken
 from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.services.desk.desk import DeskState, Turn
 from zhiwen.services.keys import hash_key
@@ -197,18 +197,24 @@ async def _events(
 ) -> AsyncIterator[dict[str, str]]:
     """Messages and state changes of one conversation, read back from the store on every wake-up."""
     last_state: DeskState | None = None
-    while True:
-        messages = await run_in_threadpool(
-            services.desk.messages, workspace_id, conversation_id, after, include_notes
-        )
-        for message in messages:
-            after = message.id
-            yield {"id": str(message.id), "event": "message", "data": message_out(message).model_dump_json()}
-        state = await run_in_threadpool(services.desk.state, workspace_id, conversation_id)
-        if state != last_state:
-            last_state = state
-            yield {"event": "state", "data": json.dumps(dataclasses.asdict(state), ensure_ascii=False)}
-        await signals.wait(conversation_id, STREAM_RECHECK_S)
+    with signals.subscription(conversation_id) as changed:
+        while True:
+            changed.clear()
+            messages = await run_in_threadpool(
+                services.desk.messages, workspace_id, conversation_id, after, include_notes
+            )
+            for message in messages:
+                after = message.id
+                yield {
+                    "id": str(message.id),
+                    "event": "message",
+                    "data": message_out(message).model_dump_json(),
+                }
+            state = await run_in_threadpool(services.desk.state, workspace_id, conversation_id)
+            if state != last_state:
+                last_state = state
+                yield {"event": "state", "data": json.dumps(dataclasses.asdict(state), ensure_ascii=False)}
+            await woken(changed, STREAM_RECHECK_S)
 
 
 @router.get("/widget/config")

@@ -20,7 +20,7 @@ from zhiwen.api.schemas import (
     DeskMessageOut,
     PresenceRequest,
 )
-from zhiwen.api.signals import Signals
+from zhiwen.api.signals import Signals, woken
 from zhiwen.types import DeskConversation
 from zhiwen.wiring import Services
 
@@ -171,9 +171,11 @@ async def desk_events(request: Request, services: ServicesDep, key: AgentKey) ->
 
 async def _changes(services: Services, signals: Signals, workspace_id: str) -> AsyncIterator[dict[str, str]]:
     last = ""
-    while True:
-        latest = await run_in_threadpool(services.desk.last_change, workspace_id)
-        if latest != last:
-            last = latest
-            yield {"event": "changed", "data": latest}
-        await signals.wait(f"workspace:{workspace_id}", STREAM_RECHECK_S)
+    with signals.subscription(f"workspace:{workspace_id}") as changed:
+        while True:
+            changed.clear()
+            latest = await run_in_threadpool(services.desk.last_change, workspace_id)
+            if latest != last:
+                last = latest
+                yield {"event": "changed", "data": latest}
+            await woken(changed, STREAM_RECHECK_S)

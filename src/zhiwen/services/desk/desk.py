@@ -295,7 +295,7 @@ class DeskService:
 
     def context(self, workspace_id: str, conversation_id: str) -> dict[str, Any]:
         """Everything an agent needs to take over: the conversation, every message with notes, and for
-        each bot reply the confidence, the passages found and the answer drafted but withheld."""
+        each bot reply the confidence, the answer drafted but withheld and the passages it cited."""
         held = self.conversation(workspace_id, conversation_id)
         messages = self.messages(workspace_id, conversation_id, include_notes=True)
         answers: dict[str, Any] = {}
@@ -306,13 +306,16 @@ class DeskService:
                 except NotFound:
                     continue
                 given = dict(record["answer"])  # type: ignore[call-overload]
-                retrieved = record.get("retrieved") or []
+                withheld = record.get("withheld")
+                cited = (
+                    withheld.get("citations", []) if isinstance(withheld, dict) else given.get("citations")
+                )
                 answers[message.answer_id] = {
                     "confidence": given.get("confidence"),
                     "mode": given.get("mode"),
                     "release": given.get("release"),
-                    "withheld": record.get("withheld"),
-                    "passages": list(retrieved)[:3] if isinstance(retrieved, list) else [],
+                    "withheld": withheld,
+                    "passages": list(cited or [])[:3],  # what the draft cited: title and snippet
                 }
         return {"conversation": held, "messages": messages, "answers": answers}
 
