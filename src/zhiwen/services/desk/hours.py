@@ -39,8 +39,10 @@ class BusinessHours:
             )
         zone = value.get("timezone", "UTC")
         try:
-            ZoneInfo(str(zone))
-        except (ZoneInfoNotFoundError, ValueError):
+            if not isinstance(zone, str) or len(zone) > 64:
+                raise ValueError(zone)
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise InvalidInput(f"hours.timezone: unknown time zone {zone!r} (e.g. Asia/Shanghai)") from None
         weekly_in = value.get("weekly", {})
         if not isinstance(weekly_in, dict):

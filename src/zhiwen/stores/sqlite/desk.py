@@ -58,7 +58,7 @@ def _conversation(row: sqlite3.Row) -> DeskConversation:
         first_response_at=row["first_response_at"],
         resolved_at=row["resolved_at"],
         updated_at=row["updated_at"],
-        last_message=row["last_message"] if "last_message" in row.keys() else "",  # noqa: SIM118
+        last_message=(row["last_message"] if "last_message" in row.keys() else "") or "",  # noqa: SIM118
         visitor_hash=row["visitor_hash"],
     )
 
