@@ -68,6 +68,8 @@ def demo_copy(
     with target:  # answers other tests recorded in the shared demo would fill the review queue
         target.execute("DELETE FROM feedback")
         target.execute("DELETE FROM answers")
+        for table in ("desk_messages", "desk_ratings", "desk_agents", "desk_conversations"):
+            target.execute(f"DELETE FROM {table}")  # nor may their conversations fill the desk's queue
     target.close()
     copy = build_services(settings, embedder=embedder)
     copy.golden.import_bytes(workspace.id, "demo", "golden.jsonl", golden_path().read_bytes())
