@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     metrics_public: bool = False  # /metrics without an admin key
     failed_auth_per_minute: int = 30  # per client address: guessing keys is slow, not free
     sync_upload_bytes: int = 256 * 1024  # larger uploads through the API run as a background job
+    secure_cookies: bool = False  # mark the session cookie Secure: set it when Zhiwen is served over HTTPS
     visitor_messages_per_minute: int = 20  # per widget visitor (the widget key's own limit is the one above)
 
     # Chunking.

@@ -40,6 +40,8 @@ from zhiwen.types import (
     Review,
     Role,
     SentimentModelVersion,
+    Session,
+    User,
     Workspace,
 )
 
@@ -66,6 +68,32 @@ class WorkspaceStore(Protocol):
 
     def get_setting(self, workspace_id: str, key: str) -> Any | None: ...
     def put_setting(self, workspace_id: str, key: str, value: Any) -> None: ...
+
+
+class UserStore(Protocol):
+    """People who sign in, their password hashes and their sessions (tokens stored only as hashes)."""
+
+    def create_user(
+        self, workspace_id: str, email: str, name: str, role: str, password_hash: str
+    ) -> User: ...
+    def get_user(self, user_id: str) -> User: ...
+    def find_user(self, email: str) -> tuple[User, str] | None:
+        """The user with this e-mail address and their password hash."""
+        ...
+
+    def list_users(self, workspace_id: str) -> list[User]: ...
+    def update_user(self, user_id: str, changes: dict[str, Any]) -> User:
+        """Change ``name``, ``role``, ``password_hash`` or ``disabled_at``."""
+        ...
+
+    def create_session(self, session: Session, token_hash: str) -> None: ...
+    def find_session(self, token_hash: str, now: str) -> Session | None:
+        """The unexpired session with this token hash."""
+        ...
+
+    def delete_sessions(self, user_id: str, session_id: str | None = None) -> None:
+        """End one session of the user, or all of them."""
+        ...
 
 
 class DocumentStore(Protocol):

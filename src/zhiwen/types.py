@@ -34,6 +34,31 @@ class ApiKey:
     origins: tuple[str, ...] = ()  # widget keys: the web origins allowed to use it
 
 
+USER_ID_PREFIX = "usr_"  # tells a signed-in person from an API key where both act
+
+
+@dataclass(frozen=True)
+class User:
+    """A person who signs in (admins and agents); programs use API keys instead."""
+
+    id: str
+    workspace_id: str
+    email: str
+    name: str
+    role: Literal["admin", "agent"]
+    created_at: str
+    disabled_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    user_id: str
+    csrf_token: str  # sent back in X-CSRF-Token with every change made through the session cookie
+    created_at: str
+    expires_at: str
+
+
 @dataclass(frozen=True)
 class Document:
     id: str

@@ -43,6 +43,7 @@ from zhiwen.services.reviews import ReviewService
 from zhiwen.services.sentiment_release import SentimentModelService
 from zhiwen.services.targets import Targets
 from zhiwen.services.tune import TuneService
+from zhiwen.services.users import UserService
 from zhiwen.stores.sqlite.answers import SqliteAnswerStore
 from zhiwen.stores.sqlite.catalog import SqliteCatalogStore
 from zhiwen.stores.sqlite.curated import SqliteCuratedStore
@@ -57,6 +58,7 @@ from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
 from zhiwen.stores.sqlite.models import SqliteModelRegistry
 from zhiwen.stores.sqlite.releases import SqliteReleaseStore
 from zhiwen.stores.sqlite.reviews import SqliteReviewStore
+from zhiwen.stores.sqlite.users import SqliteUserStore
 from zhiwen.stores.sqlite.vectors import NumpyVectorIndex
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
 
@@ -94,6 +96,7 @@ class Services:
     recommenders: RecommenderModelService
     recommendations: RecommendationService
     desk: DeskService
+    users: UserService
 
     def close(self) -> None:
         self.job_runner.shutdown()
@@ -199,4 +202,5 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         recommenders=recommenders,
         recommendations=recommendations,
         desk=DeskService(SqliteDeskStore(db), answers, answerer, feedback_store, workspaces),
+        users=UserService(SqliteUserStore(db)),
     )

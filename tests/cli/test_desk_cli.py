@@ -74,3 +74,21 @@ def test_widget_keys_need_their_origins_and_settings_files_are_checked(tmp_path:
     good.write_text(json.dumps({"hours": {"timezone": "Asia/Shanghai", "weekly": {"mon": "09:00-18:00"}}}))
     code, out = zhiwen(tmp_path, "desk", "settings", "--set", str(good))
     assert code == 0 and json.loads(out)["hours"]["weekly"] == {"mon": "09:00-18:00"}
+
+
+def test_people_who_sign_in_are_managed_from_the_terminal(tmp_path: Path) -> None:
+    zhiwen(tmp_path, "init")
+    result = runner.invoke(
+        app,
+        ["--data-dir", str(tmp_path), "user", "create", "li@shop.example", "--name", "Li", "--json"],
+        input="correct horse battery\ncorrect horse battery\n",
+    )
+    assert result.exit_code == 0, result.stdout
+    user = json.loads(result.stdout[result.stdout.index("{") :])
+    assert user["role"] == "agent" and "password" not in json.dumps(user)
+    code, out = zhiwen(tmp_path, "user", "create", "x@shop.example", "--name", "X", "--password", "short")
+    assert code == 2 and "10 to 256" in out
+    code, out = zhiwen(tmp_path, "user", "disable", user["id"])
+    assert code == 0 and "disabled" in out
+    code, out = zhiwen(tmp_path, "user", "list", "--json")
+    assert json.loads(out)[0]["disabled_at"]

@@ -40,6 +40,7 @@ def site(demo_copy: tuple[Services, Workspace]) -> Iterator[dict[str, Any]]:
     shop_origin = f"http://127.0.0.1:{shop_port}"
     widget_key = services.keys.issue(workspace.id, "site", "widget", [shop_origin]).plain
     agent_key = services.keys.issue(workspace.id, "alice", "agent").plain
+    services.users.create(workspace.id, "li@shop.example", "Li", "agent", "correct horse battery")
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(services, run_embedding_worker=False), host="127.0.0.1", port=api_port, log_config=None
@@ -191,7 +192,6 @@ def test_the_widget_fills_a_phone_screen_and_works_from_the_keyboard(site: dict[
 def test_an_agent_in_the_inbox_page_answers_a_customer_in_the_widget(site: dict[str, Any]) -> None:
     from playwright.sync_api import sync_playwright
 
-    agent_key = site["agent"].headers["authorization"].removeprefix("Bearer ")
     with sync_playwright() as playwright:
         browser = _browser(playwright)
         customer = browser.new_context(locale="zh-CN").new_page()
@@ -205,9 +205,13 @@ def test_an_agent_in_the_inbox_page_answers_a_customer_in_the_widget(site: dict[
 
         desk = browser.new_context(locale="zh-CN").new_page()
         desk.goto(site["api"] + "/desk")
-        desk.fill("#key", agent_key)
-        desk.press("#key", "Enter")
-        desk.dispatch_event("#key", "change")
+        desk.fill("#email", "li@shop.example")
+        desk.fill("#password", "wrong password!")
+        desk.press("#password", "Enter")
+        desk.get_by_text("wrong e-mail or password").wait_for(timeout=5_000)
+        desk.fill("#password", "correct horse battery")
+        desk.press("#password", "Enter")
+        desk.locator("#me").get_by_text("Li (agent)").wait_for(timeout=5_000)
         item = desk.locator("#queue .item").first
         item.wait_for(timeout=10_000)
         assert "客户要求人工" in item.inner_text()
@@ -222,7 +226,13 @@ def test_an_agent_in_the_inbox_page_answers_a_customer_in_the_widget(site: dict[
         desk.click("#send")
         reply = widget.locator(".msg.agent")
         reply.wait_for(timeout=5_000)
-        assert "今天发货" in reply.inner_text()
+        assert "今天发货" in reply.inner_text() and "li" in reply.inner_text()  # the agent's name, not e-mail
         desk.click("#resolve")
         widget.locator(".rating .star").first.wait_for(timeout=5_000)
+        cookie = next(c for c in desk.context.cookies() if c["name"] == "zhiwen_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        desk.reload()  # the session survives a reload
+        desk.locator("#me").get_by_text("Li (agent)").wait_for(timeout=5_000)
+        desk.click("#signout")
+        desk.locator("#signin").wait_for(timeout=5_000)
         browser.close()

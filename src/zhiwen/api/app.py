@@ -24,6 +24,7 @@ from zhiwen.api.cors import WidgetCors
 from zhiwen.api.deps import customer_key
 from zhiwen.api.observability import Metrics, RateLimiter
 from zhiwen.api.routes import (
+    accounts,
     ask,
     catalog,
     conversations,
@@ -48,6 +49,9 @@ _PAGE_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'none'"
 )
+
+
+PUBLIC_PATHS = frozenset({"/v1/auth/sign-in"})  # the only /v1 route that needs no key or session
 
 
 def _script_hashes(page: str) -> str:
@@ -170,7 +174,12 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        if request.url.path.startswith("/v1/") and getattr(request.state, "workspace_id", None) is None:
+        public = request.url.path in PUBLIC_PATHS
+        if (
+            request.url.path.startswith("/v1/")
+            and not public
+            and getattr(request.state, "workspace_id", None) is None
+        ):
             # A body is parsed before the key is checked: whoever has no valid key learns nothing more
             # about the request than that it is unauthorised.
             try:
@@ -193,6 +202,7 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
     app.include_router(recommend.router)
     app.include_router(conversations.router)
     app.include_router(desk.router)
+    app.include_router(accounts.router)
 
     widget_script = resources.files("zhiwen.web").joinpath("widget.js").read_bytes()
 

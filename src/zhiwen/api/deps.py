@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, UploadFile
 
 from zhiwen.api.observability import Metrics, RateLimiter
 from zhiwen.errors import Forbidden, TooLarge, Unauthorized
-from zhiwen.types import ApiKey
+from zhiwen.types import USER_ID_PREFIX, ApiKey
 from zhiwen.wiring import Services
 
 
@@ -22,13 +23,30 @@ def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
+SESSION_COOKIE = "zhiwen_session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _signed_in(request: Request, token: str) -> ApiKey:
+    """The user of a session cookie, as a principal like a key; changes need the session's CSRF token."""
+    services: Services = request.app.state.services
+    user, session = services.users.session(token)
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(
+        request.headers.get("x-csrf-token", ""), session.csrf_token
+    ):
+        raise Forbidden("missing or wrong X-CSRF-Token: send the csrf_token that sign-in returned")
+    request.state.session = (user, session)
+    return ApiKey(user.id, user.workspace_id, user.email, "", user.role, user.created_at)
+
+
 def _authenticate(request: Request, authorization: str | None, x_api_key: str | None) -> ApiKey:
     plain = x_api_key
     if authorization and authorization.lower().startswith("bearer "):
         plain = authorization[7:]
     services: Services = request.app.state.services
     try:
-        key = services.keys.authenticate(plain)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        key = _signed_in(request, cookie) if plain is None and cookie else services.keys.authenticate(plain)
     except Unauthorized:
         failures: RateLimiter = request.app.state.auth_failures
         failures.check(request.client.host if request.client else "unknown")  # 429 once over the limit
@@ -80,8 +98,9 @@ def agent_key(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
 
 
 def actor(key: ApiKey) -> str:
-    """Who did it, for audit fields (curated answers, releases): the name of the key."""
-    return f"key:{key.name}"
+    """Who did it, for audit fields and the desk: ``user:<e-mail>`` for a signed-in person, else
+    ``key:<the key's name>``."""
+    return f"user:{key.name}" if key.id.startswith(USER_ID_PREFIX) else f"key:{key.name}"
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -384,3 +384,37 @@ class ConversationOut(BaseModel):
     resolved_at: str | None
     updated_at: str
     last_message: str
+
+
+# ---- people who sign in ---------------------------------------------------------------------------------
+
+
+class SignInRequest(Strict):
+    email: str = Field(min_length=3, max_length=256)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class UserCreate(Strict):
+    email: str = Field(min_length=3, max_length=256)
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["admin", "agent"] = "agent"
+    password: str = Field(min_length=10, max_length=256)
+
+
+class PasswordReset(Strict):
+    password: str = Field(min_length=10, max_length=256)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    role: Literal["admin", "agent"]
+    created_at: str
+    disabled_at: str | None
+
+
+class SignedInOut(BaseModel):
+    user: UserOut
+    csrf_token: str = Field(description="Send it as X-CSRF-Token with every change made with the cookie.")
+    expires_at: str

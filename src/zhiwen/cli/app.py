@@ -6,7 +6,19 @@ import sys
 
 import typer
 
-from zhiwen.cli import admin, bench, catalog, desk, feedback, knowledge, lifecycle, recommend, reviews, serve
+from zhiwen.cli import (
+    admin,
+    bench,
+    catalog,
+    desk,
+    feedback,
+    knowledge,
+    lifecycle,
+    recommend,
+    reviews,
+    serve,
+    users,
+)
 from zhiwen.cli.common import err_console, state
 from zhiwen.errors import ZhiwenError
 
@@ -26,6 +38,7 @@ admin.register(app)
 knowledge.register(app)
 feedback.register(app)
 desk.register(app)
+users.register(app)
 lifecycle.register(app)
 reviews.register(app)
 catalog.register(app)

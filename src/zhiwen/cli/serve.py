@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 
 import typer
@@ -111,18 +112,34 @@ def demo(
     host = host or services.settings.host
     port = port or services.settings.port
     shop_port = port + 1
+    agent_password = _demo_agent(workspace.id)
     widget_key, agent_key = _desk_keys(
         workspace.id, [f"http://{host}:{shop_port}", f"http://localhost:{shop_port}"]
     )
     serve_shop(host, shop_port, f"http://{host}:{port}/widget.js", widget_key)
     console.print(
         f"Demo shop with the chat widget: http://{host}:{shop_port}/ (another origin; key {widget_key})\n"
-        f"Agent key for the desk (shown only now): {agent_key}\n"
-        f"  inbox: http://{host}:{port}/desk  ·  or curl -H 'Authorization: Bearer {agent_key}' "
+        f"Agent inbox: http://{host}:{port}/desk  sign in as {DEMO_AGENT} / {agent_password}\n"
+        f"Agent key for programs (shown only now): curl -H 'Authorization: Bearer {agent_key}' "
         f"http://{host}:{port}/v1/desk/queue",
         soft_wrap=True,  # keys stay on one line, ready to copy
     )
     serve(host=host, port=port)
+
+
+DEMO_AGENT = "agent@demo.zhiwen"
+
+
+def _demo_agent(workspace_id: str) -> str:
+    """The demo's agent account, with a fresh password each run (printed: it is a demo)."""
+    users = state.services().users
+    password = secrets.token_urlsafe(9)
+    existing = next((u for u in users.list(workspace_id) if u.email == DEMO_AGENT), None)
+    if existing is None:
+        users.create(workspace_id, DEMO_AGENT, "Demo", "agent", password)
+    else:
+        users.set_password(workspace_id, existing.id, password)
+    return password
 
 
 def _desk_keys(workspace_id: str, origins: list[str]) -> tuple[str, str]:

@@ -1,0 +1,98 @@
+"""Sign in and out (an HTTP-only session cookie plus a CSRF token), and the admins' user management."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from fastapi import APIRouter, Request, Response, status
+
+from zhiwen.api.deps import SESSION_COOKIE, AdminKey, AnyKey, ServicesDep
+from zhiwen.api.observability import RateLimiter
+from zhiwen.api.schemas import PasswordReset, SignedInOut, SignInRequest, UserCreate, UserOut
+from zhiwen.errors import Unauthorized
+from zhiwen.services.users import SESSION_DAYS
+from zhiwen.types import User
+
+router = APIRouter(prefix="/v1", tags=["users"])
+
+
+def user_out(user: User) -> UserOut:
+    fields = dataclasses.asdict(user)
+    fields.pop("workspace_id")
+    return UserOut(**fields)
+
+
+@router.post("/auth/sign-in", response_model=SignedInOut)
+def sign_in(body: SignInRequest, request: Request, response: Response, services: ServicesDep) -> SignedInOut:
+    """Sign in with e-mail and password: sets the session cookie (HTTP-only, SameSite=Strict) and returns
+    the CSRF token that every change made with it must send as ``X-CSRF-Token``. Failed attempts are
+    limited per address and per e-mail."""
+    failures: RateLimiter = request.app.state.auth_failures
+    address = request.client.host if request.client else "unknown"
+    try:
+        signed = services.users.sign_in(body.email, body.password)
+    except Unauthorized:
+        failures.check(address)
+        failures.check("email:" + body.email.strip().lower())
+        raise
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed.token,
+        max_age=SESSION_DAYS * 86400,
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.secure_cookies,
+        path="/",
+    )
+    return SignedInOut(
+        user=user_out(signed.user), csrf_token=signed.session.csrf_token, expires_at=signed.session.expires_at
+    )
+
+
+@router.post("/auth/sign-out", status_code=status.HTTP_204_NO_CONTENT)
+def sign_out(request: Request, response: Response, services: ServicesDep, key: AnyKey) -> Response:
+    """End this browser session (API keys have nothing to sign out of)."""
+    signed = getattr(request.state, "session", None)
+    if signed is not None:
+        services.users.sign_out(*signed)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/auth/me", response_model=SignedInOut)
+def me(request: Request, key: AnyKey) -> SignedInOut:
+    """Who the session cookie belongs to, with its CSRF token (a page reloaded after sign-in reads it)."""
+    signed = getattr(request.state, "session", None)
+    if signed is None:
+        raise Unauthorized("not signed in: API keys are not sessions")
+    user, session = signed
+    return SignedInOut(user=user_out(user), csrf_token=session.csrf_token, expires_at=session.expires_at)
+
+
+@router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+def create_user(body: UserCreate, services: ServicesDep, key: AdminKey) -> UserOut:
+    """Add an admin or an agent to this workspace."""
+    return user_out(services.users.create(key.workspace_id, body.email, body.name, body.role, body.password))
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(services: ServicesDep, key: AdminKey) -> list[UserOut]:
+    return [user_out(u) for u in services.users.list(key.workspace_id)]
+
+
+@router.post("/users/{user_id}/password", response_model=UserOut)
+def reset_password(user_id: str, body: PasswordReset, services: ServicesDep, key: AdminKey) -> UserOut:
+    """Set a new password; every session of the user ends."""
+    return user_out(services.users.set_password(key.workspace_id, user_id, body.password))
+
+
+@router.post("/users/{user_id}/disable", response_model=UserOut)
+def disable_user(user_id: str, services: ServicesDep, key: AdminKey) -> UserOut:
+    """The user can no longer sign in; their sessions end now."""
+    return user_out(services.users.set_disabled(key.workspace_id, user_id, True))
+
+
+@router.post("/users/{user_id}/enable", response_model=UserOut)
+def enable_user(user_id: str, services: ServicesDep, key: AdminKey) -> UserOut:
+    return user_out(services.users.set_disabled(key.workspace_id, user_id, False))
