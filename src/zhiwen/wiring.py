@@ -170,6 +170,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
     live_models = LiveModels(review_store, review_vectors)
     job_runner = ThreadJobRunner(jobs)
     feedback_store = SqliteFeedbackStore(db)
+    reviews = ReviewService(review_store, answers, review_vectors, live_models)
     return Services(
         settings=settings,
         db=db,
@@ -195,12 +196,12 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         feedback=FeedbackService(feedback_store, answers, curated, golden, embedder),
         releases=releases,
         tuner=TuneService(answerer, golden, releases, evaluator, targets, retriever, documents, embedder),
-        reviews=ReviewService(review_store, answers, review_vectors, live_models),
+        reviews=reviews,
         sentiment=SentimentModelService(review_store, workspaces, review_vectors, live_models),
         insights=ReviewInsights(review_store, review_vectors),
         catalog=CatalogService(catalog_store),
         recommenders=recommenders,
         recommendations=recommendations,
-        desk=DeskService(SqliteDeskStore(db), answers, answerer, feedback_store, workspaces),
+        desk=DeskService(SqliteDeskStore(db), answers, answerer, feedback_store, workspaces, reviews),
         users=UserService(SqliteUserStore(db)),
     )

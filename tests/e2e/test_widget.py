@@ -231,6 +231,9 @@ def test_an_agent_in_the_inbox_page_answers_a_customer_in_the_widget(site: dict[
         widget.locator(".rating .star").first.wait_for(timeout=5_000)
         cookie = next(c for c in desk.context.cookies() if c["name"] == "zhiwen_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        desk.click("#figures-toggle")
+        desk.locator("#figures table tr").nth(1).wait_for(timeout=5_000)
+        assert "100%" in desk.locator("#figures table tr").nth(1).inner_text()  # handed off: all of them
         desk.reload()  # the session survives a reload
         desk.locator("#me").get_by_text("Li (agent)").wait_for(timeout=5_000)
         desk.click("#signout")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from zhiwen.errors import Conflict, InvalidInput
+from zhiwen.ports import ReviewFilter
 from zhiwen.services.desk.desk import DeskService
 from zhiwen.services.desk.handoff import asks_for_human
 from zhiwen.services.desk.hours import BusinessHours
@@ -237,3 +238,28 @@ def test_business_hours_know_when_they_open_next() -> None:
     opening = hours.next_opening(friday)
     assert opening is not None and (opening.weekday(), opening.hour) == (5, 10)
     assert hours.describe("en") == "Mon 09:00-18:00, Sat 10:00-24:00"
+
+
+def test_the_desk_figures_count_handoffs_containment_csat_and_response_times(
+    demo_copy: tuple[Services, Workspace],
+) -> None:
+    services, workspace = demo_copy
+    contained = services.desk.say(workspace.id, None, ANSWERABLE)
+    handed = services.desk.say(workspace.id, None, "转人工")
+    services.desk.start(workspace.id)  # opened, never written in: not counted
+    services.desk.reply(workspace.id, handed.conversation_id, "key:alice", "您好")
+    services.desk.resolve(workspace.id, handed.conversation_id, "key:alice")
+    services.desk.rate(workspace.id, handed.conversation_id, 5, "客服很耐心，问题解决了")
+    services.desk.rate(workspace.id, contained.conversation_id, 2)
+    (today,) = services.desk.stats(workspace.id, by="day")
+    assert (today.conversations, today.handed_off, today.handoff_rate, today.containment) == (2, 1, 0.5, 0.5)
+    assert (today.ratings, today.csat, today.mean_score) == (2, 0.5, 3.5)
+    assert today.first_response_minutes is not None and today.resolution_minutes is not None
+    by_agent = {f.group: f for f in services.desk.stats(workspace.id, by="agent")}
+    assert by_agent["key:alice"].csat == 1.0 and by_agent["bot"].csat == 0.0
+    (working,) = services.desk.stats(workspace.id, by="release")
+    assert working.group == "working"
+    comments = services.reviews.list_reviews(workspace.id, ReviewFilter())
+    assert [r.channel for r in comments if "耐心" in r.text] == ["desk rating"]  # into review analytics
+    with pytest.raises(InvalidInput, match="by"):
+        services.desk.stats(workspace.id, by="week")  # type: ignore[arg-type]

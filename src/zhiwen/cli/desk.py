@@ -1,4 +1,4 @@
-"""desk queue|show|claim|reply|resolve|reopen|presence|ratings|settings: the human desk in a terminal."""
+"""desk queue|show|claim|reply|resolve|reopen|presence|ratings|stats|settings: the desk in a terminal."""
 
 from __future__ import annotations
 
@@ -209,6 +209,48 @@ def ratings(
             str(r.release or ""),
             r.created_at[:19],
             r.comment,
+        )
+    console.print(table)
+
+
+@desk_app.command("stats")
+def stats(
+    by: str = typer.Option("day", "--by", help="day, agent or release."),
+    days: int = typer.Option(30, "--days", min=1, max=3650),
+    workspace: str = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """CSAT, handoff rate, containment, reply and resolution times. Example: zhiwen desk stats --by agent"""
+    figures = state.services().desk.stats(state.workspace(workspace).id, days, by)  # type: ignore[arg-type]
+    if as_json:
+        print_json([dataclasses.asdict(f) for f in figures])
+        return
+    table = Table(
+        by,
+        "conversations",
+        "handoff rate",
+        "containment",
+        "CSAT",
+        "mean",
+        "ratings",
+        "1st reply min",
+        "resolved min",
+    )
+
+    def show(value: float | None, percent: bool = False) -> str:
+        return "–" if value is None else f"{value:.0%}" if percent else f"{value:g}"
+
+    for f in figures:
+        table.add_row(
+            f.group,
+            str(f.conversations),
+            show(f.handoff_rate, True),
+            show(f.containment, True),
+            show(f.csat, True),
+            show(f.mean_score),
+            str(f.ratings),
+            show(f.first_response_minutes),
+            show(f.resolution_minutes),
         )
     console.print(table)
 

@@ -130,6 +130,18 @@ def ratings(
     return [dataclasses.asdict(r) for r in services.desk.ratings(key.workspace_id, since)]
 
 
+@router.get("/stats")
+def stats(
+    services: ServicesDep,
+    key: AgentKey,
+    days: Annotated[int, Query(ge=1, le=3650)] = 30,
+    by: Literal["day", "agent", "release"] = "day",
+) -> list[dict[str, Any]]:
+    """Per day, agent or release: conversations, handoff rate, bot containment (never handed off, no answer
+    disliked), CSAT (share of ratings 4–5) and mean score, median first-response and resolution minutes."""
+    return [dataclasses.asdict(f) for f in services.desk.stats(key.workspace_id, days, by)]
+
+
 @router.get("/settings")
 def get_settings(services: ServicesDep, key: AgentKey) -> dict[str, Any]:
     return services.desk.settings(key.workspace_id).to_dict()

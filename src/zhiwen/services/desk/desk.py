@@ -10,6 +10,7 @@ feedback of kind ``agent``: it reaches the review queue, where one approval make
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import statistics
@@ -18,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from zhiwen.errors import Conflict, InvalidInput, NotFound
+from zhiwen.errors import Conflict, InvalidInput, NotFound, ZhiwenError
 from zhiwen.ports import AnswerStore, DeskStore, FeedbackStore, WorkspaceStore
 from zhiwen.services.answer import AnswerService
 from zhiwen.services.desk.handoff import (
@@ -28,6 +29,8 @@ from zhiwen.services.desk.handoff import (
     resolved_notice,
 )
 from zhiwen.services.desk.settings import DeskSettings
+from zhiwen.services.desk.stats import DeskFigures, GroupBy, desk_figures
+from zhiwen.services.reviews import ReviewService
 from zhiwen.text.normalize import detect_language
 from zhiwen.types import (
     AgentPresence,
@@ -38,6 +41,7 @@ from zhiwen.types import (
     utc_now,
 )
 
+log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4000
 MAX_CONTACT_CHARS = 200
 MAX_COMMENT_CHARS = 2000
@@ -86,8 +90,10 @@ class DeskService:
         answerer: AnswerService,
         feedback: FeedbackStore,
         workspaces: WorkspaceStore,
+        reviews: ReviewService | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._reviews = reviews
         self._store = store
         self._answers = answers
         self._answerer = answerer
@@ -238,6 +244,13 @@ class DeskService:
             created_at=utc_now(),
         )
         self._store.rate(workspace_id, rating)
+        if rating.comment and self._reviews is not None:
+            # the comment joins review analytics (sentiment, complaint topics), channel "desk rating"
+            record = {"text": rating.comment, "rating": score, "channel": "desk rating"}
+            try:
+                self._reviews.import_records(workspace_id, [record])
+            except ZhiwenError as error:  # analytics must not lose the customer's rating
+                log.warning("rating comment not added to reviews: %s", error.message)
         return rating
 
     def state(self, workspace_id: str, conversation_id: str) -> DeskState:
@@ -426,6 +439,22 @@ class DeskService:
             a if now - datetime.fromisoformat(a.seen_at) < PRESENCE_TTL else replace(a, status="offline")
             for a in self._store.agents(workspace_id)
         ]
+
+    def stats(self, workspace_id: str, days: int = 30, by: GroupBy = "day") -> list[DeskFigures]:
+        """CSAT, handoff rate, containment, first-response and resolution times of the last ``days``
+        days' conversations, per day, agent or release."""
+        if by not in ("day", "agent", "release"):
+            raise InvalidInput(f"by: {by!r} is not one of day, agent, release")
+        if not 1 <= days <= 3650:
+            raise InvalidInput("days: 1 to 3650")
+        since = (self._now() - timedelta(days=days)).isoformat()
+        conversations = [
+            c
+            for c in self._store.conversations(workspace_id, since=since, limit=1_000_000)
+            if c.last_message  # started, but the customer never wrote: not a conversation yet
+        ]
+        releases = self._store.conversation_releases(workspace_id) if by == "release" else {}
+        return desk_figures(conversations, self._store.ratings(workspace_id, since), releases, by)
 
     def last_change(self, workspace_id: str) -> str:
         return self._store.last_change(workspace_id)

@@ -222,6 +222,16 @@ class SqliteDeskStore:
             ).fetchone()
         return f"{row[0] or 0}/{row[1] or ''}"
 
+    def conversation_releases(self, workspace_id: str) -> dict[str, int | None]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT m.conversation_id, a.release_number FROM desk_messages m"
+                " JOIN answers a ON a.id = m.answer_id WHERE m.workspace_id = ? AND m.author = 'bot'"
+                " ORDER BY m.id",
+                (workspace_id,),
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}  # the last bot answer of each conversation wins
+
     def set_presence(self, workspace_id: str, presence: AgentPresence) -> None:
         with self._db.transaction() as conn:
             conn.execute(
