@@ -42,6 +42,8 @@ from zhiwen.types import (
     SentimentModelVersion,
     Session,
     User,
+    Webhook,
+    WebhookDelivery,
     Workspace,
 )
 
@@ -278,6 +280,28 @@ class DeskStore(Protocol):
         ...
 
     def ratings(self, workspace_id: str, since: str | None = None) -> list[ConversationRating]: ...
+
+
+class WebhookStore(Protocol):
+    """Webhook targets and an outbox of deliveries: an event is stored before it is sent, and sent until
+    it is delivered or given up."""
+
+    def add_webhook(self, workspace_id: str, url: str, secret: str, events: Sequence[str]) -> Webhook: ...
+    def list_webhooks(self, workspace_id: str) -> list[Webhook]: ...
+    def delete_webhook(self, workspace_id: str, webhook_id: str) -> None: ...
+    def enqueue(self, workspace_id: str, event: str, payload: dict[str, Any], at: str) -> int:
+        """One pending delivery per webhook of the workspace that takes ``event``; how many."""
+        ...
+
+    def due(self, now: str, limit: int) -> list[tuple[WebhookDelivery, str, str]]:
+        """Pending deliveries whose time has come, oldest first, with their URL and secret."""
+        ...
+
+    def record_attempt(self, delivery: WebhookDelivery) -> None:
+        """Store the delivery's new status, attempts, next attempt and outcome."""
+        ...
+
+    def deliveries(self, workspace_id: str, webhook_id: str, limit: int = 100) -> list[WebhookDelivery]: ...
 
 
 class FeedbackStore(Protocol):

@@ -191,6 +191,30 @@ class ConversationRating:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    id: str
+    workspace_id: str
+    url: str
+    events: tuple[str, ...]
+    created_at: str
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    id: str
+    webhook_id: str
+    event: str
+    payload: dict[str, Any]
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: str
+    response_status: int | None
+    error: str
+    created_at: str
+    delivered_at: str | None
+
+
+@dataclass(frozen=True)
 class Job:
     id: str
     workspace_id: str

@@ -26,6 +26,7 @@ from zhiwen.services.answer_config import AnswerConfig
 from zhiwen.services.catalog import CatalogService
 from zhiwen.services.curated import CuratedService
 from zhiwen.services.desk.desk import DeskService
+from zhiwen.services.desk.webhooks import WebhookService
 from zhiwen.services.embedding import EmbeddingWorker
 from zhiwen.services.evaluate import EvalService
 from zhiwen.services.feedback import FeedbackService
@@ -60,6 +61,7 @@ from zhiwen.stores.sqlite.releases import SqliteReleaseStore
 from zhiwen.stores.sqlite.reviews import SqliteReviewStore
 from zhiwen.stores.sqlite.users import SqliteUserStore
 from zhiwen.stores.sqlite.vectors import NumpyVectorIndex
+from zhiwen.stores.sqlite.webhooks import SqliteWebhookStore
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
 
 
@@ -97,8 +99,10 @@ class Services:
     recommendations: RecommendationService
     desk: DeskService
     users: UserService
+    webhooks: WebhookService
 
     def close(self) -> None:
+        self.webhooks.stop()
         self.job_runner.shutdown()
         self.embedding_worker.stop()
         self.db.close()
@@ -171,6 +175,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
     job_runner = ThreadJobRunner(jobs)
     feedback_store = SqliteFeedbackStore(db)
     reviews = ReviewService(review_store, answers, review_vectors, live_models)
+    webhooks = WebhookService(SqliteWebhookStore(db))
     return Services(
         settings=settings,
         db=db,
@@ -202,6 +207,9 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         catalog=CatalogService(catalog_store),
         recommenders=recommenders,
         recommendations=recommendations,
-        desk=DeskService(SqliteDeskStore(db), answers, answerer, feedback_store, workspaces, reviews),
+        desk=DeskService(
+            SqliteDeskStore(db), answers, answerer, feedback_store, workspaces, reviews, webhooks
+        ),
         users=UserService(SqliteUserStore(db)),
+        webhooks=webhooks,
     )

@@ -207,3 +207,42 @@ def test_broken_and_hostile_desk_messages_are_refused_by_name(api: Api) -> None:
     assert (
         script["messages"][0]["text"] == "<script>alert(1)</script> 转人工"
     )  # stored as text, shown as text
+
+
+def test_an_external_desk_replies_and_resolves_through_the_inbound_endpoint(api: Api) -> None:
+    client, _services, _ = api
+    keys = _keys(api)
+    added = client.post(
+        "/v1/desk/webhooks",
+        headers=keys["admin"],
+        json={"url": "http://127.0.0.1:9/hook", "events": ["handoff"]},
+    )
+    assert added.status_code == 201 and added.json()["secret"].startswith("whsec_")
+    assert (
+        client.post(
+            "/v1/desk/webhooks",
+            headers=keys["agent"],
+            json={"url": "http://x.example/h", "events": ["handoff"]},
+        ).status_code
+        == 403
+    )
+    listed = client.get("/v1/desk/webhooks", headers=keys["admin"]).json()
+    assert "secret" not in listed[0]  # shown once, never again
+    conversation, visitor = _start(client, keys["widget"])
+    client.post(f"/v1/conversations/{conversation}/messages", headers=visitor, json={"text": "转人工"})
+    log = client.get(f"/v1/desk/webhooks/{listed[0]['id']}/deliveries", headers=keys["admin"]).json()
+    assert [d["event"] for d in log] == ["handoff"]
+    reply = client.post(
+        "/v1/desk/inbound",
+        headers=keys["agent"],
+        json={
+            "conversation_id": conversation,
+            "agent": "Wang (Chatwoot)",
+            "text": "您好，我是王",
+            "resolve": True,
+        },
+    )
+    assert reply.status_code == 200 and reply.json()["status"] == "resolved"
+    seen = client.get(f"/v1/conversations/{conversation}", headers=visitor).json()["messages"]
+    assert any(m["author"] == "agent" and m["author_name"] == "Wang (Chatwoot)" for m in seen)
+    assert client.delete(f"/v1/desk/webhooks/{listed[0]['id']}", headers=keys["admin"]).status_code == 204

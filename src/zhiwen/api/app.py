@@ -90,7 +90,9 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
             log.warning("jobs interrupted by the last stop", extra={"fields": recovered})
         if run_embedding_worker:
             services.embedding_worker.start()
+        services.webhooks.start()
         yield
+        services.webhooks.stop()
         services.desk.listeners.remove(signals.notify)
         services.embedding_worker.stop()
 

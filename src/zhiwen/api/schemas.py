@@ -418,3 +418,17 @@ class SignedInOut(BaseModel):
     user: UserOut
     csrf_token: str = Field(description="Send it as X-CSRF-Token with every change made with the cookie.")
     expires_at: str
+
+
+class WebhookCreate(Strict):
+    url: str = Field(min_length=8, max_length=2000)
+    events: list[Literal["handoff", "message", "resolve", "rating"]] = Field(min_length=1, max_length=4)
+
+
+class InboundReply(Strict):
+    """A reply from an external desk (Chatwoot, Zendesk…), shown to the customer as the agent's."""
+
+    conversation_id: str = Field(min_length=1, max_length=64)
+    agent: str = Field(min_length=1, max_length=100, description="The external agent's name.")
+    text: str = Field("", max_length=4000)
+    resolve: bool = False

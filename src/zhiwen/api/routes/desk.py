@@ -18,7 +18,9 @@ from zhiwen.api.schemas import (
     AssignRequest,
     ConversationOut,
     DeskMessageOut,
+    InboundReply,
     PresenceRequest,
+    WebhookCreate,
 )
 from zhiwen.api.signals import Signals, woken
 from zhiwen.types import DeskConversation
@@ -140,6 +142,42 @@ def stats(
     """Per day, agent or release: conversations, handoff rate, bot containment (never handed off, no answer
     disliked), CSAT (share of ratings 4–5) and mean score, median first-response and resolution minutes."""
     return [dataclasses.asdict(f) for f in services.desk.stats(key.workspace_id, days, by)]
+
+
+@router.post("/webhooks", status_code=201)
+def add_webhook(body: WebhookCreate, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """Send desk events to ``url``, signed with the returned ``secret`` (shown only now; see docs/desk.md
+    for checking ``X-Zhiwen-Signature``)."""
+    hook, secret = services.webhooks.add(key.workspace_id, body.url, body.events)
+    return {**dataclasses.asdict(hook), "secret": secret}
+
+
+@router.get("/webhooks")
+def list_webhooks(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(h) for h in services.webhooks.webhooks(key.workspace_id)]
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204)
+def delete_webhook(webhook_id: str, services: ServicesDep, key: AdminKey) -> None:
+    services.webhooks.delete(key.workspace_id, webhook_id)
+
+
+@router.get("/webhooks/{webhook_id}/deliveries")
+def webhook_deliveries(webhook_id: str, services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
+    """The delivery log: each event's status (pending, delivered, failed), attempts, last response."""
+    return [dataclasses.asdict(d) for d in services.webhooks.deliveries(key.workspace_id, webhook_id)]
+
+
+@router.post("/inbound", response_model=ConversationOut)
+def inbound(body: InboundReply, services: ServicesDep, key: AgentKey) -> ConversationOut:
+    """An external desk answers: the text reaches the customer as ``agent``'s reply (claiming a waiting
+    conversation), and ``resolve`` closes it, as in Zhiwen's own inbox."""
+    agent = f"external:{body.agent}"
+    if body.text.strip():
+        services.desk.reply(key.workspace_id, body.conversation_id, agent, body.text)
+    if body.resolve:
+        return conversation_out(services.desk.resolve(key.workspace_id, body.conversation_id, agent))
+    return conversation_out(services.desk.conversation(key.workspace_id, body.conversation_id))
 
 
 @router.get("/settings")

@@ -10,6 +10,7 @@ feedback of kind ``agent``: it reaches the review queue, where one approval make
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -30,6 +31,7 @@ from zhiwen.services.desk.handoff import (
 )
 from zhiwen.services.desk.settings import DeskSettings
 from zhiwen.services.desk.stats import DeskFigures, GroupBy, desk_figures
+from zhiwen.services.desk.webhooks import WebhookService
 from zhiwen.services.reviews import ReviewService
 from zhiwen.text.normalize import detect_language
 from zhiwen.types import (
@@ -91,9 +93,11 @@ class DeskService:
         feedback: FeedbackStore,
         workspaces: WorkspaceStore,
         reviews: ReviewService | None = None,
+        webhooks: WebhookService | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._reviews = reviews
+        self._webhooks = webhooks
         self._store = store
         self._answers = answers
         self._answerer = answerer
@@ -244,6 +248,7 @@ class DeskService:
             created_at=utc_now(),
         )
         self._store.rate(workspace_id, rating)
+        self._emit(workspace_id, "rating", dataclasses.asdict(rating))
         if rating.comment and self._reviews is not None:
             # the comment joins review analytics (sentiment, complaint topics), channel "desk rating"
             record = {"text": rating.comment, "rating": score, "channel": "desk rating"}
@@ -403,6 +408,9 @@ class DeskService:
         if not changed:
             raise Conflict(f"conversation {conversation_id} changed meanwhile; reload it")
         self._learn_from_agent(workspace_id, conversation_id, agent)
+        self._emit(
+            workspace_id, "resolve", {"conversation_id": conversation_id, "agent": held.assignee or agent}
+        )
         self._add(workspace_id, conversation_id, "system", "", resolved_notice(held.language))
         return self._store.get(workspace_id, conversation_id)
 
@@ -480,6 +488,22 @@ class DeskService:
             },
         )
         state = self.state(workspace_id, conversation_id)
+        held = self._store.get(workspace_id, conversation_id)
+        self._emit(
+            workspace_id,
+            "handoff",
+            {
+                "conversation_id": conversation_id,
+                "reason": reason,
+                "language": held.language,
+                "contact": held.contact,
+                "messages": [
+                    {"author": m.author, "text": m.text, "created_at": m.created_at}
+                    for m in self._store.messages(workspace_id, conversation_id)
+                    if m.author != "note"
+                ],
+            },
+        )
         notice = queued_notice(
             language, self.availability(workspace_id), state.position or 1, state.expected_wait_minutes or 1
         )
@@ -546,7 +570,24 @@ class DeskService:
             workspace_id, conversation_id, author, author_name, text, answer_id, citations
         )
         self._notify(workspace_id, conversation_id)
+        if author != "note":
+            self._emit(
+                workspace_id,
+                "message",
+                {
+                    "conversation_id": conversation_id,
+                    "id": message.id,
+                    "author": author,
+                    "author_name": author_name,
+                    "text": text,
+                    "created_at": message.created_at,
+                },
+            )
         return message
+
+    def _emit(self, workspace_id: str, event: str, data: dict[str, Any]) -> None:
+        if self._webhooks is not None:
+            self._webhooks.emit(workspace_id, event, data)
 
     def _notify(self, workspace_id: str, conversation_id: str) -> None:
         for listener in self.listeners:
