@@ -99,6 +99,8 @@ def main() -> None:
                     "--json",
                 ]
             )
+    print("desk", file=sys.stderr)
+    results["desk"] = run_json([sys.executable, "-m", "benchmarks.desk", "--json"])
     print("ingestion", file=sys.stderr)
     results["ingestion"] = run_json([sys.executable, "-m", "benchmarks.ingestion"])
     print("answers on the demo golden set", file=sys.stderr)
