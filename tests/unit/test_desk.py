@@ -263,3 +263,31 @@ def test_the_desk_figures_count_handoffs_containment_csat_and_response_times(
     assert [r.channel for r in comments if "耐心" in r.text] == ["desk rating"]  # into review analytics
     with pytest.raises(InvalidInput, match="by"):
         services.desk.stats(workspace.id, by="week")  # type: ignore[arg-type]
+
+
+def test_routing_rules_give_a_handed_off_conversation_its_team(demo_copy: tuple[Services, Workspace]) -> None:
+    services, workspace = demo_copy
+    services.desk.configure(
+        workspace.id,
+        {
+            "teams": ["after-sales", "sales"],
+            "routing": [
+                {"team": "after-sales", "keywords": ["保修", "维修", "Warranty"]},
+                {"team": "sales", "keywords": ["价格", "优惠"]},
+            ],
+        },
+    )
+    repair = services.desk.say(workspace.id, None, "我的扫地机坏了要维修，转人工")
+    english = services.desk.say(workspace.id, None, "agent please, my warranty question")
+    other = services.desk.say(workspace.id, None, "转人工")
+    teams = {c.id: c.team for c in services.desk.queue(workspace.id)}
+    assert teams[repair.conversation_id] == teams[english.conversation_id] == "after-sales"
+    assert teams[other.conversation_id] == ""
+    assert [c.id for c in services.desk.queue(workspace.id, team="after-sales")] == [
+        repair.conversation_id,
+        english.conversation_id,
+    ]
+    with pytest.raises(InvalidInput, match="not in teams"):
+        services.desk.configure(
+            workspace.id, {"teams": ["sales"], "routing": [{"team": "vip", "keywords": ["x"]}]}
+        )

@@ -97,6 +97,12 @@ def agent_key(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
     return key
 
 
+def person_name(request: Request) -> str | None:
+    """The signed-in person's name (what customers read beside an agent's reply); None for a key."""
+    signed = getattr(request.state, "session", None)
+    return None if signed is None else str(signed[0].name)
+
+
 def actor(key: ApiKey) -> str:
     """Who did it, for audit fields and the desk: ``user:<e-mail>`` for a signed-in person, else
     ``key:<the key's name>``."""

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
-from zhiwen.api.deps import AdminKey, AgentKey, ServicesDep, actor
+from zhiwen.api.deps import AdminKey, AgentKey, ServicesDep, actor, person_name
 from zhiwen.api.routes.conversations import STREAM_RECHECK_S, message_out
 from zhiwen.api.schemas import (
     AgentMessageRequest,
@@ -87,10 +87,11 @@ def assign(
 
 @router.post("/conversations/{conversation_id}/reply", response_model=DeskMessageOut, status_code=201)
 def reply(
-    conversation_id: str, body: AgentMessageRequest, services: ServicesDep, key: AgentKey
+    conversation_id: str, body: AgentMessageRequest, request: Request, services: ServicesDep, key: AgentKey
 ) -> DeskMessageOut:
     """Reply to the customer (a waiting conversation is claimed by replying)."""
-    return message_out(services.desk.reply(key.workspace_id, conversation_id, actor(key), body.text))
+    name = person_name(request)
+    return message_out(services.desk.reply(key.workspace_id, conversation_id, actor(key), body.text, name))
 
 
 @router.post("/conversations/{conversation_id}/note", response_model=DeskMessageOut, status_code=201)
@@ -174,7 +175,7 @@ def inbound(body: InboundReply, services: ServicesDep, key: AgentKey) -> Convers
     conversation), and ``resolve`` closes it, as in Zhiwen's own inbox."""
     agent = f"external:{body.agent}"
     if body.text.strip():
-        services.desk.reply(key.workspace_id, body.conversation_id, agent, body.text)
+        services.desk.reply(key.workspace_id, body.conversation_id, agent, body.text, body.agent)
     if body.resolve:
         return conversation_out(services.desk.resolve(key.workspace_id, body.conversation_id, agent))
     return conversation_out(services.desk.conversation(key.workspace_id, body.conversation_id))

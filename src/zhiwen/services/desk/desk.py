@@ -369,8 +369,11 @@ class DeskService:
         )
         return self._store.get(workspace_id, conversation_id)
 
-    def reply(self, workspace_id: str, conversation_id: str, agent: str, text: str) -> DeskMessage:
-        """An agent's reply, shown to the customer; replying to a waiting conversation claims it."""
+    def reply(
+        self, workspace_id: str, conversation_id: str, agent: str, text: str, name: str | None = None
+    ) -> DeskMessage:
+        """An agent's reply, shown to the customer under ``name`` (default: from the agent id);
+        replying to a waiting conversation claims it."""
         text = _message_text(text)
         held = self.conversation(workspace_id, conversation_id)
         if held.status == "waiting" and held.assignee is None:
@@ -387,7 +390,7 @@ class DeskService:
             )
         if held.first_response_at is None:
             self._store.update(workspace_id, conversation_id, {"first_response_at": utc_now()})
-        return self._add(workspace_id, conversation_id, "agent", display_name(agent), text)
+        return self._add(workspace_id, conversation_id, "agent", name or display_name(agent), text)
 
     def note(self, workspace_id: str, conversation_id: str, agent: str, text: str) -> DeskMessage:
         """An internal note: other agents read it, the customer never does."""
@@ -475,10 +478,15 @@ class DeskService:
     def _queue(
         self, workspace_id: str, conversation_id: str, reason: str, language: str
     ) -> tuple[str, DeskState]:
+        held = self._store.get(workspace_id, conversation_id)
+        said = " ".join(
+            m.text for m in self._store.messages(workspace_id, conversation_id) if m.author == "customer"
+        )
         self._store.update(
             workspace_id,
             conversation_id,
             {
+                "team": held.team or self.settings(workspace_id).team_for(said),
                 "status": "waiting",
                 "reason": reason,
                 "queued_at": utc_now(),

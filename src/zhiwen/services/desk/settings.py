@@ -24,6 +24,16 @@ class DeskSettings:
     suggestions: dict[str, list[str]] = field(default_factory=dict)
     failed_answers: int = 2  # disliked answers in one conversation before it goes to people
     teams: list[str] = field(default_factory=list)
+    # In order, the first that matches wins: {"team": "after-sales", "keywords": ["保修", "warranty"]}
+    routing: list[dict[str, Any]] = field(default_factory=list)
+
+    def team_for(self, text: str) -> str:
+        """The team whose keywords the customer's words contain first; "" when no rule matches."""
+        lowered = text.lower()
+        for rule in self.routing:
+            if any(word.lower() in lowered for word in rule["keywords"]):
+                return str(rule["team"])
+        return ""
 
     @classmethod
     def parse(cls, value: Any) -> DeskSettings:
@@ -31,11 +41,11 @@ class DeskSettings:
             return cls()
         if not isinstance(value, dict):
             raise InvalidInput("desk settings: expected a JSON object")
-        unknown = set(value) - {"hours", "welcome", "suggestions", "failed_answers", "teams"}
+        unknown = set(value) - {"hours", "welcome", "suggestions", "failed_answers", "teams", "routing"}
         if unknown:
             raise InvalidInput(
                 f"desk settings: unknown field(s) {', '.join(sorted(unknown))}; "
-                "known: hours, welcome, suggestions, failed_answers, teams"
+                "known: hours, welcome, suggestions, failed_answers, teams, routing"
             )
         welcome = {**DEFAULT_WELCOME, **_texts(value.get("welcome", {}), "welcome")}
         suggestions_in = value.get("suggestions", {})
@@ -54,12 +64,14 @@ class DeskSettings:
         teams = value.get("teams", [])
         if not isinstance(teams, list) or len(teams) > 50:
             raise InvalidInput("teams: a list of at most 50 team names")
+        team_names = [_text(t, "teams") for t in teams]
         return cls(
             BusinessHours.parse(value.get("hours")),
             welcome,
             suggestions,
             failed,
-            [_text(t, "teams") for t in teams],
+            team_names,
+            _routing(value.get("routing", []), team_names),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,7 +81,25 @@ class DeskSettings:
             "suggestions": self.suggestions,
             "failed_answers": self.failed_answers,
             "teams": self.teams,
+            "routing": self.routing,
         }
+
+
+def _routing(value: Any, teams: list[str]) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or len(value) > 50:
+        raise InvalidInput('routing: a list of at most 50 rules like {"team": "sales", "keywords": ["价格"]}')
+    rules = []
+    for number, rule in enumerate(value, start=1):
+        if not isinstance(rule, dict) or set(rule) != {"team", "keywords"}:
+            raise InvalidInput(f'routing rule {number}: expected {{"team": "…", "keywords": ["…"]}}')
+        team = _text(rule["team"], f"routing rule {number}.team")
+        if team not in teams:
+            raise InvalidInput(f"routing rule {number}: team {team!r} is not in teams {teams}")
+        words = rule["keywords"]
+        if not isinstance(words, list) or not 1 <= len(words) <= 100:
+            raise InvalidInput(f"routing rule {number}.keywords: a list of 1 to 100 words")
+        rules.append({"team": team, "keywords": [_text(w, f"routing rule {number}.keywords") for w in words]})
+    return rules
 
 
 def _texts(value: Any, name: str) -> dict[str, str]:
