@@ -246,3 +246,18 @@ def test_an_external_desk_replies_and_resolves_through_the_inbound_endpoint(api:
     seen = client.get(f"/v1/conversations/{conversation}", headers=visitor).json()["messages"]
     assert any(m["author"] == "agent" and m["author_name"] == "Wang (Chatwoot)" for m in seen)
     assert client.delete(f"/v1/desk/webhooks/{listed[0]['id']}", headers=keys["admin"]).status_code == 204
+
+
+def test_a_streamed_message_ends_with_the_turn(api: Api) -> None:
+    client, _services, _ = api
+    keys = _keys(api)
+    conversation, visitor = _start(client, keys["widget"])
+    url = f"/v1/conversations/{conversation}/messages"
+    with client.stream("POST", url, headers=visitor, json={"text": "你好", "stream": True}) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith(
+            "text/event-stream"
+        )
+        body = "".join(response.iter_text())
+    assert "event: turn" in body and conversation in body
+    refused = client.post(url, headers=visitor, json={"text": " ", "stream": True})
+    assert refused.status_code == 400  # refused before any stream opens

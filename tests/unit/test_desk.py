@@ -11,7 +11,8 @@ import pytest
 
 from zhiwen.errors import Conflict, InvalidInput
 from zhiwen.ports import ReviewFilter
-from zhiwen.services.desk.desk import DeskService
+from zhiwen.services.answer import AnswerLimits, AnswerService
+from zhiwen.services.desk.desk import DeskService, Turn
 from zhiwen.services.desk.handoff import asks_for_human
 from zhiwen.services.desk.hours import BusinessHours
 from zhiwen.stores.sqlite.desk import SqliteDeskStore
@@ -291,3 +292,37 @@ def test_routing_rules_give_a_handed_off_conversation_its_team(demo_copy: tuple[
         services.desk.configure(
             workspace.id, {"teams": ["sales"], "routing": [{"team": "vip", "keywords": ["x"]}]}
         )
+
+
+@pytest.mark.parametrize(
+    ("reply", "handed_off"),
+    [("The robot vacuum has a 2-year warranty [1], the motor 3 years [1].", False), ("NO_ANSWER", True)],
+)
+def test_an_llm_reply_streams_into_the_conversation_and_a_failed_one_ends_as_the_desks_notice(
+    demo_copy: tuple[Services, Workspace], reply: str, handed_off: bool
+) -> None:
+    from tests.unit.test_answers import _llm_answering
+
+    services, workspace = demo_copy
+    answerer = AnswerService(
+        services.retriever, services.answers, services.targets, AnswerLimits(), _llm_answering(reply)
+    )
+    desk = DeskService(
+        SqliteDeskStore(services.db),
+        services.answers,
+        answerer,
+        SqliteFeedbackStore(services.db),
+        services.workspaces,
+    )
+    conversation = desk.start(workspace.id, language="en").id
+    *pieces, turn = desk.say_streaming(
+        workspace.id, conversation, "How long is the warranty on a robot vacuum?"
+    )
+    assert isinstance(turn, Turn) and turn.answer is not None
+    bot = turn.messages[-1]
+    if handed_off:
+        assert pieces == [] and turn.state.status == "waiting" and "No one from our team" in bot.text
+    else:
+        assert len(pieces) > 3 and "".join(str(p) for p in pieces) == bot.text and bot.citations
+    asked = desk.say_streaming(workspace.id, conversation, "agent please")
+    assert [type(p).__name__ for p in asked] == ["Turn"]  # asking for a person never streams the bot

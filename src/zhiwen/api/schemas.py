@@ -314,6 +314,7 @@ class EventsIn(Strict):
 class MessageRequest(Strict):
     text: str = Field(min_length=1, max_length=4000)
     use_llm: bool = True
+    stream: bool = Field(False, description="Server-sent events: 'delta' ({\"text\"}) pieces, then 'turn'.")
 
 
 class HumanRequest(Strict):

@@ -214,14 +214,53 @@
     return saved.conversation;
   }
 
+  // Server-sent events from a fetch response: onEvent(name, data) for each complete event.
+  async function readEvents(response, onEvent) {
+    const reader = response.body.getReader(), decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, "");
+        const event = (block.match(/^event: ?(.*)$/m) || [])[1];
+        const data = block.split(/\r?\n/).filter((l) => l.startsWith("data:")).map((l) => l.replace(/^data: ?/, "")).join("\n");
+        if (data) onEvent(event, JSON.parse(data));
+      }
+    }
+  }
+
+  // The bot's reply streams into a draft bubble as it is written; the final turn replaces it.
   async function send(text) {
+    let draft = null;
     try {
       const id = await ensureConversation();
       add({ author: "customer", text });
-      const turn = await call("POST", `/v1/conversations/${id}/messages`, { text });
-      for (const m of turn.messages) add(m);
-      showState(turn.state);
-    } catch (e) { add({ author: "system", text: e.message || words().offline }); }
+      const headers = { "Authorization": "Bearer " + KEY, "Content-Type": "application/json", "X-Visitor-Token": saved.visitor || "" };
+      const response = await fetch(`${API}/v1/conversations/${id}/messages`, { method: "POST", headers, body: JSON.stringify({ text, stream: true }) });
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({}));
+        throw new Error((body.error && body.error.message) || response.statusText);
+      }
+      await readEvents(response, (event, data) => {
+        if (event === "delta") {
+          if (!draft) { draft = el("div", "msg bot draft"); log.appendChild(draft); }
+          draft.textContent += data.text;
+          log.scrollTop = log.scrollHeight;
+        }
+        if (event === "turn") {
+          if (draft) { draft.remove(); draft = null; }
+          for (const m of data.messages) add(m);
+          showState(data.state);
+        }
+      });
+    } catch (e) {
+      if (draft) draft.remove();
+      add({ author: "system", text: e.message || words().offline });
+    }
   }
 
   async function human() {
@@ -245,23 +284,10 @@
         if (response.status === 404) { forget(); return; }
         if (!response.ok) throw new Error(response.statusText);
         delay = 1000;
-        const reader = response.body.getReader(), decoder = new TextDecoder();
-        let buffer = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buffer += decoder.decode(value, { stream: true });
-          let cut;
-          while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
-            const block = buffer.slice(0, cut);
-            buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, "");
-            const event = (block.match(/^event: ?(.*)$/m) || [])[1];
-            const data = block.split(/\r?\n/).filter((l) => l.startsWith("data:")).map((l) => l.replace(/^data: ?/, "")).join("\n");
-            if (!data) continue;
-            if (event === "message") add(JSON.parse(data));
-            if (event === "state") showState(JSON.parse(data));
-          }
-        }
+        await readEvents(response, (event, data) => {
+          if (event === "message") add(data);
+          if (event === "state") showState(data);
+        });
       } catch (e) {
         if (stream.signal.aborted) return;
       }

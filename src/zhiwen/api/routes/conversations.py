@@ -115,20 +115,41 @@ def read_conversation(
     return turn_out(Turn(held, None, tuple(messages), services.desk.state(key.workspace_id, held)))
 
 
-@router.post("/conversations/{conversation_id}/messages", response_model=TurnResponse)
-def send_message(
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response_model=TurnResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "With stream=true."}},
+)
+async def send_message(
     conversation_id: str,
     body: MessageRequest,
     request: Request,
     services: ServicesDep,
     key: CustomerKey,
     x_visitor_token: VisitorToken = None,
-) -> TurnResponse:
+) -> TurnResponse | EventSourceResponse:
     """The customer writes. The bot answers (``answer``), unless a person holds the conversation; asking
-    for a person ("转人工", "agent please") puts it in the queue, and ``state`` says who replies when."""
+    for a person ("转人工", "agent please") puts it in the queue, and ``state`` says who replies when.
+    With ``stream: true`` an LLM's reply arrives in ``delta`` events as it is written, then ``turn``."""
     _per_visitor(request, key, x_visitor_token)
-    held = visitor_conversation(services, key, conversation_id, x_visitor_token)
-    return turn_out(services.desk.say(key.workspace_id, held, body.text, use_llm=body.use_llm))
+    held = await run_in_threadpool(visitor_conversation, services, key, conversation_id, x_visitor_token)
+    if not body.stream:
+        turn = await run_in_threadpool(
+            services.desk.say, key.workspace_id, held, body.text, use_llm=body.use_llm
+        )
+        return turn_out(turn)
+    pieces = services.desk.say_streaming(key.workspace_id, held, body.text, use_llm=body.use_llm)
+    first = await run_in_threadpool(next, pieces)  # a refused message fails before the stream opens
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        piece: str | Turn | None = first
+        while isinstance(piece, str):
+            yield {"event": "delta", "data": json.dumps({"text": piece}, ensure_ascii=False)}
+            piece = await run_in_threadpool(next, pieces, None)
+        assert isinstance(piece, Turn)
+        yield {"event": "turn", "data": turn_out(piece).model_dump_json()}
+
+    return EventSourceResponse(events())
 
 
 @router.post("/conversations/{conversation_id}/human", response_model=TurnResponse)

@@ -15,7 +15,7 @@ import logging
 import math
 import re
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -172,6 +172,28 @@ class DeskService:
                 f"conversation {conversation_id} is with a person now ({held.status}); send the "
                 f"customer's messages with POST /v1/conversations/{conversation_id}/messages"
             )
+
+    def say_streaming(
+        self,
+        workspace_id: str,
+        conversation_id: str | None,
+        text: str,
+        *,
+        visitor_hash: str | None = None,
+        use_llm: bool = True,
+    ) -> Iterator[str | Turn]:
+        """:meth:`say` as it is written: an LLM's reply in pieces as they come, then the :class:`Turn`,
+        which is what counts (a reply that ends as a handoff is replaced by the desk's notice there)."""
+        text = _message_text(text)
+        held = self.conversation(workspace_id, conversation_id) if conversation_id else None
+        if held is None or held.status in WITH_PEOPLE or asks_for_human(text):
+            yield self.say(workspace_id, conversation_id, text, visitor_hash=visitor_hash, use_llm=use_llm)
+            return
+        for piece in self._answerer.stream(workspace_id, text, held.id, use_llm=use_llm):
+            if isinstance(piece, str):
+                yield piece
+            else:
+                yield self.answered(workspace_id, piece)
 
     def answered(self, workspace_id: str, answer: Answer) -> Turn:
         """Record a turn the bot answered (``/v1/ask`` and :meth:`say`): the question and the reply in the
