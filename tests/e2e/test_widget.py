@@ -239,3 +239,32 @@ def test_an_agent_in_the_inbox_page_answers_a_customer_in_the_widget(site: dict[
         desk.click("#signout")
         desk.locator("#signin").wait_for(timeout=5_000)
         browser.close()
+
+
+def test_outside_business_hours_the_widget_shows_the_hours_and_asks_for_a_contact(
+    site: dict[str, Any],
+) -> None:
+    from datetime import UTC, datetime
+
+    from playwright.sync_api import sync_playwright
+
+    services, workspace = site["services"], site["workspace"]
+    other_day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(datetime.now(UTC).weekday() + 2) % 7]
+    services.desk.configure(
+        workspace.id, {"hours": {"timezone": "UTC", "weekly": {other_day: "09:00-17:00"}}}
+    )
+    site["agent"].post("/v1/desk/presence", json={"status": "online"})  # online, but the desk is closed
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        page = browser.new_context(locale="en-US").new_page()
+        page.goto(site["shop"])
+        widget = page.locator("[data-zhiwen-widget]")
+        widget.locator(".launcher").click()
+        widget.locator(".msg.bot").first.wait_for(timeout=15_000)
+        widget.locator(".human").click()
+        notice = widget.locator(".msg.bot").nth(1)
+        notice.wait_for(timeout=10_000)
+        assert "No one from our team is online" in notice.inner_text()
+        assert "09:00-17:00" in notice.inner_text() and "after we open on" in notice.inner_text()
+        widget.locator(".contact input").wait_for(timeout=5_000)
+        browser.close()

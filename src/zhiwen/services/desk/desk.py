@@ -299,7 +299,8 @@ class DeskService:
             assignee_name=display_name(held.assignee) if held.assignee else None,
         )
 
-    def availability(self, workspace_id: str) -> Availability:
+    def availability(self, workspace_id: str, language: str = "zh") -> Availability:
+        """Who can answer now; the hours as a customer reading ``language`` reads them."""
         now = self._now()
         hours = self.settings(workspace_id).hours
         online = sum(
@@ -311,7 +312,7 @@ class DeskService:
             agents_online=online,
             open_now=hours is None or hours.is_open(now),
             next_opening=None if hours is None else hours.next_opening(now),
-            hours="" if hours is None else hours.describe("zh"),
+            hours="" if hours is None else hours.describe(language),
         )
 
     # ---- the agent's side ---------------------------------------------------------------------------
@@ -535,7 +536,10 @@ class DeskService:
             },
         )
         notice = queued_notice(
-            language, self.availability(workspace_id), state.position or 1, state.expected_wait_minutes or 1
+            language,
+            self.availability(workspace_id, language),
+            state.position or 1,
+            state.expected_wait_minutes or 1,
         )
         return notice, state
 
