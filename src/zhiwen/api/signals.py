@@ -46,10 +46,6 @@ class Signals:
             if not self._waiters[topic]:
                 del self._waiters[topic]
 
-    @property
-    def waiting(self) -> int:
-        return sum(len(w) for w in self._waiters.values())
-
 
 async def woken(event: asyncio.Event, timeout: float) -> None:
     """Until ``event`` is set or ``timeout`` passes."""

@@ -131,9 +131,6 @@ class DeskService:
         except NotFound:  # made by /v1/ask before the desk knew it, or not at all
             return self._store.open_conversation(workspace_id, conversation_id, "zh")
 
-    def latest_for_visitor(self, workspace_id: str, visitor_hash: str) -> DeskConversation | None:
-        return self._store.latest_for_visitor(workspace_id, visitor_hash)
-
     def messages(
         self, workspace_id: str, conversation_id: str, after: int = 0, include_notes: bool = False
     ) -> list[DeskMessage]:

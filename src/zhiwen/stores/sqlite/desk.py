@@ -108,15 +108,6 @@ class SqliteDeskStore:
             raise NotFound(f"no conversation {conversation_id!r} in this workspace")
         return _conversation(row)
 
-    def latest_for_visitor(self, workspace_id: str, visitor_hash: str) -> DeskConversation | None:
-        with self._db.reading() as conn:
-            row = conn.execute(
-                "SELECT * FROM desk_conversations WHERE workspace_id = ? AND visitor_hash = ?"
-                " ORDER BY created_at DESC LIMIT 1",
-                (workspace_id, visitor_hash),
-            ).fetchone()
-        return None if row is None else _conversation(row)
-
     def update(
         self,
         workspace_id: str,

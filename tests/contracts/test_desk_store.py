@@ -1,0 +1,82 @@
+"""The contract every DeskStore and UserStore backend keeps (SQLite today; a server database next)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from zhiwen.errors import Conflict, NotFound
+from zhiwen.ports import DeskStore, UserStore
+from zhiwen.stores.sqlite.answers import SqliteAnswerStore
+from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sqlite.desk import SqliteDeskStore
+from zhiwen.stores.sqlite.users import SqliteUserStore
+from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
+from zhiwen.types import ConversationRating, Session
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[DeskStore, UserStore, str, str]]:
+    db = Database(tmp_path / "contract.sqlite3")
+    workspace = SqliteWorkspaceStore(db).create_workspace("acme").id
+    conversation = SqliteAnswerStore(db).ensure_conversation(workspace, None)
+    yield SqliteDeskStore(db), SqliteUserStore(db), workspace, conversation
+    db.close()
+
+
+def test_a_conversation_changes_hands_only_if_it_still_is_as_expected(
+    backend: tuple[DeskStore, UserStore, str, str],
+) -> None:
+    desk, _users, workspace, conversation = backend
+    opened = desk.open_conversation(workspace, conversation, "zh", "visitor-hash")
+    assert opened.status == "bot" and desk.open_conversation(workspace, conversation, "en").language == "zh"
+    assert desk.update(workspace, conversation, {"status": "waiting", "queued_at": "2026-01-01T00:00:00"})
+    assert desk.update(
+        workspace, conversation, {"status": "open", "assignee": "a"}, {"status": "waiting", "assignee": None}
+    )
+    assert not desk.update(
+        workspace, conversation, {"status": "open", "assignee": "b"}, {"status": "waiting", "assignee": None}
+    )
+    assert desk.get(workspace, conversation).assignee == "a"
+    with pytest.raises(ValueError, match="not a desk conversation field"):
+        desk.update(workspace, conversation, {"workspace_id": "other"})
+    with pytest.raises(NotFound):
+        desk.get("ws_other", conversation)
+    with pytest.raises(NotFound):
+        desk.open_conversation(workspace, "conv_missing", "zh")
+
+
+def test_messages_come_back_in_order_after_an_id_and_ratings_replace_each_other(
+    backend: tuple[DeskStore, UserStore, str, str],
+) -> None:
+    desk, _users, workspace, conversation = backend
+    desk.open_conversation(workspace, conversation, "zh")
+    ids = [desk.add_message(workspace, conversation, "customer", "", f"m{n}").id for n in range(5)]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert [m.text for m in desk.messages(workspace, conversation, after=ids[1])] == ["m2", "m3", "m4"]
+    assert desk.messages("ws_other", conversation) == []
+    before = desk.last_change(workspace)
+    desk.add_message(workspace, conversation, "agent", "li", "hi")
+    assert desk.last_change(workspace) != before
+    assert [c.last_message for c in desk.conversations(workspace)] == ["hi"]
+    for score in (2, 5):
+        desk.rate(workspace, ConversationRating(conversation, score, "", None, None, f"2026-01-0{score}"))
+    assert [r.score for r in desk.ratings(workspace)] == [5]
+
+
+def test_users_are_unique_by_e_mail_and_sessions_end(backend: tuple[DeskStore, UserStore, str, str]) -> None:
+    _desk, users, workspace, _conversation = backend
+    user = users.create_user(workspace, "li@shop.example", "Li", "agent", "$argon2id$hash")
+    with pytest.raises(Conflict):
+        users.create_user(workspace, "li@shop.example", "Li 2", "agent", "$argon2id$hash")
+    assert users.find_user("li@shop.example") == (user, "$argon2id$hash")
+    users.create_session(Session("ses_1", user.id, "csrf", "2026-01-01", "2099-01-01"), "token-hash")
+    assert users.find_session("token-hash", "2026-06-01") is not None
+    assert users.find_session("token-hash", "2099-06-01") is None  # expired
+    users.delete_sessions(user.id)
+    assert users.find_session("token-hash", "2026-06-01") is None
+    assert users.update_user(user.id, {"disabled_at": "2026-02-01"}).disabled_at == "2026-02-01"
