@@ -100,8 +100,10 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
         title="Zhiwen API",
         version=zhiwen.__version__,
         description=(
-            "Self-hosted bilingual customer-service assistant. Every `/v1` call needs an API key "
-            "(`Authorization: Bearer zw_…`); a key sees only its own workspace. Errors are "
+            "Self-hosted bilingual customer-service assistant. Every `/v1` call but sign-in needs an API "
+            "key (`Authorization: Bearer zw_…`) or a signed-in session (cookie plus `X-CSRF-Token` for "
+            "changes); a widget key (`zw_pub_…`) serves only the chat widget's conversations from its "
+            "allowed origins. A key sees only its own workspace. Errors are "
             '`{"error": {"code", "message"}}` with a stable code.'
         ),
         lifespan=lifespan,
