@@ -2,49 +2,26 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from zhiwen.api import create_app
+from tests.e2e.servers import CHROMIUM, chromium, serving
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium (installed by .ci/run)"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def served(demo: tuple[Services, Workspace]) -> Iterator[tuple[str, str]]:
     services, workspace = demo
     key = services.keys.issue(workspace.id, "browser", "client").plain
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(services, run_embedding_worker=False), host="127.0.0.1", port=port, log_config=None
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(services) as url:
+        yield url, key
 
 
 def test_a_customer_asks_in_the_chat_page_sees_a_cited_answer_and_rates_a_handoff(
@@ -54,15 +31,7 @@ def test_a_customer_asks_in_the_chat_page_sees_a_cited_answer_and_rates_a_handof
 
     url, key = served
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
+        browser = chromium(playwright)
         page = browser.new_context(locale="zh-CN").new_page()
         page.goto(f"{url}/#key={key}")
         page.fill("#question", "扫地机器人的电机保修几年？")

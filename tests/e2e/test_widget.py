@@ -3,54 +3,34 @@ the desk: question → handoff → the agent's reply appears in the widget → r
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from zhiwen.api import create_app
+from tests.e2e.servers import CHROMIUM, chromium, free_port, serving
 from zhiwen.types import Workspace
 from zhiwen.web.shop import serve_shop
 from zhiwen.wiring import Services
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium (installed by .ci/run)"
 )
 UNANSWERABLE = "你们的店在火星上有分店吗？"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def site(demo_copy: tuple[Services, Workspace]) -> Iterator[dict[str, Any]]:
     services, workspace = demo_copy
-    api_port, shop_port, copycat_port = _free_port(), _free_port(), _free_port()
-    api = f"http://127.0.0.1:{api_port}"
+    api_port, shop_port, copycat_port = free_port(), free_port(), free_port()
     shop_origin = f"http://127.0.0.1:{shop_port}"
     widget_key = services.keys.issue(workspace.id, "site", "widget", [shop_origin]).plain
     agent_key = services.keys.issue(workspace.id, "alice", "agent").plain
     services.users.create(workspace.id, "li@shop.example", "Li", "agent", "correct horse battery")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(services, run_embedding_worker=False), host="127.0.0.1", port=api_port, log_config=None
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    stack = ExitStack()
+    api = stack.enter_context(serving(services, api_port))
     shop = serve_shop("127.0.0.1", shop_port, f"{api}/widget.js", widget_key)
     copycat = serve_shop("127.0.0.1", copycat_port, f"{api}/widget.js", widget_key)  # copied the key
     agent = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {agent_key}"}, timeout=30)
@@ -67,20 +47,16 @@ def site(demo_copy: tuple[Services, Workspace]) -> Iterator[dict[str, Any]]:
     for page_server in (shop, copycat):
         page_server.shutdown()
         page_server.server_close()
-    server.should_exit = True
-    thread.join(timeout=10)
+    stack.close()
 
 
-def _browser(playwright: Any) -> Any:
-    return playwright.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=[
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-        ],
-    )
+def _open_widget(page: Any, url: str) -> Any:
+    """Open ``url``, click the launcher and wait for the welcome; the widget's locator."""
+    page.goto(url)
+    widget = page.locator("[data-zhiwen-widget]")
+    widget.locator(".launcher").click()
+    widget.locator(".msg.bot").first.wait_for(timeout=15_000)
+    return widget
 
 
 def test_a_customer_on_the_shop_page_is_handed_to_an_agent_who_replies_resolves_and_is_rated(
@@ -90,12 +66,9 @@ def test_a_customer_on_the_shop_page_is_handed_to_an_agent_who_replies_resolves_
 
     agent: httpx.Client = site["agent"]
     with sync_playwright() as playwright:
-        browser = _browser(playwright)
+        browser = chromium(playwright)
         page = browser.new_context(locale="zh-CN").new_page()
-        page.goto(site["shop"])
-        widget = page.locator("[data-zhiwen-widget]")
-        widget.locator(".launcher").click()
-        widget.locator(".msg.bot").first.wait_for(timeout=15_000)  # the welcome
+        widget = _open_widget(page, site["shop"])
         widget.locator("textarea").fill(UNANSWERABLE)
         widget.locator("textarea").press("Enter")
         notice = widget.locator(".msg.bot").nth(1)
@@ -146,7 +119,7 @@ def test_a_page_that_copied_the_widget_key_gets_nothing(site: dict[str, Any]) ->
 
     before = len(site["services"].desk.queue(site["workspace"].id, ("bot", "waiting", "open", "resolved")))
     with sync_playwright() as playwright:
-        browser = _browser(playwright)
+        browser = chromium(playwright)
         page = browser.new_context(locale="en-US").new_page()
         page.goto(site["copycat"])
         widget = page.locator("[data-zhiwen-widget]")
@@ -168,7 +141,7 @@ def test_the_widget_fills_a_phone_screen_and_works_from_the_keyboard(site: dict[
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = _browser(playwright)
+        browser = chromium(playwright)
         page = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}).new_page()
         page.goto(site["shop"])
         widget = page.locator("[data-zhiwen-widget]")
@@ -193,12 +166,9 @@ def test_an_agent_in_the_inbox_page_answers_a_customer_in_the_widget(site: dict[
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = _browser(playwright)
+        browser = chromium(playwright)
         customer = browser.new_context(locale="zh-CN").new_page()
-        customer.goto(site["shop"])
-        widget = customer.locator("[data-zhiwen-widget]")
-        widget.locator(".launcher").click()
-        widget.locator(".msg.bot").first.wait_for(timeout=15_000)
+        widget = _open_widget(customer, site["shop"])
         widget.locator("textarea").fill("转人工 <img src=x onerror=window.__xss=1> 我的订单一直没发货")
         widget.locator("textarea").press("Enter")
         widget.locator(".status").get_by_text("已留言").wait_for(timeout=10_000)
@@ -255,12 +225,9 @@ def test_outside_business_hours_the_widget_shows_the_hours_and_asks_for_a_contac
     )
     site["agent"].post("/v1/desk/presence", json={"status": "online"})  # online, but the desk is closed
     with sync_playwright() as playwright:
-        browser = _browser(playwright)
+        browser = chromium(playwright)
         page = browser.new_context(locale="en-US").new_page()
-        page.goto(site["shop"])
-        widget = page.locator("[data-zhiwen-widget]")
-        widget.locator(".launcher").click()
-        widget.locator(".msg.bot").first.wait_for(timeout=15_000)
+        widget = _open_widget(page, site["shop"])
         widget.locator(".human").click()
         notice = widget.locator(".msg.bot").nth(1)
         notice.wait_for(timeout=10_000)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import re
 import statistics
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -28,6 +27,7 @@ from zhiwen.services.desk.handoff import (
     asks_for_human,
     queued_notice,
     resolved_notice,
+    says_more_than_asking_for_a_person,
 )
 from zhiwen.services.desk.settings import DeskSettings
 from zhiwen.services.desk.stats import DeskFigures, GroupBy, desk_figures
@@ -566,7 +566,7 @@ class DeskService:
             if message.author == "bot" and message.answer_id:
                 record = self._answers.get_answer(workspace_id, message.answer_id)
                 question = str(dict(record["answer"]).get("question", ""))  # type: ignore[call-overload]
-                if _has_substance(question):
+                if says_more_than_asking_for_a_person(question):
                     asked = message.answer_id
                     break
         if asked is None:
@@ -623,19 +623,6 @@ class DeskService:
     def _notify(self, workspace_id: str, conversation_id: str) -> None:
         for listener in self.listeners:
             listener(workspace_id, conversation_id)
-
-
-_HUMAN_WORDS = re.compile(
-    r"转人工|人工客服|人工|客服|真人|我要|找|\b(?:please|pls|i want|i need|can i|let me|talk|speak|to|with"
-    r"|a|an|the|human|agent|person|real|live|operator|representative)\b",
-    re.IGNORECASE,
-)
-
-
-def _has_substance(question: str) -> bool:
-    """Whether a question says more than "转人工" (only those are worth an answer in the knowledge)."""
-    rest = re.sub(r"[\s\W_]+", "", _HUMAN_WORDS.sub("", question))
-    return len(rest) >= 4
 
 
 def _message_text(text: str) -> str:

@@ -32,6 +32,19 @@ def asks_for_human(message: str) -> bool:
     return bool(_ASKS_FOR_HUMAN.search(message.replace("人工智能", "")))
 
 
+_HUMAN_WORDS = re.compile(
+    r"转人工|人工客服|人工|客服|真人|我要|找|\b(?:please|pls|i want|i need|can i|let me|talk|speak|to|with"
+    r"|a|an|the|human|agent|person|real|live|operator|representative)\b",
+    re.IGNORECASE,
+)
+
+
+def says_more_than_asking_for_a_person(question: str) -> bool:
+    """Whether a question says more than "转人工" (only those are worth an answer in the knowledge)."""
+    rest = re.sub(r"[\s\W_]+", "", _HUMAN_WORDS.sub("", question))
+    return len(rest) >= 4
+
+
 @dataclass(frozen=True)
 class Availability:
     """Whether someone can pick a conversation up now, and if not, when."""
