@@ -31,15 +31,16 @@ check: install
 bench: install
 	$(BIN)/python -m benchmarks.run_all
 
-# Refit the bundled default confidence model on the tuning halves of the demo's golden sets (the
+# Refit the bundled default chooser and confidence models on the tuning halves of the demo's golden sets (the
 # knowledge-worded one and the customer-worded questions and conversations); held-out halves stay unseen.
 calibrate-default: install
 	rm -rf .bench/calibrate && $(BIN)/zhiwen --data-dir .bench/calibrate demo --no-serve
 	$(BIN)/zhiwen --data-dir .bench/calibrate calibrate --tune-only --json \
 		$(foreach g,$(wildcard $(addprefix src/zhiwen/sample_kb/,golden.jsonl customers.jsonl conversations.jsonl)),--golden $(g)) \
-		| $(BIN)/python -c "import json,sys; json.dump(json.load(sys.stdin)['model'], sys.stdout, indent=2); print()" \
-		> .bench/default_confidence.json  # the current default is read while drafting: replace it after
-	mv .bench/default_confidence.json src/zhiwen/services/default_confidence.json
+		> .bench/calibration.json  # the current defaults are read while drafting: replace them after
+	$(BIN)/python -c "import json; r = json.load(open('.bench/calibration.json')); \
+		[json.dump(r[k], open(f'src/zhiwen/services/default_{n}.json', 'w'), indent=2) for k, n in \
+		(('model', 'confidence'), ('choice_model', 'choice'))]"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench

@@ -153,6 +153,16 @@ class VectorIndex(Protocol):
 
     def count(self, workspace_id: str) -> int: ...
 
+    def add_sentences(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Sequence[Vector]) -> None:
+        """Store each chunk's sentence vectors (one row per sentence of
+        :func:`zhiwen.services.embedding.sentence_texts`), replacing earlier ones."""
+        ...
+
+    def sentence_scores(self, workspace_id: str, query: Vector, chunk_ids: Sequence[str]) -> dict[str, float]:
+        """Similarity of ``query`` to the best-matching sentence of each listed chunk that has sentence
+        vectors (others are absent)."""
+        ...
+
 
 class Embedder(Protocol):
     name: str

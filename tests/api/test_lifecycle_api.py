@@ -96,7 +96,7 @@ def test_golden_sets_evaluations_reports_and_a_refused_release(api: Api) -> None
         == 1
     )
     broken_release = client.post(
-        "/v1/releases", json={"golden": "demo", "settings": {"retrieval_mode": "vector"}}, headers=admin
+        "/v1/releases", json={"golden": "demo", "settings": {"handoff_below": "0.97"}}, headers=admin
     ).json()
     refused = client.post(f"/v1/releases/{broken_release['number']}/promote", headers=admin)
     assert refused.status_code == 409

@@ -34,7 +34,7 @@ def test_golden_eval_release_gate_and_rollback_from_the_command_line(
 
     assert zhiwen(data, "release", "create", "--golden", "demo")[0] == 0
     assert zhiwen(data, "release", "promote", "1")[0] == 0
-    assert zhiwen(data, "release", "create", "--golden", "demo", "--set", "retrieval_mode=vector")[0] == 0
+    assert zhiwen(data, "release", "create", "--golden", "demo", "--set", "handoff_below=0.97")[0] == 0
     code, out = zhiwen(data, "eval", "gate", "--json")
     assert code == 1 and not json.loads(out)["passed"]
     code, out = zhiwen(data, "release", "promote", "2")

@@ -41,12 +41,12 @@ def test_a_release_freezes_the_knowledge_so_ingestion_builds_the_next_one_withou
     assert not answer.citations[0].document_id.count("@"), "citations name the working document id"
 
 
-def test_the_gate_refuses_a_release_with_keyword_search_off_and_lists_what_got_worse(demo_copy: Demo) -> None:
+def test_the_gate_refuses_a_release_that_hands_off_too_eagerly_and_lists_what_got_worse(demo_copy: Demo) -> None:
     services, workspace = demo_copy
     good, _ = services.releases.create(workspace.id, "test", "demo")
     services.releases.promote(workspace.id, good.number, "test")
-    broken, run = services.releases.create(workspace.id, "test", "demo", {"retrieval_mode": "vector"})
-    assert run is not None and run.summary["settings"]["retrieval_mode"] == "vector"
+    broken, run = services.releases.create(workspace.id, "test", "demo", {"handoff_below": "0.97"})
+    assert run is not None and run.summary["settings"]["handoff_below"] == 0.97
 
     with pytest.raises(GateRefused) as refused:
         services.releases.promote(workspace.id, broken.number, "test")

@@ -10,10 +10,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
+from zhiwen.services.golden import MIN_CHOICE_QUESTIONS, load_golden
 from zhiwen.services.golden import calibrate as run_calibration
-from zhiwen.services.golden import load_golden
 from zhiwen.services.ingest import IngestResult, discover
-from zhiwen.services.targets import CONFIDENCE_SETTING
+from zhiwen.services.targets import CHOICE_SETTING, CONFIDENCE_SETTING
 
 documents_app = typer.Typer(help="List and delete ingested documents.")
 
@@ -231,18 +231,22 @@ def calibrate(
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Fit answer confidence on a golden set so that 0.7 means "right 7 times in 10".
+    """Fit answer confidence on a golden set so that 0.7 means "right 7 times in 10", and (from 200
+    answerable questions in the tuning half) which retrieved passage answers.
 
-    Fits on half the questions, reports calibration (ECE, reliability) on the other half, then stores a
-    model fitted on all of them for the workspace.
+    Fits on half the questions, reports calibration (ECE, reliability) on the other half, then stores the
+    models fitted on all of them for the workspace.
     """
     services = state.services()
     workspace_id = state.workspace(workspace).id
     items = [item for path in golden for item in load_golden(path)]
     result = run_calibration(services.answerer, workspace_id, items, services.settings.handoff_below)
     model = result.tune_model if tune_only else result.model
+    choice = result.tune_choice_model if tune_only else result.choice_model
     if not dry_run:
         services.workspaces.put_setting(workspace_id, CONFIDENCE_SETTING, model.to_dict())
+        if choice is not None:
+            services.workspaces.put_setting(workspace_id, CHOICE_SETTING, choice.to_dict())
     report = {
         "held_out_ece": result.held_out_ece,
         "held_out_reliability": result.held_out_reliability,
@@ -251,6 +255,7 @@ def calibrate(
         "held_out_questions": result.held_out_questions,
         "share_right": result.share_right,
         "model": model.to_dict(),
+        "choice_model": choice.to_dict() if choice is not None else None,
         "stored": not dry_run,
     }
     if as_json:
@@ -272,3 +277,8 @@ def calibrate(
         f"Held-out expected calibration error: {result.held_out_ece:.3f}"
         + ("" if dry_run else " · model stored for this workspace")
     )
+    if choice is None:
+        console.print(
+            f"[dim]Which passage answers is still chosen by the current model: fitting it needs "
+            f"{MIN_CHOICE_QUESTIONS} answerable questions in the tuning half.[/]"
+        )

@@ -20,9 +20,10 @@ import numpy as np
 
 from zhiwen.errors import BackendUnavailable, InvalidInput
 from zhiwen.ports import LLM, AnswerStore, RelatedProducts
+from zhiwen.services.answer_choice import NO_HITS_FEATURES, Choice, choice_model_of, choose, options
 from zhiwen.services.answer_config import AnswerConfig
-from zhiwen.services.confidence import ConfidenceModel, confidence_features
-from zhiwen.services.extract import Extract, best_extract, prefer_language
+from zhiwen.services.confidence import ConfidenceModel
+from zhiwen.services.extract import Extract, prefer_language
 from zhiwen.services.followup import Understood, in_context, last_understood, refers_back
 from zhiwen.services.fusion import spread_weighted_fusion
 from zhiwen.services.rerank import reranker_of
@@ -63,6 +64,7 @@ class Draft:
     mode: Mode
     understood: Understood
     model_confidence: float  # what the confidence model says, even while calibrating
+    choice: Choice | None = None  # the passages it chose from (None: nothing was retrieved)
 
 
 @dataclass(frozen=True)
@@ -202,13 +204,11 @@ class AnswerService:
             reranker=reranker_of(config.reranker),
         )
         t = time.perf_counter()
-        emphasis = understood.emphasis() if understood.is_follow_up else None
-        extract = (
-            best_extract(query, retrieval.hits, retrieval.term_weights, language, emphasis=emphasis)
-            if retrieval.hits
-            else None
-        )
-        features = confidence_features(query, retrieval, extract.score if extract else 0.0)
+        extract, features, choice = None, NO_HITS_FEATURES, None
+        if retrieval.hits:
+            choice = choose(options(understood, retrieval, language), choice_model_of(config.choice_model))
+            extract, features = choice.chosen.extract, choice.confidence_features()
+            retrieval.hits.insert(0, retrieval.hits.pop(choice.best))  # the chosen passage is cited first
         model_confidence = 0.0
         if retrieval.hits:
             model = confidence_model_of(config.confidence_model)
@@ -229,6 +229,7 @@ class AnswerService:
             mode,
             understood,
             model_confidence,
+            choice,
         )
 
     def answer(

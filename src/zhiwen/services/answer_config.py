@@ -24,6 +24,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "curated_match_above": (0.0, 1.0),
     "related_products": (0, 10),
 }
+MODELS = ("confidence_model", "choice_model", "reranker")  # fitted models among the settings
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class AnswerConfig:
     curated_match_above: float = 0.94  # cosine of the question to a curated question that counts as "same"
     related_products: int = 0  # catalogue items shown with answers that name a product; 0: off
     confidence_model: dict[str, Any] | None = None  # None: the bundled default
+    choice_model: dict[str, Any] | None = None  # which passage answers; None: the bundled default
     reranker: dict[str, Any] | None = None  # None: fused scores rank
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,7 +59,7 @@ class AnswerConfig:
         """Apply ``name=value`` strings from the command line, converted to each setting's type."""
         changes: dict[str, Any] = {}
         for name, raw in pairs.items():
-            if name in ("confidence_model", "reranker"):
+            if name in MODELS:
                 if raw.lower() not in ("none", "default", ""):
                     raise InvalidInput(f"{name} can only be reset (=none) from the command line")
                 changes[name] = None
@@ -83,7 +85,7 @@ class AnswerConfig:
 
     def settings(self) -> dict[str, Any]:
         """The scalar settings, without the fitted models (for tables and reports)."""
-        return {k: v for k, v in self.to_dict().items() if k not in ("confidence_model", "reranker")}
+        return {k: v for k, v in self.to_dict().items() if k not in MODELS}
 
     def summary(self) -> dict[str, Any]:
         """The settings, and which models are in use (not their weights)."""
@@ -93,5 +95,10 @@ class AnswerConfig:
             "confidence_model": {"fitted_on": confidence.get("fitted_on"), "C": confidence.get("C", 1.0)}
             if self.confidence_model
             else "bundled default",
+            "choice_model": (
+                {"fitted_on": (self.choice_model or {}).get("fitted_on")}
+                if self.choice_model
+                else "bundled default"
+            ),
             "reranker": (self.reranker or {}).get("fingerprint"),
         }

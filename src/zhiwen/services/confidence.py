@@ -1,4 +1,5 @@
-"""Answer confidence: features of a retrieval, mapped to P(answer is right) by a calibrated logistic model.
+"""Answer confidence: features of the chosen passage, mapped to P(answer is right) by a calibrated logistic
+model.
 
 Raw E5 cosines are compressed (unrelated text scores ~0.8) and BM25 is unbounded, so neither is a threshold a
 user can set. The model is fitted on a golden set (``zhiwen calibrate``); its output is a probability, so
@@ -9,25 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
 from zhiwen.errors import InvalidInput
-from zhiwen.services.retrieve import Retrieval
 from zhiwen.text.tokenize import keyword_tokens
 
 FEATURES = (
-    "vector_top",  # cosine of the best hit
-    "vector_gap",  # … above the background of lower-ranked candidates (E5 cosines are compressed)
-    "coverage",  # IDF-weighted share of the question's terms in the best hit
-    "unknown_terms",  # share of the question's terms that occur nowhere in the knowledge
-    "any_unknown",  # whether any does: a product attribute we never documented ("LDAC", "血压")
-    "answer_support",  # how well the extracted answer sentence itself covers the question
+    # Of the chosen passage (see :mod:`zhiwen.services.answer_choice` for each one's meaning):
+    "vector",
+    "vector_over_background",
+    "coverage",
+    "coverage_own",
+    "unknown_terms",
+    "any_unknown",
+    "answer_support",
     "is_faq",
     "keyword_hit",
+    "sentence",
+    "rarest_missing",
+    # … and of the choice itself:
+    "choice",  # the chooser's score of the chosen passage
+    "choice_margin",  # … above the runner-up's
 )
 Matrix = npt.NDArray[np.float64]
 
@@ -49,33 +56,15 @@ def coverage(question_terms: Sequence[str], weights: Mapping[str, float], text: 
     return found / total
 
 
-def confidence_features(question: str, retrieval: Retrieval, answer_support: float) -> list[float]:
-    hits = retrieval.hits
-    if not hits:
-        return [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]
-    top = hits[0]
-    cosines = sorted((c.vector for c in retrieval.candidates if c.vector is not None), reverse=True)
-    background = float(np.mean(cosines[4:20])) if len(cosines) > 4 else (cosines[-1] if cosines else 0.0)
-    vector_top = top.vector_score if top.vector_score is not None else background
-    terms = list(dict.fromkeys(keyword_tokens(question)))
-    unknown = sum(1 for t in terms if t not in retrieval.term_weights) / len(terms) if terms else 1.0
-    matched = top.chunk.question if top.chunk.kind == "faq" and top.chunk.question else top.chunk.text
-    return [
-        vector_top,
-        vector_top - background,
-        coverage(terms, retrieval.term_weights, f"{top.document_title} {top.chunk.title_path} {matched}"),
-        unknown,
-        1.0 if unknown > 0 else 0.0,
-        answer_support,
-        1.0 if top.chunk.kind == "faq" else 0.0,
-        1.0 if top.keyword_score is not None else 0.0,
-    ]
+Model = TypeVar("Model", bound="LogisticModel")
 
 
 @dataclass
-class ConfidenceModel:
-    """Logistic regression over :data:`FEATURES`, in scikit-learn style (``fit`` returns self)."""
+class LogisticModel:
+    """Logistic regression over standardised named features, in scikit-learn style (``fit`` returns
+    self), stored as plain numbers so releases freeze it. Subclasses name their features."""
 
+    FEATURE_NAMES: ClassVar[tuple[str, ...]] = ()
     C: float = 1.0  # inverse regularisation strength; `zhiwen tune` searches it
     coef_: Matrix | None = None  # per standardised feature
     intercept_: float = 0.0
@@ -83,7 +72,7 @@ class ConfidenceModel:
     scale_: Matrix | None = None
     fitted_on_: int = 0
 
-    def fit(self, features: Matrix, correct: npt.NDArray[np.int_]) -> ConfidenceModel:
+    def fit(self: Model, features: Matrix, correct: npt.NDArray[np.int_]) -> Model:
         if len(set(correct.tolist())) < 2:
             raise InvalidInput(
                 "calibration needs both right and wrong answers: add unanswerable questions (ones the "
@@ -91,7 +80,7 @@ class ConfidenceModel:
             )
         self.mean_ = features.mean(axis=0)
         self.scale_ = np.where(features.std(axis=0) > 1e-9, features.std(axis=0), 1.0)
-        model = LogisticRegression(C=self.C, max_iter=1000).fit(
+        model = LogisticRegression(C=self.C, max_iter=2000).fit(
             (features - self.mean_) / self.scale_, correct
         )
         self.coef_ = model.coef_[0].astype(np.float64)
@@ -101,15 +90,15 @@ class ConfidenceModel:
 
     def predict_proba(self, features: Matrix) -> npt.NDArray[np.float64]:
         if self.coef_ is None or self.mean_ is None or self.scale_ is None:
-            raise ValueError("the confidence model is not fitted")
+            raise ValueError("the model is not fitted")
         logits = ((features - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
         return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float64)
 
     def to_dict(self) -> dict[str, Any]:
         if self.coef_ is None or self.mean_ is None or self.scale_ is None:
-            raise ValueError("the confidence model is not fitted")
+            raise ValueError("the model is not fitted")
         return {
-            "features": list(FEATURES),
+            "features": list(self.FEATURE_NAMES),
             "coef": self.coef_.tolist(),
             "intercept": self.intercept_,
             "mean": self.mean_.tolist(),
@@ -119,9 +108,9 @@ class ConfidenceModel:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ConfidenceModel:
-        if list(data.get("features", [])) != list(FEATURES):
-            raise ValueError("stored confidence model uses other features; run `zhiwen calibrate` again")
+    def from_dict(cls: type[Model], data: dict[str, Any]) -> Model:
+        if list(data.get("features", [])) != list(cls.FEATURE_NAMES):
+            raise ValueError("stored model uses other features; run `zhiwen calibrate` again")
         return cls(
             C=float(data.get("C", 1.0)),
             coef_=np.asarray(data["coef"], dtype=np.float64),
@@ -130,6 +119,13 @@ class ConfidenceModel:
             scale_=np.asarray(data["scale"], dtype=np.float64),
             fitted_on_=int(data["fitted_on"]),
         )
+
+
+@dataclass
+class ConfidenceModel(LogisticModel):
+    """P(the answer is right) from the features of the chosen passage and of the choice (:data:`FEATURES`)."""
+
+    FEATURE_NAMES: ClassVar[tuple[str, ...]] = FEATURES
 
 
 def expected_calibration_error(probs: Sequence[float], correct: Sequence[int], bins: int = 10) -> float:

@@ -10,6 +10,7 @@ A sentence that is itself a question (FAQ-style text) stands for the answer that
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -21,8 +22,6 @@ from zhiwen.text.tokenize import keyword_tokens
 from zhiwen.types import Hit
 
 PREFIX_CREDIT = 0.8
-RANK_PENALTY = 0.04
-LANGUAGE_PENALTY = 0.2  # a passage in another language answers only when clearly better
 QUANTITY_BONUS = 0.2
 
 _UNITS = {
@@ -65,6 +64,7 @@ class Extract:
     text: str  # the sentence that answers best
     score: float
     passage: str = ""  # that sentence first, then the rest of its passage: what the customer reads
+    states_quantity: bool = False  # the sentence states the kind of quantity asked for (a price, a duration)
 
 
 def key_first(hit: Hit, key: str, max_chars: int = PASSAGE_CHARS) -> str:
@@ -126,12 +126,14 @@ class _Matcher:
         found = self.found(sentence)
         return {**heading_credit, **{t: max(c, heading_credit.get(t, 0.0)) for t, c in found.items()}}
 
+    def states(self, sentence: str) -> bool:
+        """Does ``sentence`` state the kind of quantity the question asks for?"""
+        return self.units is not None and bool(self.units.search(sentence))
+
     def score(self, sentence: str, credit: dict[str, float], local: Mapping[str, float]) -> float:
         weights = {t: w * local.get(t, 1.0) for t, w in self.weights.items()}
         score = sum(weights[t] * c for t, c in credit.items()) / (sum(weights.values()) or 1.0)
-        if self.units is not None and self.units.search(sentence):
-            score += QUANTITY_BONUS
-        return score
+        return score + (QUANTITY_BONUS if self.states(sentence) else 0.0)
 
 
 def local_weights(credits: Sequence[dict[str, float]], terms: Sequence[str]) -> dict[str, float]:
@@ -173,47 +175,38 @@ def prefer_language(hits: Sequence[Hit], language: str, window: int) -> list[Hit
     return [h for h in hits[:window] if detect_language(h.chunk.text) == language] or list(hits[:1])
 
 
-def best_extract(
+def extracts_by_hit(
     question: str,
     hits: Sequence[Hit],
     weights: Mapping[str, float],
-    language: str,
-    window: int = 5,
     max_chars: int = 300,
     emphasis: Mapping[str, float] | None = None,
-) -> Extract:
-    """The best sentence of the top hits. Hits in another language than the question's lose
-    :data:`LANGUAGE_PENALTY`: answers come back in the question's language when the knowledge has it in
-    both, yet a Chinese question about an English-only manual is still answered from that manual.
+) -> list[Extract]:
+    """The best sentence of each hit, in the hits' order. Terms are weighted across the sentences of all
+    the hits (:func:`local_weights`), so a sentence scores by what sets it apart from the other candidates.
     ``emphasis`` scales terms' weights (a follow-up's earlier turns count for less than its own words).
-
-    Beyond the first two hits, only other sections of the best hit's document are considered: the answer
-    usually sits in the best document, and lower-ranked documents mostly add distractors.
-    """
+    Which hit answers is for :mod:`zhiwen.services.answer_choice` to decide."""
     matcher = _Matcher(question, weights, emphasis)
-    top = hits[:window]
-    pool = [(i, h) for i, h in enumerate(top) if i < 2 or h.chunk.document_id == top[0].chunk.document_id]
-    units: list[tuple[float, Hit, str, str, dict[str, float]]] = []
-    for rank, hit in pool:
-        penalty = rank * RANK_PENALTY
-        if detect_language(hit.chunk.text) != language:
-            penalty += LANGUAGE_PENALTY
+    units: list[tuple[int, str, str, dict[str, float]]] = []
+    for index, hit in enumerate(hits):
         if hit.chunk.kind == "faq":
             question_text = hit.chunk.question or ""
-            units.append((penalty, hit, question_text, hit.chunk.text, matcher.credit(question_text, {})))
+            units.append((index, question_text, hit.chunk.text, matcher.credit(question_text, {})))
             continue
         headings = f"{hit.document_title} > {hit.chunk.title_path}"
         heading_credit = matcher.found(headings)
         for scored, shown in _units(split_sentences(hit.chunk.text), headings):
-            units.append((penalty, hit, scored, shown, matcher.credit(scored, heading_credit)))
-    if not units:
-        text = hits[0].chunk.text[:max_chars]
-        return Extract(hits[0], text, 0.0, key_first(hits[0], text))
-    local = local_weights([u[4] for u in units], list(matcher.weights))
-    best: Extract | None = None
-    for penalty, hit, scored, shown, credit in units:
-        score = matcher.score(scored, credit, local) - penalty
-        if best is None or score > best.score:
-            best = Extract(hit, shown[:max_chars], score)
-    assert best is not None
-    return Extract(best.hit, best.text, best.score, key_first(best.hit, best.text))
+            units.append((index, scored, shown, matcher.credit(scored, heading_credit)))
+    local = local_weights([u[3] for u in units], list(matcher.weights))
+    best: dict[int, Extract] = {}
+    for index, scored, shown, credit in units:
+        score = matcher.score(scored, credit, local)
+        if index not in best or score > best[index].score:
+            best[index] = Extract(
+                hits[index], shown[:max_chars], score, states_quantity=matcher.states(scored)
+            )
+    extracts = []
+    for index, hit in enumerate(hits):
+        chosen = best.get(index) or Extract(hit, hit.chunk.text[:max_chars], 0.0)
+        extracts.append(dataclasses.replace(chosen, passage=key_first(hit, chosen.text)))
+    return extracts

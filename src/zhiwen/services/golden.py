@@ -15,19 +15,23 @@ spaces and punctuation ignored).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from zhiwen.errors import InvalidInput
-from zhiwen.services.answer import AnswerService
-from zhiwen.services.confidence import ConfidenceModel, expected_calibration_error, reliability_table
+from zhiwen.services.answer import AnswerService, Draft
+from zhiwen.services.answer_choice import ChoiceModel
+from zhiwen.services.confidence import ConfidenceModel, Matrix, expected_calibration_error, reliability_table
 from zhiwen.services.metrics import percentile
+from zhiwen.services.targets import Target
 from zhiwen.text.jsonlines import json_lines
 from zhiwen.text.normalize import decode, squash
 
@@ -381,38 +385,88 @@ class Calibration:
     tune_questions: int
     held_out_questions: int
     share_right: float
+    choice_model: ChoiceModel | None = None  # None: too few questions; the current chooser stays
+    tune_choice_model: ChoiceModel | None = None
+
+
+MIN_CHOICE_QUESTIONS = 200  # answerable tuning questions needed to fit the chooser's 22 features
 
 
 def calibrate(
     service: AnswerService, workspace_id: str, items: Sequence[GoldenItem], handoff_below: float = 0.5
 ) -> Calibration:
-    """Fit P(right) on the tuning half and report on the held-out half (calibration, and answer/handoff
-    metrics at ``handoff_below``), then refit on every question for use."""
-    features, labels, splits = [], [], []
-    target = service.targets.working(workspace_id)
-    for item in items:
-        previous = service.understand(target, item.context)
-        draft = service.draft(target, item.question, use_llm=False, calibrating=True, previous=previous)
-        features.append(draft.features)
-        sources = [c.source for c in draft.citations]
-        labels.append(int(answered_right(item, draft.mode == "handoff", draft.text, sources)))
-        splits.append(split_of(item.split_key))
-    x, y = np.asarray(features, dtype=np.float64), np.asarray(labels)
-    tune = np.asarray([s == "tune" for s in splits])
-    if tune.all() or not tune.any():
+    """Fit the chooser (which passage answers) and P(right) on the tuning half, report on the held-out half
+    (calibration, and answer/handoff metrics at ``handoff_below``), then refit both on every question for
+    use. The chooser is refitted only from :data:`MIN_CHOICE_QUESTIONS` answerable questions up; with fewer,
+    the workspace keeps its current one (the bundled default unless fitted before)."""
+    splits = np.asarray([split_of(item.split_key) == "tune" for item in items])
+    if splits.all() or not splits.any():
         raise InvalidInput("calibration needs questions in both halves of the golden set; add more questions")
-    held_out_model = ConfidenceModel().fit(x[tune], y[tune])
-    probs = held_out_model.predict_proba(x[~tune])
-    held_out_answerable = [item.answerable for item, t in zip(items, tune, strict=True) if not t]
+    working = service.targets.working(workspace_id)
+    choice_model = tune_choice_model = None
+    if sum(item.answerable for item, t in zip(items, splits, strict=True) if t) >= MIN_CHOICE_QUESTIONS:
+        x, y, tune = _option_rows(service, working, items, splits)
+        tune_choice_model = ChoiceModel().fit(x[tune], y[tune])
+        choice_model = ChoiceModel().fit(x, y)
+
+    def chooser(model: ChoiceModel | None) -> Target:
+        if model is None:
+            return working
+        return dataclasses.replace(
+            working, config=dataclasses.replace(working.config, choice_model=model.to_dict())
+        )
+
+    x, y = _answer_rows(service, chooser(tune_choice_model), items)
+    held_out_model = ConfidenceModel().fit(x[splits], y[splits])
+    probs = held_out_model.predict_proba(x[~splits])
+    held_out_answerable = [item.answerable for item, t in zip(items, splits, strict=True) if not t]
+    if choice_model is not None:
+        x, y = _answer_rows(service, chooser(choice_model), items)
     return Calibration(
         model=ConfidenceModel().fit(x, y),
         tune_model=held_out_model,
-        held_out_ece=expected_calibration_error(probs.tolist(), y[~tune].tolist()),
-        held_out_reliability=reliability_table(probs.tolist(), y[~tune].tolist()),
+        held_out_ece=expected_calibration_error(probs.tolist(), y[~splits].tolist()),
+        held_out_reliability=reliability_table(probs.tolist(), y[~splits].tolist()),
         held_out_answers=answer_metrics(
-            [bool(r) for r in y[~tune]], [p < handoff_below for p in probs], held_out_answerable
+            [bool(r) for r in y[~splits]], [p < handoff_below for p in probs], held_out_answerable
         ),
-        tune_questions=int(tune.sum()),
-        held_out_questions=int((~tune).sum()),
+        tune_questions=int(splits.sum()),
+        held_out_questions=int((~splits).sum()),
         share_right=float(y.mean()),
+        choice_model=choice_model,
+        tune_choice_model=tune_choice_model,
     )
+
+
+def _drafts(service: AnswerService, target: Target, items: Sequence[GoldenItem]) -> Iterator[Draft]:
+    """Each item drafted as if fully confident, after its conversation's earlier turns."""
+    for item in items:
+        previous = service.understand(target, item.context)
+        yield service.draft(target, item.question, use_llm=False, calibrating=True, previous=previous)
+
+
+def _answer_rows(
+    service: AnswerService, target: Target, items: Sequence[GoldenItem]
+) -> tuple[Matrix, npt.NDArray[np.int_]]:
+    """Confidence features of each item's answer, and whether that answer is right."""
+    features, labels = [], []
+    for item, draft in zip(items, _drafts(service, target, items), strict=True):
+        features.append(draft.features)
+        sources = [c.source for c in draft.citations]
+        labels.append(int(answered_right(item, draft.mode == "handoff", draft.text, sources)))
+    return np.asarray(features, dtype=np.float64), np.asarray(labels)
+
+
+def _option_rows(
+    service: AnswerService, target: Target, items: Sequence[GoldenItem], tune: npt.NDArray[np.bool_]
+) -> tuple[Matrix, npt.NDArray[np.int_], npt.NDArray[np.bool_]]:
+    """Chooser features of every retrieved passage of every item, whether an answer composed from it is
+    right, and whether its item is in the tuning half."""
+    features, labels, halves = [], [], []
+    for item, draft, in_tune in zip(items, _drafts(service, target, items), tune, strict=True):
+        for option in draft.choice.options if draft.choice else []:
+            hit = option.extract.hit
+            features.append(option.features)
+            labels.append(int(answered_right(item, False, option.extract.passage, [hit.document_source])))
+            halves.append(bool(in_tune))
+    return np.asarray(features, dtype=np.float64), np.asarray(labels), np.asarray(halves)

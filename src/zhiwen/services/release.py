@@ -18,6 +18,7 @@ from typing import Any
 from zhiwen.errors import GateRefused, InvalidInput, NotFound
 from zhiwen.ports import ReleaseStore, VectorIndex, WorkspaceStore
 from zhiwen.services.answer import default_confidence
+from zhiwen.services.answer_choice import default_choice
 from zhiwen.services.answer_config import AnswerConfig
 from zhiwen.services.embedding import EmbeddingWorker
 from zhiwen.services.evaluate import GATED_METRICS, EvalService, compare_results
@@ -127,8 +128,12 @@ class ReleaseService:
         chosen = (
             AnswerConfig.from_dict(config) if config is not None else base.with_overrides(overrides or {})
         )
-        if chosen.confidence_model is None:  # freeze the bundled default too: an upgrade may change it
-            chosen = dataclasses.replace(chosen, confidence_model=default_confidence().to_dict())
+        # Freeze the bundled defaults too: an upgrade may change them.
+        chosen = dataclasses.replace(
+            chosen,
+            confidence_model=chosen.confidence_model or default_confidence().to_dict(),
+            choice_model=chosen.choice_model or default_choice().to_dict(),
+        )
         release = self._store.create_release(workspace_id, chosen.to_dict(), note, actor)
         run = None
         if golden:

@@ -28,6 +28,7 @@ class Retrieval:
     query_vector: Vector | None
     timings_ms: dict[str, float] = field(default_factory=dict)
     term_weights: dict[str, float] = field(default_factory=dict)  # IDF of the query's keyword terms
+    sentence_scores: dict[str, float] = field(default_factory=dict)  # hit's chunk id -> its best sentence
 
 
 @dataclass
@@ -98,8 +99,15 @@ class Retriever:
         if pool.query_vector is not None:
             self._score_unembedded(workspace_id, pool.query_vector, [pool.by_id[cid] for cid in best])
         hits = self._hits(workspace_id, best, pool.fused, pool.by_id)
+        sentences: dict[str, float] = {}
+        if pool.query_vector is not None:
+            sentences = self._vectors.sentence_scores(
+                workspace_id, pool.query_vector, [h.chunk.id for h in hits]
+            )
         pool.timings["total"] = (time.perf_counter() - pool.started) * 1000
-        return Retrieval(hits, list(pool.by_id.values()), pool.query_vector, pool.timings, pool.term_weights)
+        return Retrieval(
+            hits, list(pool.by_id.values()), pool.query_vector, pool.timings, pool.term_weights, sentences
+        )
 
     def shortlist(self, workspace_id: str, query: str, pool: Pool) -> tuple[list[Chunk], Matrix]:
         """The best :data:`DEPTH` fused candidates' chunks and their re-ranking features."""

@@ -14,6 +14,7 @@ from zhiwen.types import Release
 
 CONFIG_SETTING = "answer_config"  # the working settings, as overrides of the service defaults
 CONFIDENCE_SETTING = "confidence_model"  # written by `zhiwen calibrate`
+CHOICE_SETTING = "choice_model"  # written by `zhiwen calibrate` too
 RERANKER_SETTING = "reranker"  # written by `zhiwen rerank train`
 
 
@@ -49,7 +50,11 @@ class Targets:
     def working_config(self, workspace_id: str) -> AnswerConfig:
         stored = dict(self._workspaces.get_setting(workspace_id, CONFIG_SETTING) or {})
         merged = {**self._defaults.to_dict(), **stored}
-        for key, setting in (("confidence_model", CONFIDENCE_SETTING), ("reranker", RERANKER_SETTING)):
+        for key, setting in (
+            ("confidence_model", CONFIDENCE_SETTING),
+            ("choice_model", CHOICE_SETTING),
+            ("reranker", RERANKER_SETTING),
+        ):
             if merged.get(key) is None:
                 merged[key] = self._workspaces.get_setting(workspace_id, setting)
         return AnswerConfig.from_dict(merged)

@@ -510,6 +510,18 @@ MIGRATIONS: list[list[Migration]] = [
     CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, created_at);
     """
     ],
+    # 10: each chunk's sentence vectors (float16 rows, in sentence order), which tell the answer chooser
+    # which passage states the answer. Existing chunks are queued again so the embedder fills them in.
+    [
+        """
+    CREATE TABLE sentence_vectors (
+        chunk_id TEXT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+        workspace_id TEXT NOT NULL,
+        vectors BLOB NOT NULL
+    );
+    UPDATE chunks SET embedded = 0;
+    """
+    ],
 ]
 
 

@@ -74,11 +74,12 @@ class SqliteReleaseStore:
                 f" SELECT terms, chunk_id || ? FROM {source_terms}",
                 (label,),
             )
-            conn.execute(
-                "INSERT INTO vectors (chunk_id, workspace_id, vector)"
-                " SELECT chunk_id || ?, ?, vector FROM vectors WHERE workspace_id = ?",
-                (label, knowledge_id, workspace_id),
-            )
+            for table, column in (("vectors", "vector"), ("sentence_vectors", "vectors")):
+                conn.execute(
+                    f"INSERT INTO {table} (chunk_id, workspace_id, {column})"
+                    f" SELECT chunk_id || ?, ?, {column} FROM {table} WHERE workspace_id = ?",
+                    (label, knowledge_id, workspace_id),
+                )
             manifest = {
                 "documents": dict(
                     conn.execute(
