@@ -152,3 +152,27 @@ def test_vectors_written_by_another_process_are_seen_without_a_restart(
     NumpyVectorIndex(other, dim=4).add(a, ["ac2"], np.vstack([_unit(0, 1, 0, 0)]))
     other.close()
     assert [cid for cid, _ in server_index.search(a, _unit(0, 1, 0, 0), 1)] == ["ac2"]
+
+
+def test_a_chunk_scores_by_its_closest_sentence_within_its_own_workspace(
+    vectors: tuple[VectorIndex, Database, str, str],
+) -> None:
+    index, _, a, b = vectors
+    index.add_sentences(
+        a, ["ac1", "ac2"], [np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]), _unit(0, 0, 1, 0)[None]]
+    )
+    index.add_sentences(b, ["bc1"], [_unit(0, 1, 0, 0)[None]])
+    scores = index.sentence_scores(a, _unit(0, 1, 0, 0), ["ac1", "ac2", "ac3", "bc1"])
+    assert scores == pytest.approx({"ac1": 1.0, "ac2": 0.0}, abs=1e-3)  # float16 storage
+    index.add_sentences(a, ["ac1"], [_unit(0, 0, 0, 1)[None]])  # re-embedding replaces
+    assert index.sentence_scores(a, _unit(0, 1, 0, 0), ["ac1"]) == pytest.approx({"ac1": 0.0}, abs=1e-3)
+
+
+def test_sentence_vectors_go_with_their_chunk(
+    vectors: tuple[VectorIndex, Database, str, str],
+) -> None:
+    index, database, a, _ = vectors
+    index.add_sentences(a, ["ac1", "ac2", "gone"], [_unit(1, 0, 0, 0)[None]] * 3)
+    index.remove(a, ["ac1"])
+    SqliteDocumentStore(database).delete_document(a, "doc_a")  # ac2 goes with its document
+    assert index.sentence_scores(a, _unit(1, 0, 0, 0), ["ac1", "ac2", "gone"]) == {}

@@ -1,23 +1,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+import zhiwen
 from tests import files
+from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput
 from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.services.answer import HANDOFF_MESSAGES, AnswerLimits, AnswerService
 from zhiwen.services.evaluate import select_split
-from zhiwen.services.golden import answer_is_right, calibrate, load_golden, run_golden
+from zhiwen.services.golden import MIN_CHOICE_QUESTIONS, answer_is_right, calibrate, load_golden, run_golden
 from zhiwen.types import Answer, Workspace
-from zhiwen.wiring import Services, build_llm
+from zhiwen.wiring import Services, build_llm, build_services
 
 Demo = tuple[Services, Workspace]
+TELECOM = Path(zhiwen.__file__).parent / "sample_telecom"
 
 
 def test_a_chinese_question_gets_a_cited_chinese_answer(demo: Demo) -> None:
@@ -79,19 +83,62 @@ def test_empty_and_overlong_questions_are_refused(demo: Demo, question: str) -> 
         services.answerer.answer(workspace.id, question)
 
 
-def test_the_shipped_confidence_holds_on_held_out_questions_in_customers_words(demo: Demo) -> None:
-    """Floors under what the bundled default measured on the held-out halves it was not fitted on
-    (docs/benchmarks.md: accuracy 0.559, ECE 0.046, 1 of 38 confident answers wrong; the
+def test_the_shipped_models_hold_on_held_out_questions_in_customers_words(demo: Demo) -> None:
+    """Floors under what the bundled chooser and confidence measured on the held-out halves they were not
+    fitted on (docs/benchmarks.md: accuracy 0.615, ECE 0.064, 1 of 46 confident answers wrong; the
     knowledge-worded set 0.952). A change that loses more than noise fails here."""
     services, workspace = demo
     customers = select_split(load_golden(golden_path().with_name("customers.jsonl")), "held_out")
     report = run_golden(services.answerer, workspace.id, customers)
     assert report.questions >= 250 and report.unanswerable >= 60
-    assert report.answer_accuracy >= 0.52
-    assert report.expected_calibration_error <= 0.08
+    assert report.answer_accuracy >= 0.58
+    assert report.expected_calibration_error <= 0.09
     assert report.confident_wrong <= 0.05
     worded = run_golden(services.answerer, workspace.id, select_split(load_golden(golden_path()), "held_out"))
-    assert worded.answer_accuracy >= 0.90 and worded.handoff_recall >= 0.75
+    assert worded.answer_accuracy >= 0.90 and worded.handoff_recall >= 0.80
+
+
+@pytest.fixture(scope="module")
+def telecom(tmp_path_factory: pytest.TempPathFactory, embedder: BundledE5Embedder) -> Iterator[Demo]:
+    """The telecom help centre: a knowledge base in another domain that nothing was fitted on."""
+    services = build_services(
+        Settings(data_dir=tmp_path_factory.mktemp("telecom") / "data"), embedder=embedder
+    )
+    workspace = services.workspaces.create_workspace("default")
+    folder = TELECOM / "docs"
+    results = services.ingest.ingest_paths(workspace.id, sorted(folder.iterdir()), base=folder)
+    assert all(r.status == "added" for r in results)
+    services.embedding_worker.run_until_done()
+    yield services, workspace
+    services.close()
+
+
+def test_the_shipped_models_generalise_to_a_knowledge_base_they_never_saw(telecom: Demo) -> None:
+    """Floors under the telecom figures in docs/benchmarks.md (held-out half of its customer questions:
+    accuracy 0.601, ECE 0.122, 12.5 % of 80 confident answers wrong)."""
+    services, workspace = telecom
+    report = run_golden(
+        services.answerer, workspace.id, select_split(load_golden(TELECOM / "customers.jsonl"), "held_out")
+    )
+    assert report.questions >= 350 and report.unanswerable >= 80
+    assert report.answer_accuracy >= 0.56
+    assert report.handoff_recall >= 0.6
+    assert report.expected_calibration_error <= 0.15
+    assert report.confident_wrong <= 0.2
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"), [("平板支持多少W快充", "33W"), ("how much is the S2", "1,299")]
+)
+def test_the_passage_that_states_the_answer_is_chosen_over_a_higher_ranked_one(
+    demo: Demo, question: str, expected: str
+) -> None:
+    services, workspace = demo
+    target = services.answerer.targets.working(workspace.id)
+    answer, draft = services.answerer.answer_with_draft(workspace.id, question, record=False, target=target)
+    assert not answer.handoff and expected in answer.text
+    assert draft.choice is not None and draft.choice.best > 0, "retrieval ranked another passage first"
+    assert answer.citations[0].chunk_id == draft.choice.chosen.extract.hit.chunk.id
 
 
 def test_calibration_generalises_to_the_held_out_half(demo: Demo) -> None:
@@ -100,6 +147,17 @@ def test_calibration_generalises_to_the_held_out_half(demo: Demo) -> None:
     assert result.held_out_ece <= 0.15
     assert result.held_out_answers["handoff_recall"] >= 0.8
     assert result.held_out_answers["answer_accuracy"] >= 0.85
+    assert result.choice_model is None, f"fewer than {MIN_CHOICE_QUESTIONS} answerable tuning questions"
+
+
+def test_calibration_fits_the_chooser_from_enough_questions(demo: Demo) -> None:
+    services, workspace = demo
+    result = calibrate(
+        services.answerer, workspace.id, load_golden(golden_path().with_name("customers.jsonl"))
+    )
+    assert result.choice_model is not None and result.tune_choice_model is not None
+    assert result.choice_model.fitted_on_ > result.tune_choice_model.fitted_on_ >= 5 * MIN_CHOICE_QUESTIONS
+    assert result.held_out_answers["answer_accuracy"] >= 0.55 and result.held_out_ece <= 0.1
 
 
 def test_a_golden_line_with_only_an_expected_document_counts_a_cited_answer_as_right(
