@@ -15,7 +15,7 @@ for a workspace) picks the passage most likely to answer. The confidence model t
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from zhiwen.services.confidence import LogisticModel, Matrix, coverage
+from zhiwen.services.confidence import LogisticModel, Matrix
 from zhiwen.services.extract import Extract, extracts_by_hit, question_type
 from zhiwen.services.followup import Understood
 from zhiwen.services.retrieve import Retrieval
@@ -137,7 +137,9 @@ def options(understood: Understood, retrieval: Retrieval, language: str) -> list
     terms = list(dict.fromkeys(keyword_tokens(query)))
     own_terms = list(dict.fromkeys(keyword_tokens(understood.question)))
     rarest = max(weights.values(), default=1.0)
-    term_weights = {t: weights.get(t, rarest) for t in terms}
+    # Terms the knowledge has never seen weigh as much as its rarest: a question about something the
+    # knowledge lacks covers little.
+    term_weights = {t: weights.get(t, rarest) for t in (*terms, *own_terms)}
     cosines = sorted((c.vector for c in retrieval.candidates if c.vector is not None), reverse=True)
     background = float(np.mean(cosines[4:20])) if len(cosines) > 4 else (cosines[-1] if cosines else 0.0)
     vectors = [h.vector_score if h.vector_score is not None else background for h in hits]
@@ -148,7 +150,8 @@ def options(understood: Understood, retrieval: Retrieval, language: str) -> list
     result = []
     for rank, (hit, extract) in enumerate(zip(hits, extracts, strict=True)):
         text = f"{hit.document_title} {hit.chunk.title_path} {hit.chunk.question or ''} {hit.chunk.text}"
-        missing = _missing(term_weights, text)
+        found = _found(term_weights, text)
+        missing = [term_weights[t] for t in terms if t not in found]
         features = [
             float(rank),
             vectors[rank],
@@ -159,12 +162,12 @@ def options(understood: Understood, retrieval: Retrieval, language: str) -> list
             extract.score,
             1.0 if extract.states_quantity else 0.0,
             1.0 if asks_quantity else 0.0,
-            coverage(terms, weights, text),
-            coverage(own_terms, weights, text),
+            _share(terms, term_weights, found),
+            _share(own_terms, term_weights, found),
             unknown,
             1.0 if unknown > 0 else 0.0,
             max(missing, default=0.0) / rarest,
-            sum(missing) / max(sum(term_weights.values()), 1e-9),
+            sum(missing) / max(sum(term_weights[t] for t in terms), 1e-9),
             1.0 if hit.chunk.kind == "faq" else 0.0,
             1.0 if detect_language(hit.chunk.text) == language else 0.0,
             1.0 if hit.chunk.document_id == hits[0].chunk.document_id else 0.0,
@@ -183,11 +186,17 @@ def choose(candidates: Sequence[Option], model: ChoiceModel) -> Choice:
     return Choice(list(candidates), scores, int(np.argmax(scores)))
 
 
-def _missing(term_weights: Mapping[str, float], text: str) -> list[float]:
-    """Weights of the question terms ``text`` lacks (Chinese terms match as substrings)."""
+def _found(terms: Iterable[str], text: str) -> set[str]:
+    """The question terms ``text`` contains; Chinese terms match as substrings, robust to segmentation."""
     lowered = text.lower()
     tokens = set(keyword_tokens(text))
-    return [w for t, w in term_weights.items() if not (t in tokens or (not t.isascii() and t in lowered))]
+    return {t for t in terms if t in tokens or (not t.isascii() and t in lowered)}
+
+
+def _share(terms: Sequence[str], weights: Mapping[str, float], found: set[str]) -> float:
+    """IDF-weighted share of ``terms`` that were found."""
+    total = sum(weights[t] for t in terms)
+    return sum(weights[t] for t in terms if t in found) / total if total else 0.0
 
 
 def _bigram_recall(question: str, text: str) -> float:

@@ -8,7 +8,7 @@ user can set. The model is fitted on a golden set (``zhiwen calibrate``); its ou
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -17,7 +17,6 @@ import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
 from zhiwen.errors import InvalidInput
-from zhiwen.text.tokenize import keyword_tokens
 
 FEATURES = (
     # Of the chosen passage (see :mod:`zhiwen.services.answer_choice` for each one's meaning):
@@ -37,23 +36,6 @@ FEATURES = (
     "choice_margin",  # … above the runner-up's
 )
 Matrix = npt.NDArray[np.float64]
-
-
-def coverage(question_terms: Sequence[str], weights: Mapping[str, float], text: str) -> float:
-    """IDF-weighted share of the question's terms found in ``text``; terms the index has never seen weigh
-    as much as its rarest term, so a question about something the knowledge lacks covers little."""
-    if not question_terms:
-        return 0.0
-    rarest = max(weights.values(), default=1.0)
-    lowered = text.lower()
-    present = set(keyword_tokens(text))
-    total = found = 0.0
-    for term in question_terms:
-        weight = weights.get(term, rarest)
-        total += weight
-        if term in present or (not term.isascii() and term in lowered):
-            found += weight
-    return found / total
 
 
 Model = TypeVar("Model", bound="LogisticModel")
