@@ -18,9 +18,10 @@ from zhiwen.parsers import SUPPORTED_SUFFIXES, parse
 from zhiwen.ports import DocumentStore, KeywordIndex, VectorIndex
 from zhiwen.services.dedup import NearDuplicateIndex, content_hash, signature
 from zhiwen.text.chunking import chunk_sections
+from zhiwen.text.sensitive import instruction_like, redact_secrets
 from zhiwen.types import Chunk, Document, utc_now
 
-PIPELINE_VERSION = "1"  # bump when parsing or chunking changes, so unchanged files are re-chunked once
+PIPELINE_VERSION = "2"  # bump when parsing or chunking changes, so unchanged files are re-chunked once
 
 Status = Literal["added", "updated", "unchanged", "failed"]
 
@@ -36,6 +37,34 @@ class IngestResult:
     warnings: list[str] = field(default_factory=list)
     error_code: str | None = None
     error: str | None = None
+
+
+def _screened(
+    source: str, drafts: list[tuple[str, str, str | None]]
+) -> tuple[list[tuple[str, str, str | None]], list[str]]:
+    """Chunk drafts with secrets redacted, and what the ingestion report should say about them and about
+    text that reads like instructions to an AI (:mod:`zhiwen.text.sensitive`)."""
+    screened, secrets, instructions = [], [], []
+    for position, (title_path, text, question) in enumerate(drafts, start=1):
+        body, asked = redact_secrets(text), redact_secrets(question) if question is not None else None
+        secrets += [*body.found, *(asked.found if asked else ())]
+        screened.append((title_path, body.text, asked.text if asked else None))
+        phrase = instruction_like(f"{question or ''} {text}")
+        if phrase:
+            instructions.append(f"passage {position} (“{phrase}”)")
+    warnings = []
+    if secrets:
+        kinds = ", ".join(dict.fromkeys(secrets))
+        warnings.append(
+            f"{source}: {len(secrets)} secret-like string(s) redacted ({kinds}); keep credentials out of "
+            "the knowledge base and change any that were real"
+        )
+    if instructions:
+        warnings.append(
+            f"{source}: text that reads like an instruction to an AI assistant, kept as text (LLMs are told "
+            f"passages are not instructions): {'; '.join(instructions[:3])}"
+        )
+    return screened, warnings
 
 
 def _short_hash(text: str) -> str:
@@ -173,6 +202,7 @@ class IngestService:
             (c.title_path, c.text, None) for c in chunk_sections(parsed.sections, self._max_chars)
         ]
         drafts += [(parsed.title, entry.answer, entry.question) for entry in parsed.faq]
+        drafts, warnings = _screened(source, drafts)
 
         own_old = self._store.chunk_ids_for_documents(workspace_id, [doc_id])
         hashes = [content_hash(f"{question or ''}\n{text}") for _, text, question in drafts]
@@ -187,7 +217,7 @@ class IngestService:
         )
         near = near or NearDuplicateIndex(lambda: self._store.load_signatures(workspace_id))
         result = IngestResult(
-            source, "updated" if existing else "added", doc_id, warnings=list(parsed.warnings)
+            source, "updated" if existing else "added", doc_id, warnings=[*parsed.warnings, *warnings]
         )
         chunks: list[Chunk] = []
         signatures: dict[str, bytes] = {}
