@@ -41,7 +41,7 @@ def test_a_release_freezes_the_knowledge_so_ingestion_builds_the_next_one_withou
     assert not answer.citations[0].document_id.count("@"), "citations name the working document id"
 
 
-def test_the_gate_refuses_a_release_that_hands_off_too_eagerly_and_lists_what_got_worse(demo_copy: Demo) -> None:
+def test_the_gate_refuses_a_release_that_hands_off_too_eagerly_and_names_what_fell(demo_copy: Demo) -> None:
     services, workspace = demo_copy
     good, _ = services.releases.create(workspace.id, "test", "demo")
     services.releases.promote(workspace.id, good.number, "test")

@@ -32,6 +32,7 @@ from zhiwen.api.routes import (
     documents,
     health,
     lifecycle,
+    openai_compat,
     quality,
     recommend,
     reviews,
@@ -199,6 +200,7 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(ask.router)
+    app.include_router(openai_compat.router)
     app.include_router(quality.router)
     app.include_router(lifecycle.router)
     app.include_router(reviews.router)

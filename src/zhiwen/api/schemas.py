@@ -433,3 +433,78 @@ class InboundReply(Strict):
     agent: str = Field(min_length=1, max_length=100, description="The external agent's name.")
     text: str = Field("", max_length=4000)
     resolve: bool = False
+
+
+# The OpenAI-compatible face (`/v1/chat/completions`, `/v1/models`): OpenAI's field names, not ours.
+
+
+class ChatContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(max_length=40)
+    text: str | None = Field(None, max_length=20_000)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")  # name, tool_calls…: accepted and ignored
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ChatContentPart] | None = Field(None, max_length=100)
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's request; sampling parameters (temperature, max_tokens, n…) are accepted and ignored: answers
+    come from the knowledge, not from sampling."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
+    stream: bool = False
+    conversation_id: str | None = Field(
+        None,
+        max_length=64,
+        description="Zhiwen extension: continue this stored conversation instead of reading the earlier "
+        "user messages of the request.",
+    )
+
+
+class ChatAssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatAssistantMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class ZhiwenAnswerInfo(BaseModel):
+    """Zhiwen extension: what the plain OpenAI fields cannot say."""
+
+    answer_id: str
+    conversation_id: str | None
+    confidence: float
+    handoff: bool = Field(description="A person takes over: the text tells the customer who replies when.")
+    mode: Literal["curated", "faq", "extractive", "llm", "handoff"]
+    release: int | None
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    citations: list[CitationOut] = Field(description="The passages the [n] markers in the text refer to.")
+    zhiwen: ZhiwenAnswerInfo
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "zhiwen"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]

@@ -281,13 +281,14 @@ class AnswerService:
         document_ids: Sequence[str] | None = None,
         tags: Sequence[str] | None = None,
         use_llm: bool = True,
+        previous: Understood | None = None,
     ) -> Iterator[str | Answer]:
         """:meth:`answer` as it is written: the LLM's text as its tokens come (when an LLM answers), then
         the finished :class:`Answer`, which is what counts. An LLM reply that cites nothing, or says it
         cannot answer, ends as a handoff even though some of its text was already shown."""
         started = time.perf_counter()
         target = self._targets.live(workspace_id)
-        conversation, previous = self._conversation(workspace_id, conversation_id, True, previous=None)
+        conversation, previous = self._conversation(workspace_id, conversation_id, True, previous)
         draft = self.draft(target, question, document_ids, tags, use_llm=False, previous=previous)
         llm_answers = (
             self._llm is not None

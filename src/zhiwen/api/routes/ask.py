@@ -105,7 +105,7 @@ async def ask(
             body.tags,
             body.use_llm,
         )
-        _observe(metrics, answer)
+        observe(metrics, answer)
         turn = await run_in_threadpool(services.desk.answered, key.workspace_id, answer)
         assert turn.answer is not None
         return answer_response(turn.answer)
@@ -125,7 +125,7 @@ async def ask(
             yield delta(piece)
             piece = await run_in_threadpool(next, pieces, None)
         assert isinstance(piece, Answer)
-        _observe(metrics, piece)
+        observe(metrics, piece)
         piece = (await run_in_threadpool(services.desk.answered, key.workspace_id, piece)).answer
         assert piece is not None
         if not streamed:
@@ -136,6 +136,6 @@ async def ask(
     return EventSourceResponse(events())
 
 
-def _observe(metrics: Metrics, answer: Answer) -> None:
+def observe(metrics: Metrics, answer: Answer) -> None:
     metrics.observe_stages({f"ask_{k}": v for k, v in answer.timings_ms.items()})
     metrics.answers.labels(mode=answer.mode).inc()
