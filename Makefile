@@ -40,7 +40,7 @@ calibrate-default: install
 		> .bench/calibration.json  # the current defaults are read while drafting: replace them after
 	$(BIN)/python -c "import json; r = json.load(open('.bench/calibration.json')); \
 		[json.dump(r[k], open(f'src/zhiwen/services/default_{n}.json', 'w'), indent=2) for k, n in \
-		(('model', 'confidence'), ('choice_model', 'choice'))]"
+		(('model', 'confidence'), ('choice_model', 'choice')) if r[k] is not None]"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench

@@ -45,15 +45,19 @@ def test_the_openai_client_gets_a_cited_answer_with_zhiwens_fields(served: Serve
 
 def test_earlier_user_messages_are_the_conversation(served: Served) -> None:
     client, _, _ = served
+    follow_up = {"role": "user", "content": "那充电宝呢？"}
     completion = client.chat.completions.create(
         model="zhiwen",
         messages=[
+            {"role": "system", "content": "You are a helpful assistant. " * 200},  # long, and ignored
             {"role": "user", "content": "扫地机器人的电机保修几年？"},
-            {"role": "assistant", "content": "电机保修 3 年。[1]"},
-            {"role": "user", "content": "那充电宝呢？"},
+            {"role": "assistant", "content": "电机保修 3 年。[1] " + "…" * 5000},
+            follow_up,  # type: ignore[list-item]
         ],
     )
     assert "6 个月" in (completion.choices[0].message.content or "")
+    alone = client.chat.completions.create(model="zhiwen", messages=[follow_up])  # type: ignore[list-item]
+    assert "6 个月" not in (alone.choices[0].message.content or "")
 
 
 def test_a_streamed_answer_arrives_in_chunks_and_ends_with_its_citations(served: Served) -> None:
@@ -109,8 +113,15 @@ def test_requests_it_cannot_answer_get_openai_style_errors(
     assert raised.value.status_code == status and says in raised.value.message
 
 
-def test_a_wrong_key_is_refused(served: Served) -> None:
+def test_a_wrong_key_and_a_widget_key_are_refused(
+    served: Served, demo_copy: tuple[Services, Workspace]
+) -> None:
     _, base, _ = served
     client = openai.OpenAI(base_url=f"{base}/v1", api_key="zw_wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         client.models.list()
+    services, workspace = demo_copy
+    widget = services.keys.issue(workspace.id, "shop", "widget", ["https://shop.example"]).plain
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=widget, max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError):
+        client.chat.completions.create(model="zhiwen", messages=[{"role": "user", "content": "hi"}])

@@ -163,6 +163,9 @@ def test_answers_redact_secrets_in_knowledge_stored_before_screening(
     services.embedding_worker.run_until_done()
     answer = services.answerer.answer(workspace.id, "router login password", record=False)
     assert "Summer2024" not in answer.text and "password: [redacted]" in answer.text
+    assert "password: [redacted]" in answer.citations[0].snippet
+    [hit] = services.retriever.retrieve(workspace.id, "router login password", k=1).hits
+    assert "Summer2024" not in hit.chunk.text, "search results are screened too"
 
 
 def _chunk_ids(services: Services, workspace: Workspace) -> list[str]:

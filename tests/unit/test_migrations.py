@@ -5,8 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from zhiwen.adapters.embedders import BundledE5Embedder
+from zhiwen.config import Settings
 from zhiwen.stores.sqlite.db import MIGRATIONS, Database
 from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
+from zhiwen.wiring import build_services
 
 
 def test_a_version_1_store_upgrades_to_one_keyword_table_per_workspace(tmp_path: Path) -> None:
@@ -34,3 +37,27 @@ def test_a_version_1_store_upgrades_to_one_keyword_table_per_workspace(tmp_path:
         names = {r[0] for r in reading.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "chunk_terms" not in names
     database.close()
+
+
+def test_a_version_9_store_gets_sentence_vectors_for_the_knowledge_it_already_has(
+    settings: Settings, embedder: BundledE5Embedder
+) -> None:
+    services = build_services(settings, embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    services.ingest.ingest_bytes(
+        workspace.id, "returns.md", b"# Returns\n\nRefunds take 3 days. Exchanges 15."
+    )
+    services.embedding_worker.run_until_done()
+    with services.db.transaction() as conn:  # as version 9 left it: no sentence vectors anywhere
+        conn.execute("DROP TABLE sentence_vectors")
+        conn.execute("PRAGMA user_version = 9")
+    services.close()
+
+    upgraded = build_services(settings, embedder=embedder)
+    assert upgraded.db.schema_version == len(MIGRATIONS)
+    assert upgraded.documents.count_chunks_needing_vectors(workspace.id) == 1
+    assert upgraded.embedding_worker.run_until_done() == 1
+    query = embedder.embed_queries(["how long do refunds take"])[0]
+    [hit] = upgraded.retriever.retrieve(workspace.id, "how long do refunds take", k=1).hits
+    assert upgraded.vectors.sentence_scores(workspace.id, query, [hit.chunk.id])
+    upgraded.close()

@@ -447,7 +447,11 @@ class ChatContentPart(BaseModel):
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")  # name, tool_calls…: accepted and ignored
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[ChatContentPart] | None = Field(None, max_length=100)
+    content: (
+        Annotated[str, Field(max_length=100_000)]
+        | Annotated[list[ChatContentPart], Field(max_length=100)]
+        | None
+    ) = None
 
 
 class ChatCompletionRequest(BaseModel):

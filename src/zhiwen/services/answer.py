@@ -14,15 +14,22 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from importlib import resources
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
 from zhiwen.errors import BackendUnavailable, InvalidInput
 from zhiwen.ports import LLM, AnswerStore, RelatedProducts
-from zhiwen.services.answer_choice import NO_HITS_FEATURES, Choice, choice_model_of, choose, options
+from zhiwen.services.answer_choice import (
+    NO_HITS_FEATURES,
+    Choice,
+    ChoiceModel,
+    choose,
+    default_choice,
+    options,
+)
 from zhiwen.services.answer_config import AnswerConfig
-from zhiwen.services.confidence import ConfidenceModel
+from zhiwen.services.confidence import ConfidenceModel, stored_or_default
 from zhiwen.services.extract import Extract, prefer_language
 from zhiwen.services.followup import Understood, in_context, last_understood, refers_back
 from zhiwen.services.fusion import spread_weighted_fusion
@@ -30,7 +37,6 @@ from zhiwen.services.rerank import reranker_of
 from zhiwen.services.retrieve import Retrieval, Retriever
 from zhiwen.services.targets import Target, Targets, working_id
 from zhiwen.text.normalize import detect_language, squash
-from zhiwen.text.sensitive import redact_secrets
 from zhiwen.types import Answer, Citation, Hit, RelatedProduct
 
 log = logging.getLogger(__name__)
@@ -65,7 +71,8 @@ class Draft:
     mode: Mode
     understood: Understood
     model_confidence: float  # what the confidence model says, even while calibrating
-    choice: Choice | None = None  # the passages it chose from (None: nothing was retrieved)
+    passages: list[Hit]  # the retrieved hits with the chosen one first: what is cited and given to an LLM
+    choice: Choice | None = None  # how the passage was chosen (None: nothing was retrieved)
 
 
 @dataclass(frozen=True)
@@ -206,18 +213,21 @@ class AnswerService:
             reranker=reranker_of(config.reranker),
         )
         t = time.perf_counter()
-        extract, features, choice = None, NO_HITS_FEATURES, None
+        extract, features, choice, passages = None, NO_HITS_FEATURES, None, list(retrieval.hits)
         if retrieval.hits:
-            choice = choose(options(understood, retrieval, language), choice_model_of(config.choice_model))
+            choice = choose(
+                options(understood, retrieval, language),
+                stored_or_default(ChoiceModel, config.choice_model, default_choice),
+            )
             extract, features = choice.chosen.extract, choice.confidence_features()
-            retrieval.hits.insert(0, retrieval.hits.pop(choice.best))  # the chosen passage is cited first
+            passages.insert(0, passages.pop(choice.best))  # the chosen passage is cited first
         model_confidence = 0.0
         if retrieval.hits:
-            model = confidence_model_of(config.confidence_model)
+            model = stored_or_default(ConfidenceModel, config.confidence_model, default_confidence)
             model_confidence = float(model.predict_proba(np.asarray([features]))[0])
         confidence = 1.0 if calibrating and retrieval.hits else model_confidence
         text, citations, mode = self._compose(
-            question, query, language, retrieval, extract, confidence, use_llm, config
+            question, query, language, passages, extract, confidence, use_llm, config
         )
         retrieval.timings_ms["answer"] = (time.perf_counter() - t) * 1000
         return Draft(
@@ -231,6 +241,7 @@ class AnswerService:
             mode,
             understood,
             model_confidence,
+            passages,
             choice,
         )
 
@@ -298,7 +309,7 @@ class AnswerService:
         )
         if llm_answers:
             assert self._llm is not None
-            hits = draft.retrieval.hits
+            hits = draft.passages
             reply = ""
             held = ""  # held back while it may still become NO_ANSWER
             try:
@@ -336,8 +347,7 @@ class AnswerService:
         started: float,
     ) -> Answer:
         """Hand off when confidence is too low, add related products, record the answer."""
-        drafted = redact_secrets(draft.text).text  # knowledge ingested before secrets were screened
-        text, citations, mode = drafted, draft.citations, draft.mode
+        text, citations, mode = draft.text, draft.citations, draft.mode
         if mode not in ("handoff", "curated") and draft.confidence < target.config.handoff_below:
             text, citations, mode = HANDOFF_MESSAGES[draft.language], [], "handoff"
         timings = dict(draft.retrieval.timings_ms)
@@ -366,7 +376,7 @@ class AnswerService:
             withheld = None  # what the assistant would have said: the agent who takes over reads it
             if answer.handoff and draft.mode != "handoff":
                 withheld = {
-                    "text": drafted,
+                    "text": draft.text,
                     "mode": draft.mode,
                     "citations": [dataclasses.asdict(c) for c in draft.citations],
                 }
@@ -380,13 +390,12 @@ class AnswerService:
         question: str,
         query: str,
         language: str,
-        retrieval: Retrieval,
+        hits: Sequence[Hit],
         extract: Extract | None,
         confidence: float,
         use_llm: bool,
         config: AnswerConfig,
     ) -> tuple[str, list[Citation], Mode]:
-        hits = retrieval.hits
         if extract is None:  # no hits at all
             return HANDOFF_MESSAGES[language], [], "handoff"
         curated = _curated_match(question, hits, config.curated_match_above)
@@ -425,15 +434,6 @@ def _grounded(reply: str, language: str, hits: Sequence[Hit]) -> tuple[str, list
 def _may_become(text: str, word: str) -> bool:
     """Whether ``text`` is, so far, the start of ``word`` (or ``word`` itself)."""
     return word.startswith(text) or text.startswith(word)
-
-
-def confidence_model_of(stored: dict[str, Any] | None) -> ConfidenceModel:
-    if stored:
-        try:
-            return ConfidenceModel.from_dict(stored)
-        except (ValueError, KeyError):
-            log.warning("outdated confidence model in the settings; using the bundled default")
-    return default_confidence()
 
 
 def _curated_match(question: str, hits: Sequence[Hit], similarity_above: float) -> Hit | None:

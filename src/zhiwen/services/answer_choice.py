@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from zhiwen.services.extract import Extract, extracts_by_hit, question_type
 from zhiwen.services.followup import Understood
 from zhiwen.services.retrieve import Retrieval
 from zhiwen.text.normalize import detect_language
-from zhiwen.text.tokenize import keyword_tokens
+from zhiwen.text.tokenize import char_bigrams, keyword_tokens, squeezed
 
 CHOICE_FEATURES = (
     "rank",  # in retrieval's order (not its scores: a trained re-ranker puts those on another scale)
@@ -71,15 +71,6 @@ def default_choice() -> ChoiceModel:
     """Fitted on the tuning halves of the demo shop's golden sets (`make calibrate-default`)."""
     text = resources.files("zhiwen.services").joinpath(DEFAULT_CHOICE_FILE).read_text(encoding="utf-8")
     return ChoiceModel.from_dict(json.loads(text))
-
-
-def choice_model_of(stored: dict[str, Any] | None) -> ChoiceModel:
-    if stored:
-        try:
-            return ChoiceModel.from_dict(stored)
-        except (ValueError, KeyError):
-            pass  # fitted for other features: the bundled default until `zhiwen calibrate` runs again
-    return default_choice()
 
 
 @dataclass(frozen=True)
@@ -200,8 +191,7 @@ def _share(terms: Sequence[str], weights: Mapping[str, float], found: set[str]) 
 
 
 def _bigram_recall(question: str, text: str) -> float:
-    """Share of the question's character bigrams found in ``text``: robust to how jieba segments."""
-    squeezed_question = "".join(question.lower().split())
-    squeezed_text = "".join(text.lower().split())
-    bigrams = {squeezed_question[i : i + 2] for i in range(len(squeezed_question) - 1)}
-    return sum(1 for b in bigrams if b in squeezed_text) / max(1, len(bigrams))
+    """Share of the question's character bigrams found in ``text``."""
+    bigrams = char_bigrams(squeezed(question))
+    within = squeezed(text)
+    return sum(1 for b in bigrams if b in within) / max(1, len(bigrams))

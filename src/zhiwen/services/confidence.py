@@ -8,7 +8,8 @@ user can set. The model is fitted on a golden set (``zhiwen calibrate``); its ou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -36,6 +37,7 @@ FEATURES = (
     "choice_margin",  # … above the runner-up's
 )
 Matrix = npt.NDArray[np.float64]
+log = logging.getLogger(__name__)
 
 
 Model = TypeVar("Model", bound="LogisticModel")
@@ -101,6 +103,22 @@ class LogisticModel:
             scale_=np.asarray(data["scale"], dtype=np.float64),
             fitted_on_=int(data["fitted_on"]),
         )
+
+
+def stored_or_default(cls: type[Model], stored: dict[str, Any] | None, default: Callable[[], Model]) -> Model:
+    """The model stored in a release or the working settings, or ``default()`` when there is none or it was
+    fitted for other features (an upgrade changed them: `zhiwen calibrate` fits it again)."""
+    if stored:
+        try:
+            return cls.from_dict(stored)
+        except (ValueError, KeyError):
+            if cls.__name__ not in _WARNED:
+                _WARNED.add(cls.__name__)
+                log.warning("a stored %s uses other features; using the bundled default", cls.__name__)
+    return default()
+
+
+_WARNED: set[str] = set()
 
 
 @dataclass

@@ -203,7 +203,7 @@ def extracts_by_hit(
         score = matcher.score(scored, credit, local)
         if index not in best or score > best[index].score:
             best[index] = Extract(
-                hits[index], shown[:max_chars], score, states_quantity=matcher.states(scored)
+                hits[index], shown[:max_chars], score, states_quantity=matcher.states(shown)
             )
     extracts = []
     for index, hit in enumerate(hits):

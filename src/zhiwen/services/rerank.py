@@ -29,6 +29,7 @@ from zhiwen.errors import InvalidInput
 from zhiwen.ports import Vector
 from zhiwen.services.fusion import Candidate
 from zhiwen.stores.sqlite.keyword import indexed_text
+from zhiwen.text.tokenize import char_bigrams, squeezed
 from zhiwen.types import Chunk
 
 FEATURES = (
@@ -59,14 +60,6 @@ Matrix = npt.NDArray[np.float64]
 
 
 _RUN_CHARS = 64  # longest-common-run search looks at the question's first 64 characters
-
-
-def _squeeze(text: str) -> str:
-    return "".join(text.lower().split())
-
-
-def _bigrams(squeezed: str) -> set[str]:
-    return {squeezed[i : i + 2] for i in range(len(squeezed) - 1)}
 
 
 def _common_run(question: str, text: str) -> int:
@@ -130,8 +123,8 @@ def candidate_features(
     memory: Mapping[str, Sequence[float]],
 ) -> Matrix:
     """One row of :data:`FEATURES` per candidate in ``pool`` (all of which must be in ``chunks``)."""
-    squeezed_query = _squeeze(query)
-    query_bigrams, query_chars = _bigrams(squeezed_query), set(squeezed_query)
+    squeezed_query = squeezed(query)
+    query_bigrams, query_chars = char_bigrams(squeezed_query), set(squeezed_query)
     run_query = squeezed_query[:_RUN_CHARS]
     cosines = [c.vector for c in pool if c.vector is not None]
     floor = min(cosines, default=0.0)
@@ -142,8 +135,8 @@ def candidate_features(
     rows = []
     for candidate, remembered in zip(pool, memories, strict=True):
         chunk = chunks[candidate.chunk_id]
-        text = _squeeze(indexed_text(chunk))
-        text_bigrams, text_chars = _bigrams(text), set(text)
+        text = squeezed(indexed_text(chunk))
+        text_bigrams, text_chars = char_bigrams(text), set(text)
         shared = len(query_bigrams & text_bigrams)
         shared_chars = len(query_chars & text_chars)
         closest = remembered[0] if remembered else 0.0

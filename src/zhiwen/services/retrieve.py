@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from zhiwen.ports import DocumentStore, Embedder, KeywordIndex, Vector, VectorIn
 from zhiwen.services.embedding import embedding_text, embeds_as_query
 from zhiwen.services.fusion import Candidate, spread_weighted_fusion
 from zhiwen.services.rerank import DEPTH, Matrix, Memory, Reranker, candidate_features
+from zhiwen.text.sensitive import redact_secrets
 from zhiwen.types import Chunk, Hit
 
 # BM25's per-term score tends to IDF · (k1 + 1) as term frequency grows; k1 = 1.2 in FTS5 and most engines.
@@ -224,6 +226,24 @@ class Retriever:
             title, source = titles[chunk.document_id]
             c = candidates[cid]
             hits.append(
-                Hit(chunk, fused[cid], c.keyword, c.vector, document_title=title, document_source=source)
+                Hit(
+                    _screened(chunk),
+                    fused[cid],
+                    c.keyword,
+                    c.vector,
+                    document_title=title,
+                    document_source=source,
+                )
             )
         return hits
+
+
+def _screened(chunk: Chunk) -> Chunk:
+    """The chunk with secret-like strings redacted. Ingestion redacts them before storing; this covers
+    knowledge stored by an older version, so no hit (a search result, an answer, a citation, an LLM's
+    passage) ever carries one."""
+    text = redact_secrets(chunk.text)
+    question = redact_secrets(chunk.question) if chunk.question else None
+    if not text.found and not (question and question.found):
+        return chunk
+    return dataclasses.replace(chunk, text=text.text, question=question.text if question else None)

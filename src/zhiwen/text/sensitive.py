@@ -22,27 +22,32 @@ _SECRET_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"),
     ),
     ("a Zhiwen API key", re.compile(r"\bzw_[A-Za-z0-9_-]{20,}")),
-    ("an API key", re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}")),
+    ("an API key", re.compile(r"\b(?:sk-(?:proj-|ant-)?|sk_(?:live|test)_|hf_|glpat-)[A-Za-z0-9_-]{20,}")),
     ("an AWS access key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b")),
+    ("an Alibaba Cloud access key", re.compile(r"\bLTAI[0-9A-Za-z]{12,20}\b")),
+    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})")),
     ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
     ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
     ("a token", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")),
+    ("a bearer token", re.compile(r"\bBearer\s+[A-Za-z0-9._~+/-]{20,}=*")),
+    ("a password in a URL", re.compile(r"(?<=://)[^\s/:@]+:[^\s/@]+(?=@)")),
 )
-# "password: Summer2024!", "API key = 8f3c…", "管理员密码是 Admin@2024": the value goes, the words stay.
-# A value needs a digit, so prose ("password: reset it in the app", "密码为 6 位数字") is left alone.
+# "password: Summer2024!", "DB_PASSWORD=x9…", '"api_key": "8f3c…"', "管理员密码是 Admin@2024": the value goes,
+# the words stay. A value needs a letter and a digit, so prose ("password: reset it in the app", "服务密码为
+# 6 位数字") and printed numbers ("默认密码 123456") are left alone.
 _ASSIGNED_SECRET = re.compile(
-    r"(?P<name>\b(?:password|passwd|pwd|passcode|secret|api[ _-]?key|access[ _-]?key|token)\b|密码|口令|密钥)"
-    r"(?P<glue>\s*(?:is|:|：|=|是|为)\s*)"
-    r"(?P<value>(?=[A-Za-z0-9!@#$%^&*_+=.\-]*\d)[A-Za-z0-9!@#$%^&*_+=.\-]{6,})",
+    r"(?P<name>(?<![A-Za-z])(?:password|passwd|pwd|passcode|api[ _-]?key|access[ _-]?key|secret[ _-]?key"
+    r"|client[ _-]?secret|auth[ _-]?token|access[ _-]?token)(?![A-Za-z])|密码|口令|密钥)"
+    r"(?P<glue>[\"']?\s*(?:is|:|：|=|是|为)\s*[\"']?)"
+    r"(?P<value>(?=[^\s\"'，。、；;,)）]*[0-9])(?=[^\s\"'，。、；;,)）]*[A-Za-z])[^\s\"'，。、；;,)）]{6,})",
     re.IGNORECASE,
 )
 _INSTRUCTIONS = re.compile(
     r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|your)\s+"
     r"(?:instructions|prompts?|rules)"
-    r"|\byou\s+are\s+now\s+(?:a|an|in)\b|\b(?:reveal|print|show)\s+(?:your|the)\s+system\s+prompt"
+    r"|\b(?:reveal|print|show|repeat)\s+(?:your|the)\s+system\s+prompt"
     r"|(?:忽略|无视|忘记)(?:之前|以上|上面|前面|先前)?的?(?:所有|全部)?的?(?:指令|指示|提示词|规则)"
-    r"|你现在是一个|输出你的系统提示",
+    r"|(?:输出|显示|泄露)你?的?系统提示",
     re.IGNORECASE,
 )
 

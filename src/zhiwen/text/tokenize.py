@@ -221,3 +221,13 @@ def keyword_tokens(text: str) -> list[str]:
                 if token:
                     tokens.append(token)
     return tokens
+
+
+def squeezed(text: str) -> str:
+    """Lower case without any whitespace: Chinese and English compared character by character."""
+    return "".join(text.lower().split())
+
+
+def char_bigrams(squeezed_text: str) -> set[str]:
+    """Character bigrams: robust to how jieba segments two paraphrases of the same words."""
+    return {squeezed_text[i : i + 2] for i in range(len(squeezed_text) - 1)}
