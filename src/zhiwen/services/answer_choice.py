@@ -23,7 +23,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from zhiwen.services.confidence import LogisticModel, Matrix
+from zhiwen.services.confidence import FEATURES, LogisticModel, Matrix
 from zhiwen.services.extract import Extract, extracts_by_hit, question_type
 from zhiwen.services.followup import Understood
 from zhiwen.services.retrieve import Retrieval
@@ -92,28 +92,19 @@ class Choice:
         return self.options[self.best]
 
     def confidence_features(self) -> list[float]:
-        """The features :class:`zhiwen.services.confidence.ConfidenceModel` judges the choice by."""
+        """The features :class:`zhiwen.services.confidence.ConfidenceModel` judges the choice by (its
+        :data:`~zhiwen.services.confidence.FEATURES`: the chosen passage's, and the choice's own)."""
         named = dict(zip(CHOICE_FEATURES, self.chosen.features, strict=True))
-        others = [s for i, s in enumerate(self.scores) if i != self.best]
         score = self.scores[self.best]
-        return [
-            named["vector"],
-            named["vector_over_background"],
-            named["coverage"],
-            named["coverage_own"],
-            named["unknown_terms"],
-            named["any_unknown"],
-            named["answer_support"],
-            named["is_faq"],
-            named["keyword_hit"],
-            named["sentence"],
-            named["rarest_missing"],
-            score,
-            score - max(others, default=0.0),
-        ]
+        runner_up = max((s for i, s in enumerate(self.scores) if i != self.best), default=0.0)
+        named.update(choice=score, choice_margin=score - runner_up)
+        return [named[name] for name in FEATURES]
 
 
-NO_HITS_FEATURES = [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+# When nothing was retrieved: nothing covered, everything unknown.
+NO_HITS_FEATURES = [
+    1.0 if name in ("unknown_terms", "any_unknown", "rarest_missing") else 0.0 for name in FEATURES
+]
 
 
 def options(understood: Understood, retrieval: Retrieval, language: str) -> list[Option]:
@@ -143,30 +134,31 @@ def options(understood: Understood, retrieval: Retrieval, language: str) -> list
         text = f"{hit.document_title} {hit.chunk.title_path} {hit.chunk.question or ''} {hit.chunk.text}"
         found = _found(term_weights, text)
         missing = [term_weights[t] for t in terms if t not in found]
-        features = [
-            float(rank),
-            vectors[rank],
-            vectors[rank] - max(vectors),
-            vectors[rank] - background,
-            (hit.keyword_score or 0.0) / best_keyword,
-            1.0 if hit.keyword_score is not None else 0.0,
-            extract.score,
-            1.0 if extract.states_quantity else 0.0,
-            1.0 if asks_quantity else 0.0,
-            _share(terms, term_weights, found),
-            _share(own_terms, term_weights, found),
-            unknown,
-            1.0 if unknown > 0 else 0.0,
-            max(missing, default=0.0) / rarest,
-            sum(missing) / max(sum(term_weights[t] for t in terms), 1e-9),
-            1.0 if hit.chunk.kind == "faq" else 0.0,
-            1.0 if detect_language(hit.chunk.text) == language else 0.0,
-            1.0 if hit.chunk.document_id == hits[0].chunk.document_id else 0.0,
-            _bigram_recall(understood.question, text),
-            min(len(understood.question), MAX_QUESTION_CHARS) / MAX_QUESTION_CHARS,
-            sentences[rank],
-            sentences[rank] - max(sentences),
-        ]
+        named = {
+            "rank": float(rank),
+            "vector": vectors[rank],
+            "vector_below_best": vectors[rank] - max(vectors),
+            "vector_over_background": vectors[rank] - background,
+            "keyword_share": (hit.keyword_score or 0.0) / best_keyword,
+            "keyword_hit": 1.0 if hit.keyword_score is not None else 0.0,
+            "answer_support": extract.score,
+            "states_quantity": 1.0 if extract.states_quantity else 0.0,
+            "asks_quantity": 1.0 if asks_quantity else 0.0,
+            "coverage": _share(terms, term_weights, found),
+            "coverage_own": _share(own_terms, term_weights, found),
+            "unknown_terms": unknown,
+            "any_unknown": 1.0 if unknown > 0 else 0.0,
+            "rarest_missing": max(missing, default=0.0) / rarest,
+            "missing_share": sum(missing) / max(sum(term_weights[t] for t in terms), 1e-9),
+            "is_faq": 1.0 if hit.chunk.kind == "faq" else 0.0,
+            "same_language": 1.0 if detect_language(hit.chunk.text) == language else 0.0,
+            "same_document": 1.0 if hit.chunk.document_id == hits[0].chunk.document_id else 0.0,
+            "bigram_recall": _bigram_recall(understood.question, text),
+            "question_length": min(len(understood.question), MAX_QUESTION_CHARS) / MAX_QUESTION_CHARS,
+            "sentence": sentences[rank],
+            "sentence_below_best": sentences[rank] - max(sentences),
+        }
+        features = [named[name] for name in CHOICE_FEATURES]
         result.append(Option(extract, features))
     return result
 
