@@ -143,9 +143,6 @@ def test_secrets_are_redacted_at_ingestion_and_instructions_to_an_ai_reported(
         c.text for c in services.documents.get_chunks(workspace.id, _chunk_ids(services, workspace)).values()
     )
     assert "k3Yk3Y" not in stored and "Summer2024" not in stored and "[redacted]" in stored
-    services.embedding_worker.run_until_done()
-    answer = services.answerer.answer(workspace.id, "What is the admin API key?", record=False)
-    assert "k3Yk3Y" not in answer.text
 
 
 def test_answers_redact_secrets_in_knowledge_stored_before_screening(

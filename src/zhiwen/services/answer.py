@@ -214,6 +214,7 @@ class AnswerService:
         )
         t = time.perf_counter()
         extract, features, choice, passages = None, NO_HITS_FEATURES, None, list(retrieval.hits)
+        model_confidence = 0.0
         if retrieval.hits:
             choice = choose(
                 options(understood, retrieval, language),
@@ -221,8 +222,6 @@ class AnswerService:
             )
             extract, features = choice.chosen.extract, choice.confidence_features()
             passages.insert(0, passages.pop(choice.best))  # the chosen passage is cited first
-        model_confidence = 0.0
-        if retrieval.hits:
             model = stored_or_default(ConfidenceModel, config.confidence_model, default_confidence)
             model_confidence = float(model.predict_proba(np.asarray([features]))[0])
         confidence = 1.0 if calibrating and retrieval.hits else model_confidence
