@@ -16,10 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,32 +25,10 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import machine, percentile
+from benchmarks.common import cli, machine, percentile, process_rss_mb, start_server
 from zhiwen.services.desk.webhooks import WebhookService
 from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.webhooks import SqliteWebhookStore
-
-ZHIWEN = [sys.executable, "-m", "zhiwen"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _cli(data: Path, *args: str) -> Any:
-    done = subprocess.run(
-        [*ZHIWEN, "--data-dir", str(data), *args], capture_output=True, text=True, check=True
-    )
-    return json.loads(done.stdout)
 
 
 async def _stream(
@@ -114,7 +88,7 @@ async def reply_to_screen(base: str, client_key: str, agent_key: str, count: int
 async def open_streams(base: str, client_key: str, count: int, pid: int) -> dict[str, Any]:
     customer = {"Authorization": f"Bearer {client_key}"}
     limits = httpx.Limits(max_connections=count + 20, max_keepalive_connections=count + 20)
-    before = _rss_mb(pid)
+    before = process_rss_mb(pid)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
         conversation = (await client.post("/v1/conversations", headers=customer)).json()["conversation_id"]
         readies = [asyncio.Event() for _ in range(count)]
@@ -122,7 +96,7 @@ async def open_streams(base: str, client_key: str, count: int, pid: int) -> dict
         tasks = [asyncio.create_task(_stream(client, conversation, customer, never, r)) for r in readies]
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=120)
         await asyncio.sleep(2.0)
-        after = _rss_mb(pid)
+        after = process_rss_mb(pid)
         health = await client.get("/healthz")
         for task in tasks:
             task.cancel()
@@ -184,25 +158,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder)
-        _cli(data, "init", "--json")
-        client_key = _cli(data, "key", "create", "--role", "client", "--name", "bench", "--json")["secret"]
-        agent_key = _cli(data, "key", "create", "--role", "agent", "--name", "alice", "--json")["secret"]
-        port = _free_port()
-        env = {**os.environ, "ZHIWEN_RATE_LIMIT_PER_MINUTE": "1000000"}
-        server = subprocess.Popen(
-            [*ZHIWEN, "--data-dir", str(data), "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
+        cli(data, "init", "--json")
+        client_key = cli(data, "key", "create", "--role", "client", "--name", "bench", "--json")["secret"]
+        agent_key = cli(data, "key", "create", "--role", "agent", "--name", "alice", "--json")["secret"]
+        server, base = start_server(data)
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
             results: dict[str, Any] = {"machine": machine()}
             results |= asyncio.run(reply_to_screen(base, client_key, agent_key, args.conversations))
             results |= asyncio.run(open_streams(base, client_key, args.streams, server.pid))

@@ -127,7 +127,12 @@ class DocumentStore(Protocol):
 
 
 class KeywordIndex(Protocol):
-    def add(self, chunks: Sequence[Chunk]) -> None: ...
+    def add(self, chunks: Sequence[Chunk], terms: Sequence[str] | None = None) -> None:
+        """Index the chunks. ``terms`` (one :func:`~zhiwen.text.tokenize.indexed_terms` per chunk) let a
+        caller tokenise before it opens the write transaction, so other writers never wait on jieba;
+        without them they are computed here."""
+        ...
+
     def remove(self, workspace_id: str, chunk_ids: Sequence[str]) -> None: ...
     def search(
         self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
@@ -183,7 +188,7 @@ class LLM(Protocol):
 
 
 class JobStore(Protocol):
-    def create_job(self, workspace_id: str, kind: str) -> Job: ...
+    def create_job(self, workspace_id: str, kind: str, status: str = "queued") -> Job: ...
     def update_job(
         self,
         job_id: str,
@@ -194,8 +199,14 @@ class JobStore(Protocol):
         error: str | None = None,
     ) -> None: ...
     def get_job(self, workspace_id: str, job_id: str) -> Job: ...
+    def claim_job(self, kind: str) -> Job | None:
+        """Mark the oldest queued job of ``kind`` running and return it; None when none waits. Atomic, so
+        several workers never take the same job."""
+        ...
+
     def unfinished_jobs(self) -> list[Job]:
-        """Queued or running jobs of every workspace, oldest first (after a restart, nothing runs them)."""
+        """Receiving, queued or running jobs of every workspace, oldest first (after a restart, nothing
+        runs them)."""
         ...
 
 
@@ -499,6 +510,17 @@ class ModelRegistry(Protocol):
 
 
 ProgressCallback = Callable[[float], None]
+
+
+class Background(Protocol):
+    """Runs the background work (queued uploads, then embeddings) beside the API."""
+
+    def start(self) -> None: ...
+    def notify(self) -> None:
+        """Work is waiting: look now rather than at the next poll."""
+        ...
+
+    def stop(self) -> None: ...
 
 
 class JobRunner(Protocol):

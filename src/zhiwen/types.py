@@ -219,7 +219,7 @@ class Job:
     id: str
     workspace_id: str
     kind: str
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: Literal["receiving", "queued", "running", "succeeded", "failed"]
     progress: float
     result: dict[str, object] | None
     error: str | None

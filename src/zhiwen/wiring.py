@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from threadpoolctl import threadpool_limits
 
+from zhiwen.adapters.background import BackgroundProcess, BackgroundThread
 from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder
 from zhiwen.adapters.jobs import ThreadJobRunner
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
@@ -13,6 +14,7 @@ from zhiwen.config import Settings
 from zhiwen.ports import (
     LLM,
     AnswerStore,
+    Background,
     DocumentStore,
     Embedder,
     JobRunner,
@@ -23,6 +25,7 @@ from zhiwen.ports import (
 )
 from zhiwen.services.answer import AnswerLimits, AnswerService
 from zhiwen.services.answer_config import AnswerConfig
+from zhiwen.services.background import BackgroundWork
 from zhiwen.services.catalog import CatalogService
 from zhiwen.services.curated import CuratedService
 from zhiwen.services.desk.desk import DeskService
@@ -45,6 +48,7 @@ from zhiwen.services.sentiment_release import SentimentModelService
 from zhiwen.services.targets import Targets
 from zhiwen.services.tune import TuneService
 from zhiwen.services.users import UserService
+from zhiwen.stores.sqlite import integrity
 from zhiwen.stores.sqlite.answers import SqliteAnswerStore
 from zhiwen.stores.sqlite.catalog import SqliteCatalogStore
 from zhiwen.stores.sqlite.curated import SqliteCuratedStore
@@ -101,10 +105,13 @@ class Services:
     users: UserService
     webhooks: WebhookService
 
+    def check_store(self) -> list[str]:
+        """Every inconsistency in the store, in words (:mod:`zhiwen.stores.sqlite.integrity`)."""
+        return integrity.problems(self.db, self.settings.data_dir / "spool")
+
     def close(self) -> None:
         self.webhooks.stop()
         self.job_runner.shutdown()
-        self.embedding_worker.stop()
         self.db.close()
 
 
@@ -140,7 +147,6 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         vectors,
         max_chars=settings.chunk_max_chars,
         max_bytes=settings.max_upload_bytes,
-        on_new_chunks=worker.notify,
     )
     retriever = Retriever(documents, keywords, vectors, embedder, candidates=settings.candidates)
     workspaces = SqliteWorkspaceStore(db)
@@ -193,7 +199,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         answerer=answerer,
         keys=KeyService(workspaces),
         job_runner=job_runner,
-        ingest_jobs=IngestJobs(jobs, job_runner, ingest, settings.data_dir / "spool"),
+        ingest_jobs=IngestJobs(jobs, ingest, settings.data_dir / "spool", settings.max_upload_bytes),
         targets=targets,
         curated=curated,
         golden=golden,
@@ -213,3 +219,12 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         users=UserService(SqliteUserStore(db)),
         webhooks=webhooks,
     )
+
+
+def build_background(services: Services, mode: str = "thread", embed: bool = True) -> Background:
+    """The background loop in a worker process (what `zhiwen serve` runs), or in a thread of this one.
+    A worker process builds its own services and model from the settings, so it always embeds."""
+    if mode == "process":
+        return BackgroundProcess(services.settings, on_restart=services.ingest_jobs.requeue_running)
+    embedding = services.embedding_worker if embed else None
+    return BackgroundThread(BackgroundWork(services.ingest_jobs, embedding))

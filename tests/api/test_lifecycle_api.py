@@ -138,3 +138,18 @@ def test_tuning_runs_as_a_job_and_proposes_a_release(api: Api, demo_copy: tuple[
         client.post("/v1/tune", json={"golden": "missing", "trials": 0}, headers=auth["admin"]).status_code
         == 422
     )
+
+
+def test_a_release_is_refused_at_once_while_chunks_wait_for_embeddings(
+    api: Api, demo_copy: tuple[Services, Workspace]
+) -> None:
+    """The API never holds a request for minutes of embedding: it says why and when to come back."""
+    client, auth = api
+    services, workspace = demo_copy
+    services.ingest.ingest_bytes(workspace.id, "new.md", b"# New\n\nGift cards never expire.")
+    started = time.monotonic()
+    refused = client.post("/v1/releases", json={"note": "now"}, headers=auth["admin"])
+    assert refused.status_code == 409 and time.monotonic() - started < 2
+    assert "1 chunks of this workspace are still being embedded" in refused.json()["error"]["message"]
+    services.embedding_worker.run_until_done()
+    assert client.post("/v1/releases", json={"note": "now"}, headers=auth["admin"]).status_code == 201

@@ -154,6 +154,25 @@ def test_vectors_written_by_another_process_are_seen_without_a_restart(
     assert [cid for cid, _ in server_index.search(a, _unit(0, 1, 0, 0), 1)] == ["ac2"]
 
 
+def test_vectors_replaced_or_removed_by_another_process_are_seen(
+    vectors: tuple[VectorIndex, Database, str, str], tmp_path: Path
+) -> None:
+    """The worker process re-embeds a changed chunk and removes a deleted one; the server, which reads
+    only newer rows after another process wrote, must see both."""
+    server_index, _, a, _ = vectors
+    server_index.add(a, ["ac1", "ac2"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))
+    assert [cid for cid, _ in server_index.search(a, _unit(1, 0, 0, 0), 1)] == ["ac1"]
+    other = Database(tmp_path / "index.sqlite3")
+    worker_index = NumpyVectorIndex(other, dim=4)
+    worker_index.add(a, ["ac1"], np.vstack([_unit(0, 0, 1, 0)]))
+    [(found, score)] = server_index.search(a, _unit(0, 0, 1, 0), 1)
+    assert found == "ac1" and score == pytest.approx(1.0)
+    worker_index.remove(a, ["ac2"])
+    other.close()
+    assert server_index.count(a) == 1
+    assert [cid for cid, _ in server_index.search(a, _unit(0, 1, 0, 0), 5)] == ["ac1"]
+
+
 def test_a_chunk_scores_by_its_closest_sentence_within_its_own_workspace(
     vectors: tuple[VectorIndex, Database, str, str],
 ) -> None:

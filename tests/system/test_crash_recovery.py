@@ -97,3 +97,45 @@ def test_an_upload_job_killed_mid_way_resumes_on_restart_and_writes_nothing_twic
     finally:
         server.kill()
         server.wait()
+
+
+def _worker_pid(server_pid: int) -> int:
+    """The background worker among the server's children (the other is multiprocessing's tracker)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for task in Path(f"/proc/{server_pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                command = Path(f"/proc/{child}/cmdline").read_bytes()
+                if b"spawn_main" in command:
+                    return int(child)
+        time.sleep(0.1)
+    raise AssertionError("the server started no worker process")
+
+
+def test_a_worker_killed_mid_job_is_restarted_and_the_job_finishes_once(data_dir: Path) -> None:
+    key = {"Authorization": f"Bearer {_admin_key(data_dir)}"}
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _serve(data_dir, port)
+    try:
+        worker = _worker_pid(server.pid)
+        uploads = [
+            ("files", (f"rule-{n}.md", f"# Rule {n}\n\nParcels over {n} kg ship by freight.\n".encode()))
+            for n in range(FILES)
+        ]
+        job_id = httpx.post(f"{base}/v1/documents", headers=key, files=uploads, timeout=60).json()["job_id"]
+        while httpx.get(f"{base}/v1/jobs/{job_id}", headers=key).json()["progress"] == 0:
+            time.sleep(0.01)
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while (job := httpx.get(f"{base}/v1/jobs/{job_id}", headers=key).json())["status"] != "succeeded":
+            assert job["status"] != "failed" and time.monotonic() < deadline, job
+            time.sleep(0.2)
+        assert _worker_pid(server.pid) != worker
+        statuses = [f["status"] for f in job["result"]["files"]]
+        assert len(statuses) == FILES and "failed" not in statuses
+        listed = httpx.get(f"{base}/v1/documents?limit=1000", headers=key).json()
+        assert listed["total"] == FILES and len({d["source"] for d in listed["documents"]}) == FILES
+    finally:
+        server.kill()
+        server.wait()

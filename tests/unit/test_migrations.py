@@ -61,3 +61,31 @@ def test_a_version_9_store_gets_sentence_vectors_for_the_knowledge_it_already_ha
     [hit] = upgraded.retriever.retrieve(workspace.id, "how long do refunds take", k=1).hits
     assert upgraded.vectors.sentence_scores(workspace.id, query, [hit.chunk.id])
     upgraded.close()
+
+
+def test_a_version_10_store_keeps_its_vectors_and_numbers_them(
+    settings: Settings, embedder: BundledE5Embedder
+) -> None:
+    services = build_services(settings, embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    services.ingest.ingest_bytes(workspace.id, "returns.md", b"# Returns\n\nRefunds take 3 days.")
+    services.embedding_worker.run_until_done()
+    with services.db.transaction() as conn:  # the vectors table as version 10 left it
+        conn.execute(
+            "CREATE TABLE v10 (chunk_id TEXT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,"
+            " workspace_id TEXT NOT NULL, vector BLOB NOT NULL)"
+        )
+        conn.execute("INSERT INTO v10 SELECT chunk_id, workspace_id, vector FROM vectors")
+        conn.execute("DROP TABLE vectors")
+        conn.execute("ALTER TABLE v10 RENAME TO vectors")
+        conn.execute("PRAGMA user_version = 10")
+    services.close()
+
+    upgraded = build_services(settings, embedder=embedder)
+    assert upgraded.db.schema_version == len(MIGRATIONS)
+    assert upgraded.documents.count_chunks_needing_vectors(workspace.id) == 0
+    with upgraded.db.reading() as conn:
+        assert [tuple(row) for row in conn.execute("SELECT seq FROM vectors")] == [(1,)]
+    hits = upgraded.retriever.retrieve(workspace.id, "how long do refunds take", k=1, mode="vector").hits
+    assert [hit.chunk.document_id for hit in hits] == [upgraded.documents.list_documents(workspace.id)[0].id]
+    upgraded.close()

@@ -39,7 +39,8 @@ from zhiwen.api.routes import (
 )
 from zhiwen.api.signals import Signals
 from zhiwen.errors import TooLarge, ZhiwenError
-from zhiwen.wiring import Services
+from zhiwen.ports import Background
+from zhiwen.wiring import Services, build_background
 
 log = logging.getLogger("zhiwen.http")
 
@@ -79,8 +80,14 @@ def _add_page(app: FastAPI, path: str, page: str) -> None:
     app.add_api_route(path, show, methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
 
 
-def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI:
+def create_app(
+    services: Services, background: Background | None = None, run_embedding_worker: bool = True
+) -> FastAPI:
+    """The API over ``services``. ``background`` runs queued uploads and embeddings: by default a thread
+    of this process (embedding too unless ``run_embedding_worker`` is False); `zhiwen serve` passes a
+    worker process."""
     signals = Signals()
+    background = background or build_background(services, "thread", embed=run_embedding_worker)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,13 +96,12 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
         recovered = services.ingest_jobs.recover()
         if any(recovered.values()):
             log.warning("jobs interrupted by the last stop", extra={"fields": recovered})
-        if run_embedding_worker:
-            services.embedding_worker.start()
+        background.start()
         services.webhooks.start()
         yield
         services.webhooks.stop()
         services.desk.listeners.remove(signals.notify)
-        services.embedding_worker.stop()
+        background.stop()
 
     app = FastAPI(
         title="Zhiwen API",
@@ -110,6 +116,7 @@ def create_app(services: Services, run_embedding_worker: bool = True) -> FastAPI
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.background = background
     app.state.signals = signals
     app.state.metrics = Metrics()
     app.state.visitor_limiter = RateLimiter(

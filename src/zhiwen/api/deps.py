@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request, UploadFile
 
 from zhiwen.api.observability import Metrics, RateLimiter
 from zhiwen.errors import Forbidden, TooLarge, Unauthorized
+from zhiwen.ports import Background
 from zhiwen.types import USER_ID_PREFIX, ApiKey
 from zhiwen.wiring import Services
 
@@ -16,6 +17,11 @@ from zhiwen.wiring import Services
 def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+def get_background(request: Request) -> Background:
+    background: Background = request.app.state.background
+    return background
 
 
 def get_metrics(request: Request) -> Metrics:
@@ -110,6 +116,7 @@ def actor(key: ApiKey) -> str:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+BackgroundDep = Annotated[Background, Depends(get_background)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 AnyKey = Annotated[ApiKey, Depends(current_key)]
 AdminKey = Annotated[ApiKey, Depends(admin_key)]

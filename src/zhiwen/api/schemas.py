@@ -145,7 +145,7 @@ class DocumentList(BaseModel):
 class JobOut(BaseModel):
     id: str
     kind: str
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: Literal["receiving", "queued", "running", "succeeded", "failed"]
     progress: float
     result: dict[str, object] | None
     error: str | None

@@ -1,4 +1,4 @@
-"""init, workspace create|list, key create|list|revoke."""
+"""init, check, workspace create|list, key create|list|revoke."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import cast, get_args
 import typer
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
+from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
 from zhiwen.errors import NotFound
 from zhiwen.types import Role
 
@@ -18,8 +18,26 @@ key_app = typer.Typer(help="Issue, list and revoke API keys. A key is shown once
 
 def register(app: typer.Typer) -> None:
     app.command()(init)
+    app.command()(check)
     app.add_typer(workspace_app, name="workspace")
     app.add_typer(key_app, name="key")
+
+
+def check(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Check that the store is whole (after a crash, a full disk, a restore): SQLite's own checks, every
+    chunk in keyword search, every embedded chunk with its vector, every release as its manifest says,
+    every unfinished upload with its files. Exits 1 and names each problem if it is not."""
+    found = state.services().check_store()
+    if as_json:
+        print_json({"ok": not found, "problems": found})
+    elif found:
+        for problem in found:
+            err_console.print(f"[red]problem[/] {problem}")
+        err_console.print("Restore the last backup, or re-ingest the documents named above.")
+    else:
+        console.print("The store is whole.")
+    if found:
+        raise typer.Exit(1)
 
 
 def init(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:

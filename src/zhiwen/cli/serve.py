@@ -20,6 +20,7 @@ from zhiwen.sample_shop import DEMO_PRODUCTS, ShopSettings, rows_csv
 from zhiwen.sample_shop import generate as generate_shop
 from zhiwen.services.sentiment_train import SearchSettings
 from zhiwen.web.shop import serve_shop
+from zhiwen.wiring import build_background
 
 
 def register(app: typer.Typer) -> None:
@@ -31,13 +32,15 @@ def serve(
     host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1; ZHIWEN_HOST)."),
     port: int = typer.Option(None, help="Port (default 8000; ZHIWEN_PORT)."),
 ) -> None:
-    """Run the HTTP API, the chat page (/) and the OpenAPI docs (/docs); embeddings are computed meanwhile."""
+    """Run the HTTP API, the chat page (/) and the OpenAPI docs (/docs). A worker process ingests uploads
+    and computes embeddings meanwhile (ZHIWEN_WORKER=thread keeps them in this process)."""
     services = state.services()
     configure_json_logging(logging.INFO)
     host = host or services.settings.host
     port = port or services.settings.port
     err_console.print(f"Zhiwen on http://{host}:{port}  ·  chat: /  ·  API docs: /docs")
-    uvicorn.run(create_app(services), host=host, port=port, log_config=None, access_log=False)
+    app = create_app(services, build_background(services, services.settings.worker))
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 def _load_sample_reviews(workspace_id: str) -> None:

@@ -1,9 +1,9 @@
-"""Compute embeddings for chunks that lack them, in the background or in the foreground with progress."""
+"""Compute embeddings for chunks that lack them: a batch at a time in the background loop
+(:mod:`zhiwen.services.background`), or all at once in the foreground with progress."""
 
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 from collections.abc import Callable
 
@@ -12,9 +12,6 @@ import numpy as np
 from zhiwen.ports import DocumentStore, Embedder, VectorIndex
 from zhiwen.text.sentences import split_sentences
 from zhiwen.types import Chunk
-
-log = logging.getLogger(__name__)
-
 
 SHORT_TEXT_CHARS = 64
 MAX_SENTENCES = 40  # per chunk; a 600-character chunk rarely has more than a dozen
@@ -60,9 +57,6 @@ class EmbeddingWorker:
         self._vectors = vectors
         self._embedder = embedder
         self._batch = batch
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._step_lock = threading.Lock()
 
     def step(self) -> int:
@@ -94,36 +88,12 @@ class EmbeddingWorker:
             workspace_id, [c.id for c in chunks], [flat[a:b] for a, b in itertools.pairwise(bounds)]
         )
 
+    def pending(self, workspace_id: str | None = None) -> int:
+        return self._store.count_chunks_needing_vectors(workspace_id)
+
     def run_until_done(self, on_progress: Callable[[int], None] = lambda n: None) -> int:
         total = 0
         while done := self.step():
             total += done
             on_progress(done)
         return total
-
-    def notify(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="zhiwen-embedder", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self.step():
-                    continue
-            except Exception:
-                log.exception("embedding batch failed; retrying in 5 s")
-                self._stop.wait(5)
-                continue
-            self._wake.wait(timeout=2.0)
-            self._wake.clear()

@@ -19,6 +19,7 @@ from zhiwen.ports import DocumentStore, KeywordIndex, VectorIndex
 from zhiwen.services.dedup import NearDuplicateIndex, content_hash, signature
 from zhiwen.text.chunking import chunk_sections
 from zhiwen.text.sensitive import instruction_like, redact_secrets
+from zhiwen.text.tokenize import indexed_terms
 from zhiwen.types import Chunk, Document, utc_now
 
 PIPELINE_VERSION = "2"  # bump when parsing or chunking changes, so unchanged files are re-chunked once
@@ -102,14 +103,12 @@ class IngestService:
         vectors: VectorIndex,
         max_chars: int,
         max_bytes: int,
-        on_new_chunks: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._keywords = keywords
         self._vectors = vectors
         self._max_chars = max_chars
         self._max_bytes = max_bytes
-        self._on_new_chunks = on_new_chunks
 
     def ingest_bytes(
         self,
@@ -125,12 +124,9 @@ class IngestService:
         ``dedup=False`` keeps duplicate chunks (benchmarks whose judgements name each copy need that).
         """
         try:
-            result = self._ingest(workspace_id, source, data, tuple(tags), near_duplicates, dedup)
+            return self._ingest(workspace_id, source, data, tuple(tags), near_duplicates, dedup)
         except ZhiwenError as error:
             return IngestResult(source, "failed", error_code=error.code, error=error.message)
-        if result.status in ("added", "updated") and result.chunks:
-            self._on_new_chunks()
-        return result
 
     def ingest_paths(
         self,
@@ -256,10 +252,11 @@ class IngestService:
             created_at=existing.created_at if existing else now,
             updated_at=now,
         )
+        terms = [indexed_terms(c) for c in chunks]  # CPU work stays outside the write lock
         with self._store.transaction():
             removed = self._store.replace_document(document, chunks)
             self._keywords.remove(workspace_id, sorted(own_old))
-            self._keywords.add(chunks)
+            self._keywords.add(chunks, terms)
             self._store.save_signatures(signatures)
         self._vectors.remove(workspace_id, removed)
         for chunk_id, sig in signatures.items():

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from zhiwen.errors import GateRefused, InvalidInput, NotFound
+from zhiwen.errors import Conflict, GateRefused, InvalidInput, NotFound
 from zhiwen.ports import ReleaseStore, VectorIndex, WorkspaceStore
 from zhiwen.services.answer import default_confidence
 from zhiwen.services.answer_choice import default_choice
@@ -118,12 +118,23 @@ class ReleaseService:
         config: dict[str, Any] | None = None,
         note: str = "",
         on_progress: Callable[[int, int], None] = lambda done, total: None,
+        embed_pending: bool = True,
     ) -> tuple[Release, EvalRun | None]:
         """Freeze the working knowledge with the working settings (``overrides`` applied, or ``config``
-        as a whole) and evaluate it on the held-out split of ``golden``."""
+        as a whole) and evaluate it on the held-out split of ``golden``.
+
+        A release's chunks all have vectors: pending ones are embedded first, or, with
+        ``embed_pending=False`` (the API, which must not hold a request for minutes of embedding while the
+        worker is on it), the release is refused until the worker has caught up."""
         if golden:
             self._evaluator.check_golden(workspace_id, golden)  # nothing is frozen for a missing golden set
-        self._worker.run_until_done()  # a release's chunks all have vectors
+        if embed_pending:
+            self._worker.run_until_done()
+        elif pending := self._worker.pending(workspace_id):
+            raise Conflict(
+                f"{pending} chunks of this workspace are still being embedded, and a release freezes"
+                " the knowledge with its vectors; try again when GET /readyz shows pending_embeddings 0"
+            )
         base = self._targets.working_config(workspace_id)
         chosen = (
             AnswerConfig.from_dict(config) if config is not None else base.with_overrides(overrides or {})

@@ -28,8 +28,7 @@ import numpy.typing as npt
 from zhiwen.errors import InvalidInput
 from zhiwen.ports import Vector
 from zhiwen.services.fusion import Candidate
-from zhiwen.stores.sqlite.keyword import indexed_text
-from zhiwen.text.tokenize import char_bigrams, squeezed
+from zhiwen.text.tokenize import char_bigrams, indexed_text, squeezed
 from zhiwen.types import Chunk
 
 FEATURES = (

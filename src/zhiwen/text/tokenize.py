@@ -13,6 +13,7 @@ from functools import lru_cache
 import jieba
 
 from zhiwen.text.normalize import normalize
+from zhiwen.types import Chunk
 
 jieba.setLogLevel(logging.WARNING)
 _init_lock = threading.Lock()
@@ -231,3 +232,15 @@ def squeezed(text: str) -> str:
 def char_bigrams(squeezed_text: str) -> set[str]:
     """Character bigrams: robust to how jieba segments two paraphrases of the same words."""
     return {squeezed_text[i : i + 2] for i in range(len(squeezed_text) - 1)}
+
+
+def indexed_text(chunk: Chunk) -> str:
+    """What keyword search matches a chunk on: FAQ entries their question, passages title path and text."""
+    if chunk.kind == "faq" and chunk.question:
+        return chunk.question
+    return f"{chunk.title_path}\n{chunk.text}"
+
+
+def indexed_terms(chunk: Chunk) -> str:
+    """The chunk's keyword terms, space-separated as the keyword index stores them."""
+    return " ".join(keyword_tokens(indexed_text(chunk)))

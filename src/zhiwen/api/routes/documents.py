@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
-from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep
+from zhiwen.api.deps import AdminKey, AnyKey, BackgroundDep, ServicesDep
 from zhiwen.api.schemas import (
     SQL_INT_MAX,
     DocumentList,
@@ -16,7 +16,7 @@ from zhiwen.api.schemas import (
     IngestResponse,
     JobOut,
 )
-from zhiwen.errors import InvalidInput, TooLarge
+from zhiwen.errors import InvalidInput
 from zhiwen.services.ingest import IngestResult
 from zhiwen.types import Document
 
@@ -40,17 +40,11 @@ def _file_result(r: IngestResult) -> IngestFileResult:
     return IngestFileResult(**dataclasses.asdict(r))
 
 
-def _read_uploads(files: list[UploadFile], max_bytes: int) -> list[tuple[str, bytes]]:
-    uploads = []
-    for upload in files:
-        name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-        if not name:
-            raise InvalidInput("every uploaded file needs a file name")
-        data = upload.file.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise TooLarge(f"{name} is over the {max_bytes:,}-byte upload limit")
-        uploads.append((name, data))
-    return uploads
+def _file_name(upload: UploadFile) -> str:
+    name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    if not name:
+        raise InvalidInput("every uploaded file needs a file name")
+    return name
 
 
 @router.post(
@@ -63,6 +57,7 @@ def _read_uploads(files: list[UploadFile], max_bytes: int) -> list[tuple[str, by
 )
 def upload_documents(
     services: ServicesDep,
+    background: BackgroundDep,
     key: AdminKey,
     response: Response,
     files: Annotated[
@@ -70,16 +65,20 @@ def upload_documents(
     ],
     tags: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI reads the default, never mutates it
 ) -> IngestResponse:
-    """Ingest files. Small uploads are processed before the reply; large ones become a background job."""
+    """Ingest files. The background worker does the work, so answers keep their pace meanwhile; a small
+    upload (256 kB by default) is waited for and its results returned, a larger one is answered at once
+    with 202 and a job to poll."""
     if len(files) > MAX_FILES:
         raise InvalidInput(f"at most {MAX_FILES} files per request")
-    uploads = _read_uploads(files, services.settings.max_upload_bytes)
-    ingest = services.ingest
-    if sum(len(data) for _, data in uploads) <= services.settings.sync_upload_bytes:
-        results = [ingest.ingest_bytes(key.workspace_id, name, data, tags) for name, data in uploads]
-        return IngestResponse(files=[_file_result(r) for r in results])
-
+    uploads = [(_file_name(upload), upload.file) for upload in files]
     job = services.ingest_jobs.start(key.workspace_id, uploads, tags)
+    background.notify()
+    settings = services.settings
+    if sum(upload.size or 0 for upload in files) <= settings.sync_upload_bytes:
+        job = services.ingest_jobs.wait(job, settings.sync_upload_wait_seconds)
+        if job.status == "succeeded" and job.result is not None:
+            results = cast(list[dict[str, Any]], job.result["files"])
+            return IngestResponse(files=[IngestFileResult(**r) for r in results])
     response.status_code = status.HTTP_202_ACCEPTED
     return IngestResponse(files=[], job_id=job.id)
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from zhiwen.api.deps import AdminKey, ServicesDep, actor
 from zhiwen.api.schemas import (
+    ErrorResponse,
     EvalRequest,
     GateThresholds,
     JobOut,
@@ -84,12 +85,17 @@ def set_thresholds(body: GateThresholds, services: ServicesDep, key: AdminKey) -
     return services.releases.set_gate_policy(key.workspace_id, body.minimum, body.tolerance).to_dict()
 
 
-@router.post("/releases", status_code=status.HTTP_201_CREATED)
-def createrelease_summary(body: ReleaseCreate, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.post(
+    "/releases",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"model": ErrorResponse, "description": "Chunks are still waiting for their embeddings"}},
+)
+def create_release(body: ReleaseCreate, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
     """Freeze the working knowledge, settings and models as the next release; evaluate it when a golden set
-    is named. Customers see nothing until it is promoted."""
+    is named. Customers see nothing until it is promoted. Refused with 409 while the worker is still
+    embedding this workspace's new chunks (see ``pending_embeddings`` in /readyz)."""
     release, run = services.releases.create(
-        key.workspace_id, actor(key), body.golden, body.settings, note=body.note
+        key.workspace_id, actor(key), body.golden, body.settings, note=body.note, embed_pending=False
     )
     return {**release_summary(release), "evaluation": dataclasses.asdict(run) if run else None}
 

@@ -522,6 +522,23 @@ MIGRATIONS: list[list[Migration]] = [
     UPDATE chunks SET embedded = 0;
     """
     ],
+    # 11: vectors get a sequence number that only grows (AUTOINCREMENT never reuses one), so a server
+    # whose worker process adds vectors reads only the new rows instead of reloading the workspace.
+    [
+        """
+    CREATE TABLE vectors_11 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        chunk_id TEXT NOT NULL UNIQUE REFERENCES chunks(id) ON DELETE CASCADE,
+        workspace_id TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+    INSERT INTO vectors_11 (chunk_id, workspace_id, vector)
+        SELECT chunk_id, workspace_id, vector FROM vectors;
+    DROP TABLE vectors;
+    ALTER TABLE vectors_11 RENAME TO vectors;
+    CREATE INDEX vectors_by_workspace ON vectors(workspace_id, seq);
+    """
+    ],
 ]
 
 

@@ -29,14 +29,14 @@ class SqliteJobStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def create_job(self, workspace_id: str, kind: str) -> Job:
+    def create_job(self, workspace_id: str, kind: str, status: str = "queued") -> Job:
         now = utc_now()
         job_id = "job_" + secrets.token_hex(8)
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO jobs (id, workspace_id, kind, status, created_at, updated_at)"
-                " VALUES (?, ?, ?, 'queued', ?, ?)",
-                (job_id, workspace_id, kind, now, now),
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, workspace_id, kind, status, now, now),
             )
         return self.get_job(workspace_id, job_id)
 
@@ -72,9 +72,19 @@ class SqliteJobStore:
             raise NotFound(f"no job {job_id!r} in this workspace")
         return _job(row)
 
+    def claim_job(self, kind: str) -> Job | None:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "UPDATE jobs SET status = 'running', updated_at = ? WHERE id = ("
+                " SELECT id FROM jobs WHERE kind = ? AND status = 'queued' ORDER BY rowid LIMIT 1"
+                ") RETURNING *",
+                (utc_now(), kind),
+            ).fetchone()
+        return _job(row) if row is not None else None
+
     def unfinished_jobs(self) -> list[Job]:
         with self._db.reading() as conn:
             rows = conn.execute(
-                "SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at, id"
+                "SELECT * FROM jobs WHERE status IN ('receiving', 'queued', 'running') ORDER BY rowid"
             ).fetchall()
         return [_job(row) for row in rows]

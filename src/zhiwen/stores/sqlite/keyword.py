@@ -13,17 +13,10 @@ import sqlite3
 from collections.abc import Collection, Sequence
 
 from zhiwen.stores.sqlite.db import Database, create_fts, fts_table
-from zhiwen.text.tokenize import keyword_tokens
+from zhiwen.text.tokenize import indexed_terms, keyword_tokens
 from zhiwen.types import Chunk
 
 _MAX_QUERY_TERMS = 64
-
-
-def indexed_text(chunk: Chunk) -> str:
-    """FAQ entries match on their question; passages on their title path and text."""
-    if chunk.kind == "faq" and chunk.question:
-        return chunk.question
-    return f"{chunk.title_path}\n{chunk.text}"
 
 
 def _query_terms(query: str) -> list[str]:
@@ -40,12 +33,11 @@ class SqliteKeywordIndex:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def add(self, chunks: Sequence[Chunk]) -> None:
+    def add(self, chunks: Sequence[Chunk], terms: Sequence[str] | None = None) -> None:
+        terms = terms if terms is not None else [indexed_terms(c) for c in chunks]
         by_workspace: dict[str, list[tuple[str, str]]] = {}
-        for c in chunks:
-            by_workspace.setdefault(c.workspace_id, []).append(
-                (" ".join(keyword_tokens(indexed_text(c))), c.id)
-            )
+        for chunk, chunk_terms in zip(chunks, terms, strict=True):
+            by_workspace.setdefault(chunk.workspace_id, []).append((chunk_terms, chunk.id))
         with self._db.transaction() as conn:
             for workspace_id, rows in by_workspace.items():
                 table = create_fts(conn, workspace_id)

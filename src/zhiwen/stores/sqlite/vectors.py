@@ -1,5 +1,5 @@
-"""Exact dense search with numpy; vectors persist in SQLite and load per workspace on first use, and again
-after another process has written to the database.
+"""Exact dense search with numpy; vectors persist in SQLite and load per workspace on first use. After
+another process has written to the database, only rows with a higher sequence number are read.
 
 At 10k×384 a matrix-vector product is well under a millisecond; exact search needs no tuning and never
 misses. An ANN index (faiss HNSW) can replace it behind the same port for much larger workspaces.
@@ -24,6 +24,8 @@ class _Matrix:
         self.data = np.zeros((0, dim), dtype=np.float32)
         self.ids: list[str] = []
         self.rows: dict[str, int] = {}
+        self.seq = 0  # the highest stored sequence number read into this matrix
+        self.stale = False  # another process has written since; read what is new before searching
 
     def put(self, ids: Sequence[str], vectors: Vector) -> None:
         fresh = [i for i, cid in enumerate(ids) if cid not in self.rows]
@@ -65,21 +67,39 @@ class NumpyVectorIndex:
     def _matrix(self, workspace_id: str) -> _Matrix:
         with self._lock:
             version = self._db.data_version()
-            if version != self._seen_version:  # another process wrote (`zhiwen ingest` beside `serve`)
-                self._matrices.clear()
+            if version != self._seen_version:  # another process wrote (the worker, `zhiwen ingest`)
                 self._seen_version = version
-            matrix = self._matrices.get(workspace_id)
-            if matrix is None:
-                matrix = _Matrix(self._dim)
-                with self._db.reading() as conn:
-                    rows = conn.execute(
-                        "SELECT chunk_id, vector FROM vectors WHERE workspace_id = ?", (workspace_id,)
-                    ).fetchall()
-                if rows:
-                    vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-                    matrix.put([r[0] for r in rows], vectors.reshape(len(rows), self._dim))
-                self._matrices[workspace_id] = matrix
-            return matrix
+                for matrix in self._matrices.values():
+                    matrix.stale = True
+            cached = self._matrices.get(workspace_id)
+            if cached is None:
+                self._matrices[workspace_id] = self._load(workspace_id, _Matrix(self._dim))
+            elif cached.stale:
+                self._refresh(workspace_id, cached)
+            return self._matrices[workspace_id]
+
+    def _load(self, workspace_id: str, matrix: _Matrix) -> _Matrix:
+        """Read the rows added since ``matrix.seq`` (all of them for a new matrix)."""
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT seq, chunk_id, vector FROM vectors WHERE workspace_id = ? AND seq > ? ORDER BY seq",
+                (workspace_id, matrix.seq),
+            ).fetchall()
+        if rows:
+            vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
+            matrix.put([r[1] for r in rows], vectors.reshape(len(rows), self._dim))
+            matrix.seq = rows[-1][0]
+        matrix.stale = False
+        return matrix
+
+    def _refresh(self, workspace_id: str, matrix: _Matrix) -> None:
+        """New and replaced rows have higher sequence numbers; a deletion shows as a count that no longer
+        matches, and only then is the workspace read again whole."""
+        self._load(workspace_id, matrix)
+        with self._db.reading() as conn:
+            stored = conn.execute("SELECT COUNT(*) FROM vectors WHERE workspace_id = ?", (workspace_id,))
+            if stored.fetchone()[0] != len(matrix.ids):
+                self._matrices[workspace_id] = self._load(workspace_id, _Matrix(self._dim))
 
     def add(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Vector) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -98,8 +118,10 @@ class NumpyVectorIndex:
                         tuple(chunk_ids),
                     )
                 }
-            keep = [i for i, cid in enumerate(chunk_ids) if cid in present]
-            self._matrix(workspace_id).put([chunk_ids[i] for i in keep], vectors[keep])
+            matrix = self._matrices.get(workspace_id)  # a process that never searched loads nothing
+            if matrix is not None:
+                keep = [i for i, cid in enumerate(chunk_ids) if cid in present]
+                matrix.put([chunk_ids[i] for i in keep], vectors[keep])
 
     def remove(self, workspace_id: str, chunk_ids: Sequence[str]) -> None:
         with self._lock:
@@ -109,7 +131,9 @@ class NumpyVectorIndex:
                         f"DELETE FROM {table} WHERE chunk_id = ? AND workspace_id = ?",
                         [(cid, workspace_id) for cid in chunk_ids],
                     )
-            self._matrix(workspace_id).delete(chunk_ids)
+            matrix = self._matrices.get(workspace_id)
+            if matrix is not None:
+                matrix.delete(chunk_ids)
 
     def add_sentences(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Sequence[Vector]) -> None:
         """Sentence vectors are read a handful of chunks at a time, never searched: they stay in SQLite as

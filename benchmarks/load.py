@@ -1,0 +1,241 @@
+"""Answers while knowledge is loaded, and the memory one big upload costs, through a real `zhiwen serve`.
+
+1. Ask latency idle and under load: ``--askers`` clients (default 4) ask the telecom help centre's
+   customer questions back to back for ``--seconds`` (default 30), first alone, then while a document
+   of about 12 kB (new text each time, so it is parsed, chunked and embedded) is uploaded every second.
+   Prints requests/s and p50/p95/p99/max for both phases, the upload latencies, and how long the
+   embeddings took to catch up after the last upload. Target: p99 under load ≤ 2 × p99 idle.
+2. Memory of one big upload: ``--big-mb`` (default 49) of plain text uploaded once; resident memory of
+   the server process, and of the server with its worker process, before, at the peak (sampled every
+   50 ms until the job is done) and ``--settle`` seconds (default 20) later. Target: a 50 MB upload
+   costs at most a few hundred MB, and memory returns after it.
+
+    python -m benchmarks.load [--json] [--seconds 30] [--askers 4] [--big-mb 49]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.common import cli, machine, percentile, process_rss_mb, start_server, tree_rss_mb
+
+TELECOM = Path(__file__).resolve().parents[1] / "src" / "zhiwen" / "sample_telecom"
+
+
+def _questions() -> list[str]:
+    lines = (TELECOM / "customers.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()]
+
+
+def _paragraphs() -> list[str]:
+    texts = [p.read_text(encoding="utf-8") for p in sorted((TELECOM / "docs").glob("*.md"))]
+    return [block.strip() for text in texts for block in text.split("\n\n") if len(block.strip()) > 40]
+
+
+def _document(serial: int, paragraphs: list[str], size: int) -> bytes:
+    """A help article made of shuffled real paragraphs under numbered headings: new text each time."""
+    rng = random.Random(serial)
+    parts = [f"# Notice {serial}: service update {rng.randrange(10**6)}"]
+    while sum(len(p) for p in parts) < size:
+        parts.append(f"## Section {len(parts)} (ref {serial}-{rng.randrange(10**6)})")
+        parts.append(rng.choice(paragraphs))
+    return "\n\n".join(parts).encode()
+
+
+def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "requests": len(ordered),
+        "per_second": round(len(ordered) / seconds, 1),
+        "p50_ms": round(percentile(ordered, 50), 1),
+        "p95_ms": round(percentile(ordered, 95), 1),
+        "p99_ms": round(percentile(ordered, 99), 1),
+        "max_ms": round(ordered[-1], 1),
+    }
+
+
+def _ask_for(base: str, key: str, seconds: float, askers: int) -> list[float]:
+    questions = _questions()
+    latencies: list[float] = []
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def ask(offset: int) -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+            for question in itertools.islice(itertools.cycle(questions), offset, None):
+                if time.monotonic() >= stop:
+                    return
+                started = time.perf_counter()
+                client.post("/v1/ask", json={"question": question}).raise_for_status()
+                with lock:
+                    latencies.append((time.perf_counter() - started) * 1000)
+
+    threads = [threading.Thread(target=ask, args=(n * 37,)) for n in range(askers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def _upload_every_second(base: str, key: str, stop: threading.Event, out: list[float]) -> None:
+    paragraphs = _paragraphs()
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=300) as client:
+        for serial in itertools.count():
+            if stop.is_set():
+                return
+            started = time.perf_counter()
+            files = {"files": (f"notice-{serial}.md", _document(serial, paragraphs, 12_000))}
+            client.post("/v1/documents", files=files).raise_for_status()
+            elapsed = time.perf_counter() - started
+            out.append(elapsed * 1000)
+            stop.wait(max(0.0, 1.0 - elapsed))
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float) -> float:
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"not done after {timeout:.0f} s")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def latency_under_load(
+    base: str, client_key: str, admin_key: str, seconds: float, askers: int
+) -> dict[str, Any]:
+    _ask_for(base, client_key, 5, askers)  # warm up: models loaded, caches filled
+    idle = _summary(_ask_for(base, client_key, seconds, askers), seconds)
+    stop, uploads = threading.Event(), list[float]()
+    uploader = threading.Thread(target=_upload_every_second, args=(base, admin_key, stop, uploads))
+    uploader.start()
+    loaded = _summary(_ask_for(base, client_key, seconds, askers), seconds)
+    stop.set()
+    uploader.join()
+    caught_up = _wait_for(lambda: httpx.get(f"{base}/readyz").json()["pending_embeddings"] == 0, 900)
+    return {
+        "askers": askers,
+        "seconds_per_phase": seconds,
+        "idle": idle,
+        "under_upload_load": loaded,
+        "p99_ratio": round(loaded["p99_ms"] / idle["p99_ms"], 2),
+        "uploads": len(uploads),
+        "upload_ms_p50": round(percentile(sorted(uploads), 50), 1),
+        "upload_ms_max": round(max(uploads), 1),
+        "embeddings_caught_up_s": round(caught_up, 1),
+    }
+
+
+def big_upload_memory(base: str, admin_key: str, pid: int, megabytes: int, settle: float) -> dict[str, Any]:
+    paragraphs = _paragraphs()
+    rng = random.Random(7)
+    body = "\n\n".join(rng.choice(paragraphs) for _ in range(megabytes * 1024 * 1024 // 150))
+    data = body.encode()[: megabytes * 1024 * 1024].decode("utf-8", "ignore").encode()  # whole characters
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    before, server_before = tree_rss_mb(pid), process_rss_mb(pid)
+    peak, server_peak = before, server_before
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak, server_peak
+        while not done.is_set():
+            peak = max(peak, tree_rss_mb(pid))
+            server_peak = max(server_peak, process_rss_mb(pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    started = time.perf_counter()
+    try:
+        response = httpx.post(
+            f"{base}/v1/documents", headers=headers, files={"files": ("big.txt", data)}, timeout=900
+        )
+        response.raise_for_status()
+        job = response.json().get("job_id")
+        if job:
+            _wait_for(
+                lambda: (
+                    httpx.get(f"{base}/v1/jobs/{job}", headers=headers, timeout=600).json()["status"]
+                    in ("succeeded", "failed")
+                ),
+                1800,
+            )
+            finished = httpx.get(f"{base}/v1/jobs/{job}", headers=headers).json()
+            outcome = (finished["result"] or {}).get("files") or [{"status": finished["error"]}]
+        else:
+            outcome = response.json()["files"]
+        ingested = time.perf_counter() - started
+    finally:
+        done.set()
+        sampler.join()
+    time.sleep(settle)
+    return {
+        "upload_mb": round(len(data) / 1024 / 1024, 1),
+        "outcome": "; ".join(
+            f"{f['status']}, {f.get('chunks', 0)} chunks {f.get('error') or ''}" for f in outcome
+        ),
+        "ingested_s": round(ingested, 1),
+        "server_rss_mb_before_peak_after": [
+            round(server_before, 1),
+            round(server_peak, 1),
+            round(process_rss_mb(pid), 1),
+        ],
+        "with_worker_rss_mb_before_peak_after": [
+            round(before, 1),
+            round(peak, 1),
+            round(tree_rss_mb(pid), 1),
+        ],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--askers", type=int, default=4)
+    parser.add_argument("--big-mb", type=int, default=49, help="0 skips the big-upload measurement")
+    parser.add_argument("--settle", type=float, default=20)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"machine": machine()}
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder)
+        cli(data, "init", "--json")
+        cli(data, "ingest", str(TELECOM / "docs"), "--json")
+        client_key = cli(data, "key", "create", "--role", "client", "--name", "bench", "--json")["secret"]
+        admin_key = cli(data, "key", "create", "--role", "admin", "--name", "loader", "--json")["secret"]
+        server, base = start_server(data)
+        try:
+            latency = latency_under_load(base, client_key, admin_key, args.seconds, args.askers)
+            results["latency"] = latency
+            if args.big_mb:
+                big = big_upload_memory(base, admin_key, server.pid, args.big_mb, args.settle)
+                results["big_upload"] = big
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    if args.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+        return
+    for section, figures in results.items():
+        if not isinstance(figures, dict):
+            print(f"{section:28} {figures}")
+            continue
+        for name, value in figures.items():
+            print(f"{section + '.' + name:28} {value}")
+
+
+if __name__ == "__main__":
+    main()
