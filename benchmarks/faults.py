@@ -3,7 +3,7 @@
 Four experiments, ``--kills`` times each (default 10), on the telecom help centre's 30 documents:
 
 1. CLI ingestion: `zhiwen ingest` (parsing, writing, embedding) killed part-way.
-2. Server during an upload job: `zhiwen serve` killed while its worker ingests 60 files; restarted, the
+2. Server during an upload job: `zhiwen serve` killed while its worker ingests 120 files; restarted, the
    job must resume and finish with every file stored once.
 3. Worker during an upload job: the server's worker process killed; the server must start another and
    the job finish with every file stored once.
@@ -19,6 +19,7 @@ states per experiment; the target is zero inconsistencies.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import os
@@ -27,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ import httpx
 from benchmarks.common import ZHIWEN, cli, machine, start_server
 
 TELECOM = Path(__file__).resolve().parents[1] / "src" / "zhiwen" / "sample_telecom"
-JOB_FILES = 60
+COPIES = 4  # each job uploads the 30 documents this many times under new names: about 4 s of work
 
 
 def _check(data: Path) -> list[str]:
@@ -56,6 +58,7 @@ def _fresh_store(root: Path) -> tuple[Path, str]:
 
 def cli_ingestion(root: Path, kills: int, rng: random.Random) -> dict[str, Any]:
     inconsistent, details = 0, []
+    landed = {"while_writing": 0, "while_embedding": 0}
     for _ in range(kills):
         data, _ = _fresh_store(root)
         process = subprocess.Popen(
@@ -66,25 +69,31 @@ def cli_ingestion(root: Path, kills: int, rng: random.Random) -> dict[str, Any]:
         time.sleep(rng.uniform(1.5, 12.0))  # the interpreter starts in ~1.5 s; ingestion takes ~40 s
         process.send_signal(signal.SIGKILL)
         process.wait()
+        stored = len(cli(data, "documents", "list", "--json"))
+        landed[
+            "while_writing" if stored < len(list((TELECOM / "docs").iterdir())) else "while_embedding"
+        ] += 1
         if problems := _check(data):
             inconsistent += 1
             details += problems
-    return {"kills": kills, "inconsistent": inconsistent, "problems": details}
+    return {"kills": kills, "landed": landed, "inconsistent": inconsistent, "problems": details}
 
 
 def _job_files(serial: int) -> list[tuple[str, tuple[str, bytes]]]:
     docs = sorted((TELECOM / "docs").iterdir())
-    files = [("files", (f"{serial}-{p.name}", p.read_bytes())) for p in docs]
-    while len(files) < JOB_FILES:
-        n = len(files)
-        files.append(("files", (f"{serial}-note-{n}.md", f"# Note {n}\n\nOffice {n} opens at 9.\n".encode())))
-    return files
+    return [
+        ("files", (f"{serial}-{copy}-{p.name}", p.read_bytes() + f"\n\n(copy {serial}-{copy})\n".encode()))
+        for copy in range(COPIES)
+        for p in docs
+    ]
 
 
 def _wait_for_job(base: str, headers: dict[str, str], job_id: str, timeout: float = 300) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job: dict[str, Any] = httpx.get(f"{base}/v1/jobs/{job_id}", headers=headers, timeout=30).json()
+        response = httpx.get(f"{base}/v1/jobs/{job_id}", headers=headers, timeout=30)
+        response.raise_for_status()
+        job: dict[str, Any] = response.json()
         if job["status"] in ("succeeded", "failed"):
             return job
         time.sleep(0.2)
@@ -100,8 +109,9 @@ def _job_outcome(base: str, headers: dict[str, str], job_id: str, serial: int) -
     listed = httpx.get(f"{base}/v1/documents?limit=1000", headers=headers, timeout=30).json()["documents"]
     mine = [d["source"] for d in listed if d["source"].startswith(f"{serial}-")]
     problems = [f"job {job_id}: {name} failed" for name in failed]
-    if len(mine) != JOB_FILES or len(set(mine)) != len(mine):
-        problems.append(f"job {job_id}: {len(mine)} documents stored for {JOB_FILES} files")
+    expected = COPIES * len(list((TELECOM / "docs").iterdir()))
+    if len(mine) != expected or len(set(mine)) != len(mine):
+        problems.append(f"job {job_id}: {len(mine)} documents stored for {expected} files")
     return problems
 
 
@@ -119,22 +129,26 @@ def _worker_pid(server_pid: int) -> int:
 def server_during_job(root: Path, kills: int, rng: random.Random, victim: str) -> dict[str, Any]:
     """``victim`` is "server" (restarted here) or "worker" (the server must restart it)."""
     inconsistent, details = 0, []
+    landed: collections.Counter[str] = collections.Counter()
     data, key = _fresh_store(root)
     headers = {"Authorization": f"Bearer {key}"}
-    server, base = start_server(data)
+    as_job = {"ZHIWEN_SYNC_UPLOAD_BYTES": "1000"}  # every upload answered at once with a job
+    server, base = start_server(data, as_job)
     try:
         for serial in range(kills):
             response = httpx.post(
                 f"{base}/v1/documents", headers=headers, files=_job_files(serial), timeout=60
             )
             job_id = response.json()["job_id"]
-            time.sleep(rng.uniform(0.05, 3.0))
+            time.sleep(rng.uniform(0.05, 4.0))
+            before = httpx.get(f"{base}/v1/jobs/{job_id}", headers=headers, timeout=30).json()
+            landed["mid_job" if before["status"] == "running" else before["status"]] += 1
             target = server.pid if victim == "server" else _worker_pid(server.pid)
             os.kill(target, signal.SIGKILL)
             if victim == "server":
                 server.wait()
                 problems = _check(data)
-                server, base = start_server(data)
+                server, base = start_server(data, as_job)
             else:
                 problems = []
             problems += _job_outcome(base, headers, job_id, serial) + _check(data)
@@ -144,7 +158,13 @@ def server_during_job(root: Path, kills: int, rng: random.Random, victim: str) -
     finally:
         server.kill()
         server.wait()
-    return {"kills": kills, "inconsistent": inconsistent, "problems": details}
+    return {"kills": kills, "landed": dict(landed), "inconsistent": inconsistent, "problems": details}
+
+
+def _post_quietly(url: str, headers: dict[str, str], body: dict[str, Any]) -> None:
+    """The request whose server is killed under it: its connection error is the expected outcome."""
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.post(url, headers=headers, json=body, timeout=60)
 
 
 def server_during_release(root: Path, kills: int, rng: random.Random) -> dict[str, Any]:
@@ -156,17 +176,24 @@ def server_during_release(root: Path, kills: int, rng: random.Random) -> dict[st
     cli(data, "golden", "import", str(golden), "--name", "customers", "--json")
     for _ in range(kills):
         server, base = start_server(data)
-        # The reply is not awaited: the server is killed while it works.
-        with contextlib.suppress(httpx.TimeoutException):
-            body = {"golden": "customers", "note": "fault"}
-            httpx.post(f"{base}/v1/releases", headers=headers, json=body, timeout=0.2)
-        time.sleep(rng.uniform(0.0, 4.0))
+        body = {"golden": "customers", "note": "fault"}
+        post = threading.Thread(target=_post_quietly, args=(f"{base}/v1/releases", headers, body))
+        post.start()
+        time.sleep(rng.uniform(0.0, 6.0))  # freezing takes ~0.1 s, evaluating the held-out half ~5 s
         server.send_signal(signal.SIGKILL)
         server.wait()
+        post.join()
         if problems := _check(data):
             inconsistent += 1
             details += problems
-    return {"kills": kills, "inconsistent": inconsistent, "problems": details}
+    releases = cli(data, "release", "list", "--json")
+    evaluated = sum(1 for r in releases if r.get("eval_run_id") or r.get("evaluation"))
+    landed = {
+        "before_freezing": kills - len(releases),
+        "while_evaluating": len(releases) - evaluated,
+        "after_evaluating": evaluated,
+    }
+    return {"kills": kills, "landed": landed, "inconsistent": inconsistent, "problems": details}
 
 
 def main() -> None:
@@ -193,7 +220,8 @@ def main() -> None:
         return
     for name, value in results.items():
         if isinstance(value, dict):
-            print(f"{name:24} kills {value['kills']:3}  inconsistent {value['inconsistent']}")
+            landed = ", ".join(f"{k} {v}" for k, v in value["landed"].items())
+            print(f"{name:24} kills {value['kills']:3} ({landed})  inconsistent {value['inconsistent']}")
             for problem in value["problems"]:
                 print(f"{'':24}   {problem}")
         else:

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -37,6 +38,7 @@ from zhiwen.api.routes import (
     recommend,
     reviews,
 )
+from zhiwen.api.schemas import ErrorResponse
 from zhiwen.api.signals import Signals
 from zhiwen.errors import TooLarge, ZhiwenError
 from zhiwen.ports import Background
@@ -61,6 +63,25 @@ def _script_hashes(page: str) -> str:
     return " ".join(
         f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts
     )
+
+
+# What any route may answer besides its own success, all in the one error shape (schemathesis checks
+# every response against this).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "The request could not be read",
+        401: "No key, or an unknown or revoked one",
+        403: "The key's role may not do this",
+        404: "No such thing in this workspace",
+        409: "In conflict with the current state (the message says which)",
+        413: "Over a size limit",
+        415: "A file type Zhiwen cannot read",
+        422: "Invalid input (the message names the field)",
+        429: "Rate limited; see Retry-After",
+        503: "A backend (store, model server) is unavailable",
+    }.items()
+}
 
 
 def _error(status: int, code: str, message: str, details: object = None) -> JSONResponse:
@@ -114,6 +135,7 @@ def create_app(
             '`{"error": {"code", "message"}}` with a stable code.'
         ),
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.services = services
     app.state.background = background

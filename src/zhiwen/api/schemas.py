@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,10 +20,17 @@ class Strict(BaseModel):
 class ErrorBody(BaseModel):
     code: str
     message: str
+    details: Any = None  # e.g. the fields a 422 names
 
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+def other_content(description: str, *media_types: str) -> dict[int | str, dict[str, Any]]:
+    """How to document a 200 that is not (only) JSON: a file, a page or a choice of formats."""
+    content = {media_type: {"schema": {"type": "string"}} for media_type in media_types}
+    return {200: {"description": description, "content": content}}
 
 
 class SearchRequest(Strict):

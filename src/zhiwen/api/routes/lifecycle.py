@@ -19,6 +19,7 @@ from zhiwen.api.schemas import (
     ReleaseCreate,
     RollbackRequest,
     TuneRequest,
+    other_content,
 )
 from zhiwen.errors import InvalidInput
 from zhiwen.ports import ProgressCallback
@@ -56,7 +57,11 @@ def get_evaluation(run_id: str, services: ServicesDep, key: AdminKey) -> dict[st
     return {**dataclasses.asdict(run), "results": results}
 
 
-@router.get("/eval/runs/{run_id}/report", response_model=None)
+@router.get(
+    "/eval/runs/{run_id}/report",
+    response_class=Response,
+    responses=other_content("The report as a page with plots, or Markdown", "text/html", "text/markdown"),
+)
 def evaluation_report(
     run_id: str, services: ServicesDep, key: AdminKey, format: Literal["html", "md"] = "html"
 ) -> Response:

@@ -19,6 +19,7 @@ from zhiwen.api.schemas import (
     DismissRequest,
     FeedbackRequest,
     GoldenCreate,
+    other_content,
 )
 from zhiwen.services.golden import golden_item, golden_record
 from zhiwen.services.golden_sets import MAX_GOLDEN_BYTES
@@ -144,7 +145,12 @@ def import_golden(
     return dataclasses.asdict(version)
 
 
-@router.get("/golden-sets/{name}/export", response_class=PlainTextResponse, tags=["golden sets"])
+@router.get(
+    "/golden-sets/{name}/export",
+    response_class=Response,
+    responses=other_content("The golden set as JSON Lines or CSV", "application/x-ndjson", "text/csv"),
+    tags=["golden sets"],
+)
 def export_golden(
     name: str,
     services: ServicesDep,

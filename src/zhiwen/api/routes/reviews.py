@@ -19,6 +19,7 @@ from zhiwen.api.schemas import (
     ReviewsImport,
     SentimentTrainRequest,
     TopicsRequest,
+    other_content,
 )
 from zhiwen.errors import NotFound
 from zhiwen.ports import ProgressCallback, ReviewFilter
@@ -142,7 +143,11 @@ def model(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, An
     return _model(services.sentiment.get(key.workspace_id, version))
 
 
-@router.get("/sentiment/models/{version}/confusion.png", response_class=Response)
+@router.get(
+    "/sentiment/models/{version}/confusion.png",
+    response_class=Response,
+    responses=other_content("The confusion matrix", "image/png"),
+)
 def confusion(version: Number, services: ServicesDep, key: AdminKey) -> Response:
     """The held-out confusion matrix as a PNG."""
     found = services.sentiment.get(key.workspace_id, version)
@@ -208,7 +213,11 @@ def topics(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
 SummaryFormat = Literal["json", "png", "html"]
 
 
-@router.get("/reviews/summary", response_model=None)
+@router.get(
+    "/reviews/summary",
+    response_model=None,
+    responses=other_content("JSON, a PNG trend chart, or an HTML page", "image/png", "text/html"),
+)
 def summary(
     services: ServicesDep,
     key: AdminKey,
