@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 600
     metrics_public: bool = False  # /metrics without an admin key
     failed_auth_per_minute: int = 30  # per client address: guessing keys is slow, not free
-    sync_upload_bytes: int = 256 * 1024  # larger uploads through the API run as a background job
+    sync_upload_bytes: int = 256 * 1024  # uploads up to this size are waited for; larger get a job id at once
     sync_upload_wait_seconds: float = 60.0  # a small upload still unfinished by then is answered as a job
     secure_cookies: bool = False  # mark the session cookie Secure: set it when Zhiwen is served over HTTPS
     visitor_messages_per_minute: int = 20  # per widget visitor (the widget key's own limit is the one above)
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     # so answers keep their latency; "thread" keeps everything in the server's process.
     worker: Literal["process", "thread"] = "process"
     worker_nice: int = 10
-    worker_max_rss_mb: int = 768  # it restarts between jobs when it holds more (starts at ~360; 0: never)
+    worker_max_rss_mb: int = 512  # it restarts between jobs when it holds more (starts at ~320; 0: never)
     embed_batch: int = 4  # a queued upload waits one batch: 4 chunks wait 4x less than 16, embed 6 % slower
     embed_base_url: str | None = None
     embed_model: str = "multilingual-e5-small"

@@ -28,6 +28,7 @@ from zhiwen.services.background import BackgroundWork
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+STOP_SECONDS = 60.0
 
 
 class BackgroundThread:
@@ -58,14 +59,18 @@ class BackgroundThread:
 
 
 def _resident_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0  # no /proc: no memory limit
 
 
 def _die_with_parent() -> None:
     """Linux kills this process the moment its server dies (even by ``kill -9``), so a restarted server
-    never finds an orphan still writing; its transaction rolls back like any crash's. Elsewhere the
-    worker notices between units of work."""
+    never finds an orphan still writing; its transaction rolls back like any crash's. (The signal comes
+    when the *thread* that started the child ends: the supervisor thread, which outlives its worker.)
+    Elsewhere the worker notices between units of work."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -78,8 +83,10 @@ def _worker_main(settings: dict[str, Any], stop: Any, wake: Any, parent: int) ->
     _die_with_parent()
     if os.getppid() != parent:
         return  # the server died before the line above took effect
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops its worker
     os.nice(settings["worker_nice"])
-    services = build_services(Settings(**settings))
+    # The worker ingests and embeds; it never answers, so it loads no LLM.
+    services = build_services(Settings(**{**settings, "llm_gguf": None, "llm_base_url": None}))
     work = BackgroundWork(services.ingest_jobs, services.embedding_worker)
     limit = settings["worker_max_rss_mb"]
 
@@ -106,12 +113,7 @@ class BackgroundProcess:
         self._supervisor: threading.Thread | None = None
         self._stopping = threading.Event()
         self._on_restart = on_restart
-        self.restarts = 0
         self._spawned_at = 0.0
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
 
     def _spawn(self) -> None:
         self._spawned_at = time.monotonic()
@@ -128,22 +130,32 @@ class BackgroundProcess:
         self._supervisor.start()
 
     def _supervise(self) -> None:
-        # Every worker is started from this thread, which lives until stop(): Linux's parent-death
-        # signal follows the thread that started the child, not the process.
+        # Every worker is started, and stopped, from this thread: Linux's parent-death signal follows
+        # the thread that started the child, so the thread outlives its worker.
         self._spawn()
         delay = 1.0
         while not self._stopping.is_set():
-            self._process.join(timeout=1.0)
-            if self._process.is_alive() or self._stopping.is_set():
-                continue
-            # A worker that dies at once (a broken model file) is not restarted in a tight loop.
-            delay = min(delay * 2, 30.0) if time.monotonic() - self._spawned_at < 10 else 1.0
-            log.warning("background worker ended (exit code %s)", self._process.exitcode)
-            self._on_restart()
-            self.restarts += 1
-            self._stopping.wait(delay)
-            if not self._stopping.is_set():
-                self._spawn()
+            try:
+                self._process.join(timeout=1.0)
+                if self._process.is_alive() or self._stopping.is_set():
+                    continue
+                # A worker that dies at once (a broken model file) is not restarted in a tight loop.
+                delay = min(delay * 2, 30.0) if time.monotonic() - self._spawned_at < 10 else 1.0
+                log.warning("background worker ended (exit code %s)", self._process.exitcode)
+                self._on_restart()
+                self._stopping.wait(delay)
+                if not self._stopping.is_set():
+                    self._spawn()
+            except Exception:  # the store busy, a failed spawn: try again rather than stop for good
+                log.exception("supervising the background worker failed; retrying")
+                self._stopping.wait(delay)
+        # A clean stop lets the worker finish its unit of work (a job, a batch) first.
+        if self._process is None:
+            return
+        self._process.join(timeout=STOP_SECONDS)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=5)
 
     def notify(self) -> None:
         self._wake.set()
@@ -153,9 +165,4 @@ class BackgroundProcess:
         self._stop.set()
         self._wake.set()
         if self._supervisor is not None:
-            self._supervisor.join(timeout=5)
-        if self._process is not None:
-            self._process.join(timeout=60)
-            if self._process.is_alive():
-                self._process.terminate()
-                self._process.join(timeout=5)
+            self._supervisor.join(timeout=STOP_SECONDS + 10)

@@ -1,8 +1,8 @@
-"""Upload jobs that survive a crash: the files are spooled to disk, in blocks as they arrive, before the job
-is queued; a background worker (:mod:`zhiwen.services.background`) claims it and ingests the files. If the
+"""Upload jobs that survive a crash: the files are spooled to disk, a block at a time, before the job is
+queued; a background worker (:mod:`zhiwen.services.background`) claims it and ingests the files. If the
 worker or the server dies mid-job, the job is queued again and resumed; ingestion is idempotent (documents
 are keyed by content hash), so the files already stored come back ``unchanged`` and nothing is written
-twice. A job that kills its worker three times is failed with the reason instead of looping.
+twice. A job during which three workers died is failed with the reason instead of looping.
 
 Other jobs (training, tuning, scoring) keep their input in the database already; one interrupted by a
 crash is marked failed with the reason, to be started again.
@@ -41,9 +41,9 @@ class IngestJobs:
         self._max_bytes = max_bytes
 
     def start(self, workspace_id: str, uploads: Sequence[tuple[str, BinaryIO]], tags: Sequence[str]) -> Job:
-        """Spool the files and queue the job. Files are copied a block at a time and counted as they come,
-        so a 50 MB upload never sits in the server's memory whole; one over the limit fails the request
-        and leaves nothing behind."""
+        """Spool the files and queue the job. Each file is copied a block at a time and counted (the web
+        framework has already put a large body in a temporary file), so a 50 MB upload never sits in the
+        server's memory whole; one over the limit fails the request and leaves nothing behind."""
         job = self._jobs.create_job(workspace_id, "ingest", status=RECEIVING)
         folder = self._spool / job.id
         try:
@@ -79,6 +79,7 @@ class IngestJobs:
         except Exception as error:
             log.exception("ingestion job %s failed", job.id)
             self._jobs.update_job(job.id, status="failed", error=f"internal error: {type(error).__name__}")
+            shutil.rmtree(self._spool / job.id, ignore_errors=True)
         return True
 
     def _run(self, job: Job) -> None:
@@ -91,7 +92,7 @@ class IngestJobs:
             )
             return
         names: list[str] = manifest["names"]
-        if manifest["attempts"] >= MAX_ATTEMPTS:
+        if manifest["attempts"] >= MAX_ATTEMPTS:  # counted by requeue_running: workers died on it
             self._jobs.update_job(
                 job.id,
                 status="failed",
@@ -100,7 +101,6 @@ class IngestJobs:
             )
             shutil.rmtree(folder, ignore_errors=True)
             return
-        _write_manifest(folder, {**manifest, "attempts": manifest["attempts"] + 1})
         results = []
         for number, name in enumerate(names):
             data = (folder / f"{number:04d}").read_bytes()
@@ -111,11 +111,18 @@ class IngestJobs:
         shutil.rmtree(folder, ignore_errors=True)
 
     def requeue_running(self) -> list[str]:
-        """After a worker died: queue its running upload jobs again (its spool is still there)."""
+        """After a worker died: queue its running upload jobs again (its spool is still there), counting
+        the death against the job, so one that kills every worker is failed instead of looping."""
         requeued = []
         for job in self._jobs.unfinished_jobs():
             if job.kind == "ingest" and job.status == "running":
-                self._jobs.update_job(job.id, status="queued")
+                folder = self._spool / job.id
+                try:
+                    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+                    _write_manifest(folder, {**manifest, "attempts": manifest["attempts"] + 1})
+                except (OSError, ValueError):
+                    pass  # run_next fails it: its files are gone
+                self._jobs.update_job(job.id, status="queued", progress=0.0)
                 requeued.append(job.id)
         return requeued
 
@@ -123,16 +130,22 @@ class IngestJobs:
         """When the server starts: queue again the upload jobs a stop interrupted; fail the other
         unfinished jobs with the reason (nothing runs them any more)."""
         outcome: dict[str, list[str]] = {"resumed": [], "failed": []}
-        for job in self._jobs.unfinished_jobs():
+        unfinished = self._jobs.unfinished_jobs()
+        for job in unfinished:
             folder = self._spool / job.id
             if job.kind == "ingest" and job.status != RECEIVING and (folder / "manifest.json").is_file():
-                self._jobs.update_job(job.id, status="queued")
+                self._jobs.update_job(job.id, status="queued", progress=0.0)
                 outcome["resumed"].append(job.id)
                 continue
             error = NOT_RECEIVED if job.status == RECEIVING else INTERRUPTED
             self._jobs.update_job(job.id, status="failed", error=error)
             shutil.rmtree(folder, ignore_errors=True)
             outcome["failed"].append(job.id)
+        waiting = {job.id for job in unfinished}
+        if self._spool.is_dir():  # files of jobs that finished just before a crash removed them
+            for folder in self._spool.iterdir():
+                if folder.name not in waiting:
+                    shutil.rmtree(folder, ignore_errors=True)
         return outcome
 
 

@@ -17,7 +17,6 @@ from zhiwen.api.schemas import (
     JobOut,
 )
 from zhiwen.errors import InvalidInput
-from zhiwen.services.ingest import IngestResult
 from zhiwen.types import Document
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -34,10 +33,6 @@ def _document_out(d: Document) -> DocumentOut:
         created_at=d.created_at,
         updated_at=d.updated_at,
     )
-
-
-def _file_result(r: IngestResult) -> IngestFileResult:
-    return IngestFileResult(**dataclasses.asdict(r))
 
 
 def _file_name(upload: UploadFile) -> str:

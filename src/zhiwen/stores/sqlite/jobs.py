@@ -73,6 +73,14 @@ class SqliteJobStore:
         return _job(row)
 
     def claim_job(self, kind: str) -> Job | None:
+        with self._db.reading() as conn:  # an idle worker asks every second: no write lock for "no"
+            if (
+                conn.execute(
+                    "SELECT 1 FROM jobs WHERE kind = ? AND status = 'queued' LIMIT 1", (kind,)
+                ).fetchone()
+                is None
+            ):
+                return None
         with self._db.transaction() as conn:
             row = conn.execute(
                 "UPDATE jobs SET status = 'running', updated_at = ? WHERE id = ("

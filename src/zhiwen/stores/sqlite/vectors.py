@@ -94,12 +94,20 @@ class NumpyVectorIndex:
 
     def _refresh(self, workspace_id: str, matrix: _Matrix) -> None:
         """New and replaced rows have higher sequence numbers; a deletion shows as a count that no longer
-        matches, and only then is the workspace read again whole."""
-        self._load(workspace_id, matrix)
+        matches, and only then is the workspace read again whole. Both reads see one snapshot."""
         with self._db.reading() as conn:
-            stored = conn.execute("SELECT COUNT(*) FROM vectors WHERE workspace_id = ?", (workspace_id,))
-            if stored.fetchone()[0] != len(matrix.ids):
-                self._matrices[workspace_id] = self._load(workspace_id, _Matrix(self._dim))
+            snapshot = not conn.in_transaction
+            if snapshot:
+                conn.execute("BEGIN")
+            try:
+                self._load(workspace_id, matrix)
+                stored = conn.execute("SELECT COUNT(*) FROM vectors WHERE workspace_id = ?", (workspace_id,))
+                whole = stored.fetchone()[0] == len(matrix.ids)
+            finally:
+                if snapshot:
+                    conn.execute("COMMIT")
+        if not whole:
+            self._matrices[workspace_id] = self._load(workspace_id, _Matrix(self._dim))
 
     def add(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Vector) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
