@@ -1,6 +1,6 @@
-"""Schemathesis generates requests from the OpenAPI schema for every operation, with an admin and a
-client key, against a workspace holding a document and a golden set: no request may get a 500, and every
-response must be one the schema documents (status code, content type, body)."""
+"""Schemathesis generates requests from the OpenAPI schema for every operation, with an admin, a client,
+an agent and a widget key, against a workspace holding a document and a golden set: no request may get a
+500, and every response must be one the schema documents (status code, content type, body)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ _LIMITS = Settings(
 )
 _SERVICES = build_services(_LIMITS)
 _WORKSPACE = _SERVICES.workspaces.create_workspace("acme")
-KEYS = {role: _SERVICES.keys.issue(_WORKSPACE.id, role, role).plain for role in ("admin", "client")}  # type: ignore[arg-type]
+KEYS = {role: _SERVICES.keys.issue(_WORKSPACE.id, role, role).plain for role in ("admin", "client", "agent")}  # type: ignore[arg-type]
+SHOP = "https://shop.example.com"
+KEYS["widget"] = _SERVICES.keys.issue(_WORKSPACE.id, "widget", "widget", [SHOP]).plain
 _SERVICES.ingest.ingest_bytes(_WORKSPACE.id, "returns.md", b"# Returns\n\nRefunds take 3 working days.")
 _SERVICES.golden.import_bytes(
     _WORKSPACE.id,
@@ -59,3 +61,16 @@ def test_every_answer_to_an_admin_key_is_documented_and_none_is_a_server_error(c
 @settings(BOUNDED, max_examples=4)
 def test_every_answer_to_a_client_key_is_documented_and_none_is_a_server_error(case: Any) -> None:
     case.call_and_validate(headers={"Authorization": f"Bearer {KEYS['client']}"}, checks=CHECKS)
+
+
+@schema.parametrize()
+@settings(BOUNDED, max_examples=3)
+def test_every_answer_to_an_agent_key_is_documented_and_none_is_a_server_error(case: Any) -> None:
+    case.call_and_validate(headers={"Authorization": f"Bearer {KEYS['agent']}"}, checks=CHECKS)
+
+
+@schema.parametrize()
+@settings(BOUNDED, max_examples=3)
+def test_every_answer_to_a_widget_key_is_documented_and_none_is_a_server_error(case: Any) -> None:
+    headers = {"Authorization": f"Bearer {KEYS['widget']}", "Origin": SHOP}
+    case.call_and_validate(headers=headers, checks=CHECKS)
