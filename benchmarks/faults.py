@@ -220,9 +220,9 @@ def main() -> None:
         for name, experiment in experiments.items():
             results[name] = experiment()
             print(name, json.dumps(results[name], ensure_ascii=False), file=sys.stderr)  # progress
-    experiments = [v for v in results.values() if isinstance(v, dict)]
-    results["total_kills"] = sum(e["kills"] for e in experiments)
-    results["total_inconsistent"] = sum(e["inconsistent"] for e in experiments)
+    outcomes = [v for v in results.values() if isinstance(v, dict)]
+    results["total_kills"] = sum(e["kills"] for e in outcomes)
+    results["total_inconsistent"] = sum(e["inconsistent"] for e in outcomes)
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
         return
