@@ -389,7 +389,7 @@ class ReleaseStore(Protocol):
         self, workspace_id: str, config: dict[str, Any], note: str, created_by: str
     ) -> Release:
         """Freeze the working knowledge (documents, chunks, both indexes) with ``config`` as the next
-        release."""
+        release; Conflict if any chunk still lacks its vector (checked in the same transaction)."""
         ...
 
     def prune_release(self, release: Release) -> None:

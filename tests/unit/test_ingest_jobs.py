@@ -104,10 +104,10 @@ def test_the_background_loop_ingests_before_it_embeds(services: Services, worksp
     job = services.ingest_jobs.start(workspace.id, _upload(("a.md", b"# A\n\nRefunds take 3 days.")), [])
     assert work.step()
     assert services.jobs.get_job(workspace.id, job.id).status == "succeeded"
-    assert services.embedding_worker.pending(workspace.id) == 2  # old.md's chunk still waits
+    assert services.documents.count_chunks_needing_vectors(workspace.id) == 2  # old.md's chunk still waits
     while work.step():
         pass
-    assert services.embedding_worker.pending(workspace.id) == 0
+    assert services.documents.count_chunks_needing_vectors(workspace.id) == 0
     stop, wake = threading.Event(), threading.Event()
     stop.set()
     work.run(stop, wake)  # returns at once when asked to stop

@@ -88,9 +88,6 @@ class EmbeddingWorker:
             workspace_id, [c.id for c in chunks], [flat[a:b] for a, b in itertools.pairwise(bounds)]
         )
 
-    def pending(self, workspace_id: str | None = None) -> int:
-        return self._store.count_chunks_needing_vectors(workspace_id)
-
     def run_until_done(self, on_progress: Callable[[int], None] = lambda n: None) -> int:
         total = 0
         while done := self.step():

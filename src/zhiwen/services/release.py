@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from zhiwen.errors import Conflict, GateRefused, InvalidInput, NotFound
+from zhiwen.errors import GateRefused, InvalidInput, NotFound
 from zhiwen.ports import ReleaseStore, VectorIndex, WorkspaceStore
 from zhiwen.services.answer import default_confidence
 from zhiwen.services.answer_choice import default_choice
@@ -125,16 +125,11 @@ class ReleaseService:
 
         A release's chunks all have vectors: pending ones are embedded first, or, with
         ``embed_pending=False`` (the API, which must not hold a request for minutes of embedding while the
-        worker is on it), the release is refused until the worker has caught up."""
+        worker is on it), the store refuses the release (Conflict) until the worker has caught up."""
         if golden:
             self._evaluator.check_golden(workspace_id, golden)  # nothing is frozen for a missing golden set
         if embed_pending:
-            self._worker.run_until_done()
-        elif pending := self._worker.pending(workspace_id):
-            raise Conflict(
-                f"{pending} chunks of this workspace are still being embedded, and a release freezes"
-                " the knowledge with its vectors; try again when GET /readyz shows pending_embeddings 0"
-            )
+            self._worker.run_until_done()  # the store refuses to freeze chunks without vectors
         base = self._targets.working_config(workspace_id)
         chosen = (
             AnswerConfig.from_dict(config) if config is not None else base.with_overrides(overrides or {})

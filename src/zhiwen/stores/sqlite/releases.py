@@ -12,7 +12,7 @@ import secrets
 import sqlite3
 from typing import Any
 
-from zhiwen.errors import NotFound
+from zhiwen.errors import Conflict, NotFound
 from zhiwen.stores.sqlite.db import Database, create_fts, fts_table
 from zhiwen.types import Release, utc_now
 
@@ -42,6 +42,14 @@ class SqliteReleaseStore:
     ) -> Release:
         """Freeze the working knowledge of ``workspace_id`` with ``config`` as the next release."""
         with self._db.transaction() as conn:
+            pending = conn.execute(
+                "SELECT COUNT(*) FROM chunks WHERE workspace_id = ? AND embedded = 0", (workspace_id,)
+            ).fetchone()[0]
+            if pending:  # checked in the freezing transaction: nothing can be ingested in between
+                raise Conflict(
+                    f"{pending} chunks of this workspace are still being embedded, and a release freezes"
+                    " the knowledge with its vectors; try again when GET /readyz shows pending_embeddings 0"
+                )
             number = 1 + (
                 conn.execute(
                     "SELECT MAX(number) FROM releases WHERE workspace_id = ?", (workspace_id,)
