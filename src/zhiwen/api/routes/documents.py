@@ -46,7 +46,11 @@ def _file_name(upload: UploadFile) -> str:
     "/documents",
     response_model=IngestResponse,
     responses={
-        202: {"model": IngestResponse, "description": "Large upload accepted as a job; poll /v1/jobs/{id}"}
+        202: {
+            "model": IngestResponse,
+            "description": "Accepted as a job (a large upload, or a small one unfinished after the wait);"
+            " poll /v1/jobs/{id}",
+        }
     },
     status_code=status.HTTP_200_OK,
 )
