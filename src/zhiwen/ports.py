@@ -227,6 +227,10 @@ class AnswerStore(Protocol):
         """The ``understood`` values of the conversation's last ``limit`` answers, oldest first."""
         ...
 
+    def last_intent(self, workspace_id: str, conversation_id: str) -> object:
+        """The intent recorded with the conversation's latest answer (its dict form), or None."""
+        ...
+
     def get_answer(self, workspace_id: str, answer_id: str) -> dict[str, object]: ...
     def list_questions(self, workspace_id: str, since: str | None = None) -> list[tuple[str, str, str]]:
         """(answer id, the customer's question, when) for every answer since ``since``, oldest first."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -119,6 +120,39 @@ class RelatedProduct:
 
 
 @dataclass(frozen=True)
+class IntentMatch:
+    """What the live intent model made of a message, recorded with the answer."""
+
+    name: str
+    probability: float
+    action: str  # answer | handoff | reply | tool
+    version: int
+    awaiting: str | None = None  # the slot the reply asked for; the next message may carry it
+    slots: Mapping[str, str] | None = None
+    error: str | None = None  # why the action failed (a tool's timeout…), for the agent who takes over
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "slots": dict(self.slots or {})}
+
+    @classmethod
+    def from_dict(cls, data: object) -> IntentMatch | None:
+        if not isinstance(data, Mapping) or "name" not in data:
+            return None
+        return cls(
+            str(data["name"]),
+            float(data.get("probability", 0.0)),
+            str(data.get("action", "answer")),
+            int(data.get("version", 0)),
+            data.get("awaiting"),
+            dict(data.get("slots") or {}),
+            data.get("error"),
+        )
+
+
+AnswerMode = Literal["curated", "faq", "extractive", "llm", "handoff", "reply", "tool"]
+
+
+@dataclass(frozen=True)
 class Answer:
     id: str
     question: str
@@ -127,12 +161,14 @@ class Answer:
     citations: tuple[Citation, ...]
     confidence: float
     handoff: bool
-    mode: Literal["curated", "faq", "extractive", "llm", "handoff"]
+    mode: AnswerMode
     conversation_id: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     release: int | None = None  # the release number that answered; None before the first promotion
     related_products: tuple[RelatedProduct, ...] = ()  # when the question names catalogue products
     understood_as: str | None = None  # a follow-up read with the conversation's earlier turns
+    intent: IntentMatch | None = None  # None: no live intent model
+    preface: str = ""  # said before the desk's handoff notice (an intent's own words, or why a tool failed)
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from threadpoolctl import threadpool_limits
 
 from zhiwen.adapters.background import BackgroundProcess, BackgroundThread
-from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder
+from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder, QueryCache
 from zhiwen.adapters.jobs import ThreadJobRunner
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.config import Settings
@@ -36,6 +37,8 @@ from zhiwen.services.feedback import FeedbackService
 from zhiwen.services.golden_sets import GoldenSetService
 from zhiwen.services.ingest import IngestService
 from zhiwen.services.ingest_jobs import IngestJobs
+from zhiwen.services.intents.actions import IntentRouter, secrets_from_environment
+from zhiwen.services.intents.service import IntentService
 from zhiwen.services.keys import KeyService
 from zhiwen.services.recommend import RecommendationService
 from zhiwen.services.recommend_release import RecommenderModelService
@@ -104,6 +107,8 @@ class Services:
     desk: DeskService
     users: UserService
     webhooks: WebhookService
+    intents: IntentService
+    intent_router: IntentRouter
 
     def check_store(self) -> list[str]:
         """Every inconsistency in the store, in words (:mod:`zhiwen.stores.sqlite.integrity`)."""
@@ -111,6 +116,7 @@ class Services:
 
     def close(self) -> None:
         self.webhooks.stop()
+        self.intent_router.close()
         self.job_runner.shutdown()
         self.db.close()
 
@@ -131,12 +137,18 @@ def build_llm(settings: Settings) -> LLM | None:
     return None
 
 
-def build_services(settings: Settings, embedder: Embedder | None = None, llm: LLM | None = None) -> Services:
+def build_services(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    llm: LLM | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> Services:
+    """``secrets`` are what intents' tools may send (default: the ``ZHIWEN_SECRET_*`` environment)."""
     # The embedder runs its own threads; BLAS threads competing for the same 2 cores made dense queries
     # 2x slower at p50 and 8x at p95 (DESIGN.md), so numpy's BLAS gets one thread.
     threadpool_limits(limits=1, user_api="blas")
     db = Database(settings.db_path)
-    embedder = embedder or build_embedder(settings)
+    embedder = QueryCache(embedder or build_embedder(settings))
     documents = SqliteDocumentStore(db)
     keywords = SqliteKeywordIndex(db)
     vectors = NumpyVectorIndex(db, embedder.dim)
@@ -163,6 +175,9 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
     catalog_store = SqliteCatalogStore(db)
     recommenders = RecommenderModelService(catalog_store, SqliteModelRegistry(db), workspaces, embedder)
     recommendations = RecommendationService(catalog_store, recommenders)
+    golden = GoldenSetService(SqliteGoldenStore(db))
+    intents = IntentService(workspaces, SqliteModelRegistry(db), documents, golden, embedder)
+    intent_router = IntentRouter(intents, secrets_from_environment() if secrets is None else secrets)
     answerer = AnswerService(
         retriever,
         answers,
@@ -170,9 +185,9 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         AnswerLimits(settings.max_question_chars, settings.llm_max_tokens),
         llm,
         recommendations.related_products,
+        intent_router,
     )
     curated = CuratedService(SqliteCuratedStore(db), documents, ingest)
-    golden = GoldenSetService(SqliteGoldenStore(db))
     evaluator = EvalService(answerer, golden, SqliteEvalStore(db), llm)
     releases = ReleaseService(SqliteReleaseStore(db), workspaces, targets, evaluator, vectors, worker)
     review_store = SqliteReviewStore(db)
@@ -218,6 +233,8 @@ def build_services(settings: Settings, embedder: Embedder | None = None, llm: LL
         ),
         users=UserService(SqliteUserStore(db)),
         webhooks=webhooks,
+        intents=intents,
+        intent_router=intent_router,
     )
 
 

@@ -32,6 +32,7 @@ from zhiwen.api.routes import (
     desk,
     documents,
     health,
+    intents,
     lifecycle,
     openai_compat,
     quality,
@@ -235,6 +236,7 @@ def create_app(
     app.include_router(reviews.router)
     app.include_router(catalog.router)
     app.include_router(recommend.router)
+    app.include_router(intents.router)
     app.include_router(conversations.router)
     app.include_router(desk.router)
     app.include_router(accounts.router)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field
 
+from zhiwen.types import AnswerMode
+
 SQL_INT_MAX = (
     2**63 - 1
 )  # the largest integer SQLite and PostgreSQL store: a larger one cannot even be looked up
@@ -100,7 +102,10 @@ class AnswerResponse(BaseModel):
     citations: list[CitationOut]
     confidence: float = Field(ge=0, le=1)
     handoff: bool
-    mode: Literal["curated", "faq", "extractive", "llm", "handoff"]
+    mode: AnswerMode = Field(
+        description="Where the text came from: curated, faq, extractive, llm; reply or tool (an intent's"
+        " action); handoff (a person takes over)."
+    )
     timings_ms: dict[str, float]
     release: int | None = Field(
         None, description="The release that answered; null before the first promotion."
@@ -114,6 +119,9 @@ class AnswerResponse(BaseModel):
         None,
         description="A follow-up as Zhiwen read it with the conversation's earlier turns; null when the "
         "question was read on its own.",
+    )
+    intent: IntentOut | None = Field(
+        None, description="The intent recognised (null without a live intent model); see docs/intents.md."
     )
 
 
@@ -495,7 +503,7 @@ class ZhiwenAnswerInfo(BaseModel):
     conversation_id: str | None
     confidence: float
     handoff: bool = Field(description="A person takes over: the text tells the customer who replies when.")
-    mode: Literal["curated", "faq", "extractive", "llm", "handoff"]
+    mode: AnswerMode
     release: int | None
 
 
@@ -519,3 +527,90 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class IntentOut(BaseModel):
+    """The intent the live intent model recognised, and what was done."""
+
+    name: str
+    probability: float
+    action: Literal["answer", "handoff", "reply", "tool"]
+    version: int = Field(description="The intent model version that recognised it.")
+    awaiting: str | None = Field(None, description="The slot the reply asked the customer for.")
+    slots: dict[str, str] = Field(default_factory=dict)
+    error: str | None = Field(None, description="Why the action failed (a tool's timeout…).")
+
+
+Texts = dict[str, Annotated[str, Field(max_length=2000)]] | Annotated[str, Field(max_length=2000)]
+
+
+class SlotIn(Strict):
+    name: str = Field(max_length=64)
+    pattern: str = Field(
+        "", max_length=200, description="order_number, phone, date, email, or a regular expression."
+    )
+    prompt: Texts = Field(description="How to ask for it: {zh, en} or one text.")
+
+
+class ToolIn(Strict):
+    url: str = Field(max_length=2000, description="May use slots ({order_number}) and {secret:NAME}.")
+    method: Literal["GET", "POST"] = "GET"
+    headers: dict[str, Annotated[str, Field(max_length=2000)]] = Field(default_factory=dict, max_length=20)
+    timeout_s: float = Field(5.0, gt=0, le=30)
+    reply: Texts = Field(description="Filled from the JSON reply ({status}, {delivery.eta}) and the slots.")
+
+
+class IntentDefinition(Strict):
+    name: str = Field(max_length=64, description="Lower-case letters, digits and _.")
+    action: Literal["answer", "handoff", "reply", "tool"] = "answer"
+    description: str = Field("", max_length=500)
+    reply: Texts | None = None
+    slots: list[SlotIn] = Field(default_factory=list, max_length=10)
+    tool: ToolIn | None = None
+    examples: list[Annotated[str, Field(max_length=500)]] = Field(min_length=1, max_length=5000)
+
+
+class IntentsIn(Strict):
+    intents: list[IntentDefinition] = Field(max_length=200)
+
+
+class IntentsOut(BaseModel):
+    intents: list[IntentDefinition]
+    live: int | None = Field(description="The live intent model version; null: intents are not used yet.")
+
+
+class IntentClassifyRequest(Strict):
+    message: str = Field(min_length=1, max_length=1000)
+
+
+class IntentClassifyResponse(BaseModel):
+    match: IntentOut | None = Field(description="null without a live intent model.")
+    ranked: list[tuple[str, float]] = Field(description="Every intent with its probability, best first.")
+    threshold: float | None = Field(description="Below it a message is out of scope (the knowledge answers).")
+
+
+class ModelVersionOut(BaseModel):
+    family: str
+    version: int
+    kind: str
+    params: dict[str, Any]
+    report: dict[str, Any]
+    created_by: str
+    created_at: str
+
+
+class ModelVersionsOut(BaseModel):
+    live: int | None
+    models: list[ModelVersionOut]
+
+
+class GateVerdictOut(BaseModel):
+    version: int
+    passed: bool
+    failures: list[str]
+    candidate: dict[str, Any]
+    live: dict[str, Any] | None
+
+
+class IntentTrainRequest(Strict):
+    promote: bool = Field(False, description="Promote at once if the new version passes the gate.")

@@ -12,6 +12,7 @@ from zhiwen.cli import (
     catalog,
     desk,
     feedback,
+    intents,
     knowledge,
     lifecycle,
     recommend,
@@ -43,6 +44,7 @@ lifecycle.register(app)
 reviews.register(app)
 catalog.register(app)
 recommend.register(app)
+intents.register(app)
 serve.register(app)
 app.add_typer(bench.app, name="bench")
 

@@ -207,8 +207,9 @@ def ask(
         console.print(f"  [{c.number}] {c.document_title} ({c.source})")
     for product in answer.related_products:
         console.print(f"  related: {product.title} ({product.id}), goes with {product.because_of}")
+    intent = f" · intent {answer.intent.name}" if answer.intent else ""
     console.print(
-        f"[dim]confidence {answer.confidence:.2f} · {answer.mode}"
+        f"[dim]confidence {answer.confidence:.2f} · {answer.mode}{intent}"
         f" · {answer.timings_ms.get('total', 0):.0f} ms · conversation {answer.conversation_id}[/]"
     )
 

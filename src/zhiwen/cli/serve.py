@@ -18,6 +18,7 @@ from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.sample_reviews import generate, to_csv
 from zhiwen.sample_shop import DEMO_PRODUCTS, ShopSettings, rows_csv
 from zhiwen.sample_shop import generate as generate_shop
+from zhiwen.services.intents.definitions import parse_intent
 from zhiwen.services.sentiment_train import SearchSettings
 from zhiwen.web.shop import serve_shop
 from zhiwen.wiring import build_background
@@ -105,6 +106,10 @@ def demo(
         )
     _load_sample_reviews(workspace.id)
     _load_sample_shop(workspace.id)
+    host = host or services.settings.host
+    port = port or services.settings.port
+    shop_port = port + 1
+    _demo_intents(workspace.id, f"http://127.0.0.1:{shop_port}")
     pending = services.documents.count_chunks_needing_vectors()
     if pending:
         console.print(f"{pending} chunks will be embedded in the background; keyword search works already.")
@@ -112,9 +117,6 @@ def demo(
         with console.status("Embedding…"):
             services.embedding_worker.run_until_done()
         return
-    host = host or services.settings.host
-    port = port or services.settings.port
-    shop_port = port + 1
     agent_password = _demo_agent(workspace.id)
     widget_key, agent_key = _desk_keys(
         workspace.id, [f"http://{host}:{shop_port}", f"http://localhost:{shop_port}"]
@@ -128,6 +130,39 @@ def demo(
         soft_wrap=True,  # keys stay on one line, ready to copy
     )
     serve(host=host, port=port)
+
+
+def _order_tool(shop: str) -> dict[str, object]:
+    """The demo shop's order lookup as an intent's tool (:func:`zhiwen.web.shop.demo_order`)."""
+    return {
+        "url": shop + "/api/orders/{order_number}",
+        "reply": {
+            "zh": "订单 {order_number}：{status_zh}，{carrier_zh} 运单号 {tracking}，预计 {eta} 送达。",
+            "en": "Order {order_number}: {status}, {carrier} tracking number {tracking}, expected on {eta}.",
+        },
+        "timeout_s": 3,
+    }
+
+
+def _demo_intents(workspace_id: str, shop: str) -> None:
+    """The built-in intents, with order_status answered by the demo shop's order lookup; a model trained
+    and promoted the first time (the definitions are read per message, so the shop's port may change)."""
+    services = state.services()
+    intents = []
+    for intent in services.intents.definitions(workspace_id):
+        if intent.name == "order_status":
+            definition = intent.to_dict()
+            definition.pop("reply", None)
+            intent = parse_intent({**definition, "action": "tool", "tool": _order_tool(shop)})
+        intents.append(intent)
+    services.intents.replace(workspace_id, intents)
+    if services.intents.family.live_version(workspace_id) is None:
+        model = services.intents.train(workspace_id, "demo")
+        services.intents.promote(workspace_id, model.version, "demo")
+        console.print(
+            f"Intents: {len(intents)} (greeting, thanks, human, complaint, order_status with the demo shop's"
+            f" order lookup), model v{model.version} promoted. Try `zhiwen intents try '我的订单到哪了'`."
+        )
 
 
 DEMO_AGENT = "agent@demo.zhiwen"

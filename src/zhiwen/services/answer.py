@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from importlib import resources
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -37,7 +37,10 @@ from zhiwen.services.rerank import reranker_of
 from zhiwen.services.retrieve import Retrieval, Retriever
 from zhiwen.services.targets import Target, Targets, working_id
 from zhiwen.text.normalize import detect_language, squash
-from zhiwen.types import Answer, Citation, Hit, RelatedProduct
+from zhiwen.types import Answer, AnswerMode, Citation, Hit, IntentMatch, RelatedProduct
+
+if TYPE_CHECKING:  # the intent layer reads golden sets, whose evaluation imports this module
+    from zhiwen.services.intents.actions import IntentRouter, Routed
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,10 @@ HANDOFF_MESSAGES = {
         "I'm handing you over to a colleague, who will get back to you shortly."
     ),
 }
+PASSING_ON = {  # after an intent's own words, when it hands the conversation to a person
+    "zh": "我已为您转接人工客服，请稍候，同事会尽快回复您。",
+    "en": "I'm handing you over to a colleague, who will get back to you shortly.",
+}
 DEFAULT_CONFIDENCE_FILE = "default_confidence.json"
 _SNIPPET_CHARS = 240
 _CITATION = re.compile(r"\[(\d{1,2})\]")
@@ -55,7 +62,7 @@ NO_ANSWER = "NO_ANSWER"
 HISTORY_TURNS = 3  # earlier turns read back for a follow-up (older ones weigh too little to matter)
 
 
-Mode = Literal["curated", "faq", "extractive", "llm", "handoff"]
+Mode = AnswerMode
 CURATED_SOURCE = "curated-answers.jsonl"  # the working-knowledge document that holds the curated answers
 
 
@@ -129,7 +136,9 @@ class AnswerService:
         limits: AnswerLimits,
         llm: LLM | None = None,
         related: RelatedProducts | None = None,
+        router: IntentRouter | None = None,
     ) -> None:
+        self._router = router
         self._retriever = retriever
         self._answers = answers
         self._targets = targets
@@ -157,13 +166,7 @@ class AnswerService:
         (:mod:`zhiwen.services.followup`). ``calibrating`` composes the answer as if fully confident, so
         fitting a confidence model never depends on the model it replaces.
         """
-        question = question.strip()
-        if not question:
-            raise InvalidInput("the question is empty")
-        if len(question) > self._limits.max_question_chars:
-            raise InvalidInput(
-                f"the question is {len(question)} characters; the limit is {self._limits.max_question_chars}"
-            )
+        question = self._checked(question)
         contextual = in_context(question, previous)
         if contextual is None:
             return self._draft(target, Understood.alone(question), document_ids, tags, use_llm, calibrating)
@@ -178,6 +181,16 @@ class AnswerService:
         if use_llm and self._llm is not None:
             return self._draft(target, chosen.understood, document_ids, tags, True, calibrating)
         return chosen
+
+    def _checked(self, question: str) -> str:
+        question = question.strip()
+        if not question:
+            raise InvalidInput("the question is empty")
+        if len(question) > self._limits.max_question_chars:
+            raise InvalidInput(
+                f"the question is {len(question)} characters; the limit is {self._limits.max_question_chars}"
+            )
+        return question
 
     def understand(self, target: Target, context: Sequence[str]) -> Understood | None:
         """Replay earlier questions (a golden conversation's turns) and return the last as understood."""
@@ -279,8 +292,12 @@ class AnswerService:
         started = time.perf_counter()
         target = target or self._targets.live(workspace_id)
         conversation, previous = self._conversation(workspace_id, conversation_id, record, previous)
+        routed = self._route(workspace_id, question, conversation if conversation_id else None)
+        if routed is not None and routed.text is not None:
+            return self._finish_routed(workspace_id, target, question, routed, conversation, record, started)
         draft = self.draft(target, question, document_ids, tags, use_llm, previous=previous)
-        answer = self._finish(workspace_id, target, draft, conversation, record, started)
+        intent = routed.match if routed else None
+        answer = self._finish(workspace_id, target, draft, conversation, record, started, intent)
         return answer, draft
 
     def stream(
@@ -299,6 +316,10 @@ class AnswerService:
         started = time.perf_counter()
         target = self._targets.live(workspace_id)
         conversation, previous = self._conversation(workspace_id, conversation_id, True, previous)
+        routed = self._route(workspace_id, question, conversation if conversation_id else None)
+        if routed is not None and routed.text is not None:
+            yield self._finish_routed(workspace_id, target, question, routed, conversation, True, started)[0]
+            return
         draft = self.draft(target, question, document_ids, tags, use_llm=False, previous=previous)
         llm_answers = (
             self._llm is not None
@@ -325,7 +346,72 @@ class AnswerService:
                 draft.text, draft.citations, draft.mode = _grounded(reply.strip(), draft.language, hits)
             except BackendUnavailable:
                 log.warning("LLM unavailable; answering extractively")
-        yield self._finish(workspace_id, target, draft, conversation, True, started)
+        yield self._finish(
+            workspace_id, target, draft, conversation, True, started, routed.match if routed else None
+        )
+
+    def _route(self, workspace_id: str, question: str, conversation: str | None) -> Routed | None:
+        """What the intent layer makes of the message (None without intents), reading a slot the
+        conversation's last turn asked for."""
+        if self._router is None:
+            return None
+        question = self._checked(question)
+        pending = (
+            IntentMatch.from_dict(self._answers.last_intent(workspace_id, conversation))
+            if conversation
+            else None
+        )
+        return self._router.route(workspace_id, question, detect_language(question), pending)
+
+    def _finish_routed(
+        self,
+        workspace_id: str,
+        target: Target,
+        question: str,
+        routed: Routed,
+        conversation: str | None,
+        record: bool,
+        started: float,
+    ) -> tuple[Answer, Draft]:
+        """An intent's reply, tool answer or handoff: no retrieval was needed."""
+        question = self._checked(question)
+        language: Literal["zh", "en"] = "zh" if detect_language(question) == "zh" else "en"
+        assert routed.text is not None
+        text = routed.text
+        if routed.handoff:
+            text = f"{routed.text}\n\n{PASSING_ON[language]}" if routed.text else PASSING_ON[language]
+        understood = Understood.alone(question)
+        draft = Draft(
+            question,
+            language,
+            Retrieval([], [], None),
+            list(NO_HITS_FEATURES),
+            routed.match.probability,
+            text,
+            [],
+            routed.mode,
+            understood,
+            0.0,
+            [],
+        )
+        answer = Answer(
+            id="ans_" + secrets.token_hex(8),
+            question=question,
+            text=text,
+            language=language,
+            citations=(),
+            confidence=round(routed.match.probability, 4),
+            handoff=routed.handoff,
+            mode=routed.mode,
+            conversation_id=conversation,
+            timings_ms={"total": round((time.perf_counter() - started) * 1000, 2)},
+            release=target.release.number if target.release else None,
+            intent=routed.match,
+            preface=routed.text if routed.handoff else "",
+        )
+        if record:
+            self._answers.save_answer(workspace_id, answer, [], understood.to_dict(), None)
+        return answer, draft
 
     def _conversation(
         self, workspace_id: str, conversation_id: str | None, record: bool, previous: Understood | None
@@ -344,6 +430,7 @@ class AnswerService:
         conversation: str | None,
         record: bool,
         started: float,
+        intent: IntentMatch | None = None,
     ) -> Answer:
         """Hand off when confidence is too low, add related products, record the answer."""
         text, citations, mode = draft.text, draft.citations, draft.mode
@@ -370,6 +457,7 @@ class AnswerService:
             release=target.release.number if target.release else None,
             related_products=related,
             understood_as=draft.understood.text if draft.understood.is_follow_up else None,
+            intent=intent,
         )
         if record:
             withheld = None  # what the assistant would have said: the agent who takes over reads it

@@ -17,10 +17,10 @@ import numpy.typing as npt
 
 from zhiwen.errors import GateRefused, InvalidInput, NotFound
 from zhiwen.ports import CatalogStore, Embedder, ModelRegistry, WorkspaceStore
+from zhiwen.services.gate_policy import GatePolicy
 from zhiwen.services.recommend_eval import Split, evaluate, time_split
 from zhiwen.services.recommend_models import HybridRecommender, interaction_matrix
 from zhiwen.services.recommend_train import MODEL_NAMES, Progress, base_model, build, search
-from zhiwen.services.release import GatePolicy
 from zhiwen.types import BehaviourEvent, CatalogItem, ModelVersion
 
 FAMILY = "recommender"

@@ -11,8 +11,8 @@ interrupts answering.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from zhiwen.errors import GateRefused, InvalidInput, NotFound
@@ -22,38 +22,11 @@ from zhiwen.services.answer_choice import default_choice
 from zhiwen.services.answer_config import AnswerConfig
 from zhiwen.services.embedding import EmbeddingWorker
 from zhiwen.services.evaluate import GATED_METRICS, EvalService, compare_results
+from zhiwen.services.gate_policy import GatePolicy
 from zhiwen.services.targets import Targets
 from zhiwen.types import EvalRun, Release
 
 GATE_SETTING = "gate"
-DEFAULT_TOLERANCE = 0.02
-
-
-@dataclass
-class GatePolicy:
-    minimum: dict[str, float] = field(default_factory=dict)  # metric -> lowest acceptable value
-    tolerance: float = DEFAULT_TOLERANCE  # largest acceptable drop against the live release
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> GatePolicy:
-        data = data or {}
-        return cls(dict(data.get("minimum", {})), float(data.get("tolerance", DEFAULT_TOLERANCE)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"minimum": self.minimum, "tolerance": self.tolerance}
-
-    def updated(
-        self, minimum: Mapping[str, float], tolerance: float | None, gated: Sequence[str]
-    ) -> GatePolicy:
-        """This policy with new minimums (for metrics in ``gated`` only) and, if given, a new tolerance."""
-        unknown = sorted(set(minimum) - set(gated))
-        if unknown:
-            raise InvalidInput(f"unknown gated metric(s) {', '.join(unknown)}; gated: {', '.join(gated)}")
-        if any(not 0.0 <= v <= 1.0 for v in minimum.values()) or (
-            tolerance is not None and not 0 <= tolerance <= 1
-        ):
-            raise InvalidInput("thresholds and the tolerance are fractions between 0 and 1")
-        return GatePolicy({**self.minimum, **minimum}, self.tolerance if tolerance is None else tolerance)
 
 
 @dataclass

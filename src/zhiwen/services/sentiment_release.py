@@ -9,7 +9,7 @@ from typing import Any
 
 from zhiwen.errors import GateRefused, InvalidInput, NotFound
 from zhiwen.ports import ReviewFilter, ReviewStore, WorkspaceStore
-from zhiwen.services.release import GatePolicy
+from zhiwen.services.gate_policy import GatePolicy
 from zhiwen.services.review_models import LiveModels, Progress, ReviewVectors, known_vectors, serialise
 from zhiwen.services.sentiment_train import (
     SearchSettings,

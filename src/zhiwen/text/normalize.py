@@ -15,6 +15,7 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 # Chinese punctuation that NFKC would turn into ASCII; kept so answers read naturally.
 _CJK_PUNCTUATION = re.compile(r"([，！？：；（）【】])")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
 def decode(data: bytes, name: str = "file") -> str:
@@ -57,10 +58,21 @@ def _refuse_damaged_utf8(data: bytes, name: str, error: UnicodeDecodeError) -> N
 
 
 def _looks_chinese(text: str) -> bool:
+    """Mostly Chinese characters, or (a short Chinese text in a mostly-ASCII file, such as a CSV) Chinese
+    characters that mostly form dictionary words: Latin-1 bytes read as GB18030 make characters, not words."""
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
         return False
-    return sum(1 for ch in letters if _CJK.match(ch)) / len(letters) > 0.3
+    chinese = sum(1 for ch in letters if _CJK.match(ch))
+    if chinese / len(letters) > 0.3:
+        return True
+    if chinese < 2:
+        return False
+    import jieba  # only for this rarer case: loading its dictionary costs about a second
+
+    runs = _CJK_RUN.findall(text)
+    in_words = sum(len(w) for run in runs for w in jieba.lcut(run, HMM=False) if len(w) >= 2)
+    return in_words / chinese >= 0.5
 
 
 def normalize(text: str) -> str:

@@ -15,6 +15,7 @@ from zhiwen.api.schemas import (
     AnswerResponse,
     AskRequest,
     CitationOut,
+    IntentOut,
     RelatedProductOut,
     SearchHit,
     SearchRequest,
@@ -41,6 +42,7 @@ def answer_response(answer: Answer) -> AnswerResponse:
         release=answer.release,
         related_products=[RelatedProductOut(**r.__dict__) for r in answer.related_products],
         understood_as=answer.understood_as,
+        intent=None if answer.intent is None else IntentOut(**answer.intent.to_dict()),
     )
 
 

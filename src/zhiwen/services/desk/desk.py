@@ -202,19 +202,15 @@ class DeskService:
         if held.status == "bot" and held.language != answer.language:
             self._store.update(workspace_id, conversation_id, {"language": answer.language})
         question = self._add(workspace_id, conversation_id, "customer", "", answer.question)
-        reason = (
-            "asked_for_human"
-            if asks_for_human(answer.question)
-            else "bot_handoff"
-            if answer.handoff
-            else None
-        )
+        reason = _handoff_reason(answer)
         if reason is None:
             reply = self._add(
                 workspace_id, conversation_id, "bot", "", answer.text, answer.id, answer.citations
             )
             return Turn(conversation_id, answer, (question, reply), self.state(workspace_id, conversation_id))
         notice, state = self._queue(workspace_id, conversation_id, reason, answer.language)
+        if answer.preface:
+            notice = f"{answer.preface}\n\n{notice}"
         answer = replace(answer, text=notice, citations=(), handoff=True, mode="handoff")
         reply = self._add(workspace_id, conversation_id, "bot", "", notice, answer.id)
         return Turn(conversation_id, answer, (question, reply), state)
@@ -632,3 +628,14 @@ def _message_text(text: str) -> str:
     if len(text) > MAX_MESSAGE_CHARS:
         raise InvalidInput(f"the message is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}")
     return text
+
+
+def _handoff_reason(answer: Answer) -> str | None:
+    """Why a bot turn puts the conversation in the queue: the customer asked for a person, an intent
+    hands off (its name is the reason: complaint, order_status…), or the bot could not answer."""
+    intent = answer.intent
+    if asks_for_human(answer.question) or (answer.handoff and intent is not None and intent.name == "human"):
+        return "asked_for_human"
+    if answer.handoff and intent is not None and intent.action != "answer":
+        return intent.name
+    return "bot_handoff" if answer.handoff else None

@@ -74,6 +74,16 @@ class SqliteAnswerStore:
             ).fetchall()
         return [json.loads(r[0]) if r[0] else None for r in reversed(rows)]
 
+    def last_intent(self, workspace_id: str, conversation_id: str) -> object:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT json_extract(record, '$.answer.intent') FROM answers"
+                " WHERE workspace_id = ? AND conversation_id = ?"
+                " ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                (workspace_id, conversation_id),
+            ).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+
     def list_questions(self, workspace_id: str, since: str | None = None) -> list[tuple[str, str, str]]:
         with self._db.reading() as conn:
             rows = conn.execute(

@@ -1,0 +1,193 @@
+"""Intents (admin key): definitions, import and export, trying a message, and intent model versions (train
+as a job, gate, promote, rollback)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Query, Response, UploadFile, status
+
+from zhiwen.api.deps import AdminKey, ServicesDep, actor, read_upload
+from zhiwen.api.schemas import (
+    SQL_INT_MAX,
+    GateThresholds,
+    GateVerdictOut,
+    IntentClassifyRequest,
+    IntentClassifyResponse,
+    IntentDefinition,
+    IntentOut,
+    IntentsIn,
+    IntentsOut,
+    IntentTrainRequest,
+    JobOut,
+    ModelVersionOut,
+    ModelVersionsOut,
+    Number,
+)
+from zhiwen.errors import InvalidInput
+from zhiwen.ports import ProgressCallback
+from zhiwen.services.intents.definitions import Intent, dump_csv, dump_yaml, parse_intent, parse_intents
+from zhiwen.types import ModelVersion
+
+router = APIRouter(prefix="/v1/intents", tags=["intents"])
+# Routes with a fixed path come before /{name}, which would otherwise take "gate" for an intent's name.
+MAX_IMPORT_BYTES = 20_000_000
+
+
+def _out(services: Any, workspace_id: str, intents: list[Intent]) -> IntentsOut:
+    return IntentsOut(
+        intents=[IntentDefinition(**i.to_dict()) for i in intents],
+        live=services.intents.family.live_version(workspace_id),
+    )
+
+
+def _version(model: ModelVersion) -> ModelVersionOut:
+    return ModelVersionOut(**{k: v for k, v in dataclasses.asdict(model).items() if k != "workspace_id"})
+
+
+@router.get("", response_model=IntentsOut)
+def list_intents(services: ServicesDep, key: AdminKey) -> IntentsOut:
+    """The workspace's intents (the built-in ones until it saves its own) and the live model version."""
+    return _out(services, key.workspace_id, services.intents.definitions(key.workspace_id))
+
+
+@router.put("", response_model=IntentsOut)
+def replace_intents(body: IntentsIn, services: ServicesDep, key: AdminKey) -> IntentsOut:
+    """Replace every intent. Train and promote a model for the change to take effect."""
+    intents = parse_intents([i.model_dump(exclude_none=True) for i in body.intents])
+    return _out(services, key.workspace_id, services.intents.replace(key.workspace_id, intents))
+
+
+@router.post("/import", response_model=IntentsOut)
+def import_intents(
+    services: ServicesDep,
+    key: AdminKey,
+    file: Annotated[
+        UploadFile, File(description="YAML (the whole definition) or CSV (intent,example[,action])")
+    ],
+    merge: Annotated[bool, Query(description="Keep intents the file does not name.")] = False,
+) -> IntentsOut:
+    """Intents from a file; nothing changes unless the whole file is valid (errors name the intent and
+    field)."""
+    data = read_upload(file, MAX_IMPORT_BYTES)
+    imported = services.intents.import_bytes(key.workspace_id, file.filename or "intents.yaml", data, merge)
+    return _out(services, key.workspace_id, imported)
+
+
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The intents as YAML (an object with the list `intents`) or CSV.",
+            "content": {
+                "application/yaml": {"schema": {"type": "object", "required": ["intents"]}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+def export_intents(services: ServicesDep, key: AdminKey, format: Literal["yaml", "csv"] = "yaml") -> Response:
+    intents = services.intents.definitions(key.workspace_id)
+    if format == "csv":
+        return Response(dump_csv(intents), media_type="text/csv; charset=utf-8")
+    return Response(dump_yaml(intents), media_type="application/yaml; charset=utf-8")
+
+
+@router.post("/classify", response_model=IntentClassifyResponse)
+def classify(body: IntentClassifyRequest, services: ServicesDep, key: AdminKey) -> IntentClassifyResponse:
+    """What the live intent model makes of a message (nothing is answered or recorded)."""
+    ranked = services.intents.classify(key.workspace_id, body.message) or []
+    match = services.intents.match(key.workspace_id, body.message)
+    live = services.intents.live_model(key.workspace_id)
+    return IntentClassifyResponse(
+        match=None if match is None else IntentOut(**match.to_dict()),
+        ranked=ranked,
+        threshold=None if live is None else live[1].model.threshold_,
+    )
+
+
+@router.post("/models", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
+def train(body: IntentTrainRequest, services: ServicesDep, key: AdminKey) -> JobOut:
+    """Train an intent model on the current intents as a job; poll ``/v1/jobs/{id}``: its result names the
+    version and its held-out figures. With ``promote``, the job also promotes it if it passes the gate."""
+    job = services.jobs.create_job(key.workspace_id, "intent-train")
+
+    def work(progress: ProgressCallback) -> dict[str, object]:
+        model = services.intents.train(
+            key.workspace_id, actor(key), lambda _s, done, total: progress(done / max(total, 1))
+        )
+        result: dict[str, object] = {"version": model.version, "held_out": model.report["held_out"]}
+        if body.promote:
+            verdict = services.intents.check(key.workspace_id, model.version)
+            result["gate"] = verdict
+            if verdict["passed"]:
+                services.intents.promote(key.workspace_id, model.version, actor(key))
+        return result
+
+    services.job_runner.submit(job, work)
+    return JobOut(**{k: v for k, v in dataclasses.asdict(job).items() if k != "workspace_id"})
+
+
+@router.get("/models", response_model=ModelVersionsOut)
+def models(services: ServicesDep, key: AdminKey) -> ModelVersionsOut:
+    family = services.intents.family
+    return ModelVersionsOut(
+        live=family.live_version(key.workspace_id),
+        models=[_version(m) for m in family.versions(key.workspace_id)],
+    )
+
+
+@router.get("/models/{version}", response_model=ModelVersionOut)
+def model(version: Number, services: ServicesDep, key: AdminKey) -> ModelVersionOut:
+    """One version: its settings and report (held-out accuracy, per intent precision and recall, the
+    confusion matrix, the out-of-scope threshold)."""
+    return _version(services.intents.family.get(key.workspace_id, version))
+
+
+@router.get("/models/{version}/gate", response_model=GateVerdictOut)
+def gate_check(version: Number, services: ServicesDep, key: AdminKey) -> GateVerdictOut:
+    """What promoting would decide, without promoting."""
+    return GateVerdictOut(**services.intents.check(key.workspace_id, version))
+
+
+@router.post("/models/{version}/promote", response_model=GateVerdictOut)
+def promote(version: Number, services: ServicesDep, key: AdminKey) -> GateVerdictOut:
+    """Make it live if it passes the gate; 409 ``gate_refused`` with the failures otherwise."""
+    return GateVerdictOut(**services.intents.promote(key.workspace_id, version, actor(key)))
+
+
+@router.post("/rollback")
+def rollback(
+    services: ServicesDep, key: AdminKey, version: Annotated[int | None, Query(ge=1, le=SQL_INT_MAX)] = None
+) -> dict[str, int]:
+    """Make an earlier version live at once (not gated); by default the one live before."""
+    return {"live": services.intents.rollback(key.workspace_id, actor(key), version)}
+
+
+@router.get("/gate", response_model=GateThresholds)
+def gate_policy(services: ServicesDep, key: AdminKey) -> GateThresholds:
+    return GateThresholds(**services.intents.family.gate_policy(key.workspace_id).to_dict())
+
+
+@router.put("/gate", response_model=GateThresholds)
+def set_gate_policy(body: GateThresholds, services: ServicesDep, key: AdminKey) -> GateThresholds:
+    policy = services.intents.family.set_gate_policy(key.workspace_id, body.minimum, body.tolerance)
+    return GateThresholds(**policy.to_dict())
+
+
+@router.put("/{name}", response_model=IntentsOut)
+def put_intent(name: str, body: IntentDefinition, services: ServicesDep, key: AdminKey) -> IntentsOut:
+    """Add an intent or replace the one with this name (the body's name must match)."""
+    intent = parse_intent(body.model_dump(exclude_none=True))
+    if intent.name != name:
+        raise InvalidInput(f"the path names {name!r} but the body names {intent.name!r}")
+    services.intents.put(key.workspace_id, intent)
+    return _out(services, key.workspace_id, services.intents.definitions(key.workspace_id))
+
+
+@router.delete("/{name}", response_model=IntentsOut)
+def delete_intent(name: str, services: ServicesDep, key: AdminKey) -> IntentsOut:
+    services.intents.remove(key.workspace_id, name)
+    return _out(services, key.workspace_id, services.intents.definitions(key.workspace_id))

@@ -1,0 +1,166 @@
+"""Acting on an intent: a fixed reply, a handoff, asking for a missing slot, or calling a company's HTTP tool.
+
+A tool's failure (timeout, refused connection, an error status, a reply that is not JSON) never reaches the
+customer as an error: they read a polite message and the conversation goes to a person, who sees the
+failure in the turn's record.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+
+from zhiwen.errors import NotFound
+from zhiwen.services.intents.definitions import Intent, Tool, fill
+from zhiwen.services.intents.service import IntentService
+from zhiwen.types import IntentMatch
+
+log = logging.getLogger(__name__)
+
+SECRET_PREFIX = "ZHIWEN_SECRET_"  # noqa: S105 - a variable name prefix, not a secret
+MAX_TOOL_REPLY_BYTES = 1_000_000
+_SECRET = re.compile(r"\{secret:([A-Z][A-Z0-9_]{0,63})\}")
+TOOL_FAILED = {"zh": "抱歉，暂时无法查询到相关信息。", "en": "Sorry, I can't look that up right now."}
+
+
+@dataclass(frozen=True)
+class Routed:
+    """What the intent layer decided. ``text`` None: answer from the knowledge base as usual."""
+
+    match: IntentMatch
+    text: str | None = None
+    mode: Literal["reply", "tool", "handoff"] = "reply"
+
+    @property
+    def handoff(self) -> bool:
+        return self.mode == "handoff"
+
+
+def secrets_from_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Tool secrets are server settings (``ZHIWEN_SECRET_<NAME>``), never stored in the database."""
+    environ = os.environ if environ is None else environ
+    return {k[len(SECRET_PREFIX) :]: v for k, v in environ.items() if k.startswith(SECRET_PREFIX)}
+
+
+class IntentRouter:
+    def __init__(
+        self,
+        intents: IntentService,
+        secrets: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._intents = intents
+        self._secrets = dict(secrets or {})
+        self._client = httpx.Client(transport=transport, follow_redirects=False)
+
+    def route(
+        self, workspace_id: str, message: str, language: str, pending: IntentMatch | None
+    ) -> Routed | None:
+        """None without a live intent model; otherwise the match, and what to say when it is not an
+        ordinary question. ``pending`` is the last turn's intent when it asked for a slot: a message
+        carrying that value continues it."""
+        language = "zh" if language == "zh" else "en"
+        if pending is not None and pending.awaiting:
+            continued = self._continue(workspace_id, message, language, pending)
+            if continued is not None:
+                return continued
+        match = self._intents.match(workspace_id, message)
+        if match is None:
+            return None
+        if match.action == "answer":
+            return Routed(match)
+        intent = self._intents.get(workspace_id, match.name)
+        return self._act(intent, replace(match, slots=_found(intent, message, {})), language)
+
+    def _continue(
+        self, workspace_id: str, message: str, language: str, pending: IntentMatch
+    ) -> Routed | None:
+        try:
+            intent = self._intents.get(workspace_id, pending.name)
+        except NotFound:
+            return None
+        slot = next((s for s in intent.slots if s.name == pending.awaiting), None)
+        if slot is None or slot.find(message) is None:
+            return None
+        return self._act(
+            intent, replace(pending, slots=_found(intent, message, pending.slots or {})), language
+        )
+
+    def _act(self, intent: Intent, match: IntentMatch, language: str) -> Routed:
+        slots = dict(match.slots or {})
+        missing = next((s for s in intent.slots if s.name not in slots), None)
+        if missing is not None:
+            return Routed(replace(match, awaiting=missing.name), missing.prompt[language], "reply")
+        match = replace(match, awaiting=None)
+        if intent.action == "reply":
+            return Routed(match, fill(intent.reply[language], slots), "reply")
+        if intent.action == "handoff":
+            return Routed(match, fill(intent.reply[language], slots) if intent.reply else "", "handoff")
+        assert intent.tool is not None
+        try:
+            reply = self.call(intent.tool, slots)
+        except ToolFailed as failed:
+            log.warning("tool of intent %s failed: %s", intent.name, failed)
+            return Routed(replace(match, error=str(failed)), TOOL_FAILED[language], "handoff")
+        return Routed(match, fill(intent.tool.reply[language], {**reply, **slots}), "tool")
+
+    def call(self, tool: Tool, slots: Mapping[str, str]) -> Mapping[str, Any]:
+        """The tool's JSON object for these slot values; :class:`ToolFailed` names what went wrong."""
+        url = fill(_with_secrets(tool.url, self._secrets), {k: quote(v, safe="") for k, v in slots.items()})
+        headers = {k: fill(_with_secrets(v, self._secrets), slots) for k, v in tool.headers.items()}
+        try:
+            response = self._client.request(
+                tool.method,
+                url,
+                headers=headers,
+                json=dict(slots) if tool.method == "POST" else None,
+                timeout=tool.timeout_s,
+            )
+        except httpx.TimeoutException:
+            raise ToolFailed(f"no reply within {tool.timeout_s:g} s") from None
+        except httpx.HTTPError as error:
+            raise ToolFailed(f"cannot reach the tool ({type(error).__name__})") from None
+        if response.status_code >= 300:
+            raise ToolFailed(f"the tool answered HTTP {response.status_code}")
+        if len(response.content) > MAX_TOOL_REPLY_BYTES:
+            raise ToolFailed(f"the tool's reply is over {MAX_TOOL_REPLY_BYTES:,} bytes")
+        try:
+            body = response.json()
+        except ValueError:
+            raise ToolFailed("the tool's reply is not JSON") from None
+        if not isinstance(body, Mapping):
+            raise ToolFailed("the tool's reply is not a JSON object")
+        return body
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class ToolFailed(Exception):
+    pass
+
+
+def _with_secrets(text: str, secrets: Mapping[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in secrets:
+            raise ToolFailed(f"the secret {name} is not set (server setting {SECRET_PREFIX}{name})")
+        return secrets[name]
+
+    return _SECRET.sub(value, text)
+
+
+def _found(intent: Intent, message: str, known: Mapping[str, str]) -> dict[str, str]:
+    slots = dict(known)
+    for slot in intent.slots:
+        value = slot.find(message)
+        if value is not None and slot.name not in slots:
+            slots[slot.name] = value
+    return slots
