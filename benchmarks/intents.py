@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import tempfile
 import time
 from collections.abc import Sequence
@@ -45,7 +46,8 @@ REALISTIC = [
 
 def _rows(path: Path) -> list[tuple[str, str]]:
     with path.open(encoding="utf-8") as handle:
-        return [(r["text"], r["label"].lower()) for r in csv.DictReader(handle)]
+        # intent names are lower-case letters, digits and _ (BANKING77 has "reverted_card_payment?")
+        return [(r["text"], re.sub(r"[^a-z0-9_]", "", r["label"].lower())) for r in csv.DictReader(handle)]
 
 
 def _intents(rows: Sequence[tuple[str, str]], names: set[str]) -> list[dict[str, Any]]:

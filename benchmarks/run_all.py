@@ -99,6 +99,11 @@ def main() -> None:
                     "--json",
                 ]
             )
+    if (DATA.parent / "intent" / "banking77").is_dir():
+        print("intents", file=sys.stderr)
+        results["intents"] = run_json(
+            [sys.executable, "-m", "benchmarks.intents", str(DATA.parent / "intent" / "banking77"), "--json"]
+        )
     print("desk", file=sys.stderr)
     results["desk"] = run_json([sys.executable, "-m", "benchmarks.desk", "--json"])
     print("answers while documents are uploaded; memory of a big upload", file=sys.stderr)

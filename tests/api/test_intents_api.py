@@ -16,7 +16,7 @@ intents:
   - name: opening_hours
     action: reply
     reply: {zh: 我们每天 9:00–21:00 营业。, en: "We are open 9:00-21:00 every day."}
-    examples: [几点开门, 你们几点关门, 营业时间是多久, what time do you open, "open on sunday?", opening hours]
+    examples: [几点开门, 你们几点关门, 营业时间, what time do you open, "open on sunday?", opening hours]
 """
 
 
@@ -67,6 +67,16 @@ def test_intents_are_edited_trained_promoted_and_answer_asks(api: API) -> None:
     assert answer["intent"]["name"] == "opening_hours" and answer["intent"]["action"] == "reply"
     person = client.post("/v1/ask", headers=admin, json={"question": "转人工"}).json()
     assert person["handoff"] and person["intent"]["name"] == "human"
+    chat = client.post(
+        "/v1/chat/completions",
+        headers=admin,
+        json={
+            "model": "zhiwen",
+            "messages": [{"role": "user", "content": "what time do you open on sunday"}],
+        },
+    ).json()
+    assert chat["choices"][0]["message"]["content"] == "We are open 9:00-21:00 every day."
+    assert chat["zhiwen"]["mode"] == "reply"
 
     client.put("/v1/intents/gate", headers=admin, json={"minimum": {"accuracy": 1.0}})
     refused = client.post("/v1/intents/models/1/promote", headers=admin)

@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from zhiwen.errors import GateRefused, InvalidInput, NotFound
+from zhiwen.errors import InvalidInput
 from zhiwen.ports import CatalogStore, Embedder, ModelRegistry, WorkspaceStore
 from zhiwen.services.gate_policy import GatePolicy
+from zhiwen.services.model_family import ModelFamily
 from zhiwen.services.recommend_eval import Split, evaluate, time_split
 from zhiwen.services.recommend_models import HybridRecommender, interaction_matrix
 from zhiwen.services.recommend_train import MODEL_NAMES, Progress, base_model, build, search
 from zhiwen.types import BehaviourEvent, CatalogItem, ModelVersion
 
 FAMILY = "recommender"
-GATE_SETTING = "recommender_gate"
 GATED = ("ndcg_at_k", "hr_at_k", "coverage")
 COMPARED = ("ndcg_at_k", "hr_at_k")  # against the live recommender
 MIN_EVENTS = 50
@@ -48,9 +48,8 @@ class RecommenderModelService:
         self, catalog: CatalogStore, models: ModelRegistry, workspaces: WorkspaceStore, embedder: Embedder
     ) -> None:
         self._catalog = catalog
-        self._models = models
-        self._workspaces = workspaces
         self._embedder = embedder
+        self.family = ModelFamily(models, workspaces, FAMILY, GATED, command="recommend")
 
     def item_vectors(
         self, workspace_id: str, items: Sequence[CatalogItem], progress: Progress | None = None
@@ -126,7 +125,7 @@ class RecommenderModelService:
         }
         params = {"weights": choice.weights, "params": choice.params}
         blob = pickle.dumps(TrainedRecommender(final, ids), protocol=pickle.HIGHEST_PROTOCOL)
-        return self._models.save(workspace_id, FAMILY, choice.kind, params, report, blob, actor)
+        return self.family.save(workspace_id, choice.kind, params, report, blob, actor)
 
     def _training_data(self, workspace_id: str) -> tuple[list[CatalogItem], list[BehaviourEvent]]:
         items = self._catalog.items(workspace_id)
@@ -153,31 +152,29 @@ class RecommenderModelService:
         return test, validation
 
     def models(self, workspace_id: str) -> list[ModelVersion]:
-        return self._models.versions(workspace_id, FAMILY)
+        return self.family.versions(workspace_id)
 
     def get(self, workspace_id: str, version: int) -> ModelVersion:
-        return self._models.get(workspace_id, FAMILY, version)
+        return self.family.get(workspace_id, version)
 
     def live_version(self, workspace_id: str) -> int | None:
-        return self._models.live_version(workspace_id, FAMILY)
+        return self.family.live_version(workspace_id)
 
     def load(self, workspace_id: str, version: int) -> TrainedRecommender:
-        trained = pickle.loads(self._models.load(workspace_id, FAMILY, version))  # noqa: S301 - our own store
+        trained = pickle.loads(self.family.load(workspace_id, version))  # noqa: S301 - our own store
         assert isinstance(trained, TrainedRecommender)
         return trained
 
     def history(self, workspace_id: str) -> list[dict[str, Any]]:
-        return self._models.history(workspace_id, FAMILY)
+        return self.family.history(workspace_id)
 
     def gate_policy(self, workspace_id: str) -> GatePolicy:
-        return GatePolicy.from_dict(self._workspaces.get_setting(workspace_id, GATE_SETTING))
+        return self.family.gate_policy(workspace_id)
 
     def set_gate_policy(
         self, workspace_id: str, minimum: Mapping[str, float], tolerance: float | None
     ) -> GatePolicy:
-        policy = self.gate_policy(workspace_id).updated(minimum, tolerance, GATED)
-        self._workspaces.put_setting(workspace_id, GATE_SETTING, policy.to_dict())
-        return policy
+        return self.family.set_gate_policy(workspace_id, minimum, tolerance)
 
     def check(self, workspace_id: str, version: int) -> dict[str, Any]:
         """The gate's verdict on the test period: the minimums, the popularity baseline, and the live
@@ -235,24 +232,11 @@ class RecommenderModelService:
         return measured[0], measured[1]
 
     def promote(self, workspace_id: str, version: int, actor: str) -> dict[str, Any]:
-        verdict = self.check(workspace_id, version)
-        if not verdict["passed"]:
-            failures = "; ".join(verdict["failures"])
-            raise GateRefused(f"recommender v{version} fails the gate: {failures}", verdict)
-        self._models.set_live(workspace_id, FAMILY, version, "promote", actor, verdict)
-        return verdict
+        return self.family.promote(workspace_id, version, actor, self.check)
 
     def rollback(self, workspace_id: str, actor: str, version: int | None = None) -> int:
         """Make an earlier version live at once, not gated: the emergency exit. Default: the one before."""
-        if version is None:
-            current = self.live_version(workspace_id)
-            earlier = [e["version"] for e in self.history(workspace_id) if e["version"] != current]
-            if not earlier:
-                raise NotFound("no earlier live recommender to roll back to; see `zhiwen recommend models`")
-            version = int(earlier[0])
-        self.get(workspace_id, version)
-        self._models.set_live(workspace_id, FAMILY, version, "rollback", actor, {})
-        return version
+        return self.family.rollback(workspace_id, actor, version)
 
 
 def _best(validation: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ DEFAULT_MINIMUM = {"accuracy": 0.8}
 COMPARED = ("accuracy", "macro_f1")  # against the live model, on the candidate's held-out examples
 KNOWLEDGE_EXAMPLES = 500  # the workspace's own questions (FAQ, golden sets) added to the knowledge intent
 EMBED_BATCH = 64
+DEFINITIONS_TTL_S = 5.0  # an edit made by another process (the CLI) counts within this
 
 
 class IntentService:
@@ -44,14 +46,24 @@ class IntentService:
         self._embedder = embedder
         self.family = ModelFamily(models, workspaces, FAMILY, GATED, DEFAULT_MINIMUM, "intents")
         self._loaded: dict[str, tuple[int, TrainedIntents]] = {}
+        self._definitions: dict[str, tuple[float, tuple[Intent, ...]]] = {}  # until when, what
         self._lock = threading.Lock()
 
     # -- definitions -----------------------------------------------------------------------------------------
 
     def definitions(self, workspace_id: str) -> list[Intent]:
-        """The workspace's intents; the built-in ones until it saves its own."""
+        """The workspace's intents; the built-in ones until it saves its own. Kept for a few seconds: every
+        message reads them, and parsing 10,000 examples costs ~15 ms."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._definitions.get(workspace_id)
+        if cached is not None and cached[0] > now:
+            return list(cached[1])
         stored = self._workspaces.get_setting(workspace_id, SETTING)
-        return builtin_intents() if stored is None else parse_intents(stored)
+        intents = builtin_intents() if stored is None else parse_intents(stored)
+        with self._lock:
+            self._definitions[workspace_id] = (now + DEFINITIONS_TTL_S, tuple(intents))
+        return intents
 
     def get(self, workspace_id: str, name: str) -> Intent:
         found = next((i for i in self.definitions(workspace_id) if i.name == name), None)
@@ -62,6 +74,8 @@ class IntentService:
     def replace(self, workspace_id: str, intents: Sequence[Intent]) -> list[Intent]:
         checked = parse_intents([i.to_dict() for i in intents])  # the same checks as an import
         self._workspaces.put_setting(workspace_id, SETTING, [i.to_dict() for i in checked])
+        with self._lock:
+            self._definitions.pop(workspace_id, None)
         return checked
 
     def put(self, workspace_id: str, intent: Intent) -> Intent:
