@@ -20,6 +20,7 @@ import argparse
 import csv
 import json
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -76,10 +77,14 @@ def _train(services: Services, name: str, intents: list[dict[str, Any]]) -> dict
 
 
 def _classify(
-    services: Services, workspace_id: str, rows: Sequence[tuple[str, str]]
+    services: Services, workspace_id: str, rows: Sequence[tuple[str, str]], embedded: bool = False
 ) -> tuple[list[str], list[float]]:
+    """Each message's intent and the milliseconds it took; ``embedded``: the message's vector is already
+    in the query cache, as in an ask, where retrieval embeds the same message."""
     names, costs = [], []
     for text, _ in rows:
+        if embedded:
+            services.embedder.embed_queries([text])
         started = time.perf_counter()
         match = services.intents.match(workspace_id, text)
         costs.append((time.perf_counter() - started) * 1000)
@@ -92,18 +97,18 @@ def banking(services: Services, folder: Path) -> dict[str, Any]:
     train_rows, test_rows = _rows(folder / "train.csv"), _rows(folder / "test.csv")
     labels = sorted({label for _, label in train_rows})
     print(
-        f"BANKING77: {len(train_rows):,} training and {len(test_rows):,} test messages, {len(labels)} intents"
+        f"BANKING77: {len(train_rows):,} training and {len(test_rows):,} test messages,"
+        f" {len(labels)} intents",
+        file=sys.stderr,
     )
     full = _train(services, "banking77", _intents(train_rows, set(labels)))
-    print(f"  all intents: embedded in {full['embed_s']} s, trained in {full['train_s']} s", flush=True)
+    print(f"  all intents: embedded in {full['embed_s']} s, trained in {full['train_s']} s", file=sys.stderr)
     predicted, costs = _classify(services, full["workspace"], test_rows)
     accuracy = sum(p == t for p, (_, t) in zip(predicted, test_rows, strict=True)) / len(test_rows)
-    _, cached = _classify(
-        services, full["workspace"], test_rows[:500]
-    )  # the embedding now comes from the cache
+    _, cached = _classify(services, full["workspace"], test_rows[:500], embedded=True)
     held = set(labels[::HELD_OUT_EVERY][:HELD_OUT_COUNT])
     part = _train(services, "banking77-oos", _intents(train_rows, set(labels) - held))
-    print(f"  without {len(held)} intents: trained in {part['train_s']} s", flush=True)
+    print(f"  without {len(held)} intents: trained in {part['train_s']} s", file=sys.stderr)
     inside = [(t, y) for t, y in test_rows if y not in held]
     outside = [(t, y) for t, y in test_rows if y in held]
     named, _ = _classify(services, part["workspace"], inside)

@@ -130,6 +130,7 @@ class IntentMatch:
     awaiting: str | None = None  # the slot the reply asked for; the next message may carry it
     slots: Mapping[str, str] | None = None
     error: str | None = None  # why the action failed (a tool's timeout…), for the agent who takes over
+    urgent: bool = False  # a handoff that goes before the queue (the intent is marked urgent)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "slots": dict(self.slots or {})}
@@ -146,6 +147,7 @@ class IntentMatch:
             data.get("awaiting"),
             dict(data.get("slots") or {}),
             data.get("error"),
+            bool(data.get("urgent", False)),
         )
 
 
@@ -191,6 +193,7 @@ class DeskConversation:
     updated_at: str = ""
     last_message: str = ""
     visitor_hash: str | None = None  # widget conversations: only the visitor holding its token may use it
+    priority: int = 0  # 1: urgent (a complaint): taken before conversations that waited longer
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ def test_bad_intents_are_refused_and_nothing_is_half_saved(api: API) -> None:
         "reply": None,
         "slots": [],
         "tool": None,
+        "urgent": False,
         "examples": ["几点开门", "营业时间"],
     }
     before = added.json()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from zhiwen.errors import InvalidInput
 from zhiwen.services.intents.actions import TOOL_FAILED, IntentRouter, ToolFailed
 from zhiwen.services.intents.definitions import Tool, parse_intent
 from zhiwen.types import Workspace
@@ -161,6 +162,12 @@ def test_a_failing_tool_apologises_and_hands_off_and_a_complaint_goes_to_a_perso
     queued = services.desk.answered(workspace.id, angry)
     assert queued.answer is not None and queued.answer.text.startswith("非常抱歉")
     assert services.desk.conversation(workspace.id, angry.conversation_id or "").reason == "complaint"
+    assert angry.intent.urgent and queued.state.position == 1  # a complaint goes before the order question
+    assert services.desk.state(workspace.id, failed.conversation_id or "").position == 2
+    assert [c.id for c in services.desk.queue(workspace.id)] == [
+        angry.conversation_id,
+        failed.conversation_id,
+    ]
 
 
 def test_a_message_without_the_slot_starts_over(
@@ -171,3 +178,19 @@ def test_a_message_without_the_slot_starts_over(
     assert asked.intent is not None and asked.intent.awaiting == "order_number"
     thanks = services.answerer.answer(workspace.id, "never mind, thanks", asked.conversation_id)
     assert thanks.intent is not None and thanks.intent.name == "thanks" and thanks.mode == "reply"
+
+
+def test_training_refuses_an_example_two_intents_share_and_too_few_intents(
+    services: Services, workspace: Workspace
+) -> None:
+    services.intents.put(
+        workspace.id,
+        parse_intent({"name": "hello", "action": "reply", "reply": "hi", "examples": ["你好", "早"]}),
+    )
+    with pytest.raises(InvalidInput, match="'你好' in greeting and hello"):
+        services.intents.train(workspace.id, "test")
+    services.intents.replace(workspace.id, [parse_intent({"name": "only", "examples": ["x"]})])
+    with pytest.raises(InvalidInput, match="at least two intents"):
+        services.intents.train(workspace.id, "test")
+    services.intents.replace(workspace.id, [])  # no intents: a live model would send everything to knowledge
+    assert services.intents.definitions(workspace.id) == []

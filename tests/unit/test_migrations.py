@@ -50,6 +50,7 @@ def test_a_version_9_store_gets_sentence_vectors_for_the_knowledge_it_already_ha
     services.embedding_worker.run_until_done()
     with services.db.transaction() as conn:  # as version 9 left it: no sentence vectors anywhere
         conn.execute("DROP TABLE sentence_vectors")
+        conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("PRAGMA user_version = 9")
     services.close()
 
@@ -78,6 +79,7 @@ def test_a_version_10_store_keeps_its_vectors_and_numbers_them(
         conn.execute("INSERT INTO v10 SELECT chunk_id, workspace_id, vector FROM vectors")
         conn.execute("DROP TABLE vectors")
         conn.execute("ALTER TABLE v10 RENAME TO vectors")
+        conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("PRAGMA user_version = 10")
     services.close()
 
@@ -88,4 +90,24 @@ def test_a_version_10_store_keeps_its_vectors_and_numbers_them(
         assert [tuple(row) for row in conn.execute("SELECT seq FROM vectors")] == [(1,)]
     hits = upgraded.retriever.retrieve(workspace.id, "how long do refunds take", k=1, mode="vector").hits
     assert [hit.chunk.document_id for hit in hits] == [upgraded.documents.list_documents(workspace.id)[0].id]
+    upgraded.close()
+
+
+def test_migration_12_keeps_waiting_conversations_in_the_queue_at_normal_priority(
+    settings: Settings, embedder: BundledE5Embedder
+) -> None:
+    services = build_services(settings, embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    conversation = services.answerer.answer(workspace.id, "hello").conversation_id or ""
+    services.desk.request_human(workspace.id, conversation)
+    with services.db.transaction() as conn:  # desk_conversations as version 11 left it
+        conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")
+        conn.execute("PRAGMA user_version = 11")
+    services.close()
+
+    upgraded = build_services(settings, embedder=embedder)
+    assert upgraded.db.schema_version == len(MIGRATIONS)
+    (waiting,) = upgraded.desk.queue(workspace.id)
+    assert (waiting.id, waiting.priority) == (conversation, 0)
+    assert upgraded.desk.state(workspace.id, conversation).position == 1
     upgraded.close()

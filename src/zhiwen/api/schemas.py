@@ -394,6 +394,7 @@ class ConversationOut(BaseModel):
     reason: str | None
     contact: str
     failed_answers: int
+    priority: int = Field(0, description="1: urgent (an urgent intent such as a complaint), taken first.")
     created_at: str
     queued_at: str | None
     first_response_at: str | None
@@ -539,6 +540,7 @@ class IntentOut(BaseModel):
     awaiting: str | None = Field(None, description="The slot the reply asked the customer for.")
     slots: dict[str, str] = Field(default_factory=dict)
     error: str | None = Field(None, description="Why the action failed (a tool's timeout…).")
+    urgent: bool = Field(False, description="The handoff goes before conversations that waited longer.")
 
 
 Texts = dict[str, Annotated[str, Field(max_length=2000)]] | Annotated[str, Field(max_length=2000)]
@@ -567,6 +569,7 @@ class IntentDefinition(Strict):
     reply: Texts | None = None
     slots: list[SlotIn] = Field(default_factory=list, max_length=10)
     tool: ToolIn | None = None
+    urgent: bool = Field(False, description="A handoff goes before conversations that waited longer.")
     examples: list[Annotated[str, Field(max_length=500)]] = Field(min_length=1, max_length=5000)
 
 

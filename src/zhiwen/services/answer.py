@@ -62,7 +62,6 @@ NO_ANSWER = "NO_ANSWER"
 HISTORY_TURNS = 3  # earlier turns read back for a follow-up (older ones weigh too little to matter)
 
 
-Mode = AnswerMode
 CURATED_SOURCE = "curated-answers.jsonl"  # the working-knowledge document that holds the curated answers
 
 
@@ -75,7 +74,7 @@ class Draft:
     confidence: float
     text: str
     citations: list[Citation]
-    mode: Mode
+    mode: AnswerMode
     understood: Understood
     model_confidence: float  # what the confidence model says, even while calibrating
     passages: list[Hit]  # the retrieved hits with the chosen one first: what is cited and given to an LLM
@@ -482,7 +481,7 @@ class AnswerService:
         confidence: float,
         use_llm: bool,
         config: AnswerConfig,
-    ) -> tuple[str, list[Citation], Mode]:
+    ) -> tuple[str, list[Citation], AnswerMode]:
         if extract is None:  # no hits at all
             return HANDOFF_MESSAGES[language], [], "handoff"
         curated = _curated_match(question, hits, config.curated_match_above)
@@ -498,7 +497,7 @@ class AnswerService:
 
     def _llm_answer(
         self, question: str, language: str, hits: Sequence[Hit], fallback: Extract
-    ) -> tuple[str, list[Citation], Mode]:
+    ) -> tuple[str, list[Citation], AnswerMode]:
         assert self._llm is not None
         try:
             reply = self._llm.chat(
@@ -510,7 +509,7 @@ class AnswerService:
         return _grounded(reply, language, hits)
 
 
-def _grounded(reply: str, language: str, hits: Sequence[Hit]) -> tuple[str, list[Citation], Mode]:
+def _grounded(reply: str, language: str, hits: Sequence[Hit]) -> tuple[str, list[Citation], AnswerMode]:
     """An LLM reply kept only with the passages it cites; one that cites none, or declines, hands off."""
     cited = sorted({int(n) for n in _CITATION.findall(reply) if 1 <= int(n) <= len(hits)})
     if NO_ANSWER in reply or not cited:
@@ -536,7 +535,7 @@ def _curated_match(question: str, hits: Sequence[Hit], similarity_above: float) 
     return None
 
 
-def _extractive(extract: Extract) -> tuple[str, list[Citation], Mode]:
+def _extractive(extract: Extract) -> tuple[str, list[Citation], AnswerMode]:
     return f"{extract.passage} [1]", [_citation(1, extract.hit, extract.passage)], "extractive"
 
 

@@ -208,7 +208,8 @@ class DeskService:
                 workspace_id, conversation_id, "bot", "", answer.text, answer.id, answer.citations
             )
             return Turn(conversation_id, answer, (question, reply), self.state(workspace_id, conversation_id))
-        notice, state = self._queue(workspace_id, conversation_id, reason, answer.language)
+        urgent = answer.intent is not None and answer.intent.urgent
+        notice, state = self._queue(workspace_id, conversation_id, reason, answer.language, urgent)
         if answer.preface:
             notice = f"{answer.preface}\n\n{notice}"
         answer = replace(answer, text=notice, citations=(), handoff=True, mode="handoff")
@@ -279,7 +280,7 @@ class DeskService:
         position = wait = None
         if held.status == "waiting":
             waiting = self._store.conversations(workspace_id, ("waiting",), limit=10_000)
-            position = 1 + sum(1 for c in waiting if (c.queued_at or "") < (held.queued_at or ""))
+            position = 1 + sum(1 for c in waiting if _ahead(c, held))
             if availability.staffed:
                 wait = self._expected_wait(workspace_id, position, availability.agents_online)
         return DeskState(
@@ -319,7 +320,7 @@ class DeskService:
         assignee: str | None = None,
         limit: int = 200,
     ) -> list[DeskConversation]:
-        """Conversations with people, longest waiting first."""
+        """Conversations with people: urgent ones (a complaint) first, then the longest waiting."""
         for status in statuses:
             if status not in ("bot", "waiting", "open", "resolved"):
                 raise InvalidInput(f"status: {status!r} is not one of bot, waiting, open, resolved")
@@ -492,7 +493,7 @@ class DeskService:
     # ---- internals ----------------------------------------------------------------------------------
 
     def _queue(
-        self, workspace_id: str, conversation_id: str, reason: str, language: str
+        self, workspace_id: str, conversation_id: str, reason: str, language: str, urgent: bool = False
     ) -> tuple[str, DeskState]:
         held = self._store.get(workspace_id, conversation_id)
         said = " ".join(
@@ -505,6 +506,7 @@ class DeskService:
                 "team": held.team or self.settings(workspace_id).team_for(said),
                 "status": "waiting",
                 "reason": reason,
+                "priority": 1 if urgent else 0,
                 "queued_at": utc_now(),
                 "assignee": None,
                 "first_response_at": None,
@@ -639,3 +641,8 @@ def _handoff_reason(answer: Answer) -> str | None:
     if answer.handoff and intent is not None and intent.action != "answer":
         return intent.name
     return "bot_handoff" if answer.handoff else None
+
+
+def _ahead(other: DeskConversation, held: DeskConversation) -> bool:
+    """Whether ``other`` is taken before ``held``: urgent first, then who waited longer."""
+    return (-other.priority, other.queued_at or "") < (-held.priority, held.queued_at or "")

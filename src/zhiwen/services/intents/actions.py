@@ -77,7 +77,8 @@ class IntentRouter:
         if match.action == "answer":
             return Routed(match)
         intent = self._intents.get(workspace_id, match.name)
-        return self._act(intent, replace(match, slots=_found(intent, message, {})), language)
+        match = replace(match, slots=_found(intent, message, {}), urgent=intent.urgent)
+        return self._act(intent, match, language)
 
     def _continue(
         self, workspace_id: str, message: str, language: str, pending: IntentMatch
@@ -89,9 +90,8 @@ class IntentRouter:
         slot = next((s for s in intent.slots if s.name == pending.awaiting), None)
         if slot is None or slot.find(message) is None:
             return None
-        return self._act(
-            intent, replace(pending, slots=_found(intent, message, pending.slots or {})), language
-        )
+        slots = _found(intent, message, pending.slots or {})
+        return self._act(intent, replace(pending, slots=slots, urgent=intent.urgent), language)
 
     def _act(self, intent: Intent, match: IntentMatch, language: str) -> Routed:
         slots = dict(match.slots or {})

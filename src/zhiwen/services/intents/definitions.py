@@ -88,11 +88,14 @@ class Intent:
     slots: tuple[Slot, ...] = ()
     tool: Tool | None = None
     description: str = ""
+    urgent: bool = False  # a handoff goes before conversations that waited longer (complaints)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "action": self.action}
         if self.description:
             data["description"] = self.description
+        if self.urgent:
+            data["urgent"] = True
         if self.reply:
             data["reply"] = dict(self.reply)
         if self.slots:
@@ -222,7 +225,10 @@ def parse_intent(value: object, where: str = "intent") -> Intent:
                 raise InvalidInput(
                     f"{where}.reply.{language}: {{{placeholder}}} is not a slot of this intent"
                 )
-    return Intent(name, examples, action, reply, slots, tool, str(value.get("description", "")))
+    urgent = value.get("urgent", False)
+    if not isinstance(urgent, bool):
+        raise InvalidInput(f"{where}.urgent: true or false")
+    return Intent(name, examples, action, reply, slots, tool, str(value.get("description", "")), urgent)
 
 
 def parse_intents(values: object) -> list[Intent]:

@@ -116,10 +116,15 @@ class IntentService:
         ordered = sorted(pairs, key=lambda p: (p[1], p[0]))
         texts = [t for t, _ in ordered]
         labels = [label for _, label in ordered]
-        repeated = len(texts) - len(set(texts))
-        if repeated:
+        owners: dict[str, list[str]] = {}
+        for text, label in ordered:
+            owners.setdefault(text, []).append(label)
+        shared = [(t, names) for t, names in owners.items() if len(names) > 1]
+        if shared:
+            text, names = shared[0]
             raise InvalidInput(
-                f"{repeated} example(s) belong to two intents; an example must name one intent"
+                f"{len(shared)} example(s) belong to two intents, e.g. {text!r} in {' and '.join(names)};"
+                " an example must name one intent"
             )
         if len(set(labels)) < 2:
             raise InvalidInput("define at least two intents (one may be the built-in 'knowledge')")

@@ -539,6 +539,12 @@ MIGRATIONS: list[list[Migration]] = [
     CREATE INDEX vectors_by_workspace ON vectors(workspace_id, seq);
     """
     ],
+    # 12: urgent conversations (an intent marked urgent, such as a complaint) are taken before the others.
+    [
+        """
+    ALTER TABLE desk_conversations ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    """
+    ],
 ]
 
 

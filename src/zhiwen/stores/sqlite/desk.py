@@ -38,6 +38,7 @@ _MUTABLE = frozenset(
         "first_response_at",
         "resolved_at",
         "visitor_hash",
+        "priority",
     }
 )
 
@@ -60,6 +61,7 @@ def _conversation(row: sqlite3.Row) -> DeskConversation:
         updated_at=row["updated_at"],
         last_message=(row["last_message"] if "last_message" in row.keys() else "") or "",  # noqa: SIM118
         visitor_hash=row["visitor_hash"],
+        priority=row["priority"],
     )
 
 
@@ -161,7 +163,7 @@ class SqliteDeskStore:
                 "SELECT d.*, (SELECT m.text FROM desk_messages m WHERE m.conversation_id = d.conversation_id"
                 "  AND m.author != 'note' ORDER BY m.id DESC LIMIT 1) AS last_message"
                 f" FROM desk_conversations d WHERE {' AND '.join(where)}"
-                " ORDER BY d.queued_at IS NULL, d.queued_at, d.created_at LIMIT ?",
+                " ORDER BY d.queued_at IS NULL, d.priority DESC, d.queued_at, d.created_at LIMIT ?",
                 [*parameters, limit],
             ).fetchall()
         return [_conversation(r) for r in rows]
