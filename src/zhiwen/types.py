@@ -131,6 +131,7 @@ class IntentMatch:
     slots: Mapping[str, str] | None = None
     error: str | None = None  # why the action failed (a tool's timeout…), for the agent who takes over
     urgent: bool = False  # a handoff that goes before the queue (the intent is marked urgent)
+    language: str = ""  # of the reply; a slot given later ("2024113012345") is answered in it
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "slots": dict(self.slots or {})}
@@ -148,6 +149,7 @@ class IntentMatch:
             dict(data.get("slots") or {}),
             data.get("error"),
             bool(data.get("urgent", False)),
+            str(data.get("language") or ""),
         )
 
 
@@ -170,7 +172,7 @@ class Answer:
     related_products: tuple[RelatedProduct, ...] = ()  # when the question names catalogue products
     understood_as: str | None = None  # a follow-up read with the conversation's earlier turns
     intent: IntentMatch | None = None  # None: no live intent model
-    preface: str = ""  # said before the desk's handoff notice (an intent's own words, or why a tool failed)
+    preface: str = ""  # said before the desk's handoff notice (an intent's own words, or a tool's apology)
 
 
 @dataclass(frozen=True)

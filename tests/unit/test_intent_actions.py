@@ -194,3 +194,42 @@ def test_training_refuses_an_example_two_intents_share_and_too_few_intents(
         services.intents.train(workspace.id, "test")
     services.intents.replace(workspace.id, [])  # no intents: a live model would send everything to knowledge
     assert services.intents.definitions(workspace.id) == []
+
+
+def test_a_bare_number_is_answered_in_the_conversations_language_and_full_width_digits_count(
+    services: Services, workspace: Workspace, orders: str
+) -> None:
+    _live(services, workspace, orders)
+    asked = services.answerer.answer(workspace.id, "我的快递到哪了")
+    assert asked.intent is not None and asked.intent.awaiting == "order_number"
+    told = services.answerer.answer(workspace.id, "２０２４１１３０１２３４５", asked.conversation_id)
+    assert (told.mode, told.language, told.text) == ("tool", "zh", "订单2024113012345：shipped")
+
+
+def test_the_gate_compares_a_new_version_with_the_live_one_on_the_same_examples(
+    services: Services, workspace: Workspace
+) -> None:
+    first = services.intents.train(workspace.id, "test")
+    services.intents.promote(workspace.id, first.version, "test")
+    second = services.intents.train(workspace.id, "test")
+    verdict = services.intents.check(workspace.id, second.version)
+    assert verdict["live"]["version"] == first.version and set(verdict["live"]) >= {"accuracy", "macro_f1"}
+    assert verdict["passed"], verdict["failures"]  # the same settings on the same split: no drop
+    services.intents.family.set_gate_policy(workspace.id, {}, 0.0)
+    broken = [
+        parse_intent({"name": "hello", "action": "reply", "reply": "hi", "examples": ["hi"]}),
+        parse_intent({"name": "knowledge", "examples": ["hi there", "hello"]}),
+    ]
+    services.intents.replace(workspace.id, broken)
+    third = services.intents.train(workspace.id, "test")
+    refused = services.intents.check(workspace.id, third.version)  # two examples: nothing held out
+    assert refused["candidate"]["accuracy"] is None and not refused["passed"]
+
+
+def test_requests_a_tool_cannot_send_fail_politely(orders: str) -> None:
+    router = IntentRouter(None, {"TOKEN": "密钥"})  # type: ignore[arg-type] # calls need no model
+    with pytest.raises(ToolFailed, match="cannot send the request"):
+        router.call(_tool(orders + "/ok", headers={"X-Key": "{secret:TOKEN}"}), {})
+    with pytest.raises(ToolFailed, match="path segment"):
+        router.call(_tool(orders + "/ok/{order_number}"), {"order_number": ".."})
+    router.close()

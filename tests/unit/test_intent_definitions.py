@@ -94,6 +94,20 @@ def test_a_gbk_csv_is_read_and_one_language_serves_both() -> None:
         ),
         (
             "intents.yaml",
+            b"- name: x\n  action: tool\n  examples: [a]\n"
+            b"  slots: [{name: host, pattern: '\\w+', prompt: p}]\n"
+            b"  tool: {url: 'http://{host}.example.com/', reply: r}\n",
+            "not the host",
+        ),
+        (
+            "intents.yaml",
+            b"- name: x\n  action: reply\n  reply: hi\n  examples: [a]\n  slots: [{name: city, prompt: p}]\n",
+            "pattern: one of",
+        ),
+        ("intents.yaml", b"- name: x\n  examples: [[nested]]\n", "each example is a text"),
+        ("intents.yaml", b"- name: x\n  description: " + b"d" * 501 + b"\n  examples: [a]\n", "at most 500"),
+        (
+            "intents.yaml",
             b"- name: x\n  action: reply\n  reply: 'hi {name}'\n  examples: [a]\n",
             "{name} is not a slot",
         ),

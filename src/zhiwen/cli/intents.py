@@ -135,17 +135,25 @@ def try_message(
     (nothing is answered or recorded)."""
     services = state.services()
     workspace_id = state.workspace(workspace).id
-    ranked = services.intents.classify(workspace_id, message)
-    match = services.intents.match(workspace_id, message)
+    classified = services.intents.classify(workspace_id, message)
     if as_json:
-        print_json({"match": None if match is None else match.to_dict(), "ranked": ranked})
+        print_json(
+            None
+            if classified is None
+            else {
+                "match": classified.match.to_dict(),
+                "ranked": classified.ranked,
+                "threshold": classified.threshold,
+            }
+        )
         return
-    if match is None or ranked is None:
+    if classified is None:
         console.print("No intent model is live: `zhiwen intents train --promote`.")
         return
-    for name, probability in ranked[:5]:
+    for name, probability in classified.ranked[:5]:
         console.print(f"  {probability:.3f}  {name}")
-    console.print(f"→ [bold]{match.name}[/] ({match.action})")
+    match = classified.match
+    console.print(f"→ [bold]{match.name}[/] ({match.action}; out of scope below {classified.threshold:.3f})")
 
 
 @intents_app.command("train")

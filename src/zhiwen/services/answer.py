@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from importlib import resources
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -360,7 +360,11 @@ class AnswerService:
             if conversation
             else None
         )
-        return self._router.route(workspace_id, question, detect_language(question), pending)
+        try:
+            return self._router.route(workspace_id, question, detect_language(question), pending)
+        except Exception:  # intents are an extra: when they break, the knowledge still answers
+            log.exception("intent routing failed; answering from the knowledge")
+            return None
 
     def _finish_routed(
         self,
@@ -374,7 +378,7 @@ class AnswerService:
     ) -> tuple[Answer, Draft]:
         """An intent's reply, tool answer or handoff: no retrieval was needed."""
         question = self._checked(question)
-        language: Literal["zh", "en"] = "zh" if detect_language(question) == "zh" else "en"
+        language = routed.language
         assert routed.text is not None
         text = routed.text
         if routed.handoff:

@@ -98,13 +98,13 @@ def export_intents(services: ServicesDep, key: AdminKey, format: Literal["yaml",
 @router.post("/classify", response_model=IntentClassifyResponse)
 def classify(body: IntentClassifyRequest, services: ServicesDep, key: AdminKey) -> IntentClassifyResponse:
     """What the live intent model makes of a message (nothing is answered or recorded)."""
-    ranked = services.intents.classify(key.workspace_id, body.message) or []
-    match = services.intents.match(key.workspace_id, body.message)
-    live = services.intents.live_model(key.workspace_id)
+    classified = services.intents.classify(key.workspace_id, body.message)
+    if classified is None:
+        return IntentClassifyResponse(match=None, ranked=[], threshold=None)
     return IntentClassifyResponse(
-        match=None if match is None else IntentOut(**match.to_dict()),
-        ranked=ranked,
-        threshold=None if live is None else live[1].model.threshold_,
+        match=IntentOut(**classified.match.to_dict()),
+        ranked=classified.ranked,
+        threshold=classified.threshold,
     )
 
 

@@ -7,6 +7,7 @@ failure in the turn's record.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -17,8 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from zhiwen.errors import NotFound
-from zhiwen.services.intents.definitions import Intent, Tool, fill
+from zhiwen.services.intents.definitions import SECRET_PLACEHOLDER, Intent, Tool, fill
 from zhiwen.services.intents.service import IntentService
 from zhiwen.types import IntentMatch
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 SECRET_PREFIX = "ZHIWEN_SECRET_"  # noqa: S105 - a variable name prefix, not a secret
 MAX_TOOL_REPLY_BYTES = 1_000_000
-_SECRET = re.compile(r"\{secret:([A-Z][A-Z0-9_]{0,63})\}")
+_LETTERS = re.compile(r"[^\W\d_]")  # a letter of any script
 TOOL_FAILED = {"zh": "抱歉，暂时无法查询到相关信息。", "en": "Sorry, I can't look that up right now."}
 
 
@@ -37,6 +37,7 @@ class Routed:
     match: IntentMatch
     text: str | None = None
     mode: Literal["reply", "tool", "handoff"] = "reply"
+    language: Literal["zh", "en"] = "zh"  # of the reply: a bare order number keeps the conversation's
 
     @property
     def handoff(self) -> bool:
@@ -66,26 +67,26 @@ class IntentRouter:
         """None without a live intent model; otherwise the match, and what to say when it is not an
         ordinary question. ``pending`` is the last turn's intent when it asked for a slot: a message
         carrying that value continues it."""
-        language = "zh" if language == "zh" else "en"
+        reply_in: Literal["zh", "en"] = "zh" if language == "zh" else "en"
         if pending is not None and pending.awaiting:
-            continued = self._continue(workspace_id, message, language, pending)
+            if not _LETTERS.search(message) and pending.language in ("zh", "en"):
+                reply_in = "zh" if pending.language == "zh" else "en"  # "2024113012345" is no language
+            continued = self._continue(workspace_id, message, reply_in, pending)
             if continued is not None:
                 return continued
-        match = self._intents.match(workspace_id, message)
-        if match is None:
+        classified = self._intents.classify(workspace_id, message)
+        if classified is None:
             return None
-        if match.action == "answer":
-            return Routed(match)
-        intent = self._intents.get(workspace_id, match.name)
-        match = replace(match, slots=_found(intent, message, {}), urgent=intent.urgent)
-        return self._act(intent, match, language)
+        if classified.intent is None or classified.intent.action == "answer":
+            return Routed(classified.match, language=reply_in)
+        intent = classified.intent
+        return self._act(intent, replace(classified.match, slots=_found(intent, message, {})), reply_in)
 
     def _continue(
-        self, workspace_id: str, message: str, language: str, pending: IntentMatch
+        self, workspace_id: str, message: str, language: Literal["zh", "en"], pending: IntentMatch
     ) -> Routed | None:
-        try:
-            intent = self._intents.get(workspace_id, pending.name)
-        except NotFound:
+        intent = next((i for i in self._intents.definitions(workspace_id) if i.name == pending.name), None)
+        if intent is None or intent.action == "answer":  # removed or changed since it asked
             return None
         slot = next((s for s in intent.slots if s.name == pending.awaiting), None)
         if slot is None or slot.find(message) is None:
@@ -93,46 +94,55 @@ class IntentRouter:
         slots = _found(intent, message, pending.slots or {})
         return self._act(intent, replace(pending, slots=slots, urgent=intent.urgent), language)
 
-    def _act(self, intent: Intent, match: IntentMatch, language: str) -> Routed:
+    def _act(self, intent: Intent, match: IntentMatch, language: Literal["zh", "en"]) -> Routed:
         slots = dict(match.slots or {})
+        match = replace(match, language=language, urgent=intent.urgent)
         missing = next((s for s in intent.slots if s.name not in slots), None)
         if missing is not None:
-            return Routed(replace(match, awaiting=missing.name), missing.prompt[language], "reply")
+            return Routed(replace(match, awaiting=missing.name), missing.prompt[language], "reply", language)
         match = replace(match, awaiting=None)
         if intent.action == "reply":
-            return Routed(match, fill(intent.reply[language], slots), "reply")
-        if intent.action == "handoff":
-            return Routed(match, fill(intent.reply[language], slots) if intent.reply else "", "handoff")
-        assert intent.tool is not None
+            return Routed(match, fill(intent.reply[language], slots), "reply", language)
+        if intent.action == "handoff" or intent.tool is None:
+            reply = fill(intent.reply[language], slots) if intent.reply else ""
+            return Routed(match, reply, "handoff", language)
         try:
-            reply = self.call(intent.tool, slots)
+            answer = self.call(intent.tool, slots)
         except ToolFailed as failed:
             log.warning("tool of intent %s failed: %s", intent.name, failed)
-            return Routed(replace(match, error=str(failed)), TOOL_FAILED[language], "handoff")
-        return Routed(match, fill(intent.tool.reply[language], {**reply, **slots}), "tool")
+            return Routed(replace(match, error=str(failed)), TOOL_FAILED[language], "handoff", language)
+        return Routed(match, fill(intent.tool.reply[language], {**answer, **slots}), "tool", language)
 
     def call(self, tool: Tool, slots: Mapping[str, str]) -> Mapping[str, Any]:
-        """The tool's JSON object for these slot values; :class:`ToolFailed` names what went wrong."""
+        """The tool's JSON object for these slot values; :class:`ToolFailed` names what went wrong (and
+        nothing else escapes: a customer never sees a stack trace)."""
+        if any(v.strip() in (".", "..") for v in slots.values()):
+            raise ToolFailed("a slot value is a path segment (. or ..)")  # encoded or not, it moves the path
         url = fill(_with_secrets(tool.url, self._secrets), {k: quote(v, safe="") for k, v in slots.items()})
         headers = {k: fill(_with_secrets(v, self._secrets), slots) for k, v in tool.headers.items()}
         try:
-            response = self._client.request(
+            with self._client.stream(
                 tool.method,
                 url,
                 headers=headers,
                 json=dict(slots) if tool.method == "POST" else None,
                 timeout=tool.timeout_s,
-            )
+            ) as response:
+                if response.status_code >= 300:
+                    raise ToolFailed(f"the tool answered HTTP {response.status_code}")
+                content = b""
+                for piece in response.iter_bytes():
+                    content += piece
+                    if len(content) > MAX_TOOL_REPLY_BYTES:
+                        raise ToolFailed(f"the tool's reply is over {MAX_TOOL_REPLY_BYTES:,} bytes")
         except httpx.TimeoutException:
             raise ToolFailed(f"no reply within {tool.timeout_s:g} s") from None
         except httpx.HTTPError as error:
             raise ToolFailed(f"cannot reach the tool ({type(error).__name__})") from None
-        if response.status_code >= 300:
-            raise ToolFailed(f"the tool answered HTTP {response.status_code}")
-        if len(response.content) > MAX_TOOL_REPLY_BYTES:
-            raise ToolFailed(f"the tool's reply is over {MAX_TOOL_REPLY_BYTES:,} bytes")
+        except (httpx.InvalidURL, UnicodeError, ValueError) as error:  # a header value that is not ASCII…
+            raise ToolFailed(f"cannot send the request ({type(error).__name__})") from None
         try:
-            body = response.json()
+            body = json.loads(content)
         except ValueError:
             raise ToolFailed("the tool's reply is not JSON") from None
         if not isinstance(body, Mapping):
@@ -154,7 +164,7 @@ def _with_secrets(text: str, secrets: Mapping[str, str]) -> str:
             raise ToolFailed(f"the secret {name} is not set (server setting {SECRET_PREFIX}{name})")
         return secrets[name]
 
-    return _SECRET.sub(value, text)
+    return SECRET_PLACEHOLDER.sub(value, text)
 
 
 def _found(intent: Intent, message: str, known: Mapping[str, str]) -> dict[str, str]:

@@ -25,10 +25,10 @@ Probabilities = npt.NDArray[np.float64]
 Vectors = npt.NDArray[np.float32]
 
 
-def _ngrams() -> TfidfVectorizer:
-    return TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=2, lowercase=True
-    )
+def _ngrams(examples: int) -> TfidfVectorizer:
+    """Character 1-4-grams; those seen once are noise in a big set but all there is in a tiny one."""
+    min_df = 2 if examples >= 50 else 1
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=min_df)
 
 
 def _words() -> TfidfVectorizer:
@@ -57,7 +57,7 @@ class IntentClassifier:
         self.ngram_model_: LogisticRegression | None = None
         self.embedding_model_: LogisticRegression | None = None
         if self.weight > 0:
-            self.vectorizers_ = (_ngrams(), _words())
+            self.vectorizers_ = (_ngrams(len(texts)), _words())
             features = sparse.hstack([v.fit_transform(texts) for v in self.vectorizers_]).tocsr()
             self.ngram_model_ = LogisticRegression(C=self.ngram_c, max_iter=1000).fit(features, y)
         if self.weight < 1:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -38,6 +39,11 @@ MAX_TIMEOUT_S = 30.0
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _SECRET = re.compile(r"^secret:([A-Z][A-Z0-9_]{0,63})$")
+SECRET_PLACEHOLDER = re.compile(r"\{secret:([A-Z][A-Z0-9_]{0,63})\}")
+MAX_DESCRIPTION_CHARS = 500
+MAX_SLOTS = 10
+MAX_HEADERS = 20
+MAX_URL_CHARS = 2000
 
 # Patterns a slot can name instead of writing its own regular expression.
 SLOT_PATTERNS = {
@@ -62,7 +68,9 @@ class Slot:
         return re.compile(SLOT_PATTERNS.get(self.pattern, self.pattern))
 
     def find(self, message: str) -> str | None:
-        found = self.regex.search(message)
+        """The value in ``message``, full-width digits and letters read as ASCII (Chinese keyboards type
+        "２０２４…")."""
+        found = self.regex.search(unicodedata.normalize("NFKC", message))
         return None if found is None else found.group(0)
 
 
@@ -145,7 +153,11 @@ def _slot(value: object, where: str) -> Slot:
     name = str(value.get("name", ""))
     if not _NAME.match(name):
         raise InvalidInput(f"{where}.name: {name!r} must be lower-case letters, digits and _")
-    pattern = str(value.get("pattern") or name)
+    pattern = str(value.get("pattern") or "")
+    if not pattern and name in SLOT_PATTERNS:
+        pattern = name
+    if not pattern:
+        raise InvalidInput(f"{where}.pattern: one of {', '.join(SLOT_PATTERNS)} or a regular expression")
     try:
         re.compile(SLOT_PATTERNS.get(pattern, pattern))
     except re.error as error:
@@ -159,15 +171,21 @@ def _tool(value: object, where: str, slots: Sequence[Slot]) -> Tool:
     if not isinstance(value, Mapping):
         raise InvalidInput(f"{where}: expected {{method, url, headers, timeout_s, reply}}")
     url = str(value.get("url", "")).strip()
-    parts = urlsplit(url.replace("{", "").replace("}", ""))
+    if len(url) > MAX_URL_CHARS:
+        raise InvalidInput(f"{where}.url: at most {MAX_URL_CHARS} characters")
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInput(f"{where}.url: {url!r} is not an http(s) URL")
+    if "{" in parts.scheme + parts.netloc:  # a customer's message must never choose the host
+        raise InvalidInput(f"{where}.url: slots and secrets may fill the path and query, not the host")
     method = str(value.get("method", "GET")).upper()
     if method not in ("GET", "POST"):
         raise InvalidInput(f"{where}.method: GET or POST, not {method}")
     headers = value.get("headers") or {}
     if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
         raise InvalidInput(f"{where}.headers: expected a mapping of header names to texts")
+    if len(headers) > MAX_HEADERS or any(len(v) > MAX_TEMPLATE_CHARS for v in headers.values()):
+        raise InvalidInput(f"{where}.headers: at most {MAX_HEADERS}, of {MAX_TEMPLATE_CHARS} characters each")
     try:
         timeout = float(value.get("timeout_s", 5.0))
     except (TypeError, ValueError):
@@ -201,6 +219,8 @@ def parse_intent(value: object, where: str = "intent") -> Intent:
     raw_examples = value.get("examples") or []
     if isinstance(raw_examples, str) or not isinstance(raw_examples, Sequence):
         raise InvalidInput(f"{where}.examples: expected a list of messages")
+    if not all(isinstance(e, str | int | float) for e in raw_examples):
+        raise InvalidInput(f"{where}.examples: each example is a text")
     examples = tuple(dict.fromkeys(str(e).strip() for e in raw_examples if str(e).strip()))
     if not examples:
         raise InvalidInput(f"{where}: give at least one example message")
@@ -212,6 +232,8 @@ def parse_intent(value: object, where: str = "intent") -> Intent:
     raw_slots = value.get("slots") or []
     if not isinstance(raw_slots, Sequence) or isinstance(raw_slots, str):
         raise InvalidInput(f"{where}.slots: expected a list")
+    if len(raw_slots) > MAX_SLOTS:
+        raise InvalidInput(f"{where}.slots: at most {MAX_SLOTS}")
     slots = tuple(_slot(s, f"{where}.slots[{n}]") for n, s in enumerate(raw_slots))
     if len({s.name for s in slots}) < len(slots):
         raise InvalidInput(f"{where}.slots: two slots have the same name")
@@ -225,10 +247,13 @@ def parse_intent(value: object, where: str = "intent") -> Intent:
                 raise InvalidInput(
                     f"{where}.reply.{language}: {{{placeholder}}} is not a slot of this intent"
                 )
+    description = str(value.get("description") or "")
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise InvalidInput(f"{where}.description: at most {MAX_DESCRIPTION_CHARS} characters")
     urgent = value.get("urgent", False)
     if not isinstance(urgent, bool):
         raise InvalidInput(f"{where}.urgent: true or false")
-    return Intent(name, examples, action, reply, slots, tool, str(value.get("description", "")), urgent)
+    return Intent(name, examples, action, reply, slots, tool, description, urgent)
 
 
 def parse_intents(values: object) -> list[Intent]:

@@ -3,10 +3,12 @@ promotion and rollback (one :class:`ModelFamily`), and classifying a message wit
 
 from __future__ import annotations
 
+import logging
 import pickle
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,14 +23,23 @@ from zhiwen.services.intents.train import Progress, TrainedIntents, evaluate, he
 from zhiwen.services.model_family import ModelFamily
 from zhiwen.types import IntentMatch, ModelVersion
 
+log = logging.getLogger(__name__)
+
 FAMILY = "intent"
 SETTING = "intents"
-GATED = ("accuracy", "macro_f1")
+GATED = ("accuracy", "macro_f1")  # minimums, and no drop against the live model on the same examples
 DEFAULT_MINIMUM = {"accuracy": 0.8}
-COMPARED = ("accuracy", "macro_f1")  # against the live model, on the candidate's held-out examples
 KNOWLEDGE_EXAMPLES = 500  # the workspace's own questions (FAQ, golden sets) added to the knowledge intent
 EMBED_BATCH = 64
 DEFINITIONS_TTL_S = 5.0  # an edit made by another process (the CLI) counts within this
+
+
+@dataclass(frozen=True)
+class Classified:
+    ranked: list[tuple[str, float]]  # every intent, most probable first
+    threshold: float  # below it the message is out of scope
+    match: IntentMatch  # what acts: the best intent, or the answer intent
+    intent: Intent | None  # the definition that acts (None: answer from the knowledge)
 
 
 class IntentService:
@@ -144,7 +155,8 @@ class IntentService:
         versions = self.family.versions(workspace_id)
         if versions:
             last = self._unpickle(self.family.load(workspace_id, versions[-1].version))
-            known = dict(zip(last.texts, last.vectors, strict=True))
+            if last.embedder == self._embedder.name:
+                known = dict(zip(last.texts, last.vectors, strict=True))
         missing = [t for t in texts if t not in known]
         for start in range(0, len(missing), EMBED_BATCH):
             if progress:
@@ -159,7 +171,8 @@ class IntentService:
         vectors = self.vectors(workspace_id, texts, progress)
         fallback = next((i.name for i in self.definitions(workspace_id) if i.action == "answer"), None)
         model, report = train(texts, labels, vectors.astype(np.float32), fallback, progress=progress)
-        blob = pickle.dumps(TrainedIntents(model, texts, labels, vectors), protocol=pickle.HIGHEST_PROTOCOL)
+        trained = TrainedIntents(model, texts, labels, vectors, self._embedder.name)
+        blob = pickle.dumps(trained, protocol=pickle.HIGHEST_PROTOCOL)
         return self.family.save(workspace_id, "blend", model.get_params(), report, blob, actor)
 
     def check(self, workspace_id: str, version: int) -> dict[str, Any]:
@@ -178,12 +191,12 @@ class IntentService:
         live: dict[str, Any] | None = None
         if live_version is not None and live_version != version:
             live = {"version": live_version, **self._refitted(workspace_id, candidate, live_version)}
-            for metric in COMPARED:
-                drop = live[metric] - held_out[metric]
-                if drop > policy.tolerance:
+            for metric in GATED:
+                measured = held_out.get(metric, 0.0)
+                if live[metric] - measured > policy.tolerance:
                     failures.append(
-                        f"{metric} drops {drop:.4f} against live v{live_version}"
-                        f" ({held_out[metric]:.4f} < {live[metric]:.4f}; tolerance {policy.tolerance})"
+                        f"{metric} drops {live[metric] - measured:.4f} against live v{live_version}"
+                        f" ({measured:.4f} < {live[metric]:.4f}; tolerance {policy.tolerance})"
                     )
         return {
             "version": version,
@@ -210,7 +223,7 @@ class IntentService:
             [trained.labels[n] for n in test_rows],
             None,
         )
-        return {m: figures.get(m, 0.0) for m in COMPARED}
+        return {m: figures.get(m, 0.0) for m in GATED}
 
     def promote(self, workspace_id: str, version: int, actor: str) -> dict[str, Any]:
         return self.family.promote(workspace_id, version, actor, self.check)
@@ -221,6 +234,8 @@ class IntentService:
     # -- classifying -----------------------------------------------------------------------------------------
 
     def live_model(self, workspace_id: str) -> tuple[int, TrainedIntents] | None:
+        """The live version and its model; None without one, or when it was trained with another
+        embedder than this server's (its vectors would not fit: retrain)."""
         version = self.family.live_version(workspace_id)
         if version is None:
             return None
@@ -230,35 +245,40 @@ class IntentService:
             loaded = (version, self._unpickle(self.family.load(workspace_id, version)))
             with self._lock:
                 self._loaded[workspace_id] = loaded
+        if loaded[1].embedder != self._embedder.name:
+            log.warning("intent model v%s was trained with %s: retrain it", version, loaded[1].embedder)
+            return None
         return loaded
 
-    def classify(self, workspace_id: str, message: str) -> list[tuple[str, float]] | None:
-        """The live model's intents for ``message``, most probable first, with the out-of-scope line
-        as ``("out_of_scope", threshold)`` in its place; None without a live model."""
+    def classify(self, workspace_id: str, message: str) -> Classified | None:
+        """What the live model makes of ``message``: every intent with its probability (most probable
+        first), the threshold, and the intent that acts; None without a live model."""
         live = self.live_model(workspace_id)
         if live is None:
             return None
-        model = live[1].model
-        vector = self._embedder.embed_queries([message])
-        probabilities = model.predict_proba([message], vector)[0]
+        version, trained = live
+        model = trained.model
+        probabilities = model.predict_proba([message], self._embedder.embed_queries([message]))[0]
         ranked = sorted(
-            zip(model.classes_.tolist(), probabilities.tolist(), strict=True), key=lambda p: -p[1]
+            ((str(n), round(float(p), 4)) for n, p in zip(model.classes_, probabilities, strict=True)),
+            key=lambda pair: -pair[1],
         )
-        return [(str(name), round(float(p), 4)) for name, p in ranked]
+        intents = self.definitions(workspace_id)
+        name, probability = ranked[0]
+        intent = next((i for i in intents if i.name == name), None)
+        if probability < model.threshold_ or intent is None:  # out of scope, or an intent since removed
+            answer = next((i.name for i in intents if i.action == "answer"), KNOWLEDGE)
+            return Classified(
+                ranked, model.threshold_, IntentMatch(answer, probability, "answer", version), None
+            )
+        match = IntentMatch(name, probability, intent.action, version, urgent=intent.urgent)
+        return Classified(ranked, model.threshold_, match, intent)
 
     def match(self, workspace_id: str, message: str) -> IntentMatch | None:
-        """The intent the live model is confident of, or the knowledge intent when it is not sure; None
+        """The intent the live model is confident of, or the answer intent when it is not sure; None
         without a live model."""
-        live = self.live_model(workspace_id)
-        ranked = self.classify(workspace_id, message)
-        if live is None or ranked is None:
-            return None
-        name, probability = ranked[0]
-        by_name = {i.name: i for i in self.definitions(workspace_id)}
-        intent = by_name.get(name)
-        if probability < live[1].model.threshold_ or intent is None:
-            return IntentMatch(KNOWLEDGE, probability, "answer", live[0])
-        return IntentMatch(name, probability, intent.action, live[0])
+        classified = self.classify(workspace_id, message)
+        return None if classified is None else classified.match
 
     @staticmethod
     def _unpickle(blob: bytes) -> TrainedIntents:

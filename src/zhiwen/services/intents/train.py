@@ -39,6 +39,7 @@ class TrainedIntents:
     texts: list[str]
     labels: list[str]
     vectors: npt.NDArray[np.float16]
+    embedder: str  # the embedder's name: another one's vectors do not fit this model
 
 
 def is_held_out(text: str) -> bool:
