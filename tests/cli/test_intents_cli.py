@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_cli import zhiwen
+from zhiwen.cli.common import state
+from zhiwen.cli.serve import _demo_intents
 from zhiwen.errors import InvalidInput, NotFound
+from zhiwen.web.shop import demo_order, serve_shop
 
 
 def test_intents_are_edited_trained_tried_and_gated_from_the_command_line(tmp_path: Path) -> None:
@@ -59,3 +62,25 @@ def test_intents_are_edited_trained_tried_and_gated_from_the_command_line(tmp_pa
         zhiwen(tmp_path, "intents", "rollback")
     code, _ = zhiwen(tmp_path, "intents", "remove", "opening_hours")
     assert code == 0 and "opening_hours" not in zhiwen(tmp_path, "intents", "list")[1]
+
+
+def test_the_demo_answers_order_questions_from_the_demo_shops_order_lookup(tmp_path: Path) -> None:
+    zhiwen(tmp_path, "init")
+    shop = serve_shop("127.0.0.1", 0, "http://127.0.0.1:1/widget.js", "zw_demo")
+    state.data_dir = str(tmp_path)
+    try:
+        workspace_id = state.workspace("default").id
+        _demo_intents(workspace_id, f"http://127.0.0.1:{shop.server_address[1]}")
+        answerer = state.services().answerer
+        found = answerer.answer(workspace_id, "订单 2024113012345 到哪了")
+        order = demo_order("2024113012345")
+        assert order is not None and found.mode == "tool"
+        assert found.text.startswith(f"订单 2024113012345：{order['status_zh']}")
+        missing = answerer.answer(workspace_id, "where is my order 2024113012340")  # no such order
+        assert missing.handoff and missing.intent is not None
+        assert missing.intent.error == "the tool answered HTTP 404"
+    finally:
+        state.close()
+        state.data_dir = None
+        shop.shutdown()
+        shop.server_close()
