@@ -283,3 +283,21 @@ def test_operations_endpoints(api: tuple[TestClient, Services, dict[str, str]]) 
     assert client.get("/docs").status_code == 200
     assert "智问" in client.get("/").text
     assert client.get("/v1/ask").status_code == 405
+
+
+def test_the_openapi_document_names_operations_by_their_handlers_and_describes_the_keys(
+    api: tuple[TestClient, Services, dict[str, str]],
+) -> None:
+    client, _, _ = api
+    schema = client.get("/openapi.json").json()
+    operations = {(p, m): op for p, item in schema["paths"].items() for m, op in item.items()}
+    ids = [op["operationId"] for op in operations.values()]
+    assert len(ids) == len(set(ids))
+    assert operations["/v1/ask", "post"]["operationId"] == "ask"
+    assert operations["/v1/intents/models", "post"]["operationId"] == "intents_train"  # two handlers "train"
+    assert operations["/v1/recommend/train", "post"]["operationId"] == "recommendations_train"
+    assert set(schema["components"]["securitySchemes"]) == {"apiKey", "apiKeyHeader"}
+    ask = operations["/v1/ask", "post"]
+    assert ask["security"] == [{"apiKey": []}, {"apiKeyHeader": []}]
+    assert not [p for p in ask.get("parameters", []) if p["name"].lower() in ("authorization", "x-api-key")]
+    assert "security" not in operations["/healthz", "get"]

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import logging
-import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +20,9 @@ import zhiwen
 from zhiwen.api.body_limit import BodyLimit
 from zhiwen.api.cors import WidgetCors
 from zhiwen.api.deps import customer_key
+from zhiwen.api.docs_page import add_docs_page, inline_script_hashes
 from zhiwen.api.observability import Metrics, RateLimiter
+from zhiwen.api.openapi_schema import tidy_openapi
 from zhiwen.api.routes import (
     accounts,
     ask,
@@ -59,13 +58,6 @@ _PAGE_POLICY = (
 PUBLIC_PATHS = frozenset({"/v1/auth/sign-in"})  # the only /v1 route that needs no key or session
 
 
-def _script_hashes(page: str) -> str:
-    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
-    return " ".join(
-        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts
-    )
-
-
 # What any route may answer besides its own success, all in the one error shape (schemathesis checks
 # every response against this).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -94,7 +86,7 @@ def _error(status: int, code: str, message: str, details: object = None) -> JSON
 
 def _add_page(app: FastAPI, path: str, page: str) -> None:
     """Serve one of Zhiwen's pages: its own inline script allowed by hash, talking only to this server."""
-    policy = f"{_PAGE_POLICY}; script-src {_script_hashes(page)}; connect-src 'self'"
+    policy = f"{_PAGE_POLICY}; script-src {inline_script_hashes(page)}; connect-src 'self'"
 
     def show() -> HTMLResponse:
         return HTMLResponse(page, headers={"content-security-policy": policy})
@@ -137,6 +129,8 @@ def create_app(
         ),
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # add_docs_page serves it without a CDN
+        redoc_url=None,
     )
     app.state.services = services
     app.state.background = background
@@ -255,4 +249,6 @@ def create_app(
     for path, name in (("/", "chat.html"), ("/desk", "desk.html")):
         _add_page(app, path, resources.files("zhiwen.web").joinpath(name).read_text(encoding="utf-8"))
 
+    app.openapi = lambda: tidy_openapi(app)  # type: ignore[method-assign]
+    add_docs_page(app)
     return app
