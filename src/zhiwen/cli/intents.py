@@ -12,7 +12,6 @@ from zhiwen.cli.common import (
     JSON_HELP,
     WORKSPACE_HELP,
     console,
-    parse_minimums,
     print_json,
     print_verdict,
     state,
@@ -20,6 +19,7 @@ from zhiwen.cli.common import (
 )
 from zhiwen.cli.feedback import actor
 from zhiwen.cli.knowledge import _progress
+from zhiwen.cli.model_commands import add_gate_commands
 from zhiwen.errors import GateRefused
 from zhiwen.services.intents.definitions import ACTIONS, dump_csv, dump_yaml, parse_intent
 from zhiwen.services.intents.service import GATED
@@ -257,45 +257,13 @@ def show(version: int, workspace: str = WorkspaceOption, as_json: bool = JsonOpt
     console.print(f"cross-validated accuracy by n-gram share: {model.report['cross_validation']}")
 
 
-@intents_app.command("promote")
-def promote_version(version: int, workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
-    """Make version N live if it passes the gate: the minimums (`zhiwen intents gate`) on its held-out
-    examples, and accuracy and macro F1 no worse than the live model's settings on the same examples beyond
-    the tolerance. Exit 1 if not."""
-    try:
-        verdict = state.services().intents.promote(state.workspace(workspace).id, version, actor())
-    except GateRefused as refused:
-        print_json(refused.details) if as_json else print_verdict(refused.details)
-        raise typer.Exit(1) from None
-    print_json(verdict) if as_json else print_verdict(verdict)
-
-
-@intents_app.command("rollback")
-def rollback(
-    version: int | None = typer.Argument(None, help="Default: the version live before this one."),
-    workspace: str = WorkspaceOption,
-) -> None:
-    """Make an earlier intent model live again at once (not gated: it is the way back)."""
-    live = state.services().intents.rollback(state.workspace(workspace).id, actor(), version)
-    console.print(f"Intent model v{live} is live.")
-
-
-@intents_app.command("gate")
-def gate(
-    minimum: list[str] = typer.Option(
-        [], "--min", help=f"metric=value, e.g. --min accuracy=0.9 ({', '.join(GATED)})."
-    ),
-    tolerance: float | None = typer.Option(None, help="Largest drop against the live model (default 0.02)."),
-    workspace: str = WorkspaceOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Show or set the intent gate's minimums (default accuracy 0.8) and tolerance."""
-    parsed = parse_minimums(minimum, "accuracy=0.9")
-    family = state.services().intents.family
-    workspace_id = state.workspace(workspace).id
-    policy = (
-        family.set_gate_policy(workspace_id, parsed, tolerance)
-        if parsed or tolerance is not None
-        else family.gate_policy(workspace_id)
-    )
-    print_json(policy.to_dict()) if as_json else console.print(policy.to_dict())
+add_gate_commands(
+    intents_app,
+    lambda: state.services().intents,
+    "intent model",
+    GATED,
+    "accuracy=0.9",
+    "Make version N live if it passes the gate: the minimums (`zhiwen intents gate`; default accuracy 0.8) on"
+    " its held-out examples, and accuracy and macro F1 no worse than the live model's settings on the same"
+    " examples beyond the tolerance. Exit 1 if not.",
+)

@@ -11,7 +11,6 @@ from zhiwen.cli.common import (
     JSON_HELP,
     WORKSPACE_HELP,
     console,
-    parse_minimums,
     print_json,
     print_verdict,
     state,
@@ -19,6 +18,7 @@ from zhiwen.cli.common import (
 )
 from zhiwen.cli.feedback import actor
 from zhiwen.cli.knowledge import _progress
+from zhiwen.cli.model_commands import add_gate_commands
 from zhiwen.errors import GateRefused
 from zhiwen.services.recommend import Recommendation
 from zhiwen.services.recommend_release import GATED
@@ -133,50 +133,16 @@ def show(version: int, workspace: str = WorkspaceOption, as_json: bool = JsonOpt
     console.print(f"validation NDCG@10: {validation['models']}, hybrid {validation['hybrid']}")
 
 
-@recommend_app.command("promote")
-def promote(version: int, workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
-    """Make version N live if it passes the gate: the minimums (`zhiwen recommend gate`), beating the
-    popularity baseline, and NDCG@10 and HR@10 no worse than the live recommender's on the same split
-    beyond the tolerance. Exit 1 if not."""
-    try:
-        verdict = state.services().recommenders.promote(state.workspace(workspace).id, version, actor())
-    except GateRefused as refused:
-        print_json(refused.details) if as_json else print_verdict(refused.details)
-        raise typer.Exit(1) from None
-    print_json(verdict) if as_json else print_verdict(verdict)
-
-
-@recommend_app.command("rollback")
-def rollback(
-    version: int | None = typer.Argument(None, help="Default: the version live before this one."),
-    workspace: str = WorkspaceOption,
-) -> None:
-    """Make an earlier recommender live again at once (not gated: it is the way back)."""
-    live = state.services().recommenders.rollback(state.workspace(workspace).id, actor(), version)
-    console.print(f"Recommender v{live} is live.")
-
-
-@recommend_app.command("gate")
-def gate(
-    minimum: list[str] = typer.Option(
-        [], "--min", help=f"metric=value, e.g. --min ndcg_at_k=0.1 ({', '.join(GATED)})."
-    ),
-    tolerance: float | None = typer.Option(
-        None, help="Largest drop against the live recommender (default 0.02)."
-    ),
-    workspace: str = WorkspaceOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Show or set the recommender gate's minimums and tolerance."""
-    parsed = parse_minimums(minimum, "ndcg_at_k=0.1")
-    services = state.services()
-    workspace_id = state.workspace(workspace).id
-    policy = (
-        services.recommenders.set_gate_policy(workspace_id, parsed, tolerance)
-        if parsed or tolerance is not None
-        else services.recommenders.gate_policy(workspace_id)
-    )
-    print_json(policy.to_dict()) if as_json else console.print(policy.to_dict())
+add_gate_commands(
+    recommend_app,
+    lambda: state.services().recommenders,
+    "recommender",
+    GATED,
+    "ndcg_at_k=0.1",
+    "Make version N live if it passes the gate: the minimums (`zhiwen recommend gate`), beating the"
+    " popularity baseline, and NDCG@10 and HR@10 no worse than the live recommender's on the same split"
+    " beyond the tolerance. Exit 1 if not.",
+)
 
 
 @recommend_app.command("for")
