@@ -4,7 +4,7 @@ as a job, gate, promote, rollback)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
@@ -29,13 +29,14 @@ from zhiwen.errors import InvalidInput
 from zhiwen.ports import ProgressCallback
 from zhiwen.services.intents.definitions import Intent, dump_csv, dump_yaml, parse_intent, parse_intents
 from zhiwen.types import ModelVersion
+from zhiwen.wiring import Services
 
 router = APIRouter(prefix="/v1/intents", tags=["intents"])
 # Routes with a fixed path come before /{name}, which would otherwise take "gate" for an intent's name.
 MAX_IMPORT_BYTES = 20_000_000
 
 
-def _out(services: Any, workspace_id: str, intents: list[Intent]) -> IntentsOut:
+def _out(services: Services, workspace_id: str, intents: list[Intent]) -> IntentsOut:
     return IntentsOut(
         intents=[IntentDefinition(**i.to_dict()) for i in intents],
         live=services.intents.family.live_version(workspace_id),
