@@ -183,6 +183,8 @@ def test_a_message_without_the_slot_starts_over(
 def test_training_refuses_an_example_two_intents_share_and_too_few_intents(
     services: Services, workspace: Workspace
 ) -> None:
+    live = services.intents.train(workspace.id, "test")
+    services.intents.promote(workspace.id, live.version, "test")
     services.intents.put(
         workspace.id,
         parse_intent({"name": "hello", "action": "reply", "reply": "hi", "examples": ["你好", "早"]}),
@@ -192,8 +194,14 @@ def test_training_refuses_an_example_two_intents_share_and_too_few_intents(
     services.intents.replace(workspace.id, [parse_intent({"name": "only", "examples": ["x"]})])
     with pytest.raises(InvalidInput, match="at least two intents"):
         services.intents.train(workspace.id, "test")
-    services.intents.replace(workspace.id, [])  # no intents: a live model would send everything to knowledge
+    services.intents.replace(workspace.id, [])  # no intents: the live model has nothing to act on
     assert services.intents.definitions(workspace.id) == []
+    greeted = services.answerer.answer(workspace.id, "你好")
+    assert greeted.intent is not None and (greeted.intent.name, greeted.intent.action) == (
+        "knowledge",
+        "answer",
+    )
+    assert greeted.mode in ("extractive", "handoff")  # the knowledge base was asked
 
 
 def test_a_bare_number_is_answered_in_the_conversations_language_and_full_width_digits_count(

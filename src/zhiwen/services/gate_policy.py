@@ -26,6 +26,32 @@ class GatePolicy:
     def to_dict(self) -> dict[str, Any]:
         return {"minimum": self.minimum, "tolerance": self.tolerance}
 
+    def below_minimum(self, figures: Mapping[str, float | None]) -> list[str]:
+        """Each gated figure under its minimum, in words (a missing figure counts as 0)."""
+        return [
+            f"{metric} {figures.get(metric) or 0.0:.4f} is below the minimum {lowest:.4f}"
+            for metric, lowest in self.minimum.items()
+            if (figures.get(metric) or 0.0) < lowest
+        ]
+
+    def drops(
+        self,
+        candidate: Mapping[str, float | None],
+        live: Mapping[str, float],
+        metrics: Sequence[str],
+        live_version: int,
+    ) -> list[str]:
+        """Each of ``metrics`` that falls more than the tolerance below the live version's, in words."""
+        failures = []
+        for metric in metrics:
+            measured = candidate.get(metric) or 0.0
+            if live[metric] - measured > self.tolerance:
+                failures.append(
+                    f"{metric} drops {live[metric] - measured:.4f} against live v{live_version}"
+                    f" ({measured:.4f} < {live[metric]:.4f}; tolerance {self.tolerance})"
+                )
+        return failures
+
     def updated(
         self, minimum: Mapping[str, float], tolerance: float | None, gated: Sequence[str]
     ) -> GatePolicy:

@@ -182,10 +182,8 @@ class RecommenderModelService:
         candidate = self.get(workspace_id, version)
         tested = candidate.report["test"]
         chosen = tested["chosen"]
-        failures = []
-        for metric, lowest in self.gate_policy(workspace_id).minimum.items():
-            if (chosen.get(metric) or 0.0) < lowest:
-                failures.append(f"{metric} {chosen.get(metric) or 0.0:.4f} is below the minimum {lowest:.4f}")
+        policy = self.gate_policy(workspace_id)
+        failures = policy.below_minimum(chosen)
         baseline = tested["popularity"]["ndcg_at_k"]
         if candidate.kind != "popularity" and chosen["ndcg_at_k"] <= baseline:
             failures.append(
@@ -195,14 +193,7 @@ class RecommenderModelService:
         live: dict[str, Any] | None = None
         if live_version is not None and live_version != version:
             candidate_metrics, live = self._side_by_side(workspace_id, candidate, live_version)
-            tolerance = self.gate_policy(workspace_id).tolerance
-            for metric in COMPARED:
-                drop = live[metric] - candidate_metrics[metric]
-                if drop > tolerance:
-                    failures.append(
-                        f"{metric} drops {drop:.4f} against live v{live_version}"
-                        f" ({candidate_metrics[metric]:.4f} < {live[metric]:.4f}; tolerance {tolerance})"
-                    )
+            failures += policy.drops(candidate_metrics, live, COMPARED, live_version)
         return {
             "version": version,
             "passed": not failures,

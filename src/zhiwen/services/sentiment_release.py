@@ -161,21 +161,12 @@ class SentimentModelService:
         if not held.get("reviews"):
             failures.append("no held-out evaluation: label some reviews and train again")
         policy = self.gate_policy(workspace_id)
-        for metric, lowest in policy.minimum.items():
-            if held.get(metric, 0.0) < lowest:
-                failures.append(f"{metric} {held.get(metric, 0.0):.4f} is below the minimum {lowest:.4f}")
+        failures += policy.below_minimum(held)
         live_version = self._store.live_version(workspace_id)
         live_metrics: dict[str, Any] | None = None
         if held.get("reviews") and live_version is not None and live_version != version:
             candidate_metrics, live_metrics = self._side_by_side(workspace_id, candidate, live_version)
-            for metric in GATED:
-                drop = live_metrics[metric] - candidate_metrics[metric]
-                if drop > policy.tolerance:
-                    failures.append(
-                        f"{metric} drops {drop:.4f} against live v{live_version} "
-                        f"({candidate_metrics[metric]:.4f} < {live_metrics[metric]:.4f}; "
-                        f"tolerance {policy.tolerance})"
-                    )
+            failures += policy.drops(candidate_metrics, live_metrics, GATED, live_version)
         return {
             "version": version,
             "passed": not failures,

@@ -182,22 +182,12 @@ class IntentService:
         candidate = self.family.get(workspace_id, version)
         held_out = candidate.report["held_out"]
         policy = self.family.gate_policy(workspace_id)
-        failures = [
-            f"{metric} {held_out.get(metric, 0.0):.4f} is below the minimum {lowest:.4f}"
-            for metric, lowest in policy.minimum.items()
-            if held_out.get(metric, 0.0) < lowest
-        ]
+        failures = policy.below_minimum(held_out)
         live_version = self.family.live_version(workspace_id)
         live: dict[str, Any] | None = None
         if live_version is not None and live_version != version:
             live = {"version": live_version, **self._refitted(workspace_id, candidate, live_version)}
-            for metric in GATED:
-                measured = held_out.get(metric, 0.0)
-                if live[metric] - measured > policy.tolerance:
-                    failures.append(
-                        f"{metric} drops {live[metric] - measured:.4f} against live v{live_version}"
-                        f" ({measured:.4f} < {live[metric]:.4f}; tolerance {policy.tolerance})"
-                    )
+            failures += policy.drops(held_out, live, GATED, live_version)
         return {
             "version": version,
             "passed": not failures,
