@@ -24,7 +24,9 @@ from zhiwen.types import (
     CatalogItem,
     Chunk,
     Citation,
+    ConversationFilter,
     ConversationRating,
+    ConversationSummary,
     CuratedAnswer,
     DeskConversation,
     DeskMessage,
@@ -115,6 +117,7 @@ class DocumentStore(Protocol):
     def chunk_ids_by_hash(self, workspace_id: str, hashes: Collection[str]) -> dict[str, str]: ...
     def chunk_ids_for_documents(self, workspace_id: str, document_ids: Collection[str]) -> set[str]: ...
     def chunk_ids_with_tags(self, workspace_id: str, tags: Collection[str]) -> set[str]: ...
+    def document_chunks(self, workspace_id: str, document_id: str) -> list[Chunk]: ...
     def iter_chunks(self, workspace_id: str) -> Iterator[Chunk]: ...
     def count_chunks(self, workspace_id: str) -> int: ...
 
@@ -273,6 +276,12 @@ class DeskStore(Protocol):
         limit: int = 200,
     ) -> list[DeskConversation]:
         """Oldest in the queue first (then oldest made), each with its last message's text."""
+        ...
+
+    def overview(
+        self, workspace_id: str, where: ConversationFilter, limit: int = 100, offset: int = 0
+    ) -> list[ConversationSummary]:
+        """Conversations matching ``where``, the latest change first."""
         ...
 
     def add_message(

@@ -69,6 +69,8 @@ class Document:
     content_hash: str
     tags: tuple[str, ...] = ()
     chunk_count: int = 0
+    waiting_chunks: int = 0  # chunks still without their embedding: keyword search finds them already
+    characters: int = 0
     created_at: str = ""
     updated_at: str = ""
 
@@ -196,6 +198,29 @@ class DeskConversation:
     last_message: str = ""
     visitor_hash: str | None = None  # widget conversations: only the visitor holding its token may use it
     priority: int = 0  # 1: urgent (a complaint): taken before conversations that waited longer
+
+
+@dataclass(frozen=True)
+class ConversationFilter:
+    """Which conversations an administrator is looking for; None: either way."""
+
+    handed_off: bool | None = None
+    disliked: bool | None = None
+    confidence_below: float | None = None  # some answer in it was less confident than this
+    language: str | None = None
+    since: str | None = None  # ISO dates or times, on when the conversation started
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """A conversation with what its answers were like: for reading conversations back, not for the queue."""
+
+    conversation: DeskConversation
+    turns: int  # the bot's answers in it
+    lowest_confidence: float | None
+    dislikes: int
+    rating: int | None  # the customer's 1-5 rating of the conversation
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.desk import SqliteDeskStore
 from zhiwen.stores.sqlite.users import SqliteUserStore
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
-from zhiwen.types import ConversationRating, Session
+from zhiwen.types import ConversationFilter, ConversationRating, Session
 
 
 @pytest.fixture(params=["sqlite"])
@@ -80,3 +80,22 @@ def test_users_are_unique_by_e_mail_and_sessions_end(backend: tuple[DeskStore, U
     users.delete_sessions(user.id)
     assert users.find_session("token-hash", "2026-06-01") is None
     assert users.update_user(user.id, {"disabled_at": "2026-02-01"}).disabled_at == "2026-02-01"
+
+
+def test_conversations_are_summarised_and_filtered_for_reading_back(
+    backend: tuple[DeskStore, UserStore, str, str],
+) -> None:
+    desk, _users, workspace, conversation = backend
+    desk.open_conversation(workspace, conversation, "en")
+    assert desk.update(workspace, conversation, {"status": "waiting", "reason": "bot_handoff"})
+    desk.rate(workspace, ConversationRating(conversation, 2, "slow", None, None, "2026-01-01T00:00:00"))
+    (summary,) = desk.overview(workspace, ConversationFilter())
+    assert summary.conversation.id == conversation and summary.turns == 0 and summary.rating == 2
+    assert summary.lowest_confidence is None and summary.dislikes == 0
+    assert desk.overview(workspace, ConversationFilter(handed_off=True, language="en"))
+    assert not desk.overview(workspace, ConversationFilter(handed_off=False))
+    assert not desk.overview(workspace, ConversationFilter(disliked=True))
+    assert not desk.overview(workspace, ConversationFilter(since="2999-01-01"))
+    assert desk.overview(workspace, ConversationFilter(until="2999-01-01"))
+    assert not desk.overview("ws_other", ConversationFilter())
+    assert not desk.overview(workspace, ConversationFilter(), limit=1, offset=1)

@@ -91,6 +91,22 @@ def test_pending_vectors_are_tracked_until_marked(stores: tuple[DocumentStore, W
     assert documents.count_chunks_needing_vectors(ws) == 2
     documents.mark_embedded(["c1"])
     assert [c.id for c in documents.chunks_needing_vectors(10)] == ["c2"]
+    document = documents.get_document(ws, "doc_1")
+    assert (document.chunk_count, document.waiting_chunks, document.characters) == (2, 1, 8)
+
+
+def test_a_documents_chunks_come_in_position_order_within_its_workspace(
+    stores: tuple[DocumentStore, WorkspaceStore],
+) -> None:
+    documents, workspaces = stores
+    ws, other = workspaces.create_workspace("w").id, workspaces.create_workspace("o").id
+    chunks = [
+        Chunk(f"c{n}", ws, "doc_1", position, "A", f"t{n}", content_hash=f"h{n}")
+        for n, position in ((1, 2), (2, 0), (3, 1))
+    ]
+    documents.replace_document(_document(ws), chunks)
+    assert [c.id for c in documents.document_chunks(ws, "doc_1")] == ["c2", "c3", "c1"]
+    assert documents.document_chunks(other, "doc_1") == []
 
 
 def test_tag_and_document_filters_select_chunks(stores: tuple[DocumentStore, WorkspaceStore]) -> None:

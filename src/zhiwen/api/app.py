@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -40,7 +41,7 @@ from zhiwen.api.routes import (
 )
 from zhiwen.api.schemas import ErrorResponse
 from zhiwen.api.signals import Signals
-from zhiwen.errors import TooLarge, ZhiwenError
+from zhiwen.errors import NotFound, TooLarge, ZhiwenError
 from zhiwen.ports import Background
 from zhiwen.wiring import Services, build_background
 
@@ -92,6 +93,38 @@ def _add_page(app: FastAPI, path: str, page: str) -> None:
         return HTMLResponse(page, headers={"content-security-policy": policy})
 
     app.add_api_route(path, show, methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
+
+
+_CONSOLE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+_ASSET_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+
+def _add_console(app: FastAPI) -> None:
+    """The admin console: a page and its ES modules and stylesheet, all served from the package (no build
+    step, no CDN), calling the same /v1 API as programs do."""
+    folder = resources.files("zhiwen.web").joinpath("console")
+    page = folder.joinpath("index.html").read_bytes()
+    assets = {
+        item.name: (item.read_bytes(), _ASSET_TYPES[Path(item.name).suffix])
+        for item in folder.iterdir()
+        if Path(item.name).suffix in _ASSET_TYPES
+    }
+    headers = {"content-security-policy": _CONSOLE_POLICY, "cache-control": "no-cache"}
+
+    def console_page() -> Response:
+        return Response(page, media_type="text/html; charset=utf-8", headers=headers)
+
+    def console_asset(name: str) -> Response:
+        if name not in assets:
+            raise NotFound(f"no console file {name!r}")
+        body, media_type = assets[name]
+        return Response(body, media_type=media_type, headers={"cache-control": "no-cache"})
+
+    app.add_api_route("/admin", console_page, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/admin/{name}", console_asset, methods=["GET"], include_in_schema=False)
 
 
 def create_app(
@@ -249,6 +282,7 @@ def create_app(
     for path, name in (("/", "chat.html"), ("/desk", "desk.html")):
         _add_page(app, path, resources.files("zhiwen.web").joinpath(name).read_text(encoding="utf-8"))
 
+    _add_console(app)
     app.openapi = lambda: tidy_openapi(app)  # type: ignore[method-assign]
     add_docs_page(app)
     return app

@@ -125,6 +125,32 @@ class AnswerResponse(BaseModel):
     )
 
 
+class HitTestRequest(Strict):
+    question: str = Field(min_length=1, max_length=2000)
+    target: Literal["working", "live"] = Field(
+        "working",
+        description="working: the knowledge and settings as they are now (what the next release freezes);"
+        " live: the release customers get.",
+    )
+    use_llm: bool = False
+
+
+class ExplainedHitOut(SearchHit):
+    rank: int
+    chosen: bool = Field(description="The passage the answer was taken from.")
+    matched_terms: dict[str, float] = Field(
+        description="The question's keyword terms found in the passage, with their IDF weight."
+    )
+
+
+class HitTestResponse(BaseModel):
+    answer: AnswerResponse = Field(description="What a customer would get (nothing is recorded).")
+    draft_text: str = Field(description="The answer before the handoff decision.")
+    handoff_below: float = Field(description="Answers below this confidence go to a person.")
+    release: int | None = Field(description="The release tested; null: the working knowledge.")
+    hits: list[ExplainedHitOut]
+
+
 class IngestFileResult(BaseModel):
     source: str
     status: Literal["added", "updated", "unchanged", "failed"]
@@ -148,8 +174,20 @@ class DocumentOut(BaseModel):
     title: str
     tags: list[str]
     chunk_count: int
+    waiting_chunks: int = Field(description="Chunks still waiting for their embedding (found by keywords).")
+    characters: int
     created_at: str
     updated_at: str
+
+
+class ChunkOut(BaseModel):
+    id: str
+    position: int
+    kind: Literal["passage", "faq"]
+    title_path: str
+    question: str | None
+    text: str
+    terms: list[str] = Field(description="What keyword search matches the chunk on.")
 
 
 class DocumentList(BaseModel):
@@ -202,6 +240,11 @@ class GoldenItemIn(Strict):
     expected_document: str | list[str] | None = None
     answerable: bool | None = None
     category: str = Field("", max_length=100)
+    context: list[Annotated[str, Field(max_length=1000)]] | None = Field(
+        None, max_length=50, description="A follow-up's earlier questions in its conversation."
+    )
+    follow_up: bool | None = None
+    conversation: str | None = Field(None, max_length=100)
 
 
 class GoldenCreate(Strict):
@@ -403,6 +446,13 @@ class ConversationOut(BaseModel):
     last_message: str
 
 
+class ConversationSummaryOut(ConversationOut):
+    turns: int = Field(description="The bot's answers in the conversation.")
+    lowest_confidence: float | None
+    dislikes: int
+    rating: int | None = Field(description="The customer's 1-5 rating of the conversation.")
+
+
 # ---- people who sign in ---------------------------------------------------------------------------------
 
 
@@ -429,6 +479,30 @@ class UserOut(BaseModel):
     role: Literal["admin", "agent"]
     created_at: str
     disabled_at: str | None
+
+
+class KeyCreate(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["admin", "client", "agent", "widget"] = Field(
+        "client",
+        description="client: asks and searches; agent: the desk; admin: everything; widget: the chat widget"
+        " on the pages of ``origins`` only.",
+    )
+    origins: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=50)
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str = Field(description="The start of the key, to recognise it; the secret is never stored.")
+    role: Literal["admin", "client", "agent", "widget"]
+    created_at: str
+    revoked_at: str | None
+    origins: list[str]
+
+
+class IssuedKeyOut(KeyOut):
+    secret: str = Field(description="The key itself, shown only in this response.")
 
 
 class SignedInOut(BaseModel):

@@ -117,13 +117,15 @@ def demo(
         with console.status("Embedding…"):
             services.embedding_worker.run_until_done()
         return
-    agent_password = _demo_agent(workspace.id)
+    agent_password = _demo_person(workspace.id, DEMO_AGENT, "agent")
+    admin_password = _demo_person(workspace.id, DEMO_ADMIN, "admin")
     widget_key, agent_key = _desk_keys(
         workspace.id, [f"http://{host}:{shop_port}", f"http://localhost:{shop_port}"]
     )
     serve_shop(host, shop_port, f"http://{host}:{port}/widget.js", widget_key)
     console.print(
         f"Demo shop with the chat widget: http://{host}:{shop_port}/ (another origin; key {widget_key})\n"
+        f"Admin console: http://{host}:{port}/admin  sign in as {DEMO_ADMIN} / {admin_password}\n"
         f"Agent inbox: http://{host}:{port}/desk  sign in as {DEMO_AGENT} / {agent_password}\n"
         f"Agent key for programs (shown only now): curl -H 'Authorization: Bearer {agent_key}' "
         f"http://{host}:{port}/v1/desk/queue",
@@ -166,15 +168,17 @@ def _demo_intents(workspace_id: str, shop: str) -> None:
 
 
 DEMO_AGENT = "agent@demo.zhiwen"
+DEMO_ADMIN = "admin@demo.zhiwen"
 
 
-def _demo_agent(workspace_id: str) -> str:
-    """The demo's agent account, with a fresh password each run (printed: it is a demo)."""
+def _demo_person(workspace_id: str, email: str, role: str) -> str:
+    """A demo account (the agent, the administrator), with a fresh password each run (printed: it is a
+    demo)."""
     users = state.services().users
     password = secrets.token_urlsafe(9)
-    existing = next((u for u in users.list(workspace_id) if u.email == DEMO_AGENT), None)
+    existing = next((u for u in users.list(workspace_id) if u.email == email), None)
     if existing is None:
-        users.create(workspace_id, DEMO_AGENT, "Demo", "agent", password)
+        users.create(workspace_id, email, "Demo", role, password)
     else:
         users.set_password(workspace_id, existing.id, password)
     return password

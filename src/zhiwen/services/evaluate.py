@@ -131,6 +131,44 @@ def summarise(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     }
 
 
+def handoff_curve(run: EvalRun, results: Sequence[dict[str, Any]], steps: int = 50) -> dict[str, Any]:
+    """What each handoff threshold would have done on this run's questions: the share handed to a person,
+    how many answered ones are right, and answer accuracy on the answerable ones.
+
+    A question counts as answered at threshold t when its confidence reaches t, unless the run handed it
+    off whatever its confidence (nothing retrieved); its answer is the one composed before the decision.
+    """
+    used = float(run.summary.get("settings", {}).get("handoff_below", 0.5))
+    rows = [
+        (
+            float(r["confidence"]),
+            bool(r["handoff"]) and float(r["confidence"]) >= used,  # handed off for another reason
+            bool(r.get("composed_right", r["right"])),
+            bool(r["answerable"]),
+        )
+        for r in results
+    ]
+    answerable = sum(1 for *_, a in rows if a)
+    points = []
+    for step in range(steps + 1):
+        threshold = step / steps
+        answered = [
+            (right, a) for confidence, forced, right, a in rows if confidence >= threshold and not forced
+        ]
+        right_answers = sum(1 for right, _ in answered if right)
+        points.append(
+            {
+                "threshold": round(threshold, 4),
+                "handoff_share": 1 - len(answered) / len(rows) if rows else 0.0,
+                "answered_accuracy": right_answers / len(answered) if answered else None,
+                "answer_accuracy": sum(1 for right, a in answered if right and a) / answerable
+                if answerable
+                else None,
+            }
+        )
+    return {"run_id": run.id, "questions": len(rows), "threshold_now": used, "points": points}
+
+
 def select_split(items: Sequence[GoldenItem], split: str) -> list[GoldenItem]:
     if split not in SPLITS:
         raise InvalidInput(f"unknown split {split!r}: use {', '.join(SPLITS)}")

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from zhiwen.errors import InvalidInput, Unauthorized
+from zhiwen.errors import InvalidInput, NotFound, Unauthorized
 from zhiwen.ports import WorkspaceStore
 from zhiwen.types import ApiKey, Role
 
@@ -46,7 +46,8 @@ class KeyService:
         if role == "widget":
             if not origins:
                 raise InvalidInput(
-                    "a widget key needs the web origins allowed to use it, e.g. --origin https://shop.example.com"
+                    "a widget key needs the web origins allowed to use it (origins; --origin in the CLI),"
+                    " e.g. https://shop.example.com"
                 )
             origins = [web_origin(o) for o in origins]
         elif origins:
@@ -57,6 +58,15 @@ class KeyService:
             workspace_id, name, role, hash_key(plain), plain[: len(prefix) + 7], origins
         )
         return IssuedKey(key, plain)
+
+    def list(self, workspace_id: str) -> list[ApiKey]:
+        return self._workspaces.list_keys(workspace_id)
+
+    def revoke(self, workspace_id: str, key_id: str) -> ApiKey:
+        """Revoke one of this workspace's keys at once (another workspace's key is not found)."""
+        if not any(k.id == key_id for k in self._workspaces.list_keys(workspace_id)):
+            raise NotFound(f"no API key {key_id!r} in this workspace")
+        return self._workspaces.revoke_key(key_id)
 
     def authenticate(self, plain: str | None) -> ApiKey:
         if not plain:

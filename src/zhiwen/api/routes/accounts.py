@@ -1,4 +1,4 @@
-"""Sign in and out (an HTTP-only session cookie plus a CSRF token), and the admins' user management."""
+"""Sign in and out (an HTTP-only session cookie plus a CSRF token), and the admins' users and API keys."""
 
 from __future__ import annotations
 
@@ -8,10 +8,19 @@ from fastapi import APIRouter, Request, Response, status
 
 from zhiwen.api.deps import SESSION_COOKIE, AdminKey, AnyKey, ServicesDep
 from zhiwen.api.observability import RateLimiter
-from zhiwen.api.schemas import PasswordReset, SignedInOut, SignInRequest, UserCreate, UserOut
+from zhiwen.api.schemas import (
+    IssuedKeyOut,
+    KeyCreate,
+    KeyOut,
+    PasswordReset,
+    SignedInOut,
+    SignInRequest,
+    UserCreate,
+    UserOut,
+)
 from zhiwen.errors import Unauthorized
 from zhiwen.services.users import SESSION_DAYS
-from zhiwen.types import User
+from zhiwen.types import ApiKey, User
 
 router = APIRouter(prefix="/v1", tags=["users"])
 
@@ -20,6 +29,12 @@ def user_out(user: User) -> UserOut:
     fields = dataclasses.asdict(user)
     fields.pop("workspace_id")
     return UserOut(**fields)
+
+
+def key_out(key: ApiKey) -> KeyOut:
+    fields = dataclasses.asdict(key)
+    fields.pop("workspace_id")
+    return KeyOut(**fields)
 
 
 @router.post("/auth/sign-in", response_model=SignedInOut)
@@ -96,3 +111,22 @@ def disable_user(user_id: str, services: ServicesDep, key: AdminKey) -> UserOut:
 @router.post("/users/{user_id}/enable", response_model=UserOut)
 def enable_user(user_id: str, services: ServicesDep, key: AdminKey) -> UserOut:
     return user_out(services.users.set_disabled(key.workspace_id, user_id, False))
+
+
+@router.get("/keys", response_model=list[KeyOut], tags=["keys"])
+def list_keys(services: ServicesDep, key: AdminKey) -> list[KeyOut]:
+    """This workspace's API keys, revoked ones included (prefixes only: secrets are never stored)."""
+    return [key_out(k) for k in services.keys.list(key.workspace_id)]
+
+
+@router.post("/keys", response_model=IssuedKeyOut, status_code=status.HTTP_201_CREATED, tags=["keys"])
+def issue_key(body: KeyCreate, services: ServicesDep, key: AdminKey) -> IssuedKeyOut:
+    """A new key; its secret is in this response only."""
+    issued = services.keys.issue(key.workspace_id, body.name, body.role, body.origins)
+    return IssuedKeyOut(**key_out(issued.key).model_dump(), secret=issued.plain)
+
+
+@router.post("/keys/{key_id}/revoke", response_model=KeyOut, tags=["keys"])
+def revoke_key(key_id: str, services: ServicesDep, key: AdminKey) -> KeyOut:
+    """Requests with the key get 401 from now on."""
+    return key_out(services.keys.revoke(key.workspace_id, key_id))

@@ -9,19 +9,24 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
-from zhiwen.api.deps import AnyKey, MetricsDep, ServicesDep
+from zhiwen.api.deps import AdminKey, AnyKey, MetricsDep, ServicesDep
 from zhiwen.api.observability import Metrics
 from zhiwen.api.schemas import (
     AnswerResponse,
     AskRequest,
     CitationOut,
+    ExplainedHitOut,
+    HitTestRequest,
+    HitTestResponse,
     IntentOut,
     RelatedProductOut,
     SearchHit,
     SearchRequest,
     SearchResponse,
 )
-from zhiwen.types import Answer
+from zhiwen.services.hit_test import hit_test as run_hit_test
+from zhiwen.services.targets import working_id
+from zhiwen.types import Answer, Hit
 
 router = APIRouter(prefix="/v1", tags=["questions"])
 STREAM_PIECE_CHARS = 12
@@ -46,6 +51,23 @@ def answer_response(answer: Answer) -> AnswerResponse:
     )
 
 
+def search_hit(hit: Hit) -> SearchHit:
+    """A hit with the working document and chunk ids, which stay stable across releases."""
+    return SearchHit(
+        score=hit.score,
+        keyword_score=hit.keyword_score,
+        vector_score=hit.vector_score,
+        document_id=working_id(hit.chunk.document_id),
+        source=hit.document_source,
+        title=hit.document_title,
+        chunk_id=working_id(hit.chunk.id),
+        title_path=hit.chunk.title_path,
+        kind=hit.chunk.kind,
+        question=hit.chunk.question,
+        text=hit.chunk.text,
+    )
+
+
 @router.post("/search", response_model=SearchResponse)
 def search(body: SearchRequest, services: ServicesDep, key: AnyKey, metrics: MetricsDep) -> SearchResponse:
     """Hybrid (BM25 + multilingual embeddings) search; FAQ entries match on their question."""
@@ -54,23 +76,28 @@ def search(body: SearchRequest, services: ServicesDep, key: AnyKey, metrics: Met
     )
     metrics.observe_stages({f"search_{k}": v for k, v in result.timings_ms.items()})
     return SearchResponse(
-        hits=[
-            SearchHit(
-                score=h.score,
-                keyword_score=h.keyword_score,
-                vector_score=h.vector_score,
-                document_id=h.chunk.document_id,
-                source=h.document_source,
-                title=h.document_title,
-                chunk_id=h.chunk.id,
-                title_path=h.chunk.title_path,
-                kind=h.chunk.kind,
-                question=h.chunk.question,
-                text=h.chunk.text,
-            )
-            for h in result.hits
-        ],
+        hits=[search_hit(h) for h in result.hits],
         timings_ms=result.timings_ms,
+    )
+
+
+@router.post("/hit-test", response_model=HitTestResponse)
+def hit_test(body: HitTestRequest, services: ServicesDep, key: AdminKey) -> HitTestResponse:
+    """What a customer asking ``question`` would get and why: the ranked passages with their keyword,
+    vector and fused scores and the terms that matched, the passage the answer came from, and the answer
+    with its confidence against the handoff threshold. Nothing is recorded."""
+    tested = run_hit_test(services.answerer, key.workspace_id, body.question, body.target, body.use_llm)
+    return HitTestResponse(
+        answer=answer_response(tested.answer),
+        draft_text=tested.draft_text,
+        handoff_below=tested.handoff_below,
+        release=tested.release,
+        hits=[
+            ExplainedHitOut(
+                **search_hit(e.hit).model_dump(), rank=e.rank, chosen=e.chosen, matched_terms=e.matched_terms
+            )
+            for e in tested.hits
+        ],
     )
 
 

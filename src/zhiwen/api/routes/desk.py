@@ -14,16 +14,18 @@ from sse_starlette.sse import EventSourceResponse
 from zhiwen.api.deps import AdminKey, AgentKey, ServicesDep, actor, person_name
 from zhiwen.api.routes.conversations import STREAM_RECHECK_S, message_out
 from zhiwen.api.schemas import (
+    SQL_INT_MAX,
     AgentMessageRequest,
     AssignRequest,
     ConversationOut,
+    ConversationSummaryOut,
     DeskMessageOut,
     InboundReply,
     PresenceRequest,
     WebhookCreate,
 )
 from zhiwen.api.signals import Signals, woken
-from zhiwen.types import DeskConversation
+from zhiwen.types import ConversationFilter, DeskConversation
 from zhiwen.wiring import Services
 
 router = APIRouter(prefix="/v1/desk", tags=["desk"])
@@ -57,6 +59,38 @@ def queue(
         limit,
     )
     return [conversation_out(c) for c in found]
+
+
+Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD (UTC)")]
+
+
+@router.get("/conversations", response_model=list[ConversationSummaryOut])
+def conversations(
+    services: ServicesDep,
+    key: AdminKey,
+    handed_off: bool | None = None,
+    disliked: bool | None = None,
+    confidence_below: Annotated[float | None, Query(ge=0, le=1)] = None,
+    language: Annotated[str | None, Query(pattern="^(zh|en)$")] = None,
+    since: Day = None,
+    until: Day = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
+) -> list[ConversationSummaryOut]:
+    """Every conversation, the bot's too, latest first, for reading back: filter by handoff, a disliked
+    answer, an answer less confident than ``confidence_below``, language, and the days it started
+    (``until`` excluded). Open one with ``/v1/desk/conversations/{id}``."""
+    where = ConversationFilter(handed_off, disliked, confidence_below, language, since, until)
+    return [
+        ConversationSummaryOut(
+            **conversation_out(s.conversation).model_dump(),
+            turns=s.turns,
+            lowest_confidence=s.lowest_confidence,
+            dislikes=s.dislikes,
+            rating=s.rating,
+        )
+        for s in services.desk.overview(key.workspace_id, where, limit, offset)
+    ]
 
 
 @router.get("/conversations/{conversation_id}")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from zhiwen.api.deps import AdminKey, AnyKey, BackgroundDep, ServicesDep
 from zhiwen.api.schemas import (
     SQL_INT_MAX,
+    ChunkOut,
     DocumentList,
     DocumentOut,
     IngestFileResult,
@@ -17,6 +18,7 @@ from zhiwen.api.schemas import (
     JobOut,
 )
 from zhiwen.errors import InvalidInput
+from zhiwen.text.tokenize import indexed_terms
 from zhiwen.types import Document
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -30,6 +32,8 @@ def _document_out(d: Document) -> DocumentOut:
         title=d.title,
         tags=list(d.tags),
         chunk_count=d.chunk_count,
+        waiting_chunks=d.waiting_chunks,
+        characters=d.characters,
         created_at=d.created_at,
         updated_at=d.updated_at,
     )
@@ -97,6 +101,25 @@ def list_documents(
 @router.get("/documents/{document_id}", response_model=DocumentOut)
 def get_document(services: ServicesDep, key: AnyKey, document_id: str) -> DocumentOut:
     return _document_out(services.documents.get_document(key.workspace_id, document_id))
+
+
+@router.get("/documents/{document_id}/chunks", response_model=list[ChunkOut])
+def document_chunks(services: ServicesDep, key: AnyKey, document_id: str) -> list[ChunkOut]:
+    """The document as the index sees it: its chunks in order, each with the terms keyword search
+    matches it on."""
+    services.documents.get_document(key.workspace_id, document_id)  # 404 for another workspace's id
+    return [
+        ChunkOut(
+            id=c.id,
+            position=c.position,
+            kind=c.kind,
+            title_path=c.title_path,
+            question=c.question,
+            text=c.text,
+            terms=indexed_terms(c).split(),
+        )
+        for c in services.documents.document_chunks(key.workspace_id, document_id)
+    ]
 
 
 @router.delete("/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -24,6 +24,7 @@ from zhiwen.api.schemas import (
 from zhiwen.errors import InvalidInput
 from zhiwen.ports import ProgressCallback
 from zhiwen.services import report
+from zhiwen.services.evaluate import handoff_curve
 from zhiwen.services.release import release_summary
 
 router = APIRouter(prefix="/v1", tags=["evaluation and releases"])
@@ -70,6 +71,14 @@ def evaluation_report(
     if format == "md":
         return PlainTextResponse(report.markdown(run, results), media_type="text/markdown; charset=utf-8")
     return HTMLResponse(report.html_report(run, results))
+
+
+@router.get("/eval/runs/{run_id}/curve")
+def evaluation_curve(run_id: str, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """Every handoff threshold from 0 to 1 in steps of 0.02 replayed on this run's questions: the share
+    that would go to a person, the accuracy of the answered ones and answer accuracy overall."""
+    run, results = services.evaluator.get(key.workspace_id, run_id)
+    return handoff_curve(run, results)
 
 
 @router.get("/eval/compare")

@@ -37,7 +37,9 @@ from zhiwen.text.normalize import detect_language
 from zhiwen.types import (
     AgentPresence,
     Answer,
+    ConversationFilter,
     ConversationRating,
+    ConversationSummary,
     DeskConversation,
     DeskMessage,
     utc_now,
@@ -327,6 +329,12 @@ class DeskService:
         return self._store.conversations(
             workspace_id, tuple(statuses), language=language, team=team, assignee=assignee, limit=limit
         )
+
+    def overview(
+        self, workspace_id: str, where: ConversationFilter, limit: int = 100, offset: int = 0
+    ) -> list[ConversationSummary]:
+        """Every conversation, bot-only ones included, for reading back: handed off, disliked, unsure."""
+        return self._store.overview(workspace_id, where, limit, offset)
 
     def context(self, workspace_id: str, conversation_id: str) -> dict[str, Any]:
         """Everything an agent needs to take over: the conversation, every message with notes, and for

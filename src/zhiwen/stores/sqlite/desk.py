@@ -18,7 +18,9 @@ from zhiwen.types import (
     AgentPresence,
     Author,
     Citation,
+    ConversationFilter,
     ConversationRating,
+    ConversationSummary,
     DeskConversation,
     DeskMessage,
     utc_now,
@@ -167,6 +169,48 @@ class SqliteDeskStore:
                 [*parameters, limit],
             ).fetchall()
         return [_conversation(r) for r in rows]
+
+    def overview(
+        self, workspace_id: str, where: ConversationFilter, limit: int = 100, offset: int = 0
+    ) -> list[ConversationSummary]:
+        conditions = ["workspace_id = ?"]
+        parameters: list[Any] = [workspace_id]
+        if where.handed_off is not None:
+            conditions.append("reason IS NOT NULL" if where.handed_off else "reason IS NULL")
+        if where.disliked is not None:
+            conditions.append("dislikes > 0" if where.disliked else "dislikes = 0")
+        if where.confidence_below is not None:
+            conditions.append("lowest_confidence < ?")
+            parameters.append(where.confidence_below)
+        for condition, value in (
+            ("language = ?", where.language),
+            ("created_at >= ?", where.since),
+            ("created_at < ?", where.until),
+        ):
+            if value is not None:
+                conditions.append(condition)
+                parameters.append(value)
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT * FROM (SELECT d.*,"
+                " (SELECT m.text FROM desk_messages m WHERE m.conversation_id = d.conversation_id"
+                "   AND m.author != 'note' ORDER BY m.id DESC LIMIT 1) AS last_message,"
+                " (SELECT COUNT(*) FROM answers a WHERE a.conversation_id = d.conversation_id) AS turns,"
+                " (SELECT MIN(json_extract(a.record, '$.answer.confidence')) FROM answers a"
+                "   WHERE a.conversation_id = d.conversation_id) AS lowest_confidence,"
+                " (SELECT COUNT(*) FROM feedback f JOIN answers a ON a.id = f.answer_id"
+                "   WHERE a.conversation_id = d.conversation_id AND f.rating = 'dislike') AS dislikes,"
+                " (SELECT r.score FROM desk_ratings r WHERE r.conversation_id = d.conversation_id) AS rating"
+                f" FROM desk_conversations d) WHERE {' AND '.join(conditions)}"
+                " ORDER BY updated_at DESC, conversation_id LIMIT ? OFFSET ?",
+                [*parameters, limit, offset],
+            ).fetchall()
+        return [
+            ConversationSummary(
+                _conversation(r), r["turns"], r["lowest_confidence"], r["dislikes"], r["rating"]
+            )
+            for r in rows
+        ]
 
     def add_message(
         self,

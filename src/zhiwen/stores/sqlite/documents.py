@@ -32,6 +32,8 @@ def _document(row: sqlite3.Row) -> Document:
         content_hash=row["content_hash"],
         tags=tuple(json.loads(row["tags"])),
         chunk_count=row["chunk_count"],
+        waiting_chunks=row["waiting_chunks"],
+        characters=row["characters"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -52,7 +54,10 @@ def _chunk(row: sqlite3.Row) -> Chunk:
 
 
 _DOCUMENT_SELECT = (
-    "SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id) AS chunk_count FROM documents d"
+    "SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id) AS chunk_count,"
+    " (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id AND c.embedded = 0) AS waiting_chunks,"
+    " (SELECT coalesce(SUM(length(c.text)), 0) FROM chunks c WHERE c.document_id = d.id) AS characters"
+    " FROM documents d"
 )
 
 
@@ -190,6 +195,14 @@ class SqliteDocumentStore:
                 (workspace_id, *tags),
             ).fetchall()
         return {r[0] for r in rows}
+
+    def document_chunks(self, workspace_id: str, document_id: str) -> list[Chunk]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT * FROM chunks WHERE workspace_id = ? AND document_id = ? ORDER BY position",
+                (workspace_id, document_id),
+            ).fetchall()
+        return [_chunk(r) for r in rows]
 
     def iter_chunks(self, workspace_id: str) -> Iterator[Chunk]:
         with self._db.reading() as conn:

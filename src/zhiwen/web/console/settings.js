@@ -1,0 +1,132 @@
+// Settings: how questions are answered, what the chat widget says first; people and API keys.
+import { api, fill, h, problemLine, t, table, term, when } from "./core.js";
+
+const FITTED_MODELS = ["confidence_model", "choice_model", "reranker"];  // shown, changed by tuning only
+
+export async function settingsPage(main) {
+  const problem = problemLine();
+  let answer, desk;
+  try { [answer, desk] = await Promise.all([api("GET", "/v1/settings"), api("GET", "/v1/desk/settings")]); } catch (e) { problem.show(e); main.append(problem); return; }
+
+  // Answer settings: the plain values are editable; fitted models are shown, not edited.
+  const inputs = {};
+  const rows = Object.entries(answer).map(([name, value]) => {
+    if (FITTED_MODELS.includes(name)) return [name, typeof value === "string" ? value : JSON.stringify(value), t("setting_model")];
+    const input = name === "retrieval_mode"
+      ? h("select", { "aria-label": name }, ["hybrid", "keyword", "vector"].map(m => h("option", { value: m }, m)))
+      : h("input", { type: "text", value: value === null ? "" : String(value), "aria-label": name, size: 8 });
+    input.value = value === null ? "" : String(value);
+    inputs[name] = input;
+    return [name, input, term("setting", name)];
+  });
+  const answerStatus = h("span", { role: "status" });
+  async function saveAnswer(event) {
+    event.preventDefault();
+    const changes = {};
+    for (const [name, input] of Object.entries(inputs)) if (input.value !== String(answer[name] ?? "")) changes[name] = input.value;
+    if (!Object.keys(changes).length) { answerStatus.textContent = t("nothing_changed"); return; }
+    try { answer = await api("PATCH", "/v1/settings", changes); answerStatus.textContent = t("settings_saved"); problem.show(null); } catch (e) { problem.show(e); answerStatus.textContent = ""; }
+  }
+
+  // The widget's first words: welcome and suggested questions per language.
+  const welcome = {}, suggestions = {};
+  for (const lang of ["zh", "en"]) {
+    welcome[lang] = h("textarea", { rows: 2, maxlength: 2000, "aria-label": `${t("welcome")} (${lang})` });
+    welcome[lang].value = (desk.welcome || {})[lang] || "";
+    suggestions[lang] = h("textarea", { rows: 3, "aria-label": `${t("suggestions")} (${lang})` });
+    suggestions[lang].value = ((desk.suggestions || {})[lang] || []).join("\n");
+  }
+  const failed = h("input", { type: "number", min: 0, max: 20, value: String(desk.failed_answers ?? 2), "aria-label": t("failed_answers") });
+  const deskStatus = h("span", { role: "status" });
+  async function saveDesk(event) {
+    event.preventDefault();
+    const lines = area => area.value.split("\n").map(s => s.trim()).filter(Boolean);
+    const body = { ...desk,
+      welcome: { zh: welcome.zh.value.trim(), en: welcome.en.value.trim() },
+      suggestions: { zh: lines(suggestions.zh), en: lines(suggestions.en) },
+      failed_answers: Number(failed.value) };
+    if (body.hours === null) delete body.hours;
+    try { desk = await api("PUT", "/v1/desk/settings", body); deskStatus.textContent = t("settings_saved"); problem.show(null); } catch (e) { problem.show(e); deskStatus.textContent = ""; }
+  }
+
+  main.append(
+    h("h1", {}, t("nav_settings")), problem,
+    h("h2", {}, t("answer_settings")), h("p", { class: "hint" }, t("answer_settings_hint")),
+    h("form", { onsubmit: saveAnswer },
+      h("div", { class: "scroll" }, table([t("setting"), t("value"), t("meaning")], rows)),
+      h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("save")), answerStatus)),
+    h("h2", {}, t("widget_settings")),
+    h("form", { onsubmit: saveDesk },
+      h("div", { class: "split" },
+        h("label", {}, `${t("welcome")} (中文)`, welcome.zh), h("label", {}, `${t("welcome")} (English)`, welcome.en),
+        h("label", {}, `${t("suggestions")} (中文)`, suggestions.zh), h("label", {}, `${t("suggestions")} (English)`, suggestions.en)),
+      h("div", { class: "row" }, h("label", {}, t("failed_answers"), failed), h("button", { type: "submit", class: "primary" }, t("save")), deskStatus)));
+}
+
+export async function peoplePage(main) {
+  const problem = problemLine();
+  const users = h("div", { class: "scroll" });
+  const keys = h("div", { class: "scroll" });
+  const secret = h("div", { "aria-live": "polite" });
+
+  async function load() {
+    let people, issued;
+    try { [people, issued] = await Promise.all([api("GET", "/v1/users"), api("GET", "/v1/keys")]); } catch (e) { problem.show(e); return; }
+    fill(users, table([t("name"), t("email"), t("role"), t("created"), ""], people.map(u => [
+      u.name, u.email, term("role", u.role), when(u.created_at),
+      u.disabled_at
+        ? h("button", { type: "button", onclick: () => act(`/v1/users/${u.id}/enable`) }, t("enable"))
+        : h("button", { type: "button", class: "danger", onclick: () => act(`/v1/users/${u.id}/disable`, t("confirm_disable", u.email)) }, t("disable")),
+    ])));
+    fill(keys, table([t("name"), t("prefix"), t("role"), t("origins"), t("created"), ""], issued.map(k => [
+      k.name, `${k.prefix}…`, term("role", k.role), k.origins.join(" "), when(k.created_at),
+      k.revoked_at ? h("span", { class: "badge" }, `${t("revoked")} ${when(k.revoked_at)}`)
+        : h("button", { type: "button", class: "danger", onclick: () => act(`/v1/keys/${k.id}/revoke`, t("confirm_revoke", k.name)) }, t("revoke")),
+    ])));
+  }
+  async function act(path, question) {
+    if (question && !confirm(question)) return;
+    try { await api("POST", path); } catch (e) { problem.show(e); }
+    load();
+  }
+
+  const email = h("input", { type: "email", required: true, "aria-label": t("email") });
+  const name = h("input", { type: "text", required: true, maxlength: 100, "aria-label": t("name") });
+  const role = h("select", { "aria-label": t("role") }, h("option", { value: "agent" }, t("role_agent")), h("option", { value: "admin" }, t("role_admin")));
+  const password = h("input", { type: "password", required: true, minlength: 10, autocomplete: "new-password", "aria-label": t("password") });
+  async function addUser(event) {
+    event.preventDefault();
+    try {
+      await api("POST", "/v1/users", { email: email.value.trim(), name: name.value.trim(), role: role.value, password: password.value });
+      email.value = name.value = password.value = ""; problem.show(null);
+    } catch (e) { problem.show(e); }
+    load();
+  }
+
+  const keyName = h("input", { type: "text", required: true, maxlength: 100, "aria-label": t("name") });
+  const keyRole = h("select", { "aria-label": t("role") }, ["client", "widget", "agent", "admin"].map(r => h("option", { value: r }, term("role", r))));
+  const origins = h("input", { type: "text", placeholder: "https://shop.example.com", "aria-label": t("origins") });
+  async function addKey(event) {
+    event.preventDefault();
+    try {
+      const key = await api("POST", "/v1/keys", { name: keyName.value.trim(), role: keyRole.value, origins: origins.value.split(/\s+/).filter(Boolean) });
+      fill(secret, h("p", {}, t("key_shown_once")), h("p", { class: "secret" }, key.secret));
+      keyName.value = origins.value = ""; problem.show(null);
+    } catch (e) { problem.show(e); }
+    load();
+  }
+
+  main.append(
+    h("h1", {}, t("nav_people")), problem,
+    h("h2", {}, t("users")), h("p", { class: "hint" }, t("users_hint")),
+    h("form", { class: "row", onsubmit: addUser },
+      h("label", {}, t("email"), email), h("label", {}, t("name"), name), h("label", {}, t("role"), role),
+      h("label", {}, t("password"), password), h("button", { type: "submit", class: "primary" }, t("add"))),
+    users,
+    h("h2", {}, t("api_keys")), h("p", { class: "hint" }, t("keys_hint")),
+    h("form", { class: "row", onsubmit: addKey },
+      h("label", {}, t("name"), keyName), h("label", {}, t("role"), keyRole), h("label", {}, t("origins"), origins),
+      h("button", { type: "submit", class: "primary" }, t("issue_key"))),
+    secret, keys);
+  await load();
+}

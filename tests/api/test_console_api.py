@@ -1,0 +1,166 @@
+"""What the admin console reads that programs can read too: hit testing, a document's chunks, conversations
+filtered for reading back, the handoff-threshold curve, API keys; and the console's own files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from zhiwen.api import create_app
+from zhiwen.types import Workspace
+from zhiwen.wiring import Services
+
+Api = tuple[TestClient, dict[str, dict[str, str]]]
+
+
+@pytest.fixture
+def api(demo_copy: tuple[Services, Workspace]) -> Iterator[Api]:
+    services, workspace = demo_copy
+    other = services.workspaces.create_workspace("globex")
+    headers = {
+        role: {"Authorization": f"Bearer {services.keys.issue(workspace.id, role, role).plain}"}  # type: ignore[arg-type]
+        for role in ("admin", "client", "agent")
+    }
+    headers["other"] = {"Authorization": f"Bearer {services.keys.issue(other.id, 'admin', 'admin').plain}"}
+    with TestClient(create_app(services, run_embedding_worker=False)) as client:
+        yield client, headers
+
+
+def test_hit_testing_explains_the_answer_and_records_nothing(api: Api) -> None:
+    client, auth = api
+    before = client.get("/v1/desk/conversations", headers=auth["admin"]).json()
+    tested = client.post("/v1/hit-test", json={"question": "扫地机器人保修多久？"}, headers=auth["admin"])
+    assert tested.status_code == 200, tested.text
+    body = tested.json()
+    assert body["release"] is None and body["handoff_below"] == 0.5
+    assert 0 <= body["answer"]["confidence"] <= 1 and body["answer"]["conversation_id"] is None
+    hits = body["hits"]
+    assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+    assert sum(h["chosen"] for h in hits) == 1
+    assert any("扫地" in h["matched_terms"] for h in hits)  # why it matched, with IDF weights
+    assert all(h["keyword_score"] is None or h["keyword_score"] >= 0 for h in hits)
+    assert client.get("/v1/desk/conversations", headers=auth["admin"]).json() == before
+    assert client.get("/v1/review", headers=auth["admin"]).json() == []
+
+    live = client.post(
+        "/v1/hit-test", json={"question": "退货运费谁出", "target": "live"}, headers=auth["admin"]
+    )
+    assert (
+        live.status_code == 200 and live.json()["release"] is None
+    )  # nothing promoted yet: the working knowledge
+    assert client.post("/v1/hit-test", json={"question": "x"}, headers=auth["client"]).status_code == 403
+    for bad in ({"question": ""}, {"question": "x" * 2001}, {"question": "x", "target": "staging"}, {}):
+        refused = client.post("/v1/hit-test", json=bad, headers=auth["admin"])
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_input"
+
+
+def test_a_documents_chunks_come_in_order_with_their_keyword_terms(api: Api) -> None:
+    client, auth = api
+    documents = client.get("/v1/documents?limit=1000", headers=auth["admin"]).json()["documents"]
+    warranty = next(d for d in documents if d["source"] == "warranty-zh.md")
+    assert warranty["waiting_chunks"] == 0 and warranty["characters"] > 100
+    chunks = client.get(f"/v1/documents/{warranty['id']}/chunks", headers=auth["client"]).json()
+    assert len(chunks) == warranty["chunk_count"]
+    assert [c["position"] for c in chunks] == sorted(c["position"] for c in chunks)
+    assert any("保修" in c["terms"] for c in chunks)
+    elsewhere = client.get(f"/v1/documents/{warranty['id']}/chunks", headers=auth["other"])
+    assert elsewhere.status_code == 404
+
+
+def test_conversations_are_filtered_for_reading_back(api: Api) -> None:
+    client, auth = api
+    answered = client.post(
+        "/v1/ask", json={"question": "积分的有效期是多久？"}, headers=auth["client"]
+    ).json()
+    handed = client.post(
+        "/v1/ask", json={"question": "你们的店在火星上有分店吗？"}, headers=auth["client"]
+    ).json()
+    assert handed["handoff"] and not answered["handoff"]
+    client.post(
+        "/v1/feedback", json={"answer_id": answered["answer_id"], "rating": "dislike"}, headers=auth["client"]
+    )
+
+    def ids(query: str) -> set[str]:
+        response = client.get(f"/v1/desk/conversations{query}", headers=auth["admin"])
+        assert response.status_code == 200, response.text
+        return {c["id"] for c in response.json()}
+
+    both = {answered["conversation_id"], handed["conversation_id"]}
+    assert ids("") == both
+    assert ids("?handed_off=true") == {handed["conversation_id"]}
+    assert ids("?handed_off=false&disliked=true") == {answered["conversation_id"]}
+    assert ids("?confidence_below=0.3") == {handed["conversation_id"]}
+    assert ids("?language=en") == set()
+    assert ids("?since=2000-01-01&until=2999-01-01") == both and ids("?since=2999-01-01") == set()
+    summary = client.get("/v1/desk/conversations?disliked=true", headers=auth["admin"]).json()[0]
+    assert summary["turns"] == 1 and summary["dislikes"] == 1 and summary["rating"] is None
+    assert client.get("/v1/desk/conversations", headers=auth["agent"]).status_code == 403
+    assert client.get("/v1/desk/conversations", headers=auth["other"]).json() == []
+    for bad in ("?since=yesterday", "?confidence_below=2", "?language=fr", "?limit=0", "?handed_off=maybe"):
+        assert client.get(f"/v1/desk/conversations{bad}", headers=auth["admin"]).status_code == 422, bad
+
+
+def test_the_handoff_curve_replays_every_threshold_on_an_evaluation(api: Api) -> None:
+    client, auth = api
+    run = client.post("/v1/eval/runs", json={"golden": "demo"}, headers=auth["admin"]).json()
+    curve = client.get(f"/v1/eval/runs/{run['id']}/curve", headers=auth["admin"]).json()
+    points = curve["points"]
+    assert curve["threshold_now"] == 0.5 and curve["questions"] == run["summary"]["questions"]
+    assert [p["threshold"] for p in points] == [round(i / 50, 4) for i in range(51)]
+    shares = [p["handoff_share"] for p in points]
+    assert shares == sorted(shares)  # a higher threshold never hands off fewer
+    now = next(p for p in points if p["threshold"] == 0.5)
+    assert now["answer_accuracy"] == pytest.approx(run["summary"]["answer_accuracy"], abs=1e-9)
+    assert client.get("/v1/eval/runs/run_nope/curve", headers=auth["admin"]).status_code == 404
+
+
+def test_keys_are_issued_once_listed_without_secrets_and_revoked_within_the_workspace(api: Api) -> None:
+    client, auth = api
+    issued = client.post(
+        "/v1/keys",
+        json={"name": "shop", "role": "widget", "origins": ["https://shop.example"]},
+        headers=auth["admin"],
+    )
+    assert issued.status_code == 201, issued.text
+    key = issued.json()
+    assert key["secret"].startswith("zw_pub_") and key["origins"] == ["https://shop.example"]
+    listed = client.get("/v1/keys", headers=auth["admin"]).json()
+    assert key["id"] in {k["id"] for k in listed} and all("secret" not in k for k in listed)
+    assert client.post(f"/v1/keys/{key['id']}/revoke", headers=auth["other"]).status_code == 404
+    revoked = client.post(f"/v1/keys/{key['id']}/revoke", headers=auth["admin"])
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    assert (
+        client.get(
+            "/v1/widget/config",
+            headers={"Authorization": f"Bearer {key['secret']}", "Origin": "https://shop.example"},
+        ).status_code
+        == 401
+    )
+    for bad in (
+        {"name": "", "role": "client"},
+        {"name": "w", "role": "widget"},
+        {"name": "w", "role": "root"},
+        {"name": "w", "role": "client", "origins": ["https://a.example"]},
+    ):
+        refused = client.post("/v1/keys", json=bad, headers=auth["admin"])
+        assert refused.status_code in (400, 422), (bad, refused.text)
+        assert refused.json()["error"]["code"] == "invalid_input"
+    assert client.get("/v1/keys", headers=auth["client"]).status_code == 403
+
+
+def test_the_console_is_served_from_the_package_under_a_strict_policy(api: Api) -> None:
+    client = api[0]
+    page = client.get("/admin")
+    assert page.status_code == 200 and 'src="/admin/app.js"' in page.text
+    policy = page.headers["content-security-policy"]
+    assert (
+        "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    )
+    script = client.get("/admin/app.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert client.get("/admin/console.css").headers["content-type"].startswith("text/css")
+    for missing in ("/admin/nope.js", "/admin/index.html", "/admin/..%2Fapp.py", "/admin/__init__.py"):
+        response = client.get(missing)
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", missing
