@@ -187,7 +187,7 @@ def test_bad_uploads_get_per_file_errors_and_change_nothing(
     ]
     response = client.post("/v1/documents", headers=_auth(keys["acme"]), files=uploads)
     results = {r["source"]: r for r in response.json()["files"]}
-    assert results["passwd.md"]["status"] == "added"  # the path is dropped, only the base name is kept
+    assert results["etc/passwd.md"]["status"] == "added"  # what climbs out of the upload's folder is dropped
     assert results["broken.pdf"]["error_code"] == "corrupt_file"
     assert results["locked.pdf"]["error_code"] == "encrypted_file"
     assert results["gbk.txt"]["status"] == "added"

@@ -1,16 +1,20 @@
 """What the admin console reads that programs can read too: hit testing, a document's chunks, conversations
-filtered for reading back, the handoff-threshold curve, API keys; and the console's own files."""
+filtered for reading back, the handoff-threshold curve, API keys, the model backends; and the console's own
+files."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.api import create_app
+from zhiwen.config import Settings
 from zhiwen.types import Workspace
-from zhiwen.wiring import Services
+from zhiwen.wiring import Services, build_services
 
 Api = tuple[TestClient, dict[str, dict[str, str]]]
 
@@ -67,6 +71,23 @@ def test_a_documents_chunks_come_in_order_with_their_keyword_terms(api: Api) -> 
     assert any("保修" in c["terms"] for c in chunks)
     elsewhere = client.get(f"/v1/documents/{warranty['id']}/chunks", headers=auth["other"])
     assert elsewhere.status_code == 404
+
+
+def test_a_folder_upload_keeps_each_files_path_and_drops_anything_that_climbs_out(api: Api) -> None:
+    client, auth = api
+    files = [
+        ("files", ("manuals/r7/README.md", "# R7\n\nR7 的滤网每 3 个月更换。".encode())),
+        ("files", ("manuals/x1/README.md", "# X1\n\nX1 的电池保修 1 年。".encode())),
+        ("files", ("../../etc/C:/notes.md", "# Notes\n\n备注。".encode())),
+    ]
+    uploaded = client.post("/v1/documents", files=files, headers=auth["admin"])
+    assert uploaded.status_code == 200, uploaded.text
+    assert [f["source"] for f in uploaded.json()["files"]] == [
+        "manuals/r7/README.md",
+        "manuals/x1/README.md",
+        "etc/notes.md",
+    ]
+    assert all(f["status"] == "added" for f in uploaded.json()["files"])
 
 
 def test_conversations_are_filtered_for_reading_back(api: Api) -> None:
@@ -131,6 +152,8 @@ def test_keys_are_issued_once_listed_without_secrets_and_revoked_within_the_work
     assert client.post(f"/v1/keys/{key['id']}/revoke", headers=auth["other"]).status_code == 404
     revoked = client.post(f"/v1/keys/{key['id']}/revoke", headers=auth["admin"])
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    again = client.post(f"/v1/keys/{key['id']}/revoke", headers=auth["admin"])
+    assert again.status_code == 409 and "already revoked" in again.json()["error"]["message"]
     assert (
         client.get(
             "/v1/widget/config",
@@ -164,3 +187,28 @@ def test_the_console_is_served_from_the_package_under_a_strict_policy(api: Api) 
     for missing in ("/admin/nope.js", "/admin/index.html", "/admin/..%2Fapp.py", "/admin/__init__.py"):
         response = client.get(missing)
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", missing
+
+
+def test_the_backends_are_described_without_keys_and_checked_with_a_real_call(
+    tmp_path: Path, embedder: BundledE5Embedder
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        llm_base_url="http://127.0.0.1:9/v1",
+        llm_api_key="sk-secret",
+        llm_timeout_s=2,
+    )
+    services = build_services(settings, embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    admin = {"Authorization": f"Bearer {services.keys.issue(workspace.id, 'admin', 'admin').plain}"}
+    with TestClient(create_app(services, run_embedding_worker=False)) as client:
+        described = client.get("/v1/backends", headers=admin)
+        assert described.status_code == 200 and "sk-secret" not in described.text
+        assert [(b["role"], b["kind"], b["ok"]) for b in described.json()] == [
+            ("embedding", "bundled", None),
+            ("llm", "openai-compatible", None),
+        ]
+        embedding, llm = client.post("/v1/backends/check", headers=admin).json()
+        assert embedding["ok"] is True and embedding["ms"] > 0 and embedding["error"] is None
+        assert llm["ok"] is False and llm["error"] and "sk-secret" not in llm["error"]
+    services.close()

@@ -33,6 +33,7 @@ PAGES = (
     "evaluations",
     "releases",
     "analytics",
+    "models",
     "settings",
     "people",
 )
@@ -210,6 +211,13 @@ def test_an_administrator_runs_the_knowledge_lifecycle_in_the_browser(
         page.locator("main form").first.get_by_role("button", name="保存").click()
         expect(page.locator("main [role=status]").first).to_have_text("已保存")
         assert console["services"].targets.working_config(console["workspace"].id).top_k == 6
+        page.get_by_label("周一").fill("09:00-18:00")
+        page.locator("main form").nth(1).get_by_role("button", name="保存").click()
+        expect(page.locator("main form").nth(1).locator("[role=status]")).to_have_text("已保存")
+        hours = console["services"].desk.settings(console["workspace"].id).hours
+        assert hours is not None and hours.timezone == "Asia/Shanghai" and set(hours.weekly) == {"mon"}
+        page.get_by_role("button", name="测试连接").click()
+        expect(page.locator("main .badge.good").first).to_contain_text("OK", timeout=30_000)
 
         # Every page: no accessibility violations; then the language switch.
         for name in PAGES:

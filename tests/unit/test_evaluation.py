@@ -12,12 +12,12 @@ from zhiwen.adapters.llm import OpenAICompatibleLLM
 from zhiwen.errors import InvalidInput, NotFound, TooLarge
 from zhiwen.services import report
 from zhiwen.services.answer import AnswerLimits, AnswerService
-from zhiwen.services.evaluate import EvalService, exact_match, retrieval_scores, token_f1
+from zhiwen.services.evaluate import EvalService, exact_match, handoff_curve, retrieval_scores, token_f1
 from zhiwen.services.golden import split_of
 from zhiwen.services.golden_sets import MAX_GOLDEN_BYTES
 from zhiwen.services.rerank import Reranker
 from zhiwen.stores.sqlite.evals import SqliteEvalStore
-from zhiwen.types import Workspace
+from zhiwen.types import EvalRun, Workspace
 from zhiwen.wiring import Services
 
 Demo = tuple[Services, Workspace]
@@ -203,3 +203,30 @@ def test_with_an_llm_configured_an_llm_judge_grades_each_answered_question(demo_
     assert graded and run.summary["judge_accuracy"] == sum(r["judge"] for r in graded) / len(graded)
     assert all(r["mode"] in ("llm", "faq", "handoff") for r in results)
     assert all(r["judge"] is None for r in results if r["handoff"] or not r["answerable"])
+
+
+def test_the_handoff_curve_moves_only_the_answers_the_threshold_decides() -> None:
+    run = EvalRun("run_1", "ws", "gs", "working", "held_out", {"settings": {"handoff_below": 0.5}}, "t")
+
+    def result(
+        confidence: float, applies: bool, handoff: bool, right: bool, answerable: bool
+    ) -> dict[str, object]:
+        return {
+            "confidence": confidence,
+            "threshold_applies": applies,
+            "handoff": handoff,
+            "right": right,
+            "composed_right": right,
+            "answerable": answerable,
+        }
+
+    results = [
+        result(0.8, True, False, True, True),  # confident and right
+        result(0.3, True, True, False, True),  # unsure and wrong: handed off at 0.5
+        result(0.0, False, True, True, False),  # nothing found: handed off whatever the threshold
+        result(1.0, False, False, True, True),  # a curated answer: answered whatever the threshold
+    ]
+    points = {p["threshold"]: p for p in handoff_curve(run, results, steps=10)["points"]}
+    assert points[0.0]["handoff_share"] == 0.25 and points[0.0]["answered_accuracy"] == 2 / 3
+    assert points[0.5]["handoff_share"] == 0.5 and points[0.5]["answer_accuracy"] == 2 / 3
+    assert points[1.0]["handoff_share"] == 0.75 and points[1.0]["answered_accuracy"] == 1.0

@@ -9,6 +9,7 @@ from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.config import Settings
 from zhiwen.stores.sqlite.db import MIGRATIONS, Database
 from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
+from zhiwen.types import ConversationFilter
 from zhiwen.wiring import build_services
 
 
@@ -51,6 +52,7 @@ def test_a_version_9_store_gets_sentence_vectors_for_the_knowledge_it_already_ha
     with services.db.transaction() as conn:  # as version 9 left it: no sentence vectors anywhere
         conn.execute("DROP TABLE sentence_vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
+        conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
         conn.execute("PRAGMA user_version = 9")
     services.close()
 
@@ -80,6 +82,7 @@ def test_a_version_10_store_keeps_its_vectors_and_numbers_them(
         conn.execute("DROP TABLE vectors")
         conn.execute("ALTER TABLE v10 RENAME TO vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
+        conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
         conn.execute("PRAGMA user_version = 10")
     services.close()
 
@@ -102,6 +105,7 @@ def test_migration_12_keeps_waiting_conversations_in_the_queue_at_normal_priorit
     services.desk.request_human(workspace.id, conversation)
     with services.db.transaction() as conn:  # desk_conversations as version 11 left it
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")
+        conn.execute("ALTER TABLE answers DROP COLUMN confidence")
         conn.execute("PRAGMA user_version = 11")
     services.close()
 
@@ -110,4 +114,23 @@ def test_migration_12_keeps_waiting_conversations_in_the_queue_at_normal_priorit
     (waiting,) = upgraded.desk.queue(workspace.id)
     assert (waiting.id, waiting.priority) == (conversation, 0)
     assert upgraded.desk.state(workspace.id, conversation).position == 1
+    upgraded.close()
+
+
+def test_a_version_12_store_gets_its_answers_confidence_in_a_column(
+    settings: Settings, embedder: BundledE5Embedder
+) -> None:
+    services = build_services(settings, embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    services.ingest.ingest_bytes(workspace.id, "returns.md", b"# Returns\n\nRefunds take 3 days.")
+    answer = services.answerer.answer(workspace.id, "how long do refunds take?")
+    services.desk.answered(workspace.id, answer)
+    with services.db.transaction() as conn:  # as version 12 left it
+        conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        conn.execute("PRAGMA user_version = 12")
+    services.close()
+
+    upgraded = build_services(settings, embedder=embedder)
+    [summary] = upgraded.desk.overview(workspace.id, ConversationFilter())
+    assert summary.lowest_confidence == answer.confidence
     upgraded.close()

@@ -691,3 +691,13 @@ class GateVerdictOut(BaseModel):
 
 class IntentTrainRequest(Strict):
     promote: bool = Field(False, description="Promote at once if the new version passes the gate.")
+
+
+class BackendOut(BaseModel):
+    role: Literal["embedding", "llm"]
+    kind: Literal["bundled", "openai-compatible", "gguf", "none"]
+    model: str
+    url: str | None
+    ok: bool | None = Field(description="Whether the last check worked; null: not checked.")
+    ms: float | None
+    error: str | None

@@ -29,6 +29,7 @@ from zhiwen.types import EvalRun, GoldenSetVersion, utc_now
 SPLITS = ("held_out", "tune", "all")
 _CITATION_MARK = re.compile(r"\s*\[\d{1,2}\]")
 _TOKEN = re.compile(r"[\u3400-\u9fff]|[a-z0-9]+")
+UNTHRESHOLDED_MODES = ("handoff", "curated", "reply", "tool")  # decided before confidence is looked at
 GATED_METRICS = ("answer_accuracy", "citation_accuracy", "handoff_precision", "handoff_recall")
 
 
@@ -135,25 +136,32 @@ def handoff_curve(run: EvalRun, results: Sequence[dict[str, Any]], steps: int = 
     """What each handoff threshold would have done on this run's questions: the share handed to a person,
     how many answered ones are right, and answer accuracy on the answerable ones.
 
-    A question counts as answered at threshold t when its confidence reaches t, unless the run handed it
-    off whatever its confidence (nothing retrieved); its answer is the one composed before the decision.
+    A question the threshold decides is answered at threshold t when its confidence reaches t, with the
+    answer composed before the decision; the others (curated answers, intents' actions, empty searches)
+    keep what the run did. Runs stored before ``threshold_applies`` existed count a handoff at or above
+    the run's own threshold as decided elsewhere.
     """
     used = float(run.summary.get("settings", {}).get("handoff_below", 0.5))
-    rows = [
-        (
-            float(r["confidence"]),
-            bool(r["handoff"]) and float(r["confidence"]) >= used,  # handed off for another reason
-            bool(r.get("composed_right", r["right"])),
-            bool(r["answerable"]),
+    rows = []
+    for r in results:
+        confidence = float(r["confidence"])
+        applies = r.get("threshold_applies", not (r["handoff"] and confidence >= used))
+        rows.append(
+            (
+                confidence if applies else None,  # None: answered or not whatever the threshold
+                bool(r["handoff"]),
+                bool(r.get("composed_right", r["right"])) if applies else bool(r["right"]),
+                bool(r["answerable"]),
+            )
         )
-        for r in results
-    ]
     answerable = sum(1 for *_, a in rows if a)
     points = []
     for step in range(steps + 1):
         threshold = step / steps
         answered = [
-            (right, a) for confidence, forced, right, a in rows if confidence >= threshold and not forced
+            (right, a)
+            for confidence, handed_off, right, a in rows
+            if (not handed_off if confidence is None else confidence >= threshold)
         ]
         right_answers = sum(1 for right, _ in answered if right)
         points.append(
@@ -255,6 +263,9 @@ class EvalService:
             "mode": answer.mode,
             "handoff": answer.handoff,
             "confidence": answer.confidence,
+            # Whether the handoff threshold decided this one (not a curated answer, an intent's action or
+            # an empty search): what replaying other thresholds may change.
+            "threshold_applies": draft.mode not in UNTHRESHOLDED_MODES,
             "right": answered_right(item, answer.handoff, answer.text, draft_sources),
             "composed_right": composed_right,
             "exact": answered

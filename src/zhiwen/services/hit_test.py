@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from zhiwen.services.answer import AnswerService, Draft
-from zhiwen.services.targets import Target
+from zhiwen.services.targets import Target, working_id
 from zhiwen.text.tokenize import indexed_text, keyword_tokens
 from zhiwen.types import Answer, Hit
 
@@ -22,7 +22,7 @@ HitTestTarget = Literal["working", "live"]
 class ExplainedHit:
     rank: int
     hit: Hit
-    chosen: bool  # the passage the answer was taken from
+    chosen: bool  # the passage the answer (or the draft it withheld) cites first
     matched_terms: dict[str, float]  # the question's keyword terms found in the passage -> their IDF
 
 
@@ -49,23 +49,25 @@ def hit_test(
     answer, draft = answerer.answer_with_draft(
         workspace_id, question, use_llm=use_llm, record=False, target=target
     )
-    if not draft.retrieval.hits:  # an intent answered without searching: show what search finds anyway
+    draft_text, cited = draft.text, draft.citations[0].chunk_id if draft.citations else None
+    if answer.intent is not None and answer.intent.action != "answer" and not draft.retrieval.hits:
+        # An intent acted without searching: show what search finds, though the answer used none of it.
         draft = answerer.draft(target, question, use_llm=False)
+        draft_text, cited = "", None
     return HitTest(
         answer=answer,
-        draft_text=draft.text,
+        draft_text=draft_text,
         handoff_below=target.config.handoff_below,
         release=target.release.number if target.release else None,
-        hits=_explained(draft),
+        hits=_explained(draft, cited),
     )
 
 
-def _explained(draft: Draft) -> list[ExplainedHit]:
-    chosen_id = draft.passages[0].chunk.id if draft.choice is not None and draft.passages else None
+def _explained(draft: Draft, cited: str | None) -> list[ExplainedHit]:
     weights = draft.retrieval.term_weights or {t: 0.0 for t in keyword_tokens(draft.understood.text)}
     explained = []
     for rank, hit in enumerate(draft.retrieval.hits, start=1):
         present = set(keyword_tokens(indexed_text(hit.chunk)))
         matched = {term: round(weight, 3) for term, weight in weights.items() if term in present}
-        explained.append(ExplainedHit(rank, hit, hit.chunk.id == chosen_id, matched))
+        explained.append(ExplainedHit(rank, hit, working_id(hit.chunk.id) == cited, matched))
     return explained

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from zhiwen.errors import InvalidInput, NotFound, Unauthorized
+from zhiwen.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from zhiwen.ports import WorkspaceStore
 from zhiwen.types import ApiKey, Role
 
@@ -64,8 +64,11 @@ class KeyService:
 
     def revoke(self, workspace_id: str, key_id: str) -> ApiKey:
         """Revoke one of this workspace's keys at once (another workspace's key is not found)."""
-        if not any(k.id == key_id for k in self._workspaces.list_keys(workspace_id)):
+        key = next((k for k in self._workspaces.list_keys(workspace_id) if k.id == key_id), None)
+        if key is None:
             raise NotFound(f"no API key {key_id!r} in this workspace")
+        if key.revoked_at is not None:
+            raise Conflict(f"key {key_id} was already revoked at {key.revoked_at}")
         return self._workspaces.revoke_key(key_id)
 
     def authenticate(self, plain: str | None) -> ApiKey:

@@ -18,7 +18,7 @@ from zhiwen.api.schemas import (
     JobOut,
 )
 from zhiwen.errors import InvalidInput
-from zhiwen.text.tokenize import indexed_terms
+from zhiwen.text.tokenize import indexed_text, keyword_tokens
 from zhiwen.types import Document
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -40,7 +40,10 @@ def _document_out(d: Document) -> DocumentOut:
 
 
 def _file_name(upload: UploadFile) -> str:
-    name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    """The document's source: a file from a folder keeps its path in the folder (two README.md in two
+    folders are two documents); drive letters, roots and ``..`` are dropped."""
+    parts = (upload.filename or "").replace("\\", "/").split("/")
+    name = "/".join(p for p in parts if p not in ("", ".", "..") and not p.endswith(":"))
     if not name:
         raise InvalidInput("every uploaded file needs a file name")
     return name
@@ -116,7 +119,7 @@ def document_chunks(services: ServicesDep, key: AnyKey, document_id: str) -> lis
             title_path=c.title_path,
             question=c.question,
             text=c.text,
-            terms=indexed_terms(c).split(),
+            terms=list(dict.fromkeys(keyword_tokens(indexed_text(c)))),
         )
         for c in services.documents.document_chunks(key.workspace_id, document_id)
     ]

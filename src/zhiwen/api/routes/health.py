@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from zhiwen.api.deps import MetricsDep, ServicesDep, admin_key, current_key
+from zhiwen.api.deps import AdminKey, MetricsDep, ServicesDep, admin_key, current_key
+from zhiwen.api.schemas import BackendOut
 from zhiwen.errors import BackendUnavailable
+from zhiwen.services.backends import checked
+from zhiwen.wiring import described_backends
 
 router = APIRouter(tags=["operations"])
 
@@ -41,3 +47,20 @@ def metrics(request: Request, metrics: MetricsDep, services: ServicesDep) -> Res
         key = current_key(request, request.headers.get("authorization"), request.headers.get("x-api-key"))
         admin_key(key)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/backends", response_model=list[BackendOut])
+def backends(services: ServicesDep, key: AdminKey) -> list[BackendOut]:
+    """The embedding model and the LLM this server runs with (set by ``ZHIWEN_EMBED_*`` and
+    ``ZHIWEN_LLM_*``; API keys are never shown)."""
+    return [BackendOut(**dataclasses.asdict(b)) for b in described_backends(services.settings)]
+
+
+@router.post("/v1/backends/check", response_model=list[BackendOut])
+async def check_backends(services: ServicesDep, key: AdminKey) -> list[BackendOut]:
+    """Test the connections: one short embedding and a two-token LLM reply, each with its time or its
+    error."""
+    found = await run_in_threadpool(
+        checked, described_backends(services.settings), services.embedder, services.llm
+    )
+    return [BackendOut(**dataclasses.asdict(b)) for b in found]

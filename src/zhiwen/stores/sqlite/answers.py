@@ -51,7 +51,7 @@ class SqliteAnswerStore:
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO answers (id, workspace_id, conversation_id, question, record, created_at,"
-                " release_number, handoff) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " release_number, handoff, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     answer.id,
                     workspace_id,
@@ -61,6 +61,7 @@ class SqliteAnswerStore:
                     utc_now(),
                     answer.release,
                     int(answer.handoff),
+                    answer.confidence,
                 ),
             )
 

@@ -545,6 +545,13 @@ MIGRATIONS: list[list[Migration]] = [
     ALTER TABLE desk_conversations ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
     """
     ],
+    # 13: each answer's confidence in a column, so conversations can be filtered by it without reading JSON.
+    [
+        """
+    ALTER TABLE answers ADD COLUMN confidence REAL;
+    UPDATE answers SET confidence = json_extract(record, '$.answer.confidence');
+    """
+    ],
 ]
 
 

@@ -45,6 +45,12 @@ _MUTABLE = frozenset(
 )
 
 
+_LAST_MESSAGE = (  # what the customer or the desk said last, shown in lists
+    "(SELECT m.text FROM desk_messages m WHERE m.conversation_id = d.conversation_id"
+    " AND m.author != 'note' ORDER BY m.id DESC LIMIT 1) AS last_message"
+)
+
+
 def _conversation(row: sqlite3.Row) -> DeskConversation:
     return DeskConversation(
         id=row["conversation_id"],
@@ -162,9 +168,7 @@ class SqliteDeskStore:
             parameters.append(since)
         with self._db.reading() as conn:
             rows = conn.execute(
-                "SELECT d.*, (SELECT m.text FROM desk_messages m WHERE m.conversation_id = d.conversation_id"
-                "  AND m.author != 'note' ORDER BY m.id DESC LIMIT 1) AS last_message"
-                f" FROM desk_conversations d WHERE {' AND '.join(where)}"
+                f"SELECT d.*, {_LAST_MESSAGE} FROM desk_conversations d WHERE {' AND '.join(where)}"
                 " ORDER BY d.queued_at IS NULL, d.priority DESC, d.queued_at, d.created_at LIMIT ?",
                 [*parameters, limit],
             ).fetchall()
@@ -192,12 +196,10 @@ class SqliteDeskStore:
                 parameters.append(value)
         with self._db.reading() as conn:
             rows = conn.execute(
-                "SELECT * FROM (SELECT d.*,"
-                " (SELECT m.text FROM desk_messages m WHERE m.conversation_id = d.conversation_id"
-                "   AND m.author != 'note' ORDER BY m.id DESC LIMIT 1) AS last_message,"
+                f"SELECT * FROM (SELECT d.*, {_LAST_MESSAGE},"
                 " (SELECT COUNT(*) FROM answers a WHERE a.conversation_id = d.conversation_id) AS turns,"
-                " (SELECT MIN(json_extract(a.record, '$.answer.confidence')) FROM answers a"
-                "   WHERE a.conversation_id = d.conversation_id) AS lowest_confidence,"
+                " (SELECT MIN(a.confidence) FROM answers a WHERE a.conversation_id = d.conversation_id)"
+                "   AS lowest_confidence,"
                 " (SELECT COUNT(*) FROM feedback f JOIN answers a ON a.id = f.answer_id"
                 "   WHERE a.conversation_id = d.conversation_id AND f.rating = 'dislike') AS dislikes,"
                 " (SELECT r.score FROM desk_ratings r WHERE r.conversation_id = d.conversation_id) AS rating"

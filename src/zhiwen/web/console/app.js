@@ -3,6 +3,7 @@ import { api, language, session, setLanguage, t } from "./core.js";
 import { analyticsPage } from "./analytics.js";
 import { conversationsPage } from "./conversations.js";
 import { hitTestPage, knowledgePage } from "./knowledge.js";
+import { modelsPage } from "./models.js";
 import { curatedPage, evaluationsPage, goldenPage, reviewPage } from "./quality.js";
 import { releasesPage } from "./releases.js";
 import { peoplePage, settingsPage } from "./settings.js";
@@ -17,6 +18,7 @@ const PAGES = {
   evaluations: evaluationsPage,
   releases: releasesPage,
   analytics: analyticsPage,
+  models: modelsPage,
   settings: settingsPage,
   people: peoplePage,
 };
@@ -42,10 +44,12 @@ async function show() {
     if (link.getAttribute("href") === `#${name}`) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   });
-  const main = $("main");
-  main.replaceChildren();
-  await page(main);
-  main.focus();
+  // Each visit renders into its own element: a page still loading when the user moves on fills a
+  // detached element, never the next page.
+  const view = document.createElement("div");
+  $("main").replaceChildren(view);
+  $("main").focus();
+  await page(view);
 }
 
 function signedIn(me) {

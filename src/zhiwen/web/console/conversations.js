@@ -2,6 +2,15 @@
 // every turn with its confidence and passages, and turn a question and reply into a curated answer.
 import { api, fill, h, number, problemLine, t, table, term, when } from "./core.js";
 
+const PAGE_SIZE = 50;
+
+/** The day after ``day`` (YYYY-MM-DD), for an "until" that includes its day. */
+function nextDay(day) {
+  const date = new Date(`${day}T00:00:00Z`);
+  date.setUTCDate(date.getUTCDate() + 1);
+  return date.toISOString().slice(0, 10);
+}
+
 export async function conversationsPage(main) {
   const problem = problemLine();
   const handedOff = choice("handed_off_filter", [["", t("any")], ["true", t("yes")], ["false", t("no")]]);
@@ -13,24 +22,29 @@ export async function conversationsPage(main) {
   const listing = h("div", { class: "scroll" });
   const detail = h("section", { "aria-live": "polite" });
 
+  let offset = 0;
   async function load() {
-    const query = new URLSearchParams({ limit: "100" });
+    const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(offset) });
     if (handedOff.value) query.set("handed_off", handedOff.value);
     if (disliked.value) query.set("disliked", disliked.value);
     if (language.value) query.set("language", language.value);
     if (below.value) query.set("confidence_below", below.value);
     if (since.value) query.set("since", since.value);
-    if (until.value) query.set("until", until.value);
+    if (until.value) query.set("until", nextDay(until.value));  // the page's "until" includes its day
     let found;
     try { found = await api("GET", `/v1/desk/conversations?${query}`); problem.show(null); } catch (e) { problem.show(e); return; }
-    fill(listing, found.length ? table(
+    fill(listing, found.length ? [table(
       [t("started"), t("status"), t("language_label"), t("turns"), t("lowest_confidence"), t("dislikes"), t("rating"), t("last_message")],
       found.map(c => [
         h("button", { type: "button", class: "link", onclick: () => open(c.id) }, when(c.created_at)),
-        [h("span", { class: "badge" + (c.reason ? " warn" : "") }, c.status), c.reason ? term("reason", c.reason) : ""],
+        [h("span", { class: "badge" + (c.reason ? " warn" : "") }, term("status", c.status)), c.reason ? term("reason", c.reason) : ""],
         c.language, String(c.turns), number(c.lowest_confidence, 2), String(c.dislikes),
         c.rating === null ? "–" : "★".repeat(c.rating), c.last_message.slice(0, 40),
-      ])) : h("p", { class: "hint" }, t("nothing_found")));
+      ])),
+      h("div", { class: "row" },
+        h("button", { type: "button", disabled: offset === 0, onclick: () => { offset -= PAGE_SIZE; load(); } }, t("previous")),
+        h("button", { type: "button", disabled: found.length < PAGE_SIZE, onclick: () => { offset += PAGE_SIZE; load(); } }, t("next")))]
+      : h("p", { class: "hint" }, t("nothing_found")));
   }
 
   async function open(id) {
@@ -69,7 +83,7 @@ export async function conversationsPage(main) {
     a.focus();
   }
 
-  for (const input of [handedOff, disliked, language, below, since, until]) input.addEventListener("change", load);
+  for (const input of [handedOff, disliked, language, below, since, until]) input.addEventListener("change", () => { offset = 0; load(); });
   main.append(
     h("h1", {}, t("nav_conversations")),
     h("p", { class: "hint" }, t("conversations_hint")),

@@ -145,7 +145,7 @@ export async function hitTestPage(main) {
     try { tested = await api("POST", "/v1/hit-test", { question: question.value.trim(), target: target.value }); problem.show(null); } catch (e) { problem.show(e); return; }
     fill(output, explain(tested));
   }
-  question.addEventListener("keydown", event => { if (event.key === "Enter" && !event.shiftKey) run(event); });
+  question.addEventListener("keydown", event => { if (event.key === "Enter" && !event.shiftKey && !event.isComposing) run(event); });
   main.append(
     h("h1", {}, t("nav_hit_test")),
     h("p", { class: "hint" }, t("hit_test_hint")),

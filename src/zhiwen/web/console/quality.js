@@ -160,7 +160,7 @@ export async function goldenPage(main) {
 function cleanItem(item) {
   const clean = { question: item.question, expected_answer: item.expected_answer, expected_document: item.expected_document,
     answerable: item.answerable, category: item.category || "" };
-  if (item.context && item.context.length) Object.assign(clean, { context: item.context, follow_up: item.follow_up, conversation: item.conversation });
+  if (item.conversation) Object.assign(clean, { context: item.context || [], follow_up: item.follow_up, conversation: item.conversation });
   return clean;
 }
 
@@ -187,7 +187,7 @@ export async function evaluationsPage(main) {
     fill(after, ...runs.map(r => h("option", { value: r.id }, label(r))));
     if (runs.length > 1) before.selectedIndex = 1;
     fill(listing, table([t("created"), t("target"), t("split"), t("questions"), t("answer_accuracy"), t("handoff_precision"), t("handoff_recall"), "nDCG@k", t("report")],
-      runs.map(r => [when(r.created_at), r.target, r.split, String(r.summary.questions), pct(r.summary.answer_accuracy),
+      runs.map(r => [when(r.created_at), r.target, term("split", r.split), String(r.summary.questions), pct(r.summary.answer_accuracy),
         pct(r.summary.handoff_precision), pct(r.summary.handoff_recall), number(r.summary.ndcg_at_k),
         h("a", { href: `/v1/eval/runs/${r.id}/report`, target: "_blank", rel: "noopener" }, t("open_report"))])));
     if (runs.length) await curve(runs[0]);
@@ -196,9 +196,9 @@ export async function evaluationsPage(main) {
   async function curve(run) {
     let data;
     try { data = await api("GET", `/v1/eval/runs/${run.id}/curve`); } catch (e) { problem.show(e); return; }
-    const slider = h("input", { type: "range", min: 0, max: 1, step: 0.02, "aria-label": t("handoff_threshold") });
+    const slider = h("input", { type: "range", min: 0, max: 1, step: 0.01, "aria-label": t("handoff_threshold") });
     slider.value = String(data.threshold_now);
-    const says = h("p", { class: "says", "aria-live": "polite" });
+    const says = h("p", { class: "says" });
     const plot = curvePlot(data.points);
     const status = h("span", { role: "status" });
     const update = () => {
@@ -231,7 +231,7 @@ export async function evaluationsPage(main) {
   async function compare(event) {
     event.preventDefault();
     let diff;
-    try { diff = await api("GET", `/v1/eval/compare?before=${before.value}&after=${after.value}`); } catch (e) { problem.show(e); return; }
+    try { diff = await api("GET", `/v1/eval/compare?before=${encodeURIComponent(before.value)}&after=${encodeURIComponent(after.value)}`); } catch (e) { problem.show(e); return; }
     const rows = kind => (diff[kind] || []).map(q => [q.question, q.before, q.after]);
     fill(comparison, 
       h("p", {}, t("compare_summary", diff.shared_questions, (diff.better || []).length, (diff.worse || []).length)),

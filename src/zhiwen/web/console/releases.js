@@ -11,13 +11,15 @@ export async function releasesPage(main) {
   const creating = h("span", { role: "status" });
 
   async function load() {
-    let releases, sets;
-    try { [releases, sets] = await Promise.all([api("GET", "/v1/releases"), api("GET", "/v1/golden-sets")]); } catch (e) { problem.show(e); return; }
+    let releases, sets, history;
+    try { [releases, sets, history] = await Promise.all([api("GET", "/v1/releases"), api("GET", "/v1/golden-sets"), api("GET", "/v1/releases/history")]); } catch (e) { problem.show(e); return; }
     const names = [...new Set(sets.map(s => s.name))];
     fill(golden, h("option", { value: "" }, t("no_evaluation")), ...names.map(n => h("option", { value: n }, n)));
     if (names.length) golden.value = names[0];
     fill(tuneGolden, ...names.map(n => h("option", { value: n }, n)));
     releases.sort((a, b) => b.number - a.number);
+    // Rollback is not gated, so it is offered only for releases that have been live before.
+    const wasLive = new Set(history.filter(e => e.action === "promote" || e.action === "rollback").map(e => e.release));
     fill(listing, releases.length ? table(
       [t("release"), t("created"), t("by"), t("note"), t("documents"), t("chunks"), ""],
       releases.map(r => [
@@ -26,7 +28,7 @@ export async function releasesPage(main) {
         h("div", { class: "row" },
           h("button", { type: "button", onclick: () => check(r.number) }, t("check_gate")),
           r.live ? null : h("button", { type: "button", class: "primary", onclick: () => promote(r.number) }, t("promote")),
-          r.live || r.pruned_at ? null : h("button", { type: "button", onclick: () => rollback(r.number) }, t("make_live_again"))),
+          r.live || r.pruned_at || !wasLive.has(r.number) ? null : h("button", { type: "button", onclick: () => rollback(r.number) }, t("make_live_again"))),
       ])) : h("p", { class: "hint" }, t("no_releases")));
   }
 
@@ -67,13 +69,15 @@ export async function releasesPage(main) {
 
   async function create(event) {
     event.preventDefault();
-    creating.textContent = golden.value ? t("creating_and_evaluating") : t("creating");
+    const evaluatedOn = golden.value;
+    creating.textContent = evaluatedOn ? t("creating_and_evaluating") : t("creating");
     try {
-      const release = await api("POST", "/v1/releases", { golden: golden.value || null, note: note.value.trim() });
+      const release = await api("POST", "/v1/releases", { golden: evaluatedOn || null, note: note.value.trim() });
       creating.textContent = t("created_release", release.number);
       note.value = "";
       await load();
-      if (golden.value) await check(release.number);
+      golden.value = evaluatedOn;
+      if (evaluatedOn) await check(release.number);
     } catch (e) { creating.textContent = e.message; }
   }
 

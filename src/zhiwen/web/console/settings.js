@@ -1,6 +1,7 @@
 // Settings: how questions are answered, what the chat widget says first; people and API keys.
 import { api, fill, h, problemLine, t, table, term, when } from "./core.js";
 
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const FITTED_MODELS = ["confidence_model", "choice_model", "reranker"];  // shown, changed by tuning only
 
 export async function settingsPage(main) {
@@ -37,6 +38,11 @@ export async function settingsPage(main) {
     suggestions[lang].value = ((desk.suggestions || {})[lang] || []).join("\n");
   }
   const failed = h("input", { type: "number", min: 0, max: 20, value: String(desk.failed_answers ?? 2), "aria-label": t("failed_answers") });
+  // Business hours: a time zone and a span per day; an empty day is closed, no hours at all is always open.
+  const hours = desk.hours || { timezone: "Asia/Shanghai", weekly: {} };
+  const zone = h("input", { type: "text", value: hours.timezone, maxlength: 64, "aria-label": t("timezone") });
+  const days = Object.fromEntries(DAYS.map(day => [day, h("input", { type: "text", size: 11, placeholder: "09:00-18:00",
+    value: hours.weekly[day] || "", "aria-label": term("day", day) })]));
   const deskStatus = h("span", { role: "status" });
   async function saveDesk(event) {
     event.preventDefault();
@@ -45,9 +51,21 @@ export async function settingsPage(main) {
       welcome: { zh: welcome.zh.value.trim(), en: welcome.en.value.trim() },
       suggestions: { zh: lines(suggestions.zh), en: lines(suggestions.en) },
       failed_answers: Number(failed.value) };
+    const weekly = Object.fromEntries(DAYS.filter(day => days[day].value.trim()).map(day => [day, days[day].value.trim()]));
+    body.hours = Object.keys(weekly).length ? { timezone: zone.value.trim(), weekly } : null;
     if (body.hours === null) delete body.hours;
     try { desk = await api("PUT", "/v1/desk/settings", body); deskStatus.textContent = t("settings_saved"); problem.show(null); } catch (e) { problem.show(e); deskStatus.textContent = ""; }
   }
+
+  const backendList = h("div", { class: "scroll", "aria-live": "polite" });
+  async function showBackends(method, path) {
+    let found;
+    try { found = await api(method, path); } catch (e) { problem.show(e); return; }
+    fill(backendList, table([t("used_for"), t("kind"), t("model"), "URL", t("status")], found.map(b => [
+      term("backend", b.role), b.kind, b.model || "–", b.url || t("in_process"),
+      b.ok === null ? "–" : b.ok ? h("span", { class: "badge good" }, `OK · ${b.ms} ms`) : h("span", { class: "badge bad" }, b.error)])));
+  }
+  const checkBackends = () => showBackends("POST", "/v1/backends/check");
 
   main.append(
     h("h1", {}, t("nav_settings")), problem,
@@ -60,7 +78,12 @@ export async function settingsPage(main) {
       h("div", { class: "split" },
         h("label", {}, `${t("welcome")} (中文)`, welcome.zh), h("label", {}, `${t("welcome")} (English)`, welcome.en),
         h("label", {}, `${t("suggestions")} (中文)`, suggestions.zh), h("label", {}, `${t("suggestions")} (English)`, suggestions.en)),
-      h("div", { class: "row" }, h("label", {}, t("failed_answers"), failed), h("button", { type: "submit", class: "primary" }, t("save")), deskStatus)));
+      h("h2", {}, t("business_hours")), h("p", { class: "hint" }, t("business_hours_hint")),
+      h("div", { class: "row" }, h("label", {}, t("timezone"), zone), DAYS.map(day => h("label", {}, term("day", day), days[day]))),
+      h("div", { class: "row" }, h("label", {}, t("failed_answers"), failed), h("button", { type: "submit", class: "primary" }, t("save")), deskStatus)),
+    h("h2", {}, t("backends")), h("p", { class: "hint" }, t("backends_hint")),
+    backendList, h("button", { type: "button", onclick: checkBackends }, t("test_connection")));
+  await showBackends("GET", "/v1/backends");
 }
 
 export async function peoplePage(main) {
