@@ -7,6 +7,7 @@ import json
 import threading
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from zhiwen.wiring import Services
@@ -261,3 +262,22 @@ def test_a_streamed_message_ends_with_the_turn(api: Api) -> None:
     assert "event: turn" in body and conversation in body
     refused = client.post(url, headers=visitor, json={"text": " ", "stream": True})
     assert refused.status_code == 400  # refused before any stream opens
+
+
+@pytest.mark.parametrize(
+    "look",
+    [
+        {"color": "red"},
+        {"color": "#12345"},
+        {"position": "top"},
+        {"title": {"fr": "Bonjour"}},
+        {"title": {"zh": "x" * 41}},
+        {"font": "Comic Sans"},
+        "blue",
+    ],
+)
+def test_a_widget_look_that_cannot_be_shown_is_refused_by_name(api: Api, look: object) -> None:
+    client, keys = api[0], _keys(api)
+    response = client.put("/v1/desk/settings", json={"look": look}, headers=keys["admin"])
+    assert response.status_code == 400, response.text
+    assert "look" in response.json()["error"]["message"]

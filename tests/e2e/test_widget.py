@@ -235,3 +235,28 @@ def test_outside_business_hours_the_widget_shows_the_hours_and_asks_for_a_contac
         assert "09:00-17:00" in notice.inner_text() and "after we open on" in notice.inner_text()
         widget.locator(".contact input").wait_for(timeout=5_000)
         browser.close()
+
+
+def test_the_widget_takes_the_workspaces_colour_corner_and_title(site: dict[str, Any]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    services, workspace = site["services"], site["workspace"]
+    settings = services.desk.settings(workspace.id).to_dict()
+    look = {"color": "#AA3300", "position": "left", "title": {"zh": "极光客服", "en": "Aurora help"}}
+    services.desk.configure(workspace.id, {**settings, "look": look})
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        page = browser.new_context(locale="en-US", viewport={"width": 1200, "height": 800}).new_page()
+        page.goto(site["shop"])
+        widget = page.locator("[data-zhiwen-widget]")
+        launcher = widget.locator(".launcher")
+        page.wait_for_function(
+            "() => getComputedStyle(document.querySelector('[data-zhiwen-widget]').shadowRoot"
+            ".querySelector('.launcher')).backgroundColor === 'rgb(170, 51, 0)'",
+            timeout=15_000,
+        )
+        box = launcher.bounding_box()
+        assert box is not None and box["x"] < 100  # the left corner
+        launcher.click()
+        assert widget.locator(".title").inner_text() == "Aurora help"
+        browser.close()

@@ -701,3 +701,96 @@ class BackendOut(BaseModel):
     ok: bool | None = Field(description="Whether the last check worked; null: not checked.")
     ms: float | None
     error: str | None
+
+
+# ---- evaluation and releases ---------------------------------------------------------------------------
+
+
+class EvalRunOut(BaseModel):
+    id: str
+    golden_set_id: str
+    target: str = Field(description='"working" or "release N".')
+    split: Literal["held_out", "tune", "all"]
+    summary: dict[str, Any] = Field(
+        description="answer_accuracy, citation_accuracy, handoff_precision, handoff_recall, ndcg_at_k, ece, "
+        "latencies, per category, and the settings evaluated."
+    )
+    created_at: str
+
+
+class EvalRunDetailOut(EvalRunOut):
+    results: list[dict[str, Any]] = Field(description="One row per question: the answer and its scores.")
+
+
+class CurvePoint(BaseModel):
+    threshold: float
+    handoff_share: float
+    answered_accuracy: float | None
+    answer_accuracy: float | None
+
+
+class HandoffCurveOut(BaseModel):
+    run_id: str
+    questions: int
+    threshold_now: float = Field(description="The handoff threshold the run used.")
+    points: list[CurvePoint]
+
+
+class ChangedQuestion(BaseModel):
+    question: str
+    before: str
+    after: str
+    answerable: bool
+
+
+class EvalComparisonOut(BaseModel):
+    before: str
+    after: str
+    shared_questions: int
+    metrics: dict[str, dict[str, float]]
+    better: list[ChangedQuestion]
+    worse: list[ChangedQuestion]
+
+
+class ReleaseManifestOut(BaseModel):
+    documents: int
+    chunks: int
+
+
+class ReleaseOut(BaseModel):
+    id: str
+    number: int
+    knowledge_id: str
+    config: dict[str, Any] = Field(description="The frozen settings, and which models (not their weights).")
+    manifest: ReleaseManifestOut
+    eval_run_id: str | None
+    note: str
+    created_by: str
+    created_at: str
+    pruned_at: str | None
+    live: bool
+
+
+class CreatedReleaseOut(ReleaseOut):
+    evaluation: EvalRunOut | None
+
+
+class ReleaseGateOut(BaseModel):
+    release: int
+    passed: bool
+    failures: list[str]
+    candidate: dict[str, float | None]
+    live: dict[str, float | None] | None
+    worse_questions: list[ChangedQuestion]
+
+
+class ReleaseEventOut(BaseModel):
+    release: int
+    action: str
+    detail: dict[str, Any]
+    actor: str
+    at: str
+
+
+class PrunedOut(BaseModel):
+    pruned: list[int]

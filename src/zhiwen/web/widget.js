@@ -1,6 +1,7 @@
 /* Zhiwen chat widget. Put it on any page:
  *   <script src="https://HOST/widget.js" data-key="zw_pub_…" async></script>
- * Optional: data-lang="zh|en" (default: the browser's), data-title="…".
+ * Optional: data-lang="zh|en" (default: the browser's), data-title="…". Colour, corner and title are
+ * otherwise the workspace's (desk settings "look", set in the admin console).
  * It lives in a shadow root (the page's styles cannot break it, its own cannot leak), writes every text
  * with textContent (a message can never become markup), and keeps the visitor's conversation across
  * reloads in localStorage. Messages arrive on one event stream that resumes from the last id seen. */
@@ -35,25 +36,27 @@
 
   const host = document.createElement("div");
   host.setAttribute("data-zhiwen-widget", "");
+  host.style.setProperty("--accent", "#0b6e4f");
   const root = host.attachShadow({ mode: "open" });
   root.innerHTML = `<style>
     :host { all: initial; }
+    :host(.left) .launcher, :host(.left) .panel { right: auto; left: 20px; }
     * { box-sizing: border-box; font: 15px/1.5 system-ui, "Noto Sans CJK SC", "PingFang SC", sans-serif; }
     .launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; border: 0; border-radius: 28px;
-      padding: 12px 20px; background: #0b6e4f; color: #fff; cursor: pointer; box-shadow: 0 4px 14px #0004; }
+      padding: 12px 20px; background: var(--accent); color: #fff; cursor: pointer; box-shadow: 0 4px 14px #0004; }
     .launcher:focus-visible, button:focus-visible, textarea:focus-visible, input:focus-visible { outline: 3px solid #f0b400; outline-offset: 2px; }
     .panel { position: fixed; right: 20px; bottom: 84px; z-index: 2147483000; width: 370px; max-width: calc(100vw - 24px);
       height: 560px; max-height: calc(100vh - 110px); background: #fff; color: #1c1e21; border-radius: 14px;
       box-shadow: 0 8px 30px #0005; display: flex; flex-direction: column; overflow: hidden; }
     .panel[hidden] { display: none; }
-    header { background: #0b6e4f; color: #fff; padding: 10px 12px; display: flex; gap: 8px; align-items: center; }
+    header { background: var(--accent); color: #fff; padding: 10px 12px; display: flex; gap: 8px; align-items: center; }
     header h2 { flex: 1; margin: 0; font-size: 16px; font-weight: 600; }
     header button { background: transparent; color: #fff; border: 1px solid #fff8; border-radius: 6px; cursor: pointer; padding: 2px 8px; }
     .status { font-size: 13px; padding: 6px 12px; background: #fff6df; color: #5a4500; }
     .status:empty { display: none; }
     .log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 10px; background: #f6f7f9; }
     .msg { padding: 8px 12px; border-radius: 12px; max-width: 88%; white-space: pre-wrap; word-break: break-word; }
-    .customer { align-self: flex-end; background: #0b6e4f; color: #fff; }
+    .customer { align-self: flex-end; background: var(--accent); color: #fff; }
     .bot, .agent, .system { align-self: flex-start; background: #fff; box-shadow: 0 1px 2px #0002; }
     .agent { border-left: 4px solid #2563eb; }
     .system { background: transparent; box-shadow: none; color: #556; font-size: 13px; align-self: center; text-align: center; }
@@ -67,8 +70,8 @@
     .stars button { font-size: 20px; border: 0; background: none; cursor: pointer; color: #c9a400; padding: 0 2px; }
     form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e3e5e8; }
     textarea { flex: 1; resize: none; border: 1px solid #ccd; border-radius: 10px; padding: 8px; }
-    form button { border: 0; border-radius: 10px; background: #0b6e4f; color: #fff; padding: 0 14px; cursor: pointer; }
-    .human { background: #fff; color: #0b6e4f; border: 1px solid #0b6e4f; }
+    form button { border: 0; border-radius: 10px; background: var(--accent); color: #fff; padding: 0 14px; cursor: pointer; }
+    .human { background: #fff; color: var(--accent); border: 1px solid var(--accent); }
     input { border: 1px solid #ccd; border-radius: 8px; padding: 4px 6px; flex: 1; min-width: 120px; }
     @media (max-width: 480px) { .panel { right: 0; bottom: 0; width: 100vw; max-width: 100vw; height: 100vh; max-height: 100vh; border-radius: 0; } }
   </style>
@@ -84,13 +87,17 @@
 
   function words() { return TEXT[lang]; }
   function remember() { localStorage.setItem(STORE, JSON.stringify(saved)); }
+  function title() {
+    const look = (config && config.look) || {};
+    return script.dataset.title || (look.title && look.title[lang]) || words().title;
+  }
   function label() {
     const w = words();
-    launcher.textContent = w.open; $(".title").textContent = script.dataset.title || w.title;
+    launcher.textContent = w.open; $(".title").textContent = title();
     $(".close").textContent = "×"; $(".close").setAttribute("aria-label", w.close);
     $(".lang").textContent = w.switchTo; $(".send").textContent = w.send; $(".human").textContent = w.human;
     box.placeholder = w.placeholder; box.setAttribute("aria-label", w.placeholder);
-    panel.setAttribute("aria-label", script.dataset.title || w.title);
+    panel.setAttribute("aria-label", title());
   }
 
   async function call(method, path, body) {
@@ -313,6 +320,15 @@
     } catch (e) { forget(); welcome(); }
   }
 
+  // The workspace's look (colour, corner, title) comes with the widget's configuration, read once per page.
+  async function configure() {
+    try { config = await call("GET", "/v1/widget/config"); } catch (e) { return; }
+    const look = config.look || {};
+    if (look.color) host.style.setProperty("--accent", look.color);
+    host.classList.toggle("left", look.position === "left");
+    label();
+  }
+
   let opened = false;
   async function toggle(open) {
     panel.hidden = !open;
@@ -322,7 +338,8 @@
       box.focus();
       if (!opened) {
         opened = true;
-        try { config = await call("GET", "/v1/widget/config"); } catch (e) { add({ author: "system", text: words().offline }); return; }
+        if (!config) await configure();
+        if (!config) { add({ author: "system", text: words().offline }); return; }
         await restore();
       }
     } else { launcher.focus(); }
@@ -343,5 +360,5 @@
   box.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $(".send").click(); } });
   label();
   (document.body || document.documentElement).appendChild(host);
-  if (saved.open) toggle(true);
+  configure().then(() => { if (saved.open) toggle(true); });
 })();

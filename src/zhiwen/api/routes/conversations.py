@@ -240,11 +240,12 @@ async def _events(
 
 @router.get("/widget/config")
 def widget_config(services: ServicesDep, key: CustomerKey) -> dict[str, Any]:
-    """What the chat widget shows before the first message: welcome, suggested questions, whether people
-    are there to answer, and the desk's hours."""
+    """What the chat widget shows before the first message: its look, welcome, suggested questions, whether
+    people are there to answer, and the desk's hours."""
     settings = services.desk.settings(key.workspace_id)
     availability = services.desk.availability(key.workspace_id)
     return {
+        "look": settings.look,
         "welcome": settings.welcome,
         "suggestions": settings.suggestions,
         "staffed": availability.staffed,

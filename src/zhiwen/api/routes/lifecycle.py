@@ -10,13 +10,22 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from zhiwen.api.deps import AdminKey, ServicesDep, actor
 from zhiwen.api.schemas import (
+    CreatedReleaseOut,
     ErrorResponse,
+    EvalComparisonOut,
     EvalRequest,
+    EvalRunDetailOut,
+    EvalRunOut,
     GateThresholds,
+    HandoffCurveOut,
     JobOut,
     Number,
+    PrunedOut,
     PruneRequest,
     ReleaseCreate,
+    ReleaseEventOut,
+    ReleaseGateOut,
+    ReleaseOut,
     RollbackRequest,
     TuneRequest,
     other_content,
@@ -30,8 +39,8 @@ from zhiwen.services.release import release_summary
 router = APIRouter(prefix="/v1", tags=["evaluation and releases"])
 
 
-@router.post("/eval/runs", status_code=status.HTTP_201_CREATED)
-def run_evaluation(body: EvalRequest, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.post("/eval/runs", status_code=status.HTTP_201_CREATED, response_model=EvalRunOut)
+def run_evaluation(body: EvalRequest, services: ServicesDep, key: AdminKey) -> EvalRunOut:
     """Evaluate the working knowledge (default), a release, or the live release on a golden set."""
     if body.release is not None and body.live:
         raise InvalidInput("give release or live, not both")
@@ -44,18 +53,18 @@ def run_evaluation(body: EvalRequest, services: ServicesDep, key: AdminKey) -> d
             else services.targets.working(key.workspace_id)
         )
     run = services.evaluator.run(target, body.golden, body.version, body.split)
-    return dataclasses.asdict(run)
+    return EvalRunOut(**dataclasses.asdict(run))
 
 
-@router.get("/eval/runs")
-def list_evaluations(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(r) for r in services.evaluator.list_runs(key.workspace_id)]
+@router.get("/eval/runs", response_model=list[EvalRunOut])
+def list_evaluations(services: ServicesDep, key: AdminKey) -> list[EvalRunOut]:
+    return [EvalRunOut(**dataclasses.asdict(r)) for r in services.evaluator.list_runs(key.workspace_id)]
 
 
-@router.get("/eval/runs/{run_id}")
-def get_evaluation(run_id: str, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.get("/eval/runs/{run_id}", response_model=EvalRunDetailOut)
+def get_evaluation(run_id: str, services: ServicesDep, key: AdminKey) -> EvalRunDetailOut:
     run, results = services.evaluator.get(key.workspace_id, run_id)
-    return {**dataclasses.asdict(run), "results": results}
+    return EvalRunDetailOut(**dataclasses.asdict(run), results=results)
 
 
 @router.get(
@@ -73,89 +82,95 @@ def evaluation_report(
     return HTMLResponse(report.html_report(run, results))
 
 
-@router.get("/eval/runs/{run_id}/curve")
-def evaluation_curve(run_id: str, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.get("/eval/runs/{run_id}/curve", response_model=HandoffCurveOut)
+def evaluation_curve(run_id: str, services: ServicesDep, key: AdminKey) -> HandoffCurveOut:
     """Every handoff threshold from 0 to 1 in steps of 0.02 replayed on this run's questions: the share
     that would go to a person, the accuracy of the answered ones and answer accuracy overall."""
     run, results = services.evaluator.get(key.workspace_id, run_id)
-    return handoff_curve(run, results)
+    return HandoffCurveOut(**handoff_curve(run, results))
 
 
-@router.get("/eval/compare")
+@router.get("/eval/compare", response_model=EvalComparisonOut)
 def compare_evaluations(
     services: ServicesDep, key: AdminKey, before: Annotated[str, Query()], after: Annotated[str, Query()]
-) -> dict[str, Any]:
+) -> EvalComparisonOut:
     """Question by question: what got better and what got worse between two runs."""
-    return services.evaluator.compare(key.workspace_id, before, after)
+    return EvalComparisonOut(**services.evaluator.compare(key.workspace_id, before, after))
 
 
-@router.get("/eval/thresholds")
-def get_thresholds(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    return services.releases.gate_policy(key.workspace_id).to_dict()
+@router.get("/eval/thresholds", response_model=GateThresholds)
+def get_thresholds(services: ServicesDep, key: AdminKey) -> GateThresholds:
+    return GateThresholds(**services.releases.gate_policy(key.workspace_id).to_dict())
 
 
-@router.put("/eval/thresholds")
-def set_thresholds(body: GateThresholds, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    return services.releases.set_gate_policy(key.workspace_id, body.minimum, body.tolerance).to_dict()
+@router.put("/eval/thresholds", response_model=GateThresholds)
+def set_thresholds(body: GateThresholds, services: ServicesDep, key: AdminKey) -> GateThresholds:
+    policy = services.releases.set_gate_policy(key.workspace_id, body.minimum, body.tolerance)
+    return GateThresholds(**policy.to_dict())
 
 
 @router.post(
     "/releases",
     status_code=status.HTTP_201_CREATED,
+    response_model=CreatedReleaseOut,
     responses={409: {"model": ErrorResponse, "description": "Chunks are still waiting for their embeddings"}},
 )
-def create_release(body: ReleaseCreate, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+def create_release(body: ReleaseCreate, services: ServicesDep, key: AdminKey) -> CreatedReleaseOut:
     """Freeze the working knowledge, settings and models as the next release; evaluate it when a golden set
     is named. Customers see nothing until it is promoted. Refused with 409 while the worker is still
     embedding this workspace's new chunks (see ``pending_embeddings`` in /readyz)."""
     release, run = services.releases.create(
         key.workspace_id, actor(key), body.golden, body.settings, note=body.note, embed_pending=False
     )
-    return {**release_summary(release), "evaluation": dataclasses.asdict(run) if run else None}
+    evaluation = EvalRunOut(**dataclasses.asdict(run)) if run else None
+    return CreatedReleaseOut(**release_summary(release), evaluation=evaluation)
 
 
-@router.get("/releases")
-def list_releases(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
+@router.get("/releases", response_model=list[ReleaseOut])
+def list_releases(services: ServicesDep, key: AdminKey) -> list[ReleaseOut]:
     live = services.releases.live(key.workspace_id)
-    return [release_summary(r, live) for r in services.releases.list_releases(key.workspace_id)]
+    return [ReleaseOut(**release_summary(r, live)) for r in services.releases.list_releases(key.workspace_id)]
 
 
-@router.get("/releases/history")
-def release_history(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
-    return services.releases.history(key.workspace_id)
+@router.get("/releases/history", response_model=list[ReleaseEventOut])
+def release_history(services: ServicesDep, key: AdminKey) -> list[ReleaseEventOut]:
+    """Promotions, refusals, rollbacks and prunings, the latest first."""
+    return [ReleaseEventOut(**e) for e in services.releases.history(key.workspace_id)]
 
 
-@router.get("/releases/{number}")
-def getrelease_summary(number: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    return release_summary(
-        services.releases.get(key.workspace_id, number), services.releases.live(key.workspace_id)
+@router.get("/releases/{number}", response_model=ReleaseOut)
+def get_release(number: Number, services: ServicesDep, key: AdminKey) -> ReleaseOut:
+    return ReleaseOut(
+        **release_summary(
+            services.releases.get(key.workspace_id, number), services.releases.live(key.workspace_id)
+        )
     )
 
 
-@router.get("/releases/{number}/gate")
-def check_gate(number: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.get("/releases/{number}/gate", response_model=ReleaseGateOut)
+def check_gate(number: Number, services: ServicesDep, key: AdminKey) -> ReleaseGateOut:
     """Would this release pass the gate? (The same check promote makes, without promoting.)"""
-    return services.releases.check(key.workspace_id, number).to_dict()
+    return ReleaseGateOut(**services.releases.check(key.workspace_id, number).to_dict())
 
 
-@router.post("/releases/{number}/promote")
-def promoterelease_summary(number: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.post("/releases/{number}/promote", response_model=ReleaseGateOut)
+def promote_release(number: Number, services: ServicesDep, key: AdminKey) -> ReleaseGateOut:
     """Make the release live if it passes the gate; otherwise 409 ``gate_refused`` with the reasons and the
     questions that got worse in ``error.details``."""
-    return services.releases.promote(key.workspace_id, number, actor(key)).to_dict()
+    return ReleaseGateOut(**services.releases.promote(key.workspace_id, number, actor(key)).to_dict())
 
 
-@router.post("/releases/rollback")
-def rollbackrelease_summary(body: RollbackRequest, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.post("/releases/rollback", response_model=ReleaseOut)
+def rollback_release(body: RollbackRequest, services: ServicesDep, key: AdminKey) -> ReleaseOut:
     """Make an earlier release live again at once (not gated)."""
     release = services.releases.rollback(key.workspace_id, actor(key), body.release)
-    return release_summary(release, release)
+    return ReleaseOut(**release_summary(release, release))
 
 
-@router.post("/releases/prune")
-def prune_releases(body: PruneRequest, services: ServicesDep, key: AdminKey) -> dict[str, list[int]]:
+@router.post("/releases/prune", response_model=PrunedOut)
+def prune_releases(body: PruneRequest, services: ServicesDep, key: AdminKey) -> PrunedOut:
     """Delete the frozen knowledge of releases that are neither live nor among the newest ``keep``."""
-    return {"pruned": services.releases.prune(key.workspace_id, actor(key), body.keep)}
+    return PrunedOut(pruned=services.releases.prune(key.workspace_id, actor(key), body.keep))
 
 
 @router.post("/tune", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)

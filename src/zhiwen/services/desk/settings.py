@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,10 @@ from zhiwen.services.desk.hours import BusinessHours
 
 MAX_TEXT = 500
 MAX_SUGGESTIONS = 8
+MAX_TITLE = 40
+FIELDS = ("hours", "welcome", "suggestions", "failed_answers", "teams", "routing", "look")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+DEFAULT_LOOK: dict[str, Any] = {"color": "#0b6e4f", "position": "right", "title": {}}
 
 DEFAULT_WELCOME = {
     "zh": "您好，我是智能客服，可以回答商品、订单、售后等问题。需要人工时直接说“转人工”。",
@@ -26,6 +31,8 @@ class DeskSettings:
     teams: list[str] = field(default_factory=list)
     # In order, the first that matches wins: {"team": "after-sales", "keywords": ["保修", "warranty"]}
     routing: list[dict[str, Any]] = field(default_factory=list)
+    # The chat widget's look: its colour, which corner, and its title per language (empty: the default)
+    look: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_LOOK))
 
     def team_for(self, text: str) -> str:
         """The team whose keywords the customer's words contain first; "" when no rule matches."""
@@ -41,11 +48,10 @@ class DeskSettings:
             return cls()
         if not isinstance(value, dict):
             raise InvalidInput("desk settings: expected a JSON object")
-        unknown = set(value) - {"hours", "welcome", "suggestions", "failed_answers", "teams", "routing"}
+        unknown = set(value) - set(FIELDS)
         if unknown:
             raise InvalidInput(
-                f"desk settings: unknown field(s) {', '.join(sorted(unknown))}; "
-                "known: hours, welcome, suggestions, failed_answers, teams, routing"
+                f"desk settings: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(FIELDS)}"
             )
         welcome = {**DEFAULT_WELCOME, **_texts(value.get("welcome", {}), "welcome")}
         suggestions_in = value.get("suggestions", {})
@@ -72,6 +78,7 @@ class DeskSettings:
             failed,
             team_names,
             _routing(value.get("routing", []), team_names),
+            _look(value.get("look", DEFAULT_LOOK)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,7 +89,24 @@ class DeskSettings:
             "failed_answers": self.failed_answers,
             "teams": self.teams,
             "routing": self.routing,
+            "look": self.look,
         }
+
+
+def _look(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or set(value) - set(DEFAULT_LOOK):
+        raise InvalidInput('look: expected {"color": "#0b6e4f", "position": "right", "title": {"zh": "…"}}')
+    colour = value.get("color", DEFAULT_LOOK["color"])
+    if not isinstance(colour, str) or not _COLOUR.match(colour):
+        raise InvalidInput(f"look.color: {colour!r} is not a colour like #0b6e4f")
+    position = value.get("position", "right")
+    if position not in ("right", "left"):
+        raise InvalidInput(f"look.position: {position!r}; use right or left")
+    titles = _texts(value.get("title", {}), "look.title")
+    for language, title in titles.items():
+        if len(title) > MAX_TITLE:
+            raise InvalidInput(f"look.title.{language}: at most {MAX_TITLE} characters")
+    return {"color": colour.lower(), "position": position, "title": titles}
 
 
 def _routing(value: Any, teams: list[str]) -> list[dict[str, Any]]:

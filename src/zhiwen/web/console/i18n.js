@@ -90,7 +90,7 @@ export const STRINGS = {
     timezone: "时区", day_mon: "周一", day_tue: "周二", day_wed: "周三", day_thu: "周四", day_fri: "周五", day_sat: "周六", day_sun: "周日",
     backends: "模型后端", backends_hint: "嵌入模型和大语言模型由环境变量 ZHIWEN_EMBED_* 与 ZHIWEN_LLM_* 设置（见 README）；密钥不会显示。",
     used_for: "用途", model: "模型", in_process: "（本进程内）", test_connection: "测试连接", backend_embedding: "嵌入模型", backend_llm: "大语言模型",
-    widget_settings: "聊天窗口", welcome: "欢迎语", suggestions: "推荐问题（每行一个）", failed_answers: "几次差评后转人工",
+    widget_settings: "聊天窗口", widget_colour: "主色", widget_corner: "位置", corner_right: "右下角", corner_left: "左下角", widget_title: "标题", welcome: "欢迎语", suggestions: "推荐问题（每行一个）", failed_answers: "几次差评后转人工",
     // people and keys
     users: "用户", users_hint: "管理员使用管理台；客服只看到客服工作台。", name: "名字", role: "角色",
     role_admin: "管理员", role_agent: "客服", role_client: "程序（问答）", role_widget: "网站聊天窗口",
@@ -179,7 +179,7 @@ export const STRINGS = {
     timezone: "Time zone", day_mon: "Mon", day_tue: "Tue", day_wed: "Wed", day_thu: "Thu", day_fri: "Fri", day_sat: "Sat", day_sun: "Sun",
     backends: "Model backends", backends_hint: "The embedding model and the LLM are set by the ZHIWEN_EMBED_* and ZHIWEN_LLM_* environment variables (see the README); keys are never shown.",
     used_for: "Used for", model: "Model", in_process: "(in this process)", test_connection: "Test connection", backend_embedding: "embedding model", backend_llm: "LLM",
-    widget_settings: "Chat widget", welcome: "Welcome", suggestions: "Suggested questions (one per line)", failed_answers: "Disliked answers before a handoff",
+    widget_settings: "Chat widget", widget_colour: "Colour", widget_corner: "Corner", corner_right: "bottom right", corner_left: "bottom left", widget_title: "Title", welcome: "Welcome", suggestions: "Suggested questions (one per line)", failed_answers: "Disliked answers before a handoff",
     users: "Users", users_hint: "Administrators use the console; agents see only the desk.", name: "Name", role: "Role",
     role_admin: "administrator", role_agent: "agent", role_client: "program (ask and search)", role_widget: "website chat widget",
     enable: "Enable", disable: "Disable", confirm_disable: email => `Disable ${email}? Their sessions end at once.`,

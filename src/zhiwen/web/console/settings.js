@@ -37,6 +37,12 @@ export async function settingsPage(main) {
     suggestions[lang] = h("textarea", { rows: 3, "aria-label": `${t("suggestions")} (${lang})` });
     suggestions[lang].value = ((desk.suggestions || {})[lang] || []).join("\n");
   }
+  const look = desk.look || { color: "#0b6e4f", position: "right", title: {} };
+  const colour = h("input", { type: "color", value: look.color, "aria-label": t("widget_colour") });
+  const corner = h("select", { "aria-label": t("widget_corner") }, ["right", "left"].map(c => h("option", { value: c }, term("corner", c))));
+  corner.value = look.position;
+  const titles = Object.fromEntries(["zh", "en"].map(lang => [lang, h("input", { type: "text", maxlength: 40,
+    value: (look.title || {})[lang] || "", "aria-label": `${t("widget_title")} (${lang})` })]));
   const failed = h("input", { type: "number", min: 0, max: 20, value: String(desk.failed_answers ?? 2), "aria-label": t("failed_answers") });
   // Business hours: a time zone and a span per day; an empty day is closed, no hours at all is always open.
   const hours = desk.hours || { timezone: "Asia/Shanghai", weekly: {} };
@@ -50,7 +56,9 @@ export async function settingsPage(main) {
     const body = { ...desk,
       welcome: { zh: welcome.zh.value.trim(), en: welcome.en.value.trim() },
       suggestions: { zh: lines(suggestions.zh), en: lines(suggestions.en) },
-      failed_answers: Number(failed.value) };
+      failed_answers: Number(failed.value),
+      look: { color: colour.value, position: corner.value,
+        title: Object.fromEntries(["zh", "en"].filter(lang => titles[lang].value.trim()).map(lang => [lang, titles[lang].value.trim()])) } };
     const weekly = Object.fromEntries(DAYS.filter(day => days[day].value.trim()).map(day => [day, days[day].value.trim()]));
     body.hours = Object.keys(weekly).length ? { timezone: zone.value.trim(), weekly } : null;
     if (body.hours === null) delete body.hours;
@@ -78,6 +86,9 @@ export async function settingsPage(main) {
       h("div", { class: "split" },
         h("label", {}, `${t("welcome")} (中文)`, welcome.zh), h("label", {}, `${t("welcome")} (English)`, welcome.en),
         h("label", {}, `${t("suggestions")} (中文)`, suggestions.zh), h("label", {}, `${t("suggestions")} (English)`, suggestions.en)),
+      h("div", { class: "row" },
+        h("label", {}, t("widget_colour"), colour), h("label", {}, t("widget_corner"), corner),
+        h("label", {}, `${t("widget_title")} (中文)`, titles.zh), h("label", {}, `${t("widget_title")} (English)`, titles.en)),
       h("h2", {}, t("business_hours")), h("p", { class: "hint" }, t("business_hours_hint")),
       h("div", { class: "row" }, h("label", {}, t("timezone"), zone), DAYS.map(day => h("label", {}, term("day", day), days[day]))),
       h("div", { class: "row" }, h("label", {}, t("failed_answers"), failed), h("button", { type: "submit", class: "primary" }, t("save")), deskStatus)),
