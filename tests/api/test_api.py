@@ -285,7 +285,7 @@ def test_operations_endpoints(api: tuple[TestClient, Services, dict[str, str]]) 
     assert client.get("/v1/ask").status_code == 405
 
 
-def test_the_openapi_document_names_operations_by_their_handlers_and_describes_the_keys(
+def test_the_openapi_document_names_and_describes_every_operation_and_the_keys(
     api: tuple[TestClient, Services, dict[str, str]],
 ) -> None:
     client, _, _ = api
@@ -293,6 +293,7 @@ def test_the_openapi_document_names_operations_by_their_handlers_and_describes_t
     operations = {(p, m): op for p, item in schema["paths"].items() for m, op in item.items()}
     ids = [op["operationId"] for op in operations.values()]
     assert len(ids) == len(set(ids))
+    assert [key for key, op in operations.items() if not op.get("description")] == []
     assert operations["/v1/ask", "post"]["operationId"] == "ask"
     assert operations["/v1/intents/models", "post"]["operationId"] == "intents_train"  # two handlers "train"
     assert operations["/v1/recommend/train", "post"]["operationId"] == "recommendations_train"

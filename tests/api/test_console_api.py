@@ -4,6 +4,7 @@ files."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,6 +172,12 @@ def test_keys_are_issued_once_listed_without_secrets_and_revoked_within_the_work
         assert refused.status_code in (400, 422), (bad, refused.text)
         assert refused.json()["error"]["code"] == "invalid_input"
     assert client.get("/v1/keys", headers=auth["client"]).status_code == 403
+    workspace = client.get("/v1/workspace", headers=auth["admin"]).json()
+    assert (
+        workspace["name"] == "default" and workspace["documents"] == 45 and workspace["waiting_chunks"] == 0
+    )
+    assert workspace["active_keys"] == 3 and workspace["releases"] == 0 and workspace["live_release"] is None
+    assert client.get("/v1/workspace", headers=auth["other"]).json()["documents"] == 0
 
 
 def test_the_console_is_served_from_the_package_under_a_strict_policy(api: Api) -> None:
@@ -212,3 +219,19 @@ def test_the_backends_are_described_without_keys_and_checked_with_a_real_call(
         assert embedding["ok"] is True and embedding["ms"] > 0 and embedding["error"] is None
         assert llm["ok"] is False and llm["error"] and "sk-secret" not in llm["error"]
     services.close()
+
+
+def test_the_reranker_trains_as_a_job_that_names_a_missing_golden_set_and_can_be_removed(api: Api) -> None:
+    client, auth = api
+    started = client.post("/v1/rerank/train", json={"golden": "nope"}, headers=auth["admin"])
+    assert started.status_code == 202, started.text
+    job = started.json()
+    for _ in range(100):
+        job = client.get(f"/v1/jobs/{job['id']}", headers=auth["admin"]).json()
+        if job["status"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.1)
+    assert job["status"] == "failed" and "nope" in job["error"]
+    assert client.post("/v1/rerank/train", json={}, headers=auth["admin"]).status_code == 422
+    assert client.post("/v1/rerank/train", json={"golden": "demo"}, headers=auth["client"]).status_code == 403
+    assert client.delete("/v1/rerank", headers=auth["admin"]).status_code == 204

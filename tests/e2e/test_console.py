@@ -201,6 +201,8 @@ def test_an_administrator_runs_the_knowledge_lifecycle_in_the_browser(
         # Evaluations: the threshold slider says what each setting does.
         page = watched.go(url, "evaluations")
         expect(page.locator("main .says")).to_contain_text("的问题转给人工", timeout=30_000)
+        page.get_by_role("button", name="详情").first.click()
+        expect(page.locator("main section h2").first).to_contain_text("的评测")
         page.locator("main input[type=range]").fill("0.3")
         expect(page.locator("main .says")).to_contain_text("阈值 0.30")
         watched.shot("evaluations")
@@ -226,7 +228,7 @@ def test_an_administrator_runs_the_knowledge_lifecycle_in_the_browser(
             assert _axe_violations(page) == [], name
         page.locator("#language").select_option("en")
         expect(page.locator("nav a").first).to_have_text("Knowledge")
-        expect(page.locator("main h1")).to_have_text("Users & keys")
+        expect(page.locator("main h1")).to_have_text("Workspace, users & keys")
 
         # A tablet's width still shows the navigation and the page.
         page.set_viewport_size({"width": 800, "height": 1000})

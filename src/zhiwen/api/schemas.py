@@ -280,6 +280,10 @@ class PruneRequest(Strict):
     keep: int = Field(5, ge=1, le=10_000, description="Keep the newest N releases (and the live one).")
 
 
+class RerankTrainRequest(Strict):
+    golden: str = Field(min_length=1, max_length=64, description="Trained on this golden set's tuning split.")
+
+
 class TuneRequest(Strict):
     golden: str = Field(min_length=1, max_length=64)
     trials: int = Field(30, ge=1, le=500)
@@ -479,6 +483,19 @@ class UserOut(BaseModel):
     role: Literal["admin", "agent"]
     created_at: str
     disabled_at: str | None
+
+
+class WorkspaceOut(BaseModel):
+    id: str
+    name: str
+    created_at: str
+    documents: int
+    chunks: int
+    waiting_chunks: int = Field(description="Chunks still waiting for their embedding.")
+    releases: int
+    live_release: int | None
+    users: int
+    active_keys: int
 
 
 class KeyCreate(Strict):
@@ -687,6 +704,21 @@ class GateVerdictOut(BaseModel):
     failures: list[str]
     candidate: dict[str, Any]
     live: dict[str, Any] | None
+    popularity: dict[str, Any] | None = Field(
+        None, description="Recommenders: the popularity baseline on the same test period, to beat."
+    )
+
+
+class LiveVersionOut(BaseModel):
+    live: int = Field(description="The version live now.")
+
+
+class ModelEventOut(BaseModel):
+    version: int
+    action: str
+    detail: dict[str, Any]
+    actor: str
+    at: str
 
 
 class IntentTrainRequest(Strict):
@@ -794,3 +826,67 @@ class ReleaseEventOut(BaseModel):
 
 class PrunedOut(BaseModel):
     pruned: list[int]
+
+
+# ---- feedback, review, curated answers, golden sets ------------------------------------------------------
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    answer_id: str
+    rating: Literal["like", "dislike"]
+    comment: str
+    correction: str
+    created_by: str
+    created_at: str
+
+
+class ReviewGroupOut(BaseModel):
+    question: str = Field(description="The group's first question.")
+    answer_ids: list[str] = Field(description="Every answer in the group; approve or dismiss by any of them.")
+    questions: list[str] = Field(description="Up to five differently worded questions of the group.")
+    count: int
+    dislikes: int
+    handoffs: int
+    correction: str = Field(description="A correction a customer sent with a dislike, if any.")
+    comments: list[str]
+
+
+class DismissedOut(BaseModel):
+    closed: int = Field(description="Answers closed, whole groups included.")
+
+
+class CuratedOut(BaseModel):
+    id: str
+    question: str
+    answer: str
+    enabled: bool
+    created_by: str
+    created_at: str
+    updated_by: str
+    updated_at: str
+    from_answer_id: str | None
+
+
+class GoldenSetVersionOut(BaseModel):
+    id: str
+    name: str
+    version: int
+    note: str
+    created_at: str
+    size: int
+
+
+class GoldenItemOut(BaseModel):
+    question: str
+    expected_answer: list[str]
+    expected_document: list[str]
+    answerable: bool
+    category: str
+    context: list[str] | None = None
+    follow_up: bool | None = None
+    conversation: str | None = None
+
+
+class GoldenSetOut(GoldenSetVersionOut):
+    items: list[GoldenItemOut]

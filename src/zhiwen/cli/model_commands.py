@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
 
 import typer
 
@@ -18,17 +17,10 @@ from zhiwen.cli.common import (
 )
 from zhiwen.cli.feedback import actor
 from zhiwen.errors import GateRefused
-from zhiwen.services.model_family import ModelFamily
+from zhiwen.services.model_family import GatedModels
 
 WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
 JsonOption = typer.Option(False, "--json", help=JSON_HELP)
-
-
-class GatedModels(Protocol):
-    family: ModelFamily
-
-    def promote(self, workspace_id: str, version: int, actor: str) -> dict[str, Any]: ...
-    def rollback(self, workspace_id: str, actor: str, version: int | None = None) -> int: ...
 
 
 def add_gate_commands(

@@ -5,7 +5,7 @@ its gate judges a candidate stay with the family; this is the part every family 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from zhiwen.errors import GateRefused, NotFound
 from zhiwen.ports import ModelRegistry, WorkspaceStore
@@ -98,3 +98,13 @@ class ModelFamily:
         self.get(workspace_id, version)
         self._models.set_live(workspace_id, self.family, version, "rollback", actor, {})
         return version
+
+
+class GatedModels(Protocol):
+    """A family's service as the CLI and the API drive it: its registry family, its gate, the two moves."""
+
+    family: ModelFamily
+
+    def check(self, workspace_id: str, version: int) -> dict[str, Any]: ...
+    def promote(self, workspace_id: str, version: int, actor: str) -> dict[str, Any]: ...
+    def rollback(self, workspace_id: str, actor: str, version: int | None = None) -> int: ...

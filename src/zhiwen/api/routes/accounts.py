@@ -17,6 +17,7 @@ from zhiwen.api.schemas import (
     SignInRequest,
     UserCreate,
     UserOut,
+    WorkspaceOut,
 )
 from zhiwen.errors import Unauthorized
 from zhiwen.services.users import SESSION_DAYS
@@ -93,6 +94,7 @@ def create_user(body: UserCreate, services: ServicesDep, key: AdminKey) -> UserO
 
 @router.get("/users", response_model=list[UserOut])
 def list_users(services: ServicesDep, key: AdminKey) -> list[UserOut]:
+    """This workspace's people who sign in, disabled ones included."""
     return [user_out(u) for u in services.users.list(key.workspace_id)]
 
 
@@ -110,6 +112,7 @@ def disable_user(user_id: str, services: ServicesDep, key: AdminKey) -> UserOut:
 
 @router.post("/users/{user_id}/enable", response_model=UserOut)
 def enable_user(user_id: str, services: ServicesDep, key: AdminKey) -> UserOut:
+    """Let a disabled user sign in again."""
     return user_out(services.users.set_disabled(key.workspace_id, user_id, False))
 
 
@@ -130,3 +133,23 @@ def issue_key(body: KeyCreate, services: ServicesDep, key: AdminKey) -> IssuedKe
 def revoke_key(key_id: str, services: ServicesDep, key: AdminKey) -> KeyOut:
     """Requests with the key get 401 from now on."""
     return key_out(services.keys.revoke(key.workspace_id, key_id))
+
+
+@router.get("/workspace", response_model=WorkspaceOut, tags=["keys"])
+def this_workspace(services: ServicesDep, key: AdminKey) -> WorkspaceOut:
+    """The workspace this key or person belongs to, with its size. New workspaces are made on the server
+    (``zhiwen workspace create``): a key or a person belongs to one workspace and sees only it."""
+    workspace = services.workspaces.get_workspace(key.workspace_id)
+    live = services.releases.live(key.workspace_id)
+    return WorkspaceOut(
+        id=workspace.id,
+        name=workspace.name,
+        created_at=workspace.created_at,
+        documents=services.documents.count_documents(key.workspace_id),
+        chunks=services.documents.count_chunks(key.workspace_id),
+        waiting_chunks=services.documents.count_chunks_needing_vectors(key.workspace_id),
+        releases=len(services.releases.list_releases(key.workspace_id)),
+        live_release=None if live is None else live.number,
+        users=len(services.users.list(key.workspace_id)),
+        active_keys=sum(k.revoked_at is None for k in services.keys.list(key.workspace_id)),
+    )

@@ -21,6 +21,7 @@ def import_catalog(
     key: AdminKey,
     file: Annotated[UploadFile, File(description="CSV, XLSX or JSONL: item_id, title, category, price, …")],
 ) -> dict[str, Any]:
+    """Import catalogue items from CSV, XLSX or JSONL; bad rows are reported by number."""
     return services.catalog.import_catalog(
         key.workspace_id, file.filename or "catalog.csv", read_upload(file, MAX_FILE_BYTES)
     ).to_dict()
@@ -30,11 +31,13 @@ def import_catalog(
 def list_items(
     services: ServicesDep, key: AdminKey, category: Annotated[str | None, Query(max_length=200)] = None
 ) -> list[dict[str, Any]]:
+    """Catalogue items, filtered by category."""
     return [i.__dict__ for i in services.catalog.items(key.workspace_id) if category in (None, i.category)]
 
 
 @router.get("/items/{item_id}")
 def get_item(item_id: str, services: ServicesDep, key: AnyKey) -> dict[str, Any]:
+    """One catalogue item."""
     found = services.catalog.items(key.workspace_id, [item_id])
     if not found:
         raise NotFound(f"no item {item_id!r} in the catalogue")
@@ -49,6 +52,7 @@ def import_events(
         UploadFile, File(description="CSV, XLSX or JSONL: user_id, item_id, event, weight, timestamp")
     ],
 ) -> dict[str, Any]:
+    """Import behaviour events (views, carts, purchases, ratings) from a file; MovieLens files as they are."""
     return services.catalog.import_events(
         key.workspace_id, file.filename or "events.csv", read_upload(file, MAX_FILE_BYTES)
     ).to_dict()

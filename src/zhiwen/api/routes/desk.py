@@ -116,6 +116,7 @@ def claim(conversation_id: str, services: ServicesDep, key: AgentKey) -> Convers
 def assign(
     conversation_id: str, body: AssignRequest, services: ServicesDep, key: AgentKey
 ) -> ConversationOut:
+    """Give a waiting or open conversation to an agent; a note in it says who did."""
     return conversation_out(services.desk.assign(key.workspace_id, conversation_id, body.agent, actor(key)))
 
 
@@ -144,6 +145,7 @@ def resolve(conversation_id: str, services: ServicesDep, key: AgentKey) -> Conve
 
 @router.post("/conversations/{conversation_id}/reopen", response_model=ConversationOut)
 def reopen(conversation_id: str, services: ServicesDep, key: AgentKey) -> ConversationOut:
+    """Open a resolved conversation again; it goes back to the queue."""
     return conversation_out(services.desk.reopen(key.workspace_id, conversation_id, actor(key)))
 
 
@@ -157,6 +159,7 @@ def presence(body: PresenceRequest, services: ServicesDep, key: AgentKey) -> dic
 
 @router.get("/agents")
 def agents(services: ServicesDep, key: AgentKey) -> list[dict[str, Any]]:
+    """The agents and their presence (online, away, offline), teams and languages."""
     return [dataclasses.asdict(a) for a in services.desk.agents(key.workspace_id)]
 
 
@@ -164,6 +167,7 @@ def agents(services: ServicesDep, key: AgentKey) -> list[dict[str, Any]]:
 def ratings(
     services: ServicesDep, key: AgentKey, since: Annotated[str | None, Query(max_length=40)] = None
 ) -> list[dict[str, Any]]:
+    """Customers' ratings of conversations, the latest first."""
     return [dataclasses.asdict(r) for r in services.desk.ratings(key.workspace_id, since)]
 
 
@@ -189,11 +193,13 @@ def add_webhook(body: WebhookCreate, services: ServicesDep, key: AdminKey) -> di
 
 @router.get("/webhooks")
 def list_webhooks(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
+    """The webhooks that receive the desk's events."""
     return [dataclasses.asdict(h) for h in services.webhooks.webhooks(key.workspace_id)]
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204)
 def delete_webhook(webhook_id: str, services: ServicesDep, key: AdminKey) -> None:
+    """Stop sending events to this webhook."""
     services.webhooks.delete(key.workspace_id, webhook_id)
 
 
@@ -217,6 +223,7 @@ def inbound(body: InboundReply, services: ServicesDep, key: AgentKey) -> Convers
 
 @router.get("/settings")
 def get_settings(services: ServicesDep, key: AgentKey) -> dict[str, Any]:
+    """The desk settings: business hours, the widget's look, welcome and suggested questions, teams."""
     return services.desk.settings(key.workspace_id).to_dict()
 
 

@@ -19,10 +19,15 @@ from zhiwen.api.schemas import (
 )
 from zhiwen.errors import InvalidInput
 from zhiwen.text.tokenize import indexed_text, keyword_tokens
-from zhiwen.types import Document
+from zhiwen.types import Document, Job
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 MAX_FILES = 100
+
+
+def job_out(job: Job) -> JobOut:
+    """A job as every route that starts or shows one returns it."""
+    return JobOut(**{k: v for k, v in dataclasses.asdict(job).items() if k != "workspace_id"})
 
 
 def _document_out(d: Document) -> DocumentOut:
@@ -96,6 +101,7 @@ def list_documents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=SQL_INT_MAX)] = 0,
 ) -> DocumentList:
+    """The workspace's documents by source, with their chunks, embedding status and size."""
     docs = services.documents.list_documents(key.workspace_id, limit, offset)
     total = services.documents.count_documents(key.workspace_id)
     return DocumentList(documents=[_document_out(d) for d in docs], total=total)
@@ -103,6 +109,7 @@ def list_documents(
 
 @router.get("/documents/{document_id}", response_model=DocumentOut)
 def get_document(services: ServicesDep, key: AnyKey, document_id: str) -> DocumentOut:
+    """One document, with its chunks, embedding status and size."""
     return _document_out(services.documents.get_document(key.workspace_id, document_id))
 
 
@@ -127,11 +134,13 @@ def document_chunks(services: ServicesDep, key: AnyKey, document_id: str) -> lis
 
 @router.delete("/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_document(services: ServicesDep, key: AdminKey, document_id: str) -> Response:
+    """Delete the document, its chunks, vectors and keyword terms (releases keep their frozen copies)."""
     services.ingest.delete_document(key.workspace_id, document_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
 def get_job(services: ServicesDep, key: AnyKey, job_id: str) -> JobOut:
+    """A job's status, progress (0 to 1), result or error: uploads, tuning, training."""
     job = services.jobs.get_job(key.workspace_id, job_id)
-    return JobOut(**{k: v for k, v in dataclasses.asdict(job).items() if k != "workspace_id"})
+    return job_out(job)

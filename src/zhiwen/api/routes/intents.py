@@ -3,16 +3,14 @@ as a job, gate, promote, rollback)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
 from zhiwen.api.deps import AdminKey, ServicesDep, actor, read_upload
+from zhiwen.api.routes.documents import job_out
+from zhiwen.api.routes.model_routes import add_model_routes
 from zhiwen.api.schemas import (
-    SQL_INT_MAX,
-    GateThresholds,
-    GateVerdictOut,
     IntentClassifyRequest,
     IntentClassifyResponse,
     IntentDefinition,
@@ -21,14 +19,10 @@ from zhiwen.api.schemas import (
     IntentsOut,
     IntentTrainRequest,
     JobOut,
-    ModelVersionOut,
-    ModelVersionsOut,
-    Number,
 )
 from zhiwen.errors import InvalidInput
 from zhiwen.ports import ProgressCallback
 from zhiwen.services.intents.definitions import Intent, dump_csv, dump_yaml, parse_intent, parse_intents
-from zhiwen.types import ModelVersion
 from zhiwen.wiring import Services
 
 router = APIRouter(prefix="/v1/intents", tags=["intents"])
@@ -41,10 +35,6 @@ def _out(services: Services, workspace_id: str, intents: list[Intent]) -> Intent
         intents=[IntentDefinition(**i.to_dict()) for i in intents],
         live=services.intents.family.live_version(workspace_id),
     )
-
-
-def _version(model: ModelVersion) -> ModelVersionOut:
-    return ModelVersionOut(**{k: v for k, v in dataclasses.asdict(model).items() if k != "workspace_id"})
 
 
 @router.get("", response_model=IntentsOut)
@@ -90,6 +80,7 @@ def import_intents(
     },
 )
 def export_intents(services: ServicesDep, key: AdminKey, format: Literal["yaml", "csv"] = "yaml") -> Response:
+    """The intents as YAML (actions included) or CSV (examples only), to edit and import again."""
     intents = services.intents.definitions(key.workspace_id)
     if format == "csv":
         return Response(dump_csv(intents), media_type="text/csv; charset=utf-8")
@@ -128,54 +119,10 @@ def train(body: IntentTrainRequest, services: ServicesDep, key: AdminKey) -> Job
         return result
 
     services.job_runner.submit(job, work)
-    return JobOut(**{k: v for k, v in dataclasses.asdict(job).items() if k != "workspace_id"})
+    return job_out(job)
 
 
-@router.get("/models", response_model=ModelVersionsOut)
-def models(services: ServicesDep, key: AdminKey) -> ModelVersionsOut:
-    family = services.intents.family
-    return ModelVersionsOut(
-        live=family.live_version(key.workspace_id),
-        models=[_version(m) for m in family.versions(key.workspace_id)],
-    )
-
-
-@router.get("/models/{version}", response_model=ModelVersionOut)
-def model(version: Number, services: ServicesDep, key: AdminKey) -> ModelVersionOut:
-    """One version: its settings and report (held-out accuracy, per intent precision and recall, the
-    confusion matrix, the out-of-scope threshold)."""
-    return _version(services.intents.family.get(key.workspace_id, version))
-
-
-@router.get("/models/{version}/gate", response_model=GateVerdictOut)
-def gate_check(version: Number, services: ServicesDep, key: AdminKey) -> GateVerdictOut:
-    """What promoting would decide, without promoting."""
-    return GateVerdictOut(**services.intents.check(key.workspace_id, version))
-
-
-@router.post("/models/{version}/promote", response_model=GateVerdictOut)
-def promote(version: Number, services: ServicesDep, key: AdminKey) -> GateVerdictOut:
-    """Make it live if it passes the gate; 409 ``gate_refused`` with the failures otherwise."""
-    return GateVerdictOut(**services.intents.promote(key.workspace_id, version, actor(key)))
-
-
-@router.post("/rollback")
-def rollback(
-    services: ServicesDep, key: AdminKey, version: Annotated[int | None, Query(ge=1, le=SQL_INT_MAX)] = None
-) -> dict[str, int]:
-    """Make an earlier version live at once (not gated); by default the one live before."""
-    return {"live": services.intents.rollback(key.workspace_id, actor(key), version)}
-
-
-@router.get("/gate", response_model=GateThresholds)
-def gate_policy(services: ServicesDep, key: AdminKey) -> GateThresholds:
-    return GateThresholds(**services.intents.family.gate_policy(key.workspace_id).to_dict())
-
-
-@router.put("/gate", response_model=GateThresholds)
-def set_gate_policy(body: GateThresholds, services: ServicesDep, key: AdminKey) -> GateThresholds:
-    policy = services.intents.family.set_gate_policy(key.workspace_id, body.minimum, body.tolerance)
-    return GateThresholds(**policy.to_dict())
+add_model_routes(router, "", lambda services: services.intents, "intent model")
 
 
 @router.put("/{name}", response_model=IntentsOut)
@@ -190,5 +137,6 @@ def put_intent(name: str, body: IntentDefinition, services: ServicesDep, key: Ad
 
 @router.delete("/{name}", response_model=IntentsOut)
 def delete_intent(name: str, services: ServicesDep, key: AdminKey) -> IntentsOut:
+    """Remove an intent; the next trained model no longer knows it."""
     services.intents.remove(key.workspace_id, name)
     return _out(services, key.workspace_id, services.intents.definitions(key.workspace_id))

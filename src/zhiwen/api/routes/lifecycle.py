@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from zhiwen.api.deps import AdminKey, ServicesDep, actor
+from zhiwen.api.routes.documents import job_out
 from zhiwen.api.schemas import (
     CreatedReleaseOut,
     ErrorResponse,
@@ -26,6 +27,7 @@ from zhiwen.api.schemas import (
     ReleaseEventOut,
     ReleaseGateOut,
     ReleaseOut,
+    RerankTrainRequest,
     RollbackRequest,
     TuneRequest,
     other_content,
@@ -35,6 +37,7 @@ from zhiwen.ports import ProgressCallback
 from zhiwen.services import report
 from zhiwen.services.evaluate import handoff_curve
 from zhiwen.services.release import release_summary
+from zhiwen.services.targets import RERANKER_SETTING
 
 router = APIRouter(prefix="/v1", tags=["evaluation and releases"])
 
@@ -58,11 +61,13 @@ def run_evaluation(body: EvalRequest, services: ServicesDep, key: AdminKey) -> E
 
 @router.get("/eval/runs", response_model=list[EvalRunOut])
 def list_evaluations(services: ServicesDep, key: AdminKey) -> list[EvalRunOut]:
+    """The latest 50 evaluation runs with their summaries, the newest first."""
     return [EvalRunOut(**dataclasses.asdict(r)) for r in services.evaluator.list_runs(key.workspace_id)]
 
 
 @router.get("/eval/runs/{run_id}", response_model=EvalRunDetailOut)
 def get_evaluation(run_id: str, services: ServicesDep, key: AdminKey) -> EvalRunDetailOut:
+    """One evaluation run with its per-question results."""
     run, results = services.evaluator.get(key.workspace_id, run_id)
     return EvalRunDetailOut(**dataclasses.asdict(run), results=results)
 
@@ -100,11 +105,13 @@ def compare_evaluations(
 
 @router.get("/eval/thresholds", response_model=GateThresholds)
 def get_thresholds(services: ServicesDep, key: AdminKey) -> GateThresholds:
+    """The release gate's minimums and tolerance."""
     return GateThresholds(**services.releases.gate_policy(key.workspace_id).to_dict())
 
 
 @router.put("/eval/thresholds", response_model=GateThresholds)
 def set_thresholds(body: GateThresholds, services: ServicesDep, key: AdminKey) -> GateThresholds:
+    """Change the release gate's minimums and tolerance."""
     policy = services.releases.set_gate_policy(key.workspace_id, body.minimum, body.tolerance)
     return GateThresholds(**policy.to_dict())
 
@@ -128,6 +135,7 @@ def create_release(body: ReleaseCreate, services: ServicesDep, key: AdminKey) ->
 
 @router.get("/releases", response_model=list[ReleaseOut])
 def list_releases(services: ServicesDep, key: AdminKey) -> list[ReleaseOut]:
+    """Every release with its settings, size and whether it is live."""
     live = services.releases.live(key.workspace_id)
     return [ReleaseOut(**release_summary(r, live)) for r in services.releases.list_releases(key.workspace_id)]
 
@@ -140,6 +148,7 @@ def release_history(services: ServicesDep, key: AdminKey) -> list[ReleaseEventOu
 
 @router.get("/releases/{number}", response_model=ReleaseOut)
 def get_release(number: Number, services: ServicesDep, key: AdminKey) -> ReleaseOut:
+    """One release with its settings, size and whether it is live."""
     return ReleaseOut(
         **release_summary(
             services.releases.get(key.workspace_id, number), services.releases.live(key.workspace_id)
@@ -189,11 +198,36 @@ def tune(body: TuneRequest, services: ServicesDep, key: AdminKey) -> JobOut:
         return dict(result)
 
     services.job_runner.submit(job, work)
-    return JobOut(**{k: v for k, v in dataclasses.asdict(job).items() if k != "workspace_id"})
+    return job_out(job)
+
+
+@router.post("/rerank/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
+def train_reranker(body: RerankTrainRequest, services: ServicesDep, key: AdminKey) -> JobOut:
+    """Train the learned re-ranker on a golden set's tuning split as a job; it joins the working settings
+    and the next release freezes it (the gate judges it on the held-out split)."""
+    job = services.jobs.create_job(key.workspace_id, "rerank-train")
+
+    def work(progress: ProgressCallback) -> dict[str, object]:
+        return dict(
+            services.tuner.train_reranker(
+                key.workspace_id, body.golden, lambda done, total: progress(done / max(total, 1))
+            )
+        )
+
+    services.job_runner.submit(job, work)
+    return job_out(job)
+
+
+@router.delete("/rerank", status_code=status.HTTP_204_NO_CONTENT)
+def remove_reranker(services: ServicesDep, key: AdminKey) -> Response:
+    """Take the re-ranker out of the working settings (the live release keeps its own until replaced)."""
+    services.targets.save_model(key.workspace_id, RERANKER_SETTING, None)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/settings")
 def working_settings(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """The working settings (what the next release freezes) and which models they use."""
     return services.targets.working_config(key.workspace_id).summary()
 
 

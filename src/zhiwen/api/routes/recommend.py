@@ -3,13 +3,14 @@ as a job, gate, promote, rollback; admin key)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
 from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor
-from zhiwen.api.schemas import SQL_INT_MAX, GateThresholds, JobOut, Number, RecommenderTrainRequest
+from zhiwen.api.routes.documents import job_out
+from zhiwen.api.routes.model_routes import add_model_routes
+from zhiwen.api.schemas import JobOut, RecommenderTrainRequest
 from zhiwen.ports import ProgressCallback
 from zhiwen.services.recommend import MAX_K
 
@@ -83,51 +84,7 @@ def train(body: RecommenderTrainRequest, services: ServicesDep, key: AdminKey) -
         return result
 
     services.job_runner.submit(job, work)
-    return JobOut(**{k: v for k, v in dataclasses.asdict(job).items() if k != "workspace_id"})
+    return job_out(job)
 
 
-@router.get("/recommend/models")
-def models(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    return {
-        "live": services.recommenders.live_version(key.workspace_id),
-        "models": [dataclasses.asdict(m) for m in services.recommenders.models(key.workspace_id)],
-    }
-
-
-@router.get("/recommend/models/{version}")
-def model(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    return dataclasses.asdict(services.recommenders.get(key.workspace_id, version))
-
-
-@router.get("/recommend/models/{version}/gate")
-def gate_check(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    """What promoting would decide, without promoting."""
-    return services.recommenders.check(key.workspace_id, version)
-
-
-@router.post("/recommend/models/{version}/promote")
-def promote(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    """Make it live if it passes the gate; 409 ``gate_refused`` with the failures otherwise."""
-    return services.recommenders.promote(key.workspace_id, version, actor(key))
-
-
-@router.post("/recommend/rollback")
-def rollback(
-    services: ServicesDep, key: AdminKey, version: Annotated[int | None, Query(ge=1, le=SQL_INT_MAX)] = None
-) -> dict[str, int]:
-    return {"live": services.recommenders.rollback(key.workspace_id, actor(key), version)}
-
-
-@router.get("/recommend/history")
-def history(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
-    return services.recommenders.history(key.workspace_id)
-
-
-@router.get("/recommend/gate")
-def gate_policy(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    return services.recommenders.gate_policy(key.workspace_id).to_dict()
-
-
-@router.put("/recommend/gate")
-def set_gate_policy(body: GateThresholds, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    return services.recommenders.set_gate_policy(key.workspace_id, body.minimum, body.tolerance).to_dict()
+add_model_routes(router, "/recommend", lambda services: services.recommenders, "recommender")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from fastapi.responses import HTMLResponse
 
 from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor, read_upload
+from zhiwen.api.routes.documents import job_out
 from zhiwen.api.schemas import (
     SQL_INT_MAX,
     ClassifyRequest,
@@ -26,13 +27,9 @@ from zhiwen.ports import ProgressCallback, ReviewFilter
 from zhiwen.services import review_charts
 from zhiwen.services.records import MAX_FILE_BYTES
 from zhiwen.services.sentiment_train import SearchSettings
-from zhiwen.types import Job, SentimentModelVersion
+from zhiwen.types import SentimentModelVersion
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
-
-
-def _job(job: Job) -> JobOut:
-    return JobOut(**{k: v for k, v in dataclasses.asdict(job).items() if k != "workspace_id"})
 
 
 def _model(model: SentimentModelVersion) -> dict[str, Any]:
@@ -56,6 +53,7 @@ def import_review_file(
     file: Annotated[UploadFile, File(description="CSV, XLSX or JSONL with a text column")],
     score: bool = True,
 ) -> dict[str, Any]:
+    """Import reviews from CSV, XLSX or JSONL (UTF-8 or GBK); bad rows are reported by number."""
     data = read_upload(file, MAX_FILE_BYTES)
     return services.reviews.import_file(
         key.workspace_id, file.filename or "reviews.csv", data, score
@@ -80,6 +78,7 @@ def list_reviews(
     until: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
 ) -> list[dict[str, Any]]:
+    """Reviews filtered by product, sentiment and dates."""
     query = ReviewFilter(product=product, sentiment=sentiment, since=since, until=until, limit=limit)
     return [dataclasses.asdict(r) for r in services.reviews.list_reviews(key.workspace_id, query)]
 
@@ -107,7 +106,7 @@ def score(services: ServicesDep, key: AdminKey, rescore: bool = False) -> JobOut
         return {"scored": scored}
 
     services.job_runner.submit(job, work)
-    return _job(job)
+    return job_out(job)
 
 
 @router.post("/sentiment/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
@@ -127,11 +126,12 @@ def train(body: SentimentTrainRequest, services: ServicesDep, key: AdminKey) -> 
         return {"version": model.version, "kind": model.kind, "held_out": model.report.get("held_out")}
 
     services.job_runner.submit(job, work)
-    return _job(job)
+    return job_out(job)
 
 
 @router.get("/sentiment/models")
 def models(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """The sentiment model's versions and which one is live."""
     return {
         "live": services.sentiment.live_version(key.workspace_id),
         "models": [_model(m) for m in services.sentiment.models(key.workspace_id)],
@@ -140,6 +140,7 @@ def models(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
 
 @router.get("/sentiment/models/{version}")
 def model(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """One sentiment model version with its held-out report."""
     return _model(services.sentiment.get(key.workspace_id, version))
 
 
@@ -174,16 +175,19 @@ def promote(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, 
 def rollback(
     services: ServicesDep, key: AdminKey, version: Annotated[int | None, Query(ge=1, le=SQL_INT_MAX)] = None
 ) -> dict[str, int]:
+    """Make an earlier sentiment model live at once (not gated); by default the one live before."""
     return {"live": services.sentiment.rollback(key.workspace_id, actor(key), version)}
 
 
 @router.get("/sentiment/gate")
 def gate_policy(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """The sentiment gate's minimums and tolerance."""
     return services.sentiment.gate_policy(key.workspace_id).to_dict()
 
 
 @router.put("/sentiment/gate")
 def set_gate_policy(body: GateThresholds, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """Change the sentiment gate's minimums and tolerance."""
     return services.sentiment.set_gate_policy(key.workspace_id, body.minimum, body.tolerance).to_dict()
 
 
@@ -200,6 +204,7 @@ def build_topics(body: TopicsRequest, services: ServicesDep, key: AdminKey) -> d
 
 @router.get("/reviews/topics")
 def topics(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """The complaint topics last built, with their keywords and examples."""
     found = services.insights.topics(key.workspace_id)
     if found is None:
         return {"topics": []}

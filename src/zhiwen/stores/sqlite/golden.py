@@ -55,16 +55,21 @@ class SqliteGoldenStore:
     def get_version(
         self, workspace_id: str, name: str, version: int | None = None
     ) -> tuple[GoldenSetVersion, list[dict[str, Any]]]:
+        named = f"golden set {name!r}" + ("" if version is None else f" version {version}")
         with self._db.reading() as conn:
             if version is None:
                 info = self._get(
                     conn,
                     "g.workspace_id = ? AND g.name = ? ORDER BY g.version DESC LIMIT 1",
                     (workspace_id, name),
+                    named,
                 )
             else:
                 info = self._get(
-                    conn, "g.workspace_id = ? AND g.name = ? AND g.version = ?", (workspace_id, name, version)
+                    conn,
+                    "g.workspace_id = ? AND g.name = ? AND g.version = ?",
+                    (workspace_id, name, version),
+                    named,
                 )
             return info, self._items(conn, info.id)
 
@@ -80,12 +85,13 @@ class SqliteGoldenStore:
             ).fetchall()
         return [_version(r) for r in rows]
 
-    def _get(self, conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> GoldenSetVersion:
+    def _get(
+        self, conn: sqlite3.Connection, where: str, args: tuple[Any, ...], named: str = "such golden set"
+    ) -> GoldenSetVersion:
         row = conn.execute(f"{_SELECT} WHERE {where}", args).fetchone()
         if row is None:
             raise NotFound(
-                "no such golden set in this workspace; "
-                "import one with `zhiwen golden import FILE --name NAME`"
+                f"no {named} in this workspace; import one with `zhiwen golden import FILE --name NAME`"
             )
         return _version(row)
 

@@ -168,6 +168,7 @@ export async function evaluationsPage(main) {
   const problem = problemLine();
   const listing = h("div", { class: "scroll" });
   const threshold = h("section", { "aria-live": "polite" });
+  const report = h("section", { "aria-live": "polite" });
   const comparison = h("section", { "aria-live": "polite" });
   const golden = h("select", { "aria-label": t("golden_name") });
   const split = h("select", { "aria-label": t("split") }, ["held_out", "tune", "all"].map(s => h("option", { value: s }, term("split", s))));
@@ -189,8 +190,29 @@ export async function evaluationsPage(main) {
     fill(listing, table([t("created"), t("target"), t("split"), t("questions"), t("answer_accuracy"), t("handoff_precision"), t("handoff_recall"), "nDCG@k", t("report")],
       runs.map(r => [when(r.created_at), r.target, term("split", r.split), String(r.summary.questions), pct(r.summary.answer_accuracy),
         pct(r.summary.handoff_precision), pct(r.summary.handoff_recall), number(r.summary.ndcg_at_k),
-        h("a", { href: `/v1/eval/runs/${r.id}/report`, target: "_blank", rel: "noopener" }, t("open_report"))])));
+        h("div", { class: "row" },
+          h("button", { type: "button", onclick: () => details(r) }, t("details")),
+          h("a", { href: `/v1/eval/runs/${encodeURIComponent(r.id)}/report`, target: "_blank", rel: "noopener" }, t("open_report")))])));
     if (runs.length) await curve(runs[0]);
+  }
+
+  // The report inline: the figures, per category, and the questions it got wrong (plots in the full report).
+  async function details(run) {
+    let detail;
+    try { detail = await api("GET", `/v1/eval/runs/${encodeURIComponent(run.id)}`); } catch (e) { problem.show(e); return; }
+    const summary = detail.summary;
+    const figures = ["answer_accuracy", "citation_accuracy", "handoff_precision", "handoff_recall", "ndcg_at_k", "ece"];
+    const missed = detail.results.filter(r => (r.answerable ? !r.right : !r.handoff));
+    fill(report,
+      h("h2", {}, t("run_of", when(run.created_at), run.target)),
+      table(figures.map(f => t(f)), [figures.map(f => f === "ndcg_at_k" || f === "ece" ? number(summary[f]) : pct(summary[f]))]),
+      h("p", { class: "hint" }, t("latency", number(summary.latency_p50_ms, 0), number(summary.latency_p95_ms, 0))),
+      table([t("category"), t("questions"), t("answer_accuracy"), t("handoffs")],
+        Object.entries(summary.by_category || {}).map(([name, c]) => [name, String(c.questions), pct(c.answer_accuracy), String(c.handoffs)])),
+      h("h2", {}, t("missed_questions", missed.length)),
+      table([t("question"), t("answerable"), t("answer"), t("confidence")],
+        missed.slice(0, 50).map(r => [r.question, r.answerable ? t("yes") : t("no"), r.answer, number(r.confidence, 2)])));
+    report.scrollIntoView();
   }
 
   async function curve(run) {
@@ -244,7 +266,7 @@ export async function evaluationsPage(main) {
     h("form", { class: "row", onsubmit: evaluate },
       h("label", {}, t("golden_name"), golden), h("label", {}, t("split"), split), h("label", {}, t("knowledge_version"), target),
       h("button", { type: "submit", class: "primary" }, t("run_evaluation")), running),
-    listing, threshold,
+    listing, report, threshold,
     h("h2", {}, t("compare_runs")),
     h("form", { class: "row", onsubmit: compare },
       h("label", {}, t("before"), before), h("label", {}, t("after"), after), h("button", { type: "submit" }, t("compare"))),

@@ -16,7 +16,8 @@ export async function releasesPage(main) {
     const names = [...new Set(sets.map(s => s.name))];
     fill(golden, h("option", { value: "" }, t("no_evaluation")), ...names.map(n => h("option", { value: n }, n)));
     if (names.length) golden.value = names[0];
-    fill(tuneGolden, ...names.map(n => h("option", { value: n }, n)));
+    fill(tuneGolden, names.map(n => h("option", { value: n }, n)));
+    fill(rerankGolden, names.map(n => h("option", { value: n }, n)));
     releases.sort((a, b) => b.number - a.number);
     // Rollback is not gated, so it is offered only for releases that have been live before.
     const wasLive = new Set(history.filter(e => e.action === "promote" || e.action === "rollback").map(e => e.release));
@@ -96,6 +97,19 @@ export async function releasesPage(main) {
     load();
   }
 
+  const rerankGolden = h("select", { "aria-label": t("golden_name") });
+  const reranking = h("span", { role: "status" });
+  async function trainReranker(event) {
+    event.preventDefault();
+    const bar = progressBar(t("training"));
+    fill(reranking, bar);
+    try {
+      const job = await api("POST", "/v1/rerank/train", { golden: rerankGolden.value });
+      const done = await finished(job.id, bar.set);
+      fill(reranking, done.status === "failed" ? `${t("failed")}: ${done.error}` : t("reranker_trained", done.result.pairs));
+    } catch (e) { fill(reranking, e.message); }
+  }
+
   main.append(
     h("h1", {}, t("nav_releases")), h("p", { class: "hint" }, t("releases_hint")), problem,
     h("form", { class: "row", onsubmit: create },
@@ -105,7 +119,10 @@ export async function releasesPage(main) {
     h("h2", {}, t("tune")), h("p", { class: "hint" }, t("tune_hint")),
     h("form", { class: "row", onsubmit: tune },
       h("label", {}, t("golden_name"), tuneGolden), h("label", {}, t("trials"), trials),
-      h("button", { type: "submit" }, t("start_tuning")), tuning));
+      h("button", { type: "submit" }, t("start_tuning")), tuning),
+    h("h2", {}, t("reranker")), h("p", { class: "hint" }, t("reranker_hint")),
+    h("form", { class: "row", onsubmit: trainReranker },
+      h("label", {}, t("golden_name"), rerankGolden), h("button", { type: "submit" }, t("train_reranker")), reranking));
   await load();
 }
 

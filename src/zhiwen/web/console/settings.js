@@ -99,13 +99,19 @@ export async function settingsPage(main) {
 
 export async function peoplePage(main) {
   const problem = problemLine();
+  const workspace = h("div", { class: "scroll" });
   const users = h("div", { class: "scroll" });
   const keys = h("div", { class: "scroll" });
   const secret = h("div", { "aria-live": "polite" });
 
   async function load() {
-    let people, issued;
-    try { [people, issued] = await Promise.all([api("GET", "/v1/users"), api("GET", "/v1/keys")]); } catch (e) { problem.show(e); return; }
+    let people, issued, here;
+    try { [people, issued, here] = await Promise.all([api("GET", "/v1/users"), api("GET", "/v1/keys"), api("GET", "/v1/workspace")]); } catch (e) { problem.show(e); return; }
+    fill(workspace, table([t("workspace"), t("documents"), t("chunks"), t("releases_count"), t("users"), t("api_keys")], [[
+      `${here.name} (${here.id})`, String(here.documents),
+      here.waiting_chunks ? `${here.chunks} · ${t("waiting", here.waiting_chunks)}` : String(here.chunks),
+      here.live_release === null ? String(here.releases) : `${here.releases} · ${t("release_n", here.live_release)} ${t("live")}`,
+      String(here.users), String(here.active_keys)]]));
     fill(users, table([t("name"), t("email"), t("role"), t("created"), ""], people.map(u => [
       u.name, u.email, term("role", u.role), when(u.created_at),
       u.disabled_at
@@ -152,6 +158,7 @@ export async function peoplePage(main) {
 
   main.append(
     h("h1", {}, t("nav_people")), problem,
+    h("h2", {}, t("workspace")), h("p", { class: "hint" }, t("workspace_hint")), workspace,
     h("h2", {}, t("users")), h("p", { class: "hint" }, t("users_hint")),
     h("form", { class: "row", onsubmit: addUser },
       h("label", {}, t("email"), email), h("label", {}, t("name"), name), h("label", {}, t("role"), role),
