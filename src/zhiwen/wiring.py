@@ -26,7 +26,7 @@ from zhiwen.ports import (
 )
 from zhiwen.services.answer import AnswerLimits, AnswerService
 from zhiwen.services.answer_config import AnswerConfig
-from zhiwen.services.backends import Backend
+from zhiwen.services.backends import Backend, redacted
 from zhiwen.services.background import BackgroundWork
 from zhiwen.services.catalog import CatalogService
 from zhiwen.services.curated import CuratedService
@@ -131,14 +131,14 @@ def build_embedder(settings: Settings) -> Embedder:
 def described_backends(settings: Settings) -> list[Backend]:
     """The backends :func:`build_embedder` and :func:`build_llm` make of ``settings``, without API keys."""
     embedding = (
-        Backend("embedding", "openai-compatible", settings.embed_model, settings.embed_base_url)
+        Backend("embedding", "openai-compatible", settings.embed_model, redacted(settings.embed_base_url))
         if settings.embed_base_url
         else Backend("embedding", "bundled", "multilingual-e5-small", None)
     )
     if settings.llm_gguf is not None:
         llm = Backend("llm", "gguf", settings.llm_gguf.name, None)
     elif settings.llm_base_url:
-        llm = Backend("llm", "openai-compatible", settings.llm_model, settings.llm_base_url)
+        llm = Backend("llm", "openai-compatible", settings.llm_model, redacted(settings.llm_base_url))
     else:
         llm = Backend("llm", "none", "", None)
     return [embedding, llm]

@@ -130,7 +130,7 @@ def test_the_handoff_curve_replays_every_threshold_on_an_evaluation(api: Api) ->
     curve = client.get(f"/v1/eval/runs/{run['id']}/curve", headers=auth["admin"]).json()
     points = curve["points"]
     assert curve["threshold_now"] == 0.5 and curve["questions"] == run["summary"]["questions"]
-    assert [p["threshold"] for p in points] == [round(i / 50, 4) for i in range(51)]
+    assert [p["threshold"] for p in points] == [round(i / 100, 4) for i in range(101)]
     shares = [p["handoff_share"] for p in points]
     assert shares == sorted(shares)  # a higher threshold never hands off fewer
     now = next(p for p in points if p["threshold"] == 0.5)
@@ -210,14 +210,17 @@ def test_the_backends_are_described_without_keys_and_checked_with_a_real_call(
     admin = {"Authorization": f"Bearer {services.keys.issue(workspace.id, 'admin', 'admin').plain}"}
     with TestClient(create_app(services, run_embedding_worker=False)) as client:
         described = client.get("/v1/backends", headers=admin)
-        assert described.status_code == 200 and "sk-secret" not in described.text
+        assert described.status_code == 200
+        assert not {"sk-secret", "pw-secret", "q-secret"} & set(described.text.replace('"', " ").split())
+        assert "secret" not in described.text
         assert [(b["role"], b["kind"], b["ok"]) for b in described.json()] == [
             ("embedding", "bundled", None),
             ("llm", "openai-compatible", None),
         ]
         embedding, llm = client.post("/v1/backends/check", headers=admin).json()
         assert embedding["ok"] is True and embedding["ms"] > 0 and embedding["error"] is None
-        assert llm["ok"] is False and llm["error"] and "sk-secret" not in llm["error"]
+        assert llm["ok"] is False and llm["error"] and "secret" not in llm["error"]
+        assert llm["url"] == "http://127.0.0.1:9/v1"
     services.close()
 
 

@@ -269,6 +269,7 @@ def test_a_streamed_message_ends_with_the_turn(api: Api) -> None:
     [
         {"color": "red"},
         {"color": "#12345"},
+        {"color": "#0b6e4f\n"},
         {"position": "top"},
         {"title": {"fr": "Bonjour"}},
         {"title": {"zh": "x" * 41}},

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from zhiwen.errors import GateRefused, InvalidInput, NotFound
+from zhiwen.errors import Conflict, GateRefused, InvalidInput, NotFound
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 
@@ -80,6 +80,9 @@ def test_rollback_returns_to_an_earlier_release_and_answers_say_which_release_an
     assert services.releases.rollback(workspace.id, "test", 2).number == 2
     with pytest.raises(NotFound):
         services.releases.rollback(workspace.id, "test", 9)
+    three, _ = services.releases.create(workspace.id, "test", "demo")
+    with pytest.raises(Conflict, match="never been live"):  # the ungated way back never goes forward
+        services.releases.rollback(workspace.id, "test", three.number)
 
 
 def test_answering_never_fails_while_releases_are_promoted_and_rolled_back(demo_copy: Demo) -> None:

@@ -890,3 +890,69 @@ class GoldenItemOut(BaseModel):
 
 class GoldenSetOut(GoldenSetVersionOut):
     items: list[GoldenItemOut]
+
+
+# ---- reviews and sentiment ------------------------------------------------------------------------------
+
+
+class ImportReportOut(BaseModel):
+    source: str
+    rows: int
+    imported: int
+    already_stored: int
+    problems: list[dict[str, Any]] = Field(description='Each bad row: {"row": n (from 1), "problem": why}.')
+    scored: int
+
+
+class ClassificationOut(BaseModel):
+    label: str
+    probability: float
+    probabilities: dict[str, float]
+    words: list[tuple[str, float]] = Field(
+        description="The words that drove the decision, with their weight."
+    )
+    model: str = Field(description='"v3 (blend)", or "zero-shot baseline" before a model is promoted.')
+
+
+class ReviewOut(BaseModel):
+    id: str
+    text: str
+    rating: float | None
+    product: str
+    channel: str
+    created_at: str
+    label: str | None = Field(description="The company's own label, for training and evaluation.")
+    source: str
+    sentiment: str | None
+    probability: float | None
+    model_version: int | None
+    topic: int | None
+
+
+class SentimentModelOut(BaseModel):
+    version: int
+    kind: str = Field(description="ngram, embedding, blend or zero-shot.")
+    labels: list[str]
+    params: dict[str, Any]
+    report: dict[str, Any] = Field(description="Cross-validation of the candidates and held-out figures.")
+    created_by: str
+    created_at: str
+
+
+class SentimentModelsOut(BaseModel):
+    live: int | None
+    models: list[SentimentModelOut]
+
+
+class TopicOut(BaseModel):
+    id: int
+    name: str
+    keywords: list[str]
+    examples: list[str]
+    size: int
+
+
+class TopicsOut(BaseModel):
+    silhouette: float | None = None
+    reviews: int | None = Field(None, description="Negative reviews clustered.")
+    topics: list[TopicOut]

@@ -132,7 +132,7 @@ def summarise(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     }
 
 
-def handoff_curve(run: EvalRun, results: Sequence[dict[str, Any]], steps: int = 50) -> dict[str, Any]:
+def handoff_curve(run: EvalRun, results: Sequence[dict[str, Any]], steps: int = 100) -> dict[str, Any]:
     """What each handoff threshold would have done on this run's questions: the share handed to a person,
     how many answered ones are right, and answer accuracy on the answerable ones.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from zhiwen.errors import GateRefused, NotFound
+from zhiwen.errors import Conflict, GateRefused, NotFound
 from zhiwen.ports import ModelRegistry, WorkspaceStore
 from zhiwen.services.gate_policy import GatePolicy
 from zhiwen.types import ModelVersion
@@ -87,7 +87,8 @@ class ModelFamily:
         return verdict
 
     def rollback(self, workspace_id: str, actor: str, version: int | None = None) -> int:
-        """Make an earlier version live at once, not gated: the emergency exit. Default: the one before."""
+        """Make an earlier live version live again at once, not gated: the emergency exit. Default: the one
+        before. A version never live is refused: only promotion, through the gate, makes a version live."""
         if version is None:
             current = self.live_version(workspace_id)
             earlier = [e["version"] for e in self.history(workspace_id) if e["version"] != current]
@@ -96,6 +97,9 @@ class ModelFamily:
                 raise NotFound(f"no earlier live {self.family} to roll back to{hint}")
             version = int(earlier[0])
         self.get(workspace_id, version)
+        events = self._models.history(workspace_id, self.family, limit=100_000)
+        if not any(e["version"] == version and e["action"] in ("promote", "rollback") for e in events):
+            raise Conflict(f"{self.family} v{version} has never been live: promote it, so the gate judges it")
         self._models.set_live(workspace_id, self.family, version, "rollback", actor, {})
         return version
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from zhiwen.errors import GateRefused, InvalidInput, NotFound
+from zhiwen.errors import Conflict, GateRefused, InvalidInput, NotFound
 from zhiwen.ports import ReleaseStore, VectorIndex, WorkspaceStore
 from zhiwen.services.answer import default_confidence
 from zhiwen.services.answer_choice import default_choice
@@ -27,6 +27,7 @@ from zhiwen.services.targets import Targets
 from zhiwen.types import EvalRun, Release
 
 GATE_SETTING = "gate"
+MAX_EVENTS = 100_000  # a workspace's whole release history, for the checks that read it
 
 
 @dataclass
@@ -213,13 +214,20 @@ class ReleaseService:
         if number is None:
             number = self._previous_live(workspace_id)
         release = self._store.get_release(workspace_id, number)
+        if not release.pruned_at and not self._was_live(workspace_id, number):
+            raise Conflict(f"release {number} has never been live: promote it, so the gate judges it")
         self._switch(release, "rollback", actor)
         return release
+
+    def _was_live(self, workspace_id: str, number: int) -> bool:
+        """Rollback is the ungated way back, so it only goes back: to a release customers already had."""
+        events = self._store.events(workspace_id, limit=MAX_EVENTS)
+        return any(e["release"] == number and e["action"] in ("promote", "rollback") for e in events)
 
     def _previous_live(self, workspace_id: str) -> int:
         live = self._store.live_release(workspace_id)
         current = live.number if live else None
-        for event in self._store.events(workspace_id, limit=1000):
+        for event in self._store.events(workspace_id, limit=MAX_EVENTS):
             if event["action"] in ("promote", "rollback") and event["release"] != current:
                 return int(event["release"])
         raise NotFound("no earlier live release to roll back to; name one: `zhiwen release rollback N`")

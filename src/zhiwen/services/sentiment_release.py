@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from zhiwen.errors import GateRefused, InvalidInput, NotFound
+from zhiwen.errors import Conflict, GateRefused, InvalidInput, NotFound
 from zhiwen.ports import ReviewFilter, ReviewStore, WorkspaceStore
 from zhiwen.services.gate_policy import GatePolicy
 from zhiwen.services.review_models import LiveModels, Progress, ReviewVectors, known_vectors, serialise
@@ -208,7 +208,8 @@ class SentimentModelService:
         return verdict
 
     def rollback(self, workspace_id: str, actor: str, version: int | None = None) -> int:
-        """Make an earlier version live at once, not gated: the emergency exit. Default: the one before."""
+        """Make an earlier live version live again at once, not gated: the emergency exit. Default: the one
+        before. A version never live is refused: only promotion, through the gate, makes a version live."""
         if version is None:
             current = self._store.live_version(workspace_id)
             earlier = [
@@ -218,6 +219,11 @@ class SentimentModelService:
                 raise NotFound("no earlier live sentiment model to roll back to; see `zhiwen reviews models`")
             version = int(earlier[0])
         self.get(workspace_id, version)
+        events = self._store.events(workspace_id, 100_000)
+        if not any(e["version"] == version and e["action"] in ("promote", "rollback") for e in events):
+            raise Conflict(
+                f"sentiment model v{version} has never been live: promote it, so the gate judges it"
+            )
         self._store.set_live(workspace_id, version, "rollback", actor, {})
         return version
 

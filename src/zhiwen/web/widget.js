@@ -40,7 +40,7 @@
   const root = host.attachShadow({ mode: "open" });
   root.innerHTML = `<style>
     :host { all: initial; }
-    :host(.left) .launcher, :host(.left) .panel { right: auto; left: 20px; }
+    :host([data-position="left"]) .launcher, :host([data-position="left"]) .panel { right: auto; left: 20px; }
     * { box-sizing: border-box; font: 15px/1.5 system-ui, "Noto Sans CJK SC", "PingFang SC", sans-serif; }
     .launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; border: 0; border-radius: 28px;
       padding: 12px 20px; background: var(--accent); color: #fff; cursor: pointer; box-shadow: 0 4px 14px #0004; }
@@ -73,7 +73,7 @@
     form button { border: 0; border-radius: 10px; background: var(--accent); color: #fff; padding: 0 14px; cursor: pointer; }
     .human { background: #fff; color: var(--accent); border: 1px solid var(--accent); }
     input { border: 1px solid #ccd; border-radius: 8px; padding: 4px 6px; flex: 1; min-width: 120px; }
-    @media (max-width: 480px) { .panel { right: 0; bottom: 0; width: 100vw; max-width: 100vw; height: 100vh; max-height: 100vh; border-radius: 0; } }
+    @media (max-width: 480px) { .panel, :host([data-position="left"]) .panel { right: 0; left: 0; bottom: 0; width: 100vw; max-width: 100vw; height: 100vh; max-height: 100vh; border-radius: 0; } }
   </style>
   <button class="launcher" type="button" aria-haspopup="dialog" aria-expanded="false"></button>
   <section class="panel" role="dialog" aria-modal="false" hidden>
@@ -325,7 +325,7 @@
     try { config = await call("GET", "/v1/widget/config"); } catch (e) { return; }
     const look = config.look || {};
     if (look.color) host.style.setProperty("--accent", look.color);
-    host.classList.toggle("left", look.position === "left");
+    host.dataset.position = look.position === "left" ? "left" : "right";
     label();
   }
 

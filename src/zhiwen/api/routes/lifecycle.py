@@ -89,7 +89,7 @@ def evaluation_report(
 
 @router.get("/eval/runs/{run_id}/curve", response_model=HandoffCurveOut)
 def evaluation_curve(run_id: str, services: ServicesDep, key: AdminKey) -> HandoffCurveOut:
-    """Every handoff threshold from 0 to 1 in steps of 0.02 replayed on this run's questions: the share
+    """Every handoff threshold from 0 to 1 in steps of 0.01 replayed on this run's questions: the share
     that would go to a person, the accuracy of the answered ones and answer accuracy overall."""
     run, results = services.evaluator.get(key.workspace_id, run_id)
     return HandoffCurveOut(**handoff_curve(run, results))

@@ -88,7 +88,7 @@ def add_model_routes(router: APIRouter, base: str, of: Callable[[Services], Gate
     @router.get(
         f"{base}/history",
         response_model=list[ModelEventOut],
-        description=f"Promotions, refusals and rollbacks of the {noun}, the latest first.",
+        description=f"Promotions and rollbacks of the {noun}, the latest first.",
     )
     def history(services: ServicesDep, key: AdminKey) -> list[ModelEventOut]:
         return [ModelEventOut(**e) for e in of(services).family.history(key.workspace_id)]

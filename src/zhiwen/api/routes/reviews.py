@@ -13,12 +13,22 @@ from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor, read_upload
 from zhiwen.api.routes.documents import job_out
 from zhiwen.api.schemas import (
     SQL_INT_MAX,
+    ClassificationOut,
     ClassifyRequest,
     GateThresholds,
+    GateVerdictOut,
+    ImportReportOut,
     JobOut,
+    LiveVersionOut,
+    ModelEventOut,
     Number,
+    ReviewOut,
     ReviewsImport,
+    SentimentModelOut,
+    SentimentModelsOut,
     SentimentTrainRequest,
+    TopicOut,
+    TopicsOut,
     TopicsRequest,
     other_content,
 )
@@ -27,48 +37,48 @@ from zhiwen.ports import ProgressCallback, ReviewFilter
 from zhiwen.services import review_charts
 from zhiwen.services.records import MAX_FILE_BYTES
 from zhiwen.services.sentiment_train import SearchSettings
+from zhiwen.services.topics import TopicModel
 from zhiwen.types import SentimentModelVersion
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
 
 
-def _model(model: SentimentModelVersion) -> dict[str, Any]:
+def _model(model: SentimentModelVersion) -> SentimentModelOut:
     data = dataclasses.asdict(model)
     data["report"] = {k: v for k, v in model.report.items() if k != "predictions"}
-    return data
+    return SentimentModelOut(**data)
 
 
-@router.post("/reviews", status_code=status.HTTP_201_CREATED)
-def import_reviews(body: ReviewsImport, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.post("/reviews", status_code=status.HTTP_201_CREATED, response_model=ImportReportOut)
+def import_reviews(body: ReviewsImport, services: ServicesDep, key: AdminKey) -> ImportReportOut:
     """Import up to 5,000 reviews sent as JSON. Bad rows are reported by number (from 1); the others are
     stored (and scored with the live model unless ``score`` is false)."""
     records = [r.model_dump(exclude_none=True) for r in body.reviews]
-    return services.reviews.import_records(key.workspace_id, records, body.score).to_dict()
+    return ImportReportOut(**services.reviews.import_records(key.workspace_id, records, body.score).to_dict())
 
 
-@router.post("/reviews/import", status_code=status.HTTP_201_CREATED)
+@router.post("/reviews/import", status_code=status.HTTP_201_CREATED, response_model=ImportReportOut)
 def import_review_file(
     services: ServicesDep,
     key: AdminKey,
     file: Annotated[UploadFile, File(description="CSV, XLSX or JSONL with a text column")],
     score: bool = True,
-) -> dict[str, Any]:
+) -> ImportReportOut:
     """Import reviews from CSV, XLSX or JSONL (UTF-8 or GBK); bad rows are reported by number."""
     data = read_upload(file, MAX_FILE_BYTES)
-    return services.reviews.import_file(
-        key.workspace_id, file.filename or "reviews.csv", data, score
-    ).to_dict()
+    report = services.reviews.import_file(key.workspace_id, file.filename or "reviews.csv", data, score)
+    return ImportReportOut(**report.to_dict())
 
 
-@router.post("/reviews/conversations", status_code=status.HTTP_201_CREATED)
+@router.post("/reviews/conversations", status_code=status.HTTP_201_CREATED, response_model=ImportReportOut)
 def import_conversations(
     services: ServicesDep, key: AdminKey, since: Annotated[str | None, Query(max_length=40)] = None
-) -> dict[str, Any]:
+) -> ImportReportOut:
     """Customers' messages to the assistant become reviews (channel "assistant") and are scored."""
-    return services.reviews.import_conversations(key.workspace_id, since).to_dict()
+    return ImportReportOut(**services.reviews.import_conversations(key.workspace_id, since).to_dict())
 
 
-@router.get("/reviews")
+@router.get("/reviews", response_model=list[ReviewOut])
 def list_reviews(
     services: ServicesDep,
     key: AdminKey,
@@ -77,20 +87,22 @@ def list_reviews(
     since: Annotated[str | None, Query(max_length=40)] = None,
     until: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
-) -> list[dict[str, Any]]:
+) -> list[ReviewOut]:
     """Reviews filtered by product, sentiment and dates."""
     query = ReviewFilter(product=product, sentiment=sentiment, since=since, until=until, limit=limit)
-    return [dataclasses.asdict(r) for r in services.reviews.list_reviews(key.workspace_id, query)]
+    return [
+        ReviewOut(**dataclasses.asdict(r)) for r in services.reviews.list_reviews(key.workspace_id, query)
+    ]
 
 
-@router.post("/reviews/classify")
-def classify(body: ClassifyRequest, services: ServicesDep, key: AnyKey) -> list[dict[str, Any]]:
+@router.post("/reviews/classify", response_model=list[ClassificationOut])
+def classify(body: ClassifyRequest, services: ServicesDep, key: AnyKey) -> list[ClassificationOut]:
     """Label up to 1,000 texts with the live model (the zero-shot baseline before any is promoted), with
     the probability of each label and the words that drove the decision. Nothing is stored."""
     results = services.reviews.classify(
         key.workspace_id, [(item.text, item.product) for item in body.items], body.explain
     )
-    return [dataclasses.asdict(r) for r in results]
+    return [ClassificationOut(**dataclasses.asdict(r)) for r in results]
 
 
 @router.post("/reviews/score", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
@@ -129,17 +141,17 @@ def train(body: SentimentTrainRequest, services: ServicesDep, key: AdminKey) -> 
     return job_out(job)
 
 
-@router.get("/sentiment/models")
-def models(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.get("/sentiment/models", response_model=SentimentModelsOut)
+def models(services: ServicesDep, key: AdminKey) -> SentimentModelsOut:
     """The sentiment model's versions and which one is live."""
-    return {
-        "live": services.sentiment.live_version(key.workspace_id),
-        "models": [_model(m) for m in services.sentiment.models(key.workspace_id)],
-    }
+    return SentimentModelsOut(
+        live=services.sentiment.live_version(key.workspace_id),
+        models=[_model(m) for m in services.sentiment.models(key.workspace_id)],
+    )
 
 
-@router.get("/sentiment/models/{version}")
-def model(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.get("/sentiment/models/{version}", response_model=SentimentModelOut)
+def model(version: Number, services: ServicesDep, key: AdminKey) -> SentimentModelOut:
     """One sentiment model version with its held-out report."""
     return _model(services.sentiment.get(key.workspace_id, version))
 
@@ -159,60 +171,62 @@ def confusion(version: Number, services: ServicesDep, key: AdminKey) -> Response
     return Response(png, media_type="image/png")
 
 
-@router.get("/sentiment/models/{version}/gate")
-def gate_check(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.get("/sentiment/models/{version}/gate", response_model=GateVerdictOut)
+def gate_check(version: Number, services: ServicesDep, key: AdminKey) -> GateVerdictOut:
     """What promoting would decide, without promoting."""
-    return services.sentiment.check(key.workspace_id, version)
+    return GateVerdictOut(**services.sentiment.check(key.workspace_id, version))
 
 
-@router.post("/sentiment/models/{version}/promote")
-def promote(version: Number, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.post("/sentiment/models/{version}/promote", response_model=GateVerdictOut)
+def promote(version: Number, services: ServicesDep, key: AdminKey) -> GateVerdictOut:
     """Make it live if it passes the gate; 409 ``gate_refused`` with the failures otherwise."""
-    return services.sentiment.promote(key.workspace_id, version, actor(key))
+    return GateVerdictOut(**services.sentiment.promote(key.workspace_id, version, actor(key)))
 
 
-@router.post("/sentiment/rollback")
+@router.post("/sentiment/rollback", response_model=LiveVersionOut)
 def rollback(
     services: ServicesDep, key: AdminKey, version: Annotated[int | None, Query(ge=1, le=SQL_INT_MAX)] = None
-) -> dict[str, int]:
+) -> LiveVersionOut:
     """Make an earlier sentiment model live at once (not gated); by default the one live before."""
-    return {"live": services.sentiment.rollback(key.workspace_id, actor(key), version)}
+    return LiveVersionOut(live=services.sentiment.rollback(key.workspace_id, actor(key), version))
 
 
-@router.get("/sentiment/gate")
-def gate_policy(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.get("/sentiment/history", response_model=list[ModelEventOut])
+def history(services: ServicesDep, key: AdminKey) -> list[ModelEventOut]:
+    """Promotions and rollbacks of the sentiment model, the latest first."""
+    return [ModelEventOut(**e) for e in services.sentiment.history(key.workspace_id)]
+
+
+@router.get("/sentiment/gate", response_model=GateThresholds)
+def gate_policy(services: ServicesDep, key: AdminKey) -> GateThresholds:
     """The sentiment gate's minimums and tolerance."""
-    return services.sentiment.gate_policy(key.workspace_id).to_dict()
+    return GateThresholds(**services.sentiment.gate_policy(key.workspace_id).to_dict())
 
 
-@router.put("/sentiment/gate")
-def set_gate_policy(body: GateThresholds, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.put("/sentiment/gate", response_model=GateThresholds)
+def set_gate_policy(body: GateThresholds, services: ServicesDep, key: AdminKey) -> GateThresholds:
     """Change the sentiment gate's minimums and tolerance."""
-    return services.sentiment.set_gate_policy(key.workspace_id, body.minimum, body.tolerance).to_dict()
+    policy = services.sentiment.set_gate_policy(key.workspace_id, body.minimum, body.tolerance)
+    return GateThresholds(**policy.to_dict())
 
 
-@router.post("/reviews/topics")
-def build_topics(body: TopicsRequest, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    """Cluster the negative reviews into complaint topics (k chosen automatically unless given)."""
-    model = services.insights.build_topics(key.workspace_id, body.k)
-    return {
-        "silhouette": model.silhouette,
-        "reviews": model.reviews,
-        "topics": [t.__dict__ for t in model.topics],
-    }
-
-
-@router.get("/reviews/topics")
-def topics(services: ServicesDep, key: AdminKey) -> dict[str, Any]:
-    """The complaint topics last built, with their keywords and examples."""
-    found = services.insights.topics(key.workspace_id)
+def _topics(found: TopicModel | None) -> TopicsOut:
     if found is None:
-        return {"topics": []}
-    return {
-        "silhouette": found.silhouette,
-        "reviews": found.reviews,
-        "topics": [t.__dict__ for t in found.topics],
-    }
+        return TopicsOut(topics=[])
+    topics = [TopicOut(**t.__dict__) for t in found.topics]
+    return TopicsOut(silhouette=found.silhouette, reviews=found.reviews, topics=topics)
+
+
+@router.post("/reviews/topics", response_model=TopicsOut)
+def build_topics(body: TopicsRequest, services: ServicesDep, key: AdminKey) -> TopicsOut:
+    """Cluster the negative reviews into complaint topics (k chosen automatically unless given)."""
+    return _topics(services.insights.build_topics(key.workspace_id, body.k))
+
+
+@router.get("/reviews/topics", response_model=TopicsOut)
+def topics(services: ServicesDep, key: AdminKey) -> TopicsOut:
+    """The complaint topics last built, with their keywords and examples."""
+    return _topics(services.insights.topics(key.workspace_id))
 
 
 SummaryFormat = Literal["json", "png", "html"]

@@ -97,7 +97,7 @@ def _look(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or set(value) - set(DEFAULT_LOOK):
         raise InvalidInput('look: expected {"color": "#0b6e4f", "position": "right", "title": {"zh": "…"}}')
     colour = value.get("color", DEFAULT_LOOK["color"])
-    if not isinstance(colour, str) or not _COLOUR.match(colour):
+    if not isinstance(colour, str) or not _COLOUR.fullmatch(colour):
         raise InvalidInput(f"look.color: {colour!r} is not a colour like #0b6e4f")
     position = value.get("position", "right")
     if position not in ("right", "left"):

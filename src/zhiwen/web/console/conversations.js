@@ -33,18 +33,17 @@ export async function conversationsPage(main) {
     if (until.value) query.set("until", nextDay(until.value));  // the page's "until" includes its day
     let found;
     try { found = await api("GET", `/v1/desk/conversations?${query}`); problem.show(null); } catch (e) { problem.show(e); return; }
-    fill(listing, found.length ? [table(
+    const paging = h("div", { class: "row" },
+      h("button", { type: "button", disabled: offset === 0, onclick: () => { offset -= PAGE_SIZE; load(); } }, t("previous")),
+      h("button", { type: "button", disabled: found.length < PAGE_SIZE, onclick: () => { offset += PAGE_SIZE; load(); } }, t("next")));
+    fill(listing, found.length ? table(
       [t("started"), t("status"), t("language_label"), t("turns"), t("lowest_confidence"), t("dislikes"), t("rating"), t("last_message")],
       found.map(c => [
         h("button", { type: "button", class: "link", onclick: () => open(c.id) }, when(c.created_at)),
         [h("span", { class: "badge" + (c.reason ? " warn" : "") }, term("status", c.status)), c.reason ? term("reason", c.reason) : ""],
         c.language, String(c.turns), number(c.lowest_confidence, 2), String(c.dislikes),
         c.rating === null ? "–" : "★".repeat(c.rating), c.last_message.slice(0, 40),
-      ])),
-      h("div", { class: "row" },
-        h("button", { type: "button", disabled: offset === 0, onclick: () => { offset -= PAGE_SIZE; load(); } }, t("previous")),
-        h("button", { type: "button", disabled: found.length < PAGE_SIZE, onclick: () => { offset += PAGE_SIZE; load(); } }, t("next")))]
-      : h("p", { class: "hint" }, t("nothing_found")));
+      ])) : h("p", { class: "hint" }, t("nothing_found")), offset > 0 || found.length === PAGE_SIZE ? paging : null);
   }
 
   async function open(id) {

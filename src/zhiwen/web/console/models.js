@@ -3,9 +3,9 @@
 import { ApiError, api, fill, finished, h, number, problemLine, progressBar, t, table, term, when } from "./core.js";
 
 const FAMILIES = [
-  { name: "intent", list: "/v1/intents/models", train: "/v1/intents/models", rollback: "/v1/intents/rollback", figures: "held_out" },
-  { name: "sentiment", list: "/v1/sentiment/models", train: "/v1/sentiment/train", rollback: "/v1/sentiment/rollback", figures: "held_out" },
-  { name: "recommender", list: "/v1/recommend/models", train: "/v1/recommend/train", rollback: "/v1/recommend/rollback", figures: "test" },
+  { name: "intent", list: "/v1/intents/models", train: "/v1/intents/models", rollback: "/v1/intents/rollback", history: "/v1/intents/history", figures: "held_out" },
+  { name: "sentiment", list: "/v1/sentiment/models", train: "/v1/sentiment/train", rollback: "/v1/sentiment/rollback", history: "/v1/sentiment/history", figures: "held_out" },
+  { name: "recommender", list: "/v1/recommend/models", train: "/v1/recommend/train", rollback: "/v1/recommend/rollback", history: "/v1/recommend/history", figures: "test.chosen" },
 ];
 const FIGURES_SHOWN = 4;
 
@@ -21,18 +21,19 @@ async function familySection(family, problem) {
   const training = h("span", { role: "status" });
 
   async function load() {
-    let listed;
-    try { listed = await api("GET", family.list); } catch (e) { problem.show(e); return; }
+    let listed, history;
+    try { [listed, history] = await Promise.all([api("GET", family.list), api("GET", family.history)]); } catch (e) { problem.show(e); return; }
+    const wasLive = new Set(history.filter(e => e.action === "promote" || e.action === "rollback").map(e => e.version));  // rollback goes back only to versions that were live
     const versions = [...listed.models].sort((a, b) => b.version - a.version);
     fill(section,
       h("h2", {}, term("family", family.name)),
       versions.length ? h("div", { class: "scroll" }, table([t("version"), t("kind"), t("held_out_figures"), t("created"), ""], versions.map(m => [
         [`v${m.version} `, m.version === listed.live ? h("span", { class: "badge good" }, t("live")) : null],
-        m.kind, figures(m.report[family.figures]), when(m.created_at),
+        m.kind, figures(family.figures.split(".").reduce((part, key) => part && part[key], m.report)), when(m.created_at),
         h("div", { class: "row" },
           h("button", { type: "button", onclick: () => gate(m.version) }, t("check_gate")),
           m.version === listed.live ? null : h("button", { type: "button", class: "primary", onclick: () => promote(m.version) }, t("promote")),
-          listed.live !== null && m.version < listed.live ? h("button", { type: "button", onclick: () => rollback(m.version) }, t("make_live_again")) : null),
+          wasLive.has(m.version) && m.version !== listed.live ? h("button", { type: "button", onclick: () => rollback(m.version) }, t("make_live_again")) : null),
       ]))) : h("p", { class: "hint" }, t("no_models")),
       verdict,
       h("div", { class: "row" }, h("button", { type: "button", onclick: train }, t("train_new")), training));

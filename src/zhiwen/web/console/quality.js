@@ -160,7 +160,9 @@ export async function goldenPage(main) {
 function cleanItem(item) {
   const clean = { question: item.question, expected_answer: item.expected_answer, expected_document: item.expected_document,
     answerable: item.answerable, category: item.category || "" };
-  if (item.conversation) Object.assign(clean, { context: item.context || [], follow_up: item.follow_up, conversation: item.conversation });
+  if (item.conversation || (item.context && item.context.length)) {
+    Object.assign(clean, { context: item.context || [], follow_up: item.follow_up ?? false, conversation: item.conversation || "" });
+  }
   return clean;
 }
 
