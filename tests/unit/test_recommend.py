@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from zhiwen.errors import GateRefused, InvalidInput, NotFound
+from zhiwen.errors import Conflict, GateRefused, InvalidInput, NotFound
 from zhiwen.sample_shop import DEMO_PRODUCTS, ShopSettings, generate, rows_csv
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
@@ -130,8 +130,9 @@ def test_the_gate_refuses_a_recommender_that_does_not_beat_popularity_or_the_min
     assert any("below the minimum" in f for f in services.recommenders.check(workspace.id, 1)["failures"])
     with pytest.raises(InvalidInput, match="unknown gated metric"):
         services.recommenders.set_gate_policy(workspace.id, {"accuracy": 0.5}, None)
-    assert services.recommenders.rollback(workspace.id, "test", content_only.version) == content_only.version
-    assert services.recommenders.rollback(workspace.id, "test") == 1
+    with pytest.raises(Conflict, match="never been live"):  # the ungated way back never goes forward
+        services.recommenders.rollback(workspace.id, "test", content_only.version)
+    assert services.recommenders.live_version(workspace.id) == 1
 
 
 def test_the_gate_refuses_what_does_not_beat_popularity_in_a_shop_where_popularity_is_everything(

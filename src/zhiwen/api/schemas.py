@@ -956,3 +956,133 @@ class TopicsOut(BaseModel):
     silhouette: float | None = None
     reviews: int | None = Field(None, description="Negative reviews clustered.")
     topics: list[TopicOut]
+
+
+# ---- the desk, the widget and the catalogue -------------------------------------------------------------
+
+
+class AnswerContextOut(BaseModel):
+    confidence: float | None
+    mode: str | None
+    release: int | None
+    withheld: dict[str, Any] | None = Field(description="The answer the bot drafted but did not send.")
+    passages: list[dict[str, Any]] = Field(description="What it cited: title and snippet, at most three.")
+
+
+class ConversationContextOut(BaseModel):
+    conversation: ConversationOut
+    messages: list[DeskMessageOut]
+    answers: dict[str, AnswerContextOut] = Field(description="Each bot reply's answer, by answer_id.")
+    state: DeskStateOut
+
+
+class AgentOut(BaseModel):
+    agent: str
+    status: Literal["online", "away", "offline"]
+    teams: list[str]
+    languages: list[str]
+    seen_at: str
+
+
+class RatingOut(BaseModel):
+    conversation_id: str
+    score: int
+    comment: str
+    agent: str | None
+    release: int | None
+    created_at: str
+
+
+class DeskFiguresOut(BaseModel):
+    group: str
+    conversations: int
+    handed_off: int
+    handoff_rate: float | None
+    containment: float | None
+    ratings: int
+    csat: float | None
+    mean_score: float | None
+    first_response_minutes: float | None = Field(description="Median.")
+    resolution_minutes: float | None = Field(description="Median.")
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    created_at: str
+
+
+class CreatedWebhookOut(WebhookOut):
+    secret: str = Field(description="Signs X-Zhiwen-Signature; shown only in this response.")
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: str
+    webhook_id: str
+    event: str
+    payload: dict[str, Any]
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: str
+    response_status: int | None
+    error: str
+    created_at: str
+    delivered_at: str | None
+
+
+class DeskSettingsOut(BaseModel):
+    hours: dict[str, Any] | None
+    welcome: dict[str, str]
+    suggestions: dict[str, list[str]]
+    failed_answers: int
+    teams: list[str]
+    routing: list[dict[str, Any]]
+    look: dict[str, Any]
+
+
+class WidgetConfigOut(BaseModel):
+    look: dict[str, Any]
+    welcome: dict[str, str]
+    suggestions: dict[str, list[str]]
+    staffed: bool
+    open_now: bool
+    hours: dict[str, str] = Field(description="The desk's hours in words, per language.")
+
+
+class CatalogItemOut(BaseModel):
+    id: str
+    title: str
+    description: str
+    category: str
+    price: float | None
+    available: bool
+
+
+class CatalogImportOut(BaseModel):
+    source: str
+    rows: int
+    added: int
+    updated: int
+    already_stored: int
+    out_of_order: int
+    problems: list[dict[str, Any]]
+
+
+class RecommendedOut(BaseModel):
+    item: CatalogItemOut
+    score: float
+    reason: str
+    because: dict[str, str] | None
+    text: str
+
+
+class RecommendationsOut(BaseModel):
+    user: str
+    recommender: int | None
+    items: list[RecommendedOut]
+
+
+class SimilarItemsOut(BaseModel):
+    item: str
+    items: list[RecommendedOut]

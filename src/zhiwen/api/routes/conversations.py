@@ -8,7 +8,7 @@ import dataclasses
 import json
 import secrets
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -23,8 +23,10 @@ from zhiwen.api.schemas import (
     DeskStateOut,
     HumanRequest,
     MessageRequest,
+    RatingOut,
     RatingRequest,
     TurnResponse,
+    WidgetConfigOut,
 )
 from zhiwen.api.signals import Signals, woken
 from zhiwen.errors import InvalidInput, NotFound
@@ -167,17 +169,21 @@ def ask_for_a_person(
     return turn_out(services.desk.request_human(key.workspace_id, held, body.contact, body.message))
 
 
-@router.post("/conversations/{conversation_id}/rating", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/conversations/{conversation_id}/rating", status_code=status.HTTP_201_CREATED, response_model=RatingOut
+)
 def rate_conversation(
     conversation_id: str,
     body: RatingRequest,
     services: ServicesDep,
     key: CustomerKey,
     x_visitor_token: VisitorToken = None,
-) -> dict[str, Any]:
+) -> RatingOut:
     """The customer's rating (1–5) of the conversation; rating again replaces it."""
     held = visitor_conversation(services, key, conversation_id, x_visitor_token)
-    return dataclasses.asdict(services.desk.rate(key.workspace_id, held, body.score, body.comment))
+    return RatingOut(
+        **dataclasses.asdict(services.desk.rate(key.workspace_id, held, body.score, body.comment))
+    )
 
 
 @router.get(
@@ -238,19 +244,19 @@ async def _events(
             await woken(changed, STREAM_RECHECK_S)
 
 
-@router.get("/widget/config")
-def widget_config(services: ServicesDep, key: CustomerKey) -> dict[str, Any]:
+@router.get("/widget/config", response_model=WidgetConfigOut)
+def widget_config(services: ServicesDep, key: CustomerKey) -> WidgetConfigOut:
     """What the chat widget shows before the first message: its look, welcome, suggested questions, whether
     people are there to answer, and the desk's hours."""
     settings = services.desk.settings(key.workspace_id)
     availability = services.desk.availability(key.workspace_id)
-    return {
-        "look": settings.look,
-        "welcome": settings.welcome,
-        "suggestions": settings.suggestions,
-        "staffed": availability.staffed,
-        "open_now": availability.open_now,
-        "hours": {
+    return WidgetConfigOut(
+        look=settings.look,
+        welcome=settings.welcome,
+        suggestions=settings.suggestions,
+        staffed=availability.staffed,
+        open_now=availability.open_now,
+        hours={
             language: settings.hours.describe(language) if settings.hours else "" for language in ("zh", "en")
         },
-    }
+    )

@@ -16,13 +16,23 @@ from zhiwen.api.routes.conversations import STREAM_RECHECK_S, message_out
 from zhiwen.api.schemas import (
     SQL_INT_MAX,
     AgentMessageRequest,
+    AgentOut,
+    AnswerContextOut,
     AssignRequest,
+    ConversationContextOut,
     ConversationOut,
     ConversationSummaryOut,
+    CreatedWebhookOut,
+    DeskFiguresOut,
     DeskMessageOut,
+    DeskSettingsOut,
+    DeskStateOut,
     InboundReply,
     PresenceRequest,
+    RatingOut,
     WebhookCreate,
+    WebhookDeliveryOut,
+    WebhookOut,
 )
 from zhiwen.api.signals import Signals, woken
 from zhiwen.types import ConversationFilter, DeskConversation
@@ -93,17 +103,17 @@ def conversations(
     ]
 
 
-@router.get("/conversations/{conversation_id}")
-def conversation(conversation_id: str, services: ServicesDep, key: AgentKey) -> dict[str, Any]:
+@router.get("/conversations/{conversation_id}", response_model=ConversationContextOut)
+def conversation(conversation_id: str, services: ServicesDep, key: AgentKey) -> ConversationContextOut:
     """Everything to take over: every message (with internal notes), and for each bot reply its
     confidence, the passages it found and the answer it drafted but withheld."""
     context = services.desk.context(key.workspace_id, conversation_id)
-    return {
-        "conversation": conversation_out(context["conversation"]),
-        "messages": [message_out(m) for m in context["messages"]],
-        "answers": context["answers"],
-        "state": dataclasses.asdict(services.desk.state(key.workspace_id, conversation_id)),
-    }
+    return ConversationContextOut(
+        conversation=conversation_out(context["conversation"]),
+        messages=[message_out(m) for m in context["messages"]],
+        answers={k: AnswerContextOut(**v) for k, v in context["answers"].items()},
+        state=DeskStateOut(**dataclasses.asdict(services.desk.state(key.workspace_id, conversation_id))),
+    )
 
 
 @router.post("/conversations/{conversation_id}/claim", response_model=ConversationOut)
@@ -149,52 +159,52 @@ def reopen(conversation_id: str, services: ServicesDep, key: AgentKey) -> Conver
     return conversation_out(services.desk.reopen(key.workspace_id, conversation_id, actor(key)))
 
 
-@router.post("/presence")
-def presence(body: PresenceRequest, services: ServicesDep, key: AgentKey) -> dict[str, Any]:
+@router.post("/presence", response_model=AgentOut)
+def presence(body: PresenceRequest, services: ServicesDep, key: AgentKey) -> AgentOut:
     """Online, away or offline, with the teams and languages this agent takes; send it at least every
     minute while online (an agent not heard from for 2 minutes counts as offline)."""
     given = services.desk.set_presence(key.workspace_id, actor(key), body.status, body.teams, body.languages)
-    return dataclasses.asdict(given)
+    return AgentOut(**dataclasses.asdict(given))
 
 
-@router.get("/agents")
-def agents(services: ServicesDep, key: AgentKey) -> list[dict[str, Any]]:
+@router.get("/agents", response_model=list[AgentOut])
+def agents(services: ServicesDep, key: AgentKey) -> list[AgentOut]:
     """The agents and their presence (online, away, offline), teams and languages."""
-    return [dataclasses.asdict(a) for a in services.desk.agents(key.workspace_id)]
+    return [AgentOut(**dataclasses.asdict(a)) for a in services.desk.agents(key.workspace_id)]
 
 
-@router.get("/ratings")
+@router.get("/ratings", response_model=list[RatingOut])
 def ratings(
     services: ServicesDep, key: AgentKey, since: Annotated[str | None, Query(max_length=40)] = None
-) -> list[dict[str, Any]]:
+) -> list[RatingOut]:
     """Customers' ratings of conversations, the latest first."""
-    return [dataclasses.asdict(r) for r in services.desk.ratings(key.workspace_id, since)]
+    return [RatingOut(**dataclasses.asdict(r)) for r in services.desk.ratings(key.workspace_id, since)]
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=list[DeskFiguresOut])
 def stats(
     services: ServicesDep,
     key: AgentKey,
     days: Annotated[int, Query(ge=1, le=3650)] = 30,
     by: Literal["day", "agent", "release"] = "day",
-) -> list[dict[str, Any]]:
+) -> list[DeskFiguresOut]:
     """Per day, agent or release: conversations, handoff rate, bot containment (never handed off, no answer
     disliked), CSAT (share of ratings 4–5) and mean score, median first-response and resolution minutes."""
-    return [dataclasses.asdict(f) for f in services.desk.stats(key.workspace_id, days, by)]
+    return [DeskFiguresOut(**dataclasses.asdict(f)) for f in services.desk.stats(key.workspace_id, days, by)]
 
 
-@router.post("/webhooks", status_code=201)
-def add_webhook(body: WebhookCreate, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+@router.post("/webhooks", status_code=201, response_model=CreatedWebhookOut)
+def add_webhook(body: WebhookCreate, services: ServicesDep, key: AdminKey) -> CreatedWebhookOut:
     """Send desk events to ``url``, signed with the returned ``secret`` (shown only now; see docs/desk.md
     for checking ``X-Zhiwen-Signature``)."""
     hook, secret = services.webhooks.add(key.workspace_id, body.url, body.events)
-    return {**dataclasses.asdict(hook), "secret": secret}
+    return CreatedWebhookOut(**dataclasses.asdict(hook), secret=secret)
 
 
-@router.get("/webhooks")
-def list_webhooks(services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
+@router.get("/webhooks", response_model=list[WebhookOut])
+def list_webhooks(services: ServicesDep, key: AdminKey) -> list[WebhookOut]:
     """The webhooks that receive the desk's events."""
-    return [dataclasses.asdict(h) for h in services.webhooks.webhooks(key.workspace_id)]
+    return [WebhookOut(**dataclasses.asdict(h)) for h in services.webhooks.webhooks(key.workspace_id)]
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204)
@@ -203,10 +213,13 @@ def delete_webhook(webhook_id: str, services: ServicesDep, key: AdminKey) -> Non
     services.webhooks.delete(key.workspace_id, webhook_id)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries")
-def webhook_deliveries(webhook_id: str, services: ServicesDep, key: AdminKey) -> list[dict[str, Any]]:
+@router.get("/webhooks/{webhook_id}/deliveries", response_model=list[WebhookDeliveryOut])
+def webhook_deliveries(webhook_id: str, services: ServicesDep, key: AdminKey) -> list[WebhookDeliveryOut]:
     """The delivery log: each event's status (pending, delivered, failed), attempts, last response."""
-    return [dataclasses.asdict(d) for d in services.webhooks.deliveries(key.workspace_id, webhook_id)]
+    return [
+        WebhookDeliveryOut(**dataclasses.asdict(d))
+        for d in services.webhooks.deliveries(key.workspace_id, webhook_id)
+    ]
 
 
 @router.post("/inbound", response_model=ConversationOut)
@@ -221,13 +234,13 @@ def inbound(body: InboundReply, services: ServicesDep, key: AgentKey) -> Convers
     return conversation_out(services.desk.conversation(key.workspace_id, body.conversation_id))
 
 
-@router.get("/settings")
-def get_settings(services: ServicesDep, key: AgentKey) -> dict[str, Any]:
+@router.get("/settings", response_model=DeskSettingsOut)
+def get_settings(services: ServicesDep, key: AgentKey) -> DeskSettingsOut:
     """The desk settings: business hours, the widget's look, welcome and suggested questions, teams."""
-    return services.desk.settings(key.workspace_id).to_dict()
+    return DeskSettingsOut(**services.desk.settings(key.workspace_id).to_dict())
 
 
-@router.put("/settings")
+@router.put("/settings", response_model=DeskSettingsOut)
 def put_settings(
     services: ServicesDep,
     key: AdminKey,
@@ -245,10 +258,10 @@ def put_settings(
             ]
         ),
     ],
-) -> dict[str, Any]:
-    """Replace the desk settings: business hours, the widget's welcome and suggested questions, how many
-    disliked answers send a conversation to people, teams."""
-    return services.desk.configure(key.workspace_id, body).to_dict()
+) -> DeskSettingsOut:
+    """Replace the desk settings: business hours, the widget's look, welcome and suggested questions, how
+    many disliked answers send a conversation to people, teams and routing."""
+    return DeskSettingsOut(**services.desk.configure(key.workspace_id, body).to_dict())
 
 
 @router.get(

@@ -3,14 +3,20 @@ as a job, gate, promote, rollback; admin key)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
 from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor
 from zhiwen.api.routes.documents import job_out
 from zhiwen.api.routes.model_routes import add_model_routes
-from zhiwen.api.schemas import JobOut, RecommenderTrainRequest
+from zhiwen.api.schemas import (
+    JobOut,
+    RecommendationsOut,
+    RecommendedOut,
+    RecommenderTrainRequest,
+    SimilarItemsOut,
+)
 from zhiwen.ports import ProgressCallback
 from zhiwen.services.recommend import MAX_K
 
@@ -21,7 +27,7 @@ Categories = Annotated[
 AvailableOnly = Annotated[bool, Query(description="Only items in stock (the catalogue's `available`).")]
 
 
-@router.get("/recommendations")
+@router.get("/recommendations", response_model=RecommendationsOut)
 def recommendations(
     services: ServicesDep,
     key: AnyKey,
@@ -32,20 +38,20 @@ def recommendations(
     include_seen: Annotated[
         bool, Query(description="Allow items the user viewed, carted or rated (never what they bought).")
     ] = False,
-) -> dict[str, Any]:
+) -> RecommendationsOut:
     """The user's top k from the live recommender, each with its reason ("because you viewed …"). Events
     posted to ``/v1/events`` count at once; a user with no events gets what is popular."""
     found = services.recommendations.recommend(
         key.workspace_id, user, k, category or (), available_only, include_seen
     )
-    return {
-        "user": user,
-        "recommender": services.recommenders.live_version(key.workspace_id),
-        "items": [r.to_dict() for r in found],
-    }
+    return RecommendationsOut(
+        user=user,
+        recommender=services.recommenders.live_version(key.workspace_id),
+        items=[RecommendedOut(**r.to_dict()) for r in found],
+    )
 
 
-@router.get("/items/{item_id}/similar")
+@router.get("/items/{item_id}/similar", response_model=SimilarItemsOut)
 def similar_items(
     item_id: str,
     services: ServicesDep,
@@ -53,10 +59,10 @@ def similar_items(
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     category: Categories = None,
     available_only: AvailableOnly = True,
-) -> dict[str, Any]:
+) -> SimilarItemsOut:
     """Items that go with this one: what customers who touched it also touched, and what reads alike."""
     found = services.recommendations.similar(key.workspace_id, item_id, k, category or (), available_only)
-    return {"item": item_id, "items": [r.to_dict() for r in found]}
+    return SimilarItemsOut(item=item_id, items=[RecommendedOut(**r.to_dict()) for r in found])
 
 
 @router.post("/recommend/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
