@@ -12,7 +12,14 @@ from zhiwen.adapters.llm import OpenAICompatibleLLM
 from zhiwen.errors import InvalidInput, NotFound, TooLarge
 from zhiwen.services import report
 from zhiwen.services.answer import AnswerLimits, AnswerService
-from zhiwen.services.evaluate import EvalService, exact_match, handoff_curve, retrieval_scores, token_f1
+from zhiwen.services.evaluate import (
+    EvalService,
+    exact_match,
+    handoff_curve,
+    retrieval_scores,
+    summarise,
+    token_f1,
+)
 from zhiwen.services.golden import split_of
 from zhiwen.services.golden_sets import MAX_GOLDEN_BYTES
 from zhiwen.services.rerank import Reranker
@@ -230,3 +237,28 @@ def test_the_handoff_curve_moves_only_the_answers_the_threshold_decides() -> Non
     assert points[0.0]["handoff_share"] == 0.25 and points[0.0]["answered_accuracy"] == 2 / 3
     assert points[0.5]["handoff_share"] == 0.5 and points[0.5]["answer_accuracy"] == 2 / 3
     assert points[1.0]["handoff_share"] == 0.75 and points[1.0]["answered_accuracy"] == 1.0
+
+
+def test_a_category_of_unanswerable_questions_has_no_answer_accuracy_rather_than_zero() -> None:
+    def result(category: str, answerable: bool, right: bool, handoff: bool) -> dict[str, object]:
+        return {
+            "question": category,
+            "category": category,
+            "answerable": answerable,
+            "right": right,
+            "handoff": handoff,
+            "confidence": 0.5,
+            "composed_right": right,
+            "expected_documents": [],
+            "judge": None,
+            "cited_right": False,
+            "exact": False,
+            "f1": 0.0,
+            "latency_ms": 1.0,
+        }
+
+    summary = summarise([result("policy", True, True, False), result("unanswerable", False, True, True)], 5)
+    assert summary["by_category"]["policy"]["answer_accuracy"] == 1.0
+    assert summary["by_category"]["unanswerable"]["answer_accuracy"] is None
+    run = EvalRun("run_1", "ws", "gs", "working", "held_out", summary, "t")
+    assert "| unanswerable | 1 | – | 1 |" in report.markdown(run, [])

@@ -124,7 +124,10 @@ def summarise(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
         "by_category": {
             name: {
                 "questions": len(rows),
-                "answer_accuracy": mean([r for r in rows if r["answerable"]], "right"),
+                # None where no question of the category has an answer (a category of unanswerable ones)
+                "answer_accuracy": mean(answerable_rows, "right")
+                if (answerable_rows := [r for r in rows if r["answerable"]])
+                else None,
                 "handoffs": sum(r["handoff"] for r in rows),
             }
             for name, rows in sorted(by_category.items())

@@ -96,7 +96,9 @@ def plots(run: EvalRun, results: Sequence[dict[str, Any]]) -> dict[str, bytes]:
     axis.legend(loc="upper left")
     images["reliability.png"] = _png(figure)
 
-    categories = run.summary.get("by_category", {})
+    categories = {  # a category of unanswerable questions has no answer accuracy to draw
+        name: c for name, c in run.summary.get("by_category", {}).items() if c["answer_accuracy"] is not None
+    }
     if categories:
         figure, axis = plt.subplots(figsize=(6, 0.35 * len(categories) + 1.2))
         names = list(categories)
@@ -140,7 +142,7 @@ def markdown(run: EvalRun, results: Sequence[dict[str, Any]], image_dir: str | N
         "|---|---|---|---|",
     ]
     lines += [
-        f"| {name} | {c['questions']} | {c['answer_accuracy']:.3f} | {c['handoffs']} |"
+        f"| {name} | {c['questions']} | {_fmt(c['answer_accuracy'])} | {c['handoffs']} |"
         for name, c in s.get("by_category", {}).items()
     ]
     lines += [
