@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     sync_upload_wait_seconds: float = 60.0  # a small upload still unfinished by then is answered as a job
     secure_cookies: bool = False  # mark the session cookie Secure: set it when Zhiwen is served over HTTPS
     visitor_messages_per_minute: int = 20  # per widget visitor (the widget key's own limit is the one above)
+
+    # Secrets a workspace stores (webhook signing secrets, tools' tokens) are sealed with this Fernet key;
+    # several, comma-separated, newest first, while rotating. Unset: a key is made in data_dir/master.key.
+    master_key: SecretStr | None = Field(default=None, repr=False)
 
     # Chunking.
     chunk_max_chars: int = 600

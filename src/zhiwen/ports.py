@@ -19,6 +19,8 @@ from zhiwen.types import (
     AgentPresence,
     Answer,
     ApiKey,
+    AuditEntry,
+    AuditQuery,
     Author,
     BehaviourEvent,
     CatalogItem,
@@ -335,6 +337,50 @@ class WebhookStore(Protocol):
         ...
 
     def deliveries(self, workspace_id: str, webhook_id: str, limit: int = 100) -> list[WebhookDelivery]: ...
+
+
+class SecretBox(Protocol):
+    """Seals secrets that must be sent again later (a webhook's signing secret, a tool's token) under a
+    master key that is not in the store."""
+
+    def seal(self, plain: str) -> str: ...
+    def open(self, sealed: str) -> str: ...
+    def reseal(self, sealed: str) -> str:
+        """The same secret sealed with the newest key."""
+        ...
+
+
+class SecretStore(Protocol):
+    """A workspace's named secrets for its tools, stored sealed; values never leave but to be used."""
+
+    def put_secret(self, workspace_id: str, name: str, sealed: str) -> None: ...
+    def secret_names(self, workspace_id: str) -> list[tuple[str, str]]:
+        """(name, updated_at), by name."""
+        ...
+
+    def sealed_secrets(self, workspace_id: str) -> dict[str, str]: ...
+    def delete_secret(self, workspace_id: str, name: str) -> None: ...
+    def reseal_all(self, reseal: Callable[[str], str]) -> int:
+        """Every stored secret (tools' and webhooks') resealed in one transaction; how many."""
+        ...
+
+
+class AuditStore(Protocol):
+    """An append-only, hash-chained log per workspace. ``append`` reads the chain's last hash and adds the
+    entry in one transaction, so two processes never fork the chain."""
+
+    def append(self, fields: dict[str, Any], chain: Callable[[str, dict[str, Any]], str]) -> AuditEntry:
+        """Store ``fields`` (every AuditEntry field but seq and the hashes) with ``prev_hash`` = the
+        workspace's last hash and ``hash`` = ``chain(prev_hash, fields)``."""
+        ...
+
+    def entries(self, workspace_id: str, query: AuditQuery) -> list[AuditEntry]:
+        """Newest first."""
+        ...
+
+    def chain(self, workspace_id: str) -> Iterator[AuditEntry]:
+        """Every entry of the workspace, oldest first (for verification and export)."""
+        ...
 
 
 class FeedbackStore(Protocol):

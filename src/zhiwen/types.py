@@ -382,6 +382,7 @@ class Review:
     probability: float | None = None
     model_version: int | None = None
     topic: int | None = None
+    customer: str = ""  # who wrote it, when the file said (a customer's data can be exported or erased)
 
 
 @dataclass(frozen=True)
@@ -431,6 +432,36 @@ class BehaviourEvent:
     kind: str
     weight: float
     at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change by a person, a key or the command line: who, when, what, from where and how it ended.
+
+    Entries carry no request bodies (those may hold customers' personal data, which an append-only log
+    could never erase). ``hash`` covers the entry and ``prev_hash``, so editing or removing one breaks the
+    chain from there on."""
+
+    seq: int
+    workspace_id: str  # "" for changes outside any workspace (the command line's init, workspace create)
+    at: str
+    actor: str  # user:<e-mail>, key:<name>, cli:<os user>@<host>
+    action: str  # "POST /v1/documents", "cli release promote"
+    target: str  # the path called, or the command line's arguments without their values
+    outcome: int  # the HTTP status, or the command's exit code
+    source: str  # the client's address, or "cli"
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    actor: str | None = None  # exact
+    action: str | None = None  # substring of the action ("release", "DELETE")
+    since: str | None = None  # ISO 8601, inclusive
+    until: str | None = None  # ISO 8601, exclusive
+    before_seq: int | None = None  # paging: entries older than this one
+    limit: int = 100
 
 
 def utc_now() -> str:

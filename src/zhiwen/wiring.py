@@ -11,6 +11,7 @@ from zhiwen.adapters.background import BackgroundProcess, BackgroundThread
 from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder, QueryCache
 from zhiwen.adapters.jobs import ThreadJobRunner
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
+from zhiwen.adapters.secret_box import FernetSecretBox, master_keys
 from zhiwen.config import Settings
 from zhiwen.ports import (
     LLM,
@@ -21,11 +22,13 @@ from zhiwen.ports import (
     JobRunner,
     JobStore,
     KeywordIndex,
+    SecretBox,
     VectorIndex,
     WorkspaceStore,
 )
 from zhiwen.services.answer import AnswerLimits, AnswerService
 from zhiwen.services.answer_config import AnswerConfig
+from zhiwen.services.audit import AuditService
 from zhiwen.services.backends import Backend, redacted
 from zhiwen.services.background import BackgroundWork
 from zhiwen.services.catalog import CatalogService
@@ -48,12 +51,14 @@ from zhiwen.services.retrieve import Retriever
 from zhiwen.services.review_insights import ReviewInsights
 from zhiwen.services.review_models import LiveModels, ReviewVectors
 from zhiwen.services.reviews import ReviewService
+from zhiwen.services.secrets import SecretService
 from zhiwen.services.sentiment_release import SentimentModelService
 from zhiwen.services.targets import Targets
 from zhiwen.services.tune import TuneService
 from zhiwen.services.users import UserService
 from zhiwen.stores.sqlite import integrity
 from zhiwen.stores.sqlite.answers import SqliteAnswerStore
+from zhiwen.stores.sqlite.audit import SqliteAuditStore
 from zhiwen.stores.sqlite.catalog import SqliteCatalogStore
 from zhiwen.stores.sqlite.curated import SqliteCuratedStore
 from zhiwen.stores.sqlite.db import Database
@@ -67,6 +72,7 @@ from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
 from zhiwen.stores.sqlite.models import SqliteModelRegistry
 from zhiwen.stores.sqlite.releases import SqliteReleaseStore
 from zhiwen.stores.sqlite.reviews import SqliteReviewStore
+from zhiwen.stores.sqlite.secrets import SqliteSecretStore
 from zhiwen.stores.sqlite.users import SqliteUserStore
 from zhiwen.stores.sqlite.vectors import NumpyVectorIndex
 from zhiwen.stores.sqlite.webhooks import SqliteWebhookStore
@@ -110,6 +116,9 @@ class Services:
     webhooks: WebhookService
     intents: IntentService
     intent_router: IntentRouter
+    secret_box: SecretBox
+    secrets: SecretService
+    audit: AuditService
 
     def check_store(self) -> list[str]:
         """Every inconsistency in the store, in words (:mod:`zhiwen.stores.sqlite.integrity`)."""
@@ -165,6 +174,9 @@ def build_services(
     # 2x slower at p50 and 8x at p95 (DESIGN.md), so numpy's BLAS gets one thread.
     threadpool_limits(limits=1, user_api="blas")
     db = Database(settings.db_path)
+    master_key = settings.master_key.get_secret_value() if settings.master_key else None
+    box = FernetSecretBox(master_keys(master_key, settings.data_dir / "master.key"))
+    workspace_secrets = SecretService(SqliteSecretStore(db), box)
     embedder = QueryCache(embedder or build_embedder(settings))
     documents = SqliteDocumentStore(db)
     keywords = SqliteKeywordIndex(db)
@@ -194,7 +206,11 @@ def build_services(
     recommendations = RecommendationService(catalog_store, recommenders)
     golden = GoldenSetService(SqliteGoldenStore(db))
     intents = IntentService(workspaces, SqliteModelRegistry(db), documents, golden, embedder)
-    intent_router = IntentRouter(intents, secrets_from_environment() if secrets is None else secrets)
+    intent_router = IntentRouter(
+        intents,
+        secrets_from_environment() if secrets is None else secrets,
+        workspace_secrets=workspace_secrets.values,
+    )
     answerer = AnswerService(
         retriever,
         answers,
@@ -213,7 +229,7 @@ def build_services(
     job_runner = ThreadJobRunner(jobs)
     feedback_store = SqliteFeedbackStore(db)
     reviews = ReviewService(review_store, answers, review_vectors, live_models)
-    webhooks = WebhookService(SqliteWebhookStore(db))
+    webhooks = WebhookService(SqliteWebhookStore(db), box)
     return Services(
         settings=settings,
         db=db,
@@ -252,6 +268,9 @@ def build_services(
         webhooks=webhooks,
         intents=intents,
         intent_router=intent_router,
+        secret_box=box,
+        secrets=workspace_secrets,
+        audit=AuditService(SqliteAuditStore(db)),
     )
 
 

@@ -88,6 +88,19 @@ def test_a_tool_gets_url_encoded_slots_and_its_secret(orders: str) -> None:
     router.close()
 
 
+def test_a_workspace_secret_wins_over_the_servers_of_the_same_name(orders: str) -> None:
+    stored = {"ws_a": {"ORDERS_TOKEN": "workspace-a"}}
+    router = IntentRouter(
+        None,  # type: ignore[arg-type] # calls need no model
+        {"ORDERS_TOKEN": "server"},
+        workspace_secrets=lambda workspace_id: stored.get(workspace_id, {}),
+    )
+    tool = _tool(orders + "/ok/{order_number}", headers={"Authorization": "Bearer {secret:ORDERS_TOKEN}"})
+    assert router.call(tool, {"order_number": "1"}, "ws_a")["auth"] == "Bearer workspace-a"
+    assert router.call(tool, {"order_number": "1"}, "ws_b")["auth"] == "Bearer server"
+    router.close()
+
+
 @pytest.mark.parametrize(
     ("path", "timeout", "message"),
     [

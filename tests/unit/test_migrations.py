@@ -5,12 +5,22 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.config import Settings
 from zhiwen.stores.sqlite.db import MIGRATIONS, Database
 from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
 from zhiwen.types import ConversationFilter
 from zhiwen.wiring import build_services
+
+
+def _undo_14(conn: sqlite3.Connection) -> None:
+    """As a store before migration 14 was: no audit log, no stored secrets, reviews without a customer."""
+    conn.execute("DROP TABLE audit_log")
+    conn.execute("DROP TABLE workspace_secrets")
+    conn.execute("DROP INDEX reviews_customer")
+    conn.execute("ALTER TABLE reviews DROP COLUMN customer")
 
 
 def test_a_version_1_store_upgrades_to_one_keyword_table_per_workspace(tmp_path: Path) -> None:
@@ -53,6 +63,7 @@ def test_a_version_9_store_gets_sentence_vectors_for_the_knowledge_it_already_ha
         conn.execute("DROP TABLE sentence_vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
+        _undo_14(conn)
         conn.execute("PRAGMA user_version = 9")
     services.close()
 
@@ -83,6 +94,7 @@ def test_a_version_10_store_keeps_its_vectors_and_numbers_them(
         conn.execute("ALTER TABLE v10 RENAME TO vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
+        _undo_14(conn)
         conn.execute("PRAGMA user_version = 10")
     services.close()
 
@@ -106,6 +118,7 @@ def test_migration_12_keeps_waiting_conversations_in_the_queue_at_normal_priorit
     with services.db.transaction() as conn:  # desk_conversations as version 11 left it
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        _undo_14(conn)
         conn.execute("PRAGMA user_version = 11")
     services.close()
 
@@ -127,10 +140,40 @@ def test_a_version_12_store_gets_its_answers_confidence_in_a_column(
     services.desk.answered(workspace.id, answer)
     with services.db.transaction() as conn:  # as version 12 left it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        _undo_14(conn)
         conn.execute("PRAGMA user_version = 12")
     services.close()
 
     upgraded = build_services(settings, embedder=embedder)
     [summary] = upgraded.desk.overview(workspace.id, ConversationFilter())
     assert summary.lowest_confidence == answer.confidence
+    upgraded.close()
+
+
+def test_a_version_13_store_gets_an_append_only_audit_log_and_keeps_its_webhooks(
+    settings: Settings, embedder: BundledE5Embedder
+) -> None:
+    services = build_services(settings, embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    services.reviews.import_records(workspace.id, [{"text": "很好用", "rating": 5}], score=False)
+    with services.db.transaction() as conn:  # as version 13 left it, with a webhook secret in plain text
+        _undo_14(conn)
+        conn.execute(
+            "INSERT INTO webhooks (id, workspace_id, url, secret, events, created_at)"
+            " VALUES ('whk_1', ?, 'https://desk.example.com/hook', 'whsec_plain', '[\"handoff\"]', 't')",
+            (workspace.id,),
+        )
+        conn.execute("PRAGMA user_version = 13")
+    services.close()
+
+    upgraded = build_services(settings, embedder=embedder)
+    upgraded.audit.record(workspace.id, "key:admin", "POST /v1/documents", "/v1/documents", 200, "127.0.0.1")
+    assert upgraded.audit.verify(workspace.id).ok
+    with upgraded.db.transaction() as conn:
+        assert conn.execute("SELECT customer FROM reviews").fetchone()[0] == ""
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("UPDATE audit_log SET actor = 'someone else'")
+    with upgraded.db.reading() as conn:
+        (sealed,) = conn.execute("SELECT secret FROM webhooks").fetchone()
+    assert upgraded.secret_box.open(sealed) == "whsec_plain"  # an older plain secret still signs
     upgraded.close()

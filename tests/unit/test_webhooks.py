@@ -47,8 +47,12 @@ def test_a_delivery_is_signed_and_retried_with_backoff_until_it_succeeds(
         return httpx.Response(500 if len(seen) == 1 else 204)
 
     clock = Clock()
-    hooks = WebhookService(SqliteWebhookStore(services.db), httpx.MockTransport(receiver), now=clock)
+    hooks = WebhookService(SqliteWebhookStore(services.db), services.secret_box, httpx.MockTransport(receiver), now=clock)
     hook, secret = hooks.add(workspace.id, "https://desk.example.com/zhiwen", ["handoff"])
+    with services.db.reading() as conn:  # stored sealed under the master key, not as it was shown
+        (stored,) = conn.execute("SELECT secret FROM webhooks WHERE id = ?", (hook.id,)).fetchone()
+    assert stored.startswith("fernet:")
+    assert secret not in stored
     hooks.emit(workspace.id, "handoff", {"conversation_id": "conv_1"})
     hooks.emit(workspace.id, "rating", {"score": 5})  # this webhook does not take ratings
     assert hooks.deliver_due() == 1
@@ -74,7 +78,7 @@ def test_a_redirecting_target_is_a_failure_and_is_given_up_after_the_last_attemp
         return httpx.Response(302, headers={"location": "http://169.254.169.254/latest/meta-data"})
 
     clock = Clock()
-    hooks = WebhookService(SqliteWebhookStore(services.db), httpx.MockTransport(redirector), now=clock)
+    hooks = WebhookService(SqliteWebhookStore(services.db), services.secret_box, httpx.MockTransport(redirector), now=clock)
     hook, _ = hooks.add(workspace.id, "https://desk.example.com/hook", ["message"])
     hooks.emit(workspace.id, "message", {"text": "hi"})
     for wait in (0, *BACKOFF_S):

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
 import zhiwen
+from zhiwen.api import audit
 from zhiwen.api.body_limit import BodyLimit
 from zhiwen.api.cors import WidgetCors
 from zhiwen.api.deps import customer_key
@@ -38,6 +39,7 @@ from zhiwen.api.routes import (
     quality,
     recommend,
     reviews,
+    trust,
 )
 from zhiwen.api.schemas import ErrorResponse
 from zhiwen.api.signals import Signals
@@ -195,6 +197,7 @@ def create_app(
                 response = _error(500, "internal", "internal error; the server log has the details")
         elapsed = time.perf_counter() - started
         route = getattr(request.scope.get("route"), "path", "unmatched")
+        await audit.record(request, response, route)
         metrics: Metrics = app.state.metrics
         metrics.requests.labels(method=request.method, route=route, status=str(response.status_code)).inc()
         metrics.latency.labels(route=route).observe(elapsed)
@@ -267,6 +270,7 @@ def create_app(
     app.include_router(conversations.router)
     app.include_router(desk.router)
     app.include_router(accounts.router)
+    app.include_router(trust.router)
 
     widget_script = resources.files("zhiwen.web").joinpath("widget.js").read_bytes()
 

@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request, UploadFile
 from zhiwen.api.observability import Metrics, RateLimiter
 from zhiwen.errors import Forbidden, TooLarge, Unauthorized
 from zhiwen.ports import Background
-from zhiwen.types import USER_ID_PREFIX, ApiKey
+from zhiwen.types import USER_ID_PREFIX, ApiKey, User
 from zhiwen.wiring import Services
 
 
@@ -42,6 +42,11 @@ def _signed_in(request: Request, token: str) -> ApiKey:
     ):
         raise Forbidden("missing or wrong X-CSRF-Token: send the csrf_token that sign-in returned")
     request.state.session = (user, session)
+    return user_principal(user)
+
+
+def user_principal(user: User) -> ApiKey:
+    """A signed-in person as a principal, like a key (``actor`` tells them apart by the id)."""
     return ApiKey(user.id, user.workspace_id, user.email, "", user.role, user.created_at)
 
 
@@ -60,6 +65,7 @@ def _authenticate(request: Request, authorization: str | None, x_api_key: str | 
     limiter: RateLimiter = request.app.state.rate_limiter
     limiter.check(key.id)
     request.state.workspace_id = key.workspace_id
+    request.state.principal = key  # for the audit log
     return key
 
 

@@ -1086,3 +1086,38 @@ class RecommendationsOut(BaseModel):
 class SimilarItemsOut(BaseModel):
     item: str
     items: list[RecommendedOut]
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    workspace_id: str
+    at: str
+    actor: str
+    action: str
+    target: str
+    outcome: int
+    source: str
+    prev_hash: str
+    hash: str
+
+
+class AuditPageOut(BaseModel):
+    entries: list[AuditEntryOut]
+    next_before: int | None = Field(description="Pass as `before` for older entries; null at the start")
+
+
+class AuditVerificationOut(BaseModel):
+    ok: bool
+    entries: int
+    head: str = Field(description="The last entry's hash: keep it elsewhere to prove this history later")
+    broken_at: int | None
+    problem: str
+
+
+class SecretPut(Strict):
+    value: str = Field(min_length=1, max_length=4096, description="Stored sealed; never shown again")
+
+
+class SecretOut(BaseModel):
+    name: str
+    updated_at: str

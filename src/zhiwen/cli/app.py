@@ -8,6 +8,7 @@ import typer
 
 from zhiwen.cli import (
     admin,
+    audit,
     bench,
     catalog,
     desk,
@@ -17,6 +18,7 @@ from zhiwen.cli import (
     lifecycle,
     recommend,
     reviews,
+    secrets,
     serve,
     users,
 )
@@ -45,6 +47,8 @@ reviews.register(app)
 catalog.register(app)
 recommend.register(app)
 intents.register(app)
+audit.register(app)
+secrets.register(app)
 serve.register(app)
 app.add_typer(bench.app, name="bench")
 
@@ -61,14 +65,21 @@ def _root(
 ) -> None:
     state.close()  # a fresh set of services per invocation (matters when one process runs many)
     state.data_dir = data_dir
+    state.used_workspaces = set()
     ctx.call_on_close(state.close)
 
 
 def main() -> None:
+    exit_code = 0
     try:
         app()
     except ZhiwenError as error:
         err_console.print(f"[red]error ({error.code}):[/red] {error.message}")
+        exit_code = 2
         sys.exit(2)
+    except SystemExit as exit:
+        exit_code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+        raise
     finally:
+        audit.record_command(typer.main.get_command(app), sys.argv[1:], exit_code)
         state.close()

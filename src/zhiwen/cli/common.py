@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ err_console = Console(stderr=True)
 class _State:
     data_dir: str | None = None
     _services: Services | None = None
+    used_workspaces: set[str] = field(default_factory=set)  # the audit log records a command in each
 
     def settings(self) -> Settings:
         settings = Settings()
@@ -37,7 +38,9 @@ class _State:
         return self._services
 
     def workspace(self, name: str) -> Workspace:
-        return self.services().workspaces.get_workspace(name)
+        workspace = self.services().workspaces.get_workspace(name)
+        self.used_workspaces.add(workspace.id)
+        return workspace
 
     def close(self) -> None:
         if self._services is not None:

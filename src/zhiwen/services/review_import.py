@@ -26,6 +26,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "channel": ("channel", "source", "platform", "渠道", "来源", "平台"),
     "created_at": ("timestamp", "time", "date", "created_at", "datetime", "时间", "日期"),
     "label": ("label", "sentiment", "class", "标签", "情感", "类别标签"),
+    "customer": ("customer", "customer_id", "user_id", "author", "客户", "用户", "顾客", "会员"),
 }
 LABELS = ("negative", "neutral", "positive")
 _LABEL_ALIASES = {
@@ -47,6 +48,7 @@ class ReviewRow:
     channel: str = ""
     created_at: str = ""  # ISO 8601, UTC; empty means "when it was imported"
     label: str | None = None
+    customer: str = ""
 
     @property
     def key(self) -> str:
@@ -131,6 +133,7 @@ def _review(record: Mapping[str, object], columns: Mapping[str, str], signed: bo
         channel=normalize(str(cell("channel") or ""))[:100],
         created_at=parse_timestamp(cell("created_at")),
         label=parse_label(cell("label"), signed),
+        customer=normalize(str(cell("customer") or ""))[:200],
     )
 
 

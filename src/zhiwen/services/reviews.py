@@ -120,6 +120,7 @@ class ReviewService:
                 created_at=row.created_at or now,
                 label=row.label,
                 source=source,
+                customer=row.customer,
             )
             for _, row in result.rows
         ]

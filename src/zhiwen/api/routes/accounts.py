@@ -6,7 +6,7 @@ import dataclasses
 
 from fastapi import APIRouter, Request, Response, status
 
-from zhiwen.api.deps import SESSION_COOKIE, AdminKey, AnyKey, ServicesDep
+from zhiwen.api.deps import SESSION_COOKIE, AdminKey, AnyKey, ServicesDep, user_principal
 from zhiwen.api.observability import RateLimiter
 from zhiwen.api.schemas import (
     IssuedKeyOut,
@@ -45,12 +45,14 @@ def sign_in(body: SignInRequest, request: Request, response: Response, services:
     limited per address and per e-mail."""
     failures: RateLimiter = request.app.state.auth_failures
     address = request.client.host if request.client else "unknown"
+    request.state.sign_in_email = body.email.strip().lower()  # for the audit log
     try:
         signed = services.users.sign_in(body.email, body.password)
     except Unauthorized:
         failures.check(address)
         failures.check("email:" + body.email.strip().lower())
         raise
+    request.state.principal = user_principal(signed.user)
     response.set_cookie(
         SESSION_COOKIE,
         signed.token,

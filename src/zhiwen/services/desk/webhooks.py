@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from zhiwen.errors import InvalidInput
-from zhiwen.ports import WebhookStore
+from zhiwen.ports import SecretBox, WebhookStore
 from zhiwen.types import Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -61,10 +61,13 @@ class WebhookService:
     def __init__(
         self,
         store: WebhookStore,
+        box: SecretBox,
         transport: httpx.BaseTransport | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """Signing secrets are stored sealed by ``box``."""
         self._store = store
+        self._box = box
         self._transport = transport
         self._now = now
         self._wake = threading.Event()
@@ -80,7 +83,7 @@ class WebhookService:
             )
         secret = "whsec_" + secrets.token_urlsafe(24)
         return self._store.add_webhook(
-            workspace_id, check_target(url), secret, list(dict.fromkeys(events))
+            workspace_id, check_target(url), self._box.seal(secret), list(dict.fromkeys(events))
         ), secret
 
     def webhooks(self, workspace_id: str) -> list[Webhook]:
@@ -106,8 +109,8 @@ class WebhookService:
         if not due:
             return 0
         with httpx.Client(transport=self._transport, timeout=TIMEOUT_S, follow_redirects=False) as client:
-            for delivery, url, secret in due:
-                self._store.record_attempt(self._attempt(client, delivery, url, secret))
+            for delivery, url, sealed in due:
+                self._store.record_attempt(self._attempt(client, delivery, url, self._box.open(sealed)))
         return len(due)
 
     def _attempt(

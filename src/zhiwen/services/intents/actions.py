@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import quote
@@ -56,9 +56,13 @@ class IntentRouter:
         intents: IntentService,
         secrets: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        workspace_secrets: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
+        """``secrets``: the server's (``ZHIWEN_SECRET_*``); ``workspace_secrets``: a workspace's own,
+        which win over the server's of the same name."""
         self._intents = intents
         self._secrets = dict(secrets or {})
+        self._workspace_secrets = workspace_secrets
         self._client = httpx.Client(transport=transport, follow_redirects=False)
 
     def route(
@@ -80,7 +84,8 @@ class IntentRouter:
         if classified.intent is None or classified.intent.action == "answer":
             return Routed(classified.match, language=reply_in)
         intent = classified.intent
-        return self._act(intent, replace(classified.match, slots=_found(intent, message, {})), reply_in)
+        match = replace(classified.match, slots=_found(intent, message, {}))
+        return self._act(workspace_id, intent, match, reply_in)
 
     def _continue(
         self, workspace_id: str, message: str, language: Literal["zh", "en"], pending: IntentMatch
@@ -92,9 +97,11 @@ class IntentRouter:
         if slot is None or slot.find(message) is None:
             return None
         slots = _found(intent, message, pending.slots or {})
-        return self._act(intent, replace(pending, slots=slots, urgent=intent.urgent), language)
+        return self._act(workspace_id, intent, replace(pending, slots=slots, urgent=intent.urgent), language)
 
-    def _act(self, intent: Intent, match: IntentMatch, language: Literal["zh", "en"]) -> Routed:
+    def _act(
+        self, workspace_id: str, intent: Intent, match: IntentMatch, language: Literal["zh", "en"]
+    ) -> Routed:
         slots = dict(match.slots or {})
         match = replace(match, language=language, urgent=intent.urgent)
         missing = next((s for s in intent.slots if s.name not in slots), None)
@@ -107,19 +114,24 @@ class IntentRouter:
             reply = fill(intent.reply[language], slots) if intent.reply else ""
             return Routed(match, reply, "handoff", language)
         try:
-            answer = self.call(intent.tool, slots)
+            answer = self.call(intent.tool, slots, workspace_id)
         except ToolFailed as failed:
             log.warning("tool of intent %s failed: %s", intent.name, failed)
             return Routed(replace(match, error=str(failed)), TOOL_FAILED[language], "handoff", language)
         return Routed(match, fill(intent.tool.reply[language], {**answer, **slots}), "tool", language)
 
-    def call(self, tool: Tool, slots: Mapping[str, str]) -> Mapping[str, Any]:
+    def call(
+        self, tool: Tool, slots: Mapping[str, str], workspace_id: str | None = None
+    ) -> Mapping[str, Any]:
         """The tool's JSON object for these slot values; :class:`ToolFailed` names what went wrong (and
         nothing else escapes: a customer never sees a stack trace)."""
         if any(v.strip() in (".", "..") for v in slots.values()):
             raise ToolFailed("a slot value is a path segment (. or ..)")  # encoded or not, it moves the path
-        url = fill(_with_secrets(tool.url, self._secrets), {k: quote(v, safe="") for k, v in slots.items()})
-        headers = {k: fill(_with_secrets(v, self._secrets), slots) for k, v in tool.headers.items()}
+        secrets = self._secrets
+        if workspace_id is not None and self._workspace_secrets is not None:
+            secrets = {**secrets, **self._workspace_secrets(workspace_id)}
+        url = fill(_with_secrets(tool.url, secrets), {k: quote(v, safe="") for k, v in slots.items()})
+        headers = {k: fill(_with_secrets(v, secrets), slots) for k, v in tool.headers.items()}
         try:
             with self._client.stream(
                 tool.method,
@@ -161,7 +173,10 @@ def _with_secrets(text: str, secrets: Mapping[str, str]) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in secrets:
-            raise ToolFailed(f"the secret {name} is not set (server setting {SECRET_PREFIX}{name})")
+            raise ToolFailed(
+                f"the secret {name} is not set (`zhiwen secrets set {name}`, or the server setting"
+                f" {SECRET_PREFIX}{name})"
+            )
         return secrets[name]
 
     return SECRET_PLACEHOLDER.sub(value, text)

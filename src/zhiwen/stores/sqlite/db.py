@@ -48,6 +48,16 @@ def _split_shared_fts(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE chunk_terms")
 
 
+def _append_only_audit(conn: sqlite3.Connection) -> None:
+    """Migration 14: triggers that refuse to change or remove audit entries (a trigger's body has
+    semicolons of its own, so it cannot go through the statement splitter)."""
+    for verb in ("UPDATE", "DELETE"):
+        conn.execute(
+            f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log"
+            " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+        )
+
+
 Migration = str | Callable[[sqlite3.Connection], None]  # SQL statements, or a data step in Python
 
 MIGRATIONS: list[list[Migration]] = [
@@ -552,6 +562,35 @@ MIGRATIONS: list[list[Migration]] = [
     UPDATE answers SET confidence = json_extract(record, '$.answer.confidence');
     """
     ],
+    # 14: trust: an append-only audit log (hash-chained per workspace; triggers refuse edits), secrets a
+    # workspace stores for its tools (sealed with the master key), and who wrote a review.
+    [
+        """
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        outcome INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE
+    );
+    CREATE INDEX audit_by_workspace ON audit_log(workspace_id, seq);
+    CREATE TABLE workspace_secrets (
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        sealed TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (workspace_id, name)
+    );
+    ALTER TABLE reviews ADD COLUMN customer TEXT NOT NULL DEFAULT '';
+    CREATE INDEX reviews_customer ON reviews(workspace_id, customer)
+    """,
+        _append_only_audit,
+    ],
 ]
 
 
@@ -573,6 +612,9 @@ class Database:
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.execute("PRAGMA busy_timeout = 5000")
+        # Deleted rows are overwritten, not just unlinked: an erased customer's words must not stay
+        # readable in free pages of the file.
+        self._conn.execute("PRAGMA secure_delete = ON")
         self.migrate()
 
     @property

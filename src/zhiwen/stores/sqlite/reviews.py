@@ -18,7 +18,7 @@ from zhiwen.types import Review, SentimentModelVersion, utc_now
 _IDS_PER_QUERY = 500
 _REVIEW_COLUMNS = (
     "id, workspace_id, text, rating, product, channel, created_at, label, source, "
-    "sentiment, probability, model_version, topic"
+    "sentiment, probability, model_version, topic, customer"
 )
 
 
@@ -77,7 +77,8 @@ class SqliteReviewStore:
             for r in reviews:
                 cursor = conn.execute(
                     "INSERT OR IGNORE INTO reviews (id, workspace_id, text, rating, product, channel, "
-                    "created_at, label, source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "created_at, label, source, imported_at, customer)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         r.id,
                         r.workspace_id,
@@ -89,6 +90,7 @@ class SqliteReviewStore:
                         r.label,
                         r.source,
                         now,
+                        r.customer,
                     ),
                 )
                 if cursor.rowcount:

@@ -1,0 +1,113 @@
+"""Trust: the audit log (list, export, verify) and the workspace's sealed secrets for its tools.
+Admin keys only."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import StreamingResponse
+
+from zhiwen.api.deps import AdminKey, ServicesDep
+from zhiwen.api.schemas import (
+    SQL_INT_MAX,
+    AuditEntryOut,
+    AuditPageOut,
+    AuditVerificationOut,
+    SecretOut,
+    SecretPut,
+    other_content,
+)
+from zhiwen.types import AuditEntry, AuditQuery
+
+router = APIRouter(prefix="/v1", tags=["trust"])
+
+_AUDIT_COLUMNS = [field.name for field in dataclasses.fields(AuditEntry)]
+
+
+@router.get("/audit", response_model=AuditPageOut)
+def audit_entries(
+    services: ServicesDep,
+    key: AdminKey,
+    actor: Annotated[str | None, Query(max_length=300, description="e.g. user:ann@example.com")] = None,
+    action: Annotated[str | None, Query(max_length=200, description="A part of it: release, DELETE")] = None,
+    since: Annotated[str | None, Query(max_length=40, description="ISO 8601, inclusive")] = None,
+    until: Annotated[str | None, Query(max_length=40, description="ISO 8601, exclusive")] = None,
+    before: Annotated[int | None, Query(ge=1, le=SQL_INT_MAX)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AuditPageOut:
+    """The workspace's audit log, newest first: every change made by a person, a key or the command
+    line, with who, what, when, from where and the outcome (HTTP status or exit code)."""
+    entries = services.audit.entries(key.workspace_id, AuditQuery(actor, action, since, until, before, limit))
+    return AuditPageOut(
+        entries=[AuditEntryOut(**dataclasses.asdict(e)) for e in entries],
+        next_before=entries[-1].seq if len(entries) == limit else None,
+    )
+
+
+@router.get(
+    "/audit/export",
+    response_class=Response,
+    responses=other_content("The whole log, oldest first", "application/x-ndjson", "text/csv"),
+)
+def export_audit(
+    services: ServicesDep, key: AdminKey, format: Literal["jsonl", "csv"] = "jsonl"
+) -> StreamingResponse:
+    """The whole audit log of the workspace as JSON Lines or CSV, oldest first, with each entry's hash
+    and the previous one's, so the copy can be verified on its own."""
+
+    def lines() -> Iterator[str]:
+        entries = services.audit.export(key.workspace_id)
+        if format == "jsonl":
+            for entry in entries:
+                yield json.dumps(dataclasses.asdict(entry), ensure_ascii=False) + "\n"
+            return
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, _AUDIT_COLUMNS)
+        writer.writeheader()
+        for entry in entries:
+            writer.writerow(dataclasses.asdict(entry))
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    return StreamingResponse(
+        lines(),
+        media_type=f"{media}; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="zhiwen-audit.{format}"'},
+    )
+
+
+@router.get("/audit/verify", response_model=AuditVerificationOut)
+def verify_audit(services: ServicesDep, key: AdminKey) -> AuditVerificationOut:
+    """Recompute the hash chain: ``ok`` is false, with the first entry that breaks it, when an entry
+    was changed, removed or inserted after it was written."""
+    return AuditVerificationOut(**dataclasses.asdict(services.audit.verify(key.workspace_id)))
+
+
+@router.get("/secrets", response_model=list[SecretOut])
+def list_secrets(services: ServicesDep, key: AdminKey) -> list[SecretOut]:
+    """The names of the workspace's secrets (what tools send as ``{secret:NAME}``), never their values."""
+    return [SecretOut(name=n, updated_at=at) for n, at in services.secrets.names(key.workspace_id)]
+
+
+@router.put("/secrets/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def put_secret(name: str, body: SecretPut, services: ServicesDep, key: AdminKey) -> Response:
+    """Set a secret for the workspace's tools. It is stored sealed with the master key and never shown
+    again; a tool's ``{secret:NAME}`` uses it before any server-wide ``ZHIWEN_SECRET_NAME``."""
+    services.secrets.put(key.workspace_id, name, body.value)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/secrets/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_secret(name: str, services: ServicesDep, key: AdminKey) -> Response:
+    """Remove a secret; tools that use it fail (and hand off) until it is set again."""
+    services.secrets.delete(key.workspace_id, name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

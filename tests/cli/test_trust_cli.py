@@ -1,0 +1,45 @@
+"""The audit log and secrets from the command line, run as a user runs it (a real process, its exit code)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _zhiwen(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "zhiwen", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_changing_commands_are_audited_without_their_values_and_reads_are_not(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert _zhiwen(data, "init").returncode == 0
+    assert _zhiwen(data, "secrets", "set", "ORDERS_TOKEN", "--value", "tok-secret-1").returncode == 0
+    missing = _zhiwen(data, "secrets", "delete", "NOPE")
+    assert missing.returncode == 2 and "no secret 'NOPE'" in missing.stderr
+    assert _zhiwen(data, "secrets", "list").returncode == 0
+    assert _zhiwen(data, "secrets", "set", "--help").returncode == 0
+
+    listed = _zhiwen(data, "audit", "list", "--json")
+    entries = json.loads(listed.stdout)
+    assert [(e["action"], e["target"], e["outcome"]) for e in entries] == [
+        ("cli secrets delete", "", 2),
+        ("cli secrets set", "--value", 0),
+    ]
+    assert entries[0]["actor"].startswith("cli:") and entries[0]["source"] == "cli"
+    assert "tok-secret-1" not in (data / "zhiwen.sqlite3").read_bytes().decode("latin-1")
+    store_wide = json.loads(_zhiwen(data, "audit", "list", "--store-wide", "--json").stdout)
+    assert [e["action"] for e in store_wide] == ["cli init"]
+
+    out = tmp_path / "audit.csv"
+    assert _zhiwen(data, "audit", "export", str(out)).returncode == 0
+    assert out.read_text(encoding="utf-8").splitlines()[0].startswith("seq,workspace_id,at,actor")
+    verified = _zhiwen(data, "audit", "verify")
+    assert verified.returncode == 0 and "3 entries chain" in verified.stdout  # the export is recorded
