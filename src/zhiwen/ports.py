@@ -365,6 +365,34 @@ class SecretStore(Protocol):
         ...
 
 
+class CustomerDataStore(Protocol):
+    """One customer's data wherever it went, for export, erasure on request and retention by age."""
+
+    def conversation_ids(
+        self, workspace_id: str, ids: Sequence[str], visitor_hash: str | None, contact: str | None
+    ) -> list[str]: ...
+    def export(
+        self, workspace_id: str, conversation_ids: Sequence[str], user_id: str | None
+    ) -> dict[str, Any]: ...
+    def erase(
+        self,
+        workspace_id: str,
+        conversation_ids: Sequence[str],
+        user_id: str | None,
+        words: Sequence[str],
+        identifiers: Sequence[str],
+    ) -> tuple[dict[str, int], dict[str, list[str]]]:
+        """Counts of what went, and the chunk ids removed from each release snapshot."""
+        ...
+
+    def expire(
+        self, workspace_id: str, conversations_before: str | None, events_before: str | None
+    ) -> dict[str, int]: ...
+    def traces(self, workspace_id: str, needles: Sequence[str]) -> list[str]:
+        """``table.column`` of every place that still holds one of ``needles``."""
+        ...
+
+
 class AuditStore(Protocol):
     """An append-only, hash-chained log per workspace. ``append`` reads the chain's last hash and adds the
     entry in one transaction, so two processes never fork the chain."""

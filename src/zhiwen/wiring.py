@@ -33,6 +33,7 @@ from zhiwen.services.backends import Backend, redacted
 from zhiwen.services.background import BackgroundWork
 from zhiwen.services.catalog import CatalogService
 from zhiwen.services.curated import CuratedService
+from zhiwen.services.customer_data import CustomerDataService
 from zhiwen.services.desk.desk import DeskService
 from zhiwen.services.desk.webhooks import WebhookService
 from zhiwen.services.embedding import EmbeddingWorker
@@ -44,6 +45,7 @@ from zhiwen.services.ingest_jobs import IngestJobs
 from zhiwen.services.intents.actions import IntentRouter, secrets_from_environment
 from zhiwen.services.intents.service import IntentService
 from zhiwen.services.keys import KeyService
+from zhiwen.services.privacy import PrivacyPolicy
 from zhiwen.services.recommend import RecommendationService
 from zhiwen.services.recommend_release import RecommenderModelService
 from zhiwen.services.release import ReleaseService
@@ -56,11 +58,13 @@ from zhiwen.services.sentiment_release import SentimentModelService
 from zhiwen.services.targets import Targets
 from zhiwen.services.tune import TuneService
 from zhiwen.services.users import UserService
+from zhiwen.stores.sqlite import backup as store_backups
 from zhiwen.stores.sqlite import integrity
 from zhiwen.stores.sqlite.answers import SqliteAnswerStore
 from zhiwen.stores.sqlite.audit import SqliteAuditStore
 from zhiwen.stores.sqlite.catalog import SqliteCatalogStore
 from zhiwen.stores.sqlite.curated import SqliteCuratedStore
+from zhiwen.stores.sqlite.customers import SqliteCustomerDataStore
 from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.desk import SqliteDeskStore
 from zhiwen.stores.sqlite.documents import SqliteDocumentStore
@@ -77,6 +81,16 @@ from zhiwen.stores.sqlite.users import SqliteUserStore
 from zhiwen.stores.sqlite.vectors import NumpyVectorIndex
 from zhiwen.stores.sqlite.webhooks import SqliteWebhookStore
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
+
+# The configured store's backup tool (`zhiwen backup`): SQLite's online backup; pg_dump once PostgreSQL lands.
+__all__ = [
+    "Services",
+    "build_background",
+    "build_llm",
+    "build_services",
+    "described_backends",
+    "store_backups",
+]
 
 
 @dataclass
@@ -119,6 +133,8 @@ class Services:
     secret_box: SecretBox
     secrets: SecretService
     audit: AuditService
+    privacy: PrivacyPolicy
+    customers: CustomerDataService
 
     def check_store(self) -> list[str]:
         """Every inconsistency in the store, in words (:mod:`zhiwen.stores.sqlite.integrity`)."""
@@ -182,15 +198,17 @@ def build_services(
     keywords = SqliteKeywordIndex(db)
     vectors = NumpyVectorIndex(db, embedder.dim)
     worker = EmbeddingWorker(documents, vectors, embedder, settings.embed_batch)
+    workspaces = SqliteWorkspaceStore(db)
+    privacy = PrivacyPolicy(workspaces)
     ingest = IngestService(
         documents,
         keywords,
         vectors,
         max_chars=settings.chunk_max_chars,
         max_bytes=settings.max_upload_bytes,
+        pii_kinds=privacy.ingested_kinds,
     )
     retriever = Retriever(documents, keywords, vectors, embedder, candidates=settings.candidates)
-    workspaces = SqliteWorkspaceStore(db)
     answers = SqliteAnswerStore(db)
     jobs = SqliteJobStore(db)
     llm = llm if llm is not None else build_llm(settings)
@@ -219,6 +237,7 @@ def build_services(
         llm,
         recommendations.related_products,
         intent_router,
+        privacy,
     )
     curated = CuratedService(SqliteCuratedStore(db), documents, ingest)
     evaluator = EvalService(answerer, golden, SqliteEvalStore(db), llm)
@@ -271,6 +290,8 @@ def build_services(
         secret_box=box,
         secrets=workspace_secrets,
         audit=AuditService(SqliteAuditStore(db)),
+        privacy=privacy,
+        customers=CustomerDataService(SqliteCustomerDataStore(db), curated, vectors, privacy),
     )
 
 

@@ -151,3 +151,58 @@ def test_rotation_reseals_every_secret_so_the_old_master_key_can_go(api: Api) ->
         FernetSecretBox([new_key()]).open(stored[0])
     with pytest.raises(ZhiwenError, match="not a Fernet key"):
         FernetSecretBox(["not-a-key"])
+
+
+def test_privacy_rules_are_read_and_changed_field_by_field(api: Api) -> None:
+    client, _, keys = api
+    admin = _auth(keys, "acme")
+    assert client.get("/v1/privacy", headers=admin).json()["redact_stored"] is False
+    changed = client.patch("/v1/privacy", json={"redact_stored": True, "keep_events_days": 90}, headers=admin)
+    assert changed.status_code == 200
+    assert changed.json() | {"kinds": None} == {
+        "redact_stored": True,
+        "redact_ingested": False,
+        "kinds": None,
+        "keep_conversations_days": None,
+        "keep_events_days": 90,
+    }
+    assert (
+        client.patch("/v1/privacy", json={"keep_events_days": None}, headers=admin).json()["keep_events_days"]
+        is None
+    )
+    assert client.patch("/v1/privacy", json={"kinds": ["passport"]}, headers=admin).status_code == 422
+    assert client.patch("/v1/privacy", json={"retain": 3}, headers=admin).status_code == 422
+    assert client.post("/v1/privacy/expire", headers=admin).json() == {
+        "conversations": 0,
+        "answers": 0,
+        "events": 0,
+    }
+    assert client.get("/v1/privacy", headers=_auth(keys, "globex")).json()["redact_stored"] is False
+
+
+def test_a_customer_is_exported_and_erased_through_the_api_by_an_admin_only(api: Api) -> None:
+    client, services, keys = api
+    admin = _auth(keys, "acme")
+    acme = services.workspaces.get_workspace("acme").id
+    turn = services.desk.say(acme, None, "我的手机是13800138000，订单怎么还没到")
+    body = {"conversation_ids": [turn.conversation_id]}
+    assert client.post("/v1/customers/export", json=body, headers=_auth(keys, "globex")).status_code == 404
+    assert (
+        client.post("/v1/customers/erase", json=body, headers=_auth(keys, "acme-client")).status_code == 403
+    )
+    exported = client.post("/v1/customers/export", json=body, headers=admin).json()
+    assert exported["conversations"][0]["answers"][0]["question"].startswith("我的手机是13800138000")
+    erased = client.post("/v1/customers/erase", json=body, headers=admin).json()
+    assert erased["counts"]["conversations"] == 1 and erased["remaining"] == []
+    assert client.post("/v1/customers/export", json=body, headers=admin).status_code == 404
+    nobody = client.post("/v1/customers/erase", json={}, headers=admin)
+    assert nobody.status_code == 400 and "name the customer" in nobody.json()["error"]["message"]
+    entries = client.get("/v1/audit", params={"action": "customers"}, headers=admin).json()["entries"]
+    assert [(e["action"].split("/")[-1], e["outcome"]) for e in entries] == [
+        ("erase", 400),
+        ("export", 404),
+        ("erase", 200),
+        ("export", 200),
+        ("erase", 403),
+    ]
+    assert "13800138000" not in json.dumps(entries)  # the log says an erasure happened, not whose

@@ -241,6 +241,22 @@ def test_a_follow_up_asks_the_llm_once_for_the_reading_it_chose(demo: Demo) -> N
     assert "扫地机器人的电机保修几年？ 那充电宝呢？" in asked[0]
 
 
+def test_the_llm_never_reads_the_customers_personal_data(demo: Demo) -> None:
+    services, workspace = demo
+    asked: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content)["messages"][1]["content"])
+        return httpx.Response(200, json={"choices": [{"message": {"content": "整机保修 2 年 [1]。"}}]})
+
+    llm = OpenAICompatibleLLM("http://127.0.0.1:9/v1", "m", transport=httpx.MockTransport(server))
+    answerer = AnswerService(services.retriever, services.answers, services.targets, AnswerLimits(), llm)
+    answer = answerer.answer(workspace.id, "我手机13912345678，邮箱 wei@example.com，扫地机器人保修多久？")
+    assert answer.mode == "llm" and len(asked) == 1
+    assert "13912345678" not in asked[0] and "wei@example.com" not in asked[0]
+    assert "我手机[phone]，邮箱 [email]，扫地机器人保修多久？" in asked[0]
+
+
 def test_an_unreachable_llm_falls_back_to_the_extractive_answer(demo: Demo) -> None:
     answer = _with_llm(demo, "", status=503).answer(demo[1].id, "How long is the warranty on a robot vacuum?")
     assert answer.mode == "extractive" and "2 years" in answer.text

@@ -47,7 +47,9 @@ def test_a_delivery_is_signed_and_retried_with_backoff_until_it_succeeds(
         return httpx.Response(500 if len(seen) == 1 else 204)
 
     clock = Clock()
-    hooks = WebhookService(SqliteWebhookStore(services.db), services.secret_box, httpx.MockTransport(receiver), now=clock)
+    hooks = WebhookService(
+        SqliteWebhookStore(services.db), services.secret_box, httpx.MockTransport(receiver), now=clock
+    )
     hook, secret = hooks.add(workspace.id, "https://desk.example.com/zhiwen", ["handoff"])
     with services.db.reading() as conn:  # stored sealed under the master key, not as it was shown
         (stored,) = conn.execute("SELECT secret FROM webhooks WHERE id = ?", (hook.id,)).fetchone()
@@ -78,7 +80,9 @@ def test_a_redirecting_target_is_a_failure_and_is_given_up_after_the_last_attemp
         return httpx.Response(302, headers={"location": "http://169.254.169.254/latest/meta-data"})
 
     clock = Clock()
-    hooks = WebhookService(SqliteWebhookStore(services.db), services.secret_box, httpx.MockTransport(redirector), now=clock)
+    hooks = WebhookService(
+        SqliteWebhookStore(services.db), services.secret_box, httpx.MockTransport(redirector), now=clock
+    )
     hook, _ = hooks.add(workspace.id, "https://desk.example.com/hook", ["message"])
     hooks.emit(workspace.id, "message", {"text": "hi"})
     for wait in (0, *BACKOFF_S):
@@ -88,6 +92,20 @@ def test_a_redirecting_target_is_a_failure_and_is_given_up_after_the_last_attemp
     assert failed.status == "failed" and failed.attempts == len(BACKOFF_S) + 1
     assert "redirects are not followed" in failed.error
     assert all("169.254" not in url for url in calls)
+
+
+def test_a_customers_personal_data_never_leaves_in_a_webhook_but_the_contact_they_left_does(
+    services: Services, workspace: Workspace
+) -> None:
+    hooks = WebhookService(SqliteWebhookStore(services.db), services.secret_box)
+    hook, _ = hooks.add(workspace.id, "https://desk.example.com/hook", ["message", "handoff"])
+    hooks.emit(
+        workspace.id, "message", {"conversation_id": "conv_1", "text": "我的手机13912345678，卡号没问题"}
+    )
+    hooks.emit(workspace.id, "handoff", {"conversation_id": "conv_1", "contact": "13912345678 晚上"})
+    sent = {d.event: d.payload["data"] for d in hooks.deliveries(workspace.id, hook.id)}
+    assert sent["message"]["text"] == "我的手机[phone]，卡号没问题"
+    assert sent["handoff"]["contact"] == "13912345678 晚上"  # left for the callback, so it goes
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 import zhiwen
@@ -129,6 +130,23 @@ def _add_console(app: FastAPI) -> None:
     app.add_api_route("/admin/{name}", console_asset, methods=["GET"], include_in_schema=False)
 
 
+RETENTION_EVERY_S = 3600
+
+
+async def _expire_hourly(services: Services) -> None:
+    """Each workspace's retention rules, applied when the server starts and every hour after."""
+    while True:
+        for workspace in await run_in_threadpool(services.workspaces.list_workspaces):
+            try:
+                expired = await run_in_threadpool(services.customers.expire, workspace.id)
+            except Exception:
+                log.exception("retention failed", extra={"fields": {"workspace_id": workspace.id}})
+                continue
+            if any(expired.values()):
+                log.info("retention", extra={"fields": {"workspace_id": workspace.id, **expired}})
+        await asyncio.sleep(RETENTION_EVERY_S)
+
+
 def create_app(
     services: Services, background: Background | None = None, run_embedding_worker: bool = True
 ) -> FastAPI:
@@ -147,7 +165,9 @@ def create_app(
             log.warning("jobs interrupted by the last stop", extra={"fields": recovered})
         background.start()
         services.webhooks.start()
+        retention = asyncio.create_task(_expire_hourly(services))
         yield
+        retention.cancel()
         services.webhooks.stop()
         services.desk.listeners.remove(signals.notify)
         background.stop()

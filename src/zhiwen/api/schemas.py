@@ -1121,3 +1121,45 @@ class SecretPut(Strict):
 class SecretOut(BaseModel):
     name: str
     updated_at: str
+
+
+class PrivacySettingsOut(BaseModel):
+    redact_stored: bool = Field(description="Store conversations and answers with personal data redacted")
+    redact_ingested: bool = Field(description="Index documents with personal data redacted")
+    kinds: list[str] = Field(
+        description="phone, id_number, bank_card, email; address and name are best effort"
+    )
+    keep_conversations_days: int | None = Field(
+        description="Delete conversations older than this; null keeps"
+    )
+    keep_events_days: int | None = Field(description="Delete behaviour events older than this; null keeps")
+
+
+class PrivacySettingsPatch(Strict):
+    redact_stored: bool | None = None
+    redact_ingested: bool | None = None
+    kinds: list[Literal["phone", "id_number", "bank_card", "email", "address", "name"]] | None = Field(
+        None, min_length=1
+    )
+    keep_conversations_days: int | None = Field(None, ge=1, le=36500)
+    keep_events_days: int | None = Field(None, ge=1, le=36500)
+
+
+class CustomerRequest(Strict):
+    conversation_ids: list[Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    visitor_token: str | None = Field(None, max_length=200, description="The widget's X-Visitor-Token")
+    contact: str | None = Field(None, max_length=300, description="What they left for a callback")
+    user_id: str | None = Field(None, max_length=300, description="Your id for them in events and reviews")
+
+
+class ErasureOut(BaseModel):
+    counts: dict[str, int]
+    remaining: list[str] = Field(description="Tables still holding their words: empty when nothing is left")
+
+
+class ExpiredOut(BaseModel):
+    conversations: int
+    answers: int
+    events: int

@@ -9,6 +9,7 @@ import typer
 from zhiwen.cli import (
     admin,
     audit,
+    backup,
     bench,
     catalog,
     desk,
@@ -16,6 +17,7 @@ from zhiwen.cli import (
     intents,
     knowledge,
     lifecycle,
+    privacy,
     recommend,
     reviews,
     secrets,
@@ -47,8 +49,10 @@ reviews.register(app)
 catalog.register(app)
 recommend.register(app)
 intents.register(app)
+backup.register(app)
 audit.register(app)
 secrets.register(app)
+privacy.register(app)
 serve.register(app)
 app.add_typer(bench.app, name="bench")
 

@@ -33,6 +33,7 @@ from zhiwen.services.confidence import ConfidenceModel, stored_or_default
 from zhiwen.services.extract import Extract, prefer_language
 from zhiwen.services.followup import Understood, in_context, last_understood, refers_back
 from zhiwen.services.fusion import spread_weighted_fusion
+from zhiwen.services.privacy import PrivacyPolicy, outward
 from zhiwen.services.rerank import reranker_of
 from zhiwen.services.retrieve import Retrieval, Retriever
 from zhiwen.services.targets import Target, Targets, working_id
@@ -122,7 +123,8 @@ def _llm_messages(question: str, language: str, hits: Sequence[Hit]) -> list[dic
     )
     return [
         {"role": "system", "content": system},
-        {"role": "user", "content": f"Passages:\n{passages}\n\nQuestion: {question}"},
+        # The customer's words leave without their personal data; the passages are the company's own.
+        {"role": "user", "content": f"Passages:\n{passages}\n\nQuestion: {outward(question)}"},
     ]
 
 
@@ -136,8 +138,12 @@ class AnswerService:
         llm: LLM | None = None,
         related: RelatedProducts | None = None,
         router: IntentRouter | None = None,
+        privacy: PrivacyPolicy | None = None,
     ) -> None:
+        """``privacy`` redacts what is stored when the workspace asks (customers' words sent to an LLM
+        are always redacted)."""
         self._router = router
+        self._privacy = privacy
         self._retriever = retriever
         self._answers = answers
         self._targets = targets
@@ -413,8 +419,30 @@ class AnswerService:
             preface=routed.text if routed.handoff else "",
         )
         if record:
-            self._answers.save_answer(workspace_id, answer, [], understood.to_dict(), None)
+            self._save(workspace_id, answer, [], understood.to_dict(), None)
         return answer, draft
+
+    def _save(
+        self,
+        workspace_id: str,
+        answer: Answer,
+        retrieved: Sequence[dict[str, object]],
+        understood: object,
+        withheld: object,
+    ) -> None:
+        if self._privacy is not None:
+            stored = self._privacy.stored_values(
+                workspace_id,
+                {
+                    "question": answer.question,
+                    "text": answer.text,
+                    "understood": understood,
+                    "withheld": withheld,
+                },
+            )
+            answer = dataclasses.replace(answer, question=stored["question"], text=stored["text"])
+            understood, withheld = stored["understood"], stored["withheld"]
+        self._answers.save_answer(workspace_id, answer, retrieved, understood, withheld)
 
     def _conversation(
         self, workspace_id: str, conversation_id: str | None, record: bool, previous: Understood | None
@@ -470,7 +498,7 @@ class AnswerService:
                     "mode": draft.mode,
                     "citations": [dataclasses.asdict(c) for c in draft.citations],
                 }
-            self._answers.save_answer(
+            self._save(
                 workspace_id, answer, _retrieved(draft.retrieval), draft.understood.to_dict(), withheld
             )
         return answer

@@ -8,7 +8,8 @@ replaces its chunks; any failure leaves the previous version untouched.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,7 @@ from zhiwen.parsers import SUPPORTED_SUFFIXES, parse
 from zhiwen.ports import DocumentStore, KeywordIndex, VectorIndex
 from zhiwen.services.dedup import NearDuplicateIndex, content_hash, signature
 from zhiwen.text.chunking import chunk_sections
+from zhiwen.text.pii import pii_counts, redact_pii
 from zhiwen.text.sensitive import instruction_like, redact_secrets
 from zhiwen.text.tokenize import indexed_terms
 from zhiwen.types import Chunk, Document, utc_now
@@ -41,15 +43,23 @@ class IngestResult:
 
 
 def _screened(
-    source: str, drafts: list[tuple[str, str, str | None]]
+    source: str, drafts: list[tuple[str, str, str | None]], pii_kinds: Collection[str] = ()
 ) -> tuple[list[tuple[str, str, str | None]], list[str]]:
-    """Chunk drafts with secrets redacted, and what the ingestion report should say about them and about
-    text that reads like instructions to an AI (:mod:`zhiwen.text.sensitive`)."""
+    """Chunk drafts with secrets (and, when the workspace asks, personal data of ``pii_kinds``) redacted,
+    and what the ingestion report should say about them and about text that reads like instructions to
+    an AI (:mod:`zhiwen.text.sensitive`)."""
     screened, secrets, instructions = [], [], []
+    personal: Counter[str] = Counter()
     for position, (title_path, text, question) in enumerate(drafts, start=1):
         body, asked = redact_secrets(text), redact_secrets(question) if question is not None else None
         secrets += [*body.found, *(asked.found if asked else ())]
-        screened.append((title_path, body.text, asked.text if asked else None))
+        body_text, asked_text = body.text, asked.text if asked else None
+        if pii_kinds:
+            for part in (body_text, asked_text or ""):
+                personal.update({k: n for k, n in pii_counts(part, pii_kinds).items() if n})
+            body_text = redact_pii(body_text, pii_kinds)
+            asked_text = redact_pii(asked_text, pii_kinds) if asked_text is not None else None
+        screened.append((title_path, body_text, asked_text))
         phrase = instruction_like(f"{question or ''} {text}")
         if phrase:
             instructions.append(f"passage {position} (“{phrase}”)")
@@ -60,6 +70,9 @@ def _screened(
             f"{source}: {len(secrets)} secret-like string(s) redacted ({kinds}); keep credentials out of "
             "the knowledge base and change any that were real"
         )
+    if personal:
+        found = ", ".join(f"{kind} {count}" for kind, count in personal.most_common())
+        warnings.append(f"{source}: {personal.total()} personal data item(s) redacted ({found})")
     if instructions:
         warnings.append(
             f"{source}: text that reads like an instruction to an AI assistant, kept as text (LLMs are told "
@@ -103,7 +116,10 @@ class IngestService:
         vectors: VectorIndex,
         max_chars: int,
         max_bytes: int,
+        pii_kinds: Callable[[str], Collection[str]] | None = None,
     ) -> None:
+        """``pii_kinds``: per workspace, the personal data to redact from documents (none by default)."""
+        self._pii_kinds = pii_kinds
         self._store = store
         self._keywords = keywords
         self._vectors = vectors
@@ -198,7 +214,7 @@ class IngestService:
             (c.title_path, c.text, None) for c in chunk_sections(parsed.sections, self._max_chars)
         ]
         drafts += [(parsed.title, entry.answer, entry.question) for entry in parsed.faq]
-        drafts, warnings = _screened(source, drafts)
+        drafts, warnings = _screened(source, drafts, self._pii_kinds(workspace_id) if self._pii_kinds else ())
 
         own_old = self._store.chunk_ids_for_documents(workspace_id, [doc_id])
         hashes = [content_hash(f"{question or ''}\n{text}") for _, text, question in drafts]

@@ -1,5 +1,5 @@
-"""Trust: the audit log (list, export, verify) and the workspace's sealed secrets for its tools.
-Admin keys only."""
+"""Trust: the audit log (list, export, verify), the workspace's sealed secrets for its tools, its
+privacy rules, and a customer's data exported or erased. Admin keys only."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import dataclasses
 import io
 import json
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
@@ -19,10 +19,16 @@ from zhiwen.api.schemas import (
     AuditEntryOut,
     AuditPageOut,
     AuditVerificationOut,
+    CustomerRequest,
+    ErasureOut,
+    ExpiredOut,
+    PrivacySettingsOut,
+    PrivacySettingsPatch,
     SecretOut,
     SecretPut,
     other_content,
 )
+from zhiwen.services.customer_data import CustomerRef
 from zhiwen.types import AuditEntry, AuditQuery
 
 router = APIRouter(prefix="/v1", tags=["trust"])
@@ -111,3 +117,47 @@ def delete_secret(name: str, services: ServicesDep, key: AdminKey) -> Response:
     """Remove a secret; tools that use it fail (and hand off) until it is set again."""
     services.secrets.delete(key.workspace_id, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/privacy", response_model=PrivacySettingsOut)
+def get_privacy(services: ServicesDep, key: AdminKey) -> PrivacySettingsOut:
+    """What personal data is redacted where, and how long customers' data is kept."""
+    return PrivacySettingsOut(**services.privacy.settings(key.workspace_id).to_dict())
+
+
+@router.patch("/privacy", response_model=PrivacySettingsOut)
+def patch_privacy(body: PrivacySettingsPatch, services: ServicesDep, key: AdminKey) -> PrivacySettingsOut:
+    """Change some privacy rules (send only those). Redaction applies to what is stored or ingested
+    from now on; customers' words sent to an LLM or a webhook are always redacted. A retention of null
+    keeps data until it is erased."""
+    changes = body.model_dump(exclude_unset=True)
+    return PrivacySettingsOut(**services.privacy.update(key.workspace_id, changes).to_dict())
+
+
+@router.post("/privacy/expire", response_model=ExpiredOut)
+def expire_now(services: ServicesDep, key: AdminKey) -> ExpiredOut:
+    """Apply the retention rules now (the server also does it every hour); how much was deleted."""
+    return ExpiredOut(**services.customers.expire(key.workspace_id))
+
+
+def _customer(body: CustomerRequest) -> CustomerRef:
+    return CustomerRef(tuple(body.conversation_ids), body.visitor_token, body.contact, body.user_id)
+
+
+@router.post("/customers/export", response_model=dict[str, Any])
+def export_customer(body: CustomerRequest, services: ServicesDep, key: AdminKey) -> dict[str, Any]:
+    """Everything held about one customer, as one JSON document: their conversations (messages,
+    answers given, feedback, rating), reviews and behaviour events. Name them by conversation ids, the
+    widget's visitor token, the contact they left or your user id for them."""
+    return services.customers.export(key.workspace_id, _customer(body))
+
+
+@router.post("/customers/erase", response_model=ErasureOut)
+def erase_customer(body: CustomerRequest, services: ServicesDep, key: AdminKey) -> ErasureOut:
+    """Erase one customer everywhere: conversations, answers, feedback, ratings, reviews, events, pending
+    webhook deliveries, curated answers made from their questions (in the working knowledge and in
+    every release snapshot), and their words in golden sets and evaluation results. Then every table is
+    searched for what was erased: ``remaining`` lists any place that still holds it (empty when done).
+    Cannot be undone; the audit log records that an erasure happened, not whom it concerned."""
+    erasure = services.customers.erase(key.workspace_id, _customer(body))
+    return ErasureOut(counts=erasure.counts, remaining=erasure.remaining)

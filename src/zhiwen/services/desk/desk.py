@@ -32,6 +32,7 @@ from zhiwen.services.desk.handoff import (
 from zhiwen.services.desk.settings import DeskSettings
 from zhiwen.services.desk.stats import DeskFigures, GroupBy, desk_figures
 from zhiwen.services.desk.webhooks import WebhookService
+from zhiwen.services.privacy import PrivacyPolicy
 from zhiwen.services.reviews import ReviewService
 from zhiwen.text.normalize import detect_language
 from zhiwen.types import (
@@ -105,6 +106,7 @@ class DeskService:
         self._answerer = answerer
         self._feedback = feedback
         self._workspaces = workspaces
+        self._privacy = PrivacyPolicy(workspaces)
         self._now = now
         self.listeners: list[Listener] = []
 
@@ -269,7 +271,12 @@ class DeskService:
         self._emit(workspace_id, "rating", dataclasses.asdict(rating))
         if rating.comment and self._reviews is not None:
             # the comment joins review analytics (sentiment, complaint topics), channel "desk rating"
-            record = {"text": rating.comment, "rating": score, "channel": "desk rating"}
+            record = {
+                "text": rating.comment,
+                "rating": score,
+                "channel": "desk rating",
+                "customer": f"conversation:{conversation_id}",  # erased with the conversation
+            }
             try:
                 self._reviews.import_records(workspace_id, [record])
             except ZhiwenError as error:  # analytics must not lose the customer's rating
@@ -603,8 +610,9 @@ class DeskService:
         answer_id: str | None = None,
         citations: Sequence[Any] = (),
     ) -> DeskMessage:
+        stored = self._privacy.stored(workspace_id, text)
         message = self._store.add_message(
-            workspace_id, conversation_id, author, author_name, text, answer_id, citations
+            workspace_id, conversation_id, author, author_name, stored, answer_id, citations
         )
         self._notify(workspace_id, conversation_id)
         if author != "note":

@@ -27,6 +27,7 @@ import httpx
 
 from zhiwen.errors import InvalidInput
 from zhiwen.ports import SecretBox, WebhookStore
+from zhiwen.services.privacy import outward, redacted_values
 from zhiwen.types import Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class WebhookService:
     def emit(self, workspace_id: str, event: str, data: dict[str, Any]) -> None:
         """Store the event for every webhook that takes it; the worker sends it."""
         at = self._now().isoformat(timespec="milliseconds")
+        # Personal data never leaves in a customer's words; the contact they left is for the callback.
+        data = redacted_values(data, outward, keep=("contact", "conversation_id", "id"))
         payload = {"event": event, "workspace_id": workspace_id, "created_at": at, "data": data}
         if self._store.enqueue(workspace_id, event, payload, at):
             self._wake.set()

@@ -1,0 +1,133 @@
+"""A customer's rights over their data (PIPL, GDPR): everything Zhiwen holds about them exported as
+JSON, or erased everywhere, and old conversations and events expired by the workspace's retention rules.
+
+A customer is named by what the company knows of them: a conversation id, the widget's visitor token
+(all that browser's conversations), the contact they left for a callback, or the user id the company
+sends with behaviour events and reviews. Erasure then follows their words where the product carried
+them: curated answers made from their questions (working knowledge and release snapshots), golden sets
+and evaluation results, and finally checks every table for what it erased.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from zhiwen.errors import InvalidInput, NotFound
+from zhiwen.ports import CustomerDataStore, VectorIndex
+from zhiwen.services.curated import CuratedService
+from zhiwen.services.keys import hash_key
+from zhiwen.services.privacy import PrivacyPolicy
+from zhiwen.text.pii import RELIABLE_KINDS, find_pii
+from zhiwen.types import utc_now
+
+MIN_WORDS_CHARS = 6  # shorter messages ("运费多少") are not theirs alone: they are not searched for elsewhere
+MIN_IDENTIFIER_CHARS = 4
+MAX_IDS = 1000
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    conversation_ids: tuple[str, ...] = ()
+    visitor_token: str | None = None
+    contact: str | None = None
+    user_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.conversation_ids or self.visitor_token or self.contact or self.user_id):
+            raise InvalidInput(
+                "name the customer: conversation ids, the widget's visitor token, the contact they left, "
+                "or their user id (events, reviews)"
+            )
+        if len(self.conversation_ids) > MAX_IDS:
+            raise InvalidInput(f"at most {MAX_IDS} conversation ids at a time")
+
+    def described(self) -> dict[str, Any]:
+        """What was asked for, without the visitor token (a credential for that browser's chats)."""
+        return {
+            "conversation_ids": list(self.conversation_ids),
+            "visitor_token": "(given)" if self.visitor_token else None,
+            "contact": self.contact,
+            "user_id": self.user_id,
+        }
+
+
+@dataclass
+class Erasure:
+    counts: dict[str, int] = field(default_factory=dict)
+    remaining: list[str] = field(default_factory=list)  # table.column still holding their words: empty
+
+
+class CustomerDataService:
+    def __init__(
+        self, store: CustomerDataStore, curated: CuratedService, vectors: VectorIndex, privacy: PrivacyPolicy
+    ) -> None:
+        self._store = store
+        self._curated = curated
+        self._vectors = vectors
+        self._privacy = privacy
+
+    def export(self, workspace_id: str, customer: CustomerRef) -> dict[str, Any]:
+        """Everything held about the customer, as one JSON document."""
+        held = self._held(workspace_id, customer)
+        return {"customer": customer.described(), "exported_at": utc_now(), **held}
+
+    def erase(self, workspace_id: str, customer: CustomerRef, verify: bool = True) -> Erasure:
+        held = self._held(workspace_id, customer)
+        words, identifiers = _traces_of(held, customer)
+        answer_ids = {a["id"] for c in held["conversations"] for a in c["answers"]}
+        long_words = [w for w in words if len(w) >= MIN_WORDS_CHARS]
+        erased_curated = 0
+        for curated in self._curated.list_curated(workspace_id):
+            quoted = f"{curated.question}\n{curated.answer}"
+            if curated.from_answer_id in answer_ids or any(n in quoted for n in (*long_words, *identifiers)):
+                self._curated.delete(workspace_id, curated.id)
+                erased_curated += 1
+        conversation_ids = [c["id"] for c in held["conversations"]]
+        counts, removed = self._store.erase(
+            workspace_id, conversation_ids, customer.user_id, long_words, identifiers
+        )
+        for knowledge_id, chunk_ids in removed.items():
+            self._vectors.remove(knowledge_id, chunk_ids)
+        erasure = Erasure({**counts, "curated_answers": erased_curated})
+        if verify:
+            erasure.remaining = self._store.traces(workspace_id, [*long_words, *identifiers])
+        return erasure
+
+    def expire(self, workspace_id: str, now: datetime | None = None) -> dict[str, int]:
+        """Apply the workspace's retention rules; how much went."""
+        conversations_before, events_before = self._privacy.settings(workspace_id).cutoffs(
+            now or datetime.now(UTC)
+        )
+        if conversations_before is None and events_before is None:
+            return {"conversations": 0, "answers": 0, "events": 0}
+        return self._store.expire(workspace_id, conversations_before, events_before)
+
+    def _held(self, workspace_id: str, customer: CustomerRef) -> dict[str, Any]:
+        conversation_ids = self._store.conversation_ids(
+            workspace_id,
+            customer.conversation_ids,
+            hash_key(customer.visitor_token) if customer.visitor_token else None,
+            customer.contact,
+        )
+        held = self._store.export(workspace_id, conversation_ids, customer.user_id)
+        if not any(held.values()):
+            raise NotFound("nothing is held for this customer in this workspace (check the ids or contact)")
+        return held
+
+
+def _traces_of(held: dict[str, Any], customer: CustomerRef) -> tuple[list[str], list[str]]:
+    """The customer's own words (their messages, questions and reviews), and what identifies them: the
+    contact and user id, and the personal data inside their words."""
+    words: set[str] = set()
+    for conversation in held["conversations"]:
+        words.update(m["text"] for m in conversation["messages"] if m["author"] == "customer")
+        words.update(a["question"] for a in conversation["answers"])
+    words.update(r["text"] for r in held["reviews"])
+    identifiers = {customer.contact or "", customer.user_id or ""}
+    identifiers.update(c["contact"] or "" for c in held["conversations"])
+    for text in words:
+        identifiers.update(match.text for match in find_pii(text, RELIABLE_KINDS))
+    cleaned = {w.strip() for w in words if w.strip()}
+    return sorted(cleaned), sorted(i.strip() for i in identifiers if len(i.strip()) >= MIN_IDENTIFIER_CHARS)

@@ -1,0 +1,415 @@
+"""One customer's data across the store, in SQLite: find it, export it, erase it, and expire it by age.
+
+A customer's words reach many tables: their conversations (desk messages, ratings), the answers they were
+given (and the feedback on those), reviews imported from those answers or naming them, behaviour events,
+webhook deliveries waiting to be sent, and, through the feedback loop, curated answers frozen into release
+snapshots and golden sets. Erasure deletes the rows that are theirs, and in shared records (golden items,
+evaluation results) replaces their words with ``[erased]``. Deleted rows are overwritten
+(``secure_delete``), keyword indexes are merged so deleted terms leave their pages, and the write-ahead log
+is truncated, so the words are not left readable in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from zhiwen.stores.sqlite.db import Database, fts_table
+
+ERASED = "[erased]"
+_CURATED_SOURCE = "curated-answers.jsonl"  # the working-knowledge document of curated answers
+_BATCH = 500  # bound variables per statement stay well under SQLite's limit
+
+
+def _marks(values: Collection[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _batches(values: Sequence[str]) -> list[Sequence[str]]:
+    return [values[i : i + _BATCH] for i in range(0, len(values), _BATCH)] or [[]]
+
+
+def _replaced(value: Any, needles: Sequence[str]) -> Any:
+    """``value`` (parsed JSON) with every needle inside its strings replaced by ``[erased]``."""
+    if isinstance(value, str):
+        for needle in needles:
+            value = value.replace(needle, ERASED)
+        return value
+    if isinstance(value, list):
+        return [_replaced(v, needles) for v in value]
+    if isinstance(value, dict):
+        return {k: _replaced(v, needles) for k, v in value.items()}
+    return value
+
+
+def _owners(conversation_ids: Sequence[str], user_id: str | None) -> list[str]:
+    return [f"conversation:{c}" for c in conversation_ids] + ([user_id] if user_id else [])
+
+
+def _rows(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(sql, args).fetchall()]
+
+
+class SqliteCustomerDataStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def conversation_ids(
+        self, workspace_id: str, ids: Sequence[str], visitor_hash: str | None, contact: str | None
+    ) -> list[str]:
+        """The workspace's conversations among ``ids``, of the visitor, or left with the contact."""
+        found: set[str] = set()
+        with self._db.reading() as conn:
+            for batch in _batches(list(ids)):
+                found.update(
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT id FROM conversations WHERE workspace_id = ? AND id IN ({_marks(batch)})",
+                        (workspace_id, *batch),
+                    )
+                )
+            if visitor_hash:
+                found.update(
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT conversation_id FROM desk_conversations"
+                        " WHERE workspace_id = ? AND visitor_hash = ?",
+                        (workspace_id, visitor_hash),
+                    )
+                )
+            if contact:
+                found.update(
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT conversation_id FROM desk_conversations"
+                        " WHERE workspace_id = ? AND lower(trim(contact)) = lower(trim(?))",
+                        (workspace_id, contact),
+                    )
+                )
+        return sorted(found)
+
+    def export(
+        self, workspace_id: str, conversation_ids: Sequence[str], user_id: str | None
+    ) -> dict[str, Any]:
+        """Everything stored about these conversations and this user id, as plain JSON values."""
+        conversations = []
+        with self._db.reading() as conn:
+            for conversation_id in conversation_ids:
+                head = conn.execute(
+                    "SELECT c.id, c.created_at, d.status, d.language, d.contact, d.team, d.assignee,"
+                    " d.resolved_at FROM conversations c LEFT JOIN desk_conversations d"
+                    " ON d.conversation_id = c.id WHERE c.id = ? AND c.workspace_id = ?",
+                    (conversation_id, workspace_id),
+                ).fetchone()
+                if head is None:
+                    continue
+                answers = _rows(
+                    conn,
+                    "SELECT id, question, json_extract(record, '$.answer.text') AS answer, confidence,"
+                    " handoff, created_at FROM answers WHERE conversation_id = ? ORDER BY created_at, rowid",
+                    (conversation_id,),
+                )
+                for answer in answers:
+                    answer["feedback"] = _rows(
+                        conn,
+                        "SELECT rating, comment, correction, created_at FROM feedback WHERE answer_id = ?",
+                        (answer["id"],),
+                    )
+                conversations.append(
+                    {
+                        **dict(head),
+                        "messages": _rows(
+                            conn,
+                            "SELECT author, author_name, text, created_at FROM desk_messages"
+                            " WHERE conversation_id = ? ORDER BY id",
+                            (conversation_id,),
+                        ),
+                        "answers": answers,
+                        "rating": next(
+                            iter(
+                                _rows(
+                                    conn,
+                                    "SELECT score, comment, created_at FROM desk_ratings"
+                                    " WHERE conversation_id = ?",
+                                    (conversation_id,),
+                                )
+                            ),
+                            None,
+                        ),
+                    }
+                )
+            answer_ids = [a["id"] for c in conversations for a in c["answers"]]
+            reviews = self._reviews(conn, workspace_id, answer_ids, _owners(conversation_ids, user_id))
+            events = (
+                _rows(
+                    conn,
+                    "SELECT item_id, kind, weight, at FROM behaviour_events"
+                    " WHERE workspace_id = ? AND user_id = ? ORDER BY at",
+                    (workspace_id, user_id),
+                )
+                if user_id
+                else []
+            )
+        return {"conversations": conversations, "reviews": reviews, "events": events}
+
+    @staticmethod
+    def _reviews(
+        conn: sqlite3.Connection, workspace_id: str, answer_ids: Sequence[str], owners: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Reviews imported from their answers, and reviews whose customer is one of ``owners`` (their
+        user id, or ``conversation:<id>`` for a desk rating's comment)."""
+        reviews: list[dict[str, Any]] = []
+        for column, values in (("id", answer_ids), ("customer", owners)):
+            for batch in _batches(list(values)):
+                reviews += _rows(
+                    conn,
+                    "SELECT id, text, rating, product, channel, created_at, sentiment, customer FROM reviews"
+                    f" WHERE workspace_id = ? AND {column} IN ({_marks(batch)})",
+                    (workspace_id, *batch),
+                )
+        return list({r["id"]: r for r in reviews}.values())
+
+    def erase(
+        self,
+        workspace_id: str,
+        conversation_ids: Sequence[str],
+        user_id: str | None,
+        words: Sequence[str],
+        identifiers: Sequence[str],
+    ) -> tuple[dict[str, int], dict[str, list[str]]]:
+        """Delete the customer's rows; replace ``words`` (their messages) and ``identifiers`` (contact,
+        user id, the personal data in their messages) where they live on in shared records; remove
+        release-snapshot chunks that quote them. Returns counts, and the chunk ids removed per snapshot
+        (for the in-memory vector index)."""
+        counts: dict[str, int] = {}
+        needles = sorted({n for n in (*words, *identifiers) if n.strip()}, key=len, reverse=True)
+        with self._db.transaction() as conn:
+            answer_ids = self._answer_ids(conn, workspace_id, conversation_ids)
+            counts["reviews"] = self._delete_reviews(
+                conn, workspace_id, answer_ids, conversation_ids, user_id
+            )
+            if user_id:
+                counts["events"] = conn.execute(
+                    "DELETE FROM behaviour_events WHERE workspace_id = ? AND user_id = ?",
+                    (workspace_id, user_id),
+                ).rowcount
+            counts |= self._delete_conversations(conn, workspace_id, conversation_ids, answer_ids)
+            counts["shared_records"] = self._scrub_records(conn, workspace_id, needles)
+            removed = self._scrub_snapshots(conn, workspace_id, words, identifiers)
+            counts["snapshot_chunks"] = sum(len(ids) for ids in removed.values())
+        self._compact(workspace_id, removed)
+        return counts, removed
+
+    def expire(
+        self, workspace_id: str, conversations_before: str | None, events_before: str | None
+    ) -> dict[str, int]:
+        """Retention: delete conversations (and answers outside any) whose last turn is older than
+        ``conversations_before``, and behaviour events older than ``events_before``."""
+        counts = {"conversations": 0, "answers": 0, "events": 0}
+        with self._db.transaction() as conn:
+            if conversations_before:
+                old = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT c.id FROM conversations c WHERE c.workspace_id = ? AND c.created_at < ?"
+                        " AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.conversation_id = c.id"
+                        " AND a.created_at >= ?)"
+                        " AND NOT EXISTS (SELECT 1 FROM desk_messages m WHERE m.conversation_id = c.id"
+                        " AND m.created_at >= ?)",
+                        (workspace_id, conversations_before, conversations_before, conversations_before),
+                    )
+                ]
+                answer_ids = self._answer_ids(conn, workspace_id, old)
+                answer_ids += [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM answers"
+                        " WHERE workspace_id = ? AND conversation_id IS NULL AND created_at < ?",
+                        (workspace_id, conversations_before),
+                    )
+                ]
+                self._delete_reviews(conn, workspace_id, answer_ids, old, None)
+                deleted = self._delete_conversations(conn, workspace_id, old, answer_ids)
+                counts["conversations"], counts["answers"] = deleted["conversations"], deleted["answers"]
+            if events_before:
+                counts["events"] = conn.execute(
+                    "DELETE FROM behaviour_events WHERE workspace_id = ? AND at < ?",
+                    (workspace_id, events_before),
+                ).rowcount
+        return counts
+
+    def traces(self, workspace_id: str, needles: Sequence[str]) -> list[str]:
+        """``table.column`` for every text column of every table that still holds one of ``needles``
+        (the check that an erasure left nothing; slow on a big store, it reads everything)."""
+        found = []
+        needles = [n for n in needles if n.strip()]
+        with self._db.reading() as conn:
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            for table in tables:
+                columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[2] in ("TEXT", "")]
+                for column in columns:
+                    for needle in needles:
+                        hit = conn.execute(
+                            f"SELECT 1 FROM {table} WHERE instr(CAST({column} AS TEXT), ?) > 0 LIMIT 1",
+                            (needle,),
+                        ).fetchone()
+                        if hit:
+                            found.append(f"{table}.{column}")
+                            break
+        return found
+
+    # ---- pieces -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _answer_ids(
+        conn: sqlite3.Connection, workspace_id: str, conversation_ids: Sequence[str]
+    ) -> list[str]:
+        ids: list[str] = []
+        for batch in _batches(list(conversation_ids)):
+            ids += [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT id FROM answers WHERE workspace_id = ? AND conversation_id IN ({_marks(batch)})",
+                    (workspace_id, *batch),
+                )
+            ]
+        return ids
+
+    def _delete_reviews(
+        self,
+        conn: sqlite3.Connection,
+        workspace_id: str,
+        answer_ids: Sequence[str],
+        conversation_ids: Sequence[str],
+        user_id: str | None,
+    ) -> int:
+        reviews = self._reviews(conn, workspace_id, answer_ids, _owners(conversation_ids, user_id))
+        deleted = 0
+        for batch in _batches([r["id"] for r in reviews]):
+            deleted += conn.execute(
+                f"DELETE FROM reviews WHERE workspace_id = ? AND id IN ({_marks(batch)})",
+                (workspace_id, *batch),
+            ).rowcount
+        return deleted
+
+    @staticmethod
+    def _delete_conversations(
+        conn: sqlite3.Connection,
+        workspace_id: str,
+        conversation_ids: Sequence[str],
+        answer_ids: Sequence[str],
+    ) -> dict[str, int]:
+        """Answers (their feedback cascades), then conversations (desk messages, ratings and state
+        cascade), and webhook deliveries that carry them."""
+        counts = {"answers": 0, "conversations": 0, "webhook_deliveries": 0}
+        for batch in _batches(list(answer_ids)):
+            counts["answers"] += conn.execute(
+                f"DELETE FROM answers WHERE workspace_id = ? AND id IN ({_marks(batch)})",
+                (workspace_id, *batch),
+            ).rowcount
+        for batch in _batches(list(conversation_ids)):
+            counts["webhook_deliveries"] += conn.execute(
+                "DELETE FROM webhook_deliveries"
+                " WHERE webhook_id IN (SELECT id FROM webhooks WHERE workspace_id = ?)"
+                f" AND json_extract(payload, '$.data.conversation_id') IN ({_marks(batch)})",
+                (workspace_id, *batch),
+            ).rowcount
+            counts["conversations"] += conn.execute(
+                f"DELETE FROM conversations WHERE workspace_id = ? AND id IN ({_marks(batch)})",
+                (workspace_id, *batch),
+            ).rowcount
+        return counts
+
+    @staticmethod
+    def _scrub_records(conn: sqlite3.Connection, workspace_id: str, needles: Sequence[str]) -> int:
+        """Golden items and evaluation results keep their place (a set's positions, a run's figures) with
+        the customer's words replaced."""
+        if not needles:
+            return 0
+        changed = 0
+        for table, key, owner in (
+            ("golden_items", "set_id", "golden_sets"),
+            ("eval_results", "run_id", "eval_runs"),
+        ):
+            rows = conn.execute(
+                f"SELECT rowid, record FROM {table}"
+                f" WHERE {key} IN (SELECT id FROM {owner} WHERE workspace_id = ?)"
+                f" AND ({' OR '.join(['instr(record, ?) > 0'] * len(needles))})",
+                (workspace_id, *needles),
+            ).fetchall()
+            for rowid, record in rows:
+                scrubbed = json.dumps(_replaced(json.loads(record), needles), ensure_ascii=False)
+                conn.execute(f"UPDATE {table} SET record = ? WHERE rowid = ?", (scrubbed, rowid))
+                changed += 1
+        return changed
+
+    @staticmethod
+    def _scrub_snapshots(
+        conn: sqlite3.Connection, workspace_id: str, words: Sequence[str], identifiers: Sequence[str]
+    ) -> dict[str, list[str]]:
+        """Remove from every release snapshot the chunks that quote the customer: a curated answer made
+        from their question, or any chunk holding their contact or personal data. The release's manifest
+        is brought in line (and says how many chunks were erased), so `zhiwen check` still holds."""
+        removed: dict[str, list[str]] = {}
+        snapshots = conn.execute(
+            "SELECT id, knowledge_id FROM releases WHERE workspace_id = ? AND pruned_at IS NULL",
+            (workspace_id,),
+        ).fetchall()
+        words = [w for w in words if w.strip()]
+        identifiers = [i for i in identifiers if i.strip()]
+        for release_id, knowledge_id in snapshots:
+            ids: set[str] = set()
+            for needle in words:  # their own words only inside curated answers, never the company's texts
+                ids.update(
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+                        " WHERE c.workspace_id = ? AND d.source = ? AND (instr(c.text, ?) > 0"
+                        " OR instr(coalesce(c.question, ''), ?) > 0)",
+                        (knowledge_id, _CURATED_SOURCE, needle, needle),
+                    )
+                )
+            for needle in identifiers:
+                ids.update(
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM chunks WHERE workspace_id = ? AND instr(text, ?) > 0",
+                        (knowledge_id, needle),
+                    )
+                )
+            if not ids:
+                continue
+            chunk_ids = sorted(ids)
+            table = fts_table(knowledge_id)
+            for batch in _batches(chunk_ids):
+                conn.execute(f"DELETE FROM {table} WHERE chunk_id IN ({_marks(batch)})", tuple(batch))
+                conn.execute(
+                    f"DELETE FROM chunks WHERE id IN ({_marks(batch)})", tuple(batch)
+                )  # vectors cascade
+            conn.execute(
+                "UPDATE releases SET manifest = json_set(manifest,"
+                " '$.chunks', json_extract(manifest, '$.chunks') - ?,"
+                " '$.erased_chunks', coalesce(json_extract(manifest, '$.erased_chunks'), 0) + ?)"
+                " WHERE id = ?",
+                (len(chunk_ids), len(chunk_ids), release_id),
+            )
+            removed[knowledge_id] = chunk_ids
+        return removed
+
+    def _compact(self, workspace_id: str, removed: dict[str, list[str]]) -> None:
+        """Merge the keyword indexes that lost rows (their deleted terms leave the index pages), then
+        truncate the write-ahead log, which still holds the pages as they were."""
+        with self._db.transaction() as conn:
+            for knowledge_id in {workspace_id, *removed}:
+                table = fts_table(knowledge_id)
+                if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
+                    conn.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+        with self._db.reading() as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
