@@ -26,6 +26,9 @@ def test_changing_commands_are_audited_without_their_values_and_reads_are_not(tm
     assert missing.returncode == 2 and "no secret 'NOPE'" in missing.stderr
     assert _zhiwen(data, "secrets", "list").returncode == 0
     assert _zhiwen(data, "secrets", "set", "--help").returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    assert _zhiwen(elsewhere, "secrets", "delete").returncode == 2  # a usage error: nothing ran
+    assert not elsewhere.exists()  # and recording it made no store either
 
     listed = _zhiwen(data, "audit", "list", "--json")
     entries = json.loads(listed.stdout)

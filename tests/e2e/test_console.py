@@ -36,6 +36,7 @@ PAGES = (
     "models",
     "settings",
     "people",
+    "trust",
 )
 
 
@@ -221,6 +222,32 @@ def test_an_administrator_runs_the_knowledge_lifecycle_in_the_browser(
         page.get_by_role("button", name="测试连接").click()
         expect(page.locator("main .badge.good").first).to_contain_text("OK", timeout=30_000)
 
+        # Audit and privacy: the changes made above are in the log and its chain holds; a secret is set
+        # and never shown; stored conversations get redacted; a customer is exported, then erased.
+        page = watched.go(url, "trust")
+        expect(page.locator("main table").first).to_contain_text("PATCH /v1/settings")
+        expect(page.locator("main table").first).to_contain_text(f"user:{ADMIN}")
+        page.get_by_role("button", name="校验哈希链").click()
+        expect(page.locator("main p.ok").first).to_contain_text("完好")
+        secrets = page.locator("main section").nth(3)
+        secrets.get_by_label("名字", exact=True).fill("ORDERS_TOKEN")
+        secrets.get_by_label("值", exact=True).fill("tok-e2e-secret")
+        secrets.get_by_role("button", name="保存").click()
+        expect(secrets.locator("table")).to_contain_text("ORDERS_TOKEN")
+        assert "tok-e2e-secret" not in page.content()
+        rules = page.locator("main section").nth(1)
+        rules.get_by_label("存储会话和回答时去除个人信息").check()
+        rules.get_by_role("button", name="保存").click()
+        expect(rules.locator("[role=status]")).to_have_text("已保存")
+        assert console["services"].privacy.settings(console["workspace"].id).redact_stored
+        customer_data = page.locator("main section").nth(2)
+        customer_data.get_by_label("会话 ID（空格分隔）").fill(handed_off["conversation_id"])
+        customer_data.get_by_role("button", name="导出", exact=True).click()
+        expect(customer_data).to_contain_text("找到 1 个会话")
+        customer_data.get_by_role("button", name="删除此客户的全部数据").click()
+        expect(customer_data.locator("p.ok")).to_contain_text("已检查所有数据表", timeout=30_000)
+        watched.shot("trust")
+
         # Every page: no accessibility violations; then the language switch.
         for name in PAGES:
             page = watched.go(url, name)
@@ -228,6 +255,8 @@ def test_an_administrator_runs_the_knowledge_lifecycle_in_the_browser(
             assert _axe_violations(page) == [], name
         page.locator("#language").select_option("en")
         expect(page.locator("nav a").first).to_have_text("Knowledge")
+        expect(page.locator("main h1")).to_have_text("Audit & privacy")
+        page = watched.go(url, "people")
         expect(page.locator("main h1")).to_have_text("Workspace, users & keys")
 
         # A tablet's width still shows the navigation and the page.

@@ -69,7 +69,7 @@ def _root(
 ) -> None:
     state.close()  # a fresh set of services per invocation (matters when one process runs many)
     state.data_dir = data_dir
-    state.used_workspaces = set()
+    state.used_workspaces, state.opened_store = set(), False
     ctx.call_on_close(state.close)
 
 

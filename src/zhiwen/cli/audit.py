@@ -69,7 +69,7 @@ def record_command(root: Any, args: Sequence[str], exit_code: int) -> None:
     """Append a changing command to the audit log of each workspace it used (or the store's own log).
     Only option names are kept, never values or arguments (they may be passwords or customers' words)."""
     path = command_path(root, args)
-    if not path or path[-1] in _READ_ONLY or path[0] == "bench" or {"--help", "-h"} & set(args):
+    if not state.opened_store or not path or path[-1] in _READ_ONLY or path[0] == "bench":
         return
     options = sorted({a.split("=", 1)[0] for a in args if a.startswith("--") and a != "--data-dir"})
     who = f"cli:{getpass.getuser()}@{socket.gethostname()}"

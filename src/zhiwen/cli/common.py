@@ -25,6 +25,7 @@ class _State:
     data_dir: str | None = None
     _services: Services | None = None
     used_workspaces: set[str] = field(default_factory=set)  # the audit log records a command in each
+    opened_store: bool = False  # a command that never opened the store changed nothing to record
 
     def settings(self) -> Settings:
         settings = Settings()
@@ -35,6 +36,7 @@ class _State:
     def services(self) -> Services:
         if self._services is None:
             self._services = build_services(self.settings())
+            self.opened_store = True
         return self._services
 
     def workspace(self, name: str) -> Workspace:

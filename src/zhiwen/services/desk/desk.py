@@ -32,7 +32,7 @@ from zhiwen.services.desk.handoff import (
 from zhiwen.services.desk.settings import DeskSettings
 from zhiwen.services.desk.stats import DeskFigures, GroupBy, desk_figures
 from zhiwen.services.desk.webhooks import WebhookService
-from zhiwen.services.privacy import PrivacyPolicy
+from zhiwen.services.privacy import PrivacyPolicy, outward
 from zhiwen.services.reviews import ReviewService
 from zhiwen.text.normalize import detect_language
 from zhiwen.types import (
@@ -280,7 +280,7 @@ class DeskService:
             try:
                 self._reviews.import_records(workspace_id, [record])
             except ZhiwenError as error:  # analytics must not lose the customer's rating
-                log.warning("rating comment not added to reviews: %s", error.message)
+                log.warning("rating comment not added to reviews: %s", outward(error.message))
         return rating
 
     def state(self, workspace_id: str, conversation_id: str) -> DeskState:

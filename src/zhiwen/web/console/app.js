@@ -7,6 +7,7 @@ import { modelsPage } from "./models.js";
 import { curatedPage, evaluationsPage, goldenPage, reviewPage } from "./quality.js";
 import { releasesPage } from "./releases.js";
 import { peoplePage, settingsPage } from "./settings.js";
+import { trustPage } from "./trust.js";
 
 const PAGES = {
   knowledge: knowledgePage,
@@ -21,6 +22,7 @@ const PAGES = {
   models: modelsPage,
   settings: settingsPage,
   people: peoplePage,
+  trust: trustPage,
 };
 
 const $ = id => document.getElementById(id);
