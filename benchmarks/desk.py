@@ -28,8 +28,10 @@ import httpx
 from benchmarks.common import cli, machine, percentile, process_rss_mb, start_server
 from zhiwen.adapters.secret_box import FernetSecretBox, new_key
 from zhiwen.services.desk.webhooks import WebhookService
+from zhiwen.services.privacy import PrivacyPolicy
 from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.webhooks import SqliteWebhookStore
+from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
 
 
 async def _stream(
@@ -134,7 +136,8 @@ def webhook_rate(count: int) -> dict[str, Any]:
         db = Database(Path(folder) / "hooks.sqlite3")
         with db.transaction() as conn:
             conn.execute("INSERT INTO workspaces (id, name, created_at) VALUES ('ws_b', 'b', 't')")
-        hooks = WebhookService(SqliteWebhookStore(db), FernetSecretBox([new_key()]))
+        privacy = PrivacyPolicy(SqliteWorkspaceStore(db))
+        hooks = WebhookService(SqliteWebhookStore(db), FernetSecretBox([new_key()]), privacy)
         hooks.add("ws_b", f"http://127.0.0.1:{server.server_address[1]}/hook", ["message"])
         for n in range(count):
             hooks.emit("ws_b", "message", {"n": n, "text": "您好" * 20})

@@ -54,12 +54,12 @@ class Settings(BaseSettings):
     embed_batch: int = 4  # a queued upload waits one batch: 4 chunks wait 4x less than 16, embed 6 % slower
     embed_base_url: str | None = None
     embed_model: str = "multilingual-e5-small"
-    embed_api_key: str | None = None
+    embed_api_key: SecretStr | None = Field(default=None, repr=False)  # never in a log or repr
 
     # Optional LLM answerer: an OpenAI-compatible endpoint or a local GGUF file.
     llm_base_url: str | None = None
     llm_model: str = "default"
-    llm_api_key: str | None = None
+    llm_api_key: SecretStr | None = Field(default=None, repr=False)
     llm_gguf: Path | None = None
     llm_timeout_s: float = 60.0
     llm_max_tokens: int = 400

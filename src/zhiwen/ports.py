@@ -30,6 +30,7 @@ from zhiwen.types import (
     ConversationRating,
     ConversationSummary,
     CuratedAnswer,
+    CustomerTraces,
     DeskConversation,
     DeskMessage,
     Document,
@@ -369,7 +370,12 @@ class CustomerDataStore(Protocol):
     """One customer's data wherever it went, for export, erasure on request and retention by age."""
 
     def conversation_ids(
-        self, workspace_id: str, ids: Sequence[str], visitor_hash: str | None, contact: str | None
+        self,
+        workspace_id: str,
+        ids: Sequence[str],
+        visitor_hash: str | None,
+        contact: str | None,
+        contact_items: Sequence[str] = (),
     ) -> list[str]: ...
     def export(
         self, workspace_id: str, conversation_ids: Sequence[str], user_id: str | None
@@ -379,10 +385,14 @@ class CustomerDataStore(Protocol):
         workspace_id: str,
         conversation_ids: Sequence[str],
         user_id: str | None,
-        words: Sequence[str],
-        identifiers: Sequence[str],
+        traces: CustomerTraces,
+        curated_questions: Collection[str],
     ) -> tuple[dict[str, int], dict[str, list[str]]]:
         """Counts of what went, and the chunk ids removed from each release snapshot."""
+        ...
+
+    def known_to_the_company(self, workspace_id: str, identifiers: Sequence[str]) -> set[str]:
+        """Those of ``identifiers`` that the company's own documents state."""
         ...
 
     def expire(

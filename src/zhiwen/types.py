@@ -16,6 +16,9 @@ DeskStatus = Literal["bot", "waiting", "open", "resolved"]
 Author = Literal["customer", "bot", "agent", "note", "system"]
 
 
+CURATED_SOURCE = "curated-answers.jsonl"  # the working-knowledge document that holds the curated answers
+
+
 @dataclass(frozen=True)
 class Workspace:
     id: str
@@ -462,6 +465,30 @@ class AuditQuery:
     until: str | None = None  # ISO 8601, exclusive
     before_seq: int | None = None  # paging: entries older than this one
     limit: int = 100
+
+
+ERASED = "[erased]"
+DISTINCT_WORDS_CHARS = 12  # a message this long is theirs even inside a longer text; shorter ones only whole
+
+
+@dataclass(frozen=True)
+class CustomerTraces:
+    """What identifies a customer's words elsewhere in the store: their ``identifiers`` (the contacts
+    they left, the personal data in their messages) and their messages of :data:`DISTINCT_WORDS_CHARS`
+    characters or more. A short message ("我要退货") is anybody's and names nobody: it is not looked for
+    outside their own rows."""
+
+    words: frozenset[str]
+    identifiers: tuple[str, ...]
+
+    def needles(self) -> list[str]:
+        return [*self.identifiers, *sorted(w for w in self.words if len(w) >= DISTINCT_WORDS_CHARS)]
+
+    def erased(self, text: str) -> str:
+        """``text`` with every needle replaced by :data:`ERASED`."""
+        for needle in sorted(self.needles(), key=len, reverse=True):
+            text = text.replace(needle, ERASED)
+        return text
 
 
 def utc_now() -> str:

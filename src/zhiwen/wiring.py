@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pydantic import SecretStr
 from threadpoolctl import threadpool_limits
 
 from zhiwen.adapters.background import BackgroundProcess, BackgroundThread
@@ -12,6 +13,7 @@ from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedde
 from zhiwen.adapters.jobs import ThreadJobRunner
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.adapters.secret_box import FernetSecretBox, master_keys
+from zhiwen.adapters.secret_box import new_key as new_master_key
 from zhiwen.config import Settings
 from zhiwen.ports import (
     LLM,
@@ -89,6 +91,7 @@ __all__ = [
     "build_llm",
     "build_services",
     "described_backends",
+    "new_master_key",
     "store_backups",
 ]
 
@@ -147,9 +150,15 @@ class Services:
         self.db.close()
 
 
+def _plain(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None
+
+
 def build_embedder(settings: Settings) -> Embedder:
     if settings.embed_base_url:
-        return OpenAICompatibleEmbedder(settings.embed_base_url, settings.embed_model, settings.embed_api_key)
+        return OpenAICompatibleEmbedder(
+            settings.embed_base_url, settings.embed_model, _plain(settings.embed_api_key)
+        )
     return BundledE5Embedder(num_threads=settings.embed_threads)
 
 
@@ -174,7 +183,7 @@ def build_llm(settings: Settings) -> LLM | None:
         return LocalGGUFLLM(settings.llm_gguf, threads=settings.embed_threads)
     if settings.llm_base_url:
         return OpenAICompatibleLLM(
-            settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s
+            settings.llm_base_url, settings.llm_model, _plain(settings.llm_api_key), settings.llm_timeout_s
         )
     return None
 
@@ -248,7 +257,7 @@ def build_services(
     job_runner = ThreadJobRunner(jobs)
     feedback_store = SqliteFeedbackStore(db)
     reviews = ReviewService(review_store, answers, review_vectors, live_models)
-    webhooks = WebhookService(SqliteWebhookStore(db), box)
+    webhooks = WebhookService(SqliteWebhookStore(db), box, privacy)
     return Services(
         settings=settings,
         db=db,
@@ -271,7 +280,7 @@ def build_services(
         curated=curated,
         golden=golden,
         evaluator=evaluator,
-        feedback=FeedbackService(feedback_store, answers, curated, golden, embedder),
+        feedback=FeedbackService(feedback_store, answers, curated, golden, embedder, privacy),
         releases=releases,
         tuner=TuneService(answerer, golden, releases, evaluator, targets, retriever, documents, embedder),
         reviews=reviews,
@@ -281,7 +290,14 @@ def build_services(
         recommenders=recommenders,
         recommendations=recommendations,
         desk=DeskService(
-            SqliteDeskStore(db), answers, answerer, feedback_store, workspaces, reviews, webhooks
+            SqliteDeskStore(db),
+            answers,
+            answerer,
+            feedback_store,
+            workspaces,
+            reviews,
+            webhooks,
+            privacy=privacy,
         ),
         users=UserService(SqliteUserStore(db)),
         webhooks=webhooks,

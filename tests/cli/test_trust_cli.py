@@ -30,6 +30,8 @@ def test_changing_commands_are_audited_without_their_values_and_reads_are_not(tm
     assert _zhiwen(elsewhere, "secrets", "delete").returncode == 2  # a usage error: nothing ran
     assert not elsewhere.exists()  # and recording it made no store either
 
+    assert _zhiwen(data, "backup", "--dir", str(tmp_path / "backups"), "--keep", "2").returncode == 0
+
     listed = _zhiwen(data, "audit", "list", "--json")
     entries = json.loads(listed.stdout)
     assert [(e["action"], e["target"], e["outcome"]) for e in entries] == [
@@ -39,7 +41,10 @@ def test_changing_commands_are_audited_without_their_values_and_reads_are_not(tm
     assert entries[0]["actor"].startswith("cli:") and entries[0]["source"] == "cli"
     assert "tok-secret-1" not in (data / "zhiwen.sqlite3").read_bytes().decode("latin-1")
     store_wide = json.loads(_zhiwen(data, "audit", "list", "--store-wide", "--json").stdout)
-    assert [e["action"] for e in store_wide] == ["cli init"]
+    assert [(e["action"], e["target"]) for e in store_wide] == [
+        ("cli backup", "--dir --keep"),
+        ("cli init", ""),
+    ]
 
     out = tmp_path / "audit.csv"
     assert _zhiwen(data, "audit", "export", str(out)).returncode == 0

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zhiwen.errors import InvalidInput, NotFound
-from zhiwen.services.answer import CURATED_SOURCE
-from zhiwen.types import Workspace
+from zhiwen.types import CURATED_SOURCE, Workspace
 from zhiwen.wiring import Services
 
 Demo = tuple[Services, Workspace]

@@ -11,15 +11,17 @@ import pytest
 from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.services.customer_data import CustomerRef
 from zhiwen.services.keys import hash_key
-from zhiwen.types import Workspace
+from zhiwen.types import ConversationFilter, Workspace
 from zhiwen.wiring import Services
 
 PHONE = "13912345678"
 NAME = "欧阳娜娜"
-QUESTION = f"我是{NAME}，手机{PHONE}，扫地机器人坏了怎么退货呀"
+HOTLINE = "400-820-1234"
+QUESTION = f"我是{NAME}，手机{PHONE}，打了{HOTLINE}没人接，扫地机器人坏了怎么退货呀"
 FAQ = (
     "# 售后\n\n## 退货\n\n签收后七天内可以无理由退货，运费由买家承担。\n\n"
-    "## 保修\n\n扫地机器人整机保修一年，电池保修六个月。\n"
+    "## 保修\n\n扫地机器人整机保修一年，电池保修六个月。\n\n"
+    f"## 联系我们\n\n售后热线 {HOTLINE}，每天 9:00-21:00。\n"
 )
 
 
@@ -84,6 +86,18 @@ def test_erasure_leaves_no_trace_in_any_table_index_snapshot_or_the_file(
 ) -> None:
     _customer_with_history(services, shop)
     other = services.desk.say(shop.id, None, "手表W2保修多久", visitor_hash=hash_key("visitor-token-B"))
+    common = services.desk.say(shop.id, None, "我要退货", visitor_hash=hash_key("visitor-token-C"))
+    assert common.answer is not None
+    services.curated.add(
+        shop.id, "我要退货", "七天内可无理由退货。", "admin", from_answer_id=common.answer.id
+    )
+    elsewhere = services.workspaces.create_workspace("another-shop")  # the same phone, another tenant
+    services.desk.say(elsewhere.id, None, f"我的电话{PHONE}", visitor_hash=None)
+    with services.db.transaction() as conn:  # complaint topics keep example texts
+        conn.execute(
+            "INSERT INTO review_topics (workspace_id, model, created_at) VALUES (?, ?, 't')",
+            (shop.id, json.dumps({"examples": [[f"客服电话{PHONE}一直占线，差评"]]}, ensure_ascii=False)),
+        )
     snapshot = services.releases.list_releases(shop.id)[-1].knowledge_id
     with services.db.reading() as conn:  # the curated answer made from their question is in the snapshot
         assert conn.execute(
@@ -97,10 +111,16 @@ def test_erasure_leaves_no_trace_in_any_table_index_snapshot_or_the_file(
     assert erasure.counts["conversations"] == 1 and erasure.counts["answers"] == 1
     assert erasure.counts["reviews"] == 2 and erasure.counts["events"] == 1  # theirs and the rating's comment
     assert erasure.counts["curated_answers"] == 1 and erasure.counts["snapshot_chunks"] == 1
-    assert erasure.counts["shared_records"] >= 1  # the golden item made from their question
+    assert erasure.counts["shared_records"] >= 2  # the golden item from their question, a topic's example
 
     for needle in (PHONE, NAME, "u-ouyang-1029", "麻烦尽快联系我"):  # every table, every text column
         assert services.customers._store.traces(shop.id, [needle]) == [], needle
+    with services.db.reading() as conn:  # the company's hotline they quoted stays in its knowledge
+        for knowledge in (shop.id, snapshot):
+            assert conn.execute(
+                "SELECT COUNT(*) FROM chunks WHERE workspace_id = ? AND instr(text, ?)", (knowledge, HOTLINE)
+            ).fetchone()[0]
+    assert [c.question for c in services.curated.list_curated(shop.id)] == ["我要退货"]  # anybody's words
     with services.db.reading() as conn:
         for table in (shop.id, snapshot):  # no keyword index still knows their words
             fts = "fts_" + "".join(c if c.isalnum() else "_" for c in table)
@@ -111,7 +131,9 @@ def test_erasure_leaves_no_trace_in_any_table_index_snapshot_or_the_file(
                 == 0
             )
     raw = b"".join(p.read_bytes() for p in services.settings.data_dir.glob("zhiwen.sqlite3*"))
-    assert PHONE.encode() not in raw and NAME.encode() not in raw  # not even in free pages or the WAL
+    assert NAME.encode() not in raw and "麻烦尽快联系我".encode() not in raw  # not in free pages or the WAL
+    (kept_elsewhere,) = services.desk.overview(elsewhere.id, ConversationFilter())  # another tenant's
+    assert kept_elsewhere.turns == 1
 
     assert services.check_store() == []  # the snapshot's manifest says what was erased
     kept = services.customers.export(shop.id, CustomerRef(conversation_ids=(other.conversation_id,)))
@@ -163,6 +185,9 @@ def test_stored_conversations_are_redacted_when_the_workspace_asks_but_the_reply
     text = json.dumps(stored, ensure_ascii=False)
     assert PHONE not in text and "li@example.com" not in text
     assert "电话[phone]，邮箱 [email]，怎么退货" in text
+    services.desk.rate(shop.id, turn.conversation_id, 1, f"回电{PHONE}")
+    rated = services.customers.export(shop.id, CustomerRef(conversation_ids=(turn.conversation_id,)))
+    assert rated["conversations"][0]["rating"]["comment"] == "回电[phone]"
 
 
 def test_documents_are_redacted_at_ingestion_when_asked(services: Services, workspace: Workspace) -> None:

@@ -48,7 +48,11 @@ def test_a_delivery_is_signed_and_retried_with_backoff_until_it_succeeds(
 
     clock = Clock()
     hooks = WebhookService(
-        SqliteWebhookStore(services.db), services.secret_box, httpx.MockTransport(receiver), now=clock
+        SqliteWebhookStore(services.db),
+        services.secret_box,
+        services.privacy,
+        httpx.MockTransport(receiver),
+        now=clock,
     )
     hook, secret = hooks.add(workspace.id, "https://desk.example.com/zhiwen", ["handoff"])
     with services.db.reading() as conn:  # stored sealed under the master key, not as it was shown
@@ -81,7 +85,11 @@ def test_a_redirecting_target_is_a_failure_and_is_given_up_after_the_last_attemp
 
     clock = Clock()
     hooks = WebhookService(
-        SqliteWebhookStore(services.db), services.secret_box, httpx.MockTransport(redirector), now=clock
+        SqliteWebhookStore(services.db),
+        services.secret_box,
+        services.privacy,
+        httpx.MockTransport(redirector),
+        now=clock,
     )
     hook, _ = hooks.add(workspace.id, "https://desk.example.com/hook", ["message"])
     hooks.emit(workspace.id, "message", {"text": "hi"})
@@ -97,7 +105,7 @@ def test_a_redirecting_target_is_a_failure_and_is_given_up_after_the_last_attemp
 def test_a_customers_personal_data_never_leaves_in_a_webhook_but_the_contact_they_left_does(
     services: Services, workspace: Workspace
 ) -> None:
-    hooks = WebhookService(SqliteWebhookStore(services.db), services.secret_box)
+    hooks = WebhookService(SqliteWebhookStore(services.db), services.secret_box, services.privacy)
     hook, _ = hooks.add(workspace.id, "https://desk.example.com/hook", ["message", "handoff"])
     hooks.emit(
         workspace.id, "message", {"conversation_id": "conv_1", "text": "我的手机13912345678，卡号没问题"}

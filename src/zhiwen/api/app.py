@@ -136,7 +136,12 @@ RETENTION_EVERY_S = 3600
 async def _expire_hourly(services: Services) -> None:
     """Each workspace's retention rules, applied when the server starts and every hour after."""
     while True:
-        for workspace in await run_in_threadpool(services.workspaces.list_workspaces):
+        try:
+            workspaces = await run_in_threadpool(services.workspaces.list_workspaces)
+        except Exception:
+            log.exception("retention: cannot list workspaces")
+            workspaces = []
+        for workspace in workspaces:
             try:
                 expired = await run_in_threadpool(services.customers.expire, workspace.id)
             except Exception:

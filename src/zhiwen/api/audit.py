@@ -8,11 +8,15 @@ not: questions, conversation messages, likes and behaviour events are data, kept
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from zhiwen.api.deps import SAFE_METHODS, actor
 from zhiwen.wiring import Services
+
+log = logging.getLogger("zhiwen.audit")
 
 _NOT_CHANGES = frozenset(
     {
@@ -44,17 +48,24 @@ async def record(request: Request, response: Response, route: str) -> None:
     principal = getattr(request.state, "principal", None)
     if principal is not None:
         workspace_id, who = principal.workspace_id, actor(principal)
-    elif route == "/v1/auth/sign-in":  # a failed sign-in: no workspace is known for the address typed
+        if principal.prefix:  # key names need not be unique; their prefixes are
+            who += f" ({principal.prefix}…)"
+    elif route == "/v1/auth/sign-in" and response.status_code == 401:
+        # A wrong password: no workspace is known for the address typed. Attempts past the rate limit
+        # (429) are not recorded, so guessing cannot grow the log faster than the limit allows.
         workspace_id, who = "", "user:" + str(getattr(request.state, "sign_in_email", "?"))[:200]
     else:
-        return  # no valid key: refused before any change, and counted by the failed-sign-in limit
+        return  # no valid key: refused before any change
     services: Services = request.app.state.services
-    await run_in_threadpool(
-        services.audit.record,
-        workspace_id,
-        who,
-        f"{request.method} {route}",
-        request.url.path,
-        response.status_code,
-        request.client.host if request.client else "unknown",
-    )
+    try:
+        await run_in_threadpool(
+            services.audit.record,
+            workspace_id,
+            who,
+            f"{request.method} {route}",
+            request.url.path,
+            response.status_code,
+            request.client.host if request.client else "unknown",
+        )
+    except Exception:  # the change is made: its caller must not think it failed and try again
+        log.exception("not recorded in the audit log", extra={"fields": {"route": route, "actor": who}})

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field
 
+from zhiwen.services.privacy import MAX_DAYS
 from zhiwen.types import AnswerMode
 
 SQL_INT_MAX = (
@@ -1141,8 +1142,8 @@ class PrivacySettingsPatch(Strict):
     kinds: list[Literal["phone", "id_number", "bank_card", "email", "address", "name"]] | None = Field(
         None, min_length=1
     )
-    keep_conversations_days: int | None = Field(None, ge=1, le=36500)
-    keep_events_days: int | None = Field(None, ge=1, le=36500)
+    keep_conversations_days: int | None = Field(None, ge=1, le=MAX_DAYS)
+    keep_events_days: int | None = Field(None, ge=1, le=MAX_DAYS)
 
 
 class CustomerRequest(Strict):

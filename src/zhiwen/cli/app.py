@@ -84,6 +84,9 @@ def main() -> None:
     except SystemExit as exit:
         exit_code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
         raise
+    except BaseException:  # a crash or Ctrl-C: the log must not say it succeeded
+        exit_code = 1
+        raise
     finally:
         audit.record_command(typer.main.get_command(app), sys.argv[1:], exit_code)
         state.close()

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import getpass
-import json
 import socket
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from rich.table import Table
 
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
+from zhiwen.services.audit import export_lines
 from zhiwen.types import AuditEntry, AuditQuery
 
 audit_app = typer.Typer(
@@ -72,8 +71,8 @@ def record_command(root: Any, args: Sequence[str], exit_code: int) -> None:
     if not state.opened_store or not path or path[-1] in _READ_ONLY or path[0] == "bench":
         return
     options = sorted({a.split("=", 1)[0] for a in args if a.startswith("--") and a != "--data-dir"})
-    who = f"cli:{getpass.getuser()}@{socket.gethostname()}"
     try:
+        who = f"cli:{getpass.getuser()}@{socket.gethostname()}"
         audit = state.services().audit
         for workspace_id in sorted(state.used_workspaces) or [""]:
             audit.record(workspace_id, who, "cli " + " ".join(path), " ".join(options), exit_code, "cli")
@@ -112,26 +111,20 @@ def export(
     store_wide: bool = StoreWideOption,
 ) -> None:
     """The whole log, oldest first, with the hashes, so the copy can be checked on its own."""
-    entries = state.services().audit.export(_log_of(workspace, store_wide))
-    count = _write(out, entries)
-    console.print(f"{count} entries written to {out}.")
+    written = 0
 
+    def counted(entries: Iterator[AuditEntry]) -> Iterator[AuditEntry]:
+        nonlocal written
+        for entry in entries:  # a long log is streamed, never held whole
+            written += 1
+            yield entry
 
-def _write(out: Path, entries: Iterable[AuditEntry]) -> int:
-    count = 0
+    format: Literal["jsonl", "csv"] = "csv" if out.suffix.lower() == ".csv" else "jsonl"
     with out.open("w", encoding="utf-8", newline="") as handle:
-        writer = None
-        if out.suffix.lower() == ".csv":
-            writer = csv.DictWriter(handle, [f.name for f in dataclasses.fields(AuditEntry)])
-            writer.writeheader()
-        for entry in entries:
-            row = dataclasses.asdict(entry)
-            if writer is not None:
-                writer.writerow(row)
-            else:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    return count
+        handle.writelines(
+            export_lines(counted(state.services().audit.export(_log_of(workspace, store_wide))), format)
+        )
+    console.print(f"{written} entries written to {out}.")
 
 
 @audit_app.command("verify")

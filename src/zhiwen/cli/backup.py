@@ -72,6 +72,7 @@ def create(
     The master key is not copied: back it up apart.
 
     Example: zhiwen backup --dir /var/backups/zhiwen --keep 14"""
+    state.opened_store = True  # a backup is recorded in the audit log, like every change
     settings = state.settings()
     if file is not None and folder is not None:
         raise InvalidInput("backup: give FILE or --dir, not both")
@@ -211,6 +212,7 @@ def restore(
         )
     with _bar(f"Restoring {file.name}", quiet=as_json) as progress:
         result = backup.restore(plan, progress)
+    state.opened_store = True  # recorded in the audit log of the store now in place (it rewound the log)
     if as_json:
         print_json(result)
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,10 @@ def _show(settings: dict[str, Any]) -> None:
 @privacy_app.command("show")
 def show(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
     settings = state.services().privacy.settings(state.workspace(workspace).id).to_dict()
-    print_json(settings) if as_json else _show(settings)
+    if as_json:
+        print_json(settings)
+    else:
+        _show(settings)
 
 
 @privacy_app.command("set")
@@ -105,7 +109,8 @@ def export(
     if out is None:
         print_json(held)
         return
-    out.write_text(json.dumps(held, ensure_ascii=False, indent=2), encoding="utf-8")
+    with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as file:
+        json.dump(held, file, ensure_ascii=False, indent=2)  # one person's data: readable by this user only
     console.print(f"{len(held['conversations'])} conversation(s), {len(held['reviews'])} review(s), "
                   f"{len(held['events'])} event(s) written to {out}.")  # fmt: skip
 

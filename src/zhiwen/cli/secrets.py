@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from zhiwen.adapters.secret_box import new_key
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
+from zhiwen.wiring import new_master_key
 
 secrets_app = typer.Typer(
     help="Secrets that intents' tools send as {secret:NAME} (tokens for your order system, …), stored "
@@ -72,4 +72,4 @@ def rotate() -> None:
 @secrets_app.command("new-key")
 def make_key() -> None:
     """Print a new master key (for ZHIWEN_MASTER_KEY); stores nothing."""
-    print(new_key())
+    print(new_master_key())

@@ -38,7 +38,7 @@ from zhiwen.services.rerank import reranker_of
 from zhiwen.services.retrieve import Retrieval, Retriever
 from zhiwen.services.targets import Target, Targets, working_id
 from zhiwen.text.normalize import detect_language, squash
-from zhiwen.types import Answer, AnswerMode, Citation, Hit, IntentMatch, RelatedProduct
+from zhiwen.types import CURATED_SOURCE, Answer, AnswerMode, Citation, Hit, IntentMatch, RelatedProduct
 
 if TYPE_CHECKING:  # the intent layer reads golden sets, whose evaluation imports this module
     from zhiwen.services.intents.actions import IntentRouter, Routed
@@ -61,9 +61,6 @@ _SNIPPET_CHARS = 240
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 NO_ANSWER = "NO_ANSWER"
 HISTORY_TURNS = 3  # earlier turns read back for a follow-up (older ones weigh too little to matter)
-
-
-CURATED_SOURCE = "curated-answers.jsonl"  # the working-knowledge document that holds the curated answers
 
 
 @dataclass
@@ -244,7 +241,7 @@ class AnswerService:
             model_confidence = float(model.predict_proba(np.asarray([features]))[0])
         confidence = 1.0 if calibrating and retrieval.hits else model_confidence
         text, citations, mode = self._compose(
-            question, query, language, passages, extract, confidence, use_llm, config
+            target.workspace_id, question, query, language, passages, extract, confidence, use_llm, config
         )
         retrieval.timings_ms["answer"] = (time.perf_counter() - t) * 1000
         return Draft(
@@ -338,8 +335,9 @@ class AnswerService:
             reply = ""
             held = ""  # held back while it may still become NO_ANSWER
             try:
+                asked = self._outward(workspace_id, draft.understood.text)
                 for piece in self._llm.stream(
-                    _llm_messages(draft.understood.text, draft.language, hits), self._limits.llm_max_tokens
+                    _llm_messages(asked, draft.language, hits), self._limits.llm_max_tokens
                 ):
                     reply += piece
                     if _may_become(reply.lstrip(), NO_ANSWER):
@@ -430,19 +428,32 @@ class AnswerService:
         understood: object,
         withheld: object,
     ) -> None:
-        if self._privacy is not None:
-            stored = self._privacy.stored_values(
-                workspace_id,
-                {
-                    "question": answer.question,
-                    "text": answer.text,
-                    "understood": understood,
-                    "withheld": withheld,
-                },
+        if self._privacy is not None:  # everything the customer's words went into
+            said = {
+                "question": answer.question,
+                "text": answer.text,
+                "understood_as": answer.understood_as,
+                "preface": answer.preface,
+                "slots": answer.intent.slots if answer.intent else None,
+                "understood": understood,
+                "withheld": withheld,
+            }
+            stored = self._privacy.stored_values(workspace_id, said)
+            intent = dataclasses.replace(answer.intent, slots=stored["slots"]) if answer.intent else None
+            answer = dataclasses.replace(
+                answer,
+                question=stored["question"],
+                text=stored["text"],
+                understood_as=stored["understood_as"],
+                preface=stored["preface"],
+                intent=intent,
             )
-            answer = dataclasses.replace(answer, question=stored["question"], text=stored["text"])
             understood, withheld = stored["understood"], stored["withheld"]
         self._answers.save_answer(workspace_id, answer, retrieved, understood, withheld)
+
+    def _outward(self, workspace_id: str, text: str) -> str:
+        """The customer's words as an LLM may read them (the module's ``outward`` is the floor)."""
+        return self._privacy.outward(workspace_id, text) if self._privacy is not None else text
 
     def _conversation(
         self, workspace_id: str, conversation_id: str | None, record: bool, previous: Understood | None
@@ -505,6 +516,7 @@ class AnswerService:
 
     def _compose(
         self,
+        workspace_id: str,
         question: str,
         query: str,
         language: str,
@@ -524,7 +536,7 @@ class AnswerService:
             return faq.chunk.text, [_citation(1, faq, faq.chunk.text)], "faq"
         if self._llm is not None and use_llm and confidence >= config.handoff_below:
             # A follow-up goes to the LLM with the earlier turns it was read with.
-            return self._llm_answer(query, language, hits, extract)
+            return self._llm_answer(self._outward(workspace_id, query), language, hits, extract)
         return _extractive(extract)
 
     def _llm_answer(

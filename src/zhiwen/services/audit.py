@@ -9,16 +9,37 @@ elsewhere (a ticket, a log collector) to prove a later log starts with the same 
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import hashlib
+import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from zhiwen.ports import AuditStore
 from zhiwen.types import AuditEntry, AuditQuery, utc_now
 
 MAX_PAGE = 500
+
+
+def export_lines(entries: Iterable[AuditEntry], format: Literal["jsonl", "csv"]) -> Iterator[str]:
+    """The entries as JSON Lines or CSV (with a header), a line at a time, hashes included, so the copy
+    can be verified on its own."""
+    if format == "jsonl":
+        for entry in entries:
+            yield json.dumps(dataclasses.asdict(entry), ensure_ascii=False) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, [f.name for f in dataclasses.fields(AuditEntry)])
+    writer.writeheader()
+    for entry in entries:
+        writer.writerow(dataclasses.asdict(entry))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
 
 
 def chain_hash(prev_hash: str, fields: dict[str, Any]) -> str:

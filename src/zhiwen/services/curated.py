@@ -10,9 +10,8 @@ import json
 
 from zhiwen.errors import InvalidInput, ZhiwenError
 from zhiwen.ports import CuratedStore, DocumentStore
-from zhiwen.services.answer import CURATED_SOURCE
 from zhiwen.services.ingest import IngestService
-from zhiwen.types import CuratedAnswer
+from zhiwen.types import CURATED_SOURCE, CuratedAnswer
 
 MAX_QUESTION_CHARS = 1000
 MAX_ANSWER_CHARS = 4000

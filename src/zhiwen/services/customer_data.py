@@ -20,10 +20,9 @@ from zhiwen.services.curated import CuratedService
 from zhiwen.services.keys import hash_key
 from zhiwen.services.privacy import PrivacyPolicy
 from zhiwen.text.pii import RELIABLE_KINDS, find_pii
-from zhiwen.types import utc_now
+from zhiwen.types import CustomerTraces, utc_now
 
-MIN_WORDS_CHARS = 6  # shorter messages ("运费多少") are not theirs alone: they are not searched for elsewhere
-MIN_IDENTIFIER_CHARS = 4
+MIN_IDENTIFIER_CHARS = 6  # a contact or number shorter than this could be anyone's
 MAX_IDS = 1000
 
 
@@ -74,25 +73,26 @@ class CustomerDataService:
         return {"customer": customer.described(), "exported_at": utc_now(), **held}
 
     def erase(self, workspace_id: str, customer: CustomerRef, verify: bool = True) -> Erasure:
+        """Erase the customer everywhere, then (``verify``) search the workspace's tables for what was
+        erased. Curated answers go first: if anything fails after them, running it again finishes."""
         held = self._held(workspace_id, customer)
-        words, identifiers = _traces_of(held, customer)
+        traces = self._traces(workspace_id, held, customer)
         answer_ids = {a["id"] for c in held["conversations"] for a in c["answers"]}
-        long_words = [w for w in words if len(w) >= MIN_WORDS_CHARS]
-        erased_curated = 0
-        for curated in self._curated.list_curated(workspace_id):
+        curated_questions = set()
+        for curated in self._curated.list_curated(workspace_id):  # made from their questions
             quoted = f"{curated.question}\n{curated.answer}"
-            if curated.from_answer_id in answer_ids or any(n in quoted for n in (*long_words, *identifiers)):
+            if curated.from_answer_id in answer_ids or traces.erased(quoted) != quoted:
                 self._curated.delete(workspace_id, curated.id)
-                erased_curated += 1
+                curated_questions.add(curated.question.strip())
         conversation_ids = [c["id"] for c in held["conversations"]]
         counts, removed = self._store.erase(
-            workspace_id, conversation_ids, customer.user_id, long_words, identifiers
+            workspace_id, conversation_ids, customer.user_id, traces, curated_questions
         )
         for knowledge_id, chunk_ids in removed.items():
             self._vectors.remove(knowledge_id, chunk_ids)
-        erasure = Erasure({**counts, "curated_answers": erased_curated})
+        erasure = Erasure({**counts, "curated_answers": len(curated_questions)})
         if verify:
-            erasure.remaining = self._store.traces(workspace_id, [*long_words, *identifiers])
+            erasure.remaining = self._store.traces(workspace_id, traces.needles())
         return erasure
 
     def expire(self, workspace_id: str, now: datetime | None = None) -> dict[str, int]:
@@ -105,29 +105,35 @@ class CustomerDataService:
         return self._store.expire(workspace_id, conversations_before, events_before)
 
     def _held(self, workspace_id: str, customer: CustomerRef) -> dict[str, Any]:
+        contact_items = (
+            [m.text for m in find_pii(customer.contact, RELIABLE_KINDS)] if customer.contact else []
+        )
         conversation_ids = self._store.conversation_ids(
             workspace_id,
             customer.conversation_ids,
             hash_key(customer.visitor_token) if customer.visitor_token else None,
             customer.contact,
+            contact_items,
         )
         held = self._store.export(workspace_id, conversation_ids, customer.user_id)
         if not any(held.values()):
             raise NotFound("nothing is held for this customer in this workspace (check the ids or contact)")
         return held
 
-
-def _traces_of(held: dict[str, Any], customer: CustomerRef) -> tuple[list[str], list[str]]:
-    """The customer's own words (their messages, questions and reviews), and what identifies them: the
-    contact and user id, and the personal data inside their words."""
-    words: set[str] = set()
-    for conversation in held["conversations"]:
-        words.update(m["text"] for m in conversation["messages"] if m["author"] == "customer")
-        words.update(a["question"] for a in conversation["answers"])
-    words.update(r["text"] for r in held["reviews"])
-    identifiers = {customer.contact or "", customer.user_id or ""}
-    identifiers.update(c["contact"] or "" for c in held["conversations"])
-    for text in words:
-        identifiers.update(match.text for match in find_pii(text, RELIABLE_KINDS))
-    cleaned = {w.strip() for w in words if w.strip()}
-    return sorted(cleaned), sorted(i.strip() for i in identifiers if len(i.strip()) >= MIN_IDENTIFIER_CHARS)
+    def _traces(self, workspace_id: str, held: dict[str, Any], customer: CustomerRef) -> CustomerTraces:
+        """Their own words (messages, questions, reviews), and what identifies them: the contacts they
+        left and the personal data in their words, less what the company's own documents state (a
+        customer quoting the shop's hotline does not make it theirs)."""
+        words: set[str] = set()
+        for conversation in held["conversations"]:
+            words.update(m["text"] for m in conversation["messages"] if m["author"] == "customer")
+            words.update(a["question"] for a in conversation["answers"])
+        words.update(r["text"] for r in held["reviews"])
+        identifiers = {customer.contact or ""} | {c["contact"] or "" for c in held["conversations"]}
+        for text in words | identifiers:
+            identifiers.update(match.text for match in find_pii(text, RELIABLE_KINDS))
+        candidates = sorted(i.strip() for i in identifiers if len(i.strip()) >= MIN_IDENTIFIER_CHARS)
+        known = self._store.known_to_the_company(workspace_id, candidates)
+        return CustomerTraces(
+            frozenset(w.strip() for w in words if w.strip()), tuple(i for i in candidates if i not in known)
+        )

@@ -22,6 +22,7 @@ from zhiwen.services.confidence import expected_calibration_error, reliability_t
 from zhiwen.services.golden import GoldenItem, answer_metrics, answered_right, cited_right, split_of
 from zhiwen.services.golden_sets import GoldenSetService
 from zhiwen.services.metrics import percentile
+from zhiwen.services.privacy import outward
 from zhiwen.services.targets import Target
 from zhiwen.text.normalize import squash
 from zhiwen.types import EvalRun, GoldenSetVersion, utc_now
@@ -73,7 +74,7 @@ def _judge(llm: LLM, question: str, references: Sequence[str], answer: str) -> b
     prompt = (
         "You grade a customer-service answer against reference facts. Reply with exactly YES if the answer "
         "states the reference fact correctly (extra detail is fine), otherwise NO.\n"
-        f"Question: {question}\nReference: {' / '.join(references)}\nAnswer: {answer}"
+        f"Question: {outward(question)}\nReference: {' / '.join(references)}\nAnswer: {answer}"
     )
     try:
         reply = llm.chat([{"role": "user", "content": prompt}], max_tokens=5).strip().upper()

@@ -13,6 +13,7 @@ from zhiwen.ports import AnswerStore, Embedder, FeedbackStore
 from zhiwen.services.curated import CuratedService
 from zhiwen.services.golden import GoldenItem
 from zhiwen.services.golden_sets import GoldenSetService
+from zhiwen.services.privacy import PrivacyPolicy
 from zhiwen.text.normalize import squash
 from zhiwen.types import CuratedAnswer, Feedback
 
@@ -32,7 +33,10 @@ class FeedbackService:
         curated: CuratedService,
         golden: GoldenSetService,
         embedder: Embedder,
+        privacy: PrivacyPolicy | None = None,
     ) -> None:
+        """``privacy`` redacts a customer's comment when the workspace stores conversations redacted."""
+        self._privacy = privacy
         self._store = store
         self._answers = answers
         self._curated = curated
@@ -55,8 +59,11 @@ class FeedbackService:
                 f"comments are limited to {MAX_COMMENT_CHARS} and corrections to "
                 f"{MAX_CORRECTION_CHARS} characters"
             )
+        comment = comment.strip()
+        if self._privacy is not None:
+            comment = self._privacy.stored(workspace_id, comment)
         return self._store.add_feedback(
-            workspace_id, answer_id, cast(Any, rating), comment.strip(), correction.strip(), by or "anonymous"
+            workspace_id, answer_id, cast(Any, rating), comment, correction.strip(), by or "anonymous"
         )
 
     def list_feedback(self, workspace_id: str, answer_id: str | None = None) -> list[Feedback]:

@@ -19,7 +19,7 @@ from zhiwen.parsers import SUPPORTED_SUFFIXES, parse
 from zhiwen.ports import DocumentStore, KeywordIndex, VectorIndex
 from zhiwen.services.dedup import NearDuplicateIndex, content_hash, signature
 from zhiwen.text.chunking import chunk_sections
-from zhiwen.text.pii import pii_counts, redact_pii
+from zhiwen.text.pii import redacted_with_matches
 from zhiwen.text.sensitive import instruction_like, redact_secrets
 from zhiwen.text.tokenize import indexed_terms
 from zhiwen.types import Chunk, Document, utc_now
@@ -55,10 +55,11 @@ def _screened(
         secrets += [*body.found, *(asked.found if asked else ())]
         body_text, asked_text = body.text, asked.text if asked else None
         if pii_kinds:
-            for part in (body_text, asked_text or ""):
-                personal.update({k: n for k, n in pii_counts(part, pii_kinds).items() if n})
-            body_text = redact_pii(body_text, pii_kinds)
-            asked_text = redact_pii(asked_text, pii_kinds) if asked_text is not None else None
+            body_text, found = redacted_with_matches(body_text, pii_kinds)
+            if asked_text is not None:
+                asked_text, found_in_question = redacted_with_matches(asked_text, pii_kinds)
+                found += found_in_question
+            personal.update(match.kind for match in found)
         screened.append((title_path, body_text, asked_text))
         phrase = instruction_like(f"{question or ''} {text}")
         if phrase:
@@ -71,8 +72,8 @@ def _screened(
             "the knowledge base and change any that were real"
         )
     if personal:
-        found = ", ".join(f"{kind} {count}" for kind, count in personal.most_common())
-        warnings.append(f"{source}: {personal.total()} personal data item(s) redacted ({found})")
+        by_kind = ", ".join(f"{kind} {count}" for kind, count in personal.most_common())
+        warnings.append(f"{source}: {personal.total()} personal data item(s) redacted ({by_kind})")
     if instructions:
         warnings.append(
             f"{source}: text that reads like an instruction to an AI assistant, kept as text (LLMs are told "

@@ -11,7 +11,7 @@ not. Retention deletes conversations and behaviour events older than a number of
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,26 +19,17 @@ from typing import Any
 from zhiwen.errors import InvalidInput
 from zhiwen.ports import WorkspaceStore
 from zhiwen.text.pii import PII_KINDS, RELIABLE_KINDS, redact_pii
+from zhiwen.text.strings import map_strings
 
 SETTING = "privacy"
 MAX_DAYS = 36500
 
 
 def outward(text: str) -> str:
-    """A customer's words as they may leave Zhiwen (to an LLM server, a webhook): personal data redacted."""
+    """A customer's words as they may leave Zhiwen (to an LLM server, a webhook) where no workspace's
+    rules apply: the reliable kinds of personal data redacted. :meth:`PrivacyPolicy.outward` adds the
+    workspace's own kinds."""
     return redact_pii(text, RELIABLE_KINDS)
-
-
-def redacted_values(value: Any, redact: Callable[[str], str], keep: Collection[str] = ()) -> Any:
-    """``value`` (JSON-like) with ``redact`` applied to every string in it, except under the keys in
-    ``keep``."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list | tuple):
-        return [redacted_values(v, redact, keep) for v in value]
-    if isinstance(value, dict):
-        return {k: v if k in keep else redacted_values(v, redact, keep) for k, v in value.items()}
-    return value
 
 
 @dataclass(frozen=True)
@@ -117,7 +108,18 @@ class PrivacyPolicy:
         rules = self.settings(workspace_id)
         if not rules.redact_stored:
             return value
-        return redacted_values(value, lambda text: redact_pii(text, rules.kinds))
+        return map_strings(value, lambda text: redact_pii(text, rules.kinds))
+
+    def outward(self, workspace_id: str, text: str) -> str:
+        """A customer's words as they may leave Zhiwen: always without the reliable kinds of personal
+        data, and without the workspace's own kinds (addresses, names) when it chose them."""
+        kinds = set(RELIABLE_KINDS) | set(self.settings(workspace_id).kinds)
+        return redact_pii(text, kinds)
+
+    def outward_values(self, workspace_id: str, value: Any, keep: Collection[str] = ()) -> Any:
+        """:meth:`outward` on every string of a JSON-like ``value`` but the values of ``keep``."""
+        kinds = set(RELIABLE_KINDS) | set(self.settings(workspace_id).kinds)
+        return map_strings(value, lambda text: redact_pii(text, kinds), keep)
 
     def ingested_kinds(self, workspace_id: str) -> tuple[str, ...]:
         """The kinds to redact from documents at ingestion (none unless the workspace asked)."""

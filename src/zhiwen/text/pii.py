@@ -433,12 +433,18 @@ def find_pii(text: str, kinds: Collection[str] = RELIABLE_KINDS) -> list[PiiMatc
 
 def redact_pii(text: str, kinds: Collection[str] = RELIABLE_KINDS) -> str:
     """``text`` with each match replaced by its kind in brackets ("[phone]"); everything else unchanged."""
+    return redacted_with_matches(text, kinds)[0]
+
+
+def redacted_with_matches(text: str, kinds: Collection[str] = RELIABLE_KINDS) -> tuple[str, list[PiiMatch]]:
+    """:func:`redact_pii` and what it removed, from one search (ingestion reports what it redacted)."""
+    matches = find_pii(text, kinds)
     parts, position = [], 0
-    for match in find_pii(text, kinds):
+    for match in matches:
         parts += [text[position : match.start], f"[{match.kind}]"]
         position = match.end
     parts.append(text[position:])
-    return "".join(parts)
+    return "".join(parts), matches
 
 
 def pii_counts(text: str, kinds: Collection[str] = RELIABLE_KINDS) -> dict[str, int]:

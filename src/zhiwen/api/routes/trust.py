@@ -3,11 +3,7 @@ privacy rules, and a customer's data exported or erased. Admin keys only."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
@@ -28,12 +24,11 @@ from zhiwen.api.schemas import (
     SecretPut,
     other_content,
 )
+from zhiwen.services.audit import export_lines
 from zhiwen.services.customer_data import CustomerRef
-from zhiwen.types import AuditEntry, AuditQuery
+from zhiwen.types import AuditQuery
 
 router = APIRouter(prefix="/v1", tags=["trust"])
-
-_AUDIT_COLUMNS = [field.name for field in dataclasses.fields(AuditEntry)]
 
 
 @router.get("/audit", response_model=AuditPageOut)
@@ -67,25 +62,9 @@ def export_audit(
     """The whole audit log of the workspace as JSON Lines or CSV, oldest first, with each entry's hash
     and the previous one's, so the copy can be verified on its own."""
 
-    def lines() -> Iterator[str]:
-        entries = services.audit.export(key.workspace_id)
-        if format == "jsonl":
-            for entry in entries:
-                yield json.dumps(dataclasses.asdict(entry), ensure_ascii=False) + "\n"
-            return
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, _AUDIT_COLUMNS)
-        writer.writeheader()
-        for entry in entries:
-            writer.writerow(dataclasses.asdict(entry))
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-        yield buffer.getvalue()
-
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     return StreamingResponse(
-        lines(),
+        export_lines(services.audit.export(key.workspace_id), format),
         media_type=f"{media}; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="zhiwen-audit.{format}"'},
     )

@@ -98,6 +98,7 @@ class DeskService:
         reviews: ReviewService | None = None,
         webhooks: WebhookService | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        privacy: PrivacyPolicy | None = None,
     ) -> None:
         self._reviews = reviews
         self._webhooks = webhooks
@@ -106,7 +107,7 @@ class DeskService:
         self._answerer = answerer
         self._feedback = feedback
         self._workspaces = workspaces
-        self._privacy = PrivacyPolicy(workspaces)
+        self._privacy = privacy or PrivacyPolicy(workspaces)
         self._now = now
         self.listeners: list[Listener] = []
 
@@ -262,7 +263,7 @@ class DeskService:
         rating = ConversationRating(
             conversation_id=conversation_id,
             score=score,
-            comment=comment.strip(),
+            comment=self._privacy.stored(workspace_id, comment.strip()),
             agent=held.assignee,
             release=self._release_of(workspace_id, conversation_id),
             created_at=utc_now(),
@@ -276,6 +277,7 @@ class DeskService:
                 "rating": score,
                 "channel": "desk rating",
                 "customer": f"conversation:{conversation_id}",  # erased with the conversation
+                "created_at": rating.created_at,  # two customers' "很好" are two reviews
             }
             try:
                 self._reviews.import_records(workspace_id, [record])

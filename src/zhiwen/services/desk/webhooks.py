@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from zhiwen.errors import InvalidInput
+from zhiwen.errors import InvalidInput, ZhiwenError
 from zhiwen.ports import SecretBox, WebhookStore
-from zhiwen.services.privacy import outward, redacted_values
+from zhiwen.services.privacy import PrivacyPolicy
 from zhiwen.types import Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -63,12 +63,14 @@ class WebhookService:
         self,
         store: WebhookStore,
         box: SecretBox,
+        privacy: PrivacyPolicy,
         transport: httpx.BaseTransport | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """Signing secrets are stored sealed by ``box``."""
+        """Signing secrets are stored sealed by ``box``; payloads leave as ``privacy`` allows."""
         self._store = store
         self._box = box
+        self._privacy = privacy
         self._transport = transport
         self._now = now
         self._wake = threading.Event()
@@ -100,7 +102,7 @@ class WebhookService:
         """Store the event for every webhook that takes it; the worker sends it."""
         at = self._now().isoformat(timespec="milliseconds")
         # Personal data never leaves in a customer's words; the contact they left is for the callback.
-        data = redacted_values(data, outward, keep=("contact", "conversation_id", "id"))
+        data = self._privacy.outward_values(workspace_id, data, keep=("contact", "conversation_id", "id"))
         payload = {"event": event, "workspace_id": workspace_id, "created_at": at, "data": data}
         if self._store.enqueue(workspace_id, event, payload, at):
             self._wake.set()
@@ -113,7 +115,13 @@ class WebhookService:
             return 0
         with httpx.Client(transport=self._transport, timeout=TIMEOUT_S, follow_redirects=False) as client:
             for delivery, url, sealed in due:
-                self._store.record_attempt(self._attempt(client, delivery, url, self._box.open(sealed)))
+                try:
+                    secret = self._box.open(sealed)
+                except ZhiwenError as unreadable:  # a lost master key fails this delivery, not the queue
+                    failed = replace(delivery, status="failed", attempts=delivery.attempts + 1)
+                    self._store.record_attempt(replace(failed, error=unreadable.message))
+                    continue
+                self._store.record_attempt(self._attempt(client, delivery, url, secret))
         return len(due)
 
     def _attempt(

@@ -110,8 +110,10 @@ def create_backup(
         )
     if target.exists():
         raise Conflict(f"backup: {target} exists already; choose another file name or remove it first")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
+    # Readable by this user only from its first byte, like the key hashes and conversations it holds.
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     manifest_file = manifest_path(target)
     started, taken = time.perf_counter(), datetime.now(UTC)
     try:

@@ -17,9 +17,9 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from zhiwen.stores.sqlite.db import Database, fts_table
+from zhiwen.text.strings import map_strings
+from zhiwen.types import CURATED_SOURCE, CustomerTraces
 
-ERASED = "[erased]"
-_CURATED_SOURCE = "curated-answers.jsonl"  # the working-knowledge document of curated answers
 _BATCH = 500  # bound variables per statement stay well under SQLite's limit
 
 
@@ -29,19 +29,6 @@ def _marks(values: Collection[Any]) -> str:
 
 def _batches(values: Sequence[str]) -> list[Sequence[str]]:
     return [values[i : i + _BATCH] for i in range(0, len(values), _BATCH)] or [[]]
-
-
-def _replaced(value: Any, needles: Sequence[str]) -> Any:
-    """``value`` (parsed JSON) with every needle inside its strings replaced by ``[erased]``."""
-    if isinstance(value, str):
-        for needle in needles:
-            value = value.replace(needle, ERASED)
-        return value
-    if isinstance(value, list):
-        return [_replaced(v, needles) for v in value]
-    if isinstance(value, dict):
-        return {k: _replaced(v, needles) for k, v in value.items()}
-    return value
 
 
 def _owners(conversation_ids: Sequence[str], user_id: str | None) -> list[str]:
@@ -57,9 +44,15 @@ class SqliteCustomerDataStore:
         self._db = db
 
     def conversation_ids(
-        self, workspace_id: str, ids: Sequence[str], visitor_hash: str | None, contact: str | None
+        self,
+        workspace_id: str,
+        ids: Sequence[str],
+        visitor_hash: str | None,
+        contact: str | None,
+        contact_items: Sequence[str] = (),
     ) -> list[str]:
-        """The workspace's conversations among ``ids``, of the visitor, or left with the contact."""
+        """The workspace's conversations among ``ids``, of the visitor, or whose contact is ``contact``
+        or holds one of ``contact_items`` (the phone number in "139… 晚上打")."""
         found: set[str] = set()
         with self._db.reading() as conn:
             for batch in _batches(list(ids)):
@@ -86,6 +79,15 @@ class SqliteCustomerDataStore:
                         "SELECT conversation_id FROM desk_conversations"
                         " WHERE workspace_id = ? AND lower(trim(contact)) = lower(trim(?))",
                         (workspace_id, contact),
+                    )
+                )
+            for item in contact_items:
+                found.update(
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT conversation_id FROM desk_conversations"
+                        " WHERE workspace_id = ? AND contact != '' AND instr(contact, ?) > 0",
+                        (workspace_id, item),
                     )
                 )
         return sorted(found)
@@ -176,15 +178,15 @@ class SqliteCustomerDataStore:
         workspace_id: str,
         conversation_ids: Sequence[str],
         user_id: str | None,
-        words: Sequence[str],
-        identifiers: Sequence[str],
+        traces: CustomerTraces,
+        curated_questions: Collection[str],
     ) -> tuple[dict[str, int], dict[str, list[str]]]:
-        """Delete the customer's rows; replace ``words`` (their messages) and ``identifiers`` (contact,
-        user id, the personal data in their messages) where they live on in shared records; remove
-        release-snapshot chunks that quote them. Returns counts, and the chunk ids removed per snapshot
-        (for the in-memory vector index)."""
+        """Delete the customer's rows; in shared records (golden items, evaluation results, complaint
+        topics' examples) replace what ``traces`` recognises; remove from release snapshots the
+        curated answers whose question is in ``curated_questions`` (those erased from the working
+        knowledge) or that hold their identifiers. Returns counts, and the chunk ids removed per
+        snapshot (for the in-memory vector index)."""
         counts: dict[str, int] = {}
-        needles = sorted({n for n in (*words, *identifiers) if n.strip()}, key=len, reverse=True)
         with self._db.transaction() as conn:
             answer_ids = self._answer_ids(conn, workspace_id, conversation_ids)
             counts["reviews"] = self._delete_reviews(
@@ -196,11 +198,25 @@ class SqliteCustomerDataStore:
                     (workspace_id, user_id),
                 ).rowcount
             counts |= self._delete_conversations(conn, workspace_id, conversation_ids, answer_ids)
-            counts["shared_records"] = self._scrub_records(conn, workspace_id, needles)
-            removed = self._scrub_snapshots(conn, workspace_id, words, identifiers)
+            counts["shared_records"] = self._scrub_records(conn, workspace_id, traces)
+            removed = self._scrub_snapshots(conn, workspace_id, traces, curated_questions)
             counts["snapshot_chunks"] = sum(len(ids) for ids in removed.values())
         self._compact(workspace_id, removed)
         return counts, removed
+
+    def known_to_the_company(self, workspace_id: str, identifiers: Sequence[str]) -> set[str]:
+        """The identifiers the company's own documents state (its hotline, its support address): a
+        customer who quotes them does not make them theirs."""
+        known = set()
+        with self._db.reading() as conn:
+            for identifier in identifiers:
+                if conn.execute(
+                    "SELECT 1 FROM chunks c JOIN documents d ON d.id = c.document_id"
+                    " WHERE c.workspace_id = ? AND d.source != ? AND instr(c.text, ?) > 0 LIMIT 1",
+                    (workspace_id, CURATED_SOURCE, identifier),
+                ).fetchone():
+                    known.add(identifier)
+        return known
 
     def expire(
         self, workspace_id: str, conversations_before: str | None, events_before: str | None
@@ -241,28 +257,41 @@ class SqliteCustomerDataStore:
         return counts
 
     def traces(self, workspace_id: str, needles: Sequence[str]) -> list[str]:
-        """``table.column`` for every text column of every table that still holds one of ``needles``
-        (the check that an erasure left nothing; slow on a big store, it reads everything)."""
-        found = []
+        """``table.column`` for every text column of this workspace's rows (its release snapshots'
+        included) that still holds one of ``needles`` (the check that an erasure left nothing). One
+        query at a time, so answers are not held up while it reads everything."""
+        found: list[str] = []
         needles = [n for n in needles if n.strip()]
         with self._db.reading() as conn:
+            scope = [workspace_id] + [
+                r[0] for r in conn.execute("SELECT id FROM workspaces WHERE snapshot_of = ?", (workspace_id,))
+            ]
             tables = [
                 r[0]
                 for r in conn.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
                 )
             ]
-            for table in tables:
-                columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[2] in ("TEXT", "")]
-                for column in columns:
-                    for needle in needles:
+            columns = {t: [(r[1], r[2]) for r in conn.execute(f"PRAGMA table_info({t})")] for t in tables}
+        keyword_tables = tuple(fts_table(w) for w in scope)
+        for table in tables:
+            names = [name for name, _ in columns[table]]
+            where = _scoped(table, names, len(scope), keyword_tables)
+            if where is None:
+                continue  # another workspace's keyword index, or a table that holds no one's words
+            for column, kind in columns[table]:
+                if kind not in ("TEXT", ""):
+                    continue
+                for needle in needles:
+                    with self._db.reading() as conn:
                         hit = conn.execute(
-                            f"SELECT 1 FROM {table} WHERE instr(CAST({column} AS TEXT), ?) > 0 LIMIT 1",
-                            (needle,),
+                            f"SELECT 1 FROM {table} WHERE {where[0]} AND instr(CAST({column} AS TEXT), ?) > 0"
+                            " LIMIT 1",
+                            (*scope[: where[1]], needle),
                         ).fetchone()
-                        if hit:
-                            found.append(f"{table}.{column}")
-                            break
+                    if hit:
+                        found.append(f"{table}.{column}")
+                        break
         return found
 
     # ---- pieces -----------------------------------------------------------------------------------
@@ -328,65 +357,62 @@ class SqliteCustomerDataStore:
         return counts
 
     @staticmethod
-    def _scrub_records(conn: sqlite3.Connection, workspace_id: str, needles: Sequence[str]) -> int:
-        """Golden items and evaluation results keep their place (a set's positions, a run's figures) with
-        the customer's words replaced."""
+    def _scrub_records(conn: sqlite3.Connection, workspace_id: str, traces: CustomerTraces) -> int:
+        """Golden items, evaluation results and complaint topics keep their place (a set's positions, a
+        run's figures) with the customer's words replaced."""
+        needles = traces.needles()
         if not needles:
             return 0
         changed = 0
-        for table, key, owner in (
-            ("golden_items", "set_id", "golden_sets"),
-            ("eval_results", "run_id", "eval_runs"),
+        for table, column, where in (
+            ("golden_items", "record", "set_id IN (SELECT id FROM golden_sets WHERE workspace_id = ?)"),
+            ("eval_results", "record", "run_id IN (SELECT id FROM eval_runs WHERE workspace_id = ?)"),
+            ("review_topics", "model", "workspace_id = ?"),
         ):
-            rows = conn.execute(
-                f"SELECT rowid, record FROM {table}"
-                f" WHERE {key} IN (SELECT id FROM {owner} WHERE workspace_id = ?)"
-                f" AND ({' OR '.join(['instr(record, ?) > 0'] * len(needles))})",
-                (workspace_id, *needles),
-            ).fetchall()
-            for rowid, record in rows:
-                scrubbed = json.dumps(_replaced(json.loads(record), needles), ensure_ascii=False)
-                conn.execute(f"UPDATE {table} SET record = ? WHERE rowid = ?", (scrubbed, rowid))
-                changed += 1
+            for batch in _batches(needles):
+                rows = conn.execute(
+                    f"SELECT rowid, {column} FROM {table} WHERE {where}"
+                    f" AND ({' OR '.join([f'instr({column}, ?) > 0'] * len(batch))})",
+                    (workspace_id, *batch),
+                ).fetchall()
+                for rowid, record in rows:
+                    scrubbed = json.dumps(map_strings(json.loads(record), traces.erased), ensure_ascii=False)
+                    if scrubbed != record:
+                        conn.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (scrubbed, rowid))
+                        changed += 1
         return changed
 
     @staticmethod
     def _scrub_snapshots(
-        conn: sqlite3.Connection, workspace_id: str, words: Sequence[str], identifiers: Sequence[str]
+        conn: sqlite3.Connection,
+        workspace_id: str,
+        traces: CustomerTraces,
+        curated_questions: Collection[str],
     ) -> dict[str, list[str]]:
-        """Remove from every release snapshot the chunks that quote the customer: a curated answer made
-        from their question, or any chunk holding their contact or personal data. The release's manifest
-        is brought in line (and says how many chunks were erased), so `zhiwen check` still holds."""
+        """Remove from every release snapshot the curated answers that came from the customer: the
+        questions erased from the working knowledge, and any curated answer holding their identifiers.
+        The company's documents are never touched. The release's manifest is brought in line (and says
+        how many chunks were erased), so `zhiwen check` still holds."""
         removed: dict[str, list[str]] = {}
         snapshots = conn.execute(
             "SELECT id, knowledge_id FROM releases WHERE workspace_id = ? AND pruned_at IS NULL",
             (workspace_id,),
         ).fetchall()
-        words = [w for w in words if w.strip()]
-        identifiers = [i for i in identifiers if i.strip()]
         for release_id, knowledge_id in snapshots:
-            ids: set[str] = set()
-            for needle in words:  # their own words only inside curated answers, never the company's texts
-                ids.update(
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
-                        " WHERE c.workspace_id = ? AND d.source = ? AND (instr(c.text, ?) > 0"
-                        " OR instr(coalesce(c.question, ''), ?) > 0)",
-                        (knowledge_id, _CURATED_SOURCE, needle, needle),
-                    )
-                )
-            for needle in identifiers:
-                ids.update(
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT id FROM chunks WHERE workspace_id = ? AND instr(text, ?) > 0",
-                        (knowledge_id, needle),
-                    )
-                )
-            if not ids:
+            curated = conn.execute(
+                "SELECT c.id, c.text, coalesce(c.question, '') FROM chunks c JOIN documents d"
+                " ON d.id = c.document_id WHERE c.workspace_id = ? AND d.source = ?",
+                (knowledge_id, CURATED_SOURCE),
+            ).fetchall()
+            chunk_ids = sorted(
+                chunk_id
+                for chunk_id, text, question in curated
+                if question.strip() in curated_questions
+                or traces.erased(question) != question
+                or traces.erased(text) != text
+            )
+            if not chunk_ids:
                 continue
-            chunk_ids = sorted(ids)
             table = fts_table(knowledge_id)
             for batch in _batches(chunk_ids):
                 conn.execute(f"DELETE FROM {table} WHERE chunk_id IN ({_marks(batch)})", tuple(batch))
@@ -413,3 +439,28 @@ class SqliteCustomerDataStore:
                     conn.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
         with self._db.reading() as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+# Tables whose rows belong to a workspace through a parent: (the parent's key, the parent table).
+_PARENTS = {
+    "golden_items": ("set_id", "golden_sets"),
+    "eval_results": ("run_id", "eval_runs"),
+    "webhook_deliveries": ("webhook_id", "webhooks"),
+}
+
+
+def _scoped(
+    table: str, columns: Sequence[str], scope_size: int, keyword_tables: tuple[str, ...]
+) -> tuple[str, int] | None:
+    """A condition that keeps ``table``'s rows of the scope (the workspace and its snapshots), and how
+    many scope ids it binds; None for a table outside it."""
+    marks = _marks(range(scope_size))
+    if table.startswith("fts_"):
+        # its own keyword tables, their vocabularies and FTS5's shadow tables (fts_<id>_data, …)
+        return ("1", 0) if any(table == k or table.startswith(k + "_") for k in keyword_tables) else None
+    if "workspace_id" in columns:
+        return f"workspace_id IN ({marks})", scope_size
+    if table in _PARENTS:
+        key, parent = _PARENTS[table]
+        return f"{key} IN (SELECT id FROM {parent} WHERE workspace_id IN ({marks}))", scope_size
+    return None

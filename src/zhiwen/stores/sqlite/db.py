@@ -602,8 +602,8 @@ class Database:
     """
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":  # a new data dir is this user's alone: it holds customers' data
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
