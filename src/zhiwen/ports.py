@@ -184,6 +184,13 @@ class Embedder(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> int: ...
 
 
+class Ocr(Protocol):
+    def read(self, name: str, image: bytes) -> str:
+        """The text in an image file, in reading order ("" when it has none); a clear
+        :class:`~zhiwen.errors.InvalidInput` for what is not an image or is too large to read."""
+        ...
+
+
 class LLM(Protocol):
     name: str
 

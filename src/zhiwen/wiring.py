@@ -12,6 +12,7 @@ from zhiwen.adapters.background import BackgroundProcess, BackgroundThread
 from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder, QueryCache
 from zhiwen.adapters.jobs import ThreadJobRunner
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
+from zhiwen.adapters.ocr import PaddleOcr
 from zhiwen.adapters.secret_box import FernetSecretBox, master_keys
 from zhiwen.adapters.secret_box import new_key as new_master_key
 from zhiwen.config import Settings
@@ -216,6 +217,7 @@ def build_services(
         max_chars=settings.chunk_max_chars,
         max_bytes=settings.max_upload_bytes,
         pii_kinds=privacy.ingested_kinds,
+        ocr=PaddleOcr(settings.data_dir / "cache" / "ocr"),
     )
     retriever = Retriever(documents, keywords, vectors, embedder, candidates=settings.candidates)
     answers = SqliteAnswerStore(db)

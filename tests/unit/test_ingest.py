@@ -45,7 +45,7 @@ def test_a_folder_with_bad_files_reports_each_and_ingests_the_rest(
     assert results["corrupt.pdf"].error_code == "corrupt_file"
     assert results["locked.pdf"].error_code == "encrypted_file"
     assert results["empty.md"].error_code == "empty_document"
-    assert results["photo.jpg"].error_code == "unsupported_format"
+    assert results["photo.jpg"].error_code == "corrupt_file"  # read by OCR, and it is no whole image
     assert ".hidden/notes.md" not in results
     assert services.documents.count_documents(workspace.id) == 5
     hits = services.retriever.retrieve(workspace.id, "偏远地区运费", k=1, mode="keyword").hits

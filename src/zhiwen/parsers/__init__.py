@@ -13,6 +13,7 @@ from zhiwen.errors import EmptyDocument, UnsupportedFormat
 from zhiwen.parsers.base import FaqEntry, ParsedDocument
 from zhiwen.parsers.docx import parse_docx
 from zhiwen.parsers.html import parse_html, parse_markdown
+from zhiwen.parsers.image import IMAGE_SUFFIXES, ReadText, parse_image
 from zhiwen.parsers.jsonl import parse_jsonl
 from zhiwen.parsers.pdf import parse_pdf
 from zhiwen.parsers.tables import parse_csv, parse_xlsx
@@ -35,20 +36,32 @@ _PARSERS: dict[str, Parser] = {
     ".xlsx": parse_xlsx,
     ".jsonl": parse_jsonl,
 }
-SUPPORTED_SUFFIXES = frozenset(_PARSERS)
+SUPPORTED_SUFFIXES = frozenset(_PARSERS) | IMAGE_SUFFIXES
 
 
-def parse(name: str, data: bytes) -> ParsedDocument:
+def parse(name: str, data: bytes, read_text: ReadText | None = None) -> ParsedDocument:
+    """``read_text`` (OCR) reads images and scanned PDF pages; without it, images are refused."""
     suffix = PurePath(name).suffix.lower()
     parser = _PARSERS.get(suffix)
-    if parser is None:
+    if parser is None and not (suffix in IMAGE_SUFFIXES and read_text is not None):
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise UnsupportedFormat(
             f"{name}: {suffix or 'no extension'} files are not supported (use {supported})"
         )
     if not data.strip():
         raise EmptyDocument(f"{name}: the file is empty")
-    parsed = parser(name, data)
+    if suffix in IMAGE_SUFFIXES:
+        assert read_text is not None
+        parsed = parse_image(name, data, read_text)
+    elif suffix == ".pdf":
+        parsed = parse_pdf(name, data, read_text)
+    else:
+        parsed = _PARSERS[suffix](name, data)
     if not parsed.sections and not parsed.faq:
-        raise EmptyDocument(f"{name}: no text could be extracted (is it a scanned image?)")
+        what = (
+            "no text was found in it, by OCR either"
+            if read_text is not None
+            else "no text could be extracted"
+        )
+        raise EmptyDocument(f"{name}: {what}")
     return parsed

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from zhiwen.errors import CorruptFile, EncryptedFile
+from zhiwen.errors import CorruptFile, EncryptedFile, TooLarge
 from zhiwen.parsers.base import ParsedDocument, SectionCollector, stem_title
 from zhiwen.text.normalize import normalize
 
@@ -43,7 +44,9 @@ def looks_like_heading(paragraph: str) -> bool:
     return 0 < len(paragraph) <= 40 and not re.search(r"[。！？，,.!?:：；;]", paragraph)
 
 
-def parse_pdf(name: str, data: bytes) -> ParsedDocument:
+def parse_pdf(name: str, data: bytes, read_text: Callable[[str, bytes], str] | None = None) -> ParsedDocument:
+    """One section per page. A page with no text layer (a scan) is read by OCR from its images when
+    ``read_text`` is given; a page that has text is never OCRed."""
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -55,17 +58,24 @@ def parse_pdf(name: str, data: bytes) -> ParsedDocument:
         if meta_title.strip():
             title = normalize(meta_title)
         collector = SectionCollector(title)
+        scanned = 0
         for number, page in enumerate(reader.pages, start=1):
-            for paragraph in unwrap_lines(normalize(page.extract_text() or "")).split("\n\n"):
+            text = normalize(page.extract_text() or "")
+            if not text.strip() and read_text is not None:
+                images = [image.data for image in page.images]
+                text = "\n".join(read_text(f"{name} p.{number}", image) for image in images)
+                scanned += bool(images)
+            for paragraph in unwrap_lines(normalize(text)).split("\n\n"):
                 if looks_like_heading(paragraph):
                     collector.heading(2, paragraph, suffix=f" · p.{number}")
-                else:
+                elif paragraph:
                     collector.paragraph(paragraph)
             collector.flush(suffix=f" · p.{number}")
-    except EncryptedFile:
+    except (EncryptedFile, TooLarge):
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as error:
         raise CorruptFile(f"{name}: not a readable PDF ({error})") from None
     except Exception as error:  # pypdf raises many internal errors on malformed files
         raise CorruptFile(f"{name}: not a readable PDF ({type(error).__name__})") from None
-    return ParsedDocument(title=title, sections=collector.sections)
+    warnings = [f"{name}: {scanned} scanned page(s) read by OCR"] if scanned else []
+    return ParsedDocument(title=title, sections=collector.sections, warnings=warnings)

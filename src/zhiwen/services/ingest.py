@@ -16,7 +16,7 @@ from typing import Literal
 
 from zhiwen.errors import InvalidInput, TooLarge, ZhiwenError
 from zhiwen.parsers import SUPPORTED_SUFFIXES, parse
-from zhiwen.ports import DocumentStore, KeywordIndex, VectorIndex
+from zhiwen.ports import DocumentStore, KeywordIndex, Ocr, VectorIndex
 from zhiwen.services.dedup import NearDuplicateIndex, content_hash, signature
 from zhiwen.text.chunking import chunk_sections
 from zhiwen.text.pii import redacted_with_matches
@@ -118,9 +118,12 @@ class IngestService:
         max_chars: int,
         max_bytes: int,
         pii_kinds: Callable[[str], Collection[str]] | None = None,
+        ocr: Ocr | None = None,
     ) -> None:
-        """``pii_kinds``: per workspace, the personal data to redact from documents (none by default)."""
+        """``pii_kinds``: per workspace, the personal data to redact from documents (none by default);
+        ``ocr`` reads images and scanned PDF pages (without it, images are refused)."""
         self._pii_kinds = pii_kinds
+        self._ocr = ocr
         self._store = store
         self._keywords = keywords
         self._vectors = vectors
@@ -210,7 +213,7 @@ class IngestService:
         if existing is not None and existing.content_hash == digest:
             return IngestResult(source, "unchanged", doc_id, chunks=existing.chunk_count)
 
-        parsed = parse(source, data)
+        parsed = parse(source, data, self._ocr.read if self._ocr is not None else None)
         drafts: list[tuple[str, str, str | None]] = [
             (c.title_path, c.text, None) for c in chunk_sections(parsed.sections, self._max_chars)
         ]
