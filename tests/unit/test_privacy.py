@@ -186,8 +186,10 @@ def test_stored_conversations_are_redacted_when_the_workspace_asks_but_the_reply
     assert PHONE not in text and "li@example.com" not in text
     assert "电话[phone]，邮箱 [email]，怎么退货" in text
     services.desk.rate(shop.id, turn.conversation_id, 1, f"回电{PHONE}")
+    services.feedback.give(shop.id, turn.answer.id, "dislike", comment=f"打{PHONE}")
     rated = services.customers.export(shop.id, CustomerRef(conversation_ids=(turn.conversation_id,)))
     assert rated["conversations"][0]["rating"]["comment"] == "回电[phone]"
+    assert rated["conversations"][0]["answers"][0]["feedback"][0]["comment"] == "打[phone]"
 
 
 def test_documents_are_redacted_at_ingestion_when_asked(services: Services, workspace: Workspace) -> None:
