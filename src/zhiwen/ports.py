@@ -185,9 +185,10 @@ class Embedder(Protocol):
 
 
 class Ocr(Protocol):
-    def read(self, name: str, image: bytes) -> str:
+    def read(self, name: str, image: bytes, shrink: bool = False) -> str:
         """The text in an image file, in reading order ("" when it has none); a clear
-        :class:`~zhiwen.errors.InvalidInput` for what is not an image or is too large to read."""
+        :class:`~zhiwen.errors.InvalidInput` for what is not an image or is too large to read
+        (``shrink`` scales a large one down instead, as for a PDF's page scans)."""
         ...
 
 

@@ -46,9 +46,9 @@ class CountingOcr:
     def __init__(self, ocr: PaddleOcr) -> None:
         self.ocr, self.calls = ocr, 0
 
-    def read(self, name: str, image: bytes) -> str:
+    def read(self, name: str, image: bytes, shrink: bool = False) -> str:
         self.calls += 1
-        return self.ocr.read(name, image)
+        return self.ocr.read(name, image, shrink)
 
 
 def test_a_photo_of_a_label_is_ingested_as_its_text_and_found(
@@ -96,33 +96,108 @@ def test_a_scanned_pdf_is_read_page_by_page_and_a_text_pdf_is_never_ocred(
     assert typed.status == "added" and counting.calls == 2  # its text layer is read; no page went to OCR
 
 
-@pytest.mark.parametrize(
-    ("name", "data", "code", "message"),
-    [
-        ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "corrupt_file", "not a readable image"),
-        ("notes.jpg", "这不是图片".encode("gbk"), "corrupt_file", "not a readable image"),
-        (
-            "blank.png",
-            _bytes(Image.new("RGB", (600, 400), "white"), "PNG"),
-            "empty_document",
-            "by OCR either",
-        ),
-        (
-            "huge.png",
-            _bytes(Image.new("1", (9000, 5000), 1), "PNG"),
-            "too_large",
-            "over the 40,000,000-pixel limit",
-        ),
-        ("empty.webp", b"", "empty_document", "the file is empty"),
-    ],
-)
+def _huge_png_header(width: int, height: int) -> bytes:
+    """A PNG that claims a size it never delivers: refused from its header, before any decoding."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00" * 64)  # a row's start; the rest is never there
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+BAD_IMAGES = {
+    "broken.png": (lambda: b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "corrupt_file", "not a readable image"),
+    "notes.jpg": (lambda: "这不是图片".encode("gbk"), "corrupt_file", "not a readable image"),
+    "truncated.jpg": (lambda: _bytes(_scan(LABEL), "JPEG")[:3000], "corrupt_file", "not a readable image"),
+    "label.png": (
+        lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n",
+        "corrupt_file",
+        "not a readable",
+    ),
+    "blank.png": (
+        lambda: _bytes(Image.new("RGB", (600, 400), "white"), "PNG"),
+        "empty_document",
+        "by OCR either",
+    ),
+    "huge.png": (
+        lambda: _bytes(Image.new("1", (9000, 5000), 1), "PNG"),
+        "too_large",
+        "40,000,000-pixel limit",
+    ),
+    "bomb.png": (lambda: _huge_png_header(20000, 20000), "too_large", "too many pixels"),
+    "empty.webp": (lambda: b"", "empty_document", "the file is empty"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_IMAGES))
 def test_images_that_cannot_be_read_are_refused_by_name_and_nothing_is_stored(
-    services: Services, workspace: Workspace, name: str, data: bytes, code: str, message: str
+    services: Services, workspace: Workspace, name: str
 ) -> None:
-    result = services.ingest.ingest_bytes(workspace.id, name, data)
+    make, code, message = BAD_IMAGES[name]
+    result = services.ingest.ingest_bytes(workspace.id, name, make())
     assert result.status == "failed" and result.error_code == code and message in (result.error or "")
     assert name in (result.error or "")
     assert services.documents.count_documents(workspace.id) == 0
+
+
+def test_phone_photos_are_read_upright_and_transparent_or_odd_images_on_white(
+    services: Services, workspace: Workspace
+) -> None:
+    def label(name: str) -> Image.Image:  # each file its own line: identical passages are stored once
+        return _scan([*LABEL[:2], f"File {name} of the test"], size=(1000, 260))
+
+    exif = Image.Exif()
+    exif[0x0112] = 8  # "rotate 90° clockwise to view": how a phone held upright stores its photo
+    clear = label("clear.png")
+    transparent = Image.new("RGBA", clear.size, (0, 0, 0, 0))
+    transparent.paste(clear.convert("RGBA"), mask=clear.convert("L").point(lambda v: 255 - v))
+    deep = np.asarray(label("deep.png").convert("L")).astype(np.uint16) * 257
+    files = {
+        "upright.jpg": _bytes(label("upright.jpg").rotate(90, expand=True), "JPEG", quality=95, exif=exif),
+        "clear.png": _bytes(transparent, "PNG"),
+        "grey.png": _bytes(label("grey.png").convert("L"), "PNG"),
+        "deep.png": _bytes(Image.fromarray(deep), "PNG"),
+        "palette.png": _bytes(label("palette.png").convert("P"), "PNG"),
+        "fax.tiff": _bytes(
+            label("fax.tiff"), "TIFF", save_all=True, append_images=[_scan(["签收后七天内可以无理由退货。"])]
+        ),
+    }
+    for name, data in files.items():
+        result = services.ingest.ingest_bytes(workspace.id, name, data)
+        assert result.status == "added", (name, result.error)
+        text = "".join(c.text for c in services.documents.document_chunks(workspace.id, result.document_id))
+        assert "电池保修六个月" in text and f"File {name} of the test" in text, (name, text)
+    fax = services.documents.find_document(workspace.id, "fax.tiff")
+    assert fax is not None  # its second page too
+    assert "无理由退货" in "".join(c.text for c in services.documents.document_chunks(workspace.id, fax.id))
+
+
+def test_a_scanned_page_that_cannot_be_read_is_named_and_the_rest_of_the_pdf_is_kept(
+    services: Services, workspace: Workspace
+) -> None:
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject
+
+    pages = [
+        _scan(LABEL[:2], 0, 0, (1000, 400)),
+        _scan(["退货须知", "签收后七天内可以无理由退货。"], 0, 0, (1000, 400)),
+    ]
+    scanned = PdfReader(io.BytesIO(_bytes(pages[0], "PDF", save_all=True, append_images=pages[1:])))
+    writer = PdfWriter(clone_from=scanned)
+    first = writer.pages[0]["/Resources"]["/XObject"]  # the first page's image, made undecodable
+    image = next(iter(first.values())).get_object()
+    image[NameObject("/Filter")] = NameObject("/JBIG2Decode")
+    out = io.BytesIO()
+    writer.write(out)
+    result = services.ingest.ingest_bytes(workspace.id, "half-broken.pdf", out.getvalue())
+    assert result.status == "added", result.error
+    assert any("page images that could not be read: p.1" in w for w in result.warnings), result.warnings
+    text = "".join(c.text for c in services.documents.document_chunks(workspace.id, result.document_id))
+    assert "签收后七天内可以无理由退货。" in text
 
 
 def test_reading_order_joins_boxes_of_a_line_left_to_right() -> None:

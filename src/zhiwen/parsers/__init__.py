@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import PurePath
 
 from zhiwen.errors import EmptyDocument, UnsupportedFormat
-from zhiwen.parsers.base import FaqEntry, ParsedDocument
+from zhiwen.parsers.base import FaqEntry, ParsedDocument, ReadText
 from zhiwen.parsers.docx import parse_docx
 from zhiwen.parsers.html import parse_html, parse_markdown
-from zhiwen.parsers.image import IMAGE_SUFFIXES, ReadText, parse_image
+from zhiwen.parsers.image import IMAGE_SUFFIXES, parse_image
 from zhiwen.parsers.jsonl import parse_jsonl
 from zhiwen.parsers.pdf import parse_pdf
 from zhiwen.parsers.tables import parse_csv, parse_xlsx
@@ -42,26 +42,20 @@ SUPPORTED_SUFFIXES = frozenset(_PARSERS) | IMAGE_SUFFIXES
 def parse(name: str, data: bytes, read_text: ReadText | None = None) -> ParsedDocument:
     """``read_text`` (OCR) reads images and scanned PDF pages; without it, images are refused."""
     suffix = PurePath(name).suffix.lower()
-    parser = _PARSERS.get(suffix)
-    if parser is None and not (suffix in IMAGE_SUFFIXES and read_text is not None):
+    parsers = dict(_PARSERS)
+    if read_text is not None:
+        parsers[".pdf"] = lambda n, d: parse_pdf(n, d, read_text)
+        parsers.update(dict.fromkeys(IMAGE_SUFFIXES, lambda n, d: parse_image(n, d, read_text)))
+    parser = parsers.get(suffix)
+    if parser is None:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise UnsupportedFormat(
             f"{name}: {suffix or 'no extension'} files are not supported (use {supported})"
         )
     if not data.strip():
         raise EmptyDocument(f"{name}: the file is empty")
-    if suffix in IMAGE_SUFFIXES:
-        assert read_text is not None
-        parsed = parse_image(name, data, read_text)
-    elif suffix == ".pdf":
-        parsed = parse_pdf(name, data, read_text)
-    else:
-        parsed = _PARSERS[suffix](name, data)
+    parsed = parser(name, data)
     if not parsed.sections and not parsed.faq:
-        what = (
-            "no text was found in it, by OCR either"
-            if read_text is not None
-            else "no text could be extracted"
-        )
-        raise EmptyDocument(f"{name}: {what}")
+        by_ocr = read_text is not None and (suffix in IMAGE_SUFFIXES or suffix == ".pdf")
+        raise EmptyDocument(f"{name}: no text was found in it{', by OCR either' if by_ocr else ''}")
     return parsed

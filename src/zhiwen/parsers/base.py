@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from zhiwen.errors import CorruptFile
 from zhiwen.text.chunking import Section
 from zhiwen.text.normalize import normalize
+
+ReadText = Callable[..., str]  # the OCR port's ``read(name, image bytes, shrink=False)``: the text in it
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,43 @@ def refuse_zip_bombs(name: str, data: bytes) -> None:
             f"{name}: unpacks to {expanded:,} bytes ({squeezed:.0f}x its compressed size); "
             "this looks like a zip bomb, not a document"
         )
+
+
+def unwrap_lines(text: str) -> str:
+    """Rejoin lines the PDF's layout wrapped: a line nearly as long as the page's longest continues.
+
+    Shorter lines, and lines that finish a sentence, end a paragraph or are headings.
+    """
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if not lines:
+        return ""
+    longest = max(len(line) for line in lines)
+    paragraphs: list[str] = []
+    current = ""
+    for line in lines:
+        if current:
+            space = " " if current[-1].isascii() and line[0].isascii() else ""
+            current = f"{current}{space}{line}"
+        else:
+            current = line
+        if len(line) < 0.8 * longest or line.endswith(("。", "！", "？", ".", "!", "?")):
+            paragraphs.append(current)
+            current = ""
+    if current:
+        paragraphs.append(current)
+    return "\n\n".join(paragraphs)
+
+
+def looks_like_heading(paragraph: str) -> bool:
+    """PDF text has no markup: a short line with no sentence punctuation is taken for a heading."""
+    return 0 < len(paragraph) <= 40 and not re.search(r"[。！？，,.!?:：；;]", paragraph)
+
+
+def add_text_lines(collector: SectionCollector, text: str, suffix: str = "") -> None:
+    """Plain lines with no markup (a PDF page's text, what OCR read) as paragraphs and headings."""
+    for paragraph in unwrap_lines(normalize(text)).split("\n\n"):
+        if looks_like_heading(paragraph):
+            collector.heading(2, paragraph, suffix=suffix)
+        elif paragraph:
+            collector.paragraph(paragraph)
+    collector.flush(suffix=suffix)
