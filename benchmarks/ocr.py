@@ -30,7 +30,6 @@ from zhiwen.wiring import build_services
 
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 DOCS = Path(__file__).resolve().parents[1] / "src" / "zhiwen" / "sample_kb" / "docs"
-PAGE = (1240, 1754)  # A4 at 150 dpi
 LINE_CHARS = {"zh": 34, "en": 62}
 
 
@@ -48,14 +47,17 @@ def _lines(pages: int, seed: int) -> list[list[str]]:
     return [text[i * 24 : (i + 1) * 24] for i in range(pages)]
 
 
-def _scan(lines: list[str], rng: np.random.Generator) -> Image.Image:
-    page = Image.new("RGB", PAGE, "white")
+def _scan(lines: list[str], rng: np.random.Generator, dpi: int) -> Image.Image:
+    """An A4 page at ``dpi``: 10.8-point text (30 px at 150 dpi), turned, with sensor noise."""
+    scale = dpi / 150
+    size = (round(1240 * scale), round(1754 * scale))
+    page = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(page)
-    font = ImageFont.truetype(FONT, 30)
+    font = ImageFont.truetype(FONT, round(30 * scale))
     for number, line in enumerate(lines):
-        draw.text((90, 110 + number * 64), line, fill="black", font=font)
+        draw.text((round(90 * scale), round((110 + number * 64) * scale)), line, fill="black", font=font)
     page = page.rotate(float(rng.uniform(-1.5, 1.5)), fillcolor="white", resample=Image.Resampling.BICUBIC)
-    pixels = np.asarray(page).astype(np.int16) + rng.normal(0, 10, (PAGE[1], PAGE[0], 3))
+    pixels = np.asarray(page).astype(np.int16) + rng.normal(0, 10, (size[1], size[0], 3))
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
@@ -75,14 +77,17 @@ def main() -> None:
     )
     parser.add_argument("--pages", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dpi", type=int, default=150, help="150 (a cheap scan) or 300 (an office scanner)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     rng = np.random.default_rng(args.seed)
     pages = _lines(args.pages, args.seed)
-    images = [_scan(lines, rng) for lines in pages]
+    images = [_scan(lines, rng, args.dpi) for lines in pages]
     out = io.BytesIO()
-    images[0].save(out, format="PDF", save_all=True, append_images=images[1:], resolution=150, quality=85)
+    images[0].save(
+        out, format="PDF", save_all=True, append_images=images[1:], resolution=args.dpi, quality=85
+    )
 
     with tempfile.TemporaryDirectory() as folder:
         services = build_services(Settings(data_dir=Path(folder), worker="thread"))
@@ -105,6 +110,7 @@ def main() -> None:
     report = {
         "machine": machine(),
         "pages": args.pages,
+        "dpi": args.dpi,
         "pdf_bytes": len(out.getvalue()),
         "status": result.status,
         "ingest_seconds": round(seconds, 1),
@@ -116,7 +122,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    print(f"OCR of a {args.pages}-page scanned PDF ({report['pdf_bytes'] / 1e6:.1f} MB); {report['machine']}")
+    print(
+        f"OCR of a {args.pages}-page scanned PDF at {args.dpi} dpi ({report['pdf_bytes'] / 1e6:.1f} MB);"
+        f" {report['machine']}"
+    )
     print(f"  OCR alone: {report['ocr_seconds_per_page']} s per page")
     print(f"  ingested ({result.status}) in {seconds:.1f} s: {report['ingest_seconds_per_page']} s per page")
     print(
