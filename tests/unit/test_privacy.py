@@ -144,9 +144,12 @@ def test_erasure_leaves_no_trace_in_any_table_index_snapshot_or_the_file(
         services.customers.erase(shop.id, CustomerRef(visitor_token="visitor-token-A"))
 
 
-def test_a_customer_must_be_named(services: Services) -> None:
+@pytest.mark.parametrize(
+    "blank", [{}, {"contact": "  "}, {"user_id": ""}, {"visitor_token": " "}, {"conversation_ids": ("", " ")}]
+)
+def test_a_customer_must_be_named_and_blank_names_no_one(blank: dict[str, object]) -> None:
     with pytest.raises(InvalidInput, match="name the customer"):
-        CustomerRef()
+        CustomerRef(**blank)  # type: ignore[arg-type]
 
 
 def test_retention_deletes_old_conversations_and_events_only(services: Services, shop: Workspace) -> None:

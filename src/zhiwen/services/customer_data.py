@@ -34,6 +34,13 @@ class CustomerRef:
     user_id: str | None = None
 
     def __post_init__(self) -> None:
+        # Blank is absent: a contact of "  " must not name every conversation that left none.
+        for name in ("visitor_token", "contact", "user_id"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, value.strip() or None if value is not None else None)
+        object.__setattr__(
+            self, "conversation_ids", tuple(c.strip() for c in self.conversation_ids if c.strip())
+        )
         if not (self.conversation_ids or self.visitor_token or self.contact or self.user_id):
             raise InvalidInput(
                 "name the customer: conversation ids, the widget's visitor token, the contact they left, "
