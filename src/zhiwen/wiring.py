@@ -25,6 +25,7 @@ from zhiwen.ports import (
     JobRunner,
     JobStore,
     KeywordIndex,
+    Ocr,
     SecretBox,
     VectorIndex,
     WorkspaceStore,
@@ -139,6 +140,7 @@ class Services:
     audit: AuditService
     privacy: PrivacyPolicy
     customers: CustomerDataService
+    ocr: Ocr
 
     def check_store(self) -> list[str]:
         """Every inconsistency in the store, in words (:mod:`zhiwen.stores.sqlite.integrity`)."""
@@ -210,6 +212,7 @@ def build_services(
     worker = EmbeddingWorker(documents, vectors, embedder, settings.embed_batch)
     workspaces = SqliteWorkspaceStore(db)
     privacy = PrivacyPolicy(workspaces)
+    ocr = PaddleOcr(settings.data_dir / "cache" / "ocr")  # one model per process, for files and photos
     ingest = IngestService(
         documents,
         keywords,
@@ -217,7 +220,7 @@ def build_services(
         max_chars=settings.chunk_max_chars,
         max_bytes=settings.max_upload_bytes,
         pii_kinds=privacy.ingested_kinds,
-        ocr=PaddleOcr(settings.data_dir / "cache" / "ocr"),
+        ocr=ocr,
     )
     retriever = Retriever(documents, keywords, vectors, embedder, candidates=settings.candidates)
     answers = SqliteAnswerStore(db)
@@ -309,6 +312,7 @@ def build_services(
         secrets=workspace_secrets,
         audit=AuditService(SqliteAuditStore(db)),
         privacy=privacy,
+        ocr=ocr,
         customers=CustomerDataService(SqliteCustomerDataStore(db), curated, vectors, privacy),
     )
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from zhiwen.services.privacy import MAX_DAYS
 from zhiwen.types import AnswerMode
 
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
+MAX_PHOTO_BASE64 = (MAX_PHOTO_BYTES + 2) // 3 * 4
 SQL_INT_MAX = (
     2**63 - 1
 )  # the largest integer SQLite and PostgreSQL store: a larger one cannot even be looked up
@@ -75,6 +77,12 @@ class AskRequest(Strict):
     use_llm: bool = True
     document_ids: list[str] | None = Field(None, max_length=1000)
     tags: list[str] | None = Field(None, max_length=100)
+    image: str | None = Field(
+        None,
+        max_length=MAX_PHOTO_BASE64,
+        description="A photo (PNG, JPEG, WebP; base64, at most 8 MB): the text in it (a model code, an "
+        "error on a screen) is read and asked with the question. The photo is not kept.",
+    )
 
 
 class CitationOut(BaseModel):
@@ -123,6 +131,9 @@ class AnswerResponse(BaseModel):
     )
     intent: IntentOut | None = Field(
         None, description="The intent recognised (null without a live intent model); see docs/intents.md."
+    )
+    read_from_photo: str | None = Field(
+        None, description="The text read in the photo sent with the question (null without one)."
     )
 
 
@@ -378,6 +389,11 @@ class MessageRequest(Strict):
     text: str = Field(min_length=1, max_length=4000)
     use_llm: bool = True
     stream: bool = Field(False, description="Server-sent events: 'delta' ({\"text\"}) pieces, then 'turn'.")
+    image: str | None = Field(
+        None,
+        max_length=MAX_PHOTO_BASE64,
+        description="A photo (base64, at most 8 MB): its text is read and joins the message, as in /v1/ask.",
+    )
 
 
 class HumanRequest(Strict):

@@ -10,9 +10,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
+from zhiwen.errors import InvalidInput
 from zhiwen.services.golden import MIN_CHOICE_QUESTIONS, load_golden
 from zhiwen.services.golden import calibrate as run_calibration
 from zhiwen.services.ingest import IngestResult, discover
+from zhiwen.services.photos import with_photo
 from zhiwen.services.targets import CHOICE_SETTING, CONFIDENCE_SETTING
 
 documents_app = typer.Typer(help="List and delete ingested documents.")
@@ -187,13 +189,27 @@ def ask(
         help="Continue this conversation (the id an earlier answer printed), so follow-ups such as "
         "'那它多少钱？' are understood from its earlier turns.",
     ),
+    image: Path | None = typer.Option(
+        None, "--image", help="A photo (a label, an error on a screen): its text is read and asked with it."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Ask a question; get a cited answer, or a handoff when the knowledge does not support one.
 
     Each answer starts a conversation; pass its id with --conversation to ask a follow-up.
+    Example: zhiwen ask "这个错误什么意思？" --image screen.jpg
     """
-    answer = state.services().answerer.answer(
+    services = state.services()
+    if image is not None:
+        try:
+            photo = image.read_bytes()
+        except OSError as error:
+            raise InvalidInput(f"{image}: cannot read it ({error.strerror})") from None
+        read = with_photo(services.ocr, question, photo, services.settings.max_question_chars)
+        question = read.question
+        if not as_json:
+            console.print(f"[dim]read in the photo: {read.read or '(no text)'}[/]")
+    answer = services.answerer.answer(
         state.workspace(workspace).id, question, conversation_id=conversation, use_llm=not no_llm
     )
     if as_json:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import AsyncIterator
 
@@ -12,6 +14,7 @@ from sse_starlette.sse import EventSourceResponse
 from zhiwen.api.deps import AdminKey, AnyKey, MetricsDep, ServicesDep
 from zhiwen.api.observability import Metrics
 from zhiwen.api.schemas import (
+    MAX_PHOTO_BYTES,
     AnswerResponse,
     AskRequest,
     CitationOut,
@@ -24,7 +27,9 @@ from zhiwen.api.schemas import (
     SearchRequest,
     SearchResponse,
 )
+from zhiwen.errors import InvalidInput, TooLarge
 from zhiwen.services.hit_test import hit_test as run_hit_test
+from zhiwen.services.photos import with_photo
 from zhiwen.services.targets import working_id
 from zhiwen.types import Answer, Hit
 
@@ -32,8 +37,9 @@ router = APIRouter(prefix="/v1", tags=["questions"])
 STREAM_PIECE_CHARS = 12
 
 
-def answer_response(answer: Answer) -> AnswerResponse:
+def answer_response(answer: Answer, read_from_photo: str | None = None) -> AnswerResponse:
     return AnswerResponse(
+        read_from_photo=read_from_photo,
         answer_id=answer.id,
         conversation_id=answer.conversation_id,
         question=answer.question,
@@ -124,11 +130,17 @@ async def ask(
     reply that turns out to cite nothing ends as a handoff there."""
     if body.conversation_id:
         await run_in_threadpool(services.desk.bot_may_answer, key.workspace_id, body.conversation_id)
+    question, read = body.question, None
+    if body.image is not None:
+        photo = await run_in_threadpool(
+            with_photo, services.ocr, question, photo_bytes(body.image), services.settings.max_question_chars
+        )
+        question, read = photo.question, photo.read
     if not body.stream:
         answer = await run_in_threadpool(
             services.answerer.answer,
             key.workspace_id,
-            body.question,
+            question,
             body.conversation_id,
             body.document_ids,
             body.tags,
@@ -137,9 +149,9 @@ async def ask(
         observe(metrics, answer)
         turn = await run_in_threadpool(services.desk.answered, key.workspace_id, answer)
         assert turn.answer is not None
-        return answer_response(turn.answer)
+        return answer_response(turn.answer, read)
     pieces = services.answerer.stream(
-        key.workspace_id, body.question, body.conversation_id, body.document_ids, body.tags, body.use_llm
+        key.workspace_id, question, body.conversation_id, body.document_ids, body.tags, body.use_llm
     )
     first = await run_in_threadpool(next, pieces)  # errors (bad conversation id…) before the stream opens
 
@@ -160,9 +172,23 @@ async def ask(
         if not streamed:
             for start in range(0, len(piece.text), STREAM_PIECE_CHARS):
                 yield delta(piece.text[start : start + STREAM_PIECE_CHARS])
-        yield {"event": "answer", "data": answer_response(piece).model_dump_json()}
+        yield {"event": "answer", "data": answer_response(piece, read).model_dump_json()}
 
     return EventSourceResponse(events())
+
+
+def photo_bytes(encoded: str) -> bytes:
+    """A photo sent as base64 (a data: URL's prefix is allowed), or a clear error."""
+    payload = encoded.split(",", 1)[1] if encoded.startswith("data:") else encoded
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("image: not base64; send the photo's bytes in base64") from None
+    if not data:
+        raise InvalidInput("image: empty")
+    if len(data) > MAX_PHOTO_BYTES:
+        raise TooLarge(f"image: over {MAX_PHOTO_BYTES:,} bytes; send a smaller photo")
+    return data
 
 
 def observe(metrics: Metrics, answer: Answer) -> None:

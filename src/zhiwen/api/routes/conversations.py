@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
 from zhiwen.api.deps import CustomerKey, ServicesDep
-from zhiwen.api.routes.ask import answer_response
+from zhiwen.api.routes.ask import answer_response, photo_bytes
 from zhiwen.api.schemas import (
     SQL_INT_MAX,
     CitationOut,
@@ -32,6 +32,7 @@ from zhiwen.api.signals import Signals, woken
 from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.services.desk.desk import DeskState, Turn
 from zhiwen.services.keys import hash_key
+from zhiwen.services.photos import with_photo
 from zhiwen.types import ApiKey, DeskMessage
 from zhiwen.wiring import Services
 
@@ -135,12 +136,16 @@ async def send_message(
     With ``stream: true`` an LLM's reply arrives in ``delta`` events as it is written, then ``turn``."""
     _per_visitor(request, key, x_visitor_token)
     held = await run_in_threadpool(visitor_conversation, services, key, conversation_id, x_visitor_token)
+    text = body.text
+    if body.image is not None:
+        limit = min(services.settings.max_question_chars, 4000)
+        text = (
+            await run_in_threadpool(with_photo, services.ocr, text, photo_bytes(body.image), limit)
+        ).question
     if not body.stream:
-        turn = await run_in_threadpool(
-            services.desk.say, key.workspace_id, held, body.text, use_llm=body.use_llm
-        )
+        turn = await run_in_threadpool(services.desk.say, key.workspace_id, held, text, use_llm=body.use_llm)
         return turn_out(turn)
-    pieces = services.desk.say_streaming(key.workspace_id, held, body.text, use_llm=body.use_llm)
+    pieces = services.desk.say_streaming(key.workspace_id, held, text, use_llm=body.use_llm)
     first = await run_in_threadpool(next, pieces)  # a refused message fails before the stream opens
 
     async def events() -> AsyncIterator[dict[str, str]]:
