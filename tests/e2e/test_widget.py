@@ -3,6 +3,7 @@ the desk: question → handoff → the agent's reply appears in the widget → r
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -159,6 +160,30 @@ def test_the_widget_fills_a_phone_screen_and_works_from_the_keyboard(site: dict[
         assert "3" in answer.inner_text() and widget.locator(".cites summary").count() >= 1
         page.keyboard.press("Escape")
         assert panel.is_hidden()
+        browser.close()
+
+
+def test_a_customer_sends_a_photo_of_an_error_and_is_answered_from_it(site: dict[str, Any]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.api.test_photos_api import MANUAL, _screen
+
+    services, workspace = site["services"], site["workspace"]
+    services.ingest.ingest_bytes(workspace.id, "r7-errors.md", MANUAL.encode())
+    services.embedding_worker.run_until_done()
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        page = browser.new_context(locale="zh-CN").new_page()
+        widget = _open_widget(page, site["shop"])
+        widget.locator("textarea").fill("屏幕上这个是什么意思？")
+        photo = {
+            "name": "screen.jpg",
+            "mimeType": "image/jpeg",
+            "buffer": base64.b64decode(_screen("故障 E3")),
+        }
+        widget.locator(".photo-file").set_input_files(files=[photo])
+        expect(widget.locator(".msg.customer").last).to_contain_text("屏幕上这个是什么意思？ 📷")
+        expect(widget.locator(".msg.bot").last).to_contain_text("主刷被缠住", timeout=20_000)
         browser.close()
 
 

@@ -18,13 +18,15 @@
       waiting: (s) => s.expected_wait_minutes ? `排队中：第 ${s.position} 位，预计 ${s.expected_wait_minutes} 分钟` : "已留言，客服上线后回复您",
       open: (s) => `客服 ${s.assignee_name || ""} 正在为您服务`, resolved: "本次服务已结束",
       contact: "手机或邮箱", leave: "留下联系方式", rate: "为本次服务打分", comment: "想说点什么？（可选）",
-      rated: "感谢您的评价！", offline: "暂时连接不上客服系统，请稍后再试。", switchTo: "EN" },
+      rated: "感谢您的评价！", offline: "暂时连接不上客服系统，请稍后再试。", switchTo: "EN",
+      photo: "发照片", aboutPhoto: "请看这张照片", photoTooBig: "照片超过 8 MB，请换一张小一点的。" },
     en: { open: "Chat with us", close: "Close", send: "Send", placeholder: "Type your question…", human: "Talk to a person",
       title: "Customer service", sources: "Sources", helpful: "Helpful", unhelpful: "Not helpful", thanks: "Thanks!",
       waiting: (s) => s.expected_wait_minutes ? `In the queue: number ${s.position}, about ${s.expected_wait_minutes} min` : "Message left; we reply when someone is back",
       open: (s) => `${s.assignee_name || "An agent"} is helping you`, resolved: "This conversation is closed",
       contact: "Phone or e-mail", leave: "Leave contact", rate: "Rate this conversation", comment: "Anything to add? (optional)",
-      rated: "Thank you for rating us!", offline: "Cannot reach customer service right now; please try again later.", switchTo: "中文" },
+      rated: "Thank you for rating us!", offline: "Cannot reach customer service right now; please try again later.", switchTo: "中文",
+      photo: "Photo", aboutPhoto: "Please look at this photo", photoTooBig: "The photo is over 8 MB; please send a smaller one." },
   };
   let lang = (navigator.language || "zh").toLowerCase().startsWith("zh") ? "zh" : "en";
   if (script.dataset.lang === "en" || script.dataset.lang === "zh") lang = script.dataset.lang;
@@ -71,7 +73,7 @@
     form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e3e5e8; }
     textarea { flex: 1; resize: none; border: 1px solid #ccd; border-radius: 10px; padding: 8px; }
     form button { border: 0; border-radius: 10px; background: var(--accent); color: #fff; padding: 0 14px; cursor: pointer; }
-    .human { background: #fff; color: var(--accent); border: 1px solid var(--accent); }
+    .human, .photo { background: #fff; color: var(--accent); border: 1px solid var(--accent); }
     input { border: 1px solid #ccd; border-radius: 8px; padding: 4px 6px; flex: 1; min-width: 120px; }
     @media (max-width: 480px) { .panel, :host([data-position="left"]) .panel { right: 0; left: 0; bottom: 0; width: 100vw; max-width: 100vw; height: 100vh; max-height: 100vh; border-radius: 0; } }
   </style>
@@ -80,7 +82,7 @@
     <header><h2 class="title"></h2><button type="button" class="lang"></button><button type="button" class="close"></button></header>
     <div class="status" role="status" aria-live="polite"></div>
     <div class="log" aria-live="polite" aria-relevant="additions"></div>
-    <form><textarea rows="2" maxlength="4000" required></textarea><button type="submit" class="send"></button><button type="button" class="human"></button></form>
+    <form><textarea rows="2" maxlength="4000" required></textarea><button type="submit" class="send"></button><button type="button" class="photo"></button><input type="file" class="photo-file" accept="image/*" hidden><button type="button" class="human"></button></form>
   </section>`;
   const $ = (selector) => root.querySelector(selector);
   const panel = $(".panel"), log = $(".log"), box = $("textarea"), launcher = $(".launcher");
@@ -96,6 +98,7 @@
     launcher.textContent = w.open; $(".title").textContent = title();
     $(".close").textContent = "×"; $(".close").setAttribute("aria-label", w.close);
     $(".lang").textContent = w.switchTo; $(".send").textContent = w.send; $(".human").textContent = w.human;
+    $(".photo").textContent = w.photo; $(".photo-file").setAttribute("aria-label", w.photo);
     box.placeholder = w.placeholder; box.setAttribute("aria-label", w.placeholder);
     panel.setAttribute("aria-label", title());
   }
@@ -241,13 +244,15 @@
   }
 
   // The bot's reply streams into a draft bubble as it is written; the final turn replaces it.
-  async function send(text) {
+  // ``image``: a photo as a data: URL; its text is read by the server and joins the message.
+  async function send(text, image) {
     let draft = null;
     try {
       const id = await ensureConversation();
-      add({ author: "customer", text });
+      add({ author: "customer", text: image ? `${text} 📷` : text });
       const headers = { "Authorization": "Bearer " + KEY, "Content-Type": "application/json", "X-Visitor-Token": saved.visitor || "" };
-      const response = await fetch(`${API}/v1/conversations/${id}/messages`, { method: "POST", headers, body: JSON.stringify({ text, stream: true }) });
+      const body = image ? { text, stream: true, image } : { text, stream: true };
+      const response = await fetch(`${API}/v1/conversations/${id}/messages`, { method: "POST", headers, body: JSON.stringify(body) });
       if (!response.ok) {
         const body = await response.json().catch(() => ({}));
         throw new Error((body.error && body.error.message) || response.statusText);
@@ -350,6 +355,20 @@
   root.addEventListener("keydown", (e) => { if (e.key === "Escape" && !panel.hidden) toggle(false); });
   $(".lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; saved.lang = lang; remember(); label(); });
   $(".human").addEventListener("click", human);
+  $(".photo").addEventListener("click", () => $(".photo-file").click());
+  $(".photo-file").addEventListener("change", () => {
+    const file = $(".photo-file").files[0];
+    $(".photo-file").value = "";
+    if (!file) return;
+    if (file.size > 8 * 1024 * 1024) { add({ author: "system", text: words().photoTooBig }); return; }
+    const reader = new FileReader();
+    reader.onload = () => {
+      const text = box.value.trim() || words().aboutPhoto;
+      box.value = "";
+      send(text, reader.result);
+    };
+    reader.readAsDataURL(file);
+  });
   $("form").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = box.value.trim();
