@@ -209,3 +209,16 @@ def test_reading_order_joins_boxes_of_a_line_left_to_right() -> None:
         (box(100, 158), "E3"),
     ]
     assert reading_order(found) == "扫地机器人R7\nError E3"
+
+
+def test_a_tall_box_does_not_pull_the_next_line_into_its_own() -> None:
+    def box(x: float, top: float, bottom: float) -> list[list[float]]:
+        return [[x, top], [x + 80, top], [x + 80, bottom], [x, bottom]]
+
+    found = [
+        (box(10, 95, 175), "保修"),  # a large first glyph run
+        (box(100, 100, 130), "一年"),
+        (box(190, 100, 130), "整机"),
+        (box(10, 145, 175), "电池六个月"),
+    ]
+    assert reading_order(found) == "保修一年整机\n电池六个月"

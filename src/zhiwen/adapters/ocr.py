@@ -82,7 +82,7 @@ def _upright(name: str, image: Any, shrink: bool) -> Any:
 
 def reading_order(found: list[tuple[list[list[float]], str]]) -> str:
     """Recognised boxes as text: lines top to bottom, each left to right (a box joins a line when its
-    middle lies within the line's extent so far), words of Latin script separated by a space."""
+    middle lies within the line's mean extent), words of Latin script separated by a space."""
     boxes = sorted(
         (
             (min(p[1] for p in box), max(p[1] for p in box), min(p[0] for p in box), text)
@@ -90,19 +90,21 @@ def reading_order(found: list[tuple[list[list[float]], str]]) -> str:
         ),
         key=lambda b: (b[0], b[2]),
     )
-    lines: list[tuple[float, float, list[tuple[float, str]]]] = []
-    for top, bottom, left, text in boxes:
-        middle = (top + bottom) / 2
-        if lines and lines[-1][0] <= middle <= lines[-1][1]:
-            line_top, line_bottom, words = lines[-1]
-            words.append((left, text))
-            # the line's extent is the median box's, so one tall box cannot swallow the next line
-            lines[-1] = (line_top, min(line_bottom, bottom) if len(words) > 2 else line_bottom, words)
-        else:
-            lines.append((top, bottom, [(left, text)]))
+    lines: list[list[tuple[float, float, float, str]]] = []
+    for box in boxes:
+        middle = (box[0] + box[1]) / 2
+        if lines:
+            line = lines[
+                -1
+            ]  # its extent is the mean of its boxes': one tall box cannot swallow the next line
+            top, bottom = sum(b[0] for b in line) / len(line), sum(b[1] for b in line) / len(line)
+            if top <= middle <= bottom:
+                line.append(box)
+                continue
+        lines.append([box])
     rendered = []
-    for _, _, words in lines:
-        ordered = [text for _, text in sorted(words)]
+    for line in lines:
+        ordered = [b[3] for b in sorted(line, key=lambda b: b[2])]
         text = ordered[0]
         for word in ordered[1:]:
             text += (" " if text[-1:].isascii() and word[:1].isascii() else "") + word
