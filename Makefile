@@ -39,7 +39,7 @@ calibrate-default: install
 		$(foreach g,$(wildcard $(addprefix src/zhiwen/sample_kb/,golden.jsonl customers.jsonl conversations.jsonl)),--golden $(g)) \
 		> .bench/calibration.json  # the current defaults are read while drafting: replace them after
 	$(BIN)/python -c "import json; r = json.load(open('.bench/calibration.json')); \
-		[json.dump(r[k], open(f'src/zhiwen/services/default_{n}.json', 'w'), indent=2) for k, n in \
+		[json.dump(r[k], open(f'src/zhiwen/services/answers/default_{n}.json', 'w'), indent=2) for k, n in \
 		(('model', 'confidence'), ('choice_model', 'choice')) if r[k] is not None]"
 
 clean:

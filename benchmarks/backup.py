@@ -42,7 +42,7 @@ import numpy as np
 from benchmarks.common import ZHIWEN, machine
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.config import Settings
-from zhiwen.services import backup_check
+from zhiwen.services.trust import backup_check
 from zhiwen.wiring import Services, build_services
 
 ROOT = Path(__file__).resolve().parents[1]

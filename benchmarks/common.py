@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from zhiwen.services.metrics import percentile
+from zhiwen.services.lifecycle.metrics import percentile
 
 __all__ = [
     "ZHIWEN",

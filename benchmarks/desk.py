@@ -28,7 +28,7 @@ import httpx
 from benchmarks.common import cli, machine, percentile, process_rss_mb, start_server
 from zhiwen.adapters.secret_box import FernetSecretBox, new_key
 from zhiwen.services.desk.webhooks import WebhookService
-from zhiwen.services.privacy import PrivacyPolicy
+from zhiwen.services.trust.privacy import PrivacyPolicy
 from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.webhooks import SqliteWebhookStore
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore

@@ -13,14 +13,14 @@ from functools import partial
 from pathlib import Path
 
 from zhiwen.config import Settings
-from zhiwen.services.bench import load_beir
-from zhiwen.services.fusion import (
+from zhiwen.services.knowledge.fusion import (
     Candidate,
     absolute_bm25_fusion,
     reciprocal_rank_fusion,
     spread_weighted_fusion,
 )
-from zhiwen.services.metrics import ndcg_at_k
+from zhiwen.services.lifecycle.bench import load_beir
+from zhiwen.services.lifecycle.metrics import ndcg_at_k
 from zhiwen.wiring import build_services
 
 Rows = list[tuple[dict[str, int], list[Candidate], dict[str, str]]]

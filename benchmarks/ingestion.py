@@ -21,8 +21,8 @@ from benchmarks.common import machine
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.config import Settings
 from zhiwen.sample_kb import build_sample_kb
-from zhiwen.services.embedding import embedding_text
-from zhiwen.services.ingest import discover
+from zhiwen.services.knowledge.embedding import embedding_text
+from zhiwen.services.knowledge.ingest import discover
 from zhiwen.wiring import build_services
 
 WORDS = (

@@ -18,13 +18,13 @@ from pathlib import Path
 
 from benchmarks.common import machine, percentile
 from zhiwen.config import Settings
-from zhiwen.services.answer_config import AnswerConfig
-from zhiwen.services.bench import load_beir
-from zhiwen.services.golden import split_of
-from zhiwen.services.learn import train_reranker
-from zhiwen.services.metrics import ndcg_at_k
-from zhiwen.services.rerank import Reranker
-from zhiwen.services.retrieve import Retriever
+from zhiwen.services.answers.config import AnswerConfig
+from zhiwen.services.knowledge.learn import train_reranker
+from zhiwen.services.knowledge.rerank import Reranker
+from zhiwen.services.knowledge.retrieve import Retriever
+from zhiwen.services.lifecycle.bench import load_beir
+from zhiwen.services.lifecycle.golden import split_of
+from zhiwen.services.lifecycle.metrics import ndcg_at_k
 from zhiwen.wiring import build_services
 
 

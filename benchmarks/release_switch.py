@@ -21,8 +21,8 @@ from pathlib import Path
 
 from benchmarks.common import machine, percentile
 from zhiwen.config import Settings
-from zhiwen.services.bench import load_beir
-from zhiwen.services.golden import GoldenItem
+from zhiwen.services.lifecycle.bench import load_beir
+from zhiwen.services.lifecycle.golden import GoldenItem
 from zhiwen.wiring import build_services
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.common import machine
 from zhiwen.config import Settings
-from zhiwen.services.sentiment_train import CANDIDATES, SearchSettings
+from zhiwen.services.reviews.sentiment_train import CANDIDATES, SearchSettings
 from zhiwen.wiring import build_services
 
 SPEED_TEXTS = 3000

@@ -166,7 +166,7 @@ class VectorIndex(Protocol):
 
     def add_sentences(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Sequence[Vector]) -> None:
         """Store each chunk's sentence vectors (one row per sentence of
-        :func:`zhiwen.services.embedding.sentence_texts`), replacing earlier ones."""
+        :func:`zhiwen.services.knowledge.embedding.sentence_texts`), replacing earlier ones."""
         ...
 
     def sentence_scores(self, workspace_id: str, query: Vector, chunk_ids: Sequence[str]) -> dict[str, float]:

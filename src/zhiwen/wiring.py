@@ -30,38 +30,38 @@ from zhiwen.ports import (
     VectorIndex,
     WorkspaceStore,
 )
-from zhiwen.services.answer import AnswerLimits, AnswerService
-from zhiwen.services.answer_config import AnswerConfig
-from zhiwen.services.audit import AuditService
+from zhiwen.services.accounts.keys import KeyService
+from zhiwen.services.accounts.users import UserService
+from zhiwen.services.answers.config import AnswerConfig
+from zhiwen.services.answers.feedback import FeedbackService
+from zhiwen.services.answers.service import AnswerLimits, AnswerService
 from zhiwen.services.backends import Backend, redacted
 from zhiwen.services.background import BackgroundWork
-from zhiwen.services.catalog import CatalogService
-from zhiwen.services.curated import CuratedService
-from zhiwen.services.customer_data import CustomerDataService
 from zhiwen.services.desk.desk import DeskService
 from zhiwen.services.desk.webhooks import WebhookService
-from zhiwen.services.embedding import EmbeddingWorker
-from zhiwen.services.evaluate import EvalService
-from zhiwen.services.feedback import FeedbackService
-from zhiwen.services.golden_sets import GoldenSetService
-from zhiwen.services.ingest import IngestService
-from zhiwen.services.ingest_jobs import IngestJobs
 from zhiwen.services.intents.actions import IntentRouter, secrets_from_environment
 from zhiwen.services.intents.service import IntentService
-from zhiwen.services.keys import KeyService
-from zhiwen.services.privacy import PrivacyPolicy
-from zhiwen.services.recommend import RecommendationService
-from zhiwen.services.recommend_release import RecommenderModelService
-from zhiwen.services.release import ReleaseService
-from zhiwen.services.retrieve import Retriever
-from zhiwen.services.review_insights import ReviewInsights
-from zhiwen.services.review_models import LiveModels, ReviewVectors
-from zhiwen.services.reviews import ReviewService
-from zhiwen.services.secrets import SecretService
-from zhiwen.services.sentiment_release import SentimentModelService
-from zhiwen.services.targets import Targets
-from zhiwen.services.tune import TuneService
-from zhiwen.services.users import UserService
+from zhiwen.services.knowledge.curated import CuratedService
+from zhiwen.services.knowledge.embedding import EmbeddingWorker
+from zhiwen.services.knowledge.ingest import IngestService
+from zhiwen.services.knowledge.ingest_jobs import IngestJobs
+from zhiwen.services.knowledge.retrieve import Retriever
+from zhiwen.services.lifecycle.evaluate import EvalService
+from zhiwen.services.lifecycle.golden_sets import GoldenSetService
+from zhiwen.services.lifecycle.release import ReleaseService
+from zhiwen.services.lifecycle.targets import Targets
+from zhiwen.services.lifecycle.tune import TuneService
+from zhiwen.services.recommend.catalog import CatalogService
+from zhiwen.services.recommend.release import RecommenderModelService
+from zhiwen.services.recommend.service import RecommendationService
+from zhiwen.services.reviews.insights import ReviewInsights
+from zhiwen.services.reviews.live_models import LiveModels, ReviewVectors
+from zhiwen.services.reviews.sentiment_release import SentimentModelService
+from zhiwen.services.reviews.service import ReviewService
+from zhiwen.services.trust.audit import AuditService
+from zhiwen.services.trust.customer_data import CustomerDataService
+from zhiwen.services.trust.privacy import PrivacyPolicy
+from zhiwen.services.trust.secrets import SecretService
 from zhiwen.stores.sqlite import backup as store_backups
 from zhiwen.stores.sqlite import integrity
 from zhiwen.stores.sqlite.answers import SqliteAnswerStore

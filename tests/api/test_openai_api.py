@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.e2e.servers import serving
-from zhiwen.services.answer import HANDOFF_MESSAGES
+from zhiwen.services.answers.service import HANDOFF_MESSAGES
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 

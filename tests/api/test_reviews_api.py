@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from zhiwen.api import create_app
 from zhiwen.sample_reviews import generate, to_csv
 from zhiwen.services.records import MAX_FILE_BYTES
-from zhiwen.services.sentiment_train import is_held_out
+from zhiwen.services.reviews.sentiment_train import is_held_out
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 

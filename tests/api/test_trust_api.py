@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from zhiwen.adapters.secret_box import FernetSecretBox, new_key
 from zhiwen.errors import ZhiwenError
-from zhiwen.services.secrets import SecretService
+from zhiwen.services.trust.secrets import SecretService
 from zhiwen.stores.sqlite.secrets import SqliteSecretStore
 from zhiwen.types import AuditQuery
 from zhiwen.wiring import Services

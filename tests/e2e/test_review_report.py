@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from zhiwen.sample_reviews import generate, to_csv
-from zhiwen.services import review_charts
-from zhiwen.services.sentiment_train import SearchSettings
+from zhiwen.services.reviews import charts as review_charts
+from zhiwen.services.reviews.sentiment_train import SearchSettings
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 

@@ -14,9 +14,15 @@ from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput
 from zhiwen.sample_kb import build_sample_kb, golden_path
-from zhiwen.services.answer import HANDOFF_MESSAGES, AnswerLimits, AnswerService
-from zhiwen.services.evaluate import select_split
-from zhiwen.services.golden import MIN_CHOICE_QUESTIONS, answer_is_right, calibrate, load_golden, run_golden
+from zhiwen.services.answers.service import HANDOFF_MESSAGES, AnswerLimits, AnswerService
+from zhiwen.services.lifecycle.evaluate import select_split
+from zhiwen.services.lifecycle.golden import (
+    MIN_CHOICE_QUESTIONS,
+    answer_is_right,
+    calibrate,
+    load_golden,
+    run_golden,
+)
 from zhiwen.types import Answer, Workspace
 from zhiwen.wiring import Services, build_llm, build_services
 

@@ -11,7 +11,7 @@ import pytest
 
 from zhiwen.errors import Conflict, InvalidInput
 from zhiwen.ports import ReviewFilter
-from zhiwen.services.answer import AnswerLimits, AnswerService
+from zhiwen.services.answers.service import AnswerLimits, AnswerService
 from zhiwen.services.desk.desk import DeskService, Turn
 from zhiwen.services.desk.handoff import asks_for_human
 from zhiwen.services.desk.hours import BusinessHours

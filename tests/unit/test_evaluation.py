@@ -10,9 +10,10 @@ import pytest
 
 from zhiwen.adapters.llm import OpenAICompatibleLLM
 from zhiwen.errors import InvalidInput, NotFound, TooLarge
-from zhiwen.services import report
-from zhiwen.services.answer import AnswerLimits, AnswerService
-from zhiwen.services.evaluate import (
+from zhiwen.services.answers.service import AnswerLimits, AnswerService
+from zhiwen.services.knowledge.rerank import Reranker
+from zhiwen.services.lifecycle import report
+from zhiwen.services.lifecycle.evaluate import (
     EvalService,
     exact_match,
     handoff_curve,
@@ -20,9 +21,8 @@ from zhiwen.services.evaluate import (
     summarise,
     token_f1,
 )
-from zhiwen.services.golden import split_of
-from zhiwen.services.golden_sets import MAX_GOLDEN_BYTES
-from zhiwen.services.rerank import Reranker
+from zhiwen.services.lifecycle.golden import split_of
+from zhiwen.services.lifecycle.golden_sets import MAX_GOLDEN_BYTES
 from zhiwen.stores.sqlite.evals import SqliteEvalStore
 from zhiwen.types import EvalRun, Workspace
 from zhiwen.wiring import Services

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from zhiwen.errors import InvalidInput, NotFound
-from zhiwen.services.followup import Understood, in_context, may_continue, refers_back
-from zhiwen.services.golden import load_golden, run_golden
+from zhiwen.services.answers.followup import Understood, in_context, may_continue, refers_back
+from zhiwen.services.lifecycle.golden import load_golden, run_golden
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from zhiwen.services.fusion import Candidate, reciprocal_rank_fusion, spread_weighted_fusion
-from zhiwen.services.metrics import mrr_at_k, ndcg_at_k, recall_at_k
+from zhiwen.services.knowledge.fusion import Candidate, reciprocal_rank_fusion, spread_weighted_fusion
+from zhiwen.services.lifecycle.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 
 
 def test_a_keyword_match_that_stands_out_lifts_its_passage() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests import files
-from zhiwen.services.ingest import discover
+from zhiwen.services.knowledge.ingest import discover
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 

@@ -9,7 +9,7 @@ import pytest
 
 from zhiwen.errors import TooLarge
 from zhiwen.services.background import BackgroundWork
-from zhiwen.services.ingest_jobs import MAX_ATTEMPTS, NOT_RECEIVED, IngestJobs
+from zhiwen.services.knowledge.ingest_jobs import MAX_ATTEMPTS, NOT_RECEIVED, IngestJobs
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from zhiwen.errors import InvalidInput, NotFound
-from zhiwen.services.customer_data import CustomerRef
-from zhiwen.services.keys import hash_key
+from zhiwen.services.accounts.keys import hash_key
+from zhiwen.services.trust.customer_data import CustomerRef
 from zhiwen.types import ConversationFilter, Workspace
 from zhiwen.wiring import Services
 

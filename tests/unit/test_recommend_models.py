@@ -9,8 +9,8 @@ from sklearn.base import clone
 
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.sample_shop import ShopSettings, generate
-from zhiwen.services.recommend_eval import Split, evaluate, time_split
-from zhiwen.services.recommend_models import (
+from zhiwen.services.recommend.evaluate import Split, evaluate, time_split
+from zhiwen.services.recommend.models import (
     ALSRecommender,
     ContentRecommender,
     HybridRecommender,

@@ -20,15 +20,15 @@ from zhiwen.config import Settings
 from zhiwen.errors import CorruptFile, GateRefused, InvalidInput, NotFound, TooLarge, UnsupportedFormat
 from zhiwen.ports import ReviewFilter
 from zhiwen.sample_reviews import generate, to_csv
-from zhiwen.services import review_charts
-from zhiwen.services.review_import import read_reviews
-from zhiwen.services.sentiment_models import (
+from zhiwen.services.reviews import charts as review_charts
+from zhiwen.services.reviews.importer import read_reviews
+from zhiwen.services.reviews.sentiment_models import (
     EmbeddingSentimentClassifier,
     NgramSentimentClassifier,
     SharedEmbedder,
     set_embedder,
 )
-from zhiwen.services.sentiment_train import SearchSettings, held_out_metrics, is_held_out, search
+from zhiwen.services.reviews.sentiment_train import SearchSettings, held_out_metrics, is_held_out, search
 from zhiwen.stores.sqlite.reviews import SqliteReviewStore
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services, build_services

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field
 
-from zhiwen.services.privacy import MAX_DAYS
+from zhiwen.services.trust.privacy import MAX_DAYS
 from zhiwen.types import AnswerMode
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
-from zhiwen.services.audit import export_lines
+from zhiwen.services.trust.audit import export_lines
 from zhiwen.types import AuditEntry, AuditQuery
 
 audit_app = typer.Typer(

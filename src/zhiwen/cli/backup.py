@@ -16,8 +16,8 @@ from typer.core import TyperGroup
 
 from zhiwen.cli.common import JSON_HELP, console, err_console, print_json, state
 from zhiwen.errors import InvalidInput
-from zhiwen.services import backup_check
-from zhiwen.services.answer import AnswerService
+from zhiwen.services.answers.service import AnswerService
+from zhiwen.services.trust import backup_check
 from zhiwen.wiring import Services, build_services
 from zhiwen.wiring import store_backups as backup
 

@@ -15,11 +15,11 @@ from rich.table import Table
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
 from zhiwen.cli.knowledge import _progress
 from zhiwen.errors import NotFound
-from zhiwen.services.bench import evaluate_retrieval, index_corpus, load_beir
-from zhiwen.services.embedding import embedding_text
-from zhiwen.services.evaluate import select_split
-from zhiwen.services.golden import load_golden, run_golden
-from zhiwen.services.retrieve import Mode
+from zhiwen.services.knowledge.embedding import embedding_text
+from zhiwen.services.knowledge.retrieve import Mode
+from zhiwen.services.lifecycle.bench import evaluate_retrieval, index_corpus, load_beir
+from zhiwen.services.lifecycle.evaluate import select_split
+from zhiwen.services.lifecycle.golden import load_golden, run_golden
 from zhiwen.wiring import build_services
 
 app = typer.Typer(help="Measure retrieval on BEIR-layout data sets and answers on golden question sets.")

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
 from zhiwen.errors import InvalidInput
-from zhiwen.services.catalog import ImportReport
+from zhiwen.services.recommend.catalog import ImportReport
 
 catalog_app = typer.Typer(
     help="The product catalogue: items with title, description, category, price and availability.",

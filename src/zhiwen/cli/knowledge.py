@@ -11,11 +11,11 @@ from rich.table import Table
 
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
 from zhiwen.errors import InvalidInput
-from zhiwen.services.golden import MIN_CHOICE_QUESTIONS, load_golden
-from zhiwen.services.golden import calibrate as run_calibration
-from zhiwen.services.ingest import IngestResult, discover
-from zhiwen.services.photos import with_photo
-from zhiwen.services.targets import CHOICE_SETTING, CONFIDENCE_SETTING
+from zhiwen.services.answers.photos import with_photo
+from zhiwen.services.knowledge.ingest import IngestResult, discover
+from zhiwen.services.lifecycle.golden import MIN_CHOICE_QUESTIONS, load_golden
+from zhiwen.services.lifecycle.golden import calibrate as run_calibration
+from zhiwen.services.lifecycle.targets import CHOICE_SETTING, CONFIDENCE_SETTING
 
 documents_app = typer.Typer(help="List and delete ingested documents.")
 

@@ -16,9 +16,9 @@ from rich.table import Table
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
 from zhiwen.cli.feedback import actor
 from zhiwen.errors import GateRefused, InvalidInput
-from zhiwen.services import report
-from zhiwen.services.release import release_summary
-from zhiwen.services.targets import RERANKER_SETTING, Target
+from zhiwen.services.lifecycle import report
+from zhiwen.services.lifecycle.release import release_summary
+from zhiwen.services.lifecycle.targets import RERANKER_SETTING, Target
 from zhiwen.types import EvalRun, Release
 
 golden_app = typer.Typer(

@@ -17,7 +17,7 @@ from zhiwen.cli.common import (
 )
 from zhiwen.cli.feedback import actor
 from zhiwen.errors import GateRefused
-from zhiwen.services.model_family import GatedModels
+from zhiwen.services.lifecycle.model_family import GatedModels
 
 WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
 JsonOption = typer.Option(False, "--json", help=JSON_HELP)

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
-from zhiwen.services.customer_data import CustomerRef
+from zhiwen.services.trust.customer_data import CustomerRef
 
 privacy_app = typer.Typer(
     help="Customers' personal data: what is redacted where (`privacy set`), how long conversations and "

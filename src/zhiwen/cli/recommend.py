@@ -20,9 +20,9 @@ from zhiwen.cli.feedback import actor
 from zhiwen.cli.knowledge import _progress
 from zhiwen.cli.model_commands import add_gate_commands
 from zhiwen.errors import GateRefused
-from zhiwen.services.recommend import Recommendation
-from zhiwen.services.recommend_release import GATED
-from zhiwen.services.recommend_train import MODEL_NAMES
+from zhiwen.services.recommend.release import GATED
+from zhiwen.services.recommend.service import Recommendation
+from zhiwen.services.recommend.train import MODEL_NAMES
 from zhiwen.types import ModelVersion
 
 recommend_app = typer.Typer(

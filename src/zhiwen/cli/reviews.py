@@ -22,9 +22,9 @@ from zhiwen.cli.common import (
 from zhiwen.cli.feedback import actor
 from zhiwen.cli.knowledge import _progress
 from zhiwen.errors import GateRefused, InvalidInput
-from zhiwen.services import review_charts
-from zhiwen.services.review_insights import Period
-from zhiwen.services.sentiment_train import CANDIDATES, SearchSettings
+from zhiwen.services.reviews import charts as review_charts
+from zhiwen.services.reviews.insights import Period
+from zhiwen.services.reviews.sentiment_train import CANDIDATES, SearchSettings
 from zhiwen.types import SentimentModelVersion
 
 reviews_app = typer.Typer(

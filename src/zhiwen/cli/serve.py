@@ -19,7 +19,7 @@ from zhiwen.sample_reviews import generate, to_csv
 from zhiwen.sample_shop import DEMO_PRODUCTS, ShopSettings, rows_csv
 from zhiwen.sample_shop import generate as generate_shop
 from zhiwen.services.intents.definitions import parse_intent
-from zhiwen.services.sentiment_train import SearchSettings
+from zhiwen.services.reviews.sentiment_train import SearchSettings
 from zhiwen.web.shop import serve_shop
 from zhiwen.wiring import build_background
 

@@ -8,8 +8,8 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from zhiwen.services.embedding import EmbeddingWorker
-from zhiwen.services.ingest_jobs import IngestJobs
+from zhiwen.services.knowledge.embedding import EmbeddingWorker
+from zhiwen.services.knowledge.ingest_jobs import IngestJobs
 
 log = logging.getLogger(__name__)
 

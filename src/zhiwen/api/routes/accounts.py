@@ -20,7 +20,7 @@ from zhiwen.api.schemas import (
     WorkspaceOut,
 )
 from zhiwen.errors import Unauthorized
-from zhiwen.services.users import SESSION_DAYS
+from zhiwen.services.accounts.users import SESSION_DAYS
 from zhiwen.types import ApiKey, User
 
 router = APIRouter(prefix="/v1", tags=["users"])

@@ -28,9 +28,9 @@ from zhiwen.api.schemas import (
     SearchResponse,
 )
 from zhiwen.errors import InvalidInput, TooLarge
-from zhiwen.services.hit_test import hit_test as run_hit_test
-from zhiwen.services.photos import with_photo
-from zhiwen.services.targets import working_id
+from zhiwen.services.answers.photos import with_photo
+from zhiwen.services.knowledge.hit_test import hit_test as run_hit_test
+from zhiwen.services.lifecycle.targets import working_id
 from zhiwen.types import Answer, Hit
 
 router = APIRouter(prefix="/v1", tags=["questions"])

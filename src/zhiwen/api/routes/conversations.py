@@ -30,9 +30,9 @@ from zhiwen.api.schemas import (
 )
 from zhiwen.api.signals import Signals, woken
 from zhiwen.errors import InvalidInput, NotFound
+from zhiwen.services.accounts.keys import hash_key
+from zhiwen.services.answers.photos import with_photo
 from zhiwen.services.desk.desk import DeskState, Turn
-from zhiwen.services.keys import hash_key
-from zhiwen.services.photos import with_photo
 from zhiwen.types import ApiKey, DeskMessage
 from zhiwen.wiring import Services
 

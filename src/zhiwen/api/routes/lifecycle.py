@@ -34,10 +34,10 @@ from zhiwen.api.schemas import (
 )
 from zhiwen.errors import InvalidInput
 from zhiwen.ports import ProgressCallback
-from zhiwen.services import report
-from zhiwen.services.evaluate import handoff_curve
-from zhiwen.services.release import release_summary
-from zhiwen.services.targets import RERANKER_SETTING
+from zhiwen.services.lifecycle import report
+from zhiwen.services.lifecycle.evaluate import handoff_curve
+from zhiwen.services.lifecycle.release import release_summary
+from zhiwen.services.lifecycle.targets import RERANKER_SETTING
 
 router = APIRouter(prefix="/v1", tags=["evaluation and releases"])
 

@@ -21,7 +21,7 @@ from zhiwen.api.schemas import (
     ModelVersionsOut,
     Number,
 )
-from zhiwen.services.model_family import GatedModels
+from zhiwen.services.lifecycle.model_family import GatedModels
 from zhiwen.types import ModelVersion
 from zhiwen.wiring import Services
 

@@ -38,8 +38,8 @@ from zhiwen.api.schemas import (
     ZhiwenAnswerInfo,
 )
 from zhiwen.errors import InvalidInput, NotFound
-from zhiwen.services.answer import HISTORY_TURNS
-from zhiwen.services.followup import Understood
+from zhiwen.services.answers.followup import Understood
+from zhiwen.services.answers.service import HISTORY_TURNS
 from zhiwen.types import Answer, ApiKey
 from zhiwen.wiring import Services
 

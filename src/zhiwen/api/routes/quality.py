@@ -28,8 +28,8 @@ from zhiwen.api.schemas import (
     ReviewGroupOut,
     other_content,
 )
-from zhiwen.services.golden import golden_item, golden_record
-from zhiwen.services.golden_sets import MAX_GOLDEN_BYTES
+from zhiwen.services.lifecycle.golden import golden_item, golden_record
+from zhiwen.services.lifecycle.golden_sets import MAX_GOLDEN_BYTES
 
 router = APIRouter(prefix="/v1", tags=["feedback and review"])
 

@@ -18,7 +18,7 @@ from zhiwen.api.schemas import (
     SimilarItemsOut,
 )
 from zhiwen.ports import ProgressCallback
-from zhiwen.services.recommend import MAX_K
+from zhiwen.services.recommend.service import MAX_K
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 Categories = Annotated[

@@ -34,10 +34,10 @@ from zhiwen.api.schemas import (
 )
 from zhiwen.errors import NotFound
 from zhiwen.ports import ProgressCallback, ReviewFilter
-from zhiwen.services import review_charts
 from zhiwen.services.records import MAX_FILE_BYTES
-from zhiwen.services.sentiment_train import SearchSettings
-from zhiwen.services.topics import TopicModel
+from zhiwen.services.reviews import charts as review_charts
+from zhiwen.services.reviews.sentiment_train import SearchSettings
+from zhiwen.services.reviews.topics import TopicModel
 from zhiwen.types import SentimentModelVersion
 
 router = APIRouter(prefix="/v1", tags=["reviews"])

@@ -24,8 +24,8 @@ from zhiwen.api.schemas import (
     SecretPut,
     other_content,
 )
-from zhiwen.services.audit import export_lines
-from zhiwen.services.customer_data import CustomerRef
+from zhiwen.services.trust.audit import export_lines
+from zhiwen.services.trust.customer_data import CustomerRef
 from zhiwen.types import AuditQuery
 
 router = APIRouter(prefix="/v1", tags=["trust"])

@@ -21,7 +21,7 @@ from typing import Any
 
 from zhiwen.errors import Conflict, InvalidInput, NotFound, ZhiwenError
 from zhiwen.ports import AnswerStore, DeskStore, FeedbackStore, WorkspaceStore
-from zhiwen.services.answer import AnswerService
+from zhiwen.services.answers.service import AnswerService
 from zhiwen.services.desk.handoff import (
     Availability,
     asks_for_human,
@@ -32,8 +32,8 @@ from zhiwen.services.desk.handoff import (
 from zhiwen.services.desk.settings import DeskSettings
 from zhiwen.services.desk.stats import DeskFigures, GroupBy, desk_figures
 from zhiwen.services.desk.webhooks import WebhookService
-from zhiwen.services.privacy import PrivacyPolicy, outward
-from zhiwen.services.reviews import ReviewService
+from zhiwen.services.reviews.service import ReviewService
+from zhiwen.services.trust.privacy import PrivacyPolicy, outward
 from zhiwen.text.normalize import detect_language
 from zhiwen.types import (
     AgentPresence,

@@ -27,7 +27,7 @@ import httpx
 
 from zhiwen.errors import InvalidInput, ZhiwenError
 from zhiwen.ports import SecretBox, WebhookStore
-from zhiwen.services.privacy import PrivacyPolicy
+from zhiwen.services.trust.privacy import PrivacyPolicy
 from zhiwen.types import Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from sklearn import config_context
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from zhiwen.services.sentiment_models import word_terms
+from zhiwen.services.reviews.sentiment_models import word_terms
 
 Probabilities = npt.NDArray[np.float64]
 Vectors = npt.NDArray[np.float32]

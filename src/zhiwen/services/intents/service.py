@@ -15,12 +15,12 @@ import numpy as np
 
 from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.ports import DocumentStore, Embedder, ModelRegistry, WorkspaceStore
-from zhiwen.services.golden_sets import GoldenSetService
 from zhiwen.services.intents.builtin import KNOWLEDGE, builtin_intents
 from zhiwen.services.intents.classifier import IntentClassifier
 from zhiwen.services.intents.definitions import MAX_EXAMPLE_CHARS, Intent, parse_intents, read_intents
 from zhiwen.services.intents.train import Progress, TrainedIntents, evaluate, held_out_mask, train
-from zhiwen.services.model_family import ModelFamily
+from zhiwen.services.lifecycle.golden_sets import GoldenSetService
+from zhiwen.services.lifecycle.model_family import ModelFamily
 from zhiwen.types import IntentMatch, ModelVersion
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,2 @@
+"""From a customer's message to a cited answer or a handoff: choosing the passage, extracting,
+confidence, follow-ups, feedback."""

@@ -1,0 +1,212 @@
+"""Extractive answering: pick the sentence of the retrieved passages that answers the question.
+
+A sentence scores by the IDF-weighted share of the question's terms found in it or in its headings (the
+headings give every sentence its context, so sentences compete on the terms that set them apart), plus a
+bonus when the question asks for a kind of quantity (a duration, a price, a distance…) that the sentence
+states. Chinese terms match as substrings, robust to segmentation differences; English terms match exactly,
+or by a shared five-letter prefix ("swim" finds "swimming", "charger" "charging") at a discount.
+A sentence that is itself a question (FAQ-style text) stands for the answer that follows it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from zhiwen.text.normalize import detect_language
+from zhiwen.text.sentences import split_sentences
+from zhiwen.text.tokenize import keyword_tokens
+from zhiwen.types import Hit
+
+PREFIX_CREDIT = 0.8
+QUANTITY_BONUS = 0.2
+
+_UNITS = {
+    "duration": (
+        r"\d[\d.,–-]*\s*(?:个)?(?:秒|分钟|小时|天|周|个月|月|年|工作日"
+        r"|seconds?|minutes?|hours?|days?|weeks?|months?|years?|working days?)"
+    ),
+    "price": r"\d[\d.,–-]*\s*(?:元|yuan|%)|¥\s*\d",
+    "distance": r"\d[\d.,–-]*\s*(?:米|公里|厘米|毫米|mm|cm|m|km|metres?|meters?)\b",
+    "count": r"\d",
+}
+_QUESTION_TYPES = [
+    ("duration", r"多久|多长时间|几天|几个月|几年|什么时候|何时|\bhow long\b|\bhow often\b|\bwhen\b"),
+    (
+        "price",
+        r"多少钱|价格|价钱|费用|收费|运费|\bhow much\b|\bcost\b|\bprice\b|\bspend\b|\bshare\b|\bpercent",
+    ),
+    ("distance", r"多远|多高|多宽|\bhow far\b|\bhow high\b|\bhow wide\b"),
+    (
+        "count",
+        r"多少|几|多大|多重|\bhow many\b|\bhow big\b|\bhow fast\b|\bhow heavy\b|\bminimum\b|\bwhat size\b",
+    ),
+]
+_QUESTION_END = re.compile(r"[?？]$")
+_ANY_PUNCTUATION = re.compile(r"[，,：:；;、。.!?！？)）”\"]")
+SHORT_CHARS = 25
+PASSAGE_CHARS = 420
+
+
+def question_type(question: str) -> str | None:
+    for name, pattern in _QUESTION_TYPES:
+        if re.search(pattern, question, re.IGNORECASE):
+            return name
+    return None
+
+
+@dataclass(frozen=True)
+class Extract:
+    hit: Hit
+    text: str  # the sentence that answers best
+    score: float
+    passage: str = ""  # that sentence first, then the rest of its passage: what the customer reads
+    states_quantity: bool = False  # the sentence states the kind of quantity asked for (a price, a duration)
+
+
+def key_first(hit: Hit, key: str, max_chars: int = PASSAGE_CHARS) -> str:
+    """The passage of ``hit`` with ``key`` (its best sentence) first and the other sentences after it, in
+    order, as far as ``max_chars`` allows. A customer's question often turns on a condition that the key
+    sentence's neighbours state ("paid after 4 pm…", "if the whole order is returned…"), so the whole short
+    passage answers better than one sentence; the key sentence leads, so the answer still starts with it."""
+    if hit.chunk.kind == "faq":
+        return hit.chunk.text[:max_chars]
+    parts = [key]
+    length = len(key)
+    for sentence in split_sentences(hit.chunk.text):
+        if sentence in key or key in sentence:
+            continue
+        if length + len(sentence) + 1 > max_chars:
+            break
+        parts.append(sentence)
+        length += len(sentence) + 1
+    return (" " if detect_language(hit.chunk.text) == "en" else "").join(parts)
+
+
+def _prefix_match(term: str, tokens: set[str]) -> bool:
+    """Shared five-letter stem ("swim"/"swimming"), or a number with its unit ("5g"/"5ghz")."""
+    if term[0].isdigit():
+        return any(t.startswith(term) for t in tokens)
+    if len(term) < 4:
+        return False
+    return any(t.startswith(term[:5]) or (len(t) >= 4 and term.startswith(t[:5])) for t in tokens)
+
+
+class _Matcher:
+    def __init__(
+        self, question: str, weights: Mapping[str, float], emphasis: Mapping[str, float] | None = None
+    ) -> None:
+        terms = list(dict.fromkeys(keyword_tokens(question)))
+        default = min(weights.values(), default=1.0)
+        emphasis = emphasis or {}
+        self.weights = {t: weights.get(t, default) * emphasis.get(t, 1.0) for t in terms}
+        self.total = sum(self.weights.values()) or 1.0
+        kind = question_type(question)
+        self.units = re.compile(_UNITS[kind], re.IGNORECASE) if kind else None
+
+    def found(self, text: str) -> dict[str, float]:
+        """Credit (0–1) for each question term that ``text`` contains."""
+        lowered = text.lower()
+        tokens = {t for t in keyword_tokens(text) if t.isascii()}
+        credit: dict[str, float] = {}
+        for term in self.weights:
+            if not term.isascii():
+                if term in lowered:
+                    credit[term] = 1.0
+            elif term in tokens:
+                credit[term] = 1.0
+            elif _prefix_match(term, tokens):
+                credit[term] = PREFIX_CREDIT
+        return credit
+
+    def credit(self, sentence: str, heading_credit: dict[str, float]) -> dict[str, float]:
+        found = self.found(sentence)
+        return {**heading_credit, **{t: max(c, heading_credit.get(t, 0.0)) for t, c in found.items()}}
+
+    def states(self, sentence: str) -> bool:
+        """Does ``sentence`` state the kind of quantity the question asks for?"""
+        return self.units is not None and bool(self.units.search(sentence))
+
+    def score(self, sentence: str, credit: dict[str, float], local: Mapping[str, float]) -> float:
+        weights = {t: w * local.get(t, 1.0) for t, w in self.weights.items()}
+        score = sum(weights[t] * c for t, c in credit.items()) / (sum(weights.values()) or 1.0)
+        return score + (QUANTITY_BONUS if self.states(sentence) else 0.0)
+
+
+def local_weights(credits: Sequence[dict[str, float]], terms: Sequence[str]) -> dict[str, float]:
+    """Within one retrieval, a term found in every candidate sentence tells them apart no better than a
+    stop word; one found in few is what picks the answer. log(1 + N / (1 + n)), as in query-focused
+    sentence extraction."""
+    n = len(credits)
+    return {t: math.log(1 + n / (1 + sum(1 for c in credits if t in c))) for t in terms}
+
+
+def _units(sentences: list[str], headings: str) -> list[tuple[str, str]]:
+    """(text to score, text to show) for each sentence worth showing.
+
+    A question ("How long does the battery last?") or a heading-like line ("Swimming") is scored together
+    with the sentence after it and shown as that sentence; a very short sentence is shown with its follower.
+    """
+    units = []
+    for i, sentence in enumerate(sentences):
+        following = sentences[i + 1] if i + 1 < len(sentences) else ""
+        if sentence in headings:
+            continue
+        leads_in = _QUESTION_END.search(sentence) or (
+            len(sentence) < 40 and not _ANY_PUNCTUATION.search(sentence)
+        )
+        if leads_in:
+            if following and not _QUESTION_END.search(following):
+                units.append((f"{sentence} {following}", following))
+            continue
+        shown = sentence
+        if len(sentence) < SHORT_CHARS and following:
+            shown = f"{sentence}{'' if not sentence.isascii() else ' '}{following}"
+        units.append((shown, shown))
+    return units
+
+
+def prefer_language(hits: Sequence[Hit], language: str, window: int) -> list[Hit]:
+    """The top ``window`` hits written in the question's language, so answers come back in it; the best
+    hit alone when none is."""
+    return [h for h in hits[:window] if detect_language(h.chunk.text) == language] or list(hits[:1])
+
+
+def extracts_by_hit(
+    question: str,
+    hits: Sequence[Hit],
+    weights: Mapping[str, float],
+    max_chars: int = 300,
+    emphasis: Mapping[str, float] | None = None,
+) -> list[Extract]:
+    """The best sentence of each hit, in the hits' order. Terms are weighted across the sentences of all
+    the hits (:func:`local_weights`), so a sentence scores by what sets it apart from the other candidates.
+    ``emphasis`` scales terms' weights (a follow-up's earlier turns count for less than its own words).
+    Which hit answers is for :mod:`zhiwen.services.answers.choice` to decide."""
+    matcher = _Matcher(question, weights, emphasis)
+    units: list[tuple[int, str, str, dict[str, float]]] = []
+    for index, hit in enumerate(hits):
+        if hit.chunk.kind == "faq":
+            question_text = hit.chunk.question or ""
+            units.append((index, question_text, hit.chunk.text, matcher.credit(question_text, {})))
+            continue
+        headings = f"{hit.document_title} > {hit.chunk.title_path}"
+        heading_credit = matcher.found(headings)
+        for scored, shown in _units(split_sentences(hit.chunk.text), headings):
+            units.append((index, scored, shown, matcher.credit(scored, heading_credit)))
+    local = local_weights([u[3] for u in units], list(matcher.weights))
+    best: dict[int, Extract] = {}
+    for index, scored, shown, credit in units:
+        score = matcher.score(scored, credit, local)
+        if index not in best or score > best[index].score:
+            best[index] = Extract(
+                hits[index], shown[:max_chars], score, states_quantity=matcher.states(shown)
+            )
+    extracts = []
+    for index, hit in enumerate(hits):
+        chosen = best.get(index) or Extract(hit, hit.chunk.text[:max_chars], 0.0)
+        extracts.append(dataclasses.replace(chosen, passage=key_first(hit, chosen.text)))
+    return extracts

@@ -1,0 +1,249 @@
+"""Hybrid retrieval: keyword and dense candidates gathered, scored on both signals, fused, filtered."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from zhiwen.errors import InvalidInput
+from zhiwen.ports import DocumentStore, Embedder, KeywordIndex, Vector, VectorIndex
+from zhiwen.services.knowledge.embedding import embedding_text, embeds_as_query
+from zhiwen.services.knowledge.fusion import Candidate, spread_weighted_fusion
+from zhiwen.services.knowledge.rerank import DEPTH, Matrix, Memory, Reranker, candidate_features
+from zhiwen.text.sensitive import redact_secrets
+from zhiwen.types import Chunk, Hit
+
+# BM25's per-term score tends to IDF · (k1 + 1) as term frequency grows; k1 = 1.2 in FTS5 and most engines.
+KEYWORD_SATURATION = 2.2
+
+Mode = Literal["keyword", "vector", "hybrid"]
+Fusion = Callable[[Sequence[Candidate]], dict[str, float]]
+
+
+@dataclass
+class Retrieval:
+    hits: list[Hit]
+    candidates: list[Candidate]
+    query_vector: Vector | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    term_weights: dict[str, float] = field(default_factory=dict)  # IDF of the query's keyword terms
+    sentence_scores: dict[str, float] = field(default_factory=dict)  # hit's chunk id -> its best sentence
+
+
+@dataclass
+class Pool:
+    """Everything retrieval knows about one query's candidates before the final cut."""
+
+    started: float
+    by_id: dict[str, Candidate] = field(default_factory=dict)
+    fused: dict[str, float] = field(default_factory=dict)
+    query_vector: Vector | None = None
+    term_weights: dict[str, float] = field(default_factory=dict)
+    remembered: dict[str, list[float]] = field(default_factory=dict)  # content hash -> memory similarities
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: DocumentStore,
+        keywords: KeywordIndex,
+        vectors: VectorIndex,
+        embedder: Embedder,
+        candidates: int = 50,
+        fusion: Fusion = spread_weighted_fusion,
+    ) -> None:
+        self._store = store
+        self._keywords = keywords
+        self._vectors = vectors
+        self._embedder = embedder
+        self._candidates = candidates
+        self._fusion = fusion
+
+    def retrieve(
+        self,
+        workspace_id: str,
+        query: str,
+        k: int = 5,
+        mode: Mode = "hybrid",
+        document_ids: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        candidates: int | None = None,
+        fusion: Fusion | None = None,
+        reranker: Reranker | None = None,
+    ) -> Retrieval:
+        """The best ``k`` chunks. ``candidates``, ``fusion`` and ``reranker`` override the defaults (a
+        release's settings); the re-ranker needs the dense signal, so keyword mode ignores it."""
+        pool = self.pool(
+            workspace_id,
+            query,
+            k,
+            mode,
+            document_ids,
+            tags,
+            candidates,
+            fusion,
+            memory=reranker.memory if reranker else None,
+        )
+        t = time.perf_counter()
+        if reranker is not None and pool.query_vector is not None and pool.fused:
+            shortlist, features = self.shortlist(workspace_id, query, pool)
+            scores = reranker.predict(features)
+            # Re-ranked candidates go above the rest, in the model's order (its scores can be negative).
+            lift = max(pool.fused.values()) + 1.0 - float(scores.min(initial=0.0))
+            for chunk, score in zip(shortlist, scores, strict=True):
+                pool.fused[chunk.id] = lift + float(score)
+            pool.timings["rerank"] = (time.perf_counter() - t) * 1000
+        best = sorted(pool.fused, key=lambda cid: pool.fused[cid], reverse=True)[:k]
+        if pool.query_vector is not None:
+            self._score_unembedded(workspace_id, pool.query_vector, [pool.by_id[cid] for cid in best])
+        hits = self._hits(workspace_id, best, pool.fused, pool.by_id)
+        sentences: dict[str, float] = {}
+        if pool.query_vector is not None:
+            sentences = self._vectors.sentence_scores(
+                workspace_id, pool.query_vector, [h.chunk.id for h in hits]
+            )
+        pool.timings["total"] = (time.perf_counter() - pool.started) * 1000
+        return Retrieval(
+            hits, list(pool.by_id.values()), pool.query_vector, pool.timings, pool.term_weights, sentences
+        )
+
+    def shortlist(self, workspace_id: str, query: str, pool: Pool) -> tuple[list[Chunk], Matrix]:
+        """The best :data:`DEPTH` fused candidates' chunks and their re-ranking features."""
+        ranked = sorted(pool.fused, key=lambda cid: pool.fused[cid], reverse=True)[:DEPTH]
+        chunks = self._store.get_chunks(workspace_id, ranked)
+        shortlist = [pool.by_id[cid] for cid in ranked if cid in chunks]
+        features = candidate_features(query, shortlist, chunks, pool.fused, pool.remembered)
+        return [chunks[c.chunk_id] for c in shortlist], features
+
+    def pool(
+        self,
+        workspace_id: str,
+        query: str,
+        k: int = 5,
+        mode: Mode = "hybrid",
+        document_ids: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        candidates: int | None = None,
+        fusion: Fusion | None = None,
+        memory: Memory | None = None,
+        exclude_from_memory: str | None = None,
+    ) -> Pool:
+        """Keyword and dense candidates (plus those a re-ranker's memory recalls), scored and fused."""
+        if not query.strip():
+            raise InvalidInput("the query is empty")
+        if not 1 <= k <= 100:
+            raise InvalidInput("k must be between 1 and 100")
+        result = Pool(started=time.perf_counter())
+        timings = result.timings
+        restrict: set[str] | None = None
+        if document_ids:
+            restrict = self._store.chunk_ids_for_documents(workspace_id, document_ids)
+        if tags:
+            tagged = self._store.chunk_ids_with_tags(workspace_id, tags)
+            restrict = tagged if restrict is None else restrict & tagged
+        if restrict is not None and not restrict:
+            return result
+        n = max(candidates or self._candidates, k)
+
+        found = result.by_id
+        if mode in ("keyword", "hybrid"):
+            t = time.perf_counter()
+            keyword_hits = self._keywords.search(workspace_id, query, n, restrict)
+            result.term_weights = self._keywords.term_weights(workspace_id, query)
+            ceiling = KEYWORD_SATURATION * sum(result.term_weights.values())
+            for rank, (cid, score) in enumerate(keyword_hits):
+                share = score / ceiling if ceiling > 0 else 0.0
+                found[cid] = Candidate(cid, keyword=score, keyword_rank=rank, keyword_share=share)
+            timings["keyword"] = (time.perf_counter() - t) * 1000
+
+        if mode in ("vector", "hybrid"):
+            t = time.perf_counter()
+            result.query_vector = self._embedder.embed_queries([query])[0]
+            timings["embed"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            for rank, (cid, score) in enumerate(
+                self._vectors.search(workspace_id, result.query_vector, n, restrict)
+            ):
+                candidate = found.setdefault(cid, Candidate(cid))
+                candidate.vector, candidate.vector_rank = score, rank
+            if memory is not None:
+                result.remembered = memory.recall(result.query_vector, exclude_from_memory)
+                recalled = self._store.chunk_ids_by_hash(workspace_id, set(result.remembered))
+                for cid in recalled.values():
+                    if restrict is None or cid in restrict:
+                        found.setdefault(cid, Candidate(cid))
+            missing = [cid for cid, c in found.items() if c.vector is None]
+            for cid, score in self._vectors.scores(workspace_id, result.query_vector, missing).items():
+                found[cid].vector = score
+            timings["vector"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        pool = list(found.values())
+        if mode == "keyword":
+            result.fused = {c.chunk_id: c.keyword or 0.0 for c in pool}
+        elif mode == "vector":
+            result.fused = {c.chunk_id: c.vector or 0.0 for c in pool if c.vector_rank is not None}
+        else:
+            result.fused = (fusion or self._fusion)(pool)
+        timings["fuse"] = (time.perf_counter() - t) * 1000
+        return result
+
+    def _score_unembedded(self, workspace_id: str, query_vector: Vector, best: list[Candidate]) -> None:
+        """Right after an upload, the best hits may still wait for the background embedder. Embed those few
+        now (at most k), so their cosines, and the confidence built on them, are real rather than absent."""
+        waiting = [c for c in best if c.vector is None]
+        if not waiting:
+            return
+        chunks = self._store.get_chunks(workspace_id, [c.chunk_id for c in waiting])
+        for as_query in (True, False):
+            group = [
+                c for c in waiting if c.chunk_id in chunks and embeds_as_query(chunks[c.chunk_id]) == as_query
+            ]
+            if not group:
+                continue
+            embed = self._embedder.embed_queries if as_query else self._embedder.embed_passages
+            vectors = embed([embedding_text(chunks[c.chunk_id]) for c in group])
+            for candidate, vector in zip(group, vectors, strict=True):
+                candidate.vector = float(vector @ query_vector)
+
+    def _hits(
+        self, workspace_id: str, ids: list[str], fused: dict[str, float], candidates: dict[str, Candidate]
+    ) -> list[Hit]:
+        chunks = self._store.get_chunks(workspace_id, ids)
+        titles: dict[str, tuple[str, str]] = {}
+        hits = []
+        for cid in ids:
+            chunk = chunks.get(cid)
+            if chunk is None:  # deleted between search and fetch
+                continue
+            if chunk.document_id not in titles:
+                document = self._store.get_document(workspace_id, chunk.document_id)
+                titles[chunk.document_id] = (document.title, document.source)
+            title, source = titles[chunk.document_id]
+            c = candidates[cid]
+            hits.append(
+                Hit(
+                    _screened(chunk),
+                    fused[cid],
+                    c.keyword,
+                    c.vector,
+                    document_title=title,
+                    document_source=source,
+                )
+            )
+        return hits
+
+
+def _screened(chunk: Chunk) -> Chunk:
+    """The chunk with secret-like strings redacted. Ingestion redacts them before storing; this covers
+    knowledge stored by an older version, so no hit (a search result, an answer, a citation, an LLM's
+    passage) ever carries one."""
+    text = redact_secrets(chunk.text)
+    question = redact_secrets(chunk.question) if chunk.question else None
+    if not text.found and not (question and question.found):
+        return chunk
+    return dataclasses.replace(chunk, text=text.text, question=question.text if question else None)

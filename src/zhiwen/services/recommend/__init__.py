@@ -1,0 +1,1 @@
+"""The product catalogue, events and recommenders with their releases."""

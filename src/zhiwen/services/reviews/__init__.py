@@ -1,0 +1,1 @@
+"""Review import, sentiment models and their releases, insights, topics and charts."""

@@ -1,0 +1,1 @@
+"""The audit log, personal data (export, erasure, retention), sealed secrets, backup checks."""
