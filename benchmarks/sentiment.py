@@ -49,7 +49,7 @@ def main() -> None:
         started = time.perf_counter()
         model = services.sentiment.train(workspace.id, "bench", settings)
         total_s = time.perf_counter() - started
-        services.sentiment.set_gate_policy(workspace.id, {}, None)
+        services.sentiment.family.set_gate_policy(workspace.id, {}, None)
         services.sentiment.promote(workspace.id, model.version, "bench")
         with (args.dataset / "test.csv").open(encoding="utf-8", newline="") as file:
             rows = list(csv.DictReader(file))[:SPEED_TEXTS]

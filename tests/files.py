@@ -1,9 +1,12 @@
-"""Real files for tests, generated on the fly: PDF (Chinese via reportlab's CID font), DOCX, XLSX."""
+"""Real files for tests, generated on the fly: PDF (Chinese via reportlab's CID font), DOCX, XLSX, and a
+customer table with a known pattern for table models."""
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import io
+import random
 import zipfile
 from pathlib import Path
 
@@ -62,3 +65,34 @@ BILLION_LAUGHS = (
     + b']><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
     b"<w:body><w:p><w:r><w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>"
 )
+
+
+def churn_rows(n: int = 600, seed: int = 1) -> list[dict[str, str]]:
+    """Customers who leave more on monthly plans and in their first months; region says nothing."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        tenure = rng.randint(0, 72)
+        plan = rng.choice(["monthly", "monthly", "yearly", "two-year"])
+        risk = -1.2 + (1.8 if plan == "monthly" else -0.6) - 0.04 * tenure + rng.gauss(0, 0.8)
+        rows.append(
+            {
+                "customer_id": f"C{i:05d}",
+                "tenure": str(tenure),
+                "plan": plan,
+                "signed_up": f"20{20 + i % 5}-0{1 + i % 9}-1{i % 10}",
+                "region": rng.choice(["north", "south", "east", "west"]),
+                "country": "CN",
+                "monthly_fee": "" if i % 37 == 0 else f"{rng.uniform(20, 120):.2f}",
+                "left": "Yes" if risk > 0 else "No",
+            }
+        )
+    return rows
+
+
+def table_csv(rows: list[dict[str, str]], columns: list[str] | None = None) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns or list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")

@@ -44,7 +44,6 @@ from zhiwen.types import (
     Release,
     Review,
     Role,
-    SentimentModelVersion,
     Session,
     User,
     Webhook,
@@ -536,23 +535,6 @@ class ReviewStore(Protocol):
     def set_topics(self, workspace_id: str, topics: Sequence[tuple[str, int | None]]) -> None: ...
     def vectors(self, workspace_id: str, ids: Sequence[str]) -> dict[str, Vector]: ...
     def save_vectors(self, workspace_id: str, vectors: dict[str, Vector]) -> None: ...
-    def save_model(
-        self,
-        workspace_id: str,
-        kind: str,
-        labels: Sequence[str],
-        params: dict[str, Any],
-        report: dict[str, Any],
-        model: bytes | None,
-        created_by: str,
-    ) -> SentimentModelVersion: ...
-    def get_model(self, workspace_id: str, version: int) -> tuple[SentimentModelVersion, bytes | None]: ...
-    def list_models(self, workspace_id: str) -> list[SentimentModelVersion]: ...
-    def live_version(self, workspace_id: str) -> int | None: ...
-    def set_live(
-        self, workspace_id: str, version: int, action: str, actor: str, detail: dict[str, Any]
-    ) -> None: ...
-    def events(self, workspace_id: str, limit: int = 50) -> list[dict[str, Any]]: ...
     def save_topics(self, workspace_id: str, model: dict[str, Any]) -> None: ...
     def topics(self, workspace_id: str) -> dict[str, Any] | None: ...
 
@@ -612,6 +594,23 @@ class ModelRegistry(Protocol):
         self, workspace_id: str, family: str, version: int, action: str, actor: str, detail: dict[str, Any]
     ) -> None: ...
     def history(self, workspace_id: str, family: str, limit: int = 50) -> list[dict[str, Any]]: ...
+
+
+class PredictionLog(Protocol):
+    """What table models were asked and answered, kept for drift reports and audits."""
+
+    def record(
+        self,
+        workspace_id: str,
+        model: str,
+        version: int,
+        entries: Sequence[tuple[dict[str, Any], dict[str, Any]]],
+    ) -> None: ...
+    def recent(self, workspace_id: str, model: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """The latest ``limit`` entries, newest first: ``version``, ``inputs``, ``output``, ``at``."""
+        ...
+
+    def forget(self, workspace_id: str, model: str) -> int: ...
 
 
 ProgressCallback = Callable[[float], None]

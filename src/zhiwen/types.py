@@ -389,22 +389,9 @@ class Review:
 
 
 @dataclass(frozen=True)
-class SentimentModelVersion:
-    """A trained (or zero-shot) sentiment model: what it is, how it was chosen and how it scored held out."""
-
-    workspace_id: str
-    version: int
-    kind: str  # "ngram", "embedding", "blend" or "zero-shot"
-    labels: tuple[str, ...]
-    params: dict[str, Any]
-    report: dict[str, Any]  # candidates' cross-validation, held-out metrics and predictions
-    created_by: str
-    created_at: str
-
-
-@dataclass(frozen=True)
 class ModelVersion:
-    """A trained model of one family (e.g. "recommender"): what it is and how it was chosen and scored."""
+    """A trained model of one family ("recommender", "intent", "sentiment"): what it is and how it was
+    chosen and scored."""
 
     workspace_id: str
     family: str

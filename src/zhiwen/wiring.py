@@ -51,6 +51,7 @@ from zhiwen.services.lifecycle.golden_sets import GoldenSetService
 from zhiwen.services.lifecycle.release import ReleaseService
 from zhiwen.services.lifecycle.targets import Targets
 from zhiwen.services.lifecycle.tune import TuneService
+from zhiwen.services.models.service import TableModels
 from zhiwen.services.recommend.catalog import CatalogService
 from zhiwen.services.recommend.release import RecommenderModelService
 from zhiwen.services.recommend.service import RecommendationService
@@ -77,7 +78,7 @@ from zhiwen.stores.sqlite.feedback import SqliteFeedbackStore
 from zhiwen.stores.sqlite.golden import SqliteGoldenStore
 from zhiwen.stores.sqlite.jobs import SqliteJobStore
 from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
-from zhiwen.stores.sqlite.models import SqliteModelRegistry
+from zhiwen.stores.sqlite.models import SqliteModelRegistry, SqlitePredictionLog
 from zhiwen.stores.sqlite.releases import SqliteReleaseStore
 from zhiwen.stores.sqlite.reviews import SqliteReviewStore
 from zhiwen.stores.sqlite.secrets import SqliteSecretStore
@@ -134,6 +135,7 @@ class Services:
     users: UserService
     webhooks: WebhookService
     intents: IntentService
+    table_models: TableModels
     intent_router: IntentRouter
     secret_box: SecretBox
     secrets: SecretService
@@ -234,10 +236,12 @@ def build_services(
     )
     targets = Targets(workspaces, SqliteReleaseStore(db), defaults)
     catalog_store = SqliteCatalogStore(db)
-    recommenders = RecommenderModelService(catalog_store, SqliteModelRegistry(db), workspaces, embedder)
+    model_registry = SqliteModelRegistry(db)
+    recommenders = RecommenderModelService(catalog_store, model_registry, workspaces, embedder)
     recommendations = RecommendationService(catalog_store, recommenders)
     golden = GoldenSetService(SqliteGoldenStore(db))
-    intents = IntentService(workspaces, SqliteModelRegistry(db), documents, golden, embedder)
+    intents = IntentService(workspaces, model_registry, documents, golden, embedder)
+    table_models = TableModels(model_registry, workspaces, SqlitePredictionLog(db))
     intent_router = IntentRouter(
         intents,
         secrets_from_environment() if secrets is None else secrets,
@@ -258,7 +262,7 @@ def build_services(
     releases = ReleaseService(SqliteReleaseStore(db), workspaces, targets, evaluator, vectors, worker)
     review_store = SqliteReviewStore(db)
     review_vectors = ReviewVectors(review_store, embedder)
-    live_models = LiveModels(review_store, review_vectors)
+    live_models = LiveModels(model_registry, review_vectors)
     job_runner = ThreadJobRunner(jobs)
     feedback_store = SqliteFeedbackStore(db)
     reviews = ReviewService(review_store, answers, review_vectors, live_models)
@@ -289,7 +293,9 @@ def build_services(
         releases=releases,
         tuner=TuneService(answerer, golden, releases, evaluator, targets, retriever, documents, embedder),
         reviews=reviews,
-        sentiment=SentimentModelService(review_store, workspaces, review_vectors, live_models),
+        sentiment=SentimentModelService(
+            review_store, model_registry, workspaces, review_vectors, live_models
+        ),
         insights=ReviewInsights(review_store, review_vectors),
         catalog=CatalogService(catalog_store),
         recommenders=recommenders,
@@ -307,6 +313,7 @@ def build_services(
         users=UserService(SqliteUserStore(db)),
         webhooks=webhooks,
         intents=intents,
+        table_models=table_models,
         intent_router=intent_router,
         secret_box=box,
         secrets=workspace_secrets,

@@ -94,6 +94,13 @@ def test_reviews_go_from_import_to_a_promoted_model_and_a_chart(api: Api) -> Non
     )
     promoted = client.post(f"/v1/sentiment/models/{version}/promote", headers=auth["admin"])
     assert promoted.status_code == 200 and promoted.json()["passed"]
+    listed = client.get("/v1/sentiment/models", headers=auth["admin"]).json()
+    (shown,) = listed["models"]
+    assert listed["live"] == version and shown["family"] == "sentiment" and shown["report"]["labels"]
+    assert "predictions" not in shown["report"]  # one per held-out review: kept for the gate, not shown
+    assert client.get(f"/v1/sentiment/models/{version}", headers=auth["admin"]).json() == shown
+    (event,) = client.get("/v1/sentiment/history", headers=auth["admin"]).json()
+    assert (event["version"], event["action"]) == (version, "promote")
     scoring = client.post("/v1/reviews/score", headers=auth["admin"])
     assert scoring.status_code == 202
     assert _wait(client, scoring.json()["id"], auth["admin"])["result"] == {"scored": 301}

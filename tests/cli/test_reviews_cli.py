@@ -42,6 +42,17 @@ def test_a_shop_owner_goes_from_a_csv_to_a_satisfaction_report(tmp_path: Path) -
     assert "扫地机器人 X1" in table.stdout and "%" in table.stdout
     models = runner.invoke(app, ["--data-dir", str(data), "reviews", "models"])
     assert "●" in models.stdout
+    code, out = zhiwen(data, "reviews", "models", "--json")
+    (listed,) = json.loads(out)["models"]
+    assert (
+        listed["family"] == "sentiment"
+        and listed["report"]["labels"]
+        and "predictions" not in listed["report"]
+    )
+    code, out = zhiwen(data, "reviews", "gate", "--min", "macro_f1=0.5", "--json")
+    assert code == 0 and json.loads(out)["minimum"] == {"macro_f1": 0.5}
+    promoted = runner.invoke(app, ["--data-dir", str(data), "reviews", "promote", "1"])
+    assert promoted.exit_code == 0 and "zhiwen reviews score --all" in promoted.stdout
     confusion = tmp_path / "confusion.png"
     assert (
         zhiwen(data, "reviews", "show", "1", "--plot", str(confusion))[0] == 0

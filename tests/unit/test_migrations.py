@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.config import Settings
+from zhiwen.sample_reviews import generate, to_csv
+from zhiwen.services.reviews.sentiment_train import SearchSettings
 from zhiwen.stores.sqlite.db import MIGRATIONS, Database
 from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
 from zhiwen.types import ConversationFilter
@@ -21,6 +25,27 @@ def _undo_14(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE workspace_secrets")
     conn.execute("DROP INDEX reviews_customer")
     conn.execute("ALTER TABLE reviews DROP COLUMN customer")
+
+
+_SentimentRow = tuple[int, str, list[str], dict[str, Any], dict[str, Any], str, str]
+
+
+def _undo_15(conn: sqlite3.Connection) -> None:
+    """As a store before migration 15 was: sentiment models in three tables of their own (empty here),
+    none in the model registry."""
+    conn.execute("DELETE FROM model_versions WHERE family = 'sentiment'")
+    conn.execute("DELETE FROM model_live WHERE family = 'sentiment'")
+    conn.execute("DELETE FROM model_events WHERE family = 'sentiment'")
+    reviews = MIGRATIONS[2][0]  # migration 3 made them
+    assert isinstance(reviews, str)
+    for statement in reviews.split(";"):
+        if "CREATE TABLE sentiment_" in statement:
+            conn.execute(statement)
+
+
+def _undo_16(conn: sqlite3.Connection) -> None:
+    """As a store before migration 16 was: no table models' predictions."""
+    conn.execute("DROP TABLE model_predictions")
 
 
 def test_a_version_1_store_upgrades_to_one_keyword_table_per_workspace(tmp_path: Path) -> None:
@@ -63,6 +88,8 @@ def test_a_version_9_store_gets_sentence_vectors_for_the_knowledge_it_already_ha
         conn.execute("DROP TABLE sentence_vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
+        _undo_16(conn)
+        _undo_15(conn)
         _undo_14(conn)
         conn.execute("PRAGMA user_version = 9")
     services.close()
@@ -94,6 +121,8 @@ def test_a_version_10_store_keeps_its_vectors_and_numbers_them(
         conn.execute("ALTER TABLE v10 RENAME TO vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
+        _undo_16(conn)
+        _undo_15(conn)
         _undo_14(conn)
         conn.execute("PRAGMA user_version = 10")
     services.close()
@@ -118,6 +147,8 @@ def test_migration_12_keeps_waiting_conversations_in_the_queue_at_normal_priorit
     with services.db.transaction() as conn:  # desk_conversations as version 11 left it
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        _undo_16(conn)
+        _undo_15(conn)
         _undo_14(conn)
         conn.execute("PRAGMA user_version = 11")
     services.close()
@@ -140,6 +171,8 @@ def test_a_version_12_store_gets_its_answers_confidence_in_a_column(
     services.desk.answered(workspace.id, answer)
     with services.db.transaction() as conn:  # as version 12 left it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        _undo_16(conn)
+        _undo_15(conn)
         _undo_14(conn)
         conn.execute("PRAGMA user_version = 12")
     services.close()
@@ -157,6 +190,8 @@ def test_a_version_13_store_gets_an_append_only_audit_log_and_keeps_its_webhooks
     workspace = services.workspaces.create_workspace("acme")
     services.reviews.import_records(workspace.id, [{"text": "很好用", "rating": 5}], score=False)
     with services.db.transaction() as conn:  # as version 13 left it, with a webhook secret in plain text
+        _undo_16(conn)
+        _undo_15(conn)
         _undo_14(conn)
         conn.execute(
             "INSERT INTO webhooks (id, workspace_id, url, secret, events, created_at)"
@@ -176,4 +211,67 @@ def test_a_version_13_store_gets_an_append_only_audit_log_and_keeps_its_webhooks
     with upgraded.db.reading() as conn:
         (sealed,) = conn.execute("SELECT secret FROM webhooks").fetchone()
     assert upgraded.secret_box.open(sealed) == "whsec_plain"  # an older plain secret still signs
+    upgraded.close()
+
+
+def test_a_version_14_store_keeps_its_sentiment_models_the_live_one_and_their_history_in_the_registry(
+    settings: Settings, embedder: BundledE5Embedder
+) -> None:
+    services = build_services(settings, embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    services.reviews.import_file(workspace.id, "r.csv", to_csv(generate(150)), score=False)
+    trained = services.sentiment.train(workspace.id, "test", SearchSettings(candidates=("ngram",)))
+    services.sentiment.family.set_gate_policy(workspace.id, {"macro_f1": 0.5}, 0.05)
+    day = "2026-01-0{}T00:00:00Z".format
+    models: list[_SentimentRow] = [  # version, kind, labels, params, report, created_by, created_at
+        (1, "ngram", trained.report["labels"], {"C": 8.0}, {"held_out": {"reviews": 30}}, "alice", day(1)),
+        (2, "blend", ["negative", "positive"], {"w": 0.7}, {"train_reviews": 9}, "bob", day(2)),
+    ]
+    events = [  # version, action, detail, actor, at; the oldest first
+        (1, "promote", {"passed": True}, "alice", day(3)),
+        (2, "promote", {"passed": True, "failures": []}, "bob", day(4)),
+        (1, "rollback", {}, "carol", day(5)),
+    ]
+    with services.db.transaction() as conn:  # as version 14 left it: v1 live again after a rollback
+        (blob,) = conn.execute("SELECT model FROM model_versions WHERE family = 'sentiment'").fetchone()
+        _undo_16(conn)
+        _undo_15(conn)
+        for version, kind, labels, params, report, by, at in models:
+            conn.execute(
+                "INSERT INTO sentiment_models (workspace_id, version, kind, labels, params, report, model,"
+                " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (workspace.id, version, kind, *map(json.dumps, (labels, params, report)), blob, by, at),
+            )
+        for version, action, detail, actor, at in events:
+            conn.execute(
+                "INSERT INTO sentiment_events (workspace_id, version, action, detail, actor, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (workspace.id, version, action, json.dumps(detail), actor, at),
+            )
+        conn.execute("INSERT INTO sentiment_live VALUES (?, 1, ?)", (workspace.id, day(5)))
+        conn.execute("PRAGMA user_version = 14")
+    services.close()
+
+    upgraded = build_services(settings, embedder=embedder)
+    assert upgraded.db.schema_version == len(MIGRATIONS)
+    family = upgraded.sentiment.family
+    stored = family.versions(workspace.id)
+    assert [(m.version, m.kind, m.params, m.created_by, m.created_at) for m in stored] == [
+        (version, kind, params, by, at) for version, kind, _, params, _, by, at in models
+    ]
+    assert [m.report for m in stored] == [
+        {**report, "labels": labels} for _, _, labels, _, report, _, _ in models
+    ]
+    assert family.live_version(workspace.id) == 1
+    history = [
+        (e["version"], e["action"], e["detail"], e["actor"], e["at"]) for e in family.history(workspace.id)
+    ]
+    assert history == events[::-1]
+    assert family.gate_policy(workspace.id).minimum == {"macro_f1": 0.5}  # still the "sentiment_gate" setting
+    (classified,) = upgraded.reviews.classify(workspace.id, [("客服态度很差，没人回复", "")])
+    assert classified.model.startswith("v1 ")  # the live model, loaded from the registry
+    assert upgraded.sentiment.rollback(workspace.id, "dave") == 2  # the history still counts: v2 was live
+    with upgraded.db.reading() as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not {"sentiment_models", "sentiment_live", "sentiment_events"} & tables
     upgraded.close()

@@ -154,7 +154,7 @@ def test_the_zero_shot_baseline_works_before_any_model_and_says_so(
 
 def test_training_compares_candidates_by_cross_validation_and_reports_held_out_metrics(shop: Shop) -> None:
     services, workspace = shop
-    model = services.sentiment.get(workspace.id, 1)
+    model = services.sentiment.family.get(workspace.id, 1)
     report = model.report
     assert {c["candidate"] for c in report["comparison"]} == {"ngram", "embedding", "blend"}
     assert sum(c["chosen"] for c in report["comparison"]) == 1 and len(report["grid"]) >= 6
@@ -162,14 +162,15 @@ def test_training_compares_candidates_by_cross_validation_and_reports_held_out_m
     assert held["reviews"] > 60
     assert held["accuracy"] > 0.9 and held["macro_f1"] > 0.8
     assert set(held["per_label"]) == {"negative", "neutral", "positive"}
+    assert model.family == "sentiment" and report["labels"] == ["negative", "neutral", "positive"]
     assert np.asarray(held["confusion"]).sum() == held["reviews"]
     assert report["zero_shot"]["reviews"] > 0 and report["zero_shot"]["accuracy"] < held["accuracy"]
-    assert services.sentiment.live_version(workspace.id) is None  # trained is not live
+    assert services.sentiment.family.live_version(workspace.id) is None  # trained is not live
 
 
 def test_held_out_reviews_are_never_trained_on(shop: Shop) -> None:
     services, workspace = shop
-    model = services.sentiment.get(workspace.id, 1)
+    model = services.sentiment.family.get(workspace.id, 1)
     reviews = services.reviews.list_reviews(workspace.id, ReviewFilter(ids=list(model.report["predictions"])))
     assert reviews and all(is_held_out(r.text) for r in reviews)
     assert model.report["train_reviews"] + len(reviews) == 600
@@ -177,51 +178,54 @@ def test_held_out_reviews_are_never_trained_on(shop: Shop) -> None:
 
 def _always_positive(services: Services, workspace: Workspace) -> int:
     """A stored model that says "positive" to everything, evaluated on v1's held-out reviews."""
-    trained = services.sentiment.get(workspace.id, 1)
+    trained = services.sentiment.family.get(workspace.id, 1)
     ids = list(trained.report["predictions"])
     truth = [r.label or "" for r in services.reviews.list_reviews(workspace.id, ReviewFilter(ids=ids))]
-    labels = list(trained.labels)
+    labels = list(trained.report["labels"])
     always = DummyClassifier(strategy="constant", constant="positive").fit([[0]] * 3, labels)
     report = {
+        "labels": labels,
         "held_out": held_out_metrics(truth, ["positive"] * len(truth), labels),
         "predictions": dict.fromkeys(ids, "positive"),
     }
-    store = SqliteReviewStore(services.db)
-    return store.save_model(workspace.id, "ngram", labels, {}, report, pickle.dumps(always), "test").version
+    return services.sentiment.family.save(
+        workspace.id, "ngram", {}, report, pickle.dumps(always), "test"
+    ).version
 
 
 def test_the_gate_refuses_below_the_minimum_or_worse_than_live_and_rollback_is_instant(shop: Shop) -> None:
     services, workspace = shop
     bad = _always_positive(services, workspace)
-    services.sentiment.set_gate_policy(workspace.id, {"macro_f1": 0.5}, None)
+    services.sentiment.family.set_gate_policy(workspace.id, {"macro_f1": 0.5}, None)
     with pytest.raises(GateRefused) as refused:
         services.sentiment.promote(workspace.id, bad, "test")
     assert "macro_f1" in refused.value.details["failures"][0]  # type: ignore[index]
-    assert services.sentiment.live_version(workspace.id) is None
+    assert services.sentiment.family.live_version(workspace.id) is None
     with pytest.raises(InvalidInput, match="unknown gated metric"):
-        services.sentiment.set_gate_policy(workspace.id, {"recall": 0.5}, None)
+        services.sentiment.family.set_gate_policy(workspace.id, {"recall": 0.5}, None)
     assert services.sentiment.promote(workspace.id, 1, "test")["passed"]
 
-    services.sentiment.set_gate_policy(workspace.id, {"macro_f1": 0.0}, 0.02)
+    services.sentiment.family.set_gate_policy(workspace.id, {"macro_f1": 0.0}, 0.02)
     with pytest.raises(GateRefused) as refused:
         services.sentiment.promote(workspace.id, bad, "test")
     details = refused.value.details
     assert details["live"]["version"] == 1  # type: ignore[index]
     assert any("against live v1" in f for f in details["failures"])  # type: ignore[attr-defined]
-    assert services.sentiment.live_version(workspace.id) == 1
+    assert services.sentiment.family.live_version(workspace.id) == 1
 
     second = services.sentiment.train(workspace.id, "test", SearchSettings(candidates=("ngram",)))
-    services.sentiment.set_gate_policy(workspace.id, {}, 1.0)
+    services.sentiment.family.set_gate_policy(workspace.id, {}, 1.0)
     assert services.sentiment.promote(workspace.id, second.version, "test")["live"]["version"] == 1
     assert services.sentiment.rollback(workspace.id, "test") == 1
-    assert services.sentiment.live_version(workspace.id) == 1
-    assert [e["action"] for e in services.sentiment.history(workspace.id)][:2] == ["rollback", "promote"]
+    assert services.sentiment.family.live_version(workspace.id) == 1
+    history = services.sentiment.family.history(workspace.id)
+    assert [e["action"] for e in history][:2] == ["rollback", "promote"]
 
 
 def test_scoring_uses_the_live_model_and_explains_with_words_from_the_text(shop: Shop) -> None:
     services, workspace = shop
     services.sentiment.rollback(workspace.id, "test", 1)
-    live = services.sentiment.live_version(workspace.id)
+    live = services.sentiment.family.live_version(workspace.id)
     scored = services.reviews.score(workspace.id)
     assert scored == 600 and services.reviews.score(workspace.id) == 0  # nothing left unscored
     reviews = services.reviews.list_reviews(workspace.id, ReviewFilter())
@@ -368,9 +372,10 @@ def test_one_workspace_never_sees_another_workspaces_reviews_models_or_vectors(s
     store.save_vectors(shop_a.id, {review.id: np.ones(384, dtype=np.float32)})
     assert store.vectors(shop_b.id, [review.id]) == {}
     services.sentiment.train(shop_a.id, "test", SearchSettings(candidates=("ngram",)))
-    assert services.sentiment.models(shop_b.id) == [] and services.sentiment.live_version(shop_b.id) is None
+    family = services.sentiment.family
+    assert family.versions(shop_b.id) == [] and family.live_version(shop_b.id) is None
     with pytest.raises(NotFound):
-        services.sentiment.get(shop_b.id, 1)
+        family.get(shop_b.id, 1)
 
 
 def test_a_rare_label_survives_the_sampled_search() -> None:

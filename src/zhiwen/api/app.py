@@ -40,6 +40,7 @@ from zhiwen.api.routes import (
     quality,
     recommend,
     reviews,
+    table_models,
     trust,
 )
 from zhiwen.api.schemas import ErrorResponse
@@ -292,6 +293,7 @@ def create_app(
     app.include_router(catalog.router)
     app.include_router(recommend.router)
     app.include_router(intents.router)
+    app.include_router(table_models.router)
     app.include_router(conversations.router)
     app.include_router(desk.router)
     app.include_router(accounts.router)

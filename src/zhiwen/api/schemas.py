@@ -946,21 +946,6 @@ class ReviewOut(BaseModel):
     topic: int | None
 
 
-class SentimentModelOut(BaseModel):
-    version: int
-    kind: str = Field(description="ngram, embedding, blend or zero-shot.")
-    labels: list[str]
-    params: dict[str, Any]
-    report: dict[str, Any] = Field(description="Cross-validation of the candidates and held-out figures.")
-    created_by: str
-    created_at: str
-
-
-class SentimentModelsOut(BaseModel):
-    live: int | None
-    models: list[SentimentModelOut]
-
-
 class TopicOut(BaseModel):
     id: int
     name: str
@@ -1180,3 +1165,50 @@ class ExpiredOut(BaseModel):
     conversations: int
     answers: int
     events: int
+
+
+# Table models (custom models on a company's tables) ----------------------------------------------------
+
+TableModelName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="the model's name")]
+CellValue = str | int | float | bool | None
+
+
+class TableModelOut(BaseModel):
+    name: str
+    target: str
+    task: Literal["classification", "regression"]
+    drop: list[str]
+    created_by: str
+    created_at: str
+    live: int | None
+    versions: int
+
+
+class TablePredictRequest(Strict):
+    rows: list[dict[str, CellValue]] = Field(
+        min_length=1, max_length=10_000, description="one object per row: column name → value"
+    )
+    version: int | None = Field(None, ge=1, le=SQL_INT_MAX, description="default: the live version")
+    explain: bool = Field(True, description="name the columns that drove each prediction")
+
+
+class TablePredictionOut(BaseModel):
+    prediction: str | float
+    probability: float | None
+    probabilities: dict[str, float] | None
+    drivers: list[dict[str, Any]]
+    warnings: list[str]
+
+
+class TablePredictOut(BaseModel):
+    model: str
+    version: int
+    predictions: list[TablePredictionOut]
+
+
+class TableDriftOut(BaseModel):
+    version: int
+    rows: int
+    verdict: Literal["too_few", "stable", "moderate", "shifted"]
+    message: str
+    columns: list[dict[str, Any]]

@@ -22,6 +22,7 @@ from zhiwen.cli import (
     reviews,
     secrets,
     serve,
+    table_models,
     users,
 )
 from zhiwen.cli.common import err_console, state
@@ -49,6 +50,7 @@ reviews.register(app)
 catalog.register(app)
 recommend.register(app)
 intents.register(app)
+table_models.register(app)
 backup.register(app)
 audit.register(app)
 secrets.register(app)

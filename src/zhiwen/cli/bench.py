@@ -12,8 +12,15 @@ import typer
 from rich.progress import TaskID
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
-from zhiwen.cli.knowledge import _progress
+from zhiwen.cli.common import (
+    JSON_HELP,
+    WORKSPACE_HELP,
+    console,
+    err_console,
+    print_json,
+    progress_bars,
+    state,
+)
 from zhiwen.errors import NotFound
 from zhiwen.services.knowledge.embedding import embedding_text
 from zhiwen.services.knowledge.retrieve import Mode
@@ -53,7 +60,7 @@ def retrieval(
             }
         except NotFound:
             workspace = services.workspaces.create_workspace("bench")
-            with _progress() as progress:
+            with progress_bars() as progress:
                 tasks: dict[str, TaskID] = {}
 
                 def on_progress(stage: str, done: int, total: int) -> None:
@@ -75,7 +82,7 @@ def retrieval(
                 indexing["embed_tokens_per_s"] = tokens / indexing["embed_s"]
         reports = {}
         for m in modes:
-            with _progress() as progress:
+            with progress_bars() as progress:
                 task = progress.add_task(f"Querying ({m})", total=len(data.queries))
 
                 def on_query(stage: str, done: int, total: int, task: TaskID = task) -> None:
@@ -138,7 +145,7 @@ def answers(
     golden set (single questions and conversations)."""
     services = state.services()
     items = select_split(load_golden(golden), split)
-    with _progress() as progress:
+    with progress_bars() as progress:
         task = progress.add_task("Asking", total=len(items))
         report = run_golden(
             services.answerer,

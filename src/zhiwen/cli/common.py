@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress, TaskID
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput
@@ -60,6 +60,18 @@ def print_json(value: Any) -> None:
 
 WORKSPACE_HELP = "Workspace name or id."
 JSON_HELP = "Print one JSON document on stdout (progress goes to stderr)."
+
+
+def progress_bars() -> Progress:
+    """Bars for long work, on stderr (so --json output stays clean), gone when done."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
 
 
 def step_bars(progress: Progress) -> Callable[[str, float], None]:

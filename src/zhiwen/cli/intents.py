@@ -14,11 +14,11 @@ from zhiwen.cli.common import (
     console,
     print_json,
     print_verdict,
+    progress_bars,
     state,
     step_bars,
 )
 from zhiwen.cli.feedback import actor
-from zhiwen.cli.knowledge import _progress
 from zhiwen.cli.model_commands import add_gate_commands
 from zhiwen.errors import GateRefused
 from zhiwen.services.intents.definitions import ACTIONS, dump_csv, dump_yaml, parse_intent
@@ -167,7 +167,7 @@ def train(
     model is then fitted on every example as a new version (not live until promoted)."""
     services = state.services()
     workspace_id = state.workspace(workspace).id
-    with _progress() as progress:
+    with progress_bars() as progress:
         bars = step_bars(progress)
         model = services.intents.train(
             workspace_id, actor(), lambda step, done, total: bars(step, done / max(total, 1))
@@ -259,7 +259,7 @@ def show(version: int, workspace: str = WorkspaceOption, as_json: bool = JsonOpt
 
 add_gate_commands(
     intents_app,
-    lambda: state.services().intents,
+    lambda *_: state.services().intents,
     "intent model",
     GATED,
     "accuracy=0.9",

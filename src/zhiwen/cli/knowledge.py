@@ -6,10 +6,9 @@ import dataclasses
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
+from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, progress_bars, state
 from zhiwen.errors import InvalidInput
 from zhiwen.services.answers.photos import with_photo
 from zhiwen.services.knowledge.ingest import IngestResult, discover
@@ -28,17 +27,6 @@ def register(app: typer.Typer) -> None:
     app.command()(search)
     app.command()(ask)
     app.command()(calibrate)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    )
 
 
 def ingest(
@@ -65,7 +53,7 @@ def ingest(
     files = discover(paths)
     base = paths[0] if len(paths) == 1 and paths[0].is_dir() else None
     results: list[IngestResult] = []
-    with _progress() as progress:
+    with progress_bars() as progress:
         task = progress.add_task("Reading files", total=len(files))
         results = services.ingest.ingest_paths(
             workspace_id, files, tag, base=base, on_file=lambda r: progress.advance(task)

@@ -68,7 +68,7 @@ def _progress_callback(progress: Progress, label: str) -> Callable[[int, int], N
     return update
 
 
-def _progress() -> Progress:
+def progress_bars() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -183,7 +183,7 @@ def eval_run(
     """Answer the golden questions and score retrieval, answers, citations, handoff and latency.
     Default target: the working knowledge and settings (what the next release would be)."""
     workspace_id = state.workspace(workspace).id
-    with _progress() as progress:
+    with progress_bars() as progress:
         run = state.services().evaluator.run(
             _target(workspace_id, release, live),
             golden,
@@ -277,7 +277,7 @@ def eval_gate(
     services = state.services()
     workspace_id = state.workspace(workspace).id
     number = release if release is not None else _newest(workspace_id).number
-    with _progress() as progress:
+    with progress_bars() as progress:
         result = services.releases.check(workspace_id, number, _progress_callback(progress, "live release"))
     if as_json:
         print_json(result.to_dict())
@@ -348,7 +348,7 @@ def release_create(
     """Freeze the working knowledge, settings and models as the next release (a candidate; nothing changes
     for customers until `zhiwen release promote N`)."""
     workspace_id = state.workspace(workspace).id
-    with _progress() as progress:
+    with progress_bars() as progress:
         release, run = state.services().releases.create(
             workspace_id,
             actor(),
@@ -416,7 +416,7 @@ def release_promote(number: int, workspace: str = WorkspaceOption, as_json: bool
     services = state.services()
     workspace_id = state.workspace(workspace).id
     try:
-        with _progress() as progress:
+        with progress_bars() as progress:
             result = services.releases.promote(
                 workspace_id, number, actor(), _progress_callback(progress, "live release")
             )
@@ -467,7 +467,7 @@ def tune(
     """Search retrieval and answering settings with Optuna, calibrate confidence, and propose the best as a
     release candidate, evaluated on the held-out split beside the untuned settings."""
     workspace_id = state.workspace(workspace).id
-    with _progress() as progress:
+    with progress_bars() as progress:
         tasks: dict[str, Any] = {}
 
         def update(stage: str, done: int, total: int) -> None:
@@ -499,7 +499,7 @@ def rerank_train(
     as_json: bool = JsonOption,
 ) -> None:
     """Train the learned re-ranker and put it in the working settings; the next release freezes it."""
-    with _progress() as progress:
+    with progress_bars() as progress:
         result = state.services().tuner.train_reranker(
             state.workspace(workspace).id, golden, _progress_callback(progress, "training")
         )

@@ -13,11 +13,11 @@ from zhiwen.cli.common import (
     console,
     print_json,
     print_verdict,
+    progress_bars,
     state,
     step_bars,
 )
 from zhiwen.cli.feedback import actor
-from zhiwen.cli.knowledge import _progress
 from zhiwen.cli.model_commands import add_gate_commands
 from zhiwen.errors import GateRefused
 from zhiwen.services.recommend.release import GATED
@@ -60,7 +60,7 @@ def train(
     chosen = [c.strip() for c in candidates.split(",") if c.strip()]
     services = state.services()
     workspace_id = state.workspace(workspace).id
-    with _progress() as progress:
+    with progress_bars() as progress:
         bars = step_bars(progress)
         model = services.recommenders.train(
             workspace_id, actor(), chosen, lambda step, done, total: bars(step, done / max(total, 1))
@@ -135,7 +135,7 @@ def show(version: int, workspace: str = WorkspaceOption, as_json: bool = JsonOpt
 
 add_gate_commands(
     recommend_app,
-    lambda: state.services().recommenders,
+    lambda *_: state.services().recommenders,
     "recommender",
     GATED,
     "ndcg_at_k=0.1",

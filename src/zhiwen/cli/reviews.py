@@ -13,19 +13,20 @@ from zhiwen.cli.common import (
     WORKSPACE_HELP,
     console,
     err_console,
-    parse_minimums,
     print_json,
     print_verdict,
+    progress_bars,
     state,
     step_bars,
 )
 from zhiwen.cli.feedback import actor
-from zhiwen.cli.knowledge import _progress
+from zhiwen.cli.model_commands import add_gate_commands
 from zhiwen.errors import GateRefused, InvalidInput
 from zhiwen.services.reviews import charts as review_charts
 from zhiwen.services.reviews.insights import Period
+from zhiwen.services.reviews.sentiment_release import GATED
 from zhiwen.services.reviews.sentiment_train import CANDIDATES, SearchSettings
-from zhiwen.types import SentimentModelVersion
+from zhiwen.types import ModelVersion
 
 reviews_app = typer.Typer(
     help=(
@@ -67,7 +68,7 @@ def import_reviews(
     services = state.services()
     workspace_id = state.workspace(workspace).id
     reports = []
-    with _progress() as progress:
+    with progress_bars() as progress:
         for path in files or []:
             if not path.is_file():
                 raise InvalidInput(f"{path}: no such file")
@@ -117,7 +118,7 @@ def train(
     settings = SearchSettings(candidates=chosen, folds=folds, max_embedded=max_embedded)
     services = state.services()
     workspace_id = state.workspace(workspace).id
-    with _progress() as progress:
+    with progress_bars() as progress:
         model = services.sentiment.train(workspace_id, actor(), settings, from_ratings, step_bars(progress))
     verdict = None
     if promote:
@@ -135,13 +136,13 @@ def train(
         console.print(f"Not live yet: `zhiwen reviews promote {model.version}` puts it through the gate.")
 
 
-def _public(model: SentimentModelVersion) -> dict[str, object]:
+def _public(model: ModelVersion) -> dict[str, object]:
     data = dataclasses.asdict(model)
     data["report"] = {k: v for k, v in model.report.items() if k != "predictions"}
     return data
 
 
-def _print_model(model: SentimentModelVersion) -> None:
+def _print_model(model: ModelVersion) -> None:
     report = model.report
     console.print(
         f"[bold]Sentiment model v{model.version}[/]: {model.kind} {model.params}, "
@@ -181,8 +182,9 @@ def models(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None
     """Sentiment model versions with their held-out figures; the live one is marked."""
     services = state.services()
     workspace_id = state.workspace(workspace).id
-    versions = services.sentiment.models(workspace_id)
-    live = services.sentiment.live_version(workspace_id)
+    family = services.sentiment.family
+    versions = family.versions(workspace_id)
+    live = family.live_version(workspace_id)
     if as_json:
         print_json({"live": live, "models": [_public(m) for m in versions]})
         return
@@ -211,7 +213,7 @@ def show(
     as_json: bool = JsonOption,
 ) -> None:
     """One model version: the candidates it beat, held-out metrics per label, the zero-shot baseline."""
-    model = state.services().sentiment.get(state.workspace(workspace).id, version)
+    model = state.services().sentiment.family.get(state.workspace(workspace).id, version)
     held = model.report.get("held_out") or {}
     if plot is not None:
         if not held.get("reviews"):
@@ -223,50 +225,17 @@ def show(
     print_json(_public(model)) if as_json else _print_model(model)
 
 
-@reviews_app.command("promote")
-def promote(version: int, workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
-    """Make version N live if it passes the gate: the minimums (`zhiwen reviews gate`), and accuracy and
-    macro-F1 no worse than the live model's on the same held-out reviews beyond the tolerance.
-    Exit 1 if not."""
-    try:
-        verdict = state.services().sentiment.promote(state.workspace(workspace).id, version, actor())
-    except GateRefused as refused:
-        print_json(refused.details) if as_json else print_verdict(refused.details)
-        raise typer.Exit(1) from None
-    print_json(verdict) if as_json else print_verdict(verdict)
-    if not as_json:
-        console.print("Rescore stored reviews with it: `zhiwen reviews score --all`.")
-
-
-@reviews_app.command("rollback")
-def rollback(
-    version: int | None = typer.Argument(None, help="Default: the version live before this one."),
-    workspace: str = WorkspaceOption,
-) -> None:
-    """Make an earlier model live again at once (not gated: it is the way back)."""
-    live = state.services().sentiment.rollback(state.workspace(workspace).id, actor(), version)
-    console.print(f"Sentiment model v{live} is live.")
-
-
-@reviews_app.command("gate")
-def gate(
-    minimum: list[str] = typer.Option(
-        [], "--min", help="metric=value, e.g. --min macro_f1=0.9 (accuracy, macro_f1)."
-    ),
-    tolerance: float | None = typer.Option(None, help="Largest drop against the live model (default 0.02)."),
-    workspace: str = WorkspaceOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Show or set the sentiment gate's minimums and tolerance."""
-    parsed = parse_minimums(minimum, "macro_f1=0.9")
-    services = state.services()
-    workspace_id = state.workspace(workspace).id
-    policy = (
-        services.sentiment.set_gate_policy(workspace_id, parsed, tolerance)
-        if parsed or tolerance is not None
-        else services.sentiment.gate_policy(workspace_id)
-    )
-    print_json(policy.to_dict()) if as_json else console.print(policy.to_dict())
+add_gate_commands(
+    reviews_app,
+    lambda *_: state.services().sentiment,
+    "sentiment model",
+    GATED,
+    "macro_f1=0.9",
+    "Make version N live if it passes the gate: the minimums (`zhiwen reviews gate`), and accuracy and"
+    " macro-F1 no worse than the live model's on the same held-out reviews beyond the tolerance."
+    " Exit 1 if not.",
+    promoted="Rescore stored reviews with it: `zhiwen reviews score --all`.",
+)
 
 
 @reviews_app.command("score")
@@ -280,7 +249,7 @@ def score(
     """Score stored reviews with the live model (or the zero-shot baseline) and assign negative ones to
     complaint topics."""
     services = state.services()
-    with _progress() as progress:
+    with progress_bars() as progress:
         count = services.reviews.score(
             state.workspace(workspace).id, rescore=rescore_all, progress=step_bars(progress)
         )
@@ -319,7 +288,7 @@ def topics(
     services = state.services()
     workspace_id = state.workspace(workspace).id
     if build:
-        with _progress() as progress:
+        with progress_bars() as progress:
             model = services.insights.build_topics(workspace_id, k, step_bars(progress))
     else:
         found = services.insights.topics(workspace_id)

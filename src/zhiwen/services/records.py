@@ -10,7 +10,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 
 from openpyxl import load_workbook
@@ -98,12 +98,21 @@ def _csv_records(filename: str, data: bytes) -> Iterator[tuple[int, Mapping[str,
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
         raise InvalidInput(f"{filename}: no header row; the first line must name the columns")
+    _refuse_duplicates(filename, reader.fieldnames)
     try:
         for number, record in enumerate(reader, start=2):
             if any(v for v in record.values() if isinstance(v, str) and v.strip()):
                 yield number, record
     except csv.Error as error:
         raise CorruptFile(f"{filename}: not a readable CSV file ({error})") from None
+
+
+def _refuse_duplicates(filename: str, header: Sequence[str]) -> None:
+    """Two columns of one name would silently become one (the last wins): say so instead."""
+    names = [name.strip() for name in header]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise InvalidInput(f"{filename}: duplicate column name(s) in the header: {', '.join(duplicated)}")
 
 
 def _xlsx_records(filename: str, data: bytes) -> Iterator[tuple[int, Mapping[str, object]]]:
@@ -116,6 +125,7 @@ def _xlsx_records(filename: str, data: bytes) -> Iterator[tuple[int, Mapping[str
     header = [str(c).strip() if c is not None else "" for c in next(rows, ())]
     if not any(header):
         raise InvalidInput(f"{filename}: the first sheet has no header row")
+    _refuse_duplicates(filename, [h for h in header if h])
     for number, values in enumerate(rows, start=2):
         if any(v is not None and str(v).strip() for v in values):
             yield number, {h: v for h, v in zip(header, values, strict=False) if h}

@@ -122,7 +122,7 @@ def train(body: IntentTrainRequest, services: ServicesDep, key: AdminKey) -> Job
     return job_out(job)
 
 
-add_model_routes(router, "", lambda services: services.intents, "intent model")
+add_model_routes(router, "", lambda services, *_: services.intents, "intent model")
 
 
 @router.put("/{name}", response_model=IntentsOut)

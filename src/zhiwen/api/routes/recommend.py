@@ -93,4 +93,4 @@ def train(body: RecommenderTrainRequest, services: ServicesDep, key: AdminKey) -
     return job_out(job)
 
 
-add_model_routes(router, "/recommend", lambda services: services.recommenders, "recommender")
+add_model_routes(router, "/recommend", lambda services, *_: services.recommenders, "recommender")

@@ -11,21 +11,15 @@ from fastapi.responses import HTMLResponse
 
 from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor, read_upload
 from zhiwen.api.routes.documents import job_out
+from zhiwen.api.routes.model_routes import add_model_routes
 from zhiwen.api.schemas import (
-    SQL_INT_MAX,
     ClassificationOut,
     ClassifyRequest,
-    GateThresholds,
-    GateVerdictOut,
     ImportReportOut,
     JobOut,
-    LiveVersionOut,
-    ModelEventOut,
     Number,
     ReviewOut,
     ReviewsImport,
-    SentimentModelOut,
-    SentimentModelsOut,
     SentimentTrainRequest,
     TopicOut,
     TopicsOut,
@@ -38,15 +32,9 @@ from zhiwen.services.records import MAX_FILE_BYTES
 from zhiwen.services.reviews import charts as review_charts
 from zhiwen.services.reviews.sentiment_train import SearchSettings
 from zhiwen.services.reviews.topics import TopicModel
-from zhiwen.types import SentimentModelVersion
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
-
-
-def _model(model: SentimentModelVersion) -> SentimentModelOut:
-    data = dataclasses.asdict(model)
-    data["report"] = {k: v for k, v in model.report.items() if k != "predictions"}
-    return SentimentModelOut(**data)
+PREDICTIONS = ("predictions",)  # each held-out review's predicted label: for the gate, too long to show
 
 
 @router.post("/reviews", status_code=status.HTTP_201_CREATED, response_model=ImportReportOut)
@@ -141,21 +129,6 @@ def train(body: SentimentTrainRequest, services: ServicesDep, key: AdminKey) -> 
     return job_out(job)
 
 
-@router.get("/sentiment/models", response_model=SentimentModelsOut)
-def models(services: ServicesDep, key: AdminKey) -> SentimentModelsOut:
-    """The sentiment model's versions and which one is live."""
-    return SentimentModelsOut(
-        live=services.sentiment.live_version(key.workspace_id),
-        models=[_model(m) for m in services.sentiment.models(key.workspace_id)],
-    )
-
-
-@router.get("/sentiment/models/{version}", response_model=SentimentModelOut)
-def model(version: Number, services: ServicesDep, key: AdminKey) -> SentimentModelOut:
-    """One sentiment model version with its held-out report."""
-    return _model(services.sentiment.get(key.workspace_id, version))
-
-
 @router.get(
     "/sentiment/models/{version}/confusion.png",
     response_class=Response,
@@ -163,7 +136,7 @@ def model(version: Number, services: ServicesDep, key: AdminKey) -> SentimentMod
 )
 def confusion(version: Number, services: ServicesDep, key: AdminKey) -> Response:
     """The held-out confusion matrix as a PNG."""
-    found = services.sentiment.get(key.workspace_id, version)
+    found = services.sentiment.family.get(key.workspace_id, version)
     held = found.report.get("held_out") or {}
     if not held.get("reviews"):
         raise NotFound(f"v{version} has no held-out evaluation")
@@ -171,43 +144,9 @@ def confusion(version: Number, services: ServicesDep, key: AdminKey) -> Response
     return Response(png, media_type="image/png")
 
 
-@router.get("/sentiment/models/{version}/gate", response_model=GateVerdictOut)
-def gate_check(version: Number, services: ServicesDep, key: AdminKey) -> GateVerdictOut:
-    """What promoting would decide, without promoting."""
-    return GateVerdictOut(**services.sentiment.check(key.workspace_id, version))
-
-
-@router.post("/sentiment/models/{version}/promote", response_model=GateVerdictOut)
-def promote(version: Number, services: ServicesDep, key: AdminKey) -> GateVerdictOut:
-    """Make it live if it passes the gate; 409 ``gate_refused`` with the failures otherwise."""
-    return GateVerdictOut(**services.sentiment.promote(key.workspace_id, version, actor(key)))
-
-
-@router.post("/sentiment/rollback", response_model=LiveVersionOut)
-def rollback(
-    services: ServicesDep, key: AdminKey, version: Annotated[int | None, Query(ge=1, le=SQL_INT_MAX)] = None
-) -> LiveVersionOut:
-    """Make an earlier sentiment model live at once (not gated); by default the one live before."""
-    return LiveVersionOut(live=services.sentiment.rollback(key.workspace_id, actor(key), version))
-
-
-@router.get("/sentiment/history", response_model=list[ModelEventOut])
-def history(services: ServicesDep, key: AdminKey) -> list[ModelEventOut]:
-    """Promotions and rollbacks of the sentiment model, the latest first."""
-    return [ModelEventOut(**e) for e in services.sentiment.history(key.workspace_id)]
-
-
-@router.get("/sentiment/gate", response_model=GateThresholds)
-def gate_policy(services: ServicesDep, key: AdminKey) -> GateThresholds:
-    """The sentiment gate's minimums and tolerance."""
-    return GateThresholds(**services.sentiment.gate_policy(key.workspace_id).to_dict())
-
-
-@router.put("/sentiment/gate", response_model=GateThresholds)
-def set_gate_policy(body: GateThresholds, services: ServicesDep, key: AdminKey) -> GateThresholds:
-    """Change the sentiment gate's minimums and tolerance."""
-    policy = services.sentiment.set_gate_policy(key.workspace_id, body.minimum, body.tolerance)
-    return GateThresholds(**policy.to_dict())
+add_model_routes(
+    router, "/sentiment", lambda services, *_: services.sentiment, "sentiment model", PREDICTIONS
+)
 
 
 def _topics(found: TopicModel | None) -> TopicsOut:

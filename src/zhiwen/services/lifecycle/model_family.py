@@ -1,6 +1,7 @@
-"""One family of versioned models in the registry (recommenders, intent models): its versions, the live one,
-the history of promotions and rollbacks, the gate policy, and the two moves. What a family measures and how
-its gate judges a candidate stay with the family; this is the part every family shares."""
+"""One family of versioned models in the registry (recommenders, intent models, sentiment models): its
+versions, the live one, the history of promotions and rollbacks, the gate policy, and the two moves. What a
+family measures and how its gate judges a candidate stay with the family; this is the part every family
+shares."""
 
 from __future__ import annotations
 

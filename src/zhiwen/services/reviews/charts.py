@@ -5,58 +5,19 @@ from __future__ import annotations
 
 import base64
 import html
-import io
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from functools import cache
+from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib import font_manager
-from matplotlib.figure import Figure
+from zhiwen.services.charts import plt, png, style
 
 MAX_PRODUCTS = 6  # lines on one trend chart before it becomes unreadable
-
-
-@cache
-def _fonts() -> list[str]:
-    """DejaVu for Latin, then the first installed CJK font (fonts-noto-cjk on Debian) for Chinese names."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    cjk = [
-        name
-        for name in ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei")
-        if name in installed
-    ]
-    return ["DejaVu Sans", *cjk[:1]]
-
-
-@contextmanager
-def _style() -> Iterator[None]:
-    with (
-        plt.rc_context({"font.family": _fonts(), "axes.spines.top": False, "axes.spines.right": False}),
-        warnings.catch_warnings(),
-    ):
-        # Without a CJK font Chinese names draw as boxes; the chart is still worth having.
-        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
-        yield
-
-
-def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 def trend_png(summary: dict[str, Any]) -> bytes:
     """Satisfaction per period (lines) over review volume (bars), for the busiest products."""
     products = summary["products"][:MAX_PRODUCTS]
     periods = sorted({p["period"] for product in products for p in product["periods"]})
-    with _style():
+    with style():
         figure, (top, bottom) = plt.subplots(
             2, 1, figsize=(8, 5.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
         )
@@ -83,23 +44,23 @@ def trend_png(summary: dict[str, Any]) -> bytes:
             top.legend(fontsize=8, loc="lower left", ncols=min(3, len(products)))
         bottom.set_ylabel("reviews")
         bottom.set_xticks(range(len(periods)), periods, rotation=45 if len(periods) > 8 else 0, fontsize=8)
-        return _png(figure)
+        return png(figure)
 
 
 def topics_png(summary: dict[str, Any]) -> bytes:
     """Negative reviews per complaint topic."""
     topics = summary["topics"]
-    with _style():
+    with style():
         figure, axis = plt.subplots(figsize=(7, 0.45 * max(len(topics), 2) + 1))
         names = [t["name"] for t in topics][::-1]
         axis.barh(names, [t["size"] for t in topics][::-1], color="#c0504d")
         axis.set_xlabel("negative reviews (clustered sample)")
         axis.set_title("Complaint topics")
-        return _png(figure)
+        return png(figure)
 
 
 def confusion_png(labels: Sequence[str], confusion: Sequence[Sequence[int]], title: str) -> bytes:
-    with _style():
+    with style():
         figure, axis = plt.subplots(figsize=(1.3 * len(labels) + 2, 1.1 * len(labels) + 1.6))
         image = axis.imshow(confusion, cmap="Blues")
         axis.set_xticks(range(len(labels)), labels)
@@ -114,7 +75,7 @@ def confusion_png(labels: Sequence[str], confusion: Sequence[Sequence[int]], tit
                     j, i, str(count), ha="center", va="center", color="white" if count > peak / 2 else "black"
                 )
         figure.colorbar(image, ax=axis, fraction=0.046)
-        return _png(figure)
+        return png(figure)
 
 
 def _img(png: bytes, alt: str) -> str:

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from zhiwen.ports import Embedder, ReviewStore, Vector
+from zhiwen.ports import Embedder, ModelRegistry, ReviewStore, Vector
 from zhiwen.services.reviews.sentiment_models import SharedEmbedder, ZeroShotSentimentClassifier, set_embedder
 from zhiwen.types import Review
 
 EMBED_CHARS = 200  # the opening of a review carries its sentiment; longer texts cost time for little gain
 EMBED_BATCH = 32
+FAMILY = "sentiment"  # in the model registry
 ZERO_SHOT_VERSION = 0  # reviews scored by the zero-shot baseline carry model_version 0
 EMBEDDING_KINDS = ("embedding", "blend", "zero-shot")
 
@@ -103,18 +104,18 @@ def serialise(model: BaseEstimator) -> bytes:
 
 
 class LiveModels:
-    """The live sentiment model per workspace, loaded once per version; the zero-shot baseline when no
-    trained model is live."""
+    """The live sentiment model per workspace (from the model registry), loaded once per version; the
+    zero-shot baseline when no trained model is live."""
 
-    def __init__(self, store: ReviewStore, vectors: ReviewVectors) -> None:
-        self._store = store
+    def __init__(self, models: ModelRegistry, vectors: ReviewVectors) -> None:
+        self._models = models
         self._vectors = vectors
         self._cache: dict[tuple[str, int], LoadedModel] = {}
         self._lock = threading.Lock()
         self._zero_shot: LoadedModel | None = None
 
     def live(self, workspace_id: str) -> LoadedModel:
-        version = self._store.live_version(workspace_id)
+        version = self._models.live_version(workspace_id, FAMILY)
         return self.zero_shot() if version is None else self.load(workspace_id, version)
 
     def load(self, workspace_id: str, version: int) -> LoadedModel:
@@ -122,9 +123,8 @@ class LiveModels:
             cached = self._cache.get((workspace_id, version))
         if cached is not None:
             return cached
-        info, blob = self._store.get_model(workspace_id, version)
-        assert blob is not None, f"sentiment model {version} has no stored weights"
-        model = pickle.loads(blob)  # noqa: S301 - written by serialise() above, never by a user
+        info = self._models.get(workspace_id, FAMILY, version)
+        model = pickle.loads(self._models.load(workspace_id, FAMILY, version))  # noqa: S301 - our serialise()
         set_embedder(model, self._vectors.shared_embedder())
         loaded = LoadedModel(version, info.kind, model)
         with self._lock:

@@ -1,16 +1,25 @@
 """Sentiment model versions: train, evaluate held out, and promote through the same kind of gate as answer
-releases (workspace minimums, no regression beyond a tolerance against the live model), or roll back."""
+releases (workspace minimums, no regression beyond a tolerance against the live model), or roll back. The
+versions, the live one, the history and the two moves are one :class:`ModelFamily` ("sentiment") in the
+model registry; the training and the gate's side-by-side comparison are sentiment's own."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from zhiwen.errors import Conflict, GateRefused, InvalidInput, NotFound
-from zhiwen.ports import ReviewFilter, ReviewStore, WorkspaceStore
-from zhiwen.services.lifecycle.gate_policy import GatePolicy
-from zhiwen.services.reviews.live_models import LiveModels, Progress, ReviewVectors, known_vectors, serialise
+from zhiwen.errors import InvalidInput
+from zhiwen.ports import ModelRegistry, ReviewFilter, ReviewStore, WorkspaceStore
+from zhiwen.services.lifecycle.model_family import ModelFamily
+from zhiwen.services.reviews.live_models import (
+    FAMILY,
+    LiveModels,
+    Progress,
+    ReviewVectors,
+    known_vectors,
+    serialise,
+)
 from zhiwen.services.reviews.sentiment_train import (
     SearchSettings,
     embedding_rows,
@@ -18,9 +27,8 @@ from zhiwen.services.reviews.sentiment_train import (
     is_held_out,
     search,
 )
-from zhiwen.types import Review, SentimentModelVersion
+from zhiwen.types import ModelVersion, Review
 
-SENTIMENT_GATE_SETTING = "sentiment_gate"
 GATED = ("accuracy", "macro_f1")
 ZERO_SHOT_SAMPLE = 2000  # held-out reviews the zero-shot baseline is measured on (it embeds every one)
 
@@ -50,12 +58,17 @@ def training_labels(reviews: Sequence[Review], from_ratings: bool) -> list[tuple
 
 class SentimentModelService:
     def __init__(
-        self, store: ReviewStore, workspaces: WorkspaceStore, vectors: ReviewVectors, models: LiveModels
+        self,
+        store: ReviewStore,
+        models: ModelRegistry,
+        workspaces: WorkspaceStore,
+        vectors: ReviewVectors,
+        live: LiveModels,
     ) -> None:
         self._store = store
-        self._workspaces = workspaces
         self._vectors = vectors
-        self._models = models
+        self._live = live
+        self.family = ModelFamily(models, workspaces, FAMILY, GATED, command="reviews")
 
     def train(
         self,
@@ -64,7 +77,7 @@ class SentimentModelService:
         settings: SearchSettings | None = None,
         from_ratings: bool = False,
         progress: Progress | None = None,
-    ) -> SentimentModelVersion:
+    ) -> ModelVersion:
         """Search, fit on the training split, evaluate on the held-out split; stored as a new version that
         is not live until promoted."""
         settings = settings or SearchSettings()
@@ -97,6 +110,7 @@ class SentimentModelService:
             "grid": result.grid,
             "from_ratings": from_ratings,
             "train_seconds": round(trained_seconds, 1),
+            "labels": labels,
         }
         if held_out:
             if result.kind != "ngram":
@@ -110,8 +124,8 @@ class SentimentModelService:
             sample = len(held_out) if result.kind != "ngram" else ZERO_SHOT_SAMPLE
             report["zero_shot"] = self._zero_shot_baseline(workspace_id, held_out, sample)
         report["seconds"] = round(time.perf_counter() - started, 1)
-        return self._store.save_model(
-            workspace_id, result.kind, labels, result.params, report, serialise(result.model), actor
+        return self.family.save(
+            workspace_id, result.kind, result.params, report, serialise(result.model), actor
         )
 
     def _zero_shot_baseline(
@@ -123,46 +137,24 @@ class SentimentModelService:
         if not binary:
             return {"reviews": 0}
         known = self._vectors.ensure(workspace_id, [r for r, _ in binary])
-        zero_shot = self._models.zero_shot().model
+        zero_shot = self._live.zero_shot().model
         with known_vectors(known):
             predicted = zero_shot.predict([(r.text, r.product) for r, _ in binary])
         return held_out_metrics(
             [label for _, label in binary], [str(p) for p in predicted], ["negative", "positive"]
         )
 
-    def models(self, workspace_id: str) -> list[SentimentModelVersion]:
-        return self._store.list_models(workspace_id)
-
-    def get(self, workspace_id: str, version: int) -> SentimentModelVersion:
-        return self._store.get_model(workspace_id, version)[0]
-
-    def live_version(self, workspace_id: str) -> int | None:
-        return self._store.live_version(workspace_id)
-
-    def history(self, workspace_id: str) -> list[dict[str, Any]]:
-        return self._store.events(workspace_id)
-
-    def gate_policy(self, workspace_id: str) -> GatePolicy:
-        return GatePolicy.from_dict(self._workspaces.get_setting(workspace_id, SENTIMENT_GATE_SETTING))
-
-    def set_gate_policy(
-        self, workspace_id: str, minimum: Mapping[str, float], tolerance: float | None
-    ) -> GatePolicy:
-        policy = self.gate_policy(workspace_id).updated(minimum, tolerance, GATED)
-        self._workspaces.put_setting(workspace_id, SENTIMENT_GATE_SETTING, policy.to_dict())
-        return policy
-
     def check(self, workspace_id: str, version: int) -> dict[str, Any]:
         """The gate's verdict: metrics against the minimums, and against the live model on the same
         held-out reviews (re-scored by the live model when their held-out sets differ)."""
-        candidate = self.get(workspace_id, version)
+        candidate = self.family.get(workspace_id, version)
         held = candidate.report.get("held_out") or {}
         failures = []
         if not held.get("reviews"):
             failures.append("no held-out evaluation: label some reviews and train again")
-        policy = self.gate_policy(workspace_id)
+        policy = self.family.gate_policy(workspace_id)
         failures += policy.below_minimum(held)
-        live_version = self._store.live_version(workspace_id)
+        live_version = self.family.live_version(workspace_id)
         live_metrics: dict[str, Any] | None = None
         if held.get("reviews") and live_version is not None and live_version != version:
             candidate_metrics, live_metrics = self._side_by_side(workspace_id, candidate, live_version)
@@ -176,7 +168,7 @@ class SentimentModelService:
         }
 
     def _side_by_side(
-        self, workspace_id: str, candidate: SentimentModelVersion, live_version: int
+        self, workspace_id: str, candidate: ModelVersion, live_version: int
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         ids = list(candidate.report.get("predictions", {}))
         reviews = {r.id: r for r in self._store.reviews(workspace_id, ReviewFilter(ids=ids))}
@@ -184,14 +176,14 @@ class SentimentModelService:
         common = [i for i in ids if i in truth]
         if not common:
             raise InvalidInput(f"the held-out reviews of v{candidate.version} are gone; train again")
-        live = self._models.load(workspace_id, live_version)
+        live = self._live.load(workspace_id, live_version)
         samples = [(reviews[i].text, reviews[i].product) for i in common]
         known = (
             self._vectors.ensure(workspace_id, [reviews[i] for i in common]) if live.needs_embeddings else {}
         )
         with known_vectors(known):
             live_predicted = [str(p) for p in live.model.predict(samples)]
-        labels = list(candidate.labels)
+        labels = list(candidate.report["labels"])
         truths = [str(truth[i]) for i in common]
         candidate_predicted = [candidate.report["predictions"][i] for i in common]
         return (
@@ -200,32 +192,10 @@ class SentimentModelService:
         )
 
     def promote(self, workspace_id: str, version: int, actor: str) -> dict[str, Any]:
-        verdict = self.check(workspace_id, version)
-        if not verdict["passed"]:
-            failures = "; ".join(verdict["failures"])
-            raise GateRefused(f"sentiment model v{version} fails the gate: {failures}", verdict)
-        self._store.set_live(workspace_id, version, "promote", actor, verdict)
-        return verdict
+        return self.family.promote(workspace_id, version, actor, self.check)
 
     def rollback(self, workspace_id: str, actor: str, version: int | None = None) -> int:
-        """Make an earlier live version live again at once, not gated: the emergency exit. Default: the one
-        before. A version never live is refused: only promotion, through the gate, makes a version live."""
-        if version is None:
-            current = self._store.live_version(workspace_id)
-            earlier = [
-                e["version"] for e in self._store.events(workspace_id, 1000) if e["version"] != current
-            ]
-            if not earlier:
-                raise NotFound("no earlier live sentiment model to roll back to; see `zhiwen reviews models`")
-            version = int(earlier[0])
-        self.get(workspace_id, version)
-        events = self._store.events(workspace_id, 100_000)
-        if not any(e["version"] == version and e["action"] in ("promote", "rollback") for e in events):
-            raise Conflict(
-                f"sentiment model v{version} has never been live: promote it, so the gate judges it"
-            )
-        self._store.set_live(workspace_id, version, "rollback", actor, {})
-        return version
+        return self.family.rollback(workspace_id, actor, version)
 
 
 def _sample_for_embedding(train: Sequence[tuple[Review, str]], settings: SearchSettings) -> list[Review]:

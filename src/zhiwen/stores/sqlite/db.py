@@ -591,6 +591,40 @@ MIGRATIONS: list[list[Migration]] = [
     """,
         _append_only_audit,
     ],
+    # 15: sentiment models join the model registry as family "sentiment": the same version numbers, their
+    # labels kept in the report (``report.labels``), the live pointer and the history in its order; the
+    # three tables of their own go. Their gate stays the setting "sentiment_gate".
+    [
+        """
+    INSERT INTO model_versions (workspace_id, family, version, kind, params, report, model, created_by,
+        created_at)
+        SELECT workspace_id, 'sentiment', version, kind, params, json_set(report, '$.labels', json(labels)),
+            model, created_by, created_at FROM sentiment_models;
+    INSERT INTO model_live (workspace_id, family, version, since)
+        SELECT workspace_id, 'sentiment', version, since FROM sentiment_live;
+    INSERT INTO model_events (workspace_id, family, version, action, detail, actor, at)
+        SELECT workspace_id, 'sentiment', version, action, detail, actor, at FROM sentiment_events
+        ORDER BY id;
+    DROP TABLE sentiment_events;
+    DROP TABLE sentiment_live;
+    DROP TABLE sentiment_models
+    """
+    ],
+    # 16: table models' predictions, for drift reports (newest first by id).
+    [
+        """
+    CREATE TABLE model_predictions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        inputs TEXT NOT NULL,
+        output TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX model_predictions_recent ON model_predictions(workspace_id, model, id)
+    """
+    ],
 ]
 
 

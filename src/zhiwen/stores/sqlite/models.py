@@ -1,10 +1,11 @@
-"""Trained model versions by family (e.g. "recommender"), each workspace's live version, and the history of
-promotions and rollbacks."""
+"""Trained model versions by family (e.g. "recommender"), each workspace's live version, the history of
+promotions and rollbacks, and the log of table models' predictions."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from zhiwen.errors import NotFound
@@ -127,3 +128,56 @@ class SqliteModelRegistry:
                 (workspace_id, family, limit),
             ).fetchall()
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+
+class SqlitePredictionLog:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record(
+        self,
+        workspace_id: str,
+        model: str,
+        version: int,
+        entries: Sequence[tuple[dict[str, Any], dict[str, Any]]],
+    ) -> None:
+        now = utc_now()
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO model_predictions (workspace_id, model, version, inputs, output, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        workspace_id,
+                        model,
+                        version,
+                        json.dumps(inputs, ensure_ascii=False, default=str),
+                        json.dumps(output, ensure_ascii=False),
+                        now,
+                    )
+                    for inputs, output in entries
+                ],
+            )
+
+    def recent(self, workspace_id: str, model: str, limit: int = 1000) -> list[dict[str, Any]]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT version, inputs, output, at FROM model_predictions"
+                " WHERE workspace_id = ? AND model = ? ORDER BY id DESC LIMIT ?",
+                (workspace_id, model, limit),
+            ).fetchall()
+        return [
+            {
+                "version": r["version"],
+                "inputs": json.loads(r["inputs"]),
+                "output": json.loads(r["output"]),
+                "at": r["at"],
+            }
+            for r in rows
+        ]
+
+    def forget(self, workspace_id: str, model: str) -> int:
+        with self._db.transaction() as conn:
+            return conn.execute(
+                "DELETE FROM model_predictions WHERE workspace_id = ? AND model = ?", (workspace_id, model)
+            ).rowcount

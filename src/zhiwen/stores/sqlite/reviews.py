@@ -1,4 +1,4 @@
-"""Reviews, their embeddings, sentiment model versions (with a live pointer) and complaint topics."""
+"""Reviews, their embeddings and complaint topics (sentiment model versions live in the model registry)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from zhiwen.errors import NotFound
 from zhiwen.ports import ReviewFilter, Vector
 from zhiwen.stores.sqlite.db import Database
-from zhiwen.types import Review, SentimentModelVersion, utc_now
+from zhiwen.types import Review, utc_now
 
 _IDS_PER_QUERY = 500
 _REVIEW_COLUMNS = (
@@ -24,19 +23,6 @@ _REVIEW_COLUMNS = (
 
 def _review(row: sqlite3.Row) -> Review:
     return Review(**{key: row[key] for key in row.keys()})  # noqa: SIM118 - sqlite3.Row is not a mapping
-
-
-def _model(row: sqlite3.Row) -> SentimentModelVersion:
-    return SentimentModelVersion(
-        workspace_id=row["workspace_id"],
-        version=row["version"],
-        kind=row["kind"],
-        labels=tuple(json.loads(row["labels"])),
-        params=json.loads(row["params"]),
-        report=json.loads(row["report"]),
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-    )
 
 
 def _where(workspace_id: str, query: ReviewFilter) -> tuple[str, list[Any]]:
@@ -157,96 +143,6 @@ class SqliteReviewStore:
                 "INSERT OR REPLACE INTO review_vectors (workspace_id, review_id, vector) VALUES (?, ?, ?)",
                 [(workspace_id, i, v.astype(np.float16).tobytes()) for i, v in vectors.items()],
             )
-
-    def save_model(
-        self,
-        workspace_id: str,
-        kind: str,
-        labels: Sequence[str],
-        params: dict[str, Any],
-        report: dict[str, Any],
-        model: bytes | None,
-        created_by: str,
-    ) -> SentimentModelVersion:
-        with self._db.transaction() as conn:
-            version = 1 + int(
-                conn.execute(
-                    "SELECT coalesce(max(version), 0) FROM sentiment_models WHERE workspace_id = ?",
-                    (workspace_id,),
-                ).fetchone()[0]
-            )
-            conn.execute(
-                "INSERT INTO sentiment_models (workspace_id, version, kind, labels, params, report, model,"
-                " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    workspace_id,
-                    version,
-                    kind,
-                    json.dumps(list(labels)),
-                    json.dumps(params, ensure_ascii=False),
-                    json.dumps(report, ensure_ascii=False),
-                    model,
-                    created_by,
-                    utc_now(),
-                ),
-            )
-            row = conn.execute(
-                "SELECT * FROM sentiment_models WHERE workspace_id = ? AND version = ?",
-                (workspace_id, version),
-            ).fetchone()
-        return _model(row)
-
-    def get_model(self, workspace_id: str, version: int) -> tuple[SentimentModelVersion, bytes | None]:
-        with self._db.reading() as conn:
-            row = conn.execute(
-                "SELECT * FROM sentiment_models WHERE workspace_id = ? AND version = ?",
-                (workspace_id, version),
-            ).fetchone()
-        if row is None:
-            raise NotFound(f"no sentiment model version {version}; see `zhiwen reviews models`")
-        return _model(row), row["model"]
-
-    def list_models(self, workspace_id: str) -> list[SentimentModelVersion]:
-        with self._db.reading() as conn:
-            rows = conn.execute(
-                "SELECT workspace_id, version, kind, labels, params, report, created_by, created_at"
-                " FROM sentiment_models WHERE workspace_id = ? ORDER BY version",
-                (workspace_id,),
-            ).fetchall()
-        return [_model(r) for r in rows]
-
-    def live_version(self, workspace_id: str) -> int | None:
-        with self._db.reading() as conn:
-            row = conn.execute(
-                "SELECT version FROM sentiment_live WHERE workspace_id = ?", (workspace_id,)
-            ).fetchone()
-        return None if row is None else int(row[0])
-
-    def set_live(
-        self, workspace_id: str, version: int, action: str, actor: str, detail: dict[str, Any]
-    ) -> None:
-        now = utc_now()
-        with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO sentiment_live (workspace_id, version, since) VALUES (?, ?, ?)"
-                " ON CONFLICT (workspace_id)"
-                " DO UPDATE SET version = excluded.version, since = excluded.since",
-                (workspace_id, version, now),
-            )
-            conn.execute(
-                "INSERT INTO sentiment_events (workspace_id, version, action, detail, actor, at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (workspace_id, version, action, json.dumps(detail, ensure_ascii=False), actor, now),
-            )
-
-    def events(self, workspace_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        with self._db.reading() as conn:
-            rows = conn.execute(
-                "SELECT version, action, detail, actor, at FROM sentiment_events WHERE workspace_id = ?"
-                " ORDER BY id DESC LIMIT ?",
-                (workspace_id, limit),
-            ).fetchall()
-        return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
 
     def save_topics(self, workspace_id: str, model: dict[str, Any]) -> None:
         with self._db.transaction() as conn:

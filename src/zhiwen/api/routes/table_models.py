@@ -1,0 +1,253 @@
+"""Custom models on a company's tables: profile a file, create a model and train versions (jobs), the shared
+lifecycle (versions, gate, promote, rollback, history), predictions with the columns that drove them, the
+prediction log, input drift, and the calibration and importance charts. All need an admin key.
+
+``GET /v1/models`` stays the OpenAI-compatible list; table models are listed at ``GET /v1/custom-models``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+
+from zhiwen.api.deps import AdminKey, ServicesDep, actor, read_upload
+from zhiwen.api.routes.documents import job_out
+from zhiwen.api.routes.model_routes import add_model_routes
+from zhiwen.api.schemas import (
+    JobOut,
+    Number,
+    TableDriftOut,
+    TableModelName,
+    TableModelOut,
+    TablePredictionOut,
+    TablePredictOut,
+    TablePredictRequest,
+    other_content,
+)
+from zhiwen.ports import ProgressCallback
+from zhiwen.services.models import charts
+from zhiwen.services.models.service import TableModels
+from zhiwen.services.models.train import DEFAULT_BUDGET_SECONDS, Progress, TrainSettings
+from zhiwen.services.records import MAX_FILE_BYTES
+from zhiwen.types import ModelVersion
+
+router = APIRouter(prefix="/v1", tags=["table models"])
+TableFile = Annotated[UploadFile, File(description="CSV, XLSX or JSONL, UTF-8 or GBK, a header row first")]
+Budget = Annotated[float, Form(ge=5, le=3600, description="seconds for the search of settings")]
+Promote = Annotated[bool, Form(description="promote the new version if it passes the gate")]
+
+
+def _drop(value: str) -> list[str]:
+    return [c.strip() for c in value.split(",") if c.strip()]
+
+
+def _model_out(models: TableModels, workspace_id: str, name: str) -> TableModelOut:
+    definition = models.definition(workspace_id, name)
+    family = models.named(workspace_id, name).family
+    return TableModelOut(
+        name=name,
+        target=definition["target"],
+        task=definition["task"],
+        drop=definition.get("drop", []),
+        created_by=definition["created_by"],
+        created_at=definition["created_at"],
+        live=family.live_version(workspace_id),
+        versions=len(family.versions(workspace_id)),
+    )
+
+
+@router.post("/models/profile")
+def profile(
+    services: ServicesDep,
+    key: AdminKey,
+    file: TableFile,
+    target: Annotated[str, Form(min_length=1, max_length=200, description="the column to predict")],
+    drop: Annotated[str, Form(max_length=5000, description="columns to leave out, comma-separated")] = "",
+) -> dict[str, object]:
+    """What Zhiwen sees in the table before training: each column's kind and missing values, the task,
+    likely leakage, warnings; 400 with the reason when nothing can be learned."""
+    data = read_upload(file, MAX_FILE_BYTES)
+    return services.table_models.profile(file.filename or "table.csv", data, target, _drop(drop)).to_dict()
+
+
+def _train_job(
+    services: ServicesDep,
+    workspace_id: str,
+    name: str,
+    promote: bool,
+    train: Callable[[Progress], ModelVersion],
+    kind: str,
+) -> JobOut:
+    job = services.jobs.create_job(workspace_id, kind)
+
+    def work(progress: ProgressCallback) -> dict[str, object]:
+        version = train(lambda _step, done: progress(min(done, 0.99)))
+        result: dict[str, object] = {
+            "model": name,
+            "version": version.version,
+            "chosen": version.kind,
+            "held_out": version.report.get("held_out"),
+        }
+        if promote:
+            named = services.table_models.named(workspace_id, name)
+            verdict = named.check(workspace_id, version.version)
+            result["gate"] = verdict
+            if verdict["passed"]:
+                named.promote(workspace_id, version.version, version.created_by)
+        return result
+
+    services.job_runner.submit(job, work)
+    return job_out(job)
+
+
+@router.post("/models", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
+def create(
+    services: ServicesDep,
+    key: AdminKey,
+    file: TableFile,
+    name: Annotated[TableModelName, Form()],
+    target: Annotated[str, Form(min_length=1, max_length=200, description="the column to predict")],
+    drop: Annotated[str, Form(max_length=5000, description="columns to leave out, comma-separated")] = "",
+    budget_seconds: Budget = DEFAULT_BUDGET_SECONDS,
+    promote: Promote = False,
+) -> JobOut:
+    """Create a table model and train its first version as a job; poll ``/v1/jobs/{id}``. The table is
+    checked first: a bad file, an unknown target or a name in use is refused here, not in the job."""
+    data = read_upload(file, MAX_FILE_BYTES)
+    filename = file.filename or "table.csv"
+    models = services.table_models
+    models.check_new(key.workspace_id, name, filename, data, target, _drop(drop))
+    settings = TrainSettings(budget_seconds=budget_seconds)
+    return _train_job(
+        services,
+        key.workspace_id,
+        name,
+        promote,
+        lambda progress: models.create(
+            key.workspace_id, name, filename, data, target, actor(key), _drop(drop), settings, progress
+        ),
+        "table-model-create",
+    )
+
+
+@router.get("/custom-models", response_model=list[TableModelOut])
+def list_models(services: ServicesDep, key: AdminKey) -> list[TableModelOut]:
+    """The workspace's table models with their live version."""
+    models = services.table_models
+    return [
+        _model_out(models, key.workspace_id, name) for name in sorted(models.definitions(key.workspace_id))
+    ]
+
+
+@router.get("/models/{name}", response_model=TableModelOut)
+def show(name: TableModelName, services: ServicesDep, key: AdminKey) -> TableModelOut:
+    return _model_out(services.table_models, key.workspace_id, name)
+
+
+@router.delete("/models/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def delete(name: TableModelName, services: ServicesDep, key: AdminKey) -> Response:
+    """Forget the model and its prediction log (its versions stay on record)."""
+    services.table_models.delete(key.workspace_id, name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/models/{name}/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
+def train(
+    name: TableModelName,
+    services: ServicesDep,
+    key: AdminKey,
+    file: TableFile,
+    budget_seconds: Budget = DEFAULT_BUDGET_SECONDS,
+    promote: Promote = False,
+) -> JobOut:
+    """Train a new version from a (new or grown) table with the same target, as a job."""
+    data = read_upload(file, MAX_FILE_BYTES)
+    filename = file.filename or "table.csv"
+    models = services.table_models
+    models.definition(key.workspace_id, name)
+    settings = TrainSettings(budget_seconds=budget_seconds)
+    return _train_job(
+        services,
+        key.workspace_id,
+        name,
+        promote,
+        lambda progress: models.train(key.workspace_id, name, filename, data, actor(key), settings, progress),
+        "table-model-train",
+    )
+
+
+@router.post("/models/{name}/predict", response_model=TablePredictOut)
+def predict(
+    name: TableModelName, body: TablePredictRequest, services: ServicesDep, key: AdminKey
+) -> TablePredictOut:
+    """Predict one row or a batch with the live version (or ``version``): the prediction, its probability,
+    the columns that drove it, and warnings such as a category never seen in training. A missing column
+    or a value of the wrong type is refused with the row and the column named."""
+    version, predictions = services.table_models.predict(
+        key.workspace_id, name, body.rows, body.version, body.explain
+    )
+    return TablePredictOut(
+        model=name, version=version, predictions=[TablePredictionOut(**p.to_dict()) for p in predictions]
+    )
+
+
+@router.get("/models/{name}/predictions")
+def predictions(
+    name: TableModelName,
+    services: ServicesDep,
+    key: AdminKey,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[dict[str, object]]:
+    """The latest logged predictions with their inputs, newest first."""
+    return services.table_models.predictions(key.workspace_id, name, limit)
+
+
+@router.get("/models/{name}/drift", response_model=TableDriftOut)
+def drift(
+    name: TableModelName,
+    services: ServicesDep,
+    key: AdminKey,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+) -> TableDriftOut:
+    """The live version's latest inputs against its training rows, column by column (PSI)."""
+    return TableDriftOut(**services.table_models.drift(key.workspace_id, name, limit))
+
+
+@router.get(
+    "/models/{name}/versions/{version}/calibration.png",
+    response_class=Response,
+    responses=other_content("The held-out calibration curve", "image/png"),
+)
+def calibration(name: TableModelName, version: Number, services: ServicesDep, key: AdminKey) -> Response:
+    found = services.table_models.named(key.workspace_id, name).family.get(key.workspace_id, version)
+    return Response(
+        charts.calibration_png(found.report, f"{name} v{version}, held out"), media_type="image/png"
+    )
+
+
+@router.get(
+    "/models/{name}/versions/{version}/importance.png",
+    response_class=Response,
+    responses=other_content("The columns the model leans on", "image/png"),
+)
+def importance(name: TableModelName, version: Number, services: ServicesDep, key: AdminKey) -> Response:
+    found = services.table_models.named(key.workspace_id, name).family.get(key.workspace_id, version)
+    return Response(
+        charts.importance_png(found.report, f"{name} v{version}, held out"), media_type="image/png"
+    )
+
+
+def _model_name(name: TableModelName) -> str:
+    return name
+
+
+add_model_routes(
+    router,
+    "/models/{name}",
+    lambda services, workspace_id, name: services.table_models.named(workspace_id, name),
+    "table model",
+    collection="versions",
+    scope=_model_name,
+)
