@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tests.files import churn_rows, table_csv
+from tests.files import churn_rows, table_csv, xlsx
 from zhiwen.errors import Conflict, GateRefused, InvalidInput, NotFound, TooLarge, UnsupportedFormat
 from zhiwen.services.models.profile import column_kind
 from zhiwen.services.models.train import TrainSettings, is_held_out
@@ -107,8 +107,9 @@ def test_training_compares_candidates_and_measures_on_rows_it_never_saw(
 ) -> None:
     model = services.table_models.named(workspace.id, "churn").family.get(workspace.id, churn)
     report = model.report
-    assert set(report["comparison"]) == {"baseline", "linear", "lightgbm"}
-    assert report["chosen"] in ("linear", "lightgbm")
+    assert set(report["comparison"]) == {"baseline", "linear", "lightgbm", "blend"}
+    assert report["chosen"] in ("linear", "lightgbm", "blend")
+    assert set(report["held_out_candidates"]) == {"baseline", "linear", "lightgbm", "blend"} - {report["chosen"]}
     rows = churn_rows()
     held = [r for r in rows if is_held_out(r, "left")]
     assert report["rows"] == {"train": 600 - len(held), "held_out": len(held)}
@@ -278,3 +279,11 @@ def test_column_kinds_read_numbers_dates_and_ids() -> None:
         == "text"
     )
     assert column_kind("empty", ["", "NA", None])[0] == "empty"
+
+
+def test_an_xlsx_table_is_read_like_a_csv(services: Services) -> None:
+    rows = churn_rows(120)
+    columns = list(rows[0])
+    workbook = xlsx([columns, *([r[c] for c in columns] for r in rows)])
+    found = services.table_models.profile("customers.xlsx", workbook, "left")
+    assert found.rows == 120 and {c.name: c.kind for c in found.columns}["plan"] == "categorical"

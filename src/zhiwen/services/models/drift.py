@@ -67,10 +67,7 @@ class DriftReference:
         columns: list[dict[str, Any]] = []
         for ref in self.columns:
             now = _shares(ref, [row.get(ref.name) for row in rows])
-            psi = sum(
-                (n - t) * math.log(n / t)
-                for t, n in zip(ref.shares, now, strict=True)
-            )
+            psi = sum((n - t) * math.log(n / t) for t, n in zip(ref.shares, now, strict=True))
             # Two samples of one distribution still differ: PSI's expectation then is about
             # (bins - 1) × (1/n + 1/N), which is judged against the thresholds no more.
             noise = (len(ref.shares) - 1) * (1 / len(rows) + 1 / max(self.rows, 1))
@@ -119,4 +116,4 @@ def _shares(ref: ColumnReference, cells: Sequence[object]) -> list[float]:
     # Half a row in every bin (Laplace smoothing): with a few dozen rows an empty bin is chance, not a
     # distribution that lost a value, and an unsmoothed zero weighs log(1/floor) in the index.
     counts += 0.5
-    return (counts / counts.sum()).tolist()
+    return [float(v) for v in counts / counts.sum()]

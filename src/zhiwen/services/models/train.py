@@ -29,6 +29,7 @@ FOLDS = 5
 DEFAULT_BUDGET_SECONDS = 60.0
 LINEAR_SHARE = 0.2  # of the search budget; the rest goes to the trees
 CANDIDATES = ("baseline", "linear", "lightgbm")
+BLEND_WEIGHTS = (0.25, 0.5, 0.75)  # of the linear model, tried when both it and the trees are candidates
 Progress = Callable[[str, float], None]
 
 
@@ -74,6 +75,8 @@ def train_table(
     comparison = {}
     for name in settings.candidates:
         comparison[name] = search.run(name, x_dev, report_progress)
+    if {"linear", "lightgbm"} <= set(comparison):
+        comparison["blend"] = search.blend(comparison)
     winner = _winner(comparison)
     report_progress(f"fitting {winner}, measuring on held-out rows", 0.5)
     estimator = search.fit(winner, comparison[winner]["params"], x_dev, y_dev)
@@ -118,7 +121,6 @@ def train_table(
         }
         report["importance"] = importance(model, x_held, y_held, seed=settings.seed)
     report["train_seconds"] = round(time.perf_counter() - started, 1)
-    model.estimator = _single_threaded(model.estimator)
     return Trained(model, report)
 
 
@@ -149,7 +151,8 @@ def _targets(
 def _winner(comparison: dict[str, dict[str, Any]]) -> str:
     """The best cross-validated score; a simpler candidate wins a tie (within 0.001)."""
     best = max(v["cv"] for v in comparison.values())
-    return next(name for name in CANDIDATES if name in comparison and comparison[name]["cv"] >= best - 0.001)
+    order = (*CANDIDATES, "blend")
+    return next(name for name in order if name in comparison and comparison[name]["cv"] >= best - 0.001)
 
 
 def _platt(oof: npt.NDArray[np.float64], y: npt.NDArray[Any]) -> Platt:
@@ -164,13 +167,6 @@ def _scores(task: str, estimator: Any, x: Matrix) -> npt.NDArray[np.float64]:
     if task == "regression":
         return np.asarray(estimator.predict(x), dtype=np.float64)
     return np.asarray(estimator.predict_proba(x), dtype=np.float64)
-
-
-def _single_threaded(estimator: Any) -> Any:
-    """One row at a time is served faster by one thread than by a pool woken for it."""
-    if hasattr(estimator, "set_params") and "n_jobs" in estimator.get_params():
-        estimator.set_params(n_jobs=1)
-    return estimator
 
 
 class _Search:
@@ -230,7 +226,10 @@ class _Search:
             progress(step, min(1.0, (time.perf_counter() - started) / budget))
             return score
 
-        study.optimize(objective, n_trials=200 if name == "lightgbm" else 30, timeout=max(budget, 0.5))
+        # A setting that cannot fit these data (e.g. spline knots on a column of few values) fails its
+        # trial only.
+        trials = 200 if name == "lightgbm" else 30
+        study.optimize(objective, n_trials=trials, timeout=max(budget, 0.5), catch=(ValueError,))
         self.oof[name] = best["oof"]
         progress(step, 1.0)
         return {"cv": round(best["cv"], 5), "params": best["params"], "trials": len(study.trials)}
@@ -255,7 +254,27 @@ class _Search:
             return float(roc_auc_score(self.y, oof[:, 1]))
         return float(roc_auc_score(self.y, oof, multi_class="ovr", labels=list(range(len(self.classes)))))
 
+    def blend(self, comparison: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The linear model and the trees averaged, the weight chosen on their out-of-fold scores."""
+        scored = []
+        for weight in BLEND_WEIGHTS:
+            scored.append(
+                (self._score(weight * self.oof["linear"] + (1 - weight) * self.oof["lightgbm"]), weight)
+            )
+        score, weight = max(scored)
+        self.oof["blend"] = weight * self.oof["linear"] + (1 - weight) * self.oof["lightgbm"]
+        params = {
+            "weight_linear": weight,
+            "linear": comparison["linear"]["params"],
+            "lightgbm": comparison["lightgbm"]["params"],
+        }
+        return {"cv": round(score, 5), "params": params, "trials": len(BLEND_WEIGHTS)}
+
     def fit(self, name: str, params: dict[str, Any], x: Matrix, y: npt.NDArray[Any]) -> Any:
+        if name == "blend":
+            parts = [self.fit(n, params[n], x, y) for n in ("linear", "lightgbm")]
+            weights = [params["weight_linear"], 1 - params["weight_linear"]]
+            return Blend(parts, weights, self.task == "regression")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             estimator = self._make(name, params)
@@ -283,7 +302,7 @@ class _Search:
 
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "linear": {"c": 1.0, "balanced": False},
+    "linear": {"c": 1.0, "splines": False, "balanced": False},
     "lightgbm": {
         "n_estimators": 100,
         "learning_rate": 0.1,
@@ -299,7 +318,10 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 
 def _suggest(name: str, trial: Any, task: str) -> dict[str, Any]:
     if name == "linear":
-        params = {"c": trial.suggest_float("c", 1e-3, 100, log=True)}
+        params = {
+            "c": trial.suggest_float("c", 1e-3, 100, log=True),
+            "splines": trial.suggest_categorical("splines", [False, True]),
+        }
     else:
         params = {
             "n_estimators": trial.suggest_int("n_estimators", 50, 800, log=True),
@@ -325,14 +347,21 @@ def _lgbm_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _linear(categorical: list[int], classify: bool, params: dict[str, Any]) -> Any:
-    """Numbers imputed (with a missing flag) and standardised, categories one-hot; logistic regression
-    or ridge, with the strength Optuna chose."""
+    """Numbers imputed (with a missing flag), as splines if chosen (a curve per number: churn falls fast in
+    the first months, then slowly), standardised; categories one-hot; logistic regression or ridge, with the
+    strength Optuna chose."""
     from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
+    from sklearn.impute import MissingIndicator, SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
 
+    numbers: Any = SimpleImputer(strategy="median", add_indicator=True)
+    if params.get("splines"):
+        numbers = make_union(
+            make_pipeline(SimpleImputer(strategy="median"), SplineTransformer(n_knots=5, knots="quantile")),
+            MissingIndicator(features="all"),
+        )
     columns = ColumnTransformer(
         [
             (
@@ -342,11 +371,7 @@ def _linear(categorical: list[int], classify: bool, params: dict[str, Any]) -> A
                 ),
                 categorical,
             ),
-            (
-                "numbers",
-                make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
-                _NonCategorical(categorical),
-            ),
+            ("numbers", make_pipeline(numbers, StandardScaler()), _NonCategorical(categorical)),
         ],
     )
     c = float(params.get("c", 1.0))
@@ -367,3 +392,20 @@ class _NonCategorical:
 
     def __call__(self, x: Matrix) -> list[int]:
         return [i for i in range(x.shape[1]) if i not in self.categorical]
+
+
+class Blend:
+    """A weighted average of fitted models' probabilities (or values)."""
+
+    def __init__(self, models: Sequence[Any], weights: Sequence[float], regression: bool) -> None:
+        self.models = list(models)
+        self.weights = list(weights)
+        self.regression = regression
+
+    def predict_proba(self, x: Matrix) -> npt.NDArray[np.float64]:
+        return np.asarray(sum(w * m.predict_proba(x) for m, w in zip(self.models, self.weights, strict=True)))
+
+    def predict(self, x: Matrix) -> npt.NDArray[Any]:
+        if self.regression:
+            return np.asarray(sum(w * m.predict(x) for m, w in zip(self.models, self.weights, strict=True)))
+        return np.asarray(self.predict_proba(x).argmax(axis=1))
