@@ -288,3 +288,21 @@ def test_an_xlsx_table_is_read_like_a_csv(services: Services) -> None:
     workbook = xlsx([columns, *([r[c] for c in columns] for r in rows)])
     found = services.table_models.profile("customers.xlsx", workbook, "left")
     assert found.rows == 120 and {c.name: c.kind for c in found.columns}["plan"] == "categorical"
+
+
+def test_numbers_past_a_float_are_not_numbers(services: Services, workspace: Workspace, churn: int) -> None:
+    models = services.table_models
+    models.named(workspace.id, "churn").promote(workspace.id, churn, "test")
+    row = {
+        "tenure": "5",
+        "plan": "monthly",
+        "signed_up": "2026-01-02",
+        "region": "north",
+        "monthly_fee": "50",
+    }
+    for huge in ("1e999", 10**400, float("inf"), "9" * 400):
+        with pytest.raises(InvalidInput, match="tenure must be a number"):
+            models.predict(workspace.id, "churn", [{**row, "tenure": huge}])
+    rows = churn_rows(200)
+    rows[0]["monthly_fee"] = "1e999"
+    assert services.table_models.profile("t.csv", table_csv(rows), "left").rows == 200

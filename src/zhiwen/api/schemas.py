@@ -1170,7 +1170,8 @@ class ExpiredOut(BaseModel):
 # Table models (custom models on a company's tables) ----------------------------------------------------
 
 TableModelName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="the model's name")]
-CellValue = str | int | float | bool | None
+# Integers bounded like every integer a client sends (a 400-digit one would overflow a float).
+CellValue = str | Annotated[int, Field(ge=-SQL_INT_MAX, le=SQL_INT_MAX)] | float | bool | None
 
 
 class TableModelOut(BaseModel):

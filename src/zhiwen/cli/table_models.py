@@ -366,7 +366,13 @@ def predict(
         _write_csv(out, table.columns, table.rows, results)
         console.print(f"{len(results):,} predictions of {name} v{used} written to {out}")
         return
-    shown = Table("row", "prediction", "probability", "drivers", "warnings")
+    positive = (
+        models.named(workspace_id, name).family.get(workspace_id, used).report.get("positive")
+        if used
+        else None
+    )
+    effect = f"drivers (effect on P({positive}))" if positive else "drivers (effect)"
+    shown = Table("row", "prediction", "probability", effect, "warnings")
     for number, p in list(zip(table.line_numbers, results, strict=True))[:50]:
         drivers = ", ".join(f"{d['column']}={d['value']} ({d['effect']:+.3f})" for d in p.drivers[:3])
         shown.add_row(str(number), str(p.value), _figure(p.probability), drivers, "; ".join(p.warnings))

@@ -143,6 +143,7 @@ def list_models(services: ServicesDep, key: AdminKey) -> list[TableModelOut]:
 
 @router.get("/models/{name}", response_model=TableModelOut)
 def show(name: TableModelName, services: ServicesDep, key: AdminKey) -> TableModelOut:
+    """One table model: its target, task, dropped columns, live version and number of versions."""
     return _model_out(services.table_models, key.workspace_id, name)
 
 
@@ -221,6 +222,7 @@ def drift(
     responses=other_content("The held-out calibration curve", "image/png"),
 )
 def calibration(name: TableModelName, version: Number, services: ServicesDep, key: AdminKey) -> Response:
+    """Predicted probability against the share observed on the held-out rows, as a PNG (two classes)."""
     found = services.table_models.named(key.workspace_id, name).family.get(key.workspace_id, version)
     return Response(
         charts.calibration_png(found.report, f"{name} v{version}, held out"), media_type="image/png"
@@ -233,6 +235,7 @@ def calibration(name: TableModelName, version: Number, services: ServicesDep, ke
     responses=other_content("The columns the model leans on", "image/png"),
 )
 def importance(name: TableModelName, version: Number, services: ServicesDep, key: AdminKey) -> Response:
+    """How much the held-out figure falls when each column is shuffled, as a PNG bar chart."""
     found = services.table_models.named(key.workspace_id, name).family.get(key.workspace_id, version)
     return Response(
         charts.importance_png(found.report, f"{name} v{version}, held out"), media_type="image/png"

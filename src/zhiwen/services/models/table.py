@@ -70,18 +70,24 @@ _NUMBER = re.compile(r"[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][-+]?\d+)?%?|[-+]
 
 
 def as_number(cell: Cell) -> float | None:
-    """The cell as a number ("1,234.5", "12%", 7), or None when it is not one. Missing is NaN."""
+    """The cell as a number ("1,234.5", "12%", 7), or None when it is not one (infinities and numbers
+    past a float's range included). Missing is NaN."""
     if is_missing(cell):
         return math.nan
     if isinstance(cell, bool):
         return float(cell)
     if isinstance(cell, int | float):
-        return float(cell)
-    text = str(cell).strip()
-    if not _NUMBER.fullmatch(text):
-        return None
-    value = float(text.rstrip("%").replace(",", ""))
-    return value / 100 if text.endswith("%") else value
+        try:
+            value = float(cell)
+        except OverflowError:
+            return None
+    else:
+        text = str(cell).strip()
+        if not _NUMBER.fullmatch(text):
+            return None
+        value = float(text.rstrip("%").replace(",", ""))
+        value = value / 100 if text.endswith("%") else value
+    return value if math.isfinite(value) else None
 
 
 _DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2})?)?")
