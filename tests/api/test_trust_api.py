@@ -178,6 +178,7 @@ def test_privacy_rules_are_read_and_changed_field_by_field(api: Api) -> None:
         "conversations": 0,
         "answers": 0,
         "events": 0,
+        "predictions": 0,
     }
     assert client.get("/v1/privacy", headers=_auth(keys, "globex")).json()["redact_stored"] is False
 

@@ -11,6 +11,7 @@ import pytest
 from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.services.accounts.keys import hash_key
 from zhiwen.services.trust.customer_data import CustomerRef
+from zhiwen.stores.sqlite.models import SqlitePredictionLog
 from zhiwen.types import ConversationFilter, Workspace
 from zhiwen.wiring import Services
 
@@ -161,7 +162,8 @@ def test_retention_deletes_old_conversations_and_events_only(services: Services,
             {"user_id": "u1", "item_id": "w2", "kind": "view", "at": datetime.now(UTC).isoformat()},
         ],
     )
-    assert services.customers.expire(shop.id) == {"conversations": 0, "answers": 0, "events": 0}  # no rules
+    no_rules = services.customers.expire(shop.id)
+    assert no_rules == {"conversations": 0, "answers": 0, "events": 0, "predictions": 0}
     services.privacy.update(shop.id, {"keep_conversations_days": 30, "keep_events_days": 30})
     assert services.customers.expire(shop.id)["conversations"] == 0  # today's conversation is kept
     later = datetime.now(UTC) + timedelta(days=31)
@@ -172,7 +174,7 @@ def test_retention_deletes_old_conversations_and_events_only(services: Services,
             (later.isoformat(), recent.conversation_id),
         )
     expired = services.customers.expire(shop.id, now=later)
-    assert expired == {"conversations": 1, "answers": 1, "events": 2}
+    assert expired == {"conversations": 1, "answers": 1, "events": 2, "predictions": 0}
     with pytest.raises(NotFound):
         services.desk.conversation(shop.id, old.conversation_id)
     assert services.desk.conversation(shop.id, recent.conversation_id)
@@ -222,3 +224,17 @@ def test_bad_privacy_settings_are_refused_by_name(
     with pytest.raises(InvalidInput, match=message):
         services.privacy.update(workspace.id, value)
     assert services.privacy.settings(workspace.id).keep_events_days is None  # nothing half-written
+
+
+def test_table_model_predictions_go_with_retention_and_with_the_customer_they_name(
+    services: Services, shop: Workspace
+) -> None:
+    log = SqlitePredictionLog(services.db)
+    log.record(shop.id, "churn", 1, [({"note": f"回电 {PHONE}"}, {"prediction": "Yes"}), ({"note": "x"}, {})])
+    turn = services.desk.say(shop.id, None, f"我的电话是{PHONE}", visitor_hash=None)
+    erasure = services.customers.erase(shop.id, CustomerRef(conversation_ids=[turn.conversation_id]))
+    assert erasure.counts["predictions"] == 1 and erasure.remaining == []
+    assert [e["inputs"] for e in log.recent(shop.id, "churn")] == [{"note": "x"}]
+    services.privacy.update(shop.id, {"keep_events_days": 30})
+    expired = services.customers.expire(shop.id, now=datetime.now(UTC) + timedelta(days=31))
+    assert expired["predictions"] == 1 and log.recent(shop.id, "churn") == []

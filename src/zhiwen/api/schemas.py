@@ -1165,6 +1165,7 @@ class ExpiredOut(BaseModel):
     conversations: int
     answers: int
     events: int
+    predictions: int  # table models' logged predictions (kept as long as events)
 
 
 # Table models (custom models on a company's tables) ----------------------------------------------------

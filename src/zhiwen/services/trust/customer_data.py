@@ -108,7 +108,7 @@ class CustomerDataService:
             now or datetime.now(UTC)
         )
         if conversations_before is None and events_before is None:
-            return {"conversations": 0, "answers": 0, "events": 0}
+            return {"conversations": 0, "answers": 0, "events": 0, "predictions": 0}
         return self._store.expire(workspace_id, conversations_before, events_before)
 
     def _held(self, workspace_id: str, customer: CustomerRef) -> dict[str, Any]:

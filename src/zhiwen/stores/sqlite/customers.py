@@ -198,6 +198,14 @@ class SqliteCustomerDataStore:
                     (workspace_id, user_id),
                 ).rowcount
             counts |= self._delete_conversations(conn, workspace_id, conversation_ids, answer_ids)
+            counts["predictions"] = sum(
+                conn.execute(
+                    "DELETE FROM model_predictions WHERE workspace_id = ? AND instr(inputs, ?) > 0",
+                    (workspace_id, identifier),
+                ).rowcount
+                for identifier in traces.identifiers
+                if identifier
+            )
             counts["shared_records"] = self._scrub_records(conn, workspace_id, traces)
             removed = self._scrub_snapshots(conn, workspace_id, traces, curated_questions)
             counts["snapshot_chunks"] = sum(len(ids) for ids in removed.values())
@@ -222,8 +230,9 @@ class SqliteCustomerDataStore:
         self, workspace_id: str, conversations_before: str | None, events_before: str | None
     ) -> dict[str, int]:
         """Retention: delete conversations (and answers outside any) whose last turn is older than
-        ``conversations_before``, and behaviour events older than ``events_before``."""
-        counts = {"conversations": 0, "answers": 0, "events": 0}
+        ``conversations_before``, and behaviour events and table models' logged predictions older than
+        ``events_before``."""
+        counts = {"conversations": 0, "answers": 0, "events": 0, "predictions": 0}
         with self._db.transaction() as conn:
             if conversations_before:
                 old = [
@@ -252,6 +261,10 @@ class SqliteCustomerDataStore:
             if events_before:
                 counts["events"] = conn.execute(
                     "DELETE FROM behaviour_events WHERE workspace_id = ? AND at < ?",
+                    (workspace_id, events_before),
+                ).rowcount
+                counts["predictions"] = conn.execute(
+                    "DELETE FROM model_predictions WHERE workspace_id = ? AND at < ?",
                     (workspace_id, events_before),
                 ).rowcount
         return counts
