@@ -4,7 +4,6 @@ promotion and rollback (one :class:`ModelFamily`), and classifying a message wit
 from __future__ import annotations
 
 import logging
-import pickle
 import threading
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from zhiwen.services.intents.definitions import MAX_EXAMPLE_CHARS, Intent, parse
 from zhiwen.services.intents.train import Progress, TrainedIntents, evaluate, held_out_mask, train
 from zhiwen.services.lifecycle.golden_sets import GoldenSetService
 from zhiwen.services.lifecycle.model_family import ModelFamily
+from zhiwen.services.lifecycle.stored_models import dump_model, load_model
 from zhiwen.types import IntentMatch, ModelVersion
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class IntentService:
         fallback = next((i.name for i in self.definitions(workspace_id) if i.action == "answer"), None)
         model, report = train(texts, labels, vectors.astype(np.float32), fallback, progress=progress)
         trained = TrainedIntents(model, texts, labels, vectors, self._embedder.name)
-        blob = pickle.dumps(trained, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = dump_model(trained)
         return self.family.save(workspace_id, "blend", model.get_params(), report, blob, actor)
 
     def check(self, workspace_id: str, version: int) -> dict[str, Any]:
@@ -272,6 +272,6 @@ class IntentService:
 
     @staticmethod
     def _unpickle(blob: bytes) -> TrainedIntents:
-        trained = pickle.loads(blob)  # noqa: S301 - our own model registry
+        trained = load_model(blob)
         assert isinstance(trained, TrainedIntents)
         return trained

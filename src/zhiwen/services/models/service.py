@@ -5,7 +5,6 @@ the gate, promotion, rollback and history are the one lifecycle every family sha
 
 from __future__ import annotations
 
-import pickle
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -16,6 +15,7 @@ import numpy as np
 from zhiwen.errors import Conflict, InvalidInput, NotFound
 from zhiwen.ports import ModelRegistry, PredictionLog, WorkspaceStore
 from zhiwen.services.lifecycle.model_family import ModelFamily
+from zhiwen.services.lifecycle.stored_models import dump_model, load_model
 from zhiwen.services.models.evaluate import held_out_figures
 from zhiwen.services.models.model import Prediction, TableModel
 from zhiwen.services.models.profile import TableProfile, profile_table
@@ -145,7 +145,7 @@ class TableModels:
             "budget_seconds": settings.budget_seconds,
             "candidates": list(settings.candidates),
         }
-        blob = pickle.dumps(trained.model, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = dump_model(trained.model)
         return self._models.save(
             workspace_id, FAMILY_PREFIX + name, trained.model.kind, params, trained.report, blob, actor
         )
@@ -167,7 +167,7 @@ class TableModels:
             cached = self._loaded.get(key)
         if cached is not None:
             return cached
-        model = pickle.loads(self._models.load(workspace_id, FAMILY_PREFIX + name, version))  # noqa: S301 - written by _train, never by a user
+        model = load_model(self._models.load(workspace_id, FAMILY_PREFIX + name, version))
         if not isinstance(model, TableModel):
             raise InvalidInput(f"{name} v{version} is not a table model")
         with self._lock:

@@ -6,7 +6,6 @@ Rollback is instant and not gated."""
 from __future__ import annotations
 
 import hashlib
-import pickle
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from zhiwen.errors import InvalidInput
 from zhiwen.ports import CatalogStore, Embedder, ModelRegistry, WorkspaceStore
 from zhiwen.services.lifecycle.gate_policy import GatePolicy
 from zhiwen.services.lifecycle.model_family import ModelFamily
+from zhiwen.services.lifecycle.stored_models import dump_model, load_model
 from zhiwen.services.recommend.evaluate import Split, evaluate, time_split
 from zhiwen.services.recommend.models import HybridRecommender, interaction_matrix
 from zhiwen.services.recommend.train import MODEL_NAMES, Progress, base_model, build, search
@@ -124,7 +124,7 @@ class RecommenderModelService:
             "seconds": round(time.perf_counter() - started, 1),
         }
         params = {"weights": choice.weights, "params": choice.params}
-        blob = pickle.dumps(TrainedRecommender(final, ids), protocol=pickle.HIGHEST_PROTOCOL)
+        blob = dump_model(TrainedRecommender(final, ids))
         return self.family.save(workspace_id, choice.kind, params, report, blob, actor)
 
     def _training_data(self, workspace_id: str) -> tuple[list[CatalogItem], list[BehaviourEvent]]:
@@ -161,7 +161,7 @@ class RecommenderModelService:
         return self.family.live_version(workspace_id)
 
     def load(self, workspace_id: str, version: int) -> TrainedRecommender:
-        trained = pickle.loads(self.family.load(workspace_id, version))  # noqa: S301 - our own store
+        trained = load_model(self.family.load(workspace_id, version))
         assert isinstance(trained, TrainedRecommender)
         return trained
 

@@ -6,7 +6,6 @@ vector is stored next to it and reused by training, scoring, and topic clusterin
 
 from __future__ import annotations
 
-import pickle
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from zhiwen.ports import Embedder, ModelRegistry, ReviewStore, Vector
+from zhiwen.services.lifecycle.stored_models import dump_model, load_model
 from zhiwen.services.reviews.sentiment_models import SharedEmbedder, ZeroShotSentimentClassifier, set_embedder
 from zhiwen.types import Review
 
@@ -100,7 +100,7 @@ class LoadedModel:
 def serialise(model: BaseEstimator) -> bytes:
     """Pickled without the embedder (see SharedEmbedder). Only models this process trained are stored, and
     the database is trusted like the code: it is never loaded from a user's upload."""
-    return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    return dump_model(model)
 
 
 class LiveModels:
@@ -124,7 +124,7 @@ class LiveModels:
         if cached is not None:
             return cached
         info = self._models.get(workspace_id, FAMILY, version)
-        model = pickle.loads(self._models.load(workspace_id, FAMILY, version))  # noqa: S301 - our serialise()
+        model = load_model(self._models.load(workspace_id, FAMILY, version))
         set_embedder(model, self._vectors.shared_embedder())
         loaded = LoadedModel(version, info.kind, model)
         with self._lock:
