@@ -165,6 +165,13 @@ def test_bad_requests_get_clear_answers(api: Api) -> None:
         client.post("/v1/models/churn/predict", json={"rows": [ROW] * 10_001}, headers=admin).status_code
         == 422
     )
+    for number in (b"NaN", b"Infinity", b"1" + b"0" * 400):
+        odd = client.post(
+            "/v1/models/churn/predict",
+            content=b'{"rows": [{"tenure": ' + number + b"}]}",
+            headers={**admin, "Content-Type": "application/json"},
+        )
+        assert odd.status_code in (400, 422), (number, odd.text)
     nested = client.post(
         "/v1/models/churn/predict", json={"rows": [{**ROW, "plan": {"a": 1}}]}, headers=admin
     )

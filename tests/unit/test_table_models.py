@@ -10,6 +10,7 @@ import pytest
 from tests.files import churn_rows, table_csv, xlsx
 from zhiwen.errors import Conflict, GateRefused, InvalidInput, NotFound, TooLarge, UnsupportedFormat
 from zhiwen.services.models.profile import column_kind
+from zhiwen.services.models.table import as_day, as_number, cell_text
 from zhiwen.services.models.train import TrainSettings, is_held_out
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
@@ -112,7 +113,7 @@ def test_training_compares_candidates_and_measures_on_rows_it_never_saw(
     assert report["chosen"] in candidates - {"baseline"}
     assert set(report["held_out_candidates"]) == candidates - {report["chosen"]}
     rows = churn_rows()
-    held = [r for r in rows if is_held_out(r, "left")]
+    held = [r for r in rows if is_held_out(r, "left", "customer_id")]
     assert report["rows"] == {"train": 600 - len(held), "held_out": len(held)}
     figures = report["held_out"]
     assert figures["roc_auc"] > 0.8 > report["held_out_candidates"]["baseline"]["roc_auc"]
@@ -124,9 +125,13 @@ def test_training_compares_candidates_and_measures_on_rows_it_never_saw(
     assert "customer_id" not in report["features"]
 
 
-def test_held_out_rows_stay_held_out_when_the_table_grows() -> None:
+def test_held_out_customers_stay_held_out_when_the_table_is_exported_again() -> None:
     first = churn_rows(300, seed=3)
-    grown = first + churn_rows(300, seed=4)
+    again = [{**r, "tenure": str(int(r["tenure"]) + 1), "monthly_fee": "99"} for r in first]
+    by_id = [is_held_out(r, "left", "customer_id") for r in first]
+    assert by_id == [is_held_out(r, "left", "customer_id") for r in again]
+    assert 0.1 < sum(by_id) / len(by_id) < 0.3
+    grown = first + churn_rows(300, seed=4)  # without an identifier, the same rows stay held out
     assert [is_held_out(r, "left") for r in first] == [is_held_out(r, "left") for r in grown[:300]]
 
 
@@ -306,3 +311,52 @@ def test_numbers_past_a_float_are_not_numbers(services: Services, workspace: Wor
     rows = churn_rows(200)
     rows[0]["monthly_fee"] = "1e999"
     assert services.table_models.profile("t.csv", table_csv(rows), "left").rows == 200
+
+
+def test_a_class_missing_from_the_held_out_rows_fails_the_gate_by_name(
+    services: Services, workspace: Workspace
+) -> None:
+    rng = random.Random(11)
+    rows = [
+        {
+            "id": f"A{i}",
+            "x": f"{rng.random():.3f}",
+            "kind": rng.choice("pq"),
+            "y": rng.choice(["big", "small"]),
+        }
+        for i in range(300)
+    ]
+    rare = [f"R{i}" for i in range(200) if not is_held_out({"id": f"R{i}"}, "y", "id")][:6]
+    rows += [{"id": i, "x": "0.5", "kind": "p", "y": "odd"} for i in rare]
+    version = services.table_models.create(
+        workspace.id, "three", "t.csv", table_csv(rows), "y", "test", settings=FAST
+    )
+    held = version.report["held_out"]
+    assert held["roc_auc"] is None and held["missing_classes"] == ["odd"]
+    verdict = services.table_models.named(workspace.id, "three").check(workspace.id, version.version)
+    assert not verdict["passed"]
+    assert any("no held-out rows of odd" in f for f in verdict["failures"])
+
+
+def test_a_deleted_name_created_again_starts_a_new_family(
+    services: Services, workspace: Workspace, churn: int
+) -> None:
+    models = services.table_models
+    models.named(workspace.id, "churn").promote(workspace.id, churn, "test")
+    models.delete(workspace.id, "churn")
+    rows = [{**r, "left": "Yes" if r["plan"] == "monthly" else "No"} for r in churn_rows(300, seed=5)]
+    again = models.create(workspace.id, "churn", "c.csv", table_csv(rows), "left", "test", settings=FAST)
+    named = models.named(workspace.id, "churn")
+    assert again.family == "table:churn~2" and again.version == 1
+    assert named.family.live_version(workspace.id) is None and named.family.history(workspace.id) == []
+    with pytest.raises(Conflict, match="promote one"):
+        models.predict(workspace.id, "churn", [churn_rows(1)[0]])
+
+
+def test_cells_as_spreadsheets_and_json_write_them() -> None:
+    assert column_kind("Amount Paid", ["12.5", "13", "99.9"])[0] == "numeric"
+    assert column_kind("UserId", [str(i) for i in range(50)])[0] == "identifier"
+    assert as_day("2024-1-1 2:30") == as_day("2024-01-01")
+    assert as_day("2024-1-5 09:30") == as_day("2024-01-05")
+    assert column_kind("vip", [True, False, True])[0] == "categorical"
+    assert cell_text(True) == "TRUE" and as_number(True) is None

@@ -1172,7 +1172,13 @@ class ExpiredOut(BaseModel):
 
 TableModelName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="the model's name")]
 # Integers bounded like every integer a client sends (a 400-digit one would overflow a float).
-CellValue = str | Annotated[int, Field(ge=-SQL_INT_MAX, le=SQL_INT_MAX)] | float | bool | None
+CellValue = (
+    str
+    | Annotated[int, Field(ge=-SQL_INT_MAX, le=SQL_INT_MAX)]
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | bool
+    | None
+)
 
 
 class TableModelOut(BaseModel):

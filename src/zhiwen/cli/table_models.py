@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -355,7 +356,7 @@ def predict(
                 used, found = models.predict(workspace_id, name, batch, version)
             except InvalidInput as error:
                 raise InvalidInput(
-                    f"{path}: {_spreadsheet_rows(str(error), table.line_numbers, start)}"
+                    f"{path}: {_spreadsheet_rows(str(error), table.line_numbers, start, len(batch))}"
                 ) from None
             results += found
             progress.update(task, advance=len(batch))
@@ -381,11 +382,17 @@ def predict(
         console.print(f"… {len(results) - 50:,} more; --out FILE writes them all")
 
 
-def _spreadsheet_rows(message: str, numbers: list[int], start: int) -> str:
-    """'row 3: …' in a batch → the spreadsheet's row number, which the person can find."""
-    import re
+def _spreadsheet_rows(message: str, numbers: list[int], start: int, size: int) -> str:
+    """'row 3: …' in a batch → the spreadsheet's row number, which the person can find (a batch of one
+    row names none: its number is added)."""
 
-    return re.sub(r"\brow (\d+)\b", lambda m: f"row {numbers[start + int(m.group(1)) - 1]}", message)
+    def spreadsheet(match: re.Match[str]) -> str:
+        at = start + int(match.group(1)) - 1
+        return f"row {numbers[at]}" if start <= at < start + size else match.group(0)
+
+    if size == 1:
+        return f"row {numbers[start]}: {message}"
+    return re.sub(r"\brow (\d+)\b", spreadsheet, message)
 
 
 def _write_csv(out: Path, columns: list[str], rows: list[dict[str, Any]], results: list[Any]) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from zhiwen.services.models.table import Row, as_day, as_number, cell_text, is_missing
 
 MODERATE, SHIFTED = 0.1, 0.25
+LEVELS = ("stable", "moderate", "shifted")
 MIN_ROWS = 30  # fewer predictions say nothing about a distribution
 
 
@@ -76,8 +77,8 @@ class DriftReference:
             columns.append(
                 {"column": ref.name, "psi": round(psi, 4), "noise": round(noise, 4), "level": level}
             )
-        columns.sort(key=lambda c: -float(c["psi"]))
-        worst = columns[0]["level"] if columns else "stable"
+        columns.sort(key=lambda c: -(float(c["psi"]) - float(c["noise"])))  # by what is judged
+        worst = max((c["level"] for c in columns), key=LEVELS.index, default="stable")
         return {"rows": len(rows), "verdict": worst, "message": _message(columns), "columns": columns}
 
 

@@ -42,8 +42,10 @@ def _classification(
         ),
         "log_loss": round(float(log_loss(y, proba, labels=labels)), 4),
     }
-    if len(set(y.tolist())) < 2:
+    if len(set(y.tolist())) < len(classes):
+        # A class with no held-out row has no ROC-AUC (scikit-learn gives NaN): say there is none.
         figures["roc_auc"] = None
+        figures["missing_classes"] = [c for i, c in enumerate(classes) if i not in set(y.tolist())]
         return figures
 
     def auc(idx: npt.NDArray[np.int64]) -> float:
@@ -132,7 +134,8 @@ def importance(
             return float(roc_auc_score(y, scores[:, 1]))
         return float(roc_auc_score(y, scores, multi_class="ovr", labels=list(range(len(model.classes)))))
 
-    if len(y) < 10 or len(set(y.tolist())) < 2:
+    classes_needed = 1 if model.task == "regression" else len(model.classes)
+    if len(y) < 10 or len(set(y.tolist())) < max(2, classes_needed):
         return []
     base = figure(x)
     out = []

@@ -22,6 +22,7 @@ from zhiwen.services.models.table import Row, cell_text
 
 Task = Literal["classification", "regression"]
 DRIVERS = 5
+EXPLAINED_CELLS = 2_000_000  # matrix cells of variants per model call (16 MB of float64)
 
 
 class Estimator(Protocol):
@@ -120,7 +121,17 @@ class TableModel:
 
     def _effects(self, matrix: Matrix, scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Each column's effect on each row: the output minus its expected value when that column takes
-        its typical values instead (weighted by how often it takes them)."""
+        its typical values instead (weighted by how often it takes them). Rows go in chunks, so the
+        variants of a 10,000-row batch never sit in memory at once."""
+        variants = sum(len(c.typical) for c in self.encoder.columns_)
+        chunk = max(1, EXPLAINED_CELLS // max(variants * matrix.shape[1], 1))
+        parts = [
+            self._chunk_effects(matrix[i : i + chunk], scores[i : i + chunk])
+            for i in range(0, len(matrix), chunk)
+        ]
+        return np.vstack(parts)
+
+    def _chunk_effects(self, matrix: Matrix, scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         chosen = np.zeros(len(matrix), dtype=np.int64) if self.task == "regression" else scores.argmax(axis=1)
         base = self._output(scores, chosen)
         variants = [

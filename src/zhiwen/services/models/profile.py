@@ -28,7 +28,8 @@ MAX_CLASSES = 50
 REGRESSION_DISTINCT = 15  # a numeric target with more distinct values than this is a quantity to predict
 LEAKAGE_AUC = 0.98
 LEAKAGE_CORRELATION = 0.98
-_ID_NAME = re.compile(r"(^|[\s_\-])(id|uuid|key|编号|号码)$|^id[\s_\-]|id$", re.IGNORECASE)
+# "id", "customer_id", "Order-ID", "customerID", "客户编号"; not "Bid" or "Amount Paid".
+_ID_NAME = re.compile(r"(?i:(^|[\s_\-])(id|uuid|key)$|^id[\s_\-])|[a-z]I[dD]$|编号$|号码$")
 
 
 @dataclass
@@ -127,7 +128,9 @@ def profile_table(table: Table, target: str, drop: Sequence[str] = ()) -> TableP
                 kind,
                 round(1 - len(present) / max(len(cells), 1), 4),
                 len({cell_text(c) for c in present}),
-                [cell_text(c)[:40] for c in _first_distinct(present, 3)],
+                []
+                if kind in ("identifier", "text")
+                else [cell_text(c)[:40] for c in _first_distinct(present, 3)],
                 used,
                 note,
             )

@@ -54,9 +54,13 @@ class TableModels:
         return dict(found)
 
     def named(self, workspace_id: str, name: str) -> NamedTableModel:
-        task = self.definition(workspace_id, name)["task"]
+        definition = self.definition(workspace_id, name)
         family = ModelFamily(
-            self._models, self._workspaces, FAMILY_PREFIX + name, GATED[task], command="models"
+            self._models,
+            self._workspaces,
+            _family(name, definition),
+            GATED[definition["task"]],
+            command="models",
         )
         return NamedTableModel(self, name, family)
 
@@ -78,13 +82,14 @@ class TableModels:
         """Define the model and train its first version (not live until promoted)."""
         table, profile = self.check_new(workspace_id, name, filename, data, target, drop)
         definition = {
+            "family": self._unused_family(workspace_id, name),
             "target": target,
             "task": profile.task,
             "drop": list(drop),
             "created_by": actor,
             "created_at": utc_now(),
         }
-        version = self._train(workspace_id, name, table, profile, filename, actor, settings, progress)
+        version = self._train(workspace_id, definition, table, profile, filename, actor, settings, progress)
         definitions = self.definitions(workspace_id)
         definitions[name] = definition
         self._workspaces.put_setting(workspace_id, SETTING, definitions)
@@ -119,18 +124,28 @@ class TableModels:
         """A new version from a (new or grown) table with the same target."""
         definition = self.definition(workspace_id, name)
         table = read_table(filename, data)
-        profile = profile_table(table, definition["target"], definition.get("drop", ()))
+        drop = [c for c in definition.get("drop", ()) if c in table.columns]  # a dropped column may be gone
+        profile = profile_table(table, definition["target"], drop)
         if profile.task != definition["task"]:
             raise InvalidInput(
                 f"{definition['target']!r} now reads as {profile.task}, but {name!r} is a"
                 f" {definition['task']} model; create a new model for it"
             )
-        return self._train(workspace_id, name, table, profile, filename, actor, settings, progress)
+        return self._train(workspace_id, definition, table, profile, filename, actor, settings, progress)
+
+    def _unused_family(self, workspace_id: str, name: str) -> str:
+        """``table:<name>``, or ``table:<name>~2``… when a deleted model of that name left versions: a
+        new model never inherits an old one's live version, history or gate."""
+        family, generation = FAMILY_PREFIX + name, 1
+        while self._models.versions(workspace_id, family):
+            generation += 1
+            family = f"{FAMILY_PREFIX}{name}~{generation}"
+        return family
 
     def _train(
         self,
         workspace_id: str,
-        name: str,
+        definition: dict[str, Any],
         table: Table,
         profile: TableProfile,
         filename: str,
@@ -147,12 +162,12 @@ class TableModels:
         }
         blob = dump_model(trained.model)
         return self._models.save(
-            workspace_id, FAMILY_PREFIX + name, trained.model.kind, params, trained.report, blob, actor
+            workspace_id, definition["family"], trained.model.kind, params, trained.report, blob, actor
         )
 
     def delete(self, workspace_id: str, name: str) -> None:
         """Forget the definition and the prediction log; the versions stay in the registry for the record
-        and return if a model of that name is created again."""
+        (a new model of that name starts a family of its own)."""
         definitions = self.definitions(workspace_id)
         if definitions.pop(name, None) is None:
             raise NotFound(f"no table model named {name!r}")
@@ -162,12 +177,13 @@ class TableModels:
     # Serving -----------------------------------------------------------------------------------------
 
     def load(self, workspace_id: str, name: str, version: int) -> TableModel:
-        key = (workspace_id, name, version)
+        family = _family(name, self.definition(workspace_id, name))
+        key = (workspace_id, family, version)
         with self._lock:
             cached = self._loaded.get(key)
         if cached is not None:
             return cached
-        model = load_model(self._models.load(workspace_id, FAMILY_PREFIX + name, version))
+        model = load_model(self._models.load(workspace_id, family, version))
         if not isinstance(model, TableModel):
             raise InvalidInput(f"{name} v{version} is not a table model")
         with self._lock:
@@ -249,6 +265,11 @@ class NamedTableModel:
             failures.append("no held-out evaluation: the table was too small to hold rows out; add rows")
         policy = self.family.gate_policy(workspace_id)
         failures += policy.below_minimum(held)
+        if held.get("missing_classes"):
+            failures.append(
+                f"no held-out rows of {', '.join(held['missing_classes'])}: the model cannot be measured"
+                " on them; add rows"
+            )
         failures += _no_better_than_baseline(candidate.report)
         live_version = self.family.live_version(workspace_id)
         live: dict[str, Any] | None = None
@@ -291,6 +312,10 @@ class NamedTableModel:
         return self.family.rollback(workspace_id, actor, version)
 
 
+def _family(name: str, definition: Mapping[str, Any]) -> str:
+    return str(definition.get("family", FAMILY_PREFIX + name))
+
+
 def _no_better_than_baseline(report: Mapping[str, Any]) -> list[str]:
     """A model must be better than always giving the usual answer beyond chance: the baseline's figure must
     lie outside the 95 % interval of the model's (a few dozen held-out rows make lucky figures)."""
@@ -309,7 +334,9 @@ def _no_better_than_baseline(report: Mapping[str, Any]) -> list[str]:
             ]
         return []
     interval, theirs = held.get("roc_auc_ci95"), baseline.get("roc_auc")
-    if interval and theirs is not None and interval[0] <= theirs:
+    if not interval:
+        return ["no held-out ROC-AUC to tell the model from the baseline with"]
+    if theirs is not None and interval[0] <= theirs:
         return [
             f"ROC-AUC {held['roc_auc']:.4f} (95 % interval {interval[0]:.4f}-{interval[1]:.4f}) is not"
             f" clearly better than the baseline's {theirs:.4f}"

@@ -75,7 +75,7 @@ def as_number(cell: Cell) -> float | None:
     if is_missing(cell):
         return math.nan
     if isinstance(cell, bool):
-        return float(cell)
+        return None  # a yes/no column is a category, however the file spelled it
     if isinstance(cell, int | float):
         try:
             value = float(cell)
@@ -106,7 +106,7 @@ def as_day(cell: Cell) -> float | None:
     text = str(cell).strip()
     if not _DATE.fullmatch(text):
         return None
-    year, month, day = (int(p) for p in re.split(r"[-/.]", text[:10].replace(" ", "")))
+    year, month, day = (int(p) for p in re.split(r"[-/.]", text.split()[0].split("T")[0]))
     try:
         return float((date(year, month, day) - date(1970, 1, 1)).days)
     except ValueError:
@@ -115,6 +115,8 @@ def as_day(cell: Cell) -> float | None:
 
 def cell_text(cell: Cell) -> str:
     """The cell as a category: its text, trimmed; numbers written without a spurious '.0'."""
+    if isinstance(cell, bool):
+        return "TRUE" if cell else "FALSE"  # as a spreadsheet writes it
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
     return str(cell).strip()

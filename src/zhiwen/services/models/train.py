@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from zhiwen.errors import InvalidInput
 from zhiwen.services.models.drift import DriftReference
 from zhiwen.services.models.evaluate import held_out_figures, importance
 from zhiwen.services.models.features import Matrix, TableEncoder
@@ -46,13 +47,22 @@ class Trained:
     report: dict[str, Any]
 
 
-def is_held_out(row: Row, target: str) -> bool:
-    """Held out by the row's content (target excluded), so the same row stays held out when the table is
-    trained on again with more rows."""
-    key = json.dumps(
-        {k: cell_text(v) for k, v in row.items() if k != target}, sort_keys=True, ensure_ascii=False
-    )
-    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < HELD_OUT_SHARE
+def is_held_out(row: Row, target: str, key: str | None = None) -> bool:
+    """Held out by the row's identifier when the table has one (the customer id), so the same customer
+    stays held out when the table is exported again with their figures changed; otherwise by the row's
+    content (target excluded), so the same row does."""
+    if key is not None:
+        text = cell_text(row.get(key, ""))
+    else:
+        text = json.dumps(
+            {k: cell_text(v) for k, v in row.items() if k != target}, sort_keys=True, ensure_ascii=False
+        )
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < HELD_OUT_SHARE
+
+
+def held_out_key(profile: TableProfile) -> str | None:
+    """The column that names a row's subject (the first identifier), if the table has one."""
+    return next((c.name for c in profile.columns if c.kind == "identifier"), None)
 
 
 def train_table(
@@ -65,8 +75,10 @@ def train_table(
     report_progress = progress or (lambda _step, _done: None)
     started = time.perf_counter()
     rows = [row for row in table.rows if not is_missing(row.get(profile.target))]
-    dev = [r for r in rows if not is_held_out(r, profile.target)]
-    held = [r for r in rows if is_held_out(r, profile.target)]
+    key = held_out_key(profile)
+    readable = [c.name for c in profile.columns if c.kind in ("numeric", "categorical", "date")]
+    dev = [r for r in rows if not is_held_out(r, profile.target, key)]
+    held = [r for r in rows if is_held_out(r, profile.target, key)]
     y_dev, y_held, classes, positive = _targets(profile, dev, held)
     encoder = TableEncoder(profile.columns).fit(dev)
     x_dev = encoder.transform(dev).matrix
@@ -93,7 +105,8 @@ def train_table(
         positive=positive,
         calibration=calibration,
         drift_reference=DriftReference.of([(c.name, c.kind) for c in encoder.columns_], dev),
-        held_out_rows=[{k: cell_text(v) for k, v in r.items() if k != profile.target} for r in held],
+        # Kept for the gate's side-by-side; identifiers and free text are left out (personal data).
+        held_out_rows=[{k: cell_text(r.get(k)) for k in readable} for r in held],
         held_out_truth=list(y_held.tolist())
         if profile.task == "regression"
         else [classes[int(i)] for i in y_held],
@@ -135,11 +148,13 @@ def _targets(
     index = {c: i for i, c in enumerate(classes)}
     y_dev = np.array([index[cell_text(r[profile.target])] for r in dev])
     y_held = np.array([index[cell_text(r[profile.target])] for r in held])
-    missing = sorted(set(classes) - {classes[i] for i in set(y_dev.tolist())})
-    if missing:
-        from zhiwen.errors import InvalidInput
-
-        raise InvalidInput(f"no training rows of {', '.join(missing)} once the held-out rows are set aside")
+    counts = np.bincount(y_dev, minlength=len(classes))
+    scarce = [f"{classes[i]!r} ({int(n)})" for i, n in enumerate(counts) if n < 2]
+    if scarce:
+        raise InvalidInput(
+            f"too few training rows of {', '.join(scarce)} once the held-out fifth is set aside: each value"
+            " needs at least 2 for cross-validation; add rows"
+        )
     # Binary: the rarer class is the one whose probability is asked for ("will this customer churn?").
     positive = min(classes, key=lambda c: profile.class_counts[c]) if len(classes) == 2 else None
     if positive is not None and classes.index(positive) == 0:
@@ -149,10 +164,12 @@ def _targets(
 
 
 def _winner(comparison: dict[str, dict[str, Any]]) -> str:
-    """The best cross-validated score; a simpler candidate wins a tie (within 0.001)."""
+    """The best cross-validated score; a simpler candidate wins a tie (within 0.001 ROC-AUC, or 0.1 % of
+    the RMSE)."""
     best = max(v["cv"] for v in comparison.values())
+    tie = 0.001 if best > 0 else 0.001 * abs(best)
     order = (*CANDIDATES, "blend")
-    return next(name for name in order if name in comparison and comparison[name]["cv"] >= best - 0.001)
+    return next(name for name in order if name in comparison and comparison[name]["cv"] >= best - tie)
 
 
 def _platt(oof: npt.NDArray[np.float64], y: npt.NDArray[Any]) -> Platt:
