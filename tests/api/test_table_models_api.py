@@ -41,7 +41,13 @@ def _create(client: TestClient, auth: dict[str, str], promote: bool = True) -> d
     started = client.post(
         "/v1/models",
         files={"file": ("customers.csv", table_csv(churn_rows()), "text/csv")},
-        data={"name": "churn", "target": "left", "budget_seconds": "5", "promote": str(promote).lower()},
+        data={
+            "name": "churn",
+            "target": "left",
+            "budget_seconds": "60",
+            "max_trials": "2",
+            "promote": str(promote).lower(),
+        },
         headers=auth,
     )
     assert started.status_code == 202, started.text
@@ -101,8 +107,8 @@ def test_a_table_goes_from_upload_to_predictions_over_http(api: Api) -> None:
 
     retrained = client.post(
         "/v1/models/churn/train",
-        files={"file": ("more.csv", table_csv(churn_rows(700, seed=3)), "text/csv")},
-        data={"budget_seconds": "5"},
+        files={"file": ("more.csv", table_csv(churn_rows(1200)), "text/csv")},
+        data={"budget_seconds": "60", "max_trials": "2"},
         headers=admin,
     ).json()
     assert _wait(client, retrained["id"], admin)["status"] == "succeeded"
@@ -131,7 +137,7 @@ def test_bad_requests_get_clear_answers(api: Api) -> None:
         response = client.post(
             "/v1/models",
             files={"file": ("t.csv", data, "text/csv")},
-            data={"name": name, "target": target, "budget_seconds": "5"},
+            data={"name": name, "target": target, "budget_seconds": "60", "max_trials": "2"},
             headers=admin,
         )
         return response.status_code, response.text

@@ -20,7 +20,7 @@ def test_a_table_is_profiled_trained_promoted_and_predicted_from_the_command_lin
     code, out = zhiwen(tmp_path, "models", "profile", str(customers), "--target", "left")
     assert code == 0 and "identifier" in out and "classification" in out
     code, out = zhiwen(
-        tmp_path, "models", "create", "churn", "--from", str(customers), "--target", "left", "--budget", "5"
+        tmp_path, "models", "create", "churn", "--from", str(customers), "--target", "left", "--trials", "2"
     )
     assert code == 0 and "held-out ROC-AUC 95 % interval" in out and "zhiwen models promote churn 1" in out
     with pytest.raises(Conflict, match="promote one"):
@@ -47,7 +47,7 @@ def test_a_table_is_profiled_trained_promoted_and_predicted_from_the_command_lin
 
     zhiwen(tmp_path, "models", "gate", "churn", "--min", "roc_auc=0.999")
     code, out = zhiwen(
-        tmp_path, "models", "train", "churn", "--from", str(customers), "--budget", "5", "--promote", "--json"
+        tmp_path, "models", "train", "churn", "--from", str(customers), "--trials", "2", "--promote", "--json"
     )
     assert code == 0 and json.loads(out)["promotion"]["passed"] is False
     code, out = zhiwen(tmp_path, "models", "promote", "churn", "2")
@@ -72,7 +72,7 @@ def test_bad_files_and_names_stop_with_the_reason(tmp_path: Path) -> None:
     customers = tmp_path / "customers.csv"
     customers.write_bytes(table_csv(churn_rows()))
     zhiwen(
-        tmp_path, "models", "create", "churn", "--from", str(customers), "--target", "left", "--budget", "5"
+        tmp_path, "models", "create", "churn", "--from", str(customers), "--target", "left", "--trials", "2"
     )
     zhiwen(tmp_path, "models", "promote", "churn", "1")
     typo = tmp_path / "typo.csv"

@@ -57,6 +57,13 @@ DropOption = typer.Option(
     "", "--drop", help="Columns to leave out, comma-separated (e.g. ones known too late)."
 )
 PromoteOption = typer.Option(False, "--promote", help="Promote at once if it passes the gate.")
+TrialsOption = typer.Option(
+    None,
+    "--trials",
+    min=1,
+    max=1000,
+    help="At most this many trials per candidate: the same model on any machine.",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -143,6 +150,7 @@ def create(
     target: str = typer.Option(..., "--target", help="The column to predict."),
     drop: str = DropOption,
     budget: float = BudgetOption,
+    trials: int | None = TrialsOption,
     promote: bool = PromoteOption,
     workspace: str = WorkspaceOption,
     as_json: bool = JsonOption,
@@ -154,7 +162,7 @@ def create(
     services = state.services()
     workspace_id = state.workspace(workspace).id
     data = _read(path)
-    settings = TrainSettings(budget_seconds=budget)
+    settings = TrainSettings(budget_seconds=budget, max_trials=trials)
     _train_and_report(
         name,
         lambda bars: services.table_models.create(
@@ -171,6 +179,7 @@ def train(
     name: str = typer.Argument(..., help="The model's name."),
     path: Path = FromOption,
     budget: float = BudgetOption,
+    trials: int | None = TrialsOption,
     promote: bool = PromoteOption,
     workspace: str = WorkspaceOption,
     as_json: bool = JsonOption,
@@ -179,7 +188,7 @@ def train(
     services = state.services()
     workspace_id = state.workspace(workspace).id
     data = _read(path)
-    settings = TrainSettings(budget_seconds=budget)
+    settings = TrainSettings(budget_seconds=budget, max_trials=trials)
     _train_and_report(
         name,
         lambda bars: services.table_models.train(

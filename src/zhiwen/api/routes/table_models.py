@@ -37,6 +37,9 @@ router = APIRouter(prefix="/v1", tags=["table models"])
 TableFile = Annotated[UploadFile, File(description="CSV, XLSX or JSONL, UTF-8 or GBK, a header row first")]
 Budget = Annotated[float, Form(ge=5, le=3600, description="seconds for the search of settings")]
 Promote = Annotated[bool, Form(description="promote the new version if it passes the gate")]
+Trials = Annotated[
+    int | None, Form(ge=1, le=1000, description="at most this many trials per candidate (reproducible)")
+]
 
 
 def _drop(value: str) -> list[str]:
@@ -111,6 +114,7 @@ def create(
     target: Annotated[str, Form(min_length=1, max_length=200, description="the column to predict")],
     drop: Annotated[str, Form(max_length=5000, description="columns to leave out, comma-separated")] = "",
     budget_seconds: Budget = DEFAULT_BUDGET_SECONDS,
+    max_trials: Trials = None,
     promote: Promote = False,
 ) -> JobOut:
     """Create a table model and train its first version as a job; poll ``/v1/jobs/{id}``. The table is
@@ -119,7 +123,7 @@ def create(
     filename = file.filename or "table.csv"
     models = services.table_models
     models.check_new(key.workspace_id, name, filename, data, target, _drop(drop))
-    settings = TrainSettings(budget_seconds=budget_seconds)
+    settings = TrainSettings(budget_seconds=budget_seconds, max_trials=max_trials)
     return _train_job(
         services,
         key.workspace_id,
@@ -161,6 +165,7 @@ def train(
     key: AdminKey,
     file: TableFile,
     budget_seconds: Budget = DEFAULT_BUDGET_SECONDS,
+    max_trials: Trials = None,
     promote: Promote = False,
 ) -> JobOut:
     """Train a new version from a (new or grown) table with the same target, as a job."""
@@ -168,7 +173,7 @@ def train(
     filename = file.filename or "table.csv"
     models = services.table_models
     models.definition(key.workspace_id, name)
-    settings = TrainSettings(budget_seconds=budget_seconds)
+    settings = TrainSettings(budget_seconds=budget_seconds, max_trials=max_trials)
     return _train_job(
         services,
         key.workspace_id,

@@ -158,6 +158,7 @@ class TableModels:
         params = {
             "file": filename,
             "budget_seconds": settings.budget_seconds,
+            "max_trials": settings.max_trials,
             "candidates": list(settings.candidates),
         }
         blob = dump_model(trained.model)

@@ -39,6 +39,9 @@ class TrainSettings:
     budget_seconds: float = DEFAULT_BUDGET_SECONDS
     candidates: Sequence[str] = CANDIDATES
     seed: int = 0
+    # At most this many trials per candidate: with a budget that is not reached, the same table gives the
+    # same model on any machine (the sampler is seeded); a budget alone depends on the machine's speed.
+    max_trials: int | None = None
 
 
 @dataclass
@@ -245,7 +248,7 @@ class _Search:
 
         # A setting that cannot fit these data (e.g. spline knots on a column of few values) fails its
         # trial only.
-        trials = 200 if name == "lightgbm" else 30
+        trials = min(200 if name == "lightgbm" else 30, self.settings.max_trials or 200)
         study.optimize(objective, n_trials=trials, timeout=max(budget, 0.5), catch=(ValueError,))
         self.oof[name] = best["oof"]
         progress(step, 1.0)
