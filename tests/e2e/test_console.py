@@ -292,3 +292,51 @@ def test_an_agent_is_sent_to_the_desk_and_a_wrong_password_is_named(
         page.locator("#signin-form button[type=submit]").click()
         page.wait_for_url("**/desk", timeout=15_000)
         browser.close()
+
+
+def test_an_administrator_creates_promotes_and_reads_a_table_model_in_the_browser(
+    console: dict[str, Any], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.files import churn_rows, table_csv
+
+    url = console["url"]
+    customers = tmp_path / "customers.csv"
+    customers.write_bytes(table_csv(churn_rows(400)))
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+        watched = Watched(context.new_page(), None)
+        page = watched.page
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto(f"{url}/admin")
+        page.locator("#email").fill(ADMIN)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("#signin-form button[type=submit]").click()
+        expect(page.locator("main h1")).to_have_text("知识库", timeout=15_000)
+
+        page = watched.go(url, "models")
+        expect(page.locator("main h2").last).to_have_text("表格模型")
+        page.get_by_label("名称（小写字母、数字、- 或 _）").fill("churn")
+        page.get_by_label("要预测的列").fill("left")
+        page.get_by_label("表格（CSV、XLSX 或 JSONL）").set_input_files(str(customers))
+        page.get_by_label("搜索时间（秒）：越长通常越准").fill("5")
+        page.get_by_role("button", name="创建并训练").click()
+        section = page.locator("main section", has=page.locator("h3", has_text="churn（预测 left）"))
+        expect(section.locator("table")).to_contain_text("roc_auc", timeout=60_000)
+        section.get_by_role("button", name="上线").click()
+        expect(section.locator(".badge.good").first).to_have_text("通过")
+        expect(section.locator("table")).to_contain_text("线上")
+        section.get_by_role("button", name="校准曲线").click()
+        chart = section.locator("img.chart")
+        expect(chart).to_be_visible()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=chart.element_handle())
+        assert _axe_violations(page) == []
+        browser.close()
+
+    models = console["services"].table_models
+    assert models.named(console["workspace"].id, "churn").family.live_version(console["workspace"].id) == 1
+    assert watched.hosts == {"127.0.0.1"}, watched.hosts
+    assert not watched.errors, watched.errors
+    assert watched.refused == {("GET", "/v1/auth/me", 401)}, watched.refused
