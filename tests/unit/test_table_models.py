@@ -360,3 +360,21 @@ def test_cells_as_spreadsheets_and_json_write_them() -> None:
     assert as_day("2024-1-5 09:30") == as_day("2024-01-05")
     assert column_kind("vip", [True, False, True])[0] == "categorical"
     assert cell_text(True) == "TRUE" and as_number(True) is None
+
+
+def test_rows_without_their_identifier_are_split_by_content() -> None:
+    rows = [{"id": "", "x": str(i), "y": "a"} for i in range(200)]
+    held = [is_held_out(r, "y", "id") for r in rows]
+    assert 0.1 < sum(held) / len(held) < 0.3  # not all on one side
+    assert cell_text("True") == cell_text(True) == cell_text("true") == "TRUE"
+
+
+def test_a_retrained_version_keeps_the_first_versions_split(
+    services: Services, workspace: Workspace, churn: int
+) -> None:
+    models = services.table_models
+    assert models.definition(workspace.id, "churn")["split_key"] == "customer_id"
+    repeated = churn_rows() + churn_rows(100)  # customers repeat: the column no longer reads as an id
+    again = models.train(workspace.id, "churn", "more.csv", table_csv(repeated), "test", FAST)
+    assert again.report["split_key"] == "customer_id"
+    assert "customer_id" not in again.report["features"]  # repeated, it is still an id by its name

@@ -98,6 +98,8 @@ def column_kind(name: str, cells: Sequence[object]) -> tuple[Kind, str]:
         if mean_length >= 30 or sum(" " in t for t in texts) > 0.5 * len(texts):
             return "text", "free text: not used by tabular models yet"
         return "identifier", "a unique value per row (an id): it cannot generalise"
+    if _ID_NAME.search(name.strip()) and distinct >= 0.5 * len(present):
+        return "identifier", "named as an id, with a value for nearly every row: it cannot generalise"
     return "categorical", ""
 
 

@@ -89,7 +89,9 @@ class TableModels:
             "created_by": actor,
             "created_at": utc_now(),
         }
-        version = self._train(workspace_id, definition, table, profile, filename, actor, settings, progress)
+        version = self._train(
+            workspace_id, name, definition, table, profile, filename, actor, settings, progress
+        )
         definitions = self.definitions(workspace_id)
         definitions[name] = definition
         self._workspaces.put_setting(workspace_id, SETTING, definitions)
@@ -131,7 +133,9 @@ class TableModels:
                 f"{definition['target']!r} now reads as {profile.task}, but {name!r} is a"
                 f" {definition['task']} model; create a new model for it"
             )
-        return self._train(workspace_id, definition, table, profile, filename, actor, settings, progress)
+        return self._train(
+            workspace_id, name, definition, table, profile, filename, actor, settings, progress
+        )
 
     def _unused_family(self, workspace_id: str, name: str) -> str:
         """``table:<name>``, or ``table:<name>~2``… when a deleted model of that name left versions: a
@@ -145,6 +149,7 @@ class TableModels:
     def _train(
         self,
         workspace_id: str,
+        name: str,
         definition: dict[str, Any],
         table: Table,
         profile: TableProfile,
@@ -154,7 +159,8 @@ class TableModels:
         progress: Progress | None,
     ) -> ModelVersion:
         settings = settings or TrainSettings()
-        trained = train_table(table, profile, settings, progress)
+        trained = train_table(table, profile, settings, progress, definition.get("split_key"))
+        definition.setdefault("split_key", trained.report["split_key"])
         params = {
             "file": filename,
             "budget_seconds": settings.budget_seconds,
@@ -163,7 +169,7 @@ class TableModels:
         }
         blob = dump_model(trained.model)
         return self._models.save(
-            workspace_id, definition["family"], trained.model.kind, params, trained.report, blob, actor
+            workspace_id, _family(name, definition), trained.model.kind, params, trained.report, blob, actor
         )
 
     def delete(self, workspace_id: str, name: str) -> None:

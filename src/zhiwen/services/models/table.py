@@ -119,7 +119,8 @@ def cell_text(cell: Cell) -> str:
         return "TRUE" if cell else "FALSE"  # as a spreadsheet writes it
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
-    return str(cell).strip()
+    text = str(cell).strip()
+    return text.upper() if text.lower() in ("true", "false") else text  # True, true, TRUE: one value
 
 
 def column(rows: Sequence[Row], name: str) -> list[Cell]:

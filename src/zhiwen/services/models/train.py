@@ -54,9 +54,9 @@ def is_held_out(row: Row, target: str, key: str | None = None) -> bool:
     """Held out by the row's identifier when the table has one (the customer id), so the same customer
     stays held out when the table is exported again with their figures changed; otherwise by the row's
     content (target excluded), so the same row does."""
-    if key is not None:
-        text = cell_text(row.get(key, ""))
-    else:
+    if key is not None and not is_missing(row.get(key)):
+        text = cell_text(row.get(key))
+    else:  # no identifier column, or a row without its identifier
         text = json.dumps(
             {k: cell_text(v) for k, v in row.items() if k != target}, sort_keys=True, ensure_ascii=False
         )
@@ -73,13 +73,18 @@ def train_table(
     profile: TableProfile,
     settings: TrainSettings | None = None,
     progress: Progress | None = None,
+    split_key: str | None = None,
 ) -> Trained:
+    """Train on ``table`` as ``profile`` reads it; rows are held out by ``split_key`` (the column the
+    model's first version was split by) or, without one, by :func:`held_out_key`."""
     settings = settings or TrainSettings()
     report_progress = progress or (lambda _step, _done: None)
     started = time.perf_counter()
     rows = [row for row in table.rows if not is_missing(row.get(profile.target))]
-    key = held_out_key(profile)
-    readable = [c.name for c in profile.columns if c.kind in ("numeric", "categorical", "date")]
+    key = split_key if split_key in table.columns else held_out_key(profile)
+    # Kept for the gate's side-by-side with the live version, which may read columns this table's profile
+    # leaves out; identifiers and free text never (personal data).
+    readable = [c.name for c in profile.columns if c.kind not in ("identifier", "text")]
     dev = [r for r in rows if not is_held_out(r, profile.target, key)]
     held = [r for r in rows if is_held_out(r, profile.target, key)]
     y_dev, y_held, classes, positive = _targets(profile, dev, held)
@@ -108,7 +113,6 @@ def train_table(
         positive=positive,
         calibration=calibration,
         drift_reference=DriftReference.of([(c.name, c.kind) for c in encoder.columns_], dev),
-        # Kept for the gate's side-by-side; identifiers and free text are left out (personal data).
         held_out_rows=[{k: cell_text(r.get(k)) for k in readable} for r in held],
         held_out_truth=list(y_held.tolist())
         if profile.task == "regression"
@@ -120,6 +124,7 @@ def train_table(
         "classes": classes,
         "positive": positive,
         "rows": {"train": len(dev), "held_out": len(held)},
+        "split_key": key,
         "features": model.columns,
         "profile": profile.to_dict(),
         "comparison": {

@@ -75,7 +75,7 @@ async function privacySection(problem) {
   async function expire() {
     try {
       const gone = await api("POST", "/v1/privacy/expire");
-      status.textContent = t("expired", gone.conversations, gone.answers, gone.events);
+      status.textContent = t("expired", gone.conversations, gone.answers, gone.events, gone.predictions);
     } catch (e) { problem.show(e); }
   }
   return h("section", {},
