@@ -378,3 +378,11 @@ def test_a_retrained_version_keeps_the_first_versions_split(
     again = models.train(workspace.id, "churn", "more.csv", table_csv(repeated), "test", FAST)
     assert again.report["split_key"] == "customer_id"
     assert "customer_id" not in again.report["features"]  # repeated, it is still an id by its name
+
+
+def test_training_progress_only_moves_forward_across_steps() -> None:
+    from zhiwen.services.models.train import overall_progress
+
+    steps = ["searching baseline", "searching linear", "searching lightgbm", "fitting lightgbm"]
+    seen = [overall_progress(step, done) for step in steps for done in (0.0, 0.5, 1.0)]
+    assert seen == sorted(seen) and seen[-1] < 1.0

@@ -29,7 +29,7 @@ from zhiwen.api.schemas import (
 from zhiwen.ports import ProgressCallback
 from zhiwen.services.models import charts
 from zhiwen.services.models.service import TableModels
-from zhiwen.services.models.train import DEFAULT_BUDGET_SECONDS, Progress, TrainSettings
+from zhiwen.services.models.train import DEFAULT_BUDGET_SECONDS, Progress, TrainSettings, overall_progress
 from zhiwen.services.records import MAX_FILE_BYTES
 from zhiwen.types import ModelVersion
 
@@ -86,7 +86,7 @@ def _train_job(
     job = services.jobs.create_job(workspace_id, kind)
 
     def work(progress: ProgressCallback) -> dict[str, object]:
-        version = train(lambda _step, done: progress(min(done, 0.99)))
+        version = train(lambda step, done: progress(overall_progress(step, done)))
         result: dict[str, object] = {
             "model": name,
             "version": version.version,

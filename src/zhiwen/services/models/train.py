@@ -50,6 +50,20 @@ class Trained:
     report: dict[str, Any]
 
 
+# Each step's share of the whole training, for one progress figure (the budget is mostly the trees').
+_STEPS = {
+    "searching baseline": (0.0, 0.02),
+    "searching linear": (0.02, 0.2),
+    "searching lightgbm": (0.22, 0.7),
+}
+
+
+def overall_progress(step: str, done: float) -> float:
+    """A step's progress as a fraction of the whole training (the last step, fitting, is the rest)."""
+    start, share = _STEPS.get(step, (0.92, 0.08))
+    return min(0.99, start + share * max(0.0, min(done, 1.0)))
+
+
 def is_held_out(row: Row, target: str, key: str | None = None) -> bool:
     """Held out by the row's identifier when the table has one (the customer id), so the same customer
     stays held out when the table is exported again with their figures changed; otherwise by the row's
