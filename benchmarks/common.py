@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark scripts: machine description, memory, percentiles, a real server."""
+"""Helpers shared by the benchmark scripts: machine description, memory, percentiles, a real server (a
+`zhiwen serve` process, or the app in a thread of this one)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,19 @@ import platform
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 
+from zhiwen.api.app import create_app
 from zhiwen.services.lifecycle.metrics import percentile
+from zhiwen.wiring import Services
 
 __all__ = [
     "ZHIWEN",
@@ -25,6 +31,7 @@ __all__ = [
     "percentile",
     "process_rss_mb",
     "rss_mb",
+    "serving",
     "start_server",
     "tree_rss_mb",
 ]
@@ -107,3 +114,24 @@ def start_server(data: Path, env: Mapping[str, str] | None = None) -> tuple[subp
             time.sleep(0.1)
     server.kill()
     raise RuntimeError("zhiwen serve did not answer /healthz within 120 s")
+
+
+@contextmanager
+def serving(services: Services) -> Iterator[str]:
+    """``services``' app on ``http://127.0.0.1:<port>`` in a thread of this process, until the block ends
+    (the benchmark reads the same services the server answers from)."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(services, run_embedding_worker=False), "127.0.0.1", port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join()

@@ -17,19 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
-from benchmarks.common import machine, percentile
-from zhiwen.api import create_app
+from benchmarks.common import machine, percentile, serving
 from zhiwen.config import Settings
 from zhiwen.sample_shop import ShopSettings, write
 from zhiwen.wiring import Services, build_services
@@ -90,49 +86,29 @@ def _serve_and_time(services: Services, workspace_id: str, requests: int) -> dic
     """p50/p95 of GET /v1/recommendations for random known users, and the time from POST /v1/events to
     a GET that no longer recommends the item just bought."""
     key = {"Authorization": f"Bearer {services.keys.issue(workspace_id, 'bench', 'client').plain}"}
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(services, run_embedding_worker=False), "127.0.0.1", port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     users = sorted({e.user_id for e in services.catalog.events(workspace_id)})
     chosen = random.Random(0).choices(users, k=requests)
     latencies: list[float] = []
     shown_s: list[float] = []
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=key, timeout=30) as client:
-            client.get(
-                "/v1/recommendations", params={"user": chosen[0]}
-            ).raise_for_status()  # loads the model
-            for user in chosen:
-                started = time.perf_counter()
-                client.get("/v1/recommendations", params={"user": user, "k": 10}).raise_for_status()
-                latencies.append((time.perf_counter() - started) * 1000)
-            for user in chosen[:50]:
-                top = client.get("/v1/recommendations", params={"user": user}).json()["items"][0]["item"][
-                    "id"
-                ]
-                started = time.perf_counter()
-                event = {
-                    "user_id": user,
-                    "item_id": top,
-                    "event": "purchase",
-                    "timestamp": datetime.now(UTC).isoformat(),
-                }
-                client.post("/v1/events", json={"events": [event]}).raise_for_status()
-                after = client.get("/v1/recommendations", params={"user": user}).json()["items"]
-                assert top not in {r["item"]["id"] for r in after}, "the new purchase was recommended again"
-                shown_s.append(time.perf_counter() - started)
-    finally:
-        server.should_exit = True
-        thread.join()
+    with serving(services) as url, httpx.Client(base_url=url, headers=key, timeout=30) as client:
+        client.get("/v1/recommendations", params={"user": chosen[0]}).raise_for_status()  # loads the model
+        for user in chosen:
+            started = time.perf_counter()
+            client.get("/v1/recommendations", params={"user": user, "k": 10}).raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+        for user in chosen[:50]:
+            top = client.get("/v1/recommendations", params={"user": user}).json()["items"][0]["item"]["id"]
+            started = time.perf_counter()
+            event = {
+                "user_id": user,
+                "item_id": top,
+                "event": "purchase",
+                "timestamp": datetime.now(UTC).isoformat(),
+            }
+            client.post("/v1/events", json={"events": [event]}).raise_for_status()
+            after = client.get("/v1/recommendations", params={"user": user}).json()["items"]
+            assert top not in {r["item"]["id"] for r in after}, "the new purchase was recommended again"
+            shown_s.append(time.perf_counter() - started)
     return {
         "requests": len(latencies),
         "recommend_p50_ms": round(percentile(latencies, 50), 1),

@@ -14,18 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
-import uvicorn
 
-from benchmarks.common import machine, percentile
-from zhiwen.api.app import create_app
+from benchmarks.common import machine, percentile, serving
 from zhiwen.config import Settings
 from zhiwen.services.models.evaluate import held_out_figures
 from zhiwen.services.models.features import TableEncoder
@@ -81,33 +77,17 @@ def baselines(data: bytes) -> dict[str, Any]:
 def predict_over_http(services: Services, workspace_id: str, requests: int) -> dict[str, Any]:
     """p50/p95 of POST /v1/models/churn/predict with one row (explanations on), a real server."""
     key = {"Authorization": f"Bearer {services.keys.issue(workspace_id, 'bench', 'admin').plain}"}
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(services, run_embedding_worker=False), "127.0.0.1", port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     table = read_table(DATA.name, DATA.read_bytes())
     rows = [
         {k: v for k, v in r.items() if k != TARGET} for r in random.Random(0).choices(table.rows, k=requests)
     ]
     latencies = []
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=key, timeout=30) as client:
-            client.post("/v1/models/churn/predict", json={"rows": [rows[0]]}).raise_for_status()  # loads it
-            for row in rows:
-                started = time.perf_counter()
-                client.post("/v1/models/churn/predict", json={"rows": [row]}).raise_for_status()
-                latencies.append((time.perf_counter() - started) * 1000)
-    finally:
-        server.should_exit = True
-        thread.join()
+    with serving(services) as url, httpx.Client(base_url=url, headers=key, timeout=30) as client:
+        client.post("/v1/models/churn/predict", json={"rows": [rows[0]]}).raise_for_status()  # loads it
+        for row in rows:
+            started = time.perf_counter()
+            client.post("/v1/models/churn/predict", json={"rows": [row]}).raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
     return {
         "requests": len(latencies),
         "predict_p50_ms": round(percentile(latencies, 50), 1),

@@ -8,7 +8,7 @@ prediction log, input drift, and the calibration and importance charts. All need
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
@@ -222,29 +222,22 @@ def drift(
 
 
 @router.get(
-    "/models/{name}/versions/{version}/calibration.png",
+    "/models/{name}/versions/{version}/{chart}.png",
     response_class=Response,
-    responses=other_content("The held-out calibration curve", "image/png"),
+    responses=other_content("The chart as a PNG", "image/png"),
 )
-def calibration(name: TableModelName, version: Number, services: ServicesDep, key: AdminKey) -> Response:
-    """Predicted probability against the share observed on the held-out rows, as a PNG (two classes)."""
+def chart(
+    name: TableModelName,
+    version: Number,
+    chart: Literal["calibration", "importance"],
+    services: ServicesDep,
+    key: AdminKey,
+) -> Response:
+    """``calibration``: predicted probability against the share observed on the held-out rows (two classes);
+    ``importance``: how much the held-out figure falls when each column is shuffled."""
     found = services.table_models.named(key.workspace_id, name).family.get(key.workspace_id, version)
-    return Response(
-        charts.calibration_png(found.report, f"{name} v{version}, held out"), media_type="image/png"
-    )
-
-
-@router.get(
-    "/models/{name}/versions/{version}/importance.png",
-    response_class=Response,
-    responses=other_content("The columns the model leans on", "image/png"),
-)
-def importance(name: TableModelName, version: Number, services: ServicesDep, key: AdminKey) -> Response:
-    """How much the held-out figure falls when each column is shuffled, as a PNG bar chart."""
-    found = services.table_models.named(key.workspace_id, name).family.get(key.workspace_id, version)
-    return Response(
-        charts.importance_png(found.report, f"{name} v{version}, held out"), media_type="image/png"
-    )
+    png = charts.CHARTS[chart](found.report, f"{name} v{version}, held out")
+    return Response(png, media_type="image/png")
 
 
 def _model_name(name: TableModelName) -> str:

@@ -52,3 +52,6 @@ def importance_png(report: dict[str, Any], title: str) -> bytes:
         axis.set_xlabel(f"{metric} lost when the column is shuffled")
         axis.set_title(title)
         return png(figure)
+
+
+CHARTS = {"calibration": calibration_png, "importance": importance_png}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -23,11 +23,6 @@ from zhiwen.services.models.table import Row, cell_text
 Task = Literal["classification", "regression"]
 DRIVERS = 5
 EXPLAINED_CELLS = 2_000_000  # matrix cells of variants per model call (16 MB of float64)
-
-
-class Estimator(Protocol):
-    def fit(self, X: Matrix, y: npt.NDArray[Any]) -> Any: ...  # noqa: N803 - scikit-learn's name
-    def predict(self, X: Matrix) -> npt.NDArray[Any]: ...  # noqa: N803
 
 
 @dataclass
