@@ -109,6 +109,9 @@ def main() -> None:
     print("personal data, OCR", file=sys.stderr)
     results["pii"] = run_json([sys.executable, "-m", "benchmarks.pii", "--json"])
     results["ocr"] = run_json([sys.executable, "-m", "benchmarks.ocr", "--json"])
+    if (DATA.parent / "images" / "grocery_store").is_dir():
+        print("product recognition", file=sys.stderr)
+        results["vision"] = run_json([sys.executable, "-m", "benchmarks.vision", "--json"])
     print("answers while documents are uploaded; memory of a big upload", file=sys.stderr)
     results["load"] = run_json([sys.executable, "-m", "benchmarks.load", "--json"])
     print("kill -9 and integrity checks", file=sys.stderr)

@@ -1,5 +1,5 @@
 """Real files for tests, generated on the fly: PDF (Chinese via reportlab's CID font), DOCX, XLSX, and a
-customer table with a known pattern for table models."""
+customer table with a known pattern for table models, and product photos for the recogniser."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import random
 import zipfile
 from pathlib import Path
 
+import numpy as np
 from pypdf import PdfReader, PdfWriter
 
 from zhiwen.sample_kb.render import markdown_to_docx, markdown_to_pdf, rows_to_xlsx
@@ -96,3 +97,51 @@ def table_csv(rows: list[dict[str, str]], columns: list[str] | None = None) -> b
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue().encode("utf-8")
+
+
+PRODUCTS = {  # a shop's products as a camera sees them: colour, shape, and a code printed on some
+    "red-apple": ((200, 30, 30), "ellipse", ""),
+    "banana": ((235, 205, 40), "bar", ""),
+    "r7-robot": ((40, 60, 190), "box", "R7"),
+    "green-tea": ((40, 150, 60), "box", ""),
+}
+
+
+def product_photo(product: str, seed: int, size: int = 256) -> bytes:
+    """A JPEG of ``product`` at a random place, size and angle, on a random background, with noise."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    colour, shape, code = PRODUCTS[product]
+    grey = int(rng.integers(150, 235))
+    image = Image.new("RGB", (size, size), (grey, grey, grey - 10))
+    draw = ImageDraw.Draw(image)
+    centre = rng.integers(size * 0.35, size * 0.65, 2)
+    half = int(rng.integers(size // 6, size // 3))
+    shade = tuple(int(np.clip(c + rng.integers(-20, 20), 0, 255)) for c in colour)
+    left, top = int(centre[0] - half), int(centre[1] - half)
+    if shape == "ellipse":
+        draw.ellipse((left, top, left + 2 * half, top + 2 * half), fill=shade)
+    elif shape == "bar":
+        draw.rounded_rectangle((left, top + half // 2, left + 2 * half, top + half), radius=12, fill=shade)
+    else:
+        draw.rectangle((left, top, left + 2 * half, top + 2 * half), fill=shade, outline="black", width=3)
+        if code:
+            draw.text((left + half // 2, top + half // 2), code, fill="white")
+    image = image.rotate(float(rng.uniform(-25, 25)), fillcolor=(grey, grey, grey - 10))
+    pixels = np.asarray(image).astype(np.int16) + rng.normal(0, 8, (size, size, 3))
+    out = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def photo_zip(photos: dict[str, list[bytes]], extra: dict[str, bytes] | None = None) -> bytes:
+    """A zip with a folder per product, as a company would send its photos."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for product, images in photos.items():
+            for number, image in enumerate(images):
+                archive.writestr(f"photos/{product}/{number:03d}.jpg", image)
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return out.getvalue()

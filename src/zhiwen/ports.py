@@ -191,6 +191,24 @@ class Ocr(Protocol):
         ...
 
 
+class ImageFeatures(Protocol):
+    """Photos as vectors for a product recogniser: one row per ``(name, bytes)``; a clear
+    :class:`~zhiwen.errors.InvalidInput` naming a photo that cannot be read."""
+
+    name: str  # changes whenever the vectors would: a model fitted on one is never used with another
+    parts: dict[str, tuple[int, int]]  # named column ranges ("shape", "colour"): views a model may read
+
+    def vectors(self, images: Sequence[tuple[str, bytes]]) -> npt.NDArray[np.float32]: ...
+
+
+class PhotoCleaner(Protocol):
+    def clean(self, name: str, image: bytes) -> tuple[str, bytes]:
+        """``(media type, bytes)``: the photo upright, re-encoded from its pixels (so no EXIF, location or
+        other metadata survives) and scaled down to a size an agent needs; a clear error for what is not a
+        readable photo."""
+        ...
+
+
 class LLM(Protocol):
     name: str
 
@@ -307,6 +325,14 @@ class DeskStore(Protocol):
     def messages(
         self, workspace_id: str, conversation_id: str, after: int = 0, limit: int = 500
     ) -> list[DeskMessage]: ...
+    def add_photo(self, workspace_id: str, message_id: int, media_type: str, data: bytes) -> None:
+        """Keep the photo sent with a message (it goes when the message goes)."""
+        ...
+
+    def photo(self, workspace_id: str, conversation_id: str, message_id: int) -> tuple[str, bytes]:
+        """``(media type, bytes)`` of the photo sent with a message; :class:`NotFound` without one."""
+        ...
+
     def last_change(self, workspace_id: str) -> str:
         """Changes whenever a message is added or a conversation changes: what the inbox watches."""
         ...

@@ -238,6 +238,7 @@ class DeskMessage:
     created_at: str
     answer_id: str | None = None
     citations: tuple[Citation, ...] = ()
+    photo: bool = False  # the customer sent a photo with it (GET …/messages/{id}/photo)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,11 @@ from threadpoolctl import threadpool_limits
 
 from zhiwen.adapters.background import BackgroundProcess, BackgroundThread
 from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder, QueryCache
+from zhiwen.adapters.image_features import OcrBackboneFeatures
 from zhiwen.adapters.jobs import ThreadJobRunner
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.adapters.ocr import PaddleOcr
+from zhiwen.adapters.photos import JpegPhotoCleaner
 from zhiwen.adapters.secret_box import FernetSecretBox, master_keys
 from zhiwen.adapters.secret_box import new_key as new_master_key
 from zhiwen.config import Settings
@@ -63,6 +65,7 @@ from zhiwen.services.trust.audit import AuditService
 from zhiwen.services.trust.customer_data import CustomerDataService
 from zhiwen.services.trust.privacy import PrivacyPolicy
 from zhiwen.services.trust.secrets import SecretService
+from zhiwen.services.vision.service import ProductRecognition
 from zhiwen.stores.sqlite import backup as store_backups
 from zhiwen.stores.sqlite import integrity
 from zhiwen.stores.sqlite.answers import SqliteAnswerStore
@@ -143,6 +146,7 @@ class Services:
     privacy: PrivacyPolicy
     customers: CustomerDataService
     ocr: Ocr
+    vision: ProductRecognition
 
     def check_store(self) -> list[str]:
         """Every inconsistency in the store, in words (:mod:`zhiwen.stores.sqlite.integrity`)."""
@@ -309,6 +313,7 @@ def build_services(
             reviews,
             webhooks,
             privacy=privacy,
+            photos=JpegPhotoCleaner(),
         ),
         users=UserService(SqliteUserStore(db)),
         webhooks=webhooks,
@@ -320,6 +325,7 @@ def build_services(
         audit=AuditService(SqliteAuditStore(db)),
         privacy=privacy,
         ocr=ocr,
+        vision=ProductRecognition(model_registry, workspaces, OcrBackboneFeatures(), ocr),
         customers=CustomerDataService(SqliteCustomerDataStore(db), curated, vectors, privacy),
     )
 

@@ -1,7 +1,9 @@
-"""The API over real stores in a temporary folder, with an admin key for two workspaces and a client key."""
+"""The API over real stores in a temporary folder, with an admin key for two workspaces and a client key;
+and, for the model families, one workspace with an admin and a client key (`roles_api`)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,10 @@ from fastapi.testclient import TestClient
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.api import create_app
 from zhiwen.config import Settings
+from zhiwen.types import Workspace
 from zhiwen.wiring import Services, build_services
+
+RoleApi = tuple[TestClient, dict[str, dict[str, str]]]
 
 
 @pytest.fixture
@@ -28,3 +33,23 @@ def api(tmp_path: Path, embedder: BundledE5Embedder) -> Iterator[tuple[TestClien
     with TestClient(create_app(services)) as client:
         yield client, services, keys
     services.close()
+
+
+@pytest.fixture
+def roles_api(services: Services, workspace: Workspace) -> Iterator[RoleApi]:
+    """The API with no background embedding, and headers for an admin and a client key of `workspace`."""
+    headers = {
+        role: {"Authorization": f"Bearer {services.keys.issue(workspace.id, role, role).plain}"}  # type: ignore[arg-type]
+        for role in ("admin", "client")
+    }
+    with TestClient(create_app(services, run_embedding_worker=False)) as client:
+        yield client, headers
+
+
+def wait_for_job(client: TestClient, job_id: str, auth: dict[str, str]) -> dict[str, object]:
+    for _ in range(600):
+        job: dict[str, object] = client.get(f"/v1/jobs/{job_id}", headers=auth).json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError("the job did not finish")

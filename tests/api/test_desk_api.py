@@ -282,3 +282,59 @@ def test_a_widget_look_that_cannot_be_shown_is_refused_by_name(api: Api, look: o
     response = client.put("/v1/desk/settings", json={"look": look}, headers=keys["admin"])
     assert response.status_code == 400, response.text
     assert "look" in response.json()["error"]["message"]
+
+
+def _phone_photo() -> bytes:
+    """A phone's JPEG: stored sideways with an EXIF orientation, a GPS position and a comment."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", (300, 120), (30, 60, 190))  # wide as stored; upright it is tall
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: turn 90° clockwise to show
+    exif[0x8825] = {1: "N", 2: (39.0, 54.0, 20.0)}  # GPS: where the customer lives
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif, comment=b"customer-phone-serial-123")
+    return out.getvalue()
+
+
+def test_a_photo_sent_to_the_bot_reaches_the_agent_without_its_metadata_and_goes_with_erasure(
+    api: Api,
+) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    client, _, _ = api
+    keys = _keys(api)
+    conversation, visitor = _start(client, keys["widget"])
+    sent = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        json={"text": "转人工 这个坏了", "image": base64.b64encode(_phone_photo()).decode()},
+        headers=visitor,
+    )
+    assert sent.status_code == 200, sent.text
+    customer = next(m for m in sent.json()["messages"] if m["author"] == "customer")
+    assert customer["photo"] is True
+    context = client.get(f"/v1/desk/conversations/{conversation}", headers=keys["agent"]).json()
+    assert [m["photo"] for m in context["messages"] if m["author"] == "customer"] == [True]
+    path = f"/v1/desk/conversations/{conversation}/messages/{customer['id']}/photo"
+    photo = client.get(path, headers=keys["agent"])
+    assert photo.status_code == 200 and photo.headers["content-type"] == "image/jpeg"
+    kept = Image.open(io.BytesIO(photo.content))
+    assert kept.size == (120, 300)  # upright
+    assert not kept.getexif() and b"customer-phone-serial" not in photo.content and "comment" not in kept.info
+    assert client.get(path, headers=keys["widget"]).status_code == 403
+    assert client.get(path, headers=keys["other_admin"]).status_code == 404
+    exported = client.post(
+        "/v1/customers/export", json={"conversation_ids": [conversation]}, headers=keys["admin"]
+    ).json()
+    messages = exported["conversations"][0]["messages"]
+    assert messages[0]["photo"].startswith("data:image/jpeg;base64,") and "photo" not in messages[1]
+    erased = client.post(
+        "/v1/customers/erase", json={"conversation_ids": [conversation]}, headers=keys["admin"]
+    )
+    assert erased.status_code == 200, erased.text
+    assert client.get(path, headers=keys["agent"]).status_code == 404

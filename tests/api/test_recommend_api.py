@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.test_reviews_api import _wait
+from tests.api.conftest import wait_for_job
 from zhiwen.api import create_app
 from zhiwen.sample_shop import DEMO_PRODUCTS, ShopSettings, generate, rows_csv
 from zhiwen.types import Workspace
@@ -43,7 +43,7 @@ def _load_shop(client: TestClient, admin: dict[str, str]) -> None:
 
 def _train(client: TestClient, admin: dict[str, str]) -> dict[str, object]:
     job = client.post("/v1/recommend/train", json={"promote": True}, headers=admin).json()
-    return _wait(client, str(job["id"]), admin)
+    return wait_for_job(client, str(job["id"]), admin)
 
 
 def test_a_shop_goes_from_events_to_recommendations_that_follow_new_events(api: Api) -> None:
@@ -118,7 +118,9 @@ def test_bad_training_requests_and_gate_settings_are_refused(api: Api) -> None:
         client.post("/v1/recommend/train", json={"candidates": ["magic"]}, headers=admin).status_code == 422
     )
     assert client.post("/v1/recommend/train", json={"candidates": []}, headers=admin).status_code == 422
-    failed = _wait(client, client.post("/v1/recommend/train", json={}, headers=admin).json()["id"], admin)
+    failed = wait_for_job(
+        client, client.post("/v1/recommend/train", json={}, headers=admin).json()["id"], admin
+    )
     assert failed["status"] == "failed" and "catalogue is empty" in str(failed["error"])
     assert (
         client.put("/v1/recommend/gate", json={"minimum": {"ndcg_at_k": 2}}, headers=admin).status_code == 400

@@ -2,43 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
-import pytest
-from fastapi.testclient import TestClient
-
-from zhiwen.api import create_app
+from tests.api.conftest import RoleApi, wait_for_job
 from zhiwen.sample_reviews import generate, to_csv
 from zhiwen.services.records import MAX_FILE_BYTES
 from zhiwen.services.reviews.sentiment_train import is_held_out
-from zhiwen.types import Workspace
-from zhiwen.wiring import Services
-
-Api = tuple[TestClient, dict[str, dict[str, str]]]
 
 
-@pytest.fixture
-def api(services: Services, workspace: Workspace) -> Iterator[Api]:
-    headers = {
-        role: {"Authorization": f"Bearer {services.keys.issue(workspace.id, role, role).plain}"}  # type: ignore[arg-type]
-        for role in ("admin", "client")
-    }
-    with TestClient(create_app(services, run_embedding_worker=False)) as client:
-        yield client, headers
-
-
-def _wait(client: TestClient, job_id: str, auth: dict[str, str]) -> dict[str, object]:
-    for _ in range(600):
-        job: dict[str, object] = client.get(f"/v1/jobs/{job_id}", headers=auth).json()
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError("the job did not finish")
-
-
-def test_reviews_go_from_import_to_a_promoted_model_and_a_chart(api: Api) -> None:
-    client, auth = api
+def test_reviews_go_from_import_to_a_promoted_model_and_a_chart(roles_api: RoleApi) -> None:
+    client, auth = roles_api
     posted = client.post(
         "/v1/reviews",
         json={
@@ -76,7 +47,7 @@ def test_reviews_go_from_import_to_a_promoted_model_and_a_chart(api: Api) -> Non
     assert client.post("/v1/sentiment/train", json={}, headers=auth["client"]).status_code == 403
 
     job = client.post("/v1/sentiment/train", json={"candidates": ["ngram"]}, headers=auth["admin"]).json()
-    finished = _wait(client, job["id"], auth["admin"])
+    finished = wait_for_job(client, job["id"], auth["admin"])
     assert finished["status"] == "succeeded", finished
     version = finished["result"]["version"]  # type: ignore[index]
     assert (
@@ -103,7 +74,7 @@ def test_reviews_go_from_import_to_a_promoted_model_and_a_chart(api: Api) -> Non
     assert (event["version"], event["action"]) == (version, "promote")
     scoring = client.post("/v1/reviews/score", headers=auth["admin"])
     assert scoring.status_code == 202
-    assert _wait(client, scoring.json()["id"], auth["admin"])["result"] == {"scored": 301}
+    assert wait_for_job(client, scoring.json()["id"], auth["admin"])["result"] == {"scored": 301}
 
     explained = client.post(
         "/v1/reviews/classify", json={"items": [{"text": "物流太慢了，等了十天才到"}]}, headers=auth["client"]
@@ -126,8 +97,8 @@ def test_reviews_go_from_import_to_a_promoted_model_and_a_chart(api: Api) -> Non
     assert negatives and all(r["sentiment"] == "negative" for r in negatives)
 
 
-def test_a_model_without_a_held_out_evaluation_is_refused_with_409(api: Api) -> None:
-    client, auth = api
+def test_a_model_without_a_held_out_evaluation_is_refused_with_409(roles_api: RoleApi) -> None:
+    client, auth = roles_api
     training_only = [r for r in generate(200) if not is_held_out(r["text"])]
     client.post(
         "/v1/reviews/import",
@@ -135,7 +106,7 @@ def test_a_model_without_a_held_out_evaluation_is_refused_with_409(api: Api) -> 
         headers=auth["admin"],
     )
     job = client.post("/v1/sentiment/train", json={"candidates": ["ngram"]}, headers=auth["admin"]).json()
-    version = _wait(client, job["id"], auth["admin"])["result"]["version"]  # type: ignore[index]
+    version = wait_for_job(client, job["id"], auth["admin"])["result"]["version"]  # type: ignore[index]
     assert client.get(f"/v1/sentiment/models/{version}/gate", headers=auth["admin"]).json()["passed"] is False
     refused = client.post(f"/v1/sentiment/models/{version}/promote", headers=auth["admin"])
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "gate_refused"
@@ -143,8 +114,8 @@ def test_a_model_without_a_held_out_evaluation_is_refused_with_409(api: Api) -> 
     assert client.get("/v1/sentiment/models/99", headers=auth["admin"]).status_code == 404
 
 
-def test_an_upload_over_the_limit_is_refused_with_413_and_nothing_stored(api: Api) -> None:
-    client, auth = api
+def test_an_upload_over_the_limit_is_refused_with_413_and_nothing_stored(roles_api: RoleApi) -> None:
+    client, auth = roles_api
     huge = b"text\n" + b"x" * (MAX_FILE_BYTES + 1)
     refused = client.post(
         "/v1/reviews/import", files={"file": ("big.csv", huge, "text/csv")}, headers=auth["admin"]

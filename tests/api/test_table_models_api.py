@@ -3,38 +3,12 @@ batch, the log, drift, charts, and bad input at every door."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.conftest import RoleApi, wait_for_job
 from tests.files import churn_rows, table_csv
-from zhiwen.api import create_app
-from zhiwen.types import Workspace
-from zhiwen.wiring import Services
 
-Api = tuple[TestClient, dict[str, dict[str, str]]]
 ROW = {"tenure": "3", "plan": "monthly", "signed_up": "2026-01-02", "region": "north", "monthly_fee": "80"}
-
-
-@pytest.fixture
-def api(services: Services, workspace: Workspace) -> Iterator[Api]:
-    headers = {
-        role: {"Authorization": f"Bearer {services.keys.issue(workspace.id, role, role).plain}"}  # type: ignore[arg-type]
-        for role in ("admin", "client")
-    }
-    with TestClient(create_app(services, run_embedding_worker=False)) as client:
-        yield client, headers
-
-
-def _wait(client: TestClient, job_id: str, auth: dict[str, str]) -> dict[str, object]:
-    for _ in range(600):
-        job: dict[str, object] = client.get(f"/v1/jobs/{job_id}", headers=auth).json()
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError("the job did not finish")
 
 
 def _create(client: TestClient, auth: dict[str, str], promote: bool = True) -> dict[str, object]:
@@ -51,15 +25,15 @@ def _create(client: TestClient, auth: dict[str, str], promote: bool = True) -> d
         headers=auth,
     )
     assert started.status_code == 202, started.text
-    job = _wait(client, started.json()["id"], auth)
+    job = wait_for_job(client, started.json()["id"], auth)
     assert job["status"] == "succeeded", job
     result = job["result"]
     assert isinstance(result, dict)
     return result
 
 
-def test_a_table_goes_from_upload_to_predictions_over_http(api: Api) -> None:
-    client, auth = api
+def test_a_table_goes_from_upload_to_predictions_over_http(roles_api: RoleApi) -> None:
+    client, auth = roles_api
     admin = auth["admin"]
     profiled = client.post(
         "/v1/models/profile",
@@ -111,7 +85,7 @@ def test_a_table_goes_from_upload_to_predictions_over_http(api: Api) -> None:
         data={"budget_seconds": "60", "max_trials": "2"},
         headers=admin,
     ).json()
-    assert _wait(client, retrained["id"], admin)["status"] == "succeeded"
+    assert wait_for_job(client, retrained["id"], admin)["status"] == "succeeded"
     assert client.post("/v1/models/churn/versions/2/promote", headers=admin).json()["passed"]
     assert client.post("/v1/models/churn/rollback", headers=admin).json() == {"live": 1}
     assert (
@@ -124,8 +98,8 @@ def test_a_table_goes_from_upload_to_predictions_over_http(api: Api) -> None:
     assert client.get("/v1/models/churn", headers=admin).status_code == 404
 
 
-def test_bad_requests_get_clear_answers(api: Api) -> None:
-    client, auth = api
+def test_bad_requests_get_clear_answers(roles_api: RoleApi) -> None:
+    client, auth = roles_api
     admin = auth["admin"]
     assert client.get("/v1/custom-models", headers=auth["client"]).status_code == 403
     assert (

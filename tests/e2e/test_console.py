@@ -299,11 +299,15 @@ def test_an_administrator_creates_promotes_and_reads_a_table_model_in_the_browse
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.files import churn_rows, table_csv
+    from tests.files import PRODUCTS, churn_rows, photo_zip, product_photo, table_csv
 
     url = console["url"]
     customers = tmp_path / "customers.csv"
     customers.write_bytes(table_csv(churn_rows(400)))
+    photos = tmp_path / "photos.zip"
+    photos.write_bytes(
+        photo_zip({p: [product_photo(p, 100 * n + i) for i in range(6)] for n, p in enumerate(PRODUCTS)})
+    )
     with sync_playwright() as playwright:
         browser = chromium(playwright)
         context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
@@ -326,15 +330,22 @@ def test_an_administrator_creates_promotes_and_reads_a_table_model_in_the_browse
         section = page.locator("main section", has=page.locator("h3", has_text="churn（预测 left）"))
         expect(section.locator("table")).to_contain_text("roc_auc", timeout=60_000)
         section.get_by_role("button", name="上线").click()
-        expect(section.locator(".badge.good").first).to_have_text("通过")
+        expect(section.locator(".badge.good", has_text="通过")).to_be_visible()  # the gate's verdict
         expect(section.locator("table")).to_contain_text("线上")
         section.get_by_role("button", name="校准曲线").click()
         chart = section.locator("img.chart")
         expect(chart).to_be_visible()
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=chart.element_handle())
+
+        recognizer = page.locator("main section", has=page.locator("h2", has_text="商品识别"))
+        with page.expect_file_chooser() as chooser:
+            recognizer.get_by_role("button", name="训练新版本").click()
+        chooser.value.set_files(str(photos))
+        expect(recognizer.locator("table")).to_contain_text("top1", timeout=60_000)
         assert _axe_violations(page) == []
         browser.close()
 
+    assert console["services"].vision.family.versions(console["workspace"].id)[0].report["products"] == 4
     models = console["services"].table_models
     assert models.named(console["workspace"].id, "churn").family.live_version(console["workspace"].id) == 1
     assert watched.hosts == {"127.0.0.1"}, watched.hosts

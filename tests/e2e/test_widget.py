@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.servers import CHROMIUM, chromium, free_port, serving
+from tests.e2e.servers import CHROMIUM, chromium, free_ports, serving
 from zhiwen.types import Workspace
 from zhiwen.web.shop import serve_shop
 from zhiwen.wiring import Services
@@ -25,7 +25,7 @@ UNANSWERABLE = "你们的店在火星上有分店吗？"
 @pytest.fixture
 def site(demo_copy: tuple[Services, Workspace]) -> Iterator[dict[str, Any]]:
     services, workspace = demo_copy
-    api_port, shop_port, copycat_port = free_port(), free_port(), free_port()
+    api_port, shop_port, copycat_port = free_ports(3)
     shop_origin = f"http://127.0.0.1:{shop_port}"
     widget_key = services.keys.issue(workspace.id, "site", "widget", [shop_origin]).plain
     agent_key = services.keys.issue(workspace.id, "alice", "agent").plain

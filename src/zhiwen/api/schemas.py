@@ -80,8 +80,9 @@ class AskRequest(Strict):
     image: str | None = Field(
         None,
         max_length=MAX_PHOTO_BASE64,
-        description="A photo (PNG, JPEG, WebP; base64, at most 8 MB): the text in it (a model code, an "
-        "error on a screen) is read and asked with the question. The photo is not kept.",
+        description="A photo (PNG, JPEG, WebP; base64, at most 8 MB): the product in it (with a live "
+        "recogniser) and the text in it (a model code, an error on a screen) are asked with the question. "
+        "The photo is not kept.",
     )
 
 
@@ -134,6 +135,11 @@ class AnswerResponse(BaseModel):
     )
     read_from_photo: str | None = Field(
         None, description="The text read in the photo sent with the question (null without one)."
+    )
+    product_in_photo: str | None = Field(
+        None,
+        description="The product the live recogniser saw in the photo, when it was sure enough to ask"
+        " about it (null otherwise); see docs/vision.md.",
     )
 
 
@@ -392,7 +398,9 @@ class MessageRequest(Strict):
     image: str | None = Field(
         None,
         max_length=MAX_PHOTO_BASE64,
-        description="A photo (base64, at most 8 MB): its text is read and joins the message, as in /v1/ask.",
+        description="A photo (base64, at most 8 MB): the product and the text in it join the message, as in"
+        " /v1/ask; the photo, cleaned of its metadata, is kept with the message for the agent who takes"
+        " over.",
     )
 
 
@@ -429,6 +437,10 @@ class DeskMessageOut(BaseModel):
     created_at: str
     answer_id: str | None
     citations: list[CitationOut]
+    photo: bool = Field(
+        False,
+        description="The customer sent a photo with it: GET /v1/desk/conversations/{id}/messages/{id}/photo",
+    )
 
 
 class DeskStateOut(BaseModel):
@@ -1220,3 +1232,25 @@ class TableDriftOut(BaseModel):
     verdict: Literal["too_few", "stable", "moderate", "shifted"]
     message: str
     columns: list[dict[str, Any]]
+
+
+class RecognizeRequest(Strict):
+    image: str = Field(
+        min_length=1,
+        max_length=MAX_PHOTO_BASE64,
+        description="A photo (PNG, JPEG, WebP; base64 or a data: URL, at most 8 MB). It is not kept.",
+    )
+    read_text: bool = Field(True, description="Also read the text in the photo (OCR; about 50-400 ms).")
+
+
+class ProductGuessOut(BaseModel):
+    product: str
+    probability: float
+
+
+class RecognitionOut(BaseModel):
+    product: str | None = Field(description="The likeliest product; null without a live recogniser.")
+    probability: float
+    top: list[ProductGuessOut] = Field(description="The five likeliest products, likeliest first.")
+    text: str = Field(description="The text read in the photo ('' when none, or read_text is false).")
+    version: int | None = Field(description="The recogniser version that answered.")

@@ -24,6 +24,7 @@ from zhiwen.cli import (
     serve,
     table_models,
     users,
+    vision,
 )
 from zhiwen.cli.common import err_console, state
 from zhiwen.errors import ZhiwenError
@@ -51,6 +52,7 @@ catalog.register(app)
 recommend.register(app)
 intents.register(app)
 table_models.register(app)
+vision.register(app)
 backup.register(app)
 audit.register(app)
 secrets.register(app)

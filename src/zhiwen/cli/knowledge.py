@@ -193,9 +193,12 @@ def ask(
             photo = image.read_bytes()
         except OSError as error:
             raise InvalidInput(f"{image}: cannot read it ({error.strerror})") from None
-        read = with_photo(services.ocr, question, photo, services.settings.max_question_chars)
+        seen = services.vision.recognize(state.workspace(workspace).id, image.name, photo)
+        read = with_photo(seen, question, services.settings.max_question_chars)
         question = read.question
         if not as_json:
+            if read.product:
+                console.print(f"[dim]in the photo: {read.product} (probability {seen.probability:.2f})[/]")
             console.print(f"[dim]read in the photo: {read.read or '(no text)'}[/]")
     answer = services.answerer.answer(
         state.workspace(workspace).id, question, conversation_id=conversation, use_llm=not no_llm

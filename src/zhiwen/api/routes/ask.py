@@ -28,18 +28,21 @@ from zhiwen.api.schemas import (
     SearchResponse,
 )
 from zhiwen.errors import InvalidInput, TooLarge
-from zhiwen.services.answers.photos import with_photo
+from zhiwen.services.answers.photos import PhotoQuestion, with_photo
+from zhiwen.services.desk.desk import Turn
 from zhiwen.services.knowledge.hit_test import hit_test as run_hit_test
 from zhiwen.services.lifecycle.targets import working_id
 from zhiwen.types import Answer, Hit
+from zhiwen.wiring import Services
 
 router = APIRouter(prefix="/v1", tags=["questions"])
 STREAM_PIECE_CHARS = 12
 
 
-def answer_response(answer: Answer, read_from_photo: str | None = None) -> AnswerResponse:
+def answer_response(answer: Answer, photo: PhotoQuestion | None = None) -> AnswerResponse:
     return AnswerResponse(
-        read_from_photo=read_from_photo,
+        read_from_photo=None if photo is None else photo.read,
+        product_in_photo=None if photo is None else photo.product,
         answer_id=answer.id,
         conversation_id=answer.conversation_id,
         question=answer.question,
@@ -130,12 +133,23 @@ async def ask(
     reply that turns out to cite nothing ends as a handoff there."""
     if body.conversation_id:
         await run_in_threadpool(services.desk.bot_may_answer, key.workspace_id, body.conversation_id)
-    question, read = body.question, None
+    question, read, image = body.question, None, None
     if body.image is not None:
-        photo = await run_in_threadpool(
-            with_photo, services.ocr, question, photo_bytes(body.image), services.settings.max_question_chars
+        image = photo_bytes(body.image)
+        read = await run_in_threadpool(
+            seen_in_photo,
+            services,
+            key.workspace_id,
+            body.question,
+            image,
+            services.settings.max_question_chars,
         )
-        question, read = photo.question, photo.read
+        question = read.question
+
+    def recorded(answer: Answer) -> Turn:
+        turn = services.desk.answered(key.workspace_id, answer)
+        return turn if image is None else services.desk.keep_photo(key.workspace_id, turn, image)
+
     if not body.stream:
         answer = await run_in_threadpool(
             services.answerer.answer,
@@ -147,7 +161,7 @@ async def ask(
             body.use_llm,
         )
         observe(metrics, answer)
-        turn = await run_in_threadpool(services.desk.answered, key.workspace_id, answer)
+        turn = await run_in_threadpool(recorded, answer)
         assert turn.answer is not None
         return answer_response(turn.answer, read)
     pieces = services.answerer.stream(
@@ -167,7 +181,7 @@ async def ask(
             piece = await run_in_threadpool(next, pieces, None)
         assert isinstance(piece, Answer)
         observe(metrics, piece)
-        piece = (await run_in_threadpool(services.desk.answered, key.workspace_id, piece)).answer
+        piece = (await run_in_threadpool(recorded, piece)).answer
         assert piece is not None
         if not streamed:
             for start in range(0, len(piece.text), STREAM_PIECE_CHARS):
@@ -175,6 +189,15 @@ async def ask(
         yield {"event": "answer", "data": answer_response(piece, read).model_dump_json()}
 
     return EventSourceResponse(events())
+
+
+def seen_in_photo(
+    services: Services, workspace_id: str, text: str, image: bytes, max_chars: int
+) -> PhotoQuestion:
+    """The message with what the photo shows: the recognised product (from the live recogniser, when it
+    is sure enough) and the text read in it."""
+    seen = services.vision.recognize(workspace_id, "photo", image)
+    return with_photo(seen, text, max_chars)
 
 
 def photo_bytes(encoded: str) -> bytes:

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
 from zhiwen.api.deps import CustomerKey, ServicesDep
-from zhiwen.api.routes.ask import answer_response, photo_bytes
+from zhiwen.api.routes.ask import answer_response, photo_bytes, seen_in_photo
 from zhiwen.api.schemas import (
     SQL_INT_MAX,
     CitationOut,
@@ -31,7 +31,6 @@ from zhiwen.api.schemas import (
 from zhiwen.api.signals import Signals, woken
 from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.services.accounts.keys import hash_key
-from zhiwen.services.answers.photos import with_photo
 from zhiwen.services.desk.desk import DeskState, Turn
 from zhiwen.types import ApiKey, DeskMessage
 from zhiwen.wiring import Services
@@ -136,15 +135,20 @@ async def send_message(
     With ``stream: true`` an LLM's reply arrives in ``delta`` events as it is written, then ``turn``."""
     _per_visitor(request, key, x_visitor_token)
     held = await run_in_threadpool(visitor_conversation, services, key, conversation_id, x_visitor_token)
-    text = body.text
+    text, photo = body.text, None
     if body.image is not None:
         limit = min(services.settings.max_question_chars, 4000)
+        photo = photo_bytes(body.image)
         text = (
-            await run_in_threadpool(with_photo, services.ocr, text, photo_bytes(body.image), limit)
+            await run_in_threadpool(seen_in_photo, services, key.workspace_id, text, photo, limit)
         ).question
+
+    def kept(turn: Turn) -> Turn:
+        return turn if photo is None else services.desk.keep_photo(key.workspace_id, turn, photo)
+
     if not body.stream:
         turn = await run_in_threadpool(services.desk.say, key.workspace_id, held, text, use_llm=body.use_llm)
-        return turn_out(turn)
+        return turn_out(await run_in_threadpool(kept, turn))
     pieces = services.desk.say_streaming(key.workspace_id, held, text, use_llm=body.use_llm)
     first = await run_in_threadpool(next, pieces)  # a refused message fails before the stream opens
 
@@ -154,7 +158,7 @@ async def send_message(
             yield {"event": "delta", "data": json.dumps({"text": piece}, ensure_ascii=False)}
             piece = await run_in_threadpool(next, pieces, None)
         assert isinstance(piece, Turn)
-        yield {"event": "turn", "data": turn_out(piece).model_dump_json()}
+        yield {"event": "turn", "data": turn_out(await run_in_threadpool(kept, piece)).model_dump_json()}
 
     return EventSourceResponse(events())
 

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
@@ -114,6 +114,23 @@ def conversation(conversation_id: str, services: ServicesDep, key: AgentKey) -> 
         answers={k: AnswerContextOut(**v) for k, v in context["answers"].items()},
         state=DeskStateOut(**dataclasses.asdict(services.desk.state(key.workspace_id, conversation_id))),
     )
+
+
+@router.get(
+    "/conversations/{conversation_id}/messages/{message_id}/photo",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "The photo, without its metadata."}},
+)
+def message_photo(
+    conversation_id: str,
+    message_id: Annotated[int, Path(ge=1, le=SQL_INT_MAX)],
+    services: ServicesDep,
+    key: AgentKey,
+) -> Response:
+    """The photo the customer sent with a message (``photo: true``): upright, re-encoded, at most 1,600
+    pixels a side, with no EXIF or location left in it."""
+    media_type, data = services.desk.photo(key.workspace_id, conversation_id, message_id)
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.post("/conversations/{conversation_id}/claim", response_model=ConversationOut)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from zhiwen.errors import Conflict, InvalidInput, NotFound, ZhiwenError
-from zhiwen.ports import AnswerStore, DeskStore, FeedbackStore, WorkspaceStore
+from zhiwen.ports import AnswerStore, DeskStore, FeedbackStore, PhotoCleaner, WorkspaceStore
 from zhiwen.services.answers.service import AnswerService
 from zhiwen.services.desk.handoff import (
     Availability,
@@ -99,7 +99,9 @@ class DeskService:
         webhooks: WebhookService | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         privacy: PrivacyPolicy | None = None,
+        photos: PhotoCleaner | None = None,
     ) -> None:
+        self._photos = photos
         self._reviews = reviews
         self._webhooks = webhooks
         self._store = store
@@ -163,6 +165,23 @@ class DeskService:
             return Turn(conversation_id, None, (message,), self.state(workspace_id, conversation_id))
         answer = self._answerer.answer(workspace_id, text, conversation_id, use_llm=use_llm)
         return self.answered(workspace_id, answer)
+
+    def keep_photo(self, workspace_id: str, turn: Turn, image: bytes) -> Turn:
+        """Keep the photo the customer sent with the message of ``turn``, cleaned of its metadata, so the
+        agent who takes the conversation over sees it; it goes when the message goes (erasure, retention)."""
+        if self._photos is None:
+            return turn
+        customer = next((m for m in turn.messages if m.author == "customer"), None)
+        if customer is None:
+            return turn
+        media_type, data = self._photos.clean("photo", image)
+        self._store.add_photo(workspace_id, customer.id, media_type, data)
+        messages = tuple(replace(m, photo=True) if m.id == customer.id else m for m in turn.messages)
+        return replace(turn, messages=messages)
+
+    def photo(self, workspace_id: str, conversation_id: str, message_id: int) -> tuple[str, bytes]:
+        self.conversation(workspace_id, conversation_id)
+        return self._store.photo(workspace_id, conversation_id, message_id)
 
     def bot_may_answer(self, workspace_id: str, conversation_id: str | None) -> None:
         """Refuse to let the bot answer in a conversation people hold (``/v1/ask`` asks first)."""

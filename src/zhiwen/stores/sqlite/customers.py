@@ -11,6 +11,7 @@ is truncated, so the words are not left readable in the file.
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from collections.abc import Collection, Sequence
@@ -122,12 +123,16 @@ class SqliteCustomerDataStore:
                 conversations.append(
                     {
                         **dict(head),
-                        "messages": _rows(
-                            conn,
-                            "SELECT author, author_name, text, created_at FROM desk_messages"
-                            " WHERE conversation_id = ? ORDER BY id",
-                            (conversation_id,),
-                        ),
+                        "messages": [
+                            _with_photo(m)
+                            for m in _rows(
+                                conn,
+                                "SELECT m.author, m.author_name, m.text, m.created_at, p.media_type, p.data"
+                                " FROM desk_messages m LEFT JOIN desk_photos p ON p.message_id = m.id"
+                                " WHERE m.conversation_id = ? ORDER BY m.id",
+                                (conversation_id,),
+                            )
+                        ],
                         "answers": answers,
                         "rating": next(
                             iter(
@@ -477,3 +482,11 @@ def _scoped(
         key, parent = _PARENTS[table]
         return f"{key} IN (SELECT id FROM {parent} WHERE workspace_id IN ({marks}))", scope_size
     return None
+
+
+def _with_photo(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as exported: the photo sent with it, if any, as a data: URL (their photo is their data)."""
+    media_type, data = message.pop("media_type"), message.pop("data")
+    if data is not None:
+        message["photo"] = f"data:{media_type};base64,{base64.b64encode(data).decode()}"
+    return message

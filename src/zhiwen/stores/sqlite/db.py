@@ -625,6 +625,17 @@ MIGRATIONS: list[list[Migration]] = [
     CREATE INDEX model_predictions_recent ON model_predictions(workspace_id, model, id)
     """
     ],
+    # 17: the photo a customer sent with a message (re-encoded, no metadata), for the agent who takes over.
+    [
+        """
+    CREATE TABLE desk_photos (
+        message_id INTEGER PRIMARY KEY REFERENCES desk_messages(id) ON DELETE CASCADE,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        media_type TEXT NOT NULL,
+        data BLOB NOT NULL
+    )
+    """
+    ],
 ]
 
 

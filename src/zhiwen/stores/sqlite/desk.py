@@ -83,6 +83,7 @@ def _message(row: sqlite3.Row) -> DeskMessage:
         created_at=row["created_at"],
         answer_id=row["answer_id"],
         citations=tuple(Citation(**c) for c in json.loads(row["citations"])),
+        photo=bool(row["photo"]) if "photo" in row.keys() else False,  # noqa: SIM118
     )
 
 
@@ -246,11 +247,36 @@ class SqliteDeskStore:
     ) -> list[DeskMessage]:
         with self._db.reading() as conn:
             rows = conn.execute(
-                "SELECT * FROM desk_messages WHERE workspace_id = ? AND conversation_id = ? AND id > ?"
-                " ORDER BY id LIMIT ?",
+                "SELECT m.*, EXISTS (SELECT 1 FROM desk_photos p WHERE p.message_id = m.id) AS photo"
+                " FROM desk_messages m WHERE m.workspace_id = ? AND m.conversation_id = ? AND m.id > ?"
+                " ORDER BY m.id LIMIT ?",
                 (workspace_id, conversation_id, after, limit),
             ).fetchall()
         return [_message(r) for r in rows]
+
+    def add_photo(self, workspace_id: str, message_id: int, media_type: str, data: bytes) -> None:
+        with self._db.transaction() as conn:
+            found = conn.execute(
+                "SELECT 1 FROM desk_messages WHERE workspace_id = ? AND id = ?", (workspace_id, message_id)
+            ).fetchone()
+            if found is None:
+                raise NotFound(f"no message {message_id}")
+            conn.execute(
+                "INSERT OR REPLACE INTO desk_photos (message_id, workspace_id, media_type, data)"
+                " VALUES (?, ?, ?, ?)",
+                (message_id, workspace_id, media_type, data),
+            )
+
+    def photo(self, workspace_id: str, conversation_id: str, message_id: int) -> tuple[str, bytes]:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT p.media_type, p.data FROM desk_photos p JOIN desk_messages m ON m.id = p.message_id"
+                " WHERE p.workspace_id = ? AND m.conversation_id = ? AND p.message_id = ?",
+                (workspace_id, conversation_id, message_id),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no photo with message {message_id} of conversation {conversation_id}")
+        return str(row["media_type"]), bytes(row["data"])
 
     def last_change(self, workspace_id: str) -> str:
         with self._db.reading() as conn:

@@ -1,12 +1,14 @@
-// Models: every trained model family (intents, review sentiment, recommenders, the company's table models)
-// on one page with the same lifecycle: train as a job, held-out figures per version, the gate's verdict,
-// promote, roll back. Table models train from an uploaded table and show their calibration curve.
+// Models: every trained model family (intents, review sentiment, recommenders, product recognition, the
+// company's table models) on one page with the same lifecycle: train as a job, held-out figures per
+// version, the gate's verdict, promote, roll back. Table models train from an uploaded table and show their
+// calibration curve; the recogniser trains from an uploaded zip of photos.
 import { ApiError, api, fill, finished, h, number, problemLine, progressBar, t, table, term, when } from "./core.js";
 
 const FAMILIES = [
   { name: "intent", list: "/v1/intents/models", train: "/v1/intents/models", rollback: "/v1/intents/rollback", history: "/v1/intents/history", figures: "held_out" },
   { name: "sentiment", list: "/v1/sentiment/models", train: "/v1/sentiment/train", rollback: "/v1/sentiment/rollback", history: "/v1/sentiment/history", figures: "held_out" },
   { name: "recommender", list: "/v1/recommend/models", train: "/v1/recommend/train", rollback: "/v1/recommend/rollback", history: "/v1/recommend/history", figures: "test.chosen" },
+  { name: "recognizer", list: "/v1/vision/models", upload: "/v1/vision/train", accept: ".zip", rollback: "/v1/vision/rollback", history: "/v1/vision/history", figures: "held_out", keys: ["top1", "top5", "coarse_top1", "photos"] },
 ];
 const FIGURES_SHOWN = 4;
 const TABLE_FIGURES = ["roc_auc", "accuracy", "f1", "r2", "rmse", "mae", "rows"];
@@ -117,8 +119,8 @@ async function familySection(family, problem) {
   }
   async function train() {
     let body = {};
-    if (family.upload) {  // a table model learns from a table the person picks
-      const picked = await pickFile();
+    if (family.upload) {  // a table model learns from a table the person picks, a recogniser from photos
+      const picked = await pickFile(family.accept ?? ".csv,.xlsx,.jsonl");
       if (!picked) return;
       body = new FormData();
       body.append("file", picked);
@@ -146,9 +148,9 @@ function figures(report, keys) {
 }
 
 /** The file a person picks in the browser's dialog, or null. */
-function pickFile() {
+function pickFile(accept) {
   return new Promise(resolve => {
-    const input = h("input", { type: "file", accept: ".csv,.xlsx,.jsonl" });
+    const input = h("input", { type: "file", accept });
     input.addEventListener("change", () => resolve(input.files[0] ?? null));
     input.click();
   });

@@ -1,0 +1,92 @@
+"""Products in photos: recognise one (any key: the shop's front end may call it), and the recogniser's
+versions (admin): train from a zip of labelled photos (a job), then the shared lifecycle (versions, gate,
+promote, rollback, history)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
+
+from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor, read_upload
+from zhiwen.api.routes.ask import photo_bytes
+from zhiwen.api.routes.documents import job_out
+from zhiwen.api.routes.model_routes import add_model_routes
+from zhiwen.api.schemas import JobOut, ProductGuessOut, RecognitionOut, RecognizeRequest
+from zhiwen.ports import ProgressCallback
+from zhiwen.services.vision.photos import MAX_ARCHIVE_BYTES, read_archive
+
+router = APIRouter(prefix="/v1", tags=["vision"])
+PhotoArchive = Annotated[
+    UploadFile,
+    File(
+        description="A zip with a folder per product (its name is the label), or a labels.csv of path,label"
+    ),
+]
+
+
+@router.post("/images/recognize", response_model=RecognitionOut)
+async def recognize(body: RecognizeRequest, services: ServicesDep, key: AnyKey) -> RecognitionOut:
+    """The product in a photo (the live recogniser's five likeliest, with probabilities) and the text in it.
+    Without a live recogniser, ``product`` is null and only the text is read."""
+    seen = await run_in_threadpool(
+        services.vision.recognize, key.workspace_id, "image", photo_bytes(body.image), body.read_text
+    )
+    return RecognitionOut(
+        product=seen.product,
+        probability=round(seen.probability, 4),
+        top=[ProductGuessOut(product=p, probability=round(q, 4)) for p, q in seen.top],
+        text=seen.text,
+        version=seen.version,
+    )
+
+
+@router.post("/vision/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
+def train(
+    services: ServicesDep,
+    key: AdminKey,
+    file: PhotoArchive,
+    held_out: Annotated[
+        UploadFile | None,
+        File(description="optional: a separate zip of photos to measure on (else a fifth is held out)"),
+    ] = None,
+    promote: Annotated[bool, Form(description="promote the new version if it passes the gate")] = False,
+) -> JobOut:
+    """Train a recogniser version as a job; poll ``/v1/jobs/{id}``. The archives are checked first: one
+    that is not a zip, holds no photos, one product or too few photos of one is refused here, not in the
+    job."""
+    photos = read_archive(file.filename or "photos.zip", read_upload(file, MAX_ARCHIVE_BYTES))
+    separate = (
+        read_archive(held_out.filename or "held_out.zip", read_upload(held_out, MAX_ARCHIVE_BYTES))
+        if held_out is not None
+        else []
+    )
+    services.vision.check_photos(photos)
+    job = services.jobs.create_job(key.workspace_id, "recognizer-train")
+
+    def work(progress: ProgressCallback) -> dict[str, object]:
+        version = services.vision.train(
+            key.workspace_id,
+            photos,
+            actor(key),
+            separate,
+            lambda step, done, total: progress(0.9 * done / max(total, 1) if step == "read photos" else 0.95),
+        )
+        result: dict[str, object] = {
+            "version": version.version,
+            "chosen": version.params["candidate"],
+            "held_out": version.report["held_out"],
+        }
+        if promote:
+            verdict = services.vision.check(key.workspace_id, version.version)
+            result["gate"] = verdict
+            if verdict["passed"]:
+                services.vision.promote(key.workspace_id, version.version, actor(key))
+        return result
+
+    services.job_runner.submit(job, work)
+    return job_out(job)
+
+
+add_model_routes(router, "/vision", lambda services, *_: services.vision, "product recogniser")
