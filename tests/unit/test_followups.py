@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from zhiwen.errors import InvalidInput, NotFound
-from zhiwen.services.answers.followup import Understood, in_context, may_continue, refers_back
+from zhiwen.services.answers.followup import Understood, about_subject, in_context, may_continue, refers_back
 from zhiwen.services.lifecycle.golden import load_golden, run_golden
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
@@ -142,3 +142,37 @@ def test_a_broken_conversation_line_names_the_problem(tmp_path: Path, line: str,
     path.write_text(line + "\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match=problem):
         load_golden(path)
+
+
+def test_a_second_reading_keeps_of_earlier_turns_only_the_subject_the_titles_name() -> None:
+    titles = [
+        "极光扫地机器人 R7 使用指南",
+        "极光平板 T10 使用说明",
+        "极光 Air 14 使用指南",
+        "极光 X1 使用说明",
+        "International Shipping",
+    ]
+    understood = in_context("那它多少钱？", Understood.alone("扫地机一次能扫多久啊"))
+    assert understood is not None
+    subject = about_subject(understood, titles)
+    assert subject is not None and subject.text == "扫地 地机 扫地机 扫 那它多少钱？"  # search-mode segments
+    shipping = in_context(
+        "how long does it take", Understood.alone("which places outside china do you ship to")
+    )
+    assert shipping is not None
+    assert about_subject(shipping, titles).text == "ship how long does it take"  # type: ignore[union-attr]
+    generic = in_context(
+        "多少钱？", Understood.alone("极光怎么使用")
+    )  # the brand and "使用" name no one subject
+    assert generic is not None and about_subject(generic, titles) is None
+    assert about_subject(Understood.alone("扫地机多少钱"), titles) is None
+
+
+def test_a_follow_up_whose_earlier_turn_asked_something_else_finds_the_new_attribute(demo: Demo) -> None:
+    services, workspace = demo
+    first = services.answerer.answer(workspace.id, "扫地机器人一次能扫多久？")
+    price = services.answerer.answer(workspace.id, "那它多少钱？", conversation_id=first.conversation_id)
+    assert (
+        price.understood_as is not None and "多久" not in price.understood_as
+    )  # searched: the product, the price
+    assert "扫地" in price.understood_as and price.understood_as.endswith("那它多少钱？")

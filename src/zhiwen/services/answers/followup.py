@@ -4,9 +4,11 @@ Without an LLM to rewrite the question, a follow-up is understood as the earlier
 this one, each earlier turn weighing half as much as the one after it. Retrieval searches the whole
 understood text (the product of the first turn finds its manual, the price asked now finds the price);
 extraction weighs each term by its turn, so the subject just named ("the Watch S2") beats the one it
-replaces. Whether a message continues the conversation or opens a new topic is decided by its words
-(pronouns, "and…?", "那…呢？") and, for short messages that could be either, by which reading the answer is
-more confident in.
+replaces. The earlier turns' other words can drown the new question ("扫地机一次能扫多久" then
+"那它多少钱？" searches for run time), so a second reading keeps of them only their subject: the words
+that name a product or topic of the knowledge (they occur in a document's title). Whether a message
+continues the conversation or opens a new topic is decided by its words (pronouns, "and…?", "那…呢？") and,
+for short messages that could be either, by which reading the answer is more confident in.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ DECAY = 0.5  # each earlier turn weighs half as much as the turn after it
 MIN_WEIGHT = 0.2  # turns below this weight are forgotten (the third turn back is)
 MAX_SEGMENT_CHARS = 300
 SHORT_TERMS = 3  # a message with at most this many keyword terms may be elliptical
+GENERIC_TITLES = 3  # a word in more titles than this ("使用", "guide", the brand) names no one subject
 
 # Words that point back at something said before: pronouns and demonstratives, "and …?", "what if …",
 # "那…", "…呢" (a question particle that asks "and what about…").
@@ -120,6 +123,37 @@ def in_context(question: str, previous: Understood | None) -> Understood | None:
         if s.weight * DECAY >= MIN_WEIGHT
     ]
     return Understood((Segment(question, 1.0), *earlier))
+
+
+def about_subject(understood: Understood, titles: Sequence[str]) -> Understood | None:
+    """``understood`` (a follow-up) with its earlier turns reduced to their subject: the words that occur
+    in the titles of at most :data:`GENERIC_TITLES` documents. None when the earlier turns name none, or
+    when nothing would change."""
+    if not understood.is_follow_up:
+        return None
+    title_terms = [(title.lower(), set(keyword_tokens(title))) for title in titles]
+    earlier = []
+    for segment in understood.segments[1:]:
+        subject = [t for t in dict.fromkeys(keyword_tokens(segment.text)) if _names_subject(t, title_terms)]
+        if subject:
+            earlier.append(Segment(" ".join(subject), segment.weight))
+    if not earlier or [s.text for s in earlier] == [s.text for s in understood.segments[1:]]:
+        return None
+    return Understood((understood.segments[0], *earlier))
+
+
+def _names_subject(term: str, titles: Sequence[tuple[str, set[str]]]) -> bool:
+    """Is ``term`` in a few titles: a Chinese term as a substring, a Latin one as a word or a word's
+    start of three letters or more ("ship" in "Shipping")?"""
+    if term.isascii():
+        found = sum(
+            1
+            for _, words in titles
+            if any(w == term or (len(term) >= 3 and w.startswith(term)) for w in words)
+        )
+    else:
+        found = sum(1 for text, _ in titles if term in text)
+    return 0 < found <= GENERIC_TITLES
 
 
 def last_understood(turns: Sequence[object]) -> Understood | None:

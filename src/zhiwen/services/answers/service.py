@@ -31,7 +31,13 @@ from zhiwen.services.answers.choice import (
 from zhiwen.services.answers.confidence import ConfidenceModel, stored_or_default
 from zhiwen.services.answers.config import AnswerConfig
 from zhiwen.services.answers.extract import Extract, prefer_language
-from zhiwen.services.answers.followup import Understood, in_context, last_understood, refers_back
+from zhiwen.services.answers.followup import (
+    Understood,
+    about_subject,
+    in_context,
+    last_understood,
+    refers_back,
+)
 from zhiwen.services.knowledge.fusion import spread_weighted_fusion
 from zhiwen.services.knowledge.rerank import reranker_of
 from zhiwen.services.knowledge.retrieve import Retrieval, Retriever
@@ -178,7 +184,11 @@ class AnswerService:
             return self._draft(target, Understood.alone(question), document_ids, tags, use_llm, calibrating)
         # Choose the reading without the LLM; only the chosen one is then written by it.
         alone = self._draft(target, Understood.alone(question), document_ids, tags, False, calibrating)
-        with_context = self._draft(target, contextual, document_ids, tags, False, calibrating)
+        readings = [self._draft(target, contextual, document_ids, tags, False, calibrating)]
+        subject = about_subject(contextual, self._retriever.titles(target.knowledge_id))
+        if subject is not None:
+            readings.append(self._draft(target, subject, document_ids, tags, False, calibrating))
+        with_context = max(readings, key=lambda d: d.model_confidence)
         chosen = (
             with_context
             if refers_back(question) or with_context.model_confidence > alone.model_confidence

@@ -235,8 +235,9 @@ class IntentService:
             loaded = (version, self._unpickle(self.family.load(workspace_id, version)))
             with self._lock:
                 self._loaded[workspace_id] = loaded
-        if loaded[1].embedder != self._embedder.name:
-            log.warning("intent model v%s was trained with %s: retrain it", version, loaded[1].embedder)
+        trained_with = getattr(loaded[1], "embedder", "an unnamed embedder")  # pickled before it was named
+        if trained_with != self._embedder.name:
+            log.warning("intent model v%s was trained with %s: retrain it", version, trained_with)
             return None
         return loaded
 

@@ -46,6 +46,9 @@ class Pool:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+TITLE_PAGE = 500
+
+
 class Retriever:
     def __init__(
         self,
@@ -62,6 +65,7 @@ class Retriever:
         self._embedder = embedder
         self._candidates = candidates
         self._fusion = fusion
+        self._titles: dict[str, tuple[int, list[str]]] = {}
 
     def retrieve(
         self,
@@ -110,6 +114,19 @@ class Retriever:
         return Retrieval(
             hits, list(pool.by_id.values()), pool.query_vector, pool.timings, pool.term_weights, sentences
         )
+
+    def titles(self, workspace_id: str) -> list[str]:
+        """The documents' titles (what the knowledge is about: its products and topics), cached until the
+        number of documents changes."""
+        count = self._store.count_documents(workspace_id)
+        cached = self._titles.get(workspace_id)
+        if cached is None or cached[0] != count:
+            titles = []
+            for offset in range(0, count, TITLE_PAGE):
+                titles += [d.title for d in self._store.list_documents(workspace_id, TITLE_PAGE, offset)]
+            cached = (count, titles)
+            self._titles[workspace_id] = cached
+        return cached[1]
 
     def shortlist(self, workspace_id: str, query: str, pool: Pool) -> tuple[list[Chunk], Matrix]:
         """The best :data:`DEPTH` fused candidates' chunks and their re-ranking features."""
