@@ -338,3 +338,22 @@ def test_a_photo_sent_to_the_bot_reaches_the_agent_without_its_metadata_and_goes
     )
     assert erased.status_code == 200, erased.text
     assert client.get(path, headers=keys["agent"]).status_code == 404
+
+
+def test_a_workspace_that_redacts_what_it_stores_keeps_no_photos(api: Api) -> None:
+    import base64
+
+    client, _, _ = api
+    keys = _keys(api)
+    changed = client.patch("/v1/privacy", json={"redact_stored": True}, headers=keys["admin"])
+    assert changed.status_code == 200, changed.text
+    conversation, visitor = _start(client, keys["widget"])
+    sent = client.post(
+        f"/v1/conversations/{conversation}/messages",
+        json={"text": "转人工 身份证拍给你", "image": base64.b64encode(_phone_photo()).decode()},
+        headers=visitor,
+    ).json()
+    customer = next(m for m in sent["messages"] if m["author"] == "customer")
+    assert customer["photo"] is False
+    path = f"/v1/desk/conversations/{conversation}/messages/{customer['id']}/photo"
+    assert client.get(path, headers=keys["agent"]).status_code == 404

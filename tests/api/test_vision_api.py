@@ -63,6 +63,15 @@ def test_photos_go_from_a_zip_to_a_live_recogniser_and_answers_about_the_product
     assert asked["product_in_photo"] == "r7-robot" and "r7-robot" in asked["question"]
     assert "两年" in asked["text"] + "".join(c["snippet"] for c in asked["citations"])
 
+    started = client.post("/v1/conversations", headers=auth["client"]).json()
+    said = client.post(
+        f"/v1/conversations/{started['conversation_id']}/messages",
+        json={"text": "这个保修多久？", "image": _b64(product_photo("r7-robot", 77_779))},
+        headers={**auth["client"], "X-Visitor-Token": started.get("visitor_token") or ""},
+    )
+    assert said.status_code == 200, said.text
+    assert said.json()["answer"]["product_in_photo"] == "r7-robot"  # the customer sees what was assumed
+
     assert client.post("/v1/vision/rollback", headers=admin).status_code == 404  # nothing earlier
 
 
@@ -94,6 +103,20 @@ def test_bad_photos_and_archives_get_clear_answers(roles_api: RoleApi) -> None:
         files = {"file": ("photos.zip", archive, "application/zip")}
         refused = client.post("/v1/vision/train", files=files, headers=admin)
         assert refused.status_code == status and words in refused.text, refused.text
+    two = {p: [product_photo(p, 10 * n + i) for i in range(5)] for n, p in enumerate(("banana", "red-apple"))}
+    refused = client.post(
+        "/v1/vision/train",
+        files={
+            "file": ("photos.zip", photo_zip(two), "application/zip"),
+            "held_out": (
+                "customers.zip",
+                photo_zip({"green-tea": [product_photo("green-tea", 1)]}),
+                "application/zip",
+            ),
+        },
+        headers=admin,
+    )
+    assert refused.status_code == 400 and "no training photos: 'green-tea'" in refused.text, refused.text
     assert client.post("/v1/vision/train", files={}, headers=admin).status_code == 422
     photos = {"banana": [product_photo("banana", 1)]}
     assert (

@@ -22,7 +22,7 @@ def test_a_folder_of_photos_becomes_a_live_recogniser(tmp_path: Path) -> None:
     code, out = zhiwen(data, "vision", "train", str(photos), "--promote", "--json")
     trained = json.loads(out)
     assert code == 0 and trained["promotion"]["passed"] and trained["model"]["report"]["products"] == 4
-    code, out = zhiwen(data, "vision", "versions", "--json")
+    code, out = zhiwen(data, "vision", "models", "--json")
     assert json.loads(out)["live"] == 1
     photo = tmp_path / "customer.jpg"
     photo.write_bytes(product_photo("green-tea", 55_555))

@@ -14,7 +14,8 @@ from zhiwen.adapters.image_features import OcrBackboneFeatures
 from zhiwen.errors import Conflict, CorruptFile, GateRefused, InvalidInput, TooLarge
 from zhiwen.services.answers.photos import with_photo
 from zhiwen.services.vision.photos import LabelledPhoto, read_archive
-from zhiwen.services.vision.service import Recognition
+from zhiwen.services.vision.service import ProductRecognition, Recognition, held_out_mask
+from zhiwen.stores.sqlite.models import SqliteModelRegistry
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 
@@ -116,7 +117,8 @@ def test_a_recogniser_learns_the_products_and_recognises_a_new_photo(
     vision = services.vision
     version = vision.train(workspace.id, _labelled(_photos(10)), "admin")
     report = version.report
-    assert report["products"] == 4 and report["photos"] == {"train": 32, "held_out": 8}
+    assert report["products"] == 4 and report["photos"]["train"] + report["photos"]["held_out"] == 40
+    assert report["photos"]["held_out"] >= 4  # about a fifth by hash, and at least one per product
     assert report["held_out"]["top1"] >= 0.75 and report["held_out"]["top5"] == 1.0
     assert {c["candidate"] for c in report["candidates"]} >= {"shape C=1", "colour C=1", "shape+colour C=1"}
     assert (
@@ -152,7 +154,7 @@ def test_a_separate_held_out_set_is_measured_on_and_must_name_known_products(
     version = services.vision.train(
         workspace.id, _labelled(_photos(8)), "admin", held_out=_labelled(_photos(3, seed=50_000))
     )
-    assert version.report["photos"] == {"train": 32, "held_out": 12}
+    assert version.report["photos"] == {"train": 32, "held_out": 12}  # all the folder's photos train
     assert version.report["held_out_from"] == "a separate set"
     with pytest.raises(InvalidInput, match="no training photos"):
         services.vision.train(
@@ -181,7 +183,7 @@ def test_the_gate_refuses_a_recogniser_no_better_than_guessing_and_rollback_rest
         vision.promote(workspace.id, noise.version, "admin")
     with pytest.raises(Conflict, match="never been live"):
         vision.rollback(workspace.id, "admin", noise.version)
-    again = vision.train(workspace.id, _labelled(_photos(8, seed=1)), "admin")
+    again = vision.train(workspace.id, _labelled(_photos(10, seed=5_000)), "admin")
     vision.promote(workspace.id, again.version, "admin")
     assert vision.rollback(workspace.id, "admin") == good.version
 
@@ -189,8 +191,59 @@ def test_the_gate_refuses_a_recogniser_no_better_than_guessing_and_rollback_rest
 def test_a_photo_names_its_product_in_the_question_only_when_the_recogniser_is_sure() -> None:
     sure = Recognition("R7 扫地机器人", 0.91, [("R7 扫地机器人", 0.91)], "E3", 1)
     unsure = Recognition("R7 扫地机器人", 0.31, [("R7 扫地机器人", 0.31)], "E3", 1)
-    assert with_photo(sure, "这个什么意思？", 2000).question == "这个什么意思？\nR7 扫地机器人 E3"
+    asked = with_photo(sure, "这个什么意思？", 2000)
+    assert asked.question == "这个什么意思？\nR7 扫地机器人 E3" and asked.read == "E3" and asked.product
     assert with_photo(unsure, "这个什么意思？", 2000).question == "这个什么意思？\nE3"
     assert with_photo(Recognition(None, 0.0, [], "", None), "hi", 2000).question == "hi"
     with pytest.raises(InvalidInput, match="too long"):
         with_photo(sure, "x" * 1995, 2000)
+
+
+def test_a_photo_stays_on_its_side_of_the_split_when_photos_are_added() -> None:
+    first = _labelled(_photos(10))
+    more = _labelled(
+        {p: photos + [product_photo(p, 70_000 + i) for i in range(10)] for p, photos in _photos(10).items()}
+    )
+    before = {p.digest for p, held in zip(first, held_out_mask(first), strict=True) if held}
+    after = {p.digest for p, held in zip(more, held_out_mask(more), strict=True) if held}
+    by_hash = {p.digest for p in first if int(p.digest, 16) % 5 == 0}
+    assert by_hash <= after and by_hash <= before
+    assert {p.label for p, held in zip(first, held_out_mask(first), strict=True) if held} == set(PRODUCTS)
+
+
+def test_the_live_recogniser_is_never_judged_on_photos_it_learned_from(
+    services: Services, workspace: Workspace
+) -> None:
+    vision = services.vision
+    folder, customers = _labelled(_photos(8)), _labelled(_photos(3, seed=40_000))
+    live = vision.train(workspace.id, folder, "admin", held_out=[*customers, folder[0]])
+    assert live.report["held_out_in_training_dropped"] == 1 and live.report["photos"]["held_out"] == 12
+    vision.promote(workspace.id, live.version, "admin")
+    again = vision.train(workspace.id, folder, "admin")  # its held-out photos all trained the live version
+    verdict = vision.check(workspace.id, again.version)
+    assert verdict["live"] is None and verdict["passed"], verdict
+
+
+def test_a_coarse_minimum_on_photos_without_categories_says_why_it_fails(
+    services: Services, workspace: Workspace
+) -> None:
+    version = services.vision.train(workspace.id, _labelled(_photos(6)), "admin")
+    assert "coarse_top1" not in version.report["held_out"]  # one folder above the products: one category
+    services.vision.family.set_gate_policy(workspace.id, {"coarse_top1": 0.5}, None)
+    failures = services.vision.check(workspace.id, version.version)["failures"]
+    assert any("coarse_top1: the photos had no categories" in f for f in failures), failures
+
+
+class _OtherFeatures(OcrBackboneFeatures):
+    name = "another-feature-set/2"  # what an upgrade that changed the features would bring
+
+
+def test_a_live_recogniser_that_read_other_features_is_set_aside_and_photos_still_read(
+    services: Services, workspace: Workspace
+) -> None:
+    version = services.vision.train(workspace.id, _labelled(_photos(6)), "admin")
+    services.vision.promote(workspace.id, version.version, "admin")
+    registry = SqliteModelRegistry(services.db)
+    upgraded = ProductRecognition(registry, services.workspaces, _OtherFeatures(), services.ocr)
+    seen = upgraded.recognize(workspace.id, "x.jpg", product_photo("banana", 12_345))
+    assert seen.product is None and seen.version is None  # and its text is still read

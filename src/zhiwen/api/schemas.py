@@ -82,7 +82,8 @@ class AskRequest(Strict):
         max_length=MAX_PHOTO_BASE64,
         description="A photo (PNG, JPEG, WebP; base64, at most 8 MB): the product in it (with a live "
         "recogniser) and the text in it (a model code, an error on a screen) are asked with the question. "
-        "The photo is not kept.",
+        "The photo, cleaned of its metadata, is kept with the conversation for the agent who takes over "
+        "(unless the workspace redacts stored personal data).",
     )
 
 

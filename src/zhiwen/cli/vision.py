@@ -1,4 +1,4 @@
-"""zhiwen vision train|versions|show|promote|rollback|gate|recognize."""
+"""zhiwen vision train|models|show|promote|rollback|gate|recognize."""
 
 from __future__ import annotations
 
@@ -137,8 +137,8 @@ def _print_version(version: ModelVersion) -> None:
         console.print(f"most confused: {shown}")
 
 
-@vision_app.command("versions")
-def versions(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
+@vision_app.command("models")
+def models(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
     """Recogniser versions with their held-out figures; the live one is marked."""
     family = state.services().vision.family
     workspace_id = state.workspace(workspace).id

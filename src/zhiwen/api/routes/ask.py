@@ -133,22 +133,17 @@ async def ask(
     reply that turns out to cite nothing ends as a handoff there."""
     if body.conversation_id:
         await run_in_threadpool(services.desk.bot_may_answer, key.workspace_id, body.conversation_id)
-    question, read, image = body.question, None, None
+    question, read, kept_photo = body.question, None, None
     if body.image is not None:
         image = photo_bytes(body.image)
-        read = await run_in_threadpool(
-            seen_in_photo,
-            services,
-            key.workspace_id,
-            body.question,
-            image,
-            services.settings.max_question_chars,
-        )
+        limit = services.settings.max_question_chars
+        read = await run_in_threadpool(seen_in_photo, services, key.workspace_id, body.question, image, limit)
+        kept_photo = await run_in_threadpool(services.desk.clean_photo, image)
         question = read.question
 
     def recorded(answer: Answer) -> Turn:
         turn = services.desk.answered(key.workspace_id, answer)
-        return turn if image is None else services.desk.keep_photo(key.workspace_id, turn, image)
+        return services.desk.keep_photo(key.workspace_id, turn, kept_photo)
 
     if not body.stream:
         answer = await run_in_threadpool(

@@ -31,6 +31,7 @@ from zhiwen.api.schemas import (
 from zhiwen.api.signals import Signals, woken
 from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.services.accounts.keys import hash_key
+from zhiwen.services.answers.photos import PhotoQuestion
 from zhiwen.services.desk.desk import DeskState, Turn
 from zhiwen.types import ApiKey, DeskMessage
 from zhiwen.wiring import Services
@@ -54,10 +55,12 @@ def state_out(state: DeskState) -> DeskStateOut:
     return DeskStateOut(**dataclasses.asdict(state))
 
 
-def turn_out(turn: Turn, visitor_token: str | None = None) -> TurnResponse:
+def turn_out(
+    turn: Turn, visitor_token: str | None = None, photo: PhotoQuestion | None = None
+) -> TurnResponse:
     return TurnResponse(
         conversation_id=turn.conversation_id,
-        answer=answer_response(turn.answer) if turn.answer else None,
+        answer=answer_response(turn.answer, photo) if turn.answer else None,
         messages=[message_out(m) for m in turn.messages],
         state=state_out(turn.state),
         visitor_token=visitor_token,
@@ -135,20 +138,20 @@ async def send_message(
     With ``stream: true`` an LLM's reply arrives in ``delta`` events as it is written, then ``turn``."""
     _per_visitor(request, key, x_visitor_token)
     held = await run_in_threadpool(visitor_conversation, services, key, conversation_id, x_visitor_token)
-    text, photo = body.text, None
+    text, seen, kept_photo = body.text, None, None
     if body.image is not None:
         limit = min(services.settings.max_question_chars, 4000)
         photo = photo_bytes(body.image)
-        text = (
-            await run_in_threadpool(seen_in_photo, services, key.workspace_id, text, photo, limit)
-        ).question
+        seen = await run_in_threadpool(seen_in_photo, services, key.workspace_id, text, photo, limit)
+        kept_photo = await run_in_threadpool(services.desk.clean_photo, photo)
+        text = seen.question
 
     def kept(turn: Turn) -> Turn:
-        return turn if photo is None else services.desk.keep_photo(key.workspace_id, turn, photo)
+        return services.desk.keep_photo(key.workspace_id, turn, kept_photo)
 
     if not body.stream:
         turn = await run_in_threadpool(services.desk.say, key.workspace_id, held, text, use_llm=body.use_llm)
-        return turn_out(await run_in_threadpool(kept, turn))
+        return turn_out(await run_in_threadpool(kept, turn), photo=seen)
     pieces = services.desk.say_streaming(key.workspace_id, held, text, use_llm=body.use_llm)
     first = await run_in_threadpool(next, pieces)  # a refused message fails before the stream opens
 
@@ -158,7 +161,8 @@ async def send_message(
             yield {"event": "delta", "data": json.dumps({"text": piece}, ensure_ascii=False)}
             piece = await run_in_threadpool(next, pieces, None)
         assert isinstance(piece, Turn)
-        yield {"event": "turn", "data": turn_out(await run_in_threadpool(kept, piece)).model_dump_json()}
+        turn = await run_in_threadpool(kept, piece)
+        yield {"event": "turn", "data": turn_out(turn, photo=seen).model_dump_json()}
 
     return EventSourceResponse(events())
 

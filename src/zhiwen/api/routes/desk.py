@@ -130,7 +130,7 @@ def message_photo(
     """The photo the customer sent with a message (``photo: true``): upright, re-encoded, at most 1,600
     pixels a side, with no EXIF or location left in it."""
     media_type, data = services.desk.photo(key.workspace_id, conversation_id, message_id)
-    return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+    return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})  # erasure is final
 
 
 @router.post("/conversations/{conversation_id}/claim", response_model=ConversationOut)

@@ -15,7 +15,7 @@ from zhiwen.api.routes.documents import job_out
 from zhiwen.api.routes.model_routes import add_model_routes
 from zhiwen.api.schemas import JobOut, ProductGuessOut, RecognitionOut, RecognizeRequest
 from zhiwen.ports import ProgressCallback
-from zhiwen.services.vision.photos import MAX_ARCHIVE_BYTES, read_archive
+from zhiwen.services.vision.photos import read_archive
 
 router = APIRouter(prefix="/v1", tags=["vision"])
 PhotoArchive = Annotated[
@@ -54,15 +54,17 @@ def train(
     promote: Annotated[bool, Form(description="promote the new version if it passes the gate")] = False,
 ) -> JobOut:
     """Train a recogniser version as a job; poll ``/v1/jobs/{id}``. The archives are checked first: one
-    that is not a zip, holds no photos, one product or too few photos of one is refused here, not in the
-    job."""
-    photos = read_archive(file.filename or "photos.zip", read_upload(file, MAX_ARCHIVE_BYTES))
+    that is not a zip, holds no photos, one product or too few photos of one, or held-out photos of a
+    product not trained on, is refused here, not in the job. Uploads are limited like documents
+    (``ZHIWEN_MAX_UPLOAD_BYTES``, 50 MB by default); train larger photo sets with the CLI."""
+    limit = services.settings.max_upload_bytes  # the request as a whole is held to it too
+    photos = read_archive(file.filename or "photos.zip", read_upload(file, limit))
     separate = (
-        read_archive(held_out.filename or "held_out.zip", read_upload(held_out, MAX_ARCHIVE_BYTES))
+        read_archive(held_out.filename or "held_out.zip", read_upload(held_out, limit))
         if held_out is not None
         else []
     )
-    services.vision.check_photos(photos)
+    services.vision.check_photos(photos, separate)
     job = services.jobs.create_job(key.workspace_id, "recognizer-train")
 
     def work(progress: ProgressCallback) -> dict[str, object]:

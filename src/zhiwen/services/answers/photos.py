@@ -2,8 +2,9 @@
 in it (a model code, an error on a screen, a label) are asked with the question, so "这个错误什么意思？"
 and a photo of an R7's screen showing "E3" finds the R7's E3 passage.
 
-The photo itself is not kept: what was seen goes into the question, and the question is recorded like
-any other (under the workspace's privacy rules), so an agent who takes the conversation reads it too."""
+What was seen goes into the question, and the question is recorded like any other (under the
+workspace's privacy rules), so an agent who takes the conversation reads it too; the desk keeps the photo
+itself with the message (see :meth:`~zhiwen.services.desk.desk.DeskService.keep_photo`)."""
 
 from __future__ import annotations
 
@@ -33,4 +34,5 @@ def with_photo(seen: Recognition, question: str, max_chars: int) -> PhotoQuestio
     room = min(MAX_READ_CHARS, max_chars - len(question) - 1)
     if room < 10:
         raise InvalidInput("the question is too long to ask with a photo; shorten it")
-    return PhotoQuestion(f"{question}\n{shown[:room]}", read[:room], product)
+    asked = shown[:room]
+    return PhotoQuestion(f"{question}\n{asked}", asked.removeprefix(product or "").strip(), product)

@@ -11,10 +11,12 @@ their features are read, and reported by name.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import PurePosixPath
 
 from zhiwen.errors import CorruptFile, InvalidInput, TooLarge
@@ -22,7 +24,6 @@ from zhiwen.text.normalize import decode
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 MAX_PHOTOS = 20_000
-MAX_ARCHIVE_BYTES = 512 * 1024 * 1024  # uploaded through the API: held in memory while it is read
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
 MAX_TOTAL_BYTES = 2 * 1024**3  # unpacked: a zip bomb is refused before anything is read
 MAX_LABEL_CHARS = 200
@@ -35,6 +36,11 @@ class LabelledPhoto:
     label: str
     category: str
     data: bytes
+
+    @cached_property
+    def digest(self) -> str:
+        """The photo's content hash: the same photo under two names is one photo."""
+        return hashlib.sha1(self.data, usedforsecurity=False).hexdigest()
 
 
 def read_archive(filename: str, data: bytes) -> list[LabelledPhoto]:
@@ -56,6 +62,7 @@ def read_archive(filename: str, data: bytes) -> list[LabelledPhoto]:
             base = PurePosixPath(labels_entry).parent
             listed = []
             for number, (path, label, category) in enumerate(rows, start=2):
+                path = path.replace("\\", "/").removeprefix("./")  # as Windows and shells write them
                 entry = names.get(str(base / path) if str(base) != "." else path)
                 if entry is None:
                     raise InvalidInput(f"{LABELS_FILE} line {number}: no file {path!r} in {filename}")
@@ -72,12 +79,20 @@ def read_folder(folder: str) -> list[LabelledPhoto]:
     root = Path(folder)
     if not root.is_dir():
         raise InvalidInput(f"{folder}: not a folder")
+    chosen, total = [], 0
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = path.relative_to(root).as_posix()
+        if _is_photo(relative) or path.name.lower() == LABELS_FILE:
+            chosen.append((path, relative))
+            total += path.stat().st_size
+        if len(chosen) > MAX_PHOTOS + 1 or total > MAX_TOTAL_BYTES:  # checked before anything is read
+            raise TooLarge(
+                f"{folder}: over {MAX_PHOTOS:,} photos or {MAX_TOTAL_BYTES // 1024**3} GB; split it"
+            )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as packed:
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            relative = path.relative_to(root).as_posix()
-            if _is_photo(relative) or path.name.lower() == LABELS_FILE:
-                packed.write(path, relative)
+        for path, relative in chosen:
+            packed.write(path, relative)
     return read_archive(folder, buffer.getvalue())
 
 

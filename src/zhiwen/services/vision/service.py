@@ -5,7 +5,7 @@ screen), which OCR reads."""
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import threading
 import time
 from collections import Counter
@@ -30,16 +30,20 @@ COMPARED = ("top1", "top5")  # against the live version, on the candidate's held
 MIN_PHOTOS_PER_PRODUCT = 5
 HELD_OUT_SHARE = 0.2
 MAX_SKIPPED_LISTED = 20
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainedRecognizer:
-    """A version: the model, and the held-out photos' vectors so a later candidate and this one can be
-    compared on the same photos."""
+    """A version: the model, and the held-out photos' vectors (with their hashes) so a later candidate and
+    this one can be compared on the same photos; the hashes of the photos it learned from, so it is never
+    judged on those."""
 
     model: Recognizer
     held_out: npt.NDArray[np.float16]
     held_out_labels: list[str]
+    held_out_photos: list[str]
+    trained_on: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -69,26 +73,31 @@ class ProductRecognition:
         held_out: Sequence[LabelledPhoto] = (),
         progress: Progress | None = None,
     ) -> ModelVersion:
-        """Read every photo, hold a fifth of each product's photos out (or use ``held_out``, a separate
-        set), choose a candidate by cross-validation on the rest, fit it there, and store it with its
-        held-out figures as a version that is not live until promoted."""
+        """Read every photo, hold about a fifth of each product's photos out (or use ``held_out``, a
+        separate set), choose a candidate by cross-validation on the rest, fit it there, and store it with
+        its held-out figures as a version that is not live until promoted."""
         started = time.perf_counter()
-        unique, duplicates = _distinct(photos)
-        _check_enough(unique)
+        unique, duplicates = self.check_photos(photos, held_out)
         vectors, kept, skipped = self._vectors(unique, progress)
         _check_enough(kept)
+        report: dict[str, Any] = {"duplicates_dropped": duplicates}
         if held_out:
-            test_vectors, test_photos, test_skipped = self._vectors(_distinct(held_out)[0], progress)
+            seen = {p.digest for p in kept}
+            separate = _distinct(held_out)[0]
+            report["held_out_in_training_dropped"] = sum(1 for p in separate if p.digest in seen)
+            test_vectors, test_photos, test_skipped = self._vectors(
+                [p for p in separate if p.digest not in seen], progress
+            )
             skipped += test_skipped
-            unknown = sorted({p.label for p in test_photos} - {p.label for p in kept})
-            if unknown:
-                raise InvalidInput(f"held-out photos of products with no training photos: {unknown[:10]}")
+            if not test_photos:
+                raise InvalidInput("none of the held-out photos could be read, or all are training photos")
             train_vectors, train_photos = vectors, kept
         else:
-            test_rows = _held_out_rows(kept)
-            train_rows = [i for i in range(len(kept)) if i not in set(test_rows)]
-            train_vectors, train_photos = vectors[train_rows], [kept[i] for i in train_rows]
-            test_vectors, test_photos = vectors[test_rows], [kept[i] for i in test_rows]
+            test = held_out_mask(kept)
+            train_vectors = vectors[[not t for t in test]]
+            test_vectors = vectors[test]
+            train_photos = [p for p, t in zip(kept, test, strict=True) if not t]
+            test_photos = [p for p, t in zip(kept, test, strict=True) if t]
         parts = self._features.parts
         labels = [p.label for p in train_photos]
         categories = {p.label: p.category for p in [*train_photos, *test_photos]}
@@ -97,28 +106,43 @@ class ProductRecognition:
             progress("fit", 0, 1)
         model = fit(self._features.name, parts, chosen, train_vectors, labels, categories)
         test_labels = [p.label for p in test_photos]
-        report = {
+        report |= {
             "features": self._features.name,
             "products": len(set(labels)),
             "photos": {"train": len(train_photos), "held_out": len(test_photos)},
-            "duplicates_dropped": duplicates,
             "skipped": len(skipped),
             "skipped_photos": skipped[:MAX_SKIPPED_LISTED],
             "held_out_from": "a separate set"
             if held_out
-            else f"{HELD_OUT_SHARE:.0%} of each product's photos",
+            else f"about {HELD_OUT_SHARE:.0%} of each product's photos",
             "candidates": tried,
             "held_out": held_out_figures(model, test_vectors, test_labels),
             "seconds": round(time.perf_counter() - started, 1),
         }
-        blob = dump_model(TrainedRecognizer(model, test_vectors.astype(np.float16), test_labels))
-        return self.family.save(workspace_id, chosen.view, {"candidate": chosen.name}, report, blob, actor)
+        trained = TrainedRecognizer(
+            model,
+            test_vectors.astype(np.float16),
+            test_labels,
+            [p.digest for p in test_photos],
+            frozenset(p.digest for p in train_photos),
+        )
+        return self.family.save(
+            workspace_id, chosen.view, {"candidate": chosen.name}, report, dump_model(trained), actor
+        )
 
     @staticmethod
-    def check_photos(photos: Sequence[LabelledPhoto]) -> None:
-        """Refuse at once, before any photo is read, what cannot make a recogniser: one product, or too
-        few distinct photos of one."""
-        _check_enough(_distinct(photos)[0])
+    def check_photos(
+        photos: Sequence[LabelledPhoto], held_out: Sequence[LabelledPhoto] = ()
+    ) -> tuple[list[LabelledPhoto], int]:
+        """The distinct photos and how many copies were dropped, or a refusal before any photo is read:
+        one product, too few distinct photos of one, held-out photos of a product not trained on."""
+        unique, duplicates = _distinct(photos)
+        _check_enough(unique)
+        unknown = sorted({p.label for p in held_out} - {p.label for p in unique})
+        if unknown:
+            listed = ", ".join(repr(label) for label in unknown[:10])
+            raise InvalidInput(f"held-out photos of products with no training photos: {listed}")
+        return unique, duplicates
 
     def _vectors(
         self, photos: Sequence[LabelledPhoto], progress: Progress | None
@@ -140,25 +164,32 @@ class ProductRecognition:
         and the text OCR reads in it."""
         text = " ".join(self._ocr.read(name, image).split()) if read_text else ""
         version = self.family.live_version(workspace_id)
-        if version is None:
+        model = None if version is None else self.load(workspace_id, version)
+        if model is None:
             return Recognition(None, 0.0, [], text, None)
-        model = self.load(workspace_id, version)
         top = model.top(self._features.vectors([(name, image)]))[0]
         return Recognition(top[0][0], top[0][1], top, text, version)
 
-    def load(self, workspace_id: str, version: int) -> Recognizer:
+    def load(self, workspace_id: str, version: int) -> Recognizer | None:
+        """A version's model; None (with a warning) when it read photos with other features than this
+        server's (an upgrade changed them): photos are then only read for their text until a version is
+        trained again, rather than every customer's photo failing."""
         key = (workspace_id, version)
         with self._lock:
             if key not in self._loaded:
-                trained = self._trained(workspace_id, version)
-                if trained.model.features != self._features.name:
-                    raise InvalidInput(
-                        f"recognizer v{version} was fitted on {trained.model.features} vectors; this server"
-                        f" reads {self._features.name}: train a new version with `zhiwen vision train`"
-                    )
+                model = self._trained(workspace_id, version).model
                 self._loaded = {k: v for k, v in self._loaded.items() if k[0] != workspace_id}
-                self._loaded[key] = trained.model
-            return self._loaded[key]
+                self._loaded[key] = model
+            model = self._loaded[key]
+        if model.features != self._features.name:
+            log.warning(
+                "recognizer v%s read %s; this server reads %s: train a new version (`zhiwen vision train`)",
+                version,
+                model.features,
+                self._features.name,
+            )
+            return None
+        return model
 
     def _trained(self, workspace_id: str, version: int) -> TrainedRecognizer:
         trained = load_model(self.family.load(workspace_id, version))
@@ -169,11 +200,20 @@ class ProductRecognition:
 
     def check(self, workspace_id: str, version: int) -> dict[str, Any]:
         """The gate's verdict: the workspace's minimums, better than always naming the commonest product
-        beyond chance, and no drop beyond the tolerance against the live version on these held-out photos."""
+        beyond chance, and no drop beyond the tolerance against the live version, both measured on the
+        candidate's held-out photos that the live version did not learn from."""
         candidate = self.family.get(workspace_id, version)
         figures = candidate.report["held_out"]
         policy = self.family.gate_policy(workspace_id)
-        failures = policy.below_minimum({m: figures.get(m) for m in policy.minimum})
+        failures = [
+            f"{metric}: the photos had no categories (a folder above each product's folder, or a category"
+            " column), so it cannot be measured"
+            for metric in policy.minimum
+            if figures.get(metric) is None
+        ]
+        failures += policy.below_minimum(
+            {m: figures[m] for m in policy.minimum if figures.get(m) is not None}
+        )
         if figures["top1_interval"][0] <= figures["majority_top1"]:
             failures.append(
                 f"top1 {figures['top1']:.4f} is not better beyond chance than always naming the commonest"
@@ -182,11 +222,9 @@ class ProductRecognition:
         live_version = self.family.live_version(workspace_id)
         live: dict[str, Any] | None = None
         if live_version is not None and live_version != version:
-            held = self._trained(workspace_id, version)
-            live_model = self._trained(workspace_id, live_version).model
-            if live_model.features == held.model.features:
-                live = held_out_figures(live_model, held.held_out.astype(np.float32), held.held_out_labels)
-                failures += policy.drops(figures, live, COMPARED, live_version)
+            live, compared = self._side_by_side(workspace_id, version, live_version)
+            if live is not None and compared is not None:
+                failures += policy.drops(compared, live, COMPARED, live_version)
         return {
             "version": version,
             "passed": not failures,
@@ -194,6 +232,24 @@ class ProductRecognition:
             "candidate": {m: figures.get(m) for m in (*GATED, "majority_top1")},
             "live": None if live is None else {"version": live_version, **{m: live.get(m) for m in GATED}},
         }
+
+    def _side_by_side(
+        self, workspace_id: str, version: int, live_version: int
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The live version's and the candidate's figures on the candidate's held-out photos that the
+        live version did not learn from; (None, None) when their features differ or no photo is left."""
+        held = self._trained(workspace_id, version)
+        live_model = self._trained(workspace_id, live_version)
+        if live_model.model.features != held.model.features:
+            return None, None
+        fresh = [i for i, d in enumerate(held.held_out_photos) if d not in live_model.trained_on]
+        if not fresh:
+            return None, None
+        vectors = held.held_out.astype(np.float32)[fresh]
+        labels = [held.held_out_labels[i] for i in fresh]
+        return held_out_figures(live_model.model, vectors, labels), held_out_figures(
+            held.model, vectors, labels
+        )
 
     def promote(self, workspace_id: str, version: int, actor: str) -> dict[str, Any]:
         return self.family.promote(workspace_id, version, actor, self.check)
@@ -206,7 +262,7 @@ def _distinct(photos: Sequence[LabelledPhoto]) -> tuple[list[LabelledPhoto], int
     """Each photo once (by content): a copy in two folders would sit on both sides of the split."""
     seen: dict[str, LabelledPhoto] = {}
     for photo in photos:
-        seen.setdefault(hashlib.sha1(photo.data, usedforsecurity=False).hexdigest(), photo)
+        seen.setdefault(photo.digest, photo)
     return list(seen.values()), len(photos) - len(seen)
 
 
@@ -225,15 +281,16 @@ def _check_enough(photos: Sequence[LabelledPhoto]) -> None:
         )
 
 
-def _held_out_rows(photos: Sequence[LabelledPhoto]) -> list[int]:
-    """A fifth of each product's photos (at least one), chosen by content hash: the same photos stay
-    held out when a version is trained again on the same folder."""
-    by_label: dict[str, list[tuple[str, int]]] = {}
+def held_out_mask(photos: Sequence[LabelledPhoto]) -> list[bool]:
+    """About a fifth of the photos, each by its own content hash, so a photo stays on its side when more
+    photos are added; a product none of whose photos the hash holds out gives up the one whose hash is
+    lowest, so every product is measured."""
+    chosen = [int(p.digest, 16) % 5 == 0 for p in photos]
+    lowest: dict[str, int] = {}
     for row, photo in enumerate(photos):
-        digest = hashlib.sha1(photo.data, usedforsecurity=False).hexdigest()
-        by_label.setdefault(photo.label, []).append((digest, row))
-    rows = []
-    for members in by_label.values():
-        members.sort()
-        rows += [row for _, row in members[: max(1, round(len(members) * HELD_OUT_SHARE))]]
-    return sorted(rows)
+        if photo.label not in lowest or photo.digest < photos[lowest[photo.label]].digest:
+            lowest[photo.label] = row
+    measured = {p.label for c, p in zip(chosen, photos, strict=True) if c}
+    for label, row in lowest.items():
+        chosen[row] = chosen[row] or label not in measured
+    return chosen

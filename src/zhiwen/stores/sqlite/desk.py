@@ -266,6 +266,11 @@ class SqliteDeskStore:
                 " VALUES (?, ?, ?, ?)",
                 (message_id, workspace_id, media_type, data),
             )
+            conn.execute(  # what the inbox watches (last_change): it reloads and shows the photo
+                "UPDATE desk_conversations SET updated_at = ? WHERE conversation_id ="
+                " (SELECT conversation_id FROM desk_messages WHERE id = ?)",
+                (utc_now(), message_id),
+            )
 
     def photo(self, workspace_id: str, conversation_id: str, message_id: int) -> tuple[str, bytes]:
         with self._db.reading() as conn:
