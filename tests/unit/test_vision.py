@@ -247,3 +247,16 @@ def test_a_live_recogniser_that_read_other_features_is_set_aside_and_photos_stil
     upgraded = ProductRecognition(registry, services.workspaces, _OtherFeatures(), services.ocr)
     seen = upgraded.recognize(workspace.id, "x.jpg", product_photo("banana", 12_345))
     assert seen.product is None and seen.version is None  # and its text is still read
+
+
+def test_every_product_is_measured_and_keeps_photos_to_learn_from() -> None:
+    for seed in range(40):
+        photos = [
+            LabelledPhoto(f"{label}/{i}.jpg", label, "", f"{seed}-{label}-{i}".encode())
+            for label, count in (("a", 5), ("b", 6), ("c", 12))
+            for i in range(count)
+        ]
+        mask = held_out_mask(photos)
+        for label, count in (("a", 5), ("b", 6), ("c", 12)):
+            held = sum(m for m, p in zip(mask, photos, strict=True) if p.label == label)
+            assert 1 <= held <= max(1, count - 3), (seed, label, held)

@@ -28,6 +28,7 @@ FAMILY = "recognizer"
 GATED = ("top1", "top5", "coarse_top1")
 COMPARED = ("top1", "top5")  # against the live version, on the candidate's held-out photos
 MIN_PHOTOS_PER_PRODUCT = 5
+MIN_TRAINING_PHOTOS = 3  # left to each product by the split: cross-validation needs some in every fold
 HELD_OUT_SHARE = 0.2
 MAX_SKIPPED_LISTED = 20
 log = logging.getLogger(__name__)
@@ -283,14 +284,17 @@ def _check_enough(photos: Sequence[LabelledPhoto]) -> None:
 
 def held_out_mask(photos: Sequence[LabelledPhoto]) -> list[bool]:
     """About a fifth of the photos, each by its own content hash, so a photo stays on its side when more
-    photos are added; a product none of whose photos the hash holds out gives up the one whose hash is
-    lowest, so every product is measured."""
+    photos are added. Every product is measured (one whose photos the hash all leave in gives up the one
+    with the lowest hash) and keeps :data:`MIN_TRAINING_PHOTOS` to learn from."""
     chosen = [int(p.digest, 16) % 5 == 0 for p in photos]
-    lowest: dict[str, int] = {}
+    by_label: dict[str, list[int]] = {}
     for row, photo in enumerate(photos):
-        if photo.label not in lowest or photo.digest < photos[lowest[photo.label]].digest:
-            lowest[photo.label] = row
-    measured = {p.label for c, p in zip(chosen, photos, strict=True) if c}
-    for label, row in lowest.items():
-        chosen[row] = chosen[row] or label not in measured
+        by_label.setdefault(photo.label, []).append(row)
+    for rows in by_label.values():
+        rows.sort(key=lambda row: photos[row].digest)
+        held = [row for row in rows if chosen[row]]
+        if not held:
+            chosen[rows[0]] = True
+        for row in held[max(1, len(rows) - MIN_TRAINING_PHOTOS) :]:
+            chosen[row] = False
     return chosen
