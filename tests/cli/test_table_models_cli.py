@@ -49,7 +49,7 @@ def test_a_table_is_profiled_trained_promoted_and_predicted_from_the_command_lin
     code, out = zhiwen(
         tmp_path, "models", "train", "churn", "--from", str(customers), "--trials", "2", "--promote", "--json"
     )
-    assert code == 0 and json.loads(out)["promotion"]["passed"] is False
+    assert code == 1 and json.loads(out)["promotion"]["passed"] is False  # refused, as `promote` is
     code, out = zhiwen(tmp_path, "models", "promote", "churn", "2")
     assert code == 1 and "below the minimum" in out
     code, out = zhiwen(tmp_path, "models", "versions", "churn")

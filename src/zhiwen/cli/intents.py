@@ -13,14 +13,12 @@ from zhiwen.cli.common import (
     WORKSPACE_HELP,
     console,
     print_json,
-    print_verdict,
     progress_bars,
     state,
     step_bars,
 )
 from zhiwen.cli.feedback import actor
-from zhiwen.cli.model_commands import add_gate_commands
-from zhiwen.errors import GateRefused
+from zhiwen.cli.model_commands import add_gate_commands, finish_training
 from zhiwen.services.intents.definitions import ACTIONS, dump_csv, dump_yaml, parse_intent
 from zhiwen.services.intents.service import GATED
 from zhiwen.types import ModelVersion
@@ -172,24 +170,9 @@ def train(
         model = services.intents.train(
             workspace_id, actor(), lambda step, done, total: bars(step, done / max(total, 1))
         )
-    verdict = None
-    if promote:
-        try:
-            verdict = services.intents.promote(workspace_id, model.version, actor())
-        except GateRefused as refused:
-            verdict = refused.details
-    if as_json:
-        print_json({"model": model.__dict__, "promotion": verdict})
-        if verdict is not None and not verdict["passed"]:
-            raise typer.Exit(1)
-        return
-    _print_model(model)
-    if verdict is not None:
-        print_verdict(verdict)
-        if not verdict["passed"]:
-            raise typer.Exit(1)
-    else:
-        console.print(f"Not live yet: `zhiwen intents promote {model.version}` puts it through the gate.")
+    finish_training(
+        services.intents, workspace_id, model, promote, as_json, _print_model, "zhiwen intents promote"
+    )
 
 
 def _print_model(model: ModelVersion, per_intent: bool = False) -> None:

@@ -1,9 +1,10 @@
-"""The commands every gated model family shares (recommenders, intent models, sentiment models): promote,
-rollback, gate."""
+"""The commands every gated model family shares (recommenders, intent models, sentiment models, table
+models, the product recogniser): promote, rollback, gate, and how a training command ends."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import typer
 
@@ -19,9 +20,42 @@ from zhiwen.cli.common import (
 from zhiwen.cli.feedback import actor
 from zhiwen.errors import GateRefused
 from zhiwen.services.lifecycle.model_family import GatedModels
+from zhiwen.types import ModelVersion
 
 WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
 JsonOption = typer.Option(False, "--json", help=JSON_HELP)
+
+
+def finish_training(
+    models: GatedModels,
+    workspace_id: str,
+    version: ModelVersion,
+    promote: bool,
+    as_json: bool,
+    shown: Callable[[ModelVersion], None],
+    promote_command: str,
+    public: Mapping[str, Any] | None = None,
+) -> None:
+    """How every training command ends: with ``promote``, the new version goes through the gate; the
+    version (``shown`` prints it, ``public`` is its JSON, default all of it) and the verdict are printed;
+    a promotion the gate refused exits 1, as `promote` does. ``promote_command`` is what makes it live
+    later ("zhiwen vision promote")."""
+    verdict = None
+    if promote:
+        try:
+            verdict = models.promote(workspace_id, version.version, actor())
+        except GateRefused as refused:
+            verdict = refused.details
+    if as_json:
+        print_json({"model": dict(public) if public is not None else version.__dict__, "promotion": verdict})
+    else:
+        shown(version)
+        if verdict is not None:
+            print_verdict(verdict)
+        else:
+            console.print(f"Not live yet: `{promote_command} {version.version}` puts it through the gate.")
+    if verdict is not None and not verdict["passed"]:
+        raise typer.Exit(1)
 
 
 def add_gate_commands(

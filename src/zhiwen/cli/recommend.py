@@ -12,14 +12,12 @@ from zhiwen.cli.common import (
     WORKSPACE_HELP,
     console,
     print_json,
-    print_verdict,
     progress_bars,
     state,
     step_bars,
 )
 from zhiwen.cli.feedback import actor
-from zhiwen.cli.model_commands import add_gate_commands
-from zhiwen.errors import GateRefused
+from zhiwen.cli.model_commands import add_gate_commands, finish_training
 from zhiwen.services.recommend.release import GATED
 from zhiwen.services.recommend.service import Recommendation
 from zhiwen.services.recommend.train import MODEL_NAMES
@@ -65,20 +63,9 @@ def train(
         model = services.recommenders.train(
             workspace_id, actor(), chosen, lambda step, done, total: bars(step, done / max(total, 1))
         )
-    verdict = None
-    if promote:
-        try:
-            verdict = services.recommenders.promote(workspace_id, model.version, actor())
-        except GateRefused as refused:
-            verdict = refused.details
-    if as_json:
-        print_json({"model": model.__dict__, "promotion": verdict})
-        return
-    _print_model(model)
-    if verdict is not None:
-        print_verdict(verdict)
-    else:
-        console.print(f"Not live yet: `zhiwen recommend promote {model.version}` puts it through the gate.")
+    finish_training(
+        services.recommenders, workspace_id, model, promote, as_json, _print_model, "zhiwen recommend promote"
+    )
 
 
 def _print_model(model: ModelVersion) -> None:

@@ -14,14 +14,13 @@ from zhiwen.cli.common import (
     console,
     err_console,
     print_json,
-    print_verdict,
     progress_bars,
     state,
     step_bars,
 )
 from zhiwen.cli.feedback import actor
-from zhiwen.cli.model_commands import add_gate_commands
-from zhiwen.errors import GateRefused, InvalidInput
+from zhiwen.cli.model_commands import add_gate_commands, finish_training
+from zhiwen.errors import InvalidInput
 from zhiwen.services.reviews import charts as review_charts
 from zhiwen.services.reviews.insights import Period
 from zhiwen.services.reviews.sentiment_release import GATED
@@ -120,20 +119,16 @@ def train(
     workspace_id = state.workspace(workspace).id
     with progress_bars() as progress:
         model = services.sentiment.train(workspace_id, actor(), settings, from_ratings, step_bars(progress))
-    verdict = None
-    if promote:
-        try:
-            verdict = services.sentiment.promote(workspace_id, model.version, actor())
-        except GateRefused as refused:
-            verdict = refused.details
-    if as_json:
-        print_json({"model": _public(model), "promotion": verdict})
-        return
-    _print_model(model)
-    if verdict is not None:
-        print_verdict(verdict)
-    else:
-        console.print(f"Not live yet: `zhiwen reviews promote {model.version}` puts it through the gate.")
+    finish_training(
+        services.sentiment,
+        workspace_id,
+        model,
+        promote,
+        as_json,
+        _print_model,
+        "zhiwen reviews promote",
+        public=_public(model),
+    )
 
 
 def _public(model: ModelVersion) -> dict[str, object]:

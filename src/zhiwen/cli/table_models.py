@@ -18,14 +18,13 @@ from zhiwen.cli.common import (
     WORKSPACE_HELP,
     console,
     print_json,
-    print_verdict,
     progress_bars,
     state,
     step_bars,
 )
 from zhiwen.cli.feedback import actor
-from zhiwen.cli.model_commands import add_gate_commands
-from zhiwen.errors import GateRefused, InvalidInput
+from zhiwen.cli.model_commands import add_gate_commands, finish_training
+from zhiwen.errors import InvalidInput
 from zhiwen.services.models import charts
 from zhiwen.services.models.profile import TableProfile
 from zhiwen.services.models.service import GATED, MAX_PREDICT_ROWS
@@ -121,26 +120,15 @@ def _print_profile(found: TableProfile) -> None:
 def _train_and_report(name: str, train: Any, promote: bool, workspace_id: str, as_json: bool) -> None:
     with progress_bars() as progress:
         model: ModelVersion = train(step_bars(progress))
-    verdict = None
-    if promote:
-        try:
-            verdict = (
-                state.services()
-                .table_models.named(workspace_id, name)
-                .promote(workspace_id, model.version, actor())
-            )
-        except GateRefused as refused:
-            verdict = refused.details
-    if as_json:
-        print_json({"model": model.__dict__, "promotion": verdict})
-        return
-    _print_version(name, model)
-    if verdict is not None:
-        print_verdict(verdict)
-    else:
-        console.print(
-            f"Not live yet: `zhiwen models promote {name} {model.version}` puts it through the gate."
-        )
+    finish_training(
+        state.services().table_models.named(workspace_id, name),
+        workspace_id,
+        model,
+        promote,
+        as_json,
+        lambda version: _print_version(name, version),
+        f"zhiwen models promote {name}",
+    )
 
 
 @models_app.command("create")

@@ -13,14 +13,13 @@ from zhiwen.cli.common import (
     WORKSPACE_HELP,
     console,
     print_json,
-    print_verdict,
     progress_bars,
     state,
     step_bars,
 )
 from zhiwen.cli.feedback import actor
-from zhiwen.cli.model_commands import add_gate_commands
-from zhiwen.errors import GateRefused, InvalidInput
+from zhiwen.cli.model_commands import add_gate_commands, finish_training
+from zhiwen.errors import InvalidInput
 from zhiwen.services.vision.photos import LabelledPhoto, read_archive, read_folder
 from zhiwen.services.vision.service import GATED
 from zhiwen.types import ModelVersion
@@ -88,20 +87,9 @@ def train(
             separate,
             lambda step, done, total: bars(step, done / max(total, 1)),
         )
-    verdict = None
-    if promote:
-        try:
-            verdict = services.vision.promote(workspace_id, version.version, actor())
-        except GateRefused as refused:
-            verdict = refused.details
-    if as_json:
-        print_json({"model": version.__dict__, "promotion": verdict})
-        return
-    _print_version(version)
-    if verdict is not None:
-        print_verdict(verdict)
-    else:
-        console.print(f"Not live yet: `zhiwen vision promote {version.version}` puts it through the gate.")
+    finish_training(
+        services.vision, workspace_id, version, promote, as_json, _print_version, "zhiwen vision promote"
+    )
 
 
 def _figure(value: Any) -> str:
