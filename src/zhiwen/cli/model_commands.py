@@ -19,7 +19,7 @@ from zhiwen.cli.common import (
 )
 from zhiwen.cli.feedback import actor
 from zhiwen.errors import GateRefused
-from zhiwen.services.lifecycle.model_family import GatedModels
+from zhiwen.services.lifecycle.model_family import GatedModels, promoted_if_passing
 from zhiwen.types import ModelVersion
 
 WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
@@ -40,12 +40,7 @@ def finish_training(
     version (``shown`` prints it, ``public`` is its JSON, default all of it) and the verdict are printed;
     a promotion the gate refused exits 1, as `promote` does. ``promote_command`` is what makes it live
     later ("zhiwen vision promote")."""
-    verdict = None
-    if promote:
-        try:
-            verdict = models.promote(workspace_id, version.version, actor())
-        except GateRefused as refused:
-            verdict = refused.details
+    verdict = promoted_if_passing(models, workspace_id, version.version, actor()) if promote else None
     if as_json:
         print_json({"model": dict(public) if public is not None else version.__dict__, "promotion": verdict})
     else:

@@ -23,6 +23,7 @@ from zhiwen.api.schemas import (
 from zhiwen.errors import InvalidInput
 from zhiwen.ports import ProgressCallback
 from zhiwen.services.intents.definitions import Intent, dump_csv, dump_yaml, parse_intent, parse_intents
+from zhiwen.services.lifecycle.model_family import promoted_if_passing
 from zhiwen.wiring import Services
 
 router = APIRouter(prefix="/v1/intents", tags=["intents"])
@@ -112,10 +113,9 @@ def train(body: IntentTrainRequest, services: ServicesDep, key: AdminKey) -> Job
         )
         result: dict[str, object] = {"version": model.version, "held_out": model.report["held_out"]}
         if body.promote:
-            verdict = services.intents.check(key.workspace_id, model.version)
-            result["gate"] = verdict
-            if verdict["passed"]:
-                services.intents.promote(key.workspace_id, model.version, actor(key))
+            result["gate"] = promoted_if_passing(
+                services.intents, key.workspace_id, model.version, actor(key)
+            )
         return result
 
     services.job_runner.submit(job, work)

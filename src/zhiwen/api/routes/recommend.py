@@ -18,6 +18,7 @@ from zhiwen.api.schemas import (
     SimilarItemsOut,
 )
 from zhiwen.ports import ProgressCallback
+from zhiwen.services.lifecycle.model_family import promoted_if_passing
 from zhiwen.services.recommend.service import MAX_K
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
@@ -84,9 +85,9 @@ def train(body: RecommenderTrainRequest, services: ServicesDep, key: AdminKey) -
             "test": model.report["test"],
         }
         if body.promote:
-            result["gate"] = services.recommenders.check(key.workspace_id, model.version)
-            if result["gate"]["passed"]:  # type: ignore[index]
-                services.recommenders.promote(key.workspace_id, model.version, actor(key))
+            result["gate"] = promoted_if_passing(
+                services.recommenders, key.workspace_id, model.version, actor(key)
+            )
         return result
 
     services.job_runner.submit(job, work)

@@ -27,6 +27,7 @@ from zhiwen.api.schemas import (
     other_content,
 )
 from zhiwen.ports import ProgressCallback
+from zhiwen.services.lifecycle.model_family import promoted_if_passing
 from zhiwen.services.models import charts
 from zhiwen.services.models.service import TableModels
 from zhiwen.services.models.train import DEFAULT_BUDGET_SECONDS, Progress, TrainSettings, overall_progress
@@ -95,10 +96,7 @@ def _train_job(
         }
         if promote:
             named = services.table_models.named(workspace_id, name)
-            verdict = named.check(workspace_id, version.version)
-            result["gate"] = verdict
-            if verdict["passed"]:
-                named.promote(workspace_id, version.version, version.created_by)
+            result["gate"] = promoted_if_passing(named, workspace_id, version.version, version.created_by)
         return result
 
     services.job_runner.submit(job, work)

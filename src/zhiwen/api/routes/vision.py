@@ -15,6 +15,7 @@ from zhiwen.api.routes.documents import job_out
 from zhiwen.api.routes.model_routes import add_model_routes
 from zhiwen.api.schemas import JobOut, ProductGuessOut, RecognitionOut, RecognizeRequest
 from zhiwen.ports import ProgressCallback
+from zhiwen.services.lifecycle.model_family import promoted_if_passing
 from zhiwen.services.vision.photos import read_archive
 
 router = APIRouter(prefix="/v1", tags=["vision"])
@@ -81,10 +82,9 @@ def train(
             "held_out": version.report["held_out"],
         }
         if promote:
-            verdict = services.vision.check(key.workspace_id, version.version)
-            result["gate"] = verdict
-            if verdict["passed"]:
-                services.vision.promote(key.workspace_id, version.version, actor(key))
+            result["gate"] = promoted_if_passing(
+                services.vision, key.workspace_id, version.version, actor(key)
+            )
         return result
 
     services.job_runner.submit(job, work)

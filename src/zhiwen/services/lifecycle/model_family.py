@@ -113,3 +113,12 @@ class GatedModels(Protocol):
     def check(self, workspace_id: str, version: int) -> dict[str, Any]: ...
     def promote(self, workspace_id: str, version: int, actor: str) -> dict[str, Any]: ...
     def rollback(self, workspace_id: str, actor: str, version: int | None = None) -> int: ...
+
+
+def promoted_if_passing(models: GatedModels, workspace_id: str, version: int, actor: str) -> dict[str, Any]:
+    """The gate's verdict on a version just trained, which is made live when it passes: what a training
+    run asked to promote reports (the CLI's ``--promote``, the API's ``promote``)."""
+    try:
+        return models.promote(workspace_id, version, actor)
+    except GateRefused as refused:
+        return dict(refused.details)
