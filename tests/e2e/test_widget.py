@@ -187,6 +187,27 @@ def test_a_customer_sends_a_photo_of_an_error_and_is_answered_from_it(site: dict
         browser.close()
 
 
+def test_a_customer_is_told_which_product_their_photo_was_taken_for(site: dict[str, Any]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.files import PRODUCTS, photo_zip, product_photo
+    from zhiwen.services.vision.photos import read_archive
+
+    services, workspace = site["services"], site["workspace"]
+    photos = {p: [product_photo(p, 100 * n + i) for i in range(8)] for n, p in enumerate(PRODUCTS)}
+    version = services.vision.train(workspace.id, read_archive("photos.zip", photo_zip(photos)), "admin")
+    services.vision.promote(workspace.id, version.version, "admin")
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        page = browser.new_context(locale="zh-CN").new_page()
+        widget = _open_widget(page, site["shop"])
+        widget.locator("textarea").fill("这个保修多久？")
+        photo = {"name": "robot.jpg", "mimeType": "image/jpeg", "buffer": product_photo("r7-robot", 88_888)}
+        widget.locator(".photo-file").set_input_files(files=[photo])
+        expect(widget.locator(".msg.system").last).to_have_text("照片里看起来是：r7-robot", timeout=20_000)
+        browser.close()
+
+
 def test_an_agent_in_the_inbox_page_answers_a_customer_in_the_widget(site: dict[str, Any]) -> None:
     from playwright.sync_api import sync_playwright
 

@@ -19,14 +19,14 @@
       open: (s) => `客服 ${s.assignee_name || ""} 正在为您服务`, resolved: "本次服务已结束",
       contact: "手机或邮箱", leave: "留下联系方式", rate: "为本次服务打分", comment: "想说点什么？（可选）",
       rated: "感谢您的评价！", offline: "暂时连接不上客服系统，请稍后再试。", switchTo: "EN",
-      photo: "发照片", aboutPhoto: "请看这张照片", photoTooBig: "照片超过 8 MB，请换一张小一点的。" },
+      photo: "发照片", aboutPhoto: "请看这张照片", photoTooBig: "照片超过 8 MB，请换一张小一点的。", inPhoto: "照片里看起来是：" },
     en: { open: "Chat with us", close: "Close", send: "Send", placeholder: "Type your question…", human: "Talk to a person",
       title: "Customer service", sources: "Sources", helpful: "Helpful", unhelpful: "Not helpful", thanks: "Thanks!",
       waiting: (s) => s.expected_wait_minutes ? `In the queue: number ${s.position}, about ${s.expected_wait_minutes} min` : "Message left; we reply when someone is back",
       open: (s) => `${s.assignee_name || "An agent"} is helping you`, resolved: "This conversation is closed",
       contact: "Phone or e-mail", leave: "Leave contact", rate: "Rate this conversation", comment: "Anything to add? (optional)",
       rated: "Thank you for rating us!", offline: "Cannot reach customer service right now; please try again later.", switchTo: "中文",
-      photo: "Photo", aboutPhoto: "Please look at this photo", photoTooBig: "The photo is over 8 MB; please send a smaller one." },
+      photo: "Photo", aboutPhoto: "Please look at this photo", photoTooBig: "The photo is over 8 MB; please send a smaller one.", inPhoto: "Your photo looks like: " },
   };
   let lang = (navigator.language || "zh").toLowerCase().startsWith("zh") ? "zh" : "en";
   if (script.dataset.lang === "en" || script.dataset.lang === "zh") lang = script.dataset.lang;
@@ -265,6 +265,9 @@
         }
         if (event === "turn") {
           if (draft) { draft.remove(); draft = null; }
+          // The product the answer assumed the photo shows: said, so a customer who sent another can say so.
+          const product = data.answer && data.answer.product_in_photo;
+          if (product) add({ author: "system", text: words().inPhoto + product });
           for (const m of data.messages) add(m);
           showState(data.state);
         }
