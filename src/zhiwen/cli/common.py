@@ -87,6 +87,11 @@ def step_bars(progress: Progress) -> Callable[[str, float], None]:
     return update
 
 
+def figure(value: Any) -> str:
+    """A model's figure in a table: four decimals, or a dash where it was not measured."""
+    return "–" if value is None else f"{value:.4f}"
+
+
 def print_verdict(verdict: dict[str, Any]) -> None:
     """A gate's verdict: live, or refused with each failure."""
     if verdict.get("passed"):

@@ -12,6 +12,7 @@ from zhiwen.cli.common import (
     JSON_HELP,
     WORKSPACE_HELP,
     console,
+    figure,
     print_json,
     progress_bars,
     state,
@@ -216,16 +217,12 @@ def models(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None
         table.add_row(
             f"v{v.version}{' (live)' if v.version == live else ''}",
             str(v.report["examples"]),
-            _figure(held.get("accuracy")),
-            _figure(held.get("macro_f1")),
+            figure(held.get("accuracy")),
+            figure(held.get("macro_f1")),
             str(v.report["threshold"]),
             v.created_at[:19],
         )
     console.print(table)
-
-
-def _figure(value: Any) -> str:
-    return "–" if value is None else f"{value:.4f}"
 
 
 @intents_app.command("show")

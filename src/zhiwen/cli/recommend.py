@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 from rich.table import Table
 
@@ -11,6 +9,7 @@ from zhiwen.cli.common import (
     JSON_HELP,
     WORKSPACE_HELP,
     console,
+    figure,
     print_json,
     progress_bars,
     state,
@@ -79,12 +78,8 @@ def _print_model(model: ModelVersion) -> None:
     )
     for name, metrics in report["test"].items():
         label = f"v{model.version} ({model.kind})" if name == "chosen" else name
-        table.add_row(label, *(_figure(metrics.get(m)) for m in SHOWN))
+        table.add_row(label, *(figure(metrics.get(m)) for m in SHOWN))
     console.print(table)
-
-
-def _figure(value: Any) -> str:
-    return "–" if value is None else f"{value:.4f}"
 
 
 @recommend_app.command("models")
@@ -102,7 +97,7 @@ def models(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None
         chosen = v.report["test"]["chosen"]
         mark = " (live)" if v.version == live else ""
         table.add_row(
-            f"v{v.version}{mark}", v.kind, *(_figure(chosen.get(m)) for m in SHOWN), v.created_at[:19]
+            f"v{v.version}{mark}", v.kind, *(figure(chosen.get(m)) for m in SHOWN), v.created_at[:19]
         )
     console.print(table)
 

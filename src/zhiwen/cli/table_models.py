@@ -17,6 +17,7 @@ from zhiwen.cli.common import (
     JSON_HELP,
     WORKSPACE_HELP,
     console,
+    figure,
     print_json,
     progress_bars,
     state,
@@ -188,10 +189,6 @@ def train(
     )
 
 
-def _figure(value: Any) -> str:
-    return "–" if value is None else f"{value:.4f}"
-
-
 def _print_version(name: str, model: ModelVersion) -> None:
     report = model.report
     rows = report["rows"]
@@ -208,9 +205,9 @@ def _print_version(name: str, model: ModelVersion) -> None:
         cv = -result["cv"] if metric == "rmse" else result["cv"]
         table.add_row(
             candidate + mark,
-            _figure(cv),
+            figure(cv),
             str(result["trials"]),
-            " · ".join(_figure(figures.get(m)) for m in _shown(report)),
+            " · ".join(figure(figures.get(m)) for m in _shown(report)),
         )
     console.print(table)
     chosen = report.get("held_out") or {}
@@ -284,7 +281,7 @@ def versions(name: str, workspace: str = WorkspaceOption, as_json: bool = JsonOp
         table.add_row(
             f"v{v.version}{mark}",
             v.kind,
-            *(_figure(held.get(m)) for m in shown),
+            *(figure(held.get(m)) for m in shown),
             str(held.get("rows", 0)),
             v.created_at[:19],
         )
@@ -373,7 +370,7 @@ def predict(
     shown = Table("row", "prediction", "probability", effect, "warnings")
     for number, p in list(zip(table.line_numbers, results, strict=True))[:50]:
         drivers = ", ".join(f"{d['column']}={d['value']} ({d['effect']:+.3f})" for d in p.drivers[:3])
-        shown.add_row(str(number), str(p.value), _figure(p.probability), drivers, "; ".join(p.warnings))
+        shown.add_row(str(number), str(p.value), figure(p.probability), drivers, "; ".join(p.warnings))
     console.print(shown)
     if len(results) > 50:
         console.print(f"… {len(results) - 50:,} more; --out FILE writes them all")

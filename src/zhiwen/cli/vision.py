@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
@@ -12,6 +11,7 @@ from zhiwen.cli.common import (
     JSON_HELP,
     WORKSPACE_HELP,
     console,
+    figure,
     print_json,
     progress_bars,
     state,
@@ -92,10 +92,6 @@ def train(
     )
 
 
-def _figure(value: Any) -> str:
-    return "–" if value is None else f"{value:.4f}"
-
-
 def _print_version(version: ModelVersion) -> None:
     report = version.report
     figures = report["held_out"]
@@ -109,13 +105,13 @@ def _print_version(version: ModelVersion) -> None:
             f"[yellow]{report['skipped']} photo(s) could not be read:[/] {report['skipped_photos']}"
         )
     table = Table("held out", *SHOWN)
-    table.add_row(f"v{version.version}", *(_figure(figures.get(m)) for m in SHOWN))
-    table.add_row("commonest product", _figure(figures["majority_top1"]), "", "", "")
+    table.add_row(f"v{version.version}", *(figure(figures.get(m)) for m in SHOWN))
+    table.add_row("commonest product", figure(figures["majority_top1"]), "", "", "")
     console.print(table)
     candidates = Table("candidate", "cross-validated top-1", "log loss", "seconds")
     for row in report["candidates"]:
         candidates.add_row(
-            row["candidate"], _figure(row["top1"]), _figure(row["log_loss"]), str(row["seconds"])
+            row["candidate"], figure(row["top1"]), figure(row["log_loss"]), str(row["seconds"])
         )
     console.print(candidates)
     if figures["confusions"]:
@@ -141,7 +137,7 @@ def models(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None
         table.add_row(
             f"v{v.version}{mark}",
             v.params["candidate"],
-            *(_figure(figures.get(m)) for m in SHOWN),
+            *(figure(figures.get(m)) for m in SHOWN),
             v.created_at[:19],
         )
     console.print(table)

@@ -138,7 +138,7 @@ async def ask(
         image = photo_bytes(body.image)
         limit = services.settings.max_question_chars
         read = await run_in_threadpool(seen_in_photo, services, key.workspace_id, body.question, image, limit)
-        kept_photo = await run_in_threadpool(services.desk.clean_photo, image)
+        kept_photo = await run_in_threadpool(services.desk.clean_photo, key.workspace_id, image)
         question = read.question
 
     def recorded(answer: Answer) -> Turn:

@@ -143,7 +143,7 @@ async def send_message(
         limit = min(services.settings.max_question_chars, 4000)
         photo = photo_bytes(body.image)
         seen = await run_in_threadpool(seen_in_photo, services, key.workspace_id, text, photo, limit)
-        kept_photo = await run_in_threadpool(services.desk.clean_photo, photo)
+        kept_photo = await run_in_threadpool(services.desk.clean_photo, key.workspace_id, photo)
         text = seen.question
 
     def kept(turn: Turn) -> Turn:

@@ -166,18 +166,20 @@ class DeskService:
         answer = self._answerer.answer(workspace_id, text, conversation_id, use_llm=use_llm)
         return self.answered(workspace_id, answer)
 
-    def clean_photo(self, image: bytes) -> tuple[str, bytes] | None:
-        """The photo as it may be kept (upright, re-encoded, no metadata), or None when this desk keeps
-        none; done before the message is recorded, so a photo that cannot be kept records nothing."""
-        return None if self._photos is None else self._photos.clean("photo", image)
+    def clean_photo(self, workspace_id: str, image: bytes) -> tuple[str, bytes] | None:
+        """The photo as it may be kept (upright, re-encoded, no metadata), or None when none is kept: done
+        before the message is recorded, so a photo that cannot be kept records nothing. A workspace that
+        redacts personal data in what it stores keeps no photos: pixels cannot be redacted, and a photo of
+        an ID card or a bank card is exactly what it must not keep."""
+        if self._photos is None or self._privacy.settings(workspace_id).redact_stored:
+            return None
+        return self._photos.clean("photo", image)
 
     def keep_photo(self, workspace_id: str, turn: Turn, photo: tuple[str, bytes] | None) -> Turn:
-        """Keep the photo the customer sent with the message of ``turn`` (from :meth:`clean_photo`), so the
-        agent who takes the conversation over sees it; it goes when the message goes (erasure, retention).
-        A workspace that redacts personal data in what it stores keeps no photos: pixels cannot be
-        redacted, and a photo of an ID card or a bank card is exactly what it must not keep."""
+        """Keep the photo (from :meth:`clean_photo`) with the customer's message of ``turn``, so the agent
+        who takes the conversation over sees it; it goes when the message goes (erasure, retention)."""
         customer = next((m for m in turn.messages if m.author == "customer"), None)
-        if photo is None or customer is None or self._privacy.settings(workspace_id).redact_stored:
+        if photo is None or customer is None:
             return turn
         self._store.add_photo(workspace_id, customer.id, *photo)
         self._notify(workspace_id, turn.conversation_id)
