@@ -118,6 +118,10 @@ def main() -> None:
     results["faults"] = run_json([sys.executable, "-m", "benchmarks.faults", "--json"])
     print("ingestion", file=sys.stderr)
     results["ingestion"] = run_json([sys.executable, "-m", "benchmarks.ingestion"])
+    print("embedding engines side by side", file=sys.stderr)
+    results["embedding"] = run_json([sys.executable, "-m", "benchmarks.embedding", "--json"])
+    print("latency at 100,000 chunks (the first run builds the store: about N minutes)", file=sys.stderr)
+    results["scale"] = run_json([sys.executable, "-m", "benchmarks.scale", "--json"])
     print("answers on the demo golden set", file=sys.stderr)
     demo = BENCH / "demo"
     shutil.rmtree(demo, ignore_errors=True)

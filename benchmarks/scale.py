@@ -1,0 +1,177 @@
+"""Search and ask latency, memory and start-up as a knowledge base grows past the 11k chunks of the
+development sets (issue 16): 100,000 chunks by default, on the embedded SQLite store.
+
+    python -m benchmarks.scale [--chunks 100000] [--queries 300] [--json]
+
+The passages are the three retrieval sets' (../shared/data) and, beyond their 12,600, new passages made
+by joining sentences of two of them, so keyword statistics stay those of real text. Building the store
+(kept in .bench/scale-<chunks>, reused by the next run) with the real embedder would take hours, so the
+chunk and sentence vectors come from a cheap deterministic embedder (hashed jieba words, labelled
+``hashed-words`` in the output): latency does not depend on the vectors' values. The questions are the
+sets' real questions, embedded by the real bundled model, as in service. Quality figures come from the
+real embeddings (`zhiwen bench retrieval`), never from this store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import jieba
+import numpy as np
+
+from benchmarks.common import machine, percentile, rss_mb
+from zhiwen.adapters.embedders import BundledE5Embedder
+from zhiwen.config import Settings
+from zhiwen.ports import Vector
+from zhiwen.text.sentences import split_sentences
+from zhiwen.wiring import build_services
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "retrieval"
+SETS = ("cmrc2018_trial", "stackfaq_dev", "afqmc_train_faq")
+RECORDS_PER_DOCUMENT = 100
+
+
+class HashedWordsEmbedder:
+    """Passages: the sum of a fixed random vector per jieba word (hashed into 8,192 buckets: 12 MB),
+    normalised; deterministic and cheap. Questions: the real bundled model, so that asking costs what it
+    costs in service."""
+
+    name = "hashed-words (passages) + multilingual-e5-small (questions)"
+    dim = 384
+    buckets = 1 << 13
+
+    def __init__(self, real: BundledE5Embedder) -> None:
+        self._real = real
+        self._table = np.random.default_rng(16).standard_normal((self.buckets, self.dim), dtype=np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vector:
+        return self._real.embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vector:
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = [hashlib.blake2b(w.encode(), digest_size=4).digest() for w in jieba.lcut(text)]
+            buckets = [int.from_bytes(w, "little") % self.buckets for w in words]
+            if buckets:
+                vectors[row] = self._table[buckets].sum(axis=0)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        result: Vector = vectors / np.maximum(norms, 1e-12)
+        return result
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        return sum(len(t) for t in texts)
+
+
+def passages() -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for name in SETS:
+        with (DATA / name / "corpus.jsonl").open(encoding="utf-8") as lines:
+            for line in lines:
+                record = json.loads(line)
+                if record["text"].strip():
+                    found.append((record.get("title", ""), record["text"]))
+    return found
+
+
+def records(count: int) -> Iterator[dict[str, str]]:
+    """The real passages, then joins of the first half of one with the second half of another."""
+    real = passages()
+    halves = [split_sentences(text) for _, text in real]
+    for i in range(count):
+        if i < len(real):
+            title, text = real[i]
+        else:
+            a, b = real[i % len(real)], (i * 7919 + i // len(real)) % len(real)
+            first, second = halves[i % len(real)], halves[b]
+            title = a[0]
+            text = "".join(first[: max(1, len(first) // 2)] + second[len(second) // 2 :]) or a[1]
+        yield {"title": title, "text": text}
+
+
+def build(data_dir: Path, chunks: int, embedder: HashedWordsEmbedder) -> dict[str, float]:
+    services = build_services(Settings(data_dir=data_dir), embedder=embedder)
+    workspace = services.workspaces.create_workspace("scale")
+    started = time.perf_counter()
+    batch: list[str] = []
+    for number, record in enumerate(records(chunks), start=1):
+        batch.append(json.dumps(record, ensure_ascii=False))
+        if len(batch) == RECORDS_PER_DOCUMENT or number == chunks:
+            body = "\n".join(batch).encode()
+            services.ingest.ingest_bytes(workspace.id, f"part-{number:07d}.jsonl", body, dedup=False)
+            batch = []
+    keyword_s = time.perf_counter() - started
+    started = time.perf_counter()
+    services.embedding_worker.run_until_done()
+    embed_s = time.perf_counter() - started
+    services.close()
+    return {"build_keyword_index_s": round(keyword_s, 1), "build_embed_s": round(embed_s, 1)}
+
+
+def questions(limit: int) -> list[str]:
+    """The three sets' questions taken in turn (Chinese reading comprehension, English FAQ, Chinese
+    paraphrase), distinct, ``limit`` of them."""
+    sets = []
+    for name in SETS:
+        with (DATA / name / "queries.jsonl").open(encoding="utf-8") as lines:
+            sets.append([json.loads(line)["text"] for line in lines])
+    taken = dict.fromkeys(q for row in itertools.zip_longest(*sets) for q in row if q)
+    return list(taken)[:limit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--chunks", type=int, default=100_000, help="chunks in the store (default 100,000)")
+    parser.add_argument("--queries", type=int, default=300, help="questions to time (default 300)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    data_dir = ROOT / ".bench" / f"scale-{args.chunks}"
+    embedder = HashedWordsEmbedder(BundledE5Embedder(num_threads=2))
+    report: dict[str, object] = {"machine": machine(), "vectors": embedder.name}
+    if not Settings(data_dir=data_dir).db_path.exists():
+        report.update(build(data_dir, args.chunks, embedder))
+
+    started = time.perf_counter()
+    services = build_services(Settings(data_dir=data_dir), embedder=embedder)
+    workspace = services.workspaces.get_workspace("scale")
+    services.vectors.count(workspace.id)  # load the vectors, as the first question would
+    report["startup_s"] = round(time.perf_counter() - started, 2)
+    report["chunks"] = services.documents.count_chunks(workspace.id)
+    # Different questions for search and ask: a question searched first would be asked with its vector
+    # already in the query cache.
+    asked = questions(2 * args.queries + 20)
+    for question in asked[-20:]:  # warm-up: jieba, caches
+        services.answerer.answer(workspace.id, question)
+    search_ms, ask_ms = [], []
+    for question in asked[: args.queries]:
+        started = time.perf_counter()
+        services.retriever.retrieve(workspace.id, question, k=5)
+        search_ms.append((time.perf_counter() - started) * 1000)
+    for question in asked[args.queries : 2 * args.queries]:
+        started = time.perf_counter()
+        services.answerer.answer(workspace.id, question)
+        ask_ms.append((time.perf_counter() - started) * 1000)
+    report |= {
+        "queries": args.queries,
+        "search_ms_p50_p95": [round(percentile(search_ms, 50), 1), round(percentile(search_ms, 95), 1)],
+        "ask_ms_p50_p95": [round(percentile(ask_ms, 50), 1), round(percentile(ask_ms, 95), 1)],
+        "rss_mb": round(rss_mb(), 1),
+    }
+    services.close()
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    for key, value in report.items():
+        print(f"{key:24} {value}")
+
+
+if __name__ == "__main__":
+    main()
