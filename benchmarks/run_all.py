@@ -120,7 +120,7 @@ def main() -> None:
     results["ingestion"] = run_json([sys.executable, "-m", "benchmarks.ingestion"])
     print("embedding engines side by side", file=sys.stderr)
     results["embedding"] = run_json([sys.executable, "-m", "benchmarks.embedding", "--json"])
-    print("latency at 100,000 chunks (the first run builds the store: about N minutes)", file=sys.stderr)
+    print("latency at 100,000 chunks (the first run builds the store: about 12 minutes)", file=sys.stderr)
     results["scale"] = run_json([sys.executable, "-m", "benchmarks.scale", "--json"])
     print("answers on the demo golden set", file=sys.stderr)
     demo = BENCH / "demo"

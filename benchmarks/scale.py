@@ -88,10 +88,9 @@ def records(count: int) -> Iterator[dict[str, str]]:
         if i < len(real):
             title, text = real[i]
         else:
-            a, b = real[i % len(real)], (i * 7919 + i // len(real)) % len(real)
-            first, second = halves[i % len(real)], halves[b]
-            title = a[0]
-            text = "".join(first[: max(1, len(first) // 2)] + second[len(second) // 2 :]) or a[1]
+            (title, whole), other = real[i % len(real)], (i * 7919 + i // len(real)) % len(real)
+            first, second = halves[i % len(real)], halves[other]
+            text = "".join(first[: max(1, len(first) // 2)] + second[len(second) // 2 :]) or whole
         yield {"title": title, "text": text}
 
 
@@ -160,7 +159,8 @@ def main() -> None:
         services.answerer.answer(workspace.id, question)
         ask_ms.append((time.perf_counter() - started) * 1000)
     report |= {
-        "queries": args.queries,
+        "questions_searched": args.queries,
+        "questions_asked": args.queries,
         "search_ms_p50_p95": [round(percentile(search_ms, 50), 1), round(percentile(search_ms, 95), 1)],
         "ask_ms_p50_p95": [round(percentile(ask_ms, 50), 1), round(percentile(ask_ms, 95), 1)],
         "rss_mb": round(rss_mb(), 1),

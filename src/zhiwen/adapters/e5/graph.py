@@ -16,18 +16,7 @@ import numpy.typing as npt
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from zhiwen.adapters.e5.bundle import BLOCK, Bundle
-
-
-def nibbles(blocks: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """Q4_0 blocks ``(rows, n, 18)`` → their weights' nibbles ``(rows, n, 32)`` in order (0..15, unsigned)."""
-    packed = blocks[:, :, 2:]
-    return np.concatenate([packed & 0x0F, packed >> 4], axis=2)
-
-
-def scales(blocks: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-    """Each block's fp16 scale as float32, shape ``(rows, n)``."""
-    return np.ascontiguousarray(blocks[:, :, :2]).view(np.float16)[:, :, 0].astype(np.float32)
+from zhiwen.adapters.e5.bundle import BLOCK, Bundle, nibbles, scales
 
 
 class _Builder:
@@ -115,5 +104,6 @@ def encoder_graph(bundle: Bundle) -> bytes:
         b.weights,
     )
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
-    model: bytes = helper.make_model(graph, opset_imports=opsets).SerializeToString()
+    # IR 10: what onnxruntime 1.20 (the oldest allowed) reads; the installed onnx would write its newest.
+    model: bytes = helper.make_model(graph, opset_imports=opsets, ir_version=10).SerializeToString()
     return model

@@ -30,6 +30,7 @@ def readyz(services: ServicesDep) -> dict[str, object]:
         pending = services.documents.count_chunks_needing_vectors()
     except Exception as error:
         raise BackendUnavailable(f"the store is not answering: {error}") from None
+    services.embedder.embed_queries(["ready"])  # loads the bundled model (about 1 s, once); then cached
     return {
         "status": "ready",
         "embedder": services.embedder.name,

@@ -156,14 +156,11 @@ class SqliteDocumentStore:
         found: dict[str, Chunk] = {}
         with self._db.reading() as conn:
             for batch in _batches(list(chunk_ids)):
-                # "+workspace_id": look the ids up by primary key. Left to itself, SQLite walked the
-                # (workspace_id, content_hash) index instead: every chunk of the workspace, 150 ms a
-                # question at 100k chunks (benchmarks/scale.py).
-                rows = conn.execute(
-                    f"SELECT * FROM chunks WHERE +workspace_id = ? AND id IN ({_marks(len(batch))})",
-                    (workspace_id, *batch),
-                ).fetchall()
-                found.update((r["id"], _chunk(r)) for r in rows)
+                # By primary key alone, the workspace checked here: given "workspace_id = ? AND id IN",
+                # SQLite walked the (workspace_id, content_hash) index, every chunk of the workspace
+                # (150 ms a question at 100k chunks, benchmarks/scale.py).
+                rows = conn.execute(f"SELECT * FROM chunks WHERE id IN ({_marks(len(batch))})", batch)
+                found.update((r["id"], _chunk(r)) for r in rows if r["workspace_id"] == workspace_id)
         return found
 
     def chunk_ids_by_hash(self, workspace_id: str, hashes: Collection[str]) -> dict[str, str]:

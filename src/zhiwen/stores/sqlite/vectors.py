@@ -28,7 +28,7 @@ class _Matrix:
         self.stale = False  # another process has written since; read what is new before searching
 
     def reserve(self, rows: int) -> None:
-        """Room for ``rows`` more rows, allocated once (loading must not double the matrix repeatedly)."""
+        """Room for ``rows`` more rows, in one allocation."""
         needed = len(self.ids) + rows
         if needed > self.data.shape[0]:
             grown = np.zeros((needed, self.dim), dtype=np.float32)
@@ -89,10 +89,11 @@ class NumpyVectorIndex:
         for 101k chunks)."""
         where = "WHERE workspace_id = ? AND seq > ?"
         with self._db.reading() as conn:
-            (count,) = conn.execute(
-                f"SELECT COUNT(*) FROM vectors {where}", (workspace_id, matrix.seq)
-            ).fetchone()
-            matrix.reserve(count)
+            if not matrix.ids:  # a refresh adds a few rows: put() grows the matrix by doubling
+                (count,) = conn.execute(
+                    f"SELECT COUNT(*) FROM vectors {where}", (workspace_id, matrix.seq)
+                ).fetchone()
+                matrix.reserve(count)
             cursor = conn.execute(
                 f"SELECT seq, chunk_id, vector FROM vectors {where} ORDER BY seq", (workspace_id, matrix.seq)
             )
