@@ -39,6 +39,9 @@ class E5Engine:
         options.inter_op_num_threads = 1
         # Idle threads must not spin: the API and the embedding worker share the cores with this engine.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # onnxruntime's arena keeps the largest batch's buffers for good: 37 MB more after 600 passages,
+        # for a 2 % gain in speed.
+        options.enable_cpu_mem_arena = False
         self._session = onnxruntime.InferenceSession(
             encoder_graph(bundle), options, providers=["CPUExecutionProvider"]
         )
