@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     # so answers keep their latency; "thread" keeps everything in the server's process.
     worker: Literal["process", "thread"] = "process"
     worker_nice: int = 10
-    worker_max_rss_mb: int = 512  # restart between jobs above this (~320 MB once embedding; 0: never)
+    worker_max_rss_mb: int = 768  # restart between units of work above this (~550 MB once embedding; 0 never)
     embed_batch: int = 4  # a queued upload waits one batch: 4 chunks wait 4x less than 16, embed 6 % slower
     embed_base_url: str | None = None
     embed_model: str = "multilingual-e5-small"
