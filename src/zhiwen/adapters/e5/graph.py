@@ -30,7 +30,8 @@ class _Builder:
         return name
 
     def node(self, op: str, inputs: list[str], output: str, domain: str = "", **attributes: Any) -> str:
-        self.nodes.append(helper.make_node(op, inputs, [output], domain=domain, **attributes))
+        # Named after their output, so that an onnxruntime error says which node failed.
+        self.nodes.append(helper.make_node(op, inputs, [output], name=output, domain=domain, **attributes))
         return output
 
     def linear(self, x: str, names: list[str], columns: int, output: str) -> str:
@@ -75,7 +76,11 @@ def encoder_graph(bundle: Bundle) -> bytes:
         p = f"l{layer}"
         qkv = b.linear(x, [f"{p}.q", f"{p}.k", f"{p}.v"], hidden, f"{p}.qkv")
         split = b.constant(f"{p}.split", np.array([hidden] * 3, np.int64))
-        b.nodes.append(helper.make_node("Split", [qkv, split], [f"{p}.q", f"{p}.k", f"{p}.v"], axis=-1))
+        b.nodes.append(
+            helper.make_node(
+                "Split", [qkv, split], [f"{p}.q", f"{p}.k", f"{p}.v"], name=f"{p}.split", axis=-1
+            )
+        )
         context = b.node(
             "MultiHeadAttention",
             [f"{p}.q", f"{p}.k", f"{p}.v", "", "mask"],
