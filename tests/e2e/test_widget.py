@@ -184,6 +184,9 @@ def test_a_customer_sends_a_photo_of_an_error_and_is_answered_from_it(site: dict
         widget.locator(".photo-file").set_input_files(files=[photo])
         expect(widget.locator(".msg.customer").last).to_contain_text("屏幕上这个是什么意思？ 📷")
         expect(widget.locator(".msg.bot").last).to_contain_text("主刷被缠住", timeout=20_000)
+        # The server's copy (typed text + what the photo says) is the echo, not a second message.
+        expect(widget.locator(".msg.customer")).to_have_count(1)
+        expect(widget.locator(".msg.customer")).to_have_text("屏幕上这个是什么意思？ 📷")
         browser.close()
 
 

@@ -120,17 +120,28 @@
     return node;
   }
 
-  function add(message) {
+  // The server's copy of a message the customer sent is matched to the echo shown when it was sent;
+  // with a photo, the server's text is the typed text followed by what was read in the photo.
+  function isEcho(node, message) {
+    const typed = node.dataset.pending;
+    return typed === message.text || (node.dataset.photo === "1" && message.text.startsWith(typed));
+  }
+
+  // ``photo``: the customer's own message carried a photo (its echo gets 📷).
+  function add(message, photo) {
     if (message.id && shown.has(message.id)) return;
     if (message.id) { shown.add(message.id); lastId = Math.max(lastId, message.id); }
-    if (message.id && message.author === "customer") {  // the echo shown when it was sent
-      const echo = [...log.querySelectorAll(".customer[data-pending]")].find((n) => n.dataset.pending === message.text);
-      if (echo) { delete echo.dataset.pending; return; }
+    if (message.id && message.author === "customer") {
+      const echo = [...log.querySelectorAll(".customer[data-pending]")].find((n) => isEcho(n, message));
+      if (echo) { delete echo.dataset.pending; delete echo.dataset.photo; return; }
     }
     const node = el("div", "msg " + message.author);
-    if (!message.id && message.author === "customer") node.dataset.pending = message.text;
+    if (!message.id && message.author === "customer") {
+      node.dataset.pending = message.text;
+      if (photo) node.dataset.photo = "1";
+    }
     if (message.author === "agent") node.appendChild(el("span", "who", message.author_name));
-    node.appendChild(document.createTextNode(message.text));
+    node.appendChild(document.createTextNode(photo ? `${message.text} 📷` : message.text));
     if (message.citations && message.citations.length) {
       const list = el("ol", "cites");
       list.setAttribute("aria-label", words().sources);
@@ -249,7 +260,7 @@
     let draft = null;
     try {
       const id = await ensureConversation();
-      add({ author: "customer", text: image ? `${text} 📷` : text });
+      add({ author: "customer", text }, Boolean(image));
       const headers = { "Authorization": "Bearer " + KEY, "Content-Type": "application/json", "X-Visitor-Token": saved.visitor || "" };
       const body = image ? { text, stream: true, image } : { text, stream: true };
       const response = await fetch(`${API}/v1/conversations/${id}/messages`, { method: "POST", headers, body: JSON.stringify(body) });
