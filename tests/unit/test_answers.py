@@ -14,6 +14,7 @@ from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput
 from zhiwen.sample_kb import build_sample_kb, golden_path
+from zhiwen.services.answers.choice import default_choice
 from zhiwen.services.answers.service import HANDOFF_MESSAGES, AnswerLimits, AnswerService
 from zhiwen.services.lifecycle.evaluate import select_split
 from zhiwen.services.lifecycle.golden import (
@@ -134,7 +135,12 @@ def test_the_shipped_models_generalise_to_a_knowledge_base_they_never_saw(teleco
 
 
 @pytest.mark.parametrize(
-    ("question", "expected"), [("积分的有效期是多久？", "24 个月"), ("how much is the S2", "1,299")]
+    ("question", "expected"),
+    [
+        ("积分的有效期是多久？", "24 个月"),
+        ("how much is the S2", "1,299"),
+        ("扫地机器人保修多久？", "整机保修 2 年"),
+    ],
 )
 def test_the_passage_that_states_the_answer_is_chosen_over_a_higher_ranked_one(
     demo: Demo, question: str, expected: str
@@ -153,7 +159,8 @@ def test_calibration_generalises_to_the_held_out_half(demo: Demo) -> None:
     assert result.held_out_ece <= 0.15
     assert result.held_out_answers["handoff_recall"] >= 0.8
     assert result.held_out_answers["answer_accuracy"] >= 0.85
-    assert result.choice_model is None, f"fewer than {MIN_CHOICE_QUESTIONS} answerable tuning questions"
+    assert not result.choice_refitted, f"fewer than {MIN_CHOICE_QUESTIONS} answerable tuning questions"
+    assert result.choice_model.to_dict() == default_choice().to_dict()
 
 
 def test_calibration_fits_the_chooser_from_enough_questions(demo: Demo) -> None:
@@ -161,7 +168,7 @@ def test_calibration_fits_the_chooser_from_enough_questions(demo: Demo) -> None:
     result = calibrate(
         services.answerer, workspace.id, load_golden(golden_path().with_name("customers.jsonl"))
     )
-    assert result.choice_model is not None and result.tune_choice_model is not None
+    assert result.choice_refitted and result.choice_model.form == "pairwise"
     assert result.choice_model.fitted_on_ > result.tune_choice_model.fitted_on_ >= 5 * MIN_CHOICE_QUESTIONS
     assert result.held_out_answers["answer_accuracy"] >= 0.55 and result.held_out_ece <= 0.1
 
@@ -245,6 +252,15 @@ def test_a_follow_up_asks_the_llm_once_for_the_reading_it_chose(demo: Demo) -> N
     follow_up = answerer.answer(workspace.id, "那充电宝呢？", conversation_id=first.conversation_id)
     assert follow_up.mode == "llm" and len(asked) == 1
     assert "扫地机器人的电机保修几年？ 那充电宝呢？" in asked[0]
+
+
+def test_contact_details_in_a_question_are_not_taken_for_what_it_asks(demo: Demo) -> None:
+    services, workspace = demo
+    answer = services.answerer.answer(
+        workspace.id, "我手机13912345678，邮箱 wei@example.com，扫地机器人保修多久？"
+    )
+    assert not answer.handoff and "整机保修 2 年" in answer.text
+    assert answer.question.startswith("我手机13912345678")  # the record keeps what the customer wrote
 
 
 def test_the_llm_never_reads_the_customers_personal_data(demo: Demo) -> None:

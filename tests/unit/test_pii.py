@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from zhiwen.text.pii import PII_KINDS, RELIABLE_KINDS, PiiMatch, find_pii, pii_counts, redact_pii
+from zhiwen.text.pii import PII_KINDS, RELIABLE_KINDS, PiiMatch, find_pii, pii_counts, redact_pii, without_pii
 
 VALID_ID = "11010519491231002X"  # the worked example of GB 11643-1999
 ID_THAT_PASSES_LUHN = "620102199003070069"  # a valid ID with a UnionPay-like prefix that also passes Luhn
@@ -359,3 +359,9 @@ def test_a_megabyte_of_adversarial_input_finishes_and_finds_nothing(text: str) -
 def test_personal_data_after_a_megabyte_of_digits_is_still_found_once() -> None:
     text = "9" * MEGABYTE + " 电话13812345678"
     assert [(m.kind, m.start) for m in find_pii(text)] == [("phone", MEGABYTE + 3)]
+
+
+def test_what_a_question_asks_is_read_without_the_contact_details_that_came_with_it() -> None:
+    asked = without_pii("我手机13912345678，邮箱 wei@example.com，扫地机器人保修多久？")
+    assert asked == "我手机 ，邮箱  ，扫地机器人保修多久？"
+    assert without_pii("订单 20240101123 的发票") == "订单 20240101123 的发票"

@@ -253,8 +253,9 @@ def calibrate(
     choice = result.tune_choice_model if tune_only else result.choice_model
     if not dry_run:
         services.workspaces.put_setting(workspace_id, CONFIDENCE_SETTING, model.to_dict())
-        if choice is not None:
-            services.workspaces.put_setting(workspace_id, CHOICE_SETTING, choice.to_dict())
+        # Stored even when not refitted: the confidence model holds only with the chooser it was fitted
+        # with, and the bundled default may change with an upgrade.
+        services.workspaces.put_setting(workspace_id, CHOICE_SETTING, choice.to_dict())
     report = {
         "held_out_ece": result.held_out_ece,
         "held_out_reliability": result.held_out_reliability,
@@ -263,7 +264,8 @@ def calibrate(
         "held_out_questions": result.held_out_questions,
         "share_right": result.share_right,
         "model": model.to_dict(),
-        "choice_model": choice.to_dict() if choice is not None else None,
+        "choice_model": choice.to_dict(),
+        "choice_refitted": result.choice_refitted,
         "stored": not dry_run,
     }
     if as_json:

@@ -72,11 +72,15 @@ class LogisticModel:
         self.fitted_on_ = len(correct)
         return self
 
-    def predict_proba(self, features: Matrix) -> npt.NDArray[np.float64]:
+    def logits(self, features: Matrix) -> npt.NDArray[np.float64]:
         if self.coef_ is None or self.mean_ is None or self.scale_ is None:
             raise ValueError("the model is not fitted")
-        logits = ((features - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
-        return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float64)
+        return np.asarray(
+            ((features - self.mean_) / self.scale_) @ self.coef_ + self.intercept_, dtype=np.float64
+        )
+
+    def predict_proba(self, features: Matrix) -> npt.NDArray[np.float64]:
+        return np.asarray(1.0 / (1.0 + np.exp(-self.logits(features))), dtype=np.float64)
 
     def to_dict(self) -> dict[str, Any]:
         if self.coef_ is None or self.mean_ is None or self.scale_ is None:

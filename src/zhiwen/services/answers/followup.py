@@ -14,7 +14,7 @@ for short messages that could be either, by which reading the answer is more con
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from zhiwen.text.tokenize import keyword_tokens
@@ -71,6 +71,10 @@ class Understood:
     def text(self) -> str:
         """What retrieval searches: the turns in the order they were asked."""
         return " ".join(s.text for s in reversed(self.segments))
+
+    def rewritten(self, rewrite: Callable[[str], str]) -> Understood:
+        """Each turn's text through ``rewrite``; turns it leaves blank are kept as they were."""
+        return Understood(tuple(Segment(rewrite(s.text).strip() or s.text, s.weight) for s in self.segments))
 
     def emphasis(self) -> dict[str, float]:
         """Each keyword term's weight: that of the latest turn it occurs in."""

@@ -44,6 +44,7 @@ from zhiwen.services.knowledge.retrieve import Retrieval, Retriever
 from zhiwen.services.lifecycle.targets import Target, Targets, working_id
 from zhiwen.services.trust.privacy import PrivacyPolicy, outward
 from zhiwen.text.normalize import detect_language, squash
+from zhiwen.text.pii import without_pii
 from zhiwen.types import CURATED_SOURCE, Answer, AnswerMode, Citation, Hit, IntentMatch, RelatedProduct
 
 if TYPE_CHECKING:  # the intent layer reads golden sets, whose evaluation imports this module
@@ -227,10 +228,12 @@ class AnswerService:
         config = target.config
         question = understood.question
         language = detect_language(question)
-        query = understood.text
+        # Searched and weighed without contact details: a phone number is not what is asked (the LLM
+        # reads them redacted, as "[phone]").
+        asked = understood.rewritten(without_pii)
         retrieval = self._retriever.retrieve(
             target.knowledge_id,
-            query,
+            asked.text,
             k=config.top_k,
             mode=config.retrieval_mode,
             document_ids=[target.knowledge_ref(d) for d in document_ids] if document_ids else None,
@@ -246,7 +249,7 @@ class AnswerService:
         model_confidence = 0.0
         if retrieval.hits:
             choice = choose(
-                options(understood, retrieval, language),
+                options(asked, retrieval, language),
                 stored_or_default(ChoiceModel, config.choice_model, default_choice),
             )
             extract, features = choice.chosen.extract, choice.confidence_features()
@@ -255,7 +258,15 @@ class AnswerService:
             model_confidence = float(model.predict_proba(np.asarray([features]))[0])
         confidence = 1.0 if calibrating and retrieval.hits else model_confidence
         text, citations, mode = self._compose(
-            target.workspace_id, question, query, language, passages, extract, confidence, use_llm, config
+            target.workspace_id,
+            question,
+            understood.text,
+            language,
+            passages,
+            extract,
+            confidence,
+            use_llm,
+            config,
         )
         retrieval.timings_ms["answer"] = (time.perf_counter() - t) * 1000
         return Draft(

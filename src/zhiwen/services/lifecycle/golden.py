@@ -27,12 +27,13 @@ import numpy as np
 import numpy.typing as npt
 
 from zhiwen.errors import InvalidInput
-from zhiwen.services.answers.choice import ChoiceModel
+from zhiwen.services.answers.choice import ChoiceModel, default_choice
 from zhiwen.services.answers.confidence import (
     ConfidenceModel,
     Matrix,
     expected_calibration_error,
     reliability_table,
+    stored_or_default,
 )
 from zhiwen.services.answers.service import AnswerService, Draft
 from zhiwen.services.lifecycle.metrics import percentile
@@ -390,8 +391,11 @@ class Calibration:
     tune_questions: int
     held_out_questions: int
     share_right: float
-    choice_model: ChoiceModel | None = None  # None: too few questions; the current chooser stays
-    tune_choice_model: ChoiceModel | None = None
+    # The chooser the confidence models were fitted with (they hold only with it): refitted, or the
+    # workspace's current one when there were too few questions to refit it.
+    choice_model: ChoiceModel
+    tune_choice_model: ChoiceModel
+    choice_refitted: bool
 
 
 MIN_CHOICE_QUESTIONS = 200  # answerable tuning questions needed to fit the chooser's 22 features
@@ -408,15 +412,16 @@ def calibrate(
     if splits.all() or not splits.any():
         raise InvalidInput("calibration needs questions in both halves of the golden set; add more questions")
     working = service.targets.working(workspace_id)
-    choice_model = tune_choice_model = None
-    if sum(item.answerable for item, t in zip(items, splits, strict=True) if t) >= MIN_CHOICE_QUESTIONS:
-        x, y, tune = _option_rows(service, working, items, splits)
-        tune_choice_model = ChoiceModel().fit(x[tune], y[tune])
-        choice_model = ChoiceModel().fit(x, y)
+    choice_model = tune_choice_model = stored_or_default(
+        ChoiceModel, working.config.choice_model, default_choice
+    )
+    refit = sum(item.answerable for item, t in zip(items, splits, strict=True) if t) >= MIN_CHOICE_QUESTIONS
+    if refit:
+        x, y, question, tune = _option_rows(service, working, items, splits)
+        tune_choice_model = ChoiceModel().fit(x[tune], y[tune], question[tune])
+        choice_model = ChoiceModel().fit(x, y, question)
 
-    def chooser(model: ChoiceModel | None) -> Target:
-        if model is None:
-            return working
+    def chooser(model: ChoiceModel) -> Target:
         return dataclasses.replace(
             working, config=dataclasses.replace(working.config, choice_model=model.to_dict())
         )
@@ -425,7 +430,7 @@ def calibrate(
     held_out_model = ConfidenceModel().fit(x[splits], y[splits])
     probs = held_out_model.predict_proba(x[~splits])
     held_out_answerable = [item.answerable for item, t in zip(items, splits, strict=True) if not t]
-    if choice_model is not None:
+    if refit:
         x, y = _answer_rows(service, chooser(choice_model), items)
     return Calibration(
         model=ConfidenceModel().fit(x, y),
@@ -440,6 +445,7 @@ def calibrate(
         share_right=float(y.mean()),
         choice_model=choice_model,
         tune_choice_model=tune_choice_model,
+        choice_refitted=refit,
     )
 
 
@@ -464,14 +470,22 @@ def _answer_rows(
 
 def _option_rows(
     service: AnswerService, target: Target, items: Sequence[GoldenItem], tune: npt.NDArray[np.bool_]
-) -> tuple[Matrix, npt.NDArray[np.int_], npt.NDArray[np.bool_]]:
+) -> tuple[Matrix, npt.NDArray[np.int_], npt.NDArray[np.int_], npt.NDArray[np.bool_]]:
     """Chooser features of every retrieved passage of every item, whether an answer composed from it is
-    right, and whether its item is in the tuning half."""
-    features, labels, halves = [], [], []
-    for item, draft, in_tune in zip(items, _drafts(service, target, items), tune, strict=True):
+    right, which item it was retrieved for, and whether that item is in the tuning half."""
+    features, labels, questions, halves = [], [], [], []
+    for number, (item, draft, in_tune) in enumerate(
+        zip(items, _drafts(service, target, items), tune, strict=True)
+    ):
         for option in draft.choice.options if draft.choice else []:
             hit = option.extract.hit
             features.append(option.features)
             labels.append(int(answered_right(item, False, option.extract.passage, [hit.document_source])))
+            questions.append(number)
             halves.append(bool(in_tune))
-    return np.asarray(features, dtype=np.float64), np.asarray(labels), np.asarray(halves)
+    return (
+        np.asarray(features, dtype=np.float64),
+        np.asarray(labels),
+        np.asarray(questions),
+        np.asarray(halves),
+    )
