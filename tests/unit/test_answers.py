@@ -122,7 +122,7 @@ def telecom(tmp_path_factory: pytest.TempPathFactory, embedder: BundledE5Embedde
 
 def test_the_shipped_models_generalise_to_a_knowledge_base_they_never_saw(telecom: Demo) -> None:
     """Floors under the telecom figures in docs/benchmarks.md (held-out half of its customer questions:
-    accuracy 0.594, ECE 0.114, 13.4 % of 82 confident answers wrong)."""
+    accuracy 0.601, ECE 0.061, 14.5 % of 69 confident answers wrong)."""
     services, workspace = telecom
     report = run_golden(
         services.answerer, workspace.id, select_split(load_golden(TELECOM / "customers.jsonl"), "held_out")
@@ -130,7 +130,7 @@ def test_the_shipped_models_generalise_to_a_knowledge_base_they_never_saw(teleco
     assert report.questions >= 350 and report.unanswerable >= 80
     assert report.answer_accuracy >= 0.56
     assert report.handoff_recall >= 0.6
-    assert report.expected_calibration_error <= 0.15
+    assert report.expected_calibration_error <= 0.1
     assert report.confident_wrong <= 0.2
 
 
