@@ -144,3 +144,20 @@ def test_a_worker_killed_mid_job_is_restarted_and_the_job_finishes_once(data_dir
     finally:
         server.kill()
         server.wait()
+
+
+def test_a_server_whose_idle_worker_was_killed_still_stops(data_dir: Path) -> None:
+    """``kill -TERM`` to a whole process group (``timeout``, systemd's default) ends the sleeping worker
+    and the server together; the server's stop must not wait for the dead worker to wake."""
+    port = _free_port()
+    server = _serve(data_dir, port)
+    try:
+        worker = _worker_pid(server.pid)
+        time.sleep(8)  # started and idle: asleep on its wake-up flag
+        os.kill(worker, signal.SIGTERM)
+        time.sleep(0.2)  # dead, and not yet restarted (that waits a second)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+    finally:
+        server.kill()
+        server.wait()

@@ -10,11 +10,13 @@ server restarts it and its job is resumed.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import logging
 import multiprocessing
 import os
+import select
 import signal
 import sys
 import threading
@@ -101,14 +103,62 @@ def _worker_main(settings: dict[str, Any], stop: Any, wake: Any, parent: int) ->
         services.close()
 
 
+class ElsewhereBackground:
+    """The background work runs in another process on the same database (an API-only process): queued
+    work is found by that process's poll, within a second (``IDLE_POLL_SECONDS``)."""
+
+    def start(self) -> None:
+        pass
+
+    def notify(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class PipeFlag:
+    """A flag one process sets and another waits on (:class:`zhiwen.services.background.Flag`).
+
+    Not ``multiprocessing.Event``: its ``set()`` waits for every process sleeping in ``wait()`` to wake,
+    so a worker killed mid-wait (``kill -TERM`` to the process group, as ``timeout`` and systemd send, or
+    the OOM killer) left the server hanging forever on stop, or on the next upload's wake-up. Here the
+    state is one shared byte and a wake-up one byte written to a pipe without blocking."""
+
+    def __init__(self, context: Any) -> None:
+        self._value = context.RawValue("b", 0)
+        self._reader, self._writer = context.Pipe(duplex=False)  # picklable for a spawned child
+        os.set_blocking(self._writer.fileno(), False)
+        os.set_blocking(self._reader.fileno(), False)
+
+    def is_set(self) -> bool:
+        return bool(self._value.value)
+
+    def set(self) -> None:
+        self._value.value = 1
+        with contextlib.suppress(BlockingIOError):  # the pipe is full of wake-ups already
+            os.write(self._writer.fileno(), b"!")
+
+    def clear(self) -> None:
+        self._value.value = 0
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._reader.fileno(), 4096):
+                pass
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self.is_set():
+            select.select([self._reader.fileno()], [], [], timeout)
+        return self.is_set()
+
+
 class BackgroundProcess:
     """The background loop in a child process, restarted whenever it ends unasked."""
 
     def __init__(self, settings: Settings, on_restart: Callable[[], object] = lambda: None) -> None:
         self._settings = settings
         self._context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-        self._stop = self._context.Event()
-        self._wake = self._context.Event()
+        self._stop = PipeFlag(self._context)
+        self._wake = PipeFlag(self._context)
         self._process: Any = None
         self._supervisor: threading.Thread | None = None
         self._stopping = threading.Event()
