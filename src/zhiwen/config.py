@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("zhiwen-data"), description="Where the embedded store lives.")
     host: str = "127.0.0.1"
     port: int = 8000
+    # API processes `zhiwen serve` runs on its port; each holds its own embedding model (~300 MB).
+    api_processes: int = Field(default=1, ge=1, le=64)
 
     # Limits: every input path is bounded.
     max_upload_bytes: int = 50 * 1024 * 1024

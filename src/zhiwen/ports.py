@@ -31,6 +31,7 @@ from zhiwen.types import (
     ConversationSummary,
     CuratedAnswer,
     CustomerTraces,
+    DeskChange,
     DeskConversation,
     DeskMessage,
     Document,
@@ -331,6 +332,19 @@ class DeskStore(Protocol):
 
     def photo(self, workspace_id: str, conversation_id: str, message_id: int) -> tuple[str, bytes]:
         """``(media type, bytes)`` of the photo sent with a message; :class:`NotFound` without one."""
+        ...
+
+    def record_change(self, workspace_id: str, conversation_id: str, origin: str) -> None:
+        """Append to the change feed that other processes' event streams follow."""
+        ...
+
+    def changes_after(self, after: int | None, limit: int = 1000) -> list[DeskChange]:
+        """The feed's entries after id ``after``, oldest first; with ``after=None`` only the newest one
+        (where a follower starts)."""
+        ...
+
+    def prune_changes(self, before: str) -> int:
+        """Drop the feed's entries written before ``before`` (ISO time); how many."""
         ...
 
     def last_change(self, workspace_id: str) -> str:
@@ -640,6 +654,20 @@ class PredictionLog(Protocol):
 
 
 ProgressCallback = Callable[[float], None]
+
+
+class RateBuckets(Protocol):
+    """Token buckets in the database, so that a rate limit holds across every API process on it."""
+
+    def take(self, name: str, capacity: float, per_second: float, now: float) -> float:
+        """Take a token from bucket ``name`` (full when new, refilled at ``per_second`` up to
+        ``capacity``; ``now`` in seconds since the epoch): 0 when taken, else the seconds until one is
+        back."""
+        ...
+
+    def prune(self, before: float) -> int:
+        """Drop buckets untouched since ``before`` (they would be full again anyway); how many."""
+        ...
 
 
 class Background(Protocol):

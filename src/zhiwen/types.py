@@ -227,6 +227,16 @@ class ConversationSummary:
 
 
 @dataclass(frozen=True)
+class DeskChange:
+    """One entry of the desk's change feed: a conversation changed, written by process ``origin``."""
+
+    id: int
+    workspace_id: str
+    conversation_id: str
+    origin: str
+
+
+@dataclass(frozen=True)
 class DeskMessage:
     """One message of a conversation; ``id`` grows with every message, so it is also the event id."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 from threadpoolctl import threadpool_limits
 
-from zhiwen.adapters.background import BackgroundProcess, BackgroundThread
+from zhiwen.adapters.background import BackgroundProcess, BackgroundThread, ElsewhereBackground
 from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder, QueryCache
 from zhiwen.adapters.image_features import OcrBackboneFeatures
 from zhiwen.adapters.jobs import ThreadJobRunner
@@ -28,6 +28,7 @@ from zhiwen.ports import (
     JobStore,
     KeywordIndex,
     Ocr,
+    RateBuckets,
     SecretBox,
     VectorIndex,
     WorkspaceStore,
@@ -81,6 +82,7 @@ from zhiwen.stores.sqlite.feedback import SqliteFeedbackStore
 from zhiwen.stores.sqlite.golden import SqliteGoldenStore
 from zhiwen.stores.sqlite.jobs import SqliteJobStore
 from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
+from zhiwen.stores.sqlite.limits import SqliteRateBuckets
 from zhiwen.stores.sqlite.models import SqliteModelRegistry, SqlitePredictionLog
 from zhiwen.stores.sqlite.releases import SqliteReleaseStore
 from zhiwen.stores.sqlite.reviews import SqliteReviewStore
@@ -135,6 +137,7 @@ class Services:
     recommenders: RecommenderModelService
     recommendations: RecommendationService
     desk: DeskService
+    rate_buckets: RateBuckets
     users: UserService
     webhooks: WebhookService
     intents: IntentService
@@ -304,6 +307,7 @@ def build_services(
         catalog=CatalogService(catalog_store),
         recommenders=recommenders,
         recommendations=recommendations,
+        rate_buckets=SqliteRateBuckets(db),
         desk=DeskService(
             SqliteDeskStore(db),
             answers,
@@ -331,8 +335,11 @@ def build_services(
 
 
 def build_background(services: Services, mode: str = "thread", embed: bool = True) -> Background:
-    """The background loop in a worker process (what `zhiwen serve` runs), or in a thread of this one.
-    A worker process builds its own services and model from the settings, so it always embeds."""
+    """The background loop in a worker process (what `zhiwen serve` runs), or in a thread of this one,
+    or ``elsewhere``: in another process on the same database (an API-only process). A worker process
+    builds its own services and model from the settings, so it always embeds."""
+    if mode == "elsewhere":
+        return ElsewhereBackground()
     if mode == "process":
         return BackgroundProcess(services.settings, on_restart=services.ingest_jobs.requeue_running)
     embedding = services.embedding_worker if embed else None

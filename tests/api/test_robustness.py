@@ -243,3 +243,18 @@ def test_topics_of_a_few_distinct_reviews_ask_for_fewer_topics(api: Api) -> None
     )
     response = client.post("/v1/reviews/topics", headers=admin, json={"k": 29})
     assert response.status_code == 400 and "distinct negative reviews" in response.json()["error"]["message"]
+
+
+def test_an_api_only_process_leaves_the_jobs_of_the_process_doing_the_work_alone(
+    tmp_path: Path, embedder: BundledE5Embedder
+) -> None:
+    """Starting an API-only process beside a running server must not fail that server's jobs as
+    interrupted (only the process doing the background work recovers them, when it starts)."""
+    services = build_services(Settings(data_dir=tmp_path), embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    running = services.jobs.create_job(workspace.id, "tune", status="running")
+    with TestClient(create_app(services, owner=False)):
+        assert services.jobs.get_job(workspace.id, running.id).status == "running"
+    with TestClient(create_app(services, run_embedding_worker=False)):
+        assert services.jobs.get_job(workspace.id, running.id).status == "failed"
+    services.close()

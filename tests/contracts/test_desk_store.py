@@ -99,3 +99,23 @@ def test_conversations_are_summarised_and_filtered_for_reading_back(
     assert desk.overview(workspace, ConversationFilter(until="2999-01-01"))
     assert not desk.overview("ws_other", ConversationFilter())
     assert not desk.overview(workspace, ConversationFilter(), limit=1, offset=1)
+
+
+def test_the_change_feed_is_read_in_order_from_where_a_follower_left_off(
+    backend: tuple[DeskStore, UserStore, str, str],
+) -> None:
+    desk, _users, workspace, conversation = backend
+    assert desk.changes_after(None) == []
+    desk.record_change(workspace, conversation, "process-a")
+    [start] = desk.changes_after(None)
+    desk.record_change(workspace, "conv_2", "process-b")
+    desk.record_change(workspace, conversation, "process-a")
+    later = desk.changes_after(start.id)
+    assert [(c.conversation_id, c.origin) for c in later] == [
+        ("conv_2", "process-b"),
+        (conversation, "process-a"),
+    ]
+    assert later[0].id > start.id and desk.changes_after(later[-1].id) == []
+    assert [c.id for c in desk.changes_after(start.id, limit=1)] == [later[0].id]
+    assert desk.prune_changes("2000-01-01T00:00:00") == 0
+    assert desk.prune_changes("9999-01-01T00:00:00") == 3 and desk.changes_after(0) == []

@@ -43,6 +43,12 @@ def _undo_15(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _undo_18(conn: sqlite3.Connection) -> None:
+    """As a store before migration 18 was: nothing shared by several API processes."""
+    conn.execute("DROP TABLE desk_changes")
+    conn.execute("DROP TABLE rate_buckets")
+
+
 def _undo_17(conn: sqlite3.Connection) -> None:
     """As a store before migration 17 was: no photos kept with messages."""
     conn.execute("DROP TABLE desk_photos")
@@ -93,6 +99,7 @@ def test_a_version_9_store_gets_sentence_vectors_for_the_knowledge_it_already_ha
         conn.execute("DROP TABLE sentence_vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
+        _undo_18(conn)
         _undo_17(conn)
         _undo_16(conn)
         _undo_15(conn)
@@ -127,6 +134,7 @@ def test_a_version_10_store_keeps_its_vectors_and_numbers_them(
         conn.execute("ALTER TABLE v10 RENAME TO vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
+        _undo_18(conn)
         _undo_17(conn)
         _undo_16(conn)
         _undo_15(conn)
@@ -154,6 +162,7 @@ def test_migration_12_keeps_waiting_conversations_in_the_queue_at_normal_priorit
     with services.db.transaction() as conn:  # desk_conversations as version 11 left it
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        _undo_18(conn)
         _undo_17(conn)
         _undo_16(conn)
         _undo_15(conn)
@@ -179,6 +188,7 @@ def test_a_version_12_store_gets_its_answers_confidence_in_a_column(
     services.desk.answered(workspace.id, answer)
     with services.db.transaction() as conn:  # as version 12 left it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        _undo_18(conn)
         _undo_17(conn)
         _undo_16(conn)
         _undo_15(conn)
@@ -199,6 +209,7 @@ def test_a_version_13_store_gets_an_append_only_audit_log_and_keeps_its_webhooks
     workspace = services.workspaces.create_workspace("acme")
     services.reviews.import_records(workspace.id, [{"text": "很好用", "rating": 5}], score=False)
     with services.db.transaction() as conn:  # as version 13 left it, with a webhook secret in plain text
+        _undo_18(conn)
         _undo_17(conn)
         _undo_16(conn)
         _undo_15(conn)
@@ -244,6 +255,7 @@ def test_a_version_14_store_keeps_its_sentiment_models_the_live_one_and_their_hi
     ]
     with services.db.transaction() as conn:  # as version 14 left it: v1 live again after a rollback
         (blob,) = conn.execute("SELECT model FROM model_versions WHERE family = 'sentiment'").fetchone()
+        _undo_18(conn)
         _undo_17(conn)
         _undo_16(conn)
         _undo_15(conn)

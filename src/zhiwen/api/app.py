@@ -24,6 +24,7 @@ from zhiwen.api.body_limit import BodyLimit
 from zhiwen.api.cors import WidgetCors
 from zhiwen.api.deps import customer_key
 from zhiwen.api.docs_page import add_docs_page, inline_script_hashes
+from zhiwen.api.duties import Duties
 from zhiwen.api.observability import Metrics, RateLimiter
 from zhiwen.api.openapi_schema import tidy_openapi
 from zhiwen.api.routes import (
@@ -133,52 +134,52 @@ def _add_console(app: FastAPI) -> None:
     app.add_api_route("/admin/{name}", console_asset, methods=["GET"], include_in_schema=False)
 
 
-RETENTION_EVERY_S = 3600
+CHANGES_POLL_S = 0.3  # how soon a stream here learns of a message another process wrote
 
 
-async def _expire_hourly(services: Services) -> None:
-    """Each workspace's retention rules, applied when the server starts and every hour after."""
+async def _relay_desk_changes(services: Services, signals: Signals) -> None:
+    """Wake this process's event streams for the conversations other processes changed (the desk's
+    change feed): a reply an agent sent through one API process reaches a customer connected to another."""
+    after: int | None = None
     while True:
         try:
-            workspaces = await run_in_threadpool(services.workspaces.list_workspaces)
+            after, changed = await run_in_threadpool(services.desk.changes_elsewhere, after)
         except Exception:
-            log.exception("retention: cannot list workspaces")
-            workspaces = []
-        for workspace in workspaces:
-            try:
-                expired = await run_in_threadpool(services.customers.expire, workspace.id)
-            except Exception:
-                log.exception("retention failed", extra={"fields": {"workspace_id": workspace.id}})
-                continue
-            if any(expired.values()):
-                log.info("retention", extra={"fields": {"workspace_id": workspace.id, **expired}})
-        await asyncio.sleep(RETENTION_EVERY_S)
+            log.exception("desk change feed: cannot read it")
+        else:
+            for workspace_id, conversation_id in changed:
+                signals.notify(workspace_id, conversation_id)
+        await asyncio.sleep(CHANGES_POLL_S)
 
 
 def create_app(
-    services: Services, background: Background | None = None, run_embedding_worker: bool = True
+    services: Services,
+    background: Background | None = None,
+    run_embedding_worker: bool = True,
+    owner: bool = True,
 ) -> FastAPI:
     """The API over ``services``. ``background`` runs queued uploads and embeddings: by default a thread
     of this process (embedding too unless ``run_embedding_worker`` is False); `zhiwen serve` passes a
-    worker process."""
+    worker process. ``owner``: this process also does what one process per database must
+    (:mod:`zhiwen.api.duties`); False for API processes beside one that does."""
     signals = Signals()
+    if not owner:
+        background = build_background(services, "elsewhere")
     background = background or build_background(services, "thread", embed=run_embedding_worker)
+    duties = Duties(services, background) if owner else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         signals.bind(asyncio.get_running_loop())
         services.desk.listeners.append(signals.notify)
-        recovered = services.ingest_jobs.recover()
-        if any(recovered.values()):
-            log.warning("jobs interrupted by the last stop", extra={"fields": recovered})
-        background.start()
-        services.webhooks.start()
-        retention = asyncio.create_task(_expire_hourly(services))
+        relay = asyncio.create_task(_relay_desk_changes(services, signals))
+        if duties is not None:
+            duties.start()
         yield
-        retention.cancel()
-        services.webhooks.stop()
+        relay.cancel()
+        if duties is not None:
+            await run_in_threadpool(duties.stop)
         services.desk.listeners.remove(signals.notify)
-        background.stop()
 
     app = FastAPI(
         title="Zhiwen API",
@@ -199,12 +200,13 @@ def create_app(
     app.state.background = background
     app.state.signals = signals
     app.state.metrics = Metrics()
+    buckets, settings = services.rate_buckets, services.settings
     app.state.visitor_limiter = RateLimiter(
-        services.settings.visitor_messages_per_minute, "messages from this visitor"
+        buckets, "visitor", settings.visitor_messages_per_minute, "messages from this visitor"
     )
-    app.state.rate_limiter = RateLimiter(services.settings.rate_limit_per_minute)
+    app.state.rate_limiter = RateLimiter(buckets, "key", settings.rate_limit_per_minute)
     app.state.auth_failures = RateLimiter(
-        services.settings.failed_auth_per_minute, "failed sign-ins from this address"
+        buckets, "auth", settings.failed_auth_per_minute, "failed sign-ins from this address"
     )
     upload_ceiling = services.settings.max_upload_bytes + 1024 * 1024  # multipart framing on top of the file
     app.add_middleware(BodyLimit, limit=upload_ceiling)

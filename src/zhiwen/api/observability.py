@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
+import os
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 from zhiwen.errors import RateLimited
+from zhiwen.ports import RateBuckets
 
 
 class Metrics:
@@ -36,6 +37,15 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
         )
         self.answers = Counter("zhiwen_answers", "Answers given, by mode", ["mode"], registry=self.registry)
+
+    def exposition(self) -> bytes:
+        """What /metrics serves. Under `zhiwen serve --processes N` each API process writes its figures
+        to ``PROMETHEUS_MULTIPROC_DIR`` and any of them sums them all (a scrape reaches only one)."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
 
     def observe_stages(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():
@@ -65,23 +75,19 @@ def configure_json_logging(level: int = logging.INFO) -> None:
 
 
 class RateLimiter:
-    """Token bucket per name (an API key, a client address): ``per_minute`` requests, bursting up to the
-    same number."""
+    """A token bucket per name (an API key, a client address): ``per_minute`` requests, bursting up to the
+    same number. The buckets are in the database, so the limit holds across every API process on it."""
 
-    def __init__(self, per_minute: int, what: str = "requests for this key") -> None:
+    def __init__(
+        self, buckets: RateBuckets, kind: str, per_minute: int, what: str = "requests for this key"
+    ) -> None:
+        self._buckets = buckets
+        self._kind = kind
         self._what = what
         self._rate = per_minute / 60.0
         self._capacity = float(per_minute)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
 
-    def check(self, key_id: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key_id, (self._capacity, now))
-            tokens = min(self._capacity, tokens + (now - last) * self._rate)
-            if tokens < 1.0:
-                self._buckets[key_id] = (tokens, now)
-                wait = math.ceil((1.0 - tokens) / self._rate)
-                raise RateLimited(f"too many {self._what}; retry in {wait} s")
-            self._buckets[key_id] = (tokens - 1.0, now)
+    def check(self, name: str) -> None:
+        wait = self._buckets.take(f"{self._kind}:{name}", self._capacity, self._rate, time.time())
+        if wait > 0:
+            raise RateLimited(f"too many {self._what}; retry in {math.ceil(wait)} s")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import typer
 import uvicorn
 
 from zhiwen.api import create_app
+from zhiwen.api.duties import Duties
 from zhiwen.api.observability import configure_json_logging
 from zhiwen.cli.admin import init
 from zhiwen.cli.common import console, err_console, state
@@ -32,16 +35,61 @@ def register(app: typer.Typer) -> None:
 def serve(
     host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1; ZHIWEN_HOST)."),
     port: int = typer.Option(None, help="Port (default 8000; ZHIWEN_PORT)."),
+    processes: int = typer.Option(
+        None,
+        min=1,
+        max=64,
+        help="API processes answering on the port (default 1; ZHIWEN_API_PROCESSES). One per core "
+        "answers more questions a second; each holds its own embedding model (~300 MB).",
+    ),
+    api_only: bool = typer.Option(
+        False,
+        "--api-only",
+        help="Only answer requests: uploads, embeddings, webhooks and retention are left to another "
+        "`zhiwen serve` on the same data dir (for several servers behind one load balancer).",
+    ),
 ) -> None:
     """Run the HTTP API, the chat page (/) and the OpenAPI docs (/docs). A worker process ingests uploads
-    and computes embeddings meanwhile (ZHIWEN_WORKER=thread keeps them in this process)."""
+    and computes embeddings meanwhile (ZHIWEN_WORKER=thread keeps them in this process).
+
+    With --processes N, N API processes share the port and this process does the background work. Rate
+    limits, live messages, releases, settings and the vector index hold across them (they meet in the
+    database)."""
     services = state.services()
+    settings = services.settings
     configure_json_logging(logging.INFO)
-    host = host or services.settings.host
-    port = port or services.settings.port
-    err_console.print(f"Zhiwen on http://{host}:{port}  ·  chat: /  ·  API docs: /docs")
-    app = create_app(services, build_background(services, services.settings.worker))
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    host, port = host or settings.host, port or settings.port
+    processes = processes or settings.api_processes
+    err_console.print(
+        f"Zhiwen on http://{host}:{port}  ·  chat: /  ·  API docs: /docs"
+        + (f"  ·  {processes} API processes" if processes > 1 else "")
+        + ("  ·  API only" if api_only else "")
+    )
+    if processes == 1:
+        background = None if api_only else build_background(services, settings.worker)
+        app = create_app(services, background, owner=not api_only)
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        return
+    duties = None if api_only else Duties(services, build_background(services, settings.worker))
+    with tempfile.TemporaryDirectory(prefix="zhiwen-metrics-") as metrics_dir:
+        # The API processes are started afresh by uvicorn and read their settings from the environment.
+        os.environ["ZHIWEN_DATA_DIR"] = str(settings.data_dir.resolve())
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        if duties is not None:
+            duties.start()
+        try:
+            uvicorn.run(
+                "zhiwen.api.server:api_only_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=processes,
+                log_config=None,
+                access_log=False,
+            )
+        finally:
+            if duties is not None:
+                duties.stop()
 
 
 def _load_sample_reviews(workspace_id: str) -> None:

@@ -6,7 +6,7 @@ import dataclasses
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from zhiwen.api.deps import AdminKey, MetricsDep, ServicesDep, admin_key, current_key
 from zhiwen.api.schemas import BackendOut
@@ -47,7 +47,7 @@ def metrics(request: Request, metrics: MetricsDep, services: ServicesDep) -> Res
     if not services.settings.metrics_public:
         key = current_key(request, request.headers.get("authorization"), request.headers.get("x-api-key"))
         admin_key(key)
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v1/backends", response_model=list[BackendOut])

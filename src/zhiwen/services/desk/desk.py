@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
+import secrets
 import statistics
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4000
 MAX_CONTACT_CHARS = 200
 MAX_COMMENT_CHARS = 2000
+CHANGES_KEPT = timedelta(minutes=10)  # the change feed's entries outlive any follower's poll by far
 PRESENCE_TTL = timedelta(minutes=2)  # an agent whose page stopped sending heartbeats is offline after this
 DEFAULT_WAIT_MINUTES = 3.0  # per place in the queue, until the desk has answered conversations to learn from
 WITH_PEOPLE = ("waiting", "open")
@@ -112,6 +115,7 @@ class DeskService:
         self._privacy = privacy or PrivacyPolicy(workspaces)
         self._now = now
         self.listeners: list[Listener] = []
+        self.origin = f"{os.getpid()}-{secrets.token_hex(4)}"  # this process, in the change feed
 
     # ---- settings -----------------------------------------------------------------------------------
 
@@ -663,8 +667,28 @@ class DeskService:
             self._webhooks.emit(workspace_id, event, data)
 
     def _notify(self, workspace_id: str, conversation_id: str) -> None:
+        """Wake this process's streams now, and other processes' through the change feed."""
+        try:
+            self._store.record_change(workspace_id, conversation_id, self.origin)
+        except Exception:  # the write it reports is done; other processes' streams recheck anyway
+            log.exception("desk change feed: cannot record a change")
         for listener in self.listeners:
             listener(workspace_id, conversation_id)
+
+    def changes_elsewhere(self, after: int | None) -> tuple[int, list[tuple[str, str]]]:
+        """(workspace, conversation) of each change other processes recorded after feed id ``after``
+        (None: start from now), and the id to pass next time."""
+        changes = self._store.changes_after(after)
+        if after is None:
+            return (changes[-1].id if changes else 0), []
+        if not changes:
+            return after, []
+        changed = [(c.workspace_id, c.conversation_id) for c in changes if c.origin != self.origin]
+        return changes[-1].id, changed
+
+    def prune_changes(self) -> int:
+        """Forget the change feed's entries older than :data:`CHANGES_KEPT`."""
+        return self._store.prune_changes((self._now() - CHANGES_KEPT).isoformat(timespec="milliseconds"))
 
 
 def _message_text(text: str) -> str:

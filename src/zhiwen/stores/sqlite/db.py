@@ -636,6 +636,25 @@ MIGRATIONS: list[list[Migration]] = [
     )
     """
     ],
+    # 18: what several API processes on one database share: the desk's change feed (every change of a
+    # conversation, so that other processes' event streams wake up; ``origin`` names the process that
+    # wrote it) and the rate limits' token buckets (``at``: seconds since the epoch).
+    [
+        """
+    CREATE TABLE desk_changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE TABLE rate_buckets (
+        name TEXT PRIMARY KEY,
+        tokens REAL NOT NULL,
+        at REAL NOT NULL
+    )
+    """
+    ],
 ]
 
 
@@ -672,6 +691,8 @@ class Database:
                 if self.schema_version >= version:
                     continue
                 with self.transaction():
+                    if self.schema_version >= version:  # another process upgraded it meanwhile
+                        continue
                     for step in steps:
                         if callable(step):
                             step(self._conn)

@@ -21,6 +21,7 @@ from zhiwen.types import (
     ConversationFilter,
     ConversationRating,
     ConversationSummary,
+    DeskChange,
     DeskConversation,
     DeskMessage,
     utc_now,
@@ -282,6 +283,27 @@ class SqliteDeskStore:
         if row is None:
             raise NotFound(f"no photo with message {message_id} of conversation {conversation_id}")
         return str(row["media_type"]), bytes(row["data"])
+
+    def record_change(self, workspace_id: str, conversation_id: str, origin: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO desk_changes (workspace_id, conversation_id, origin, at) VALUES (?, ?, ?, ?)",
+                (workspace_id, conversation_id, origin, utc_now()),
+            )
+
+    def changes_after(self, after: int | None, limit: int = 1000) -> list[DeskChange]:
+        with self._db.reading() as conn:
+            if after is None:
+                rows = conn.execute("SELECT * FROM desk_changes ORDER BY id DESC LIMIT 1").fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT * FROM desk_changes WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+                ).fetchall()
+        return [DeskChange(r["id"], r["workspace_id"], r["conversation_id"], r["origin"]) for r in rows]
+
+    def prune_changes(self, before: str) -> int:
+        with self._db.transaction() as conn:
+            return conn.execute("DELETE FROM desk_changes WHERE at < ?", (before,)).rowcount
 
     def last_change(self, workspace_id: str) -> str:
         with self._db.reading() as conn:

@@ -1,0 +1,72 @@
+"""The work one process per database does beside answering.
+
+Recovering jobs a stop interrupted, running the background worker (uploads, embeddings), delivering
+webhooks, and applying retention rules every hour. A single `zhiwen serve` does it in its API process.
+With several API processes on one database (`zhiwen serve --processes N`, or `zhiwen serve --api-only`
+beside one that is not), exactly one process must: run twice, recovery would fail the other process's
+running jobs as interrupted, and every webhook would be sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from zhiwen.ports import Background
+from zhiwen.wiring import Services
+
+log = logging.getLogger(__name__)
+
+HOURLY_S = 3600
+
+
+class Duties:
+    def __init__(self, services: Services, background: Background) -> None:
+        self._services = services
+        self._background = background
+        self._stop = threading.Event()
+        self._hourly: threading.Thread | None = None
+
+    def start(self) -> None:
+        recovered = self._services.ingest_jobs.recover()
+        if any(recovered.values()):
+            log.warning("jobs interrupted by the last stop", extra={"fields": recovered})
+        self._background.start()
+        self._services.webhooks.start()
+        self._stop.clear()
+        self._hourly = threading.Thread(target=self._every_hour, name="zhiwen-hourly", daemon=True)
+        self._hourly.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._hourly is not None:
+            self._hourly.join(timeout=30)
+            self._hourly = None
+        self._services.webhooks.stop()
+        self._background.stop()
+
+    def _every_hour(self) -> None:
+        while True:
+            self.tidy()
+            if self._stop.wait(HOURLY_S):
+                return
+
+    def tidy(self) -> None:
+        """Each workspace's retention rules; the desk's change feed and idle rate buckets pruned. Errors
+        are logged; the next hour tries again."""
+        try:
+            workspaces = self._services.workspaces.list_workspaces()
+            self._services.desk.prune_changes()
+            self._services.rate_buckets.prune(time.time() - HOURLY_S)
+        except Exception:
+            log.exception("hourly tidying: the store is not answering")
+            return
+        for workspace in workspaces:
+            try:
+                expired = self._services.customers.expire(workspace.id)
+            except Exception:
+                log.exception("retention failed", extra={"fields": {"workspace_id": workspace.id}})
+                continue
+            if any(expired.values()):
+                log.info("retention", extra={"fields": {"workspace_id": workspace.id, **expired}})
