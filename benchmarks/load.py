@@ -10,7 +10,11 @@
    50 ms until the job is done) and ``--settle`` seconds (default 20) later. Target: a 50 MB upload
    costs at most a few hundred MB, and memory returns after it.
 
-    python -m benchmarks.load [--json] [--seconds 30] [--askers 4] [--big-mb 49]
+3. ``--processes N`` runs `zhiwen serve --processes N` (N API processes on one port); ``--store DIR``
+   serves a copy of an existing data dir (e.g. ``.bench/scale-100000`` from ``benchmarks.scale``)
+   instead of the telecom help centre. The askers run in this process, a second one to the server's.
+
+    python -m benchmarks.load [--json] [--seconds 30] [--askers 4] [--big-mb 49] [--processes 1] [--store DIR]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import itertools
 import json
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -207,16 +212,24 @@ def main() -> None:
     parser.add_argument("--askers", type=int, default=4)
     parser.add_argument("--big-mb", type=int, default=49, help="0 skips the big-upload measurement")
     parser.add_argument("--settle", type=float, default=20)
+    parser.add_argument("--processes", type=int, default=1, help="API processes of the server")
+    parser.add_argument("--store", type=Path, help="serve a copy of this data dir instead of the telecom KB")
+    parser.add_argument("--workspace", default="default", help="the workspace asked (scale-100000: scale)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results: dict[str, Any] = {"machine": machine()}
+    results: dict[str, Any] = {"machine": machine(), "processes": args.processes}
     with tempfile.TemporaryDirectory() as folder:
-        data = Path(folder)
-        cli(data, "init", "--json")
-        cli(data, "ingest", str(TELECOM / "docs"), "--json")
-        client_key = cli(data, "key", "create", "--role", "client", "--name", "bench", "--json")["secret"]
-        admin_key = cli(data, "key", "create", "--role", "admin", "--name", "loader", "--json")["secret"]
-        server, base = start_server(data)
+        data = Path(folder) / "data"
+        if args.store:
+            shutil.copytree(args.store, data)
+            results["store"] = str(args.store)
+        else:
+            cli(data, "init", "--json")
+            cli(data, "ingest", str(TELECOM / "docs"), "--json")
+        keys = ("key", "create", "--workspace", args.workspace, "--json", "--role")
+        client_key = cli(data, *keys, "client")["secret"]
+        admin_key = cli(data, *keys, "admin")["secret"]
+        server, base = start_server(data, {"ZHIWEN_API_PROCESSES": str(args.processes)})
         try:
             if args.seconds > 0:
                 latency = latency_under_load(base, client_key, admin_key, args.seconds, args.askers)

@@ -195,3 +195,16 @@ def test_sentence_vectors_go_with_their_chunk(
     index.remove(a, ["ac1"])
     SqliteDocumentStore(database).delete_document(a, "doc_a")  # ac2 goes with its document
     assert index.sentence_scores(a, _unit(1, 0, 0, 0), ["ac1", "ac2", "gone"]) == {}
+
+
+def test_a_document_deleted_by_another_process_takes_its_vectors_out_of_the_search(
+    vectors: tuple[VectorIndex, Database, str, str], tmp_path: Path
+) -> None:
+    """Deleting a document removes its chunks' vectors by cascade, without the vector index being called."""
+    server_index, _, a, _ = vectors
+    server_index.add(a, ["ac1", "ac2"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))
+    assert server_index.count(a) == 2
+    other = Database(tmp_path / "index.sqlite3")
+    SqliteDocumentStore(other).delete_document(a, "doc_a")
+    other.close()
+    assert server_index.count(a) == 0 and server_index.search(a, _unit(1, 0, 0, 0), 5) == []

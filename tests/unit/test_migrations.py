@@ -47,6 +47,9 @@ def _undo_18(conn: sqlite3.Connection) -> None:
     """As a store before migration 18 was: nothing shared by several API processes."""
     conn.execute("DROP TABLE desk_changes")
     conn.execute("DROP TABLE rate_buckets")
+    for event in ("insert", "update", "delete"):
+        conn.execute(f"DROP TRIGGER IF EXISTS vectors_{event}_bump")  # gone with a dropped table
+    conn.execute("DROP TABLE vector_versions")
 
 
 def _undo_17(conn: sqlite3.Connection) -> None:

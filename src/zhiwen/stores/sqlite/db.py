@@ -58,6 +58,19 @@ def _append_only_audit(conn: sqlite3.Connection) -> None:
         )
 
 
+def _vector_versions(conn: sqlite3.Connection) -> None:
+    """Migration 18: a version per workspace that every change of its vectors bumps (triggers, so a
+    cascade from a deleted chunk counts too). A process holding a workspace's vectors in memory reads
+    again only when it moved, not after every write another process makes (an answer recorded)."""
+    conn.execute("CREATE TABLE vector_versions (workspace_id TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+    for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+        conn.execute(
+            f"CREATE TRIGGER vectors_{event.lower()}_bump AFTER {event} ON vectors BEGIN"
+            f" INSERT INTO vector_versions (workspace_id, version) VALUES ({row}.workspace_id, 1)"
+            " ON CONFLICT (workspace_id) DO UPDATE SET version = version + 1; END"
+        )
+
+
 Migration = str | Callable[[sqlite3.Connection], None]  # SQL statements, or a data step in Python
 
 MIGRATIONS: list[list[Migration]] = [
@@ -638,7 +651,8 @@ MIGRATIONS: list[list[Migration]] = [
     ],
     # 18: what several API processes on one database share: the desk's change feed (every change of a
     # conversation, so that other processes' event streams wake up; ``origin`` names the process that
-    # wrote it) and the rate limits' token buckets (``at``: seconds since the epoch).
+    # wrote it), the rate limits' token buckets (``at``: seconds since the epoch), and a version of each
+    # workspace's vectors.
     [
         """
     CREATE TABLE desk_changes (
@@ -653,7 +667,8 @@ MIGRATIONS: list[list[Migration]] = [
         tokens REAL NOT NULL,
         at REAL NOT NULL
     )
-    """
+    """,
+        _vector_versions,
     ],
 ]
 
@@ -723,11 +738,6 @@ class Database:
                 self._conn.execute("COMMIT")
             finally:
                 self._depth = 0
-
-    def data_version(self) -> int:
-        """Changes whenever *another* connection (another process) commits; our own commits leave it be."""
-        with self._lock:
-            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

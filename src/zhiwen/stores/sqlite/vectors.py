@@ -1,5 +1,6 @@
-"""Exact dense search with numpy; vectors persist in SQLite and load per workspace on first use. After
-another process has written to the database, only rows with a higher sequence number are read.
+"""Exact dense search with numpy; vectors persist in SQLite and load per workspace on first use. When a
+workspace's vectors changed (its version in ``vector_versions`` moved: another process embedded, or
+removed some), only rows with a higher sequence number are read.
 
 At 10k×384 a matrix-vector product is well under a millisecond; exact search needs no tuning and never
 misses. An ANN index (faiss HNSW) can replace it behind the same port for much larger workspaces.
@@ -7,6 +8,7 @@ misses. An ANN index (faiss HNSW) can replace it behind the same port for much l
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Collection, Sequence
 
@@ -25,7 +27,7 @@ class _Matrix:
         self.ids: list[str] = []
         self.rows: dict[str, int] = {}
         self.seq = 0  # the highest stored sequence number read into this matrix
-        self.stale = False  # another process has written since; read what is new before searching
+        self.version = 0  # the workspace's vector version when it was last read
 
     def reserve(self, rows: int) -> None:
         """Room for ``rows`` more rows, in one allocation."""
@@ -67,59 +69,57 @@ class NumpyVectorIndex:
         self._dim = dim
         self._matrices: dict[str, _Matrix] = {}
         self._lock = threading.RLock()
-        self._seen_version = db.data_version()
 
     def _matrix(self, workspace_id: str) -> _Matrix:
         with self._lock:
-            version = self._db.data_version()
-            if version != self._seen_version:  # another process wrote (the worker, `zhiwen ingest`)
-                self._seen_version = version
-                for matrix in self._matrices.values():
-                    matrix.stale = True
             cached = self._matrices.get(workspace_id)
             if cached is None:
-                self._matrices[workspace_id] = self._load(workspace_id, _Matrix(self._dim))
-            elif cached.stale:
-                self._refresh(workspace_id, cached)
+                self._matrices[workspace_id] = self._read(workspace_id, _Matrix(self._dim))
+            else:
+                with self._db.reading() as conn:
+                    version = _version(conn, workspace_id)
+                if version != cached.version:
+                    self._matrices[workspace_id] = self._read(workspace_id, cached)
             return self._matrices[workspace_id]
 
-    def _load(self, workspace_id: str, matrix: _Matrix) -> _Matrix:
-        """Read the rows added since ``matrix.seq`` (all of them for a new matrix), a few thousand at a time
-        into a matrix sized once: reading them all at once held three copies (+340 MB rather than +190 MB
-        for 101k chunks)."""
-        where = "WHERE workspace_id = ? AND seq > ?"
-        with self._db.reading() as conn:
-            if not matrix.ids:  # a refresh adds a few rows: put() grows the matrix by doubling
-                (count,) = conn.execute(
-                    f"SELECT COUNT(*) FROM vectors {where}", (workspace_id, matrix.seq)
-                ).fetchone()
-                matrix.reserve(count)
-            cursor = conn.execute(
-                f"SELECT seq, chunk_id, vector FROM vectors {where} ORDER BY seq", (workspace_id, matrix.seq)
-            )
-            while rows := cursor.fetchmany(4096):
-                vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
-                matrix.put([r[1] for r in rows], vectors.reshape(len(rows), self._dim))
-                matrix.seq = rows[-1][0]
-        matrix.stale = False
-        return matrix
-
-    def _refresh(self, workspace_id: str, matrix: _Matrix) -> None:
-        """New and replaced rows have higher sequence numbers; a deletion shows as a count that no longer
-        matches, and only then is the workspace read again whole. Both reads see one snapshot."""
+    def _read(self, workspace_id: str, matrix: _Matrix) -> _Matrix:
+        """``matrix`` brought up to date in one snapshot: the rows added or replaced since it was read
+        (they have higher sequence numbers); if rows were deleted too (the count no longer matches),
+        the workspace whole, into a new matrix."""
         with self._db.reading() as conn:
             snapshot = not conn.in_transaction
             if snapshot:
                 conn.execute("BEGIN")
             try:
-                self._load(workspace_id, matrix)
+                matrix.version = _version(conn, workspace_id)
+                self._load(conn, workspace_id, matrix)
                 stored = conn.execute("SELECT COUNT(*) FROM vectors WHERE workspace_id = ?", (workspace_id,))
-                whole = stored.fetchone()[0] == len(matrix.ids)
+                if stored.fetchone()[0] != len(matrix.ids):
+                    version, matrix = matrix.version, _Matrix(self._dim)
+                    matrix.version = version
+                    self._load(conn, workspace_id, matrix)
             finally:
                 if snapshot:
                     conn.execute("COMMIT")
-        if not whole:
-            self._matrices[workspace_id] = self._load(workspace_id, _Matrix(self._dim))
+        return matrix
+
+    def _load(self, conn: sqlite3.Connection, workspace_id: str, matrix: _Matrix) -> None:
+        """Read the rows added since ``matrix.seq`` (all of them for a new matrix), a few thousand at a time
+        into a matrix sized once: reading them all at once held three copies (+340 MB rather than +190 MB
+        for 101k chunks)."""
+        where = "WHERE workspace_id = ? AND seq > ?"
+        if not matrix.ids:  # a refresh adds a few rows: put() grows the matrix by doubling
+            (count,) = conn.execute(
+                f"SELECT COUNT(*) FROM vectors {where}", (workspace_id, matrix.seq)
+            ).fetchone()
+            matrix.reserve(count)
+        cursor = conn.execute(
+            f"SELECT seq, chunk_id, vector FROM vectors {where} ORDER BY seq", (workspace_id, matrix.seq)
+        )
+        while rows := cursor.fetchmany(4096):
+            vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
+            matrix.put([r[1] for r in rows], vectors.reshape(len(rows), self._dim))
+            matrix.seq = rows[-1][0]
 
     def add(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Vector) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -212,3 +212,10 @@ class NumpyVectorIndex:
 
     def count(self, workspace_id: str) -> int:
         return len(self._matrix(workspace_id).ids)
+
+
+def _version(conn: sqlite3.Connection, workspace_id: str) -> int:
+    row = conn.execute(
+        "SELECT version FROM vector_versions WHERE workspace_id = ?", (workspace_id,)
+    ).fetchone()
+    return int(row[0]) if row else 0
