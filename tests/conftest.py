@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from tests.postgres import postgres_server
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.config import Settings
 from zhiwen.sample_kb import build_sample_kb, golden_path
@@ -75,3 +80,25 @@ def demo_copy(
     copy.golden.import_bytes(workspace.id, "demo", "golden.jsonl", golden_path().read_bytes())
     yield copy, workspace
     copy.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """One real PostgreSQL (with pgvector) for the session: tests/postgres.py."""
+    folder = Path(tempfile.mkdtemp(prefix="zhiwen-pg-"))  # not under pytest's 0700 base: its user reads it
+    try:
+        with postgres_server(folder) as url:
+            yield url
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A new, empty database on the session's server, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield postgres_server_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")

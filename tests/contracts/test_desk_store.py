@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
+from tests.contracts.conftest import Connect
 from zhiwen.errors import Conflict, NotFound
 from zhiwen.ports import DeskStore, UserStore
 from zhiwen.stores.sqlite.answers import SqliteAnswerStore
-from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.desk import SqliteDeskStore
 from zhiwen.stores.sqlite.users import SqliteUserStore
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
 from zhiwen.types import ConversationFilter, ConversationRating, Session
 
 
-@pytest.fixture(params=["sqlite"])
-def backend(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[DeskStore, UserStore, str, str]]:
-    db = Database(tmp_path / "contract.sqlite3")
+@pytest.fixture
+def backend(connect: Connect) -> tuple[DeskStore, UserStore, str, str]:
+    db = connect()
     workspace = SqliteWorkspaceStore(db).create_workspace("acme").id
     conversation = SqliteAnswerStore(db).ensure_conversation(workspace, None)
-    yield SqliteDeskStore(db), SqliteUserStore(db), workspace, conversation
-    db.close()
+    return SqliteDeskStore(db), SqliteUserStore(db), workspace, conversation
 
 
 def test_a_conversation_changes_hands_only_if_it_still_is_as_expected(

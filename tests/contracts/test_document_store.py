@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
+from tests.contracts.conftest import Connect
 from zhiwen.errors import NotFound
 from zhiwen.ports import DocumentStore, WorkspaceStore
-from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.documents import SqliteDocumentStore
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
 from zhiwen.types import Chunk, Document
 
 
-@pytest.fixture(params=["sqlite"])
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[DocumentStore, WorkspaceStore]]:
-    db = Database(tmp_path / "store.sqlite3")
-    yield SqliteDocumentStore(db), SqliteWorkspaceStore(db)
-    db.close()
+@pytest.fixture
+def stores(connect: Connect) -> tuple[DocumentStore, WorkspaceStore]:
+    db = connect()
+    return SqliteDocumentStore(db), SqliteWorkspaceStore(db)
 
 
 def _document(workspace_id: str, doc_id: str = "doc_1", source: str = "a.md") -> Document:

@@ -229,18 +229,17 @@ class SqliteDeskStore:
         now = utc_now()
         cited = json.dumps([dataclasses.asdict(c) for c in citations], ensure_ascii=False)
         with self._db.transaction() as conn:
-            cursor = conn.execute(
+            (message_id,) = conn.execute(
                 "INSERT INTO desk_messages (workspace_id, conversation_id, author, author_name, text,"
-                " answer_id, citations, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " answer_id, citations, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (workspace_id, conversation_id, author, author_name, text, answer_id, cited, now),
-            )
+            ).fetchone()
             conn.execute(
                 "UPDATE desk_conversations SET updated_at = ? WHERE conversation_id = ?",
                 (now, conversation_id),
             )
-        assert cursor.lastrowid is not None
         return DeskMessage(
-            cursor.lastrowid, conversation_id, author, author_name, text, now, answer_id, tuple(citations)
+            message_id, conversation_id, author, author_name, text, now, answer_id, tuple(citations)
         )
 
     def messages(

@@ -187,14 +187,11 @@ class SqliteDocumentStore:
         return found
 
     def chunk_ids_with_tags(self, workspace_id: str, tags: Collection[str]) -> set[str]:
-        with self._db.reading() as conn:
-            rows = conn.execute(
-                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
-                f" WHERE c.workspace_id = ? AND EXISTS (SELECT 1 FROM json_each(d.tags) t"
-                f" WHERE t.value IN ({_marks(len(tags))}))",
-                (workspace_id, *tags),
-            ).fetchall()
-        return {r[0] for r in rows}
+        wanted = set(tags)
+        with self._db.reading() as conn:  # tags are JSON: matched here, in the SQL every backend speaks
+            rows = conn.execute("SELECT id, tags FROM documents WHERE workspace_id = ?", (workspace_id,))
+            tagged = [r[0] for r in rows.fetchall() if wanted & set(json.loads(r[1]))]
+        return self.chunk_ids_for_documents(workspace_id, tagged)
 
     def document_chunks(self, workspace_id: str, document_id: str) -> list[Chunk]:
         with self._db.reading() as conn:

@@ -1,0 +1,280 @@
+"""One PostgreSQL database behind the interface the SQLite stores use, so that they run on either.
+
+The stores write SQL in the subset both engines speak; this module bridges the rest:
+
+- placeholders: ``?`` becomes ``%s`` (and a literal ``%`` becomes ``%%``);
+- rows: :class:`Row` reads by position and by column name, as ``sqlite3.Row`` does;
+- types: Python booleans are stored as integers (SQLite has no boolean) and ``numeric`` results (a
+  ``SUM`` of integers) come back as ``int`` or ``float``;
+- errors: a broken constraint raises ``sqlite3.IntegrityError``, the one the stores catch;
+- the schema: the SQLite migrations are the one history (:func:`schema_statements` translates the schema
+  they build), and the triggers, whose bodies are each engine's own, are written again in PL/pgSQL.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.adapt import Dumper, Loader
+from psycopg.rows import RowMaker
+
+from zhiwen.stores.sqlite.db import MIGRATIONS, Database
+
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
+
+
+def translated(sql: str) -> str:
+    """``sql`` with SQLite's placeholders in psycopg's style."""
+
+    def token(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text == "?":
+            return "%s"
+        return text.replace("%", "%%")
+
+    return _TOKENS.sub(token, sql)
+
+
+class Row(tuple[Any, ...]):
+    """A result row, by position or by column name."""
+
+    names: tuple[str, ...] = ()
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return super().__getitem__(self.names.index(key))
+        return super().__getitem__(key)
+
+    def keys(self) -> list[str]:
+        return list(self.names)
+
+
+def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
+    names = tuple(c.name for c in cursor.description or ())
+    shaped: type[Row] = type("Row", (Row,), {"names": names})
+
+    def make(values: Sequence[Any]) -> Row:
+        return shaped(values)
+
+    return make
+
+
+class _BooleanAsInteger(Dumper):
+    oid = psycopg.adapters.types["int8"].oid
+
+    def dump(self, obj: bool) -> bytes:
+        return b"1" if obj else b"0"
+
+
+class _Number(Loader):
+    def load(self, data: Any) -> int | float:
+        value = Decimal(bytes(data).decode())
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+class PgConnection:
+    """What a store holds inside ``transaction()`` or ``reading()``."""
+
+    def __init__(self, conn: psycopg.Connection[Row]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Row]:
+        try:
+            return self._conn.execute(translated(sql), tuple(params))
+        except psycopg.IntegrityError as error:
+            raise sqlite3.IntegrityError(str(error)) from error
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> psycopg.Cursor[Row]:
+        cursor = self._conn.cursor()
+        try:
+            cursor.executemany(translated(sql), [tuple(r) for r in rows])
+        except psycopg.IntegrityError as error:
+            raise sqlite3.IntegrityError(str(error)) from error
+        return cursor
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+
+class PgDatabase:
+    """One connection shared by the stores, guarded by a lock, as :class:`Database` does for SQLite;
+    ``with db.transaction(): ...`` nests."""
+
+    def __init__(self, url: str) -> None:
+        self._conn = psycopg.connect(url, autocommit=True, row_factory=_rows)
+        self._conn.adapters.register_dumper(bool, _BooleanAsInteger)
+        self._conn.adapters.register_loader("numeric", _Number)
+        self._wrapped = PgConnection(self._conn)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.migrate()
+
+    @property
+    def schema_version(self) -> int:
+        row = self._wrapped.execute(
+            "SELECT version FROM zhiwen_schema WHERE id = 1"
+            if self._has_schema_table()
+            else "SELECT 0 AS version"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _has_schema_table(self) -> bool:
+        row = self._wrapped.execute("SELECT to_regclass('zhiwen_schema') IS NOT NULL").fetchone()
+        return row is not None and row[0] is True
+
+    def migrate(self) -> None:
+        """A new database gets the schema of the latest migration at once; the migrations after it are
+        applied one by one when there are some (none yet: the history starts at the SQLite version this
+        backend was written against)."""
+        with self._lock, self.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(7319)")  # two processes starting at once
+            if self.schema_version >= len(MIGRATIONS):
+                return
+            if self.schema_version:
+                raise RuntimeError(
+                    f"this PostgreSQL schema is at version {self.schema_version}; upgrades are not built yet"
+                )
+            for statement in schema_statements():
+                conn.execute(statement)
+            conn.execute("CREATE TABLE zhiwen_schema (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
+            conn.execute("INSERT INTO zhiwen_schema VALUES (1, ?)", (len(MIGRATIONS),))
+
+    @contextmanager
+    def transaction(self) -> Iterator[PgConnection]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._wrapped
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN")
+            self._depth = 1
+            try:
+                yield self._wrapped
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[PgConnection]:
+        with self._lock:
+            yield self._wrapped
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+_ORDERED_BY_ROWID = ("chunks", "jobs")  # read in insertion order (`ORDER BY rowid` in SQLite)
+_TYPES = (
+    (
+        re.compile(r"\bINTEGER PRIMARY KEY AUTOINCREMENT\b", re.I),
+        "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+    ),
+    (re.compile(r"\bINTEGER\b", re.I), "BIGINT"),
+    (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
+    (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
+)
+# The triggers, in PL/pgSQL: their SQLite bodies (``RAISE(ABORT, …)``, ``NEW.`` in an upsert) do not
+# translate. A trigger the migrations add must be written here too (a test compares the names).
+_APPEND_ONLY = """CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$"""
+_BUMP = """CREATE FUNCTION vectors_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE changed TEXT := CASE WHEN TG_OP = 'DELETE' THEN OLD.workspace_id ELSE NEW.workspace_id END;
+    BEGIN
+        INSERT INTO vector_versions (workspace_id, version) VALUES (changed, 1)
+            ON CONFLICT (workspace_id) DO UPDATE SET version = vector_versions.version + 1;
+        RETURN NULL;
+    END $$"""
+_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "audit_log_no_update": (
+        _APPEND_ONLY,
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+        " FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    ),
+    "audit_log_no_delete": (
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+        " FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    ),
+    "vectors_insert_bump": (
+        _BUMP,
+        "CREATE TRIGGER vectors_insert_bump AFTER INSERT ON vectors"
+        " FOR EACH ROW EXECUTE FUNCTION vectors_bump()",
+    ),
+    "vectors_update_bump": (
+        "CREATE TRIGGER vectors_update_bump AFTER UPDATE ON vectors"
+        " FOR EACH ROW EXECUTE FUNCTION vectors_bump()",
+    ),
+    "vectors_delete_bump": (
+        "CREATE TRIGGER vectors_delete_bump AFTER DELETE ON vectors"
+        " FOR EACH ROW EXECUTE FUNCTION vectors_bump()",
+    ),
+}
+
+
+def sqlite_schema() -> list[tuple[str, str, str]]:
+    """(type, name, SQL) of every table, index and trigger the SQLite migrations build, in order."""
+    db = Database(":memory:")
+    try:
+        with db.reading() as conn:
+            rows = conn.execute(
+                "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+                " ORDER BY rowid"
+            ).fetchall()
+    finally:
+        db.close()
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def schema_statements() -> list[str]:
+    """The PostgreSQL DDL of the schema the SQLite migrations build: tables (referenced ones first),
+    their indexes, then the triggers."""
+    entries = sqlite_schema()
+    tables = {name: sql for kind, name, sql in entries if kind == "table"}
+    statements = [_table(name, tables[name]) for name in _referenced_first(tables)]
+    statements += [sql for kind, _, sql in entries if kind == "index"]
+    triggers = [name for kind, name, _ in entries if kind == "trigger"]
+    missing = sorted(set(triggers) - set(_TRIGGERS))
+    if missing:
+        raise RuntimeError(f"no PostgreSQL version of the triggers {missing}: add them to _TRIGGERS")
+    for name in triggers:
+        statements += _TRIGGERS[name]
+    return statements
+
+
+def _table(name: str, sql: str) -> str:
+    for pattern, replacement in _TYPES:
+        sql = pattern.sub(replacement, sql)
+    if name in _ORDERED_BY_ROWID:
+        sql = sql.rstrip().rstrip(")") + ",\n    rowid BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE)"
+    return sql
+
+
+def _referenced_first(tables: dict[str, str]) -> list[str]:
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in order or name in path:
+            return
+        for referenced in re.findall(r"REFERENCES\s+\"?(\w+)", tables[name], re.I):
+            if referenced in tables and referenced != name:
+                visit(referenced, (*path, name))
+        order.append(name)
+
+    for name in tables:
+        visit(name, ())
+    return order
