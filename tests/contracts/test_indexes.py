@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.contracts.conftest import Connect
 from zhiwen.ports import KeywordIndex, VectorIndex
+from zhiwen.stores.postgres.db import PgDatabase
+from zhiwen.stores.postgres.keyword import PgKeywordIndex
 from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.documents import SqliteDocumentStore
 from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
@@ -23,9 +27,7 @@ TEXTS = {
 }
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[tuple[Database, str, str]]:
-    database = Database(tmp_path / "index.sqlite3")
+def _two_workspaces(database: Database) -> tuple[str, str]:
     workspaces, documents = SqliteWorkspaceStore(database), SqliteDocumentStore(database)
     ids = []
     for name in ("a", "b"):
@@ -35,14 +37,24 @@ def db(tmp_path: Path) -> Iterator[tuple[Database, str, str]]:
             [Chunk(f"{name}{cid}", ws, f"doc_{name}", 0, "KB", text) for cid, text in TEXTS.items()],
         )
         ids.append(ws)
-    yield database, ids[0], ids[1]
+    return ids[0], ids[1]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[tuple[Database, str, str]]:
+    database = Database(tmp_path / "index.sqlite3")
+    yield database, *_two_workspaces(database)
     database.close()
 
 
-@pytest.fixture(params=["sqlite-fts5"])
-def keywords(request: pytest.FixtureRequest, db: tuple[Database, str, str]) -> tuple[KeywordIndex, str, str]:
-    database, a, b = db
-    index = SqliteKeywordIndex(database)
+@pytest.fixture
+def keywords(connect: Connect) -> tuple[KeywordIndex, str, str]:
+    """SQLite's FTS5 index, or PostgreSQL's postings with the same BM25."""
+    database = connect()
+    a, b = _two_workspaces(database)
+    index: KeywordIndex = (
+        PgKeywordIndex(database) if isinstance(database, PgDatabase) else SqliteKeywordIndex(database)
+    )
     for ws, prefix in ((a, "a"), (b, "b")):
         index.add(
             [Chunk(f"{prefix}{cid}", ws, f"doc_{prefix}", 0, "KB", text) for cid, text in TEXTS.items()]
@@ -208,3 +220,35 @@ def test_a_document_deleted_by_another_process_takes_its_vectors_out_of_the_sear
     SqliteDocumentStore(other).delete_document(a, "doc_a")
     other.close()
     assert server_index.count(a) == 0 and server_index.search(a, _unit(1, 0, 0, 0), 5) == []
+
+
+def test_postgresql_ranks_exactly_as_fts5(tmp_path: Path, postgres_url: str) -> None:
+    """The same chunks in both backends: every query gets the same chunks with the same BM25 scores."""
+    files = sorted((Path(__file__).parents[2] / "src/zhiwen/sample_kb").rglob("*.md"))
+    blocks = [
+        (path.stem, block) for path in files for block in path.read_text().split("\n\n") if block.strip()
+    ]
+    chunks = [Chunk(f"x{i}", "", "doc", 0, title, block) for i, (title, block) in enumerate(blocks)]
+    questions = (
+        "退货运费谁出",
+        "扫地机器人保修多久",
+        "how long do refunds take",
+        "会员 积分 有效期",
+        "R7 电池",
+    )
+    found = []
+    for database in (Database(tmp_path / "fts5.sqlite3"), PgDatabase(postgres_url)):
+        workspace = SqliteWorkspaceStore(database).create_workspace("kb").id
+        placed = [dataclasses.replace(c, workspace_id=workspace) for c in chunks]
+        SqliteDocumentStore(database).replace_document(
+            Document("doc", workspace, "kb", "KB", "h", (), 0, "t", "t"), placed
+        )
+        index = PgKeywordIndex(database) if isinstance(database, PgDatabase) else SqliteKeywordIndex(database)
+        index.add(placed)
+        found.append([(index.search(workspace, q, 10), index.term_weights(workspace, q)) for q in questions])
+        database.close()
+    assert len(chunks) > 100
+    for (fts5_hits, fts5_weights), (pg_hits, pg_weights) in zip(*found, strict=True):
+        assert [c for c, _ in pg_hits] == [c for c, _ in fts5_hits]
+        assert [s for _, s in pg_hits] == pytest.approx([s for _, s in fts5_hits], rel=1e-9)
+        assert pg_weights == pytest.approx(fts5_weights, rel=1e-9)

@@ -226,6 +226,26 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
 }
 
 
+# What stands in for SQLite's FTS5 tables (one per workspace, made with its first chunk there):
+# :mod:`zhiwen.stores.postgres.keyword`'s postings and chunk lengths.
+_KEYWORD_TABLES = (
+    """CREATE TABLE keyword_docs (
+        workspace_id TEXT NOT NULL,
+        chunk_id TEXT NOT NULL,
+        length BIGINT NOT NULL,
+        PRIMARY KEY (workspace_id, chunk_id)
+    )""",
+    """CREATE TABLE keyword_postings (
+        workspace_id TEXT NOT NULL,
+        term TEXT NOT NULL,
+        chunk_id TEXT NOT NULL,
+        tf BIGINT NOT NULL,
+        PRIMARY KEY (workspace_id, term, chunk_id)
+    )""",
+    "CREATE INDEX keyword_postings_by_chunk ON keyword_postings (workspace_id, chunk_id)",
+)
+
+
 def sqlite_schema() -> list[tuple[str, str, str]]:
     """(type, name, SQL) of every table, index and trigger the SQLite migrations build, in order."""
     db = Database(":memory:")
@@ -242,7 +262,7 @@ def sqlite_schema() -> list[tuple[str, str, str]]:
 
 def schema_statements() -> list[str]:
     """The PostgreSQL DDL of the schema the SQLite migrations build: tables (referenced ones first),
-    their indexes, then the triggers."""
+    their indexes, the triggers; then the keyword index's tables."""
     entries = sqlite_schema()
     tables = {name: sql for kind, name, sql in entries if kind == "table"}
     statements = [_table(name, tables[name]) for name in _referenced_first(tables)]
@@ -253,7 +273,7 @@ def schema_statements() -> list[str]:
         raise RuntimeError(f"no PostgreSQL version of the triggers {missing}: add them to _TRIGGERS")
     for name in triggers:
         statements += _TRIGGERS[name]
-    return statements
+    return [*statements, *_KEYWORD_TABLES]
 
 
 def _table(name: str, sql: str) -> str:

@@ -1,0 +1,136 @@
+"""BM25 keyword search in PostgreSQL, ranked as SQLite's FTS5 ranks, over the same pre-tokenised terms.
+
+PostgreSQL's own full-text search ranks with ``ts_rank`` (no document-length normalisation like BM25's,
+no IDF) and its parsers do not segment Chinese. So the index is two plain tables: the postings (term,
+chunk, term frequency) and each chunk's length, per workspace, and a query sums FTS5's Okapi BM25
+(k1 = 1.2, b = 0.75, IDF floored at 1e-6) over the question's terms in SQL. Tokens are cut from the
+stored terms as FTS5's ``unicode61`` tokenizer cuts them (letters and digits; anything else separates),
+so both backends see the same documents, lengths and statistics, and the answer chooser's features,
+fitted on FTS5's scores, mean the same.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Collection, Sequence
+
+from zhiwen.stores.postgres.db import PgDatabase
+from zhiwen.text.tokenize import indexed_terms, keyword_tokens
+from zhiwen.types import Chunk
+
+K1, B = 1.2, 0.75
+_MAX_QUERY_TERMS = 64
+_TOKEN = re.compile(r"[^\W_]+")  # unicode61: letters and numbers are token characters
+
+
+def fts_tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+class PgKeywordIndex:
+    def __init__(self, db: PgDatabase) -> None:
+        self._db = db
+
+    def add(self, chunks: Sequence[Chunk], terms: Sequence[str] | None = None) -> None:
+        terms = terms if terms is not None else [indexed_terms(c) for c in chunks]
+        postings, lengths = [], []
+        for chunk, chunk_terms in zip(chunks, terms, strict=True):
+            tokens = fts_tokens(chunk_terms)
+            lengths.append((chunk.workspace_id, chunk.id, len(tokens)))
+            postings += [(chunk.workspace_id, term, chunk.id, n) for term, n in Counter(tokens).items()]
+        with self._db.transaction() as conn:
+            conn.executemany(  # a chunk indexed again replaces what it had
+                "DELETE FROM keyword_postings WHERE workspace_id = ? AND chunk_id = ?",
+                [(workspace_id, chunk_id) for workspace_id, chunk_id, _ in lengths],
+            )
+            conn.executemany(
+                "INSERT INTO keyword_docs (workspace_id, chunk_id, length) VALUES (?, ?, ?)"
+                " ON CONFLICT (workspace_id, chunk_id) DO UPDATE SET length = excluded.length",
+                lengths,
+            )
+            conn.executemany(
+                "INSERT INTO keyword_postings (workspace_id, term, chunk_id, tf) VALUES (?, ?, ?, ?)",
+                postings,
+            )
+
+    def remove(self, workspace_id: str, chunk_ids: Sequence[str]) -> None:
+        with self._db.transaction() as conn:
+            for table in ("keyword_postings", "keyword_docs"):
+                conn.executemany(
+                    f"DELETE FROM {table} WHERE workspace_id = ? AND chunk_id = ?",
+                    [(workspace_id, cid) for cid in chunk_ids],
+                )
+
+    def search(
+        self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        total, frequencies = self._statistics(workspace_id, _query_terms(query))
+        # As with FTS5: a term in more than half the chunks cannot change the ranking (IDF floored).
+        terms = [t for t, n in frequencies.items() if n <= total / 2]
+        terms = terms or sorted(frequencies, key=frequencies.__getitem__)[:1]
+        if not terms or k <= 0:
+            return []
+        weights = [(t, _idf(total, frequencies[t])) for t in terms]
+        bm25 = "q.idf * p.tf * ? / (p.tf + ? * (1 - ? + ? * d.length / stats.mean))"  # FTS5's bm25()
+        sql = (
+            f"WITH q (term, idf) AS (VALUES {', '.join(['(?, ?)'] * len(weights))}),"
+            " stats AS (SELECT AVG(length) AS mean FROM keyword_docs WHERE workspace_id = ?)"
+            f" SELECT p.chunk_id, SUM({bm25}) AS score"
+            " FROM keyword_postings p JOIN q ON q.term = p.term"
+            " JOIN keyword_docs d ON d.workspace_id = p.workspace_id AND d.chunk_id = p.chunk_id, stats"
+            f" WHERE p.workspace_id = ? AND p.term IN ({', '.join('?' * len(terms))})"
+            " GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id"
+        )
+        params = [
+            *(v for pair in weights for v in pair),
+            workspace_id,
+            K1 + 1,
+            K1,
+            B,
+            B,
+            workspace_id,
+            *terms,
+        ]
+        with self._db.reading() as conn:
+            if restrict_to is None:
+                rows = conn.execute(f"{sql} LIMIT ?", (*params, k)).fetchall()
+                return [(r[0], float(r[1])) for r in rows]
+            hits: list[tuple[str, float]] = []
+            for row in conn.execute(sql, params):
+                if row[0] in restrict_to:
+                    hits.append((row[0], float(row[1])))
+                    if len(hits) == k:
+                        break
+            return hits
+
+    def term_weights(self, workspace_id: str, query: str) -> dict[str, float]:
+        """IDF of each query term in this workspace, as FTS5's bm25() computes it."""
+        total, frequencies = self._statistics(workspace_id, _query_terms(query))
+        return {t: _idf(total, n) for t, n in frequencies.items()}
+
+    def _statistics(self, workspace_id: str, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """The workspace's indexed chunks and each present term's document frequency."""
+        if not terms:
+            return 0, {}
+        with self._db.reading() as conn:
+            counted = conn.execute(
+                "SELECT COUNT(*) FROM keyword_docs WHERE workspace_id = ?", (workspace_id,)
+            )
+            total = int((counted.fetchone() or (0,))[0])
+            rows = conn.execute(
+                "SELECT term, COUNT(*) FROM keyword_postings WHERE workspace_id = ?"
+                f" AND term IN ({', '.join('?' * len(terms))}) GROUP BY term",
+                (workspace_id, *terms),
+            ).fetchall()
+        frequencies = {str(r[0]): int(r[1]) for r in rows}
+        return int(total), {t: frequencies[t] for t in terms if frequencies.get(t)}
+
+
+def _query_terms(query: str) -> list[str]:
+    return list(dict.fromkeys(keyword_tokens(query)))[:_MAX_QUERY_TERMS]
+
+
+def _idf(total: int, frequency: int) -> float:
+    return max(math.log((total - frequency + 0.5) / (frequency + 0.5)), 1e-6)
