@@ -334,7 +334,7 @@ class DeskStore(Protocol):
         """``(media type, bytes)`` of the photo sent with a message; :class:`NotFound` without one."""
         ...
 
-    def record_change(self, workspace_id: str, conversation_id: str, origin: str) -> None:
+    def record_change(self, workspace_id: str, conversation_id: str, origin: str, at: str) -> None:
         """Append to the change feed that other processes' event streams follow."""
         ...
 
@@ -665,9 +665,15 @@ class RateBuckets(Protocol):
         back."""
         ...
 
+    def wait(self, name: str, capacity: float, per_second: float, now: float) -> float:
+        """What :meth:`take` would answer, without taking."""
+        ...
+
     def prune(self, before: float) -> int:
         """Drop buckets untouched since ``before`` (they would be full again anyway); how many."""
         ...
+
+    def close(self) -> None: ...
 
 
 class Background(Protocol):

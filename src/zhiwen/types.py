@@ -305,6 +305,7 @@ class Job:
     error: str | None
     created_at: str
     updated_at: str
+    runner: str | None = None  # the process holding it (zhiwen.processes)
 
 
 @dataclass(frozen=True)

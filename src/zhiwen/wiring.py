@@ -82,7 +82,7 @@ from zhiwen.stores.sqlite.feedback import SqliteFeedbackStore
 from zhiwen.stores.sqlite.golden import SqliteGoldenStore
 from zhiwen.stores.sqlite.jobs import SqliteJobStore
 from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
-from zhiwen.stores.sqlite.limits import SqliteRateBuckets
+from zhiwen.stores.sqlite.limits import RATE_LIMITS_FILE, SqliteRateBuckets
 from zhiwen.stores.sqlite.models import SqliteModelRegistry, SqlitePredictionLog
 from zhiwen.stores.sqlite.releases import SqliteReleaseStore
 from zhiwen.stores.sqlite.reviews import SqliteReviewStore
@@ -159,6 +159,7 @@ class Services:
         self.webhooks.stop()
         self.intent_router.close()
         self.job_runner.shutdown()
+        self.rate_buckets.close()
         self.db.close()
 
 
@@ -307,7 +308,7 @@ def build_services(
         catalog=CatalogService(catalog_store),
         recommenders=recommenders,
         recommendations=recommendations,
-        rate_buckets=SqliteRateBuckets(db),
+        rate_buckets=SqliteRateBuckets(settings.data_dir / RATE_LIMITS_FILE),
         desk=DeskService(
             SqliteDeskStore(db),
             answers,

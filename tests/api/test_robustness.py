@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests import files
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.api import create_app
+from zhiwen.api.duties import Duties
 from zhiwen.api.schemas import SQL_INT_MAX
 from zhiwen.config import Settings
-from zhiwen.wiring import Services, build_services
+from zhiwen.errors import Conflict
+from zhiwen.processes import identity
+from zhiwen.wiring import Services, build_background, build_services
 
 Api = tuple[TestClient, Services, dict[str, str]]
 TOO_BIG = str(2**64)
@@ -257,4 +263,40 @@ def test_an_api_only_process_leaves_the_jobs_of_the_process_doing_the_work_alone
         assert services.jobs.get_job(workspace.id, running.id).status == "running"
     with TestClient(create_app(services, run_embedding_worker=False)):
         assert services.jobs.get_job(workspace.id, running.id).status == "failed"
+    services.close()
+
+
+def test_only_one_process_does_the_background_work_of_a_data_dir(
+    tmp_path: Path, embedder: BundledE5Embedder
+) -> None:
+    services = build_services(Settings(data_dir=tmp_path), embedder=embedder)
+    first = Duties(services, build_background(services, "elsewhere"))
+    first.start()
+    second = Duties(services, build_background(services, "elsewhere"))
+    with pytest.raises(Conflict, match=r"pid \d+\) already does the background work.*--api-only"):
+        second.start()
+    first.stop()
+    second.start()  # the lock went with the first
+    second.stop()
+    services.close()
+
+
+def test_a_starting_server_fails_only_the_jobs_whose_process_is_gone(
+    tmp_path: Path, embedder: BundledE5Embedder
+) -> None:
+    """Another API process on the same database runs a job: a server starting beside it leaves that job
+    alone, and fails the one whose process ended."""
+    services = build_services(Settings(data_dir=tmp_path), embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    held, orphaned = (services.jobs.create_job(workspace.id, "tune", status="running") for _ in range(2))
+    other = subprocess.Popen(["sleep", "60"])  # the other API process
+    with services.db.transaction() as conn:
+        conn.execute("UPDATE jobs SET runner = ? WHERE id = ?", (identity(other.pid), held.id))
+        conn.execute("UPDATE jobs SET runner = ? WHERE id = ?", (f"{identity(os.getpid())}0", orphaned.id))
+    try:
+        assert services.ingest_jobs.recover()["failed"] == [orphaned.id]
+        assert services.jobs.get_job(workspace.id, held.id).status == "running"
+    finally:
+        other.kill()
+        other.wait()
     services.close()

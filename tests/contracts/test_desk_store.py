@@ -100,10 +100,10 @@ def test_the_change_feed_is_read_in_order_from_where_a_follower_left_off(
 ) -> None:
     desk, _users, workspace, conversation = backend
     assert desk.changes_after(None) == []
-    desk.record_change(workspace, conversation, "process-a")
+    desk.record_change(workspace, conversation, "process-a", "2026-01-01T00:00:00")
     [start] = desk.changes_after(None)
-    desk.record_change(workspace, "conv_2", "process-b")
-    desk.record_change(workspace, conversation, "process-a")
+    desk.record_change(workspace, "conv_2", "process-b", "2026-01-01T00:00:01")
+    desk.record_change(workspace, conversation, "process-a", "2026-01-01T00:00:00")
     later = desk.changes_after(start.id)
     assert [(c.conversation_id, c.origin) for c in later] == [
         ("conv_2", "process-b"),

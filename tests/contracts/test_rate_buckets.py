@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from zhiwen.ports import RateBuckets
-from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.limits import SqliteRateBuckets
 
 
@@ -16,9 +16,12 @@ from zhiwen.stores.sqlite.limits import SqliteRateBuckets
 def two_processes(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[RateBuckets, RateBuckets]]:
-    """Two connections to one database, as two API processes hold."""
-    first, second = Database(tmp_path / "limits.sqlite3"), Database(tmp_path / "limits.sqlite3")
-    yield SqliteRateBuckets(first), SqliteRateBuckets(second)
+    """Two connections to one set of buckets, as two API processes hold."""
+    first, second = (
+        SqliteRateBuckets(tmp_path / "limits.sqlite3"),
+        SqliteRateBuckets(tmp_path / "limits.sqlite3"),
+    )
+    yield first, second
     first.close()
     second.close()
 
@@ -26,14 +29,14 @@ def two_processes(
 def test_a_bucket_is_shared_and_refills_at_its_rate(two_processes: tuple[RateBuckets, RateBuckets]) -> None:
     a, b = two_processes
     now = 1_000_000.0
-    assert [a.take("key:k1", 3, 0.5, now), b.take("key:k1", 3, 0.5, now), a.take("key:k1", 3, 0.5, now)] == [
-        0
-    ] * 3
+    taken = [a.take("key:k1", 3, 0.5, now), b.take("key:k1", 3, 0.5, now), a.take("key:k1", 3, 0.5, now)]
+    assert taken == [0, 0, 0]
+    assert a.wait("key:k1", 3, 0.5, now) == pytest.approx(2.0) and a.wait("key:new", 3, 0.5, now) == 0
     assert b.take("key:k1", 3, 0.5, now) == pytest.approx(2.0)  # empty: one token back in 2 s
     assert a.take("key:k2", 3, 0.5, now) == 0  # another name, another bucket
     assert a.take("key:k1", 3, 0.5, now + 1.0) == pytest.approx(1.0)
-    assert b.take("key:k1", 3, 0.5, now + 2.0) == 0
-    assert a.take("key:k1", 3, 0.5, now - 60) > 0  # a clock set back refills nothing
+    assert b.wait("key:k1", 3, 0.5, now + 2.0) == 0 and b.take("key:k1", 3, 0.5, now + 2.0) == 0
+    assert a.take("key:k1", 3, 0.5, now - 60) == pytest.approx(2.0)  # a clock set back takes nothing away
 
 
 def test_buckets_idle_since_a_time_are_pruned(two_processes: tuple[RateBuckets, RateBuckets]) -> None:
@@ -41,3 +44,14 @@ def test_buckets_idle_since_a_time_are_pruned(two_processes: tuple[RateBuckets, 
     a.take("auth:10.0.0.1", 5, 1.0, 100.0)
     a.take("auth:10.0.0.2", 5, 1.0, 200.0)
     assert b.prune(150.0) == 1 and b.prune(150.0) == 0
+
+
+def test_a_busy_bucket_file_lets_the_request_through(tmp_path: Path) -> None:
+    buckets = SqliteRateBuckets(tmp_path / "limits.sqlite3")
+    holder = sqlite3.connect(tmp_path / "limits.sqlite3", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process stuck in a write
+    assert all(buckets.take("key:k", 1, 0.01, 0.0) == 0 for _ in range(3))
+    holder.execute("ROLLBACK")
+    assert buckets.take("key:k", 1, 0.01, 0.0) == 0 and buckets.take("key:k", 1, 0.01, 0.0) > 0
+    holder.close()
+    buckets.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,13 @@ def _undo_15(conn: sqlite3.Connection) -> None:
     for statement in reviews.split(";"):
         if "CREATE TABLE sentiment_" in statement:
             conn.execute(statement)
+
+
+def _undo_19(conn: sqlite3.Connection) -> None:
+    """As a store before migration 19 was: rate buckets in the store, the change feed unindexed."""
+    conn.execute("DROP INDEX desk_changes_at")
+    conn.execute("ALTER TABLE jobs DROP COLUMN runner")
+    conn.execute("CREATE TABLE rate_buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL)")
 
 
 def _undo_18(conn: sqlite3.Connection) -> None:
@@ -102,6 +111,7 @@ def test_a_version_9_store_gets_sentence_vectors_for_the_knowledge_it_already_ha
         conn.execute("DROP TABLE sentence_vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
+        _undo_19(conn)
         _undo_18(conn)
         _undo_17(conn)
         _undo_16(conn)
@@ -137,6 +147,7 @@ def test_a_version_10_store_keeps_its_vectors_and_numbers_them(
         conn.execute("ALTER TABLE v10 RENAME TO vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
+        _undo_19(conn)
         _undo_18(conn)
         _undo_17(conn)
         _undo_16(conn)
@@ -165,6 +176,7 @@ def test_migration_12_keeps_waiting_conversations_in_the_queue_at_normal_priorit
     with services.db.transaction() as conn:  # desk_conversations as version 11 left it
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        _undo_19(conn)
         _undo_18(conn)
         _undo_17(conn)
         _undo_16(conn)
@@ -191,6 +203,7 @@ def test_a_version_12_store_gets_its_answers_confidence_in_a_column(
     services.desk.answered(workspace.id, answer)
     with services.db.transaction() as conn:  # as version 12 left it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        _undo_19(conn)
         _undo_18(conn)
         _undo_17(conn)
         _undo_16(conn)
@@ -212,6 +225,7 @@ def test_a_version_13_store_gets_an_append_only_audit_log_and_keeps_its_webhooks
     workspace = services.workspaces.create_workspace("acme")
     services.reviews.import_records(workspace.id, [{"text": "很好用", "rating": 5}], score=False)
     with services.db.transaction() as conn:  # as version 13 left it, with a webhook secret in plain text
+        _undo_19(conn)
         _undo_18(conn)
         _undo_17(conn)
         _undo_16(conn)
@@ -258,6 +272,7 @@ def test_a_version_14_store_keeps_its_sentiment_models_the_live_one_and_their_hi
     ]
     with services.db.transaction() as conn:  # as version 14 left it: v1 live again after a rollback
         (blob,) = conn.execute("SELECT model FROM model_versions WHERE family = 'sentiment'").fetchone()
+        _undo_19(conn)
         _undo_18(conn)
         _undo_17(conn)
         _undo_16(conn)
@@ -301,3 +316,36 @@ def test_a_version_14_store_keeps_its_sentiment_models_the_live_one_and_their_hi
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert not {"sentiment_models", "sentiment_live", "sentiment_events"} & tables
     upgraded.close()
+
+
+def test_a_process_that_finds_its_upgrade_done_by_another_meanwhile_skips_it(tmp_path: Path) -> None:
+    """Two processes opening a store that needs an upgrade: the one that waited for the other's write
+    finds the version moved and does not run the same migration again."""
+    path = tmp_path / "store.sqlite3"
+    Database(path).close()
+    other = sqlite3.connect(path, isolation_level=None)
+    _undo_19(other)
+    other.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    other.execute("BEGIN IMMEDIATE")  # the other process is upgrading
+    opened: list[Database | BaseException] = []
+
+    def open_store() -> None:
+        try:
+            opened.append(Database(path))  # reads version 18, then waits to write
+        except BaseException as error:
+            opened.append(error)
+
+    waiting = threading.Thread(target=open_store)
+    waiting.start()
+    time.sleep(1.0)
+    last = MIGRATIONS[-1][0]
+    assert isinstance(last, str)
+    for statement in (s for s in last.split(";") if s.strip()):
+        other.execute(statement)
+    other.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+    other.execute("COMMIT")
+    waiting.join(timeout=10)
+    [database] = opened
+    assert isinstance(database, Database) and database.schema_version == len(MIGRATIONS)
+    database.close()
+    other.close()

@@ -164,6 +164,8 @@ def create_app(
     (:mod:`zhiwen.api.duties`); False for API processes beside one that does."""
     signals = Signals()
     if not owner:
+        if background is not None:
+            raise ValueError("an API-only app runs no background work: pass no background")
         background = build_background(services, "elsewhere")
     background = background or build_background(services, "thread", embed=run_embedding_worker)
     duties = Duties(services, background) if owner else None
@@ -277,8 +279,13 @@ def create_app(
         ):
             # A body is parsed before the key is checked: whoever has no valid key learns nothing more
             # about the request than that it is unauthorised.
-            try:
-                customer_key(request, request.headers.get("authorization"), request.headers.get("x-api-key"))
+            try:  # reads the key and takes from its rate bucket: not on the event loop
+                await run_in_threadpool(
+                    customer_key,
+                    request,
+                    request.headers.get("authorization"),
+                    request.headers.get("x-api-key"),
+                )
             except ZhiwenError as refused:
                 return await zhiwen_error(request, refused)
         problems = "; ".join(

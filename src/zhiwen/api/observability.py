@@ -88,6 +88,13 @@ class RateLimiter:
         self._capacity = float(per_minute)
 
     def check(self, name: str) -> None:
-        wait = self._buckets.take(f"{self._kind}:{name}", self._capacity, self._rate, time.time())
+        """Take a token, or refuse (429) while the bucket is empty."""
+        self._refuse(self._buckets.take(f"{self._kind}:{name}", self._capacity, self._rate, time.time()))
+
+    def check_open(self, name: str) -> None:
+        """Refuse while the bucket is empty, without taking: guesses are refused before they are tried."""
+        self._refuse(self._buckets.wait(f"{self._kind}:{name}", self._capacity, self._rate, time.time()))
+
+    def _refuse(self, wait: float) -> None:
         if wait > 0:
             raise RateLimited(f"too many {self._what}; retry in {math.ceil(wait)} s")

@@ -18,7 +18,7 @@ RETRY_SECONDS = 5.0
 
 
 class Flag(Protocol):
-    """``threading.Event`` or ``multiprocessing.Event``."""
+    """``threading.Event``, or :class:`zhiwen.adapters.background.PipeFlag` across processes."""
 
     def is_set(self) -> bool: ...
     def set(self) -> None: ...

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -439,23 +439,22 @@ def redact_pii(text: str, kinds: Collection[str] = RELIABLE_KINDS) -> str:
 def without_pii(text: str, kinds: Collection[str] = RELIABLE_KINDS) -> str:
     """``text`` with each match replaced by a space: what a question asks, without the contact details
     that came with it (a phone number is a word no passage holds)."""
-    parts, position = [], 0
-    for match in find_pii(text, kinds):
-        parts += [text[position : match.start], " "]
-        position = match.end
-    parts.append(text[position:])
-    return "".join(parts)
+    return _replaced(text, find_pii(text, kinds), lambda _: " ")
 
 
 def redacted_with_matches(text: str, kinds: Collection[str] = RELIABLE_KINDS) -> tuple[str, list[PiiMatch]]:
     """:func:`redact_pii` and what it removed, from one search (ingestion reports what it redacted)."""
     matches = find_pii(text, kinds)
+    return _replaced(text, matches, lambda match: f"[{match.kind}]"), matches
+
+
+def _replaced(text: str, matches: Sequence[PiiMatch], replacement: Callable[[PiiMatch], str]) -> str:
     parts, position = [], 0
     for match in matches:
-        parts += [text[position : match.start], f"[{match.kind}]"]
+        parts += [text[position : match.start], replacement(match)]
         position = match.end
     parts.append(text[position:])
-    return "".join(parts), matches
+    return "".join(parts)
 
 
 def pii_counts(text: str, kinds: Collection[str] = RELIABLE_KINDS) -> dict[str, int]:

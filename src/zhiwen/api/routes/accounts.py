@@ -45,12 +45,17 @@ def sign_in(body: SignInRequest, request: Request, response: Response, services:
     limited per address and per e-mail."""
     failures: RateLimiter = request.app.state.auth_failures
     address = request.client.host if request.client else "unknown"
-    request.state.sign_in_email = body.email.strip().lower()  # for the audit log
+    email = body.email.strip().lower()
+    request.state.sign_in_email = email  # for the audit log
+    # Over the limit, no password is tried at all: were only failures refused, a guess that happened to
+    # be right would still sign in, and the limit would slow nobody down.
+    failures.check_open(address)
+    failures.check_open("email:" + email)
     try:
         signed = services.users.sign_in(body.email, body.password)
     except Unauthorized:
         failures.check(address)
-        failures.check("email:" + body.email.strip().lower())
+        failures.check("email:" + email)
         raise
     request.state.principal = user_principal(signed.user)
     response.set_cookie(

@@ -136,7 +136,7 @@ async def send_message(
     """The customer writes. The bot answers (``answer``), unless a person holds the conversation; asking
     for a person ("转人工", "agent please") puts it in the queue, and ``state`` says who replies when.
     With ``stream: true`` an LLM's reply arrives in ``delta`` events as it is written, then ``turn``."""
-    _per_visitor(request, key, x_visitor_token)
+    await run_in_threadpool(_per_visitor, request, key, x_visitor_token)  # a database write
     held = await run_in_threadpool(visitor_conversation, services, key, conversation_id, x_visitor_token)
     text, seen, kept_photo = body.text, None, None
     if body.image is not None:

@@ -669,7 +669,7 @@ class DeskService:
     def _notify(self, workspace_id: str, conversation_id: str) -> None:
         """Wake this process's streams now, and other processes' through the change feed."""
         try:
-            self._store.record_change(workspace_id, conversation_id, self.origin)
+            self._store.record_change(workspace_id, conversation_id, self.origin, self._stamp())
         except Exception:  # the write it reports is done; other processes' streams recheck anyway
             log.exception("desk change feed: cannot record a change")
         for listener in self.listeners:
@@ -688,7 +688,11 @@ class DeskService:
 
     def prune_changes(self) -> int:
         """Forget the change feed's entries older than :data:`CHANGES_KEPT`."""
-        return self._store.prune_changes((self._now() - CHANGES_KEPT).isoformat(timespec="milliseconds"))
+        return self._store.prune_changes(self._stamp(-CHANGES_KEPT))
+
+    def _stamp(self, shift: timedelta = timedelta()) -> str:
+        """The desk's clock (``now``) as the change feed stores it."""
+        return (self._now() + shift).isoformat(timespec="milliseconds")
 
 
 def _message_text(text: str) -> str:

@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from zhiwen.errors import TooLarge
 from zhiwen.ports import JobStore
+from zhiwen.processes import is_running, this_process
 from zhiwen.services.knowledge.ingest import IngestService
 from zhiwen.types import Job
 
@@ -128,10 +129,13 @@ class IngestJobs:
 
     def recover(self) -> dict[str, list[str]]:
         """When the server starts: queue again the upload jobs a stop interrupted; fail the other
-        unfinished jobs with the reason (nothing runs them any more)."""
+        unfinished jobs with the reason (nothing runs them any more). Jobs held by a process that still
+        runs (another API process on this database) are left to it."""
         outcome: dict[str, list[str]] = {"resumed": [], "failed": []}
         unfinished = self._jobs.unfinished_jobs()
         for job in unfinished:
+            if job.runner != this_process() and is_running(job.runner):
+                continue
             folder = self._spool / job.id
             if job.kind == "ingest" and job.status != RECEIVING and (folder / "manifest.json").is_file():
                 self._jobs.update_job(job.id, status="queued", progress=0.0)

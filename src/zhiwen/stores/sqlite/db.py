@@ -670,6 +670,17 @@ MIGRATIONS: list[list[Migration]] = [
     """,
         _vector_versions,
     ],
+    # 19: the rate buckets moved to a file of their own (stores/sqlite/limits.py: in this one every
+    # request's token waited behind long writes); the change feed is pruned by time; a job names the
+    # process that holds it (zhiwen.processes), so a server starting beside others fails only the jobs of
+    # processes that are gone.
+    [
+        """
+    DROP TABLE rate_buckets;
+    CREATE INDEX desk_changes_at ON desk_changes(at);
+    ALTER TABLE jobs ADD COLUMN runner TEXT
+    """
+    ],
 ]
 
 

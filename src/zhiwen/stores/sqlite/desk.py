@@ -283,11 +283,11 @@ class SqliteDeskStore:
             raise NotFound(f"no photo with message {message_id} of conversation {conversation_id}")
         return str(row["media_type"]), bytes(row["data"])
 
-    def record_change(self, workspace_id: str, conversation_id: str, origin: str) -> None:
+    def record_change(self, workspace_id: str, conversation_id: str, origin: str, at: str) -> None:
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO desk_changes (workspace_id, conversation_id, origin, at) VALUES (?, ?, ?, ?)",
-                (workspace_id, conversation_id, origin, utc_now()),
+                (workspace_id, conversation_id, origin, at),
             )
 
     def changes_after(self, after: int | None, limit: int = 1000) -> list[DeskChange]:

@@ -7,6 +7,7 @@ import secrets
 import sqlite3
 
 from zhiwen.errors import NotFound
+from zhiwen.processes import this_process
 from zhiwen.stores.sqlite.db import Database
 from zhiwen.types import Job, utc_now
 
@@ -22,6 +23,7 @@ def _job(row: sqlite3.Row) -> Job:
         error=row["error"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        runner=row["runner"],
     )
 
 
@@ -33,10 +35,10 @@ class SqliteJobStore:
         now = utc_now()
         job_id = "job_" + secrets.token_hex(8)
         with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO jobs (id, workspace_id, kind, status, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, workspace_id, kind, status, now, now),
+            conn.execute(  # the process that creates a job runs it, or receives its files
+                "INSERT INTO jobs (id, workspace_id, kind, status, created_at, updated_at, runner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job_id, workspace_id, kind, status, now, now, this_process()),
             )
         return self.get_job(workspace_id, job_id)
 
@@ -83,10 +85,10 @@ class SqliteJobStore:
                 return None
         with self._db.transaction() as conn:
             row = conn.execute(
-                "UPDATE jobs SET status = 'running', updated_at = ? WHERE id = ("
+                "UPDATE jobs SET status = 'running', updated_at = ?, runner = ? WHERE id = ("
                 " SELECT id FROM jobs WHERE kind = ? AND status = 'queued' ORDER BY rowid LIMIT 1"
                 ") RETURNING *",
-                (utc_now(), kind),
+                (utc_now(), this_process(), kind),
             ).fetchone()
         return _job(row) if row is not None else None
 

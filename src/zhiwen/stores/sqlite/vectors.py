@@ -125,6 +125,7 @@ class NumpyVectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         with self._lock:
             with self._db.transaction() as conn:
+                before = _version(conn, workspace_id)
                 # Chunks deleted while they were being embedded are skipped by the join.
                 conn.executemany(
                     "INSERT OR REPLACE INTO vectors (chunk_id, workspace_id, vector)"
@@ -138,22 +139,32 @@ class NumpyVectorIndex:
                         tuple(chunk_ids),
                     )
                 }
+                after = _version(conn, workspace_id)
+                (last,) = conn.execute(
+                    "SELECT MAX(seq) FROM vectors WHERE workspace_id = ?", (workspace_id,)
+                ).fetchone()
             matrix = self._matrices.get(workspace_id)  # a process that never searched loads nothing
             if matrix is not None:
                 keep = [i for i, cid in enumerate(chunk_ids) if cid in present]
                 matrix.put([chunk_ids[i] for i in keep], vectors[keep])
+                if matrix.version == before:  # nobody else wrote since it was read: it is current
+                    matrix.version, matrix.seq = after, last or matrix.seq
 
     def remove(self, workspace_id: str, chunk_ids: Sequence[str]) -> None:
         with self._lock:
             with self._db.transaction() as conn:
+                before = _version(conn, workspace_id)
                 for table in ("vectors", "sentence_vectors"):
                     conn.executemany(
                         f"DELETE FROM {table} WHERE chunk_id = ? AND workspace_id = ?",
                         [(cid, workspace_id) for cid in chunk_ids],
                     )
+                after = _version(conn, workspace_id)
             matrix = self._matrices.get(workspace_id)
             if matrix is not None:
                 matrix.delete(chunk_ids)
+                if matrix.version == before:
+                    matrix.version = after
 
     def add_sentences(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Sequence[Vector]) -> None:
         """Sentence vectors are read a handful of chunks at a time, never searched: they stay in SQLite as

@@ -1,0 +1,44 @@
+"""Which process holds a job, and whether it still runs: so that a server starting beside others on the
+same database fails only the jobs whose process is gone (not those another API process is running).
+
+An identity is ``host:pid:start``, the start being the process's start time in clock ticks since boot
+(``/proc/PID/stat``), so a pid the system reused for another process is not taken for the old one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from pathlib import Path
+
+
+def _started(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22, counted after the command name
+
+
+def identity(pid: int) -> str:
+    return f"{socket.gethostname()}:{pid}:{_started(pid) or '?'}"
+
+
+def this_process() -> str:
+    return _this(os.getpid())  # keyed by pid: a forked child is another process
+
+
+_this = functools.cache(identity)
+
+
+def is_running(identity: str | None) -> bool:
+    """Whether the process named by ``identity`` still runs; False for one on another host (this check
+    cannot see it) or without an identity."""
+    if not identity:
+        return False
+    host, _, rest = identity.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return _started(int(pid)) == started
