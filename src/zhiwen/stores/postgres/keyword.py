@@ -66,33 +66,23 @@ class PgKeywordIndex:
     def search(
         self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
-        total, frequencies = self._statistics(workspace_id, _query_terms(query))
+        total, mean_length, frequencies = self._statistics(workspace_id, _query_terms(query))
         # As with FTS5: a term in more than half the chunks cannot change the ranking (IDF floored).
         terms = [t for t, n in frequencies.items() if n <= total / 2]
         terms = terms or sorted(frequencies, key=frequencies.__getitem__)[:1]
         if not terms or k <= 0:
             return []
         weights = [(t, _idf(total, frequencies[t])) for t in terms]
-        bm25 = "q.idf * p.tf * ? / (p.tf + ? * (1 - ? + ? * d.length / stats.mean))"  # FTS5's bm25()
+        bm25 = "q.idf * p.tf * ? / (p.tf + ? * (1 - ? + ? * d.length / ?))"  # FTS5's bm25()
         sql = (
-            f"WITH q (term, idf) AS (VALUES {', '.join(['(?, ?)'] * len(weights))}),"
-            " stats AS (SELECT AVG(length) AS mean FROM keyword_docs WHERE workspace_id = ?)"
+            f"WITH q (term, idf) AS (VALUES {', '.join(['(?, CAST(? AS DOUBLE PRECISION))'] * len(weights))})"
             f" SELECT p.chunk_id, SUM({bm25}) AS score"
             " FROM keyword_postings p JOIN q ON q.term = p.term"
-            " JOIN keyword_docs d ON d.workspace_id = p.workspace_id AND d.chunk_id = p.chunk_id, stats"
+            " JOIN keyword_docs d ON d.workspace_id = p.workspace_id AND d.chunk_id = p.chunk_id"
             f" WHERE p.workspace_id = ? AND p.term IN ({', '.join('?' * len(terms))})"
             " GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id"
         )
-        params = [
-            *(v for pair in weights for v in pair),
-            workspace_id,
-            K1 + 1,
-            K1,
-            B,
-            B,
-            workspace_id,
-            *terms,
-        ]
+        params = [*(v for pair in weights for v in pair), K1 + 1, K1, B, B, mean_length, workspace_id, *terms]
         with self._db.reading() as conn:
             if restrict_to is None:
                 rows = conn.execute(f"{sql} LIMIT ?", (*params, k)).fetchall()
@@ -107,25 +97,26 @@ class PgKeywordIndex:
 
     def term_weights(self, workspace_id: str, query: str) -> dict[str, float]:
         """IDF of each query term in this workspace, as FTS5's bm25() computes it."""
-        total, frequencies = self._statistics(workspace_id, _query_terms(query))
+        total, _, frequencies = self._statistics(workspace_id, _query_terms(query))
         return {t: _idf(total, n) for t, n in frequencies.items()}
 
-    def _statistics(self, workspace_id: str, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """The workspace's indexed chunks and each present term's document frequency."""
+    def _statistics(self, workspace_id: str, terms: Sequence[str]) -> tuple[int, float, dict[str, int]]:
+        """The workspace's indexed chunks, their mean length in tokens, and each present term's document
+        frequency (computed once here: inside the ranking query PostgreSQL evaluated the mean per row)."""
         if not terms:
-            return 0, {}
+            return 0, 0.0, {}
         with self._db.reading() as conn:
             counted = conn.execute(
-                "SELECT COUNT(*) FROM keyword_docs WHERE workspace_id = ?", (workspace_id,)
-            )
-            total = int((counted.fetchone() or (0,))[0])
+                "SELECT COUNT(*), AVG(length) FROM keyword_docs WHERE workspace_id = ?", (workspace_id,)
+            ).fetchone()
             rows = conn.execute(
                 "SELECT term, COUNT(*) FROM keyword_postings WHERE workspace_id = ?"
                 f" AND term IN ({', '.join('?' * len(terms))}) GROUP BY term",
                 (workspace_id, *terms),
             ).fetchall()
+        total, mean_length = (int(counted[0]), float(counted[1] or 0.0)) if counted else (0, 0.0)
         frequencies = {str(r[0]): int(r[1]) for r in rows}
-        return int(total), {t: frequencies[t] for t in terms if frequencies.get(t)}
+        return total, mean_length, {t: frequencies[t] for t in terms if frequencies.get(t)}
 
 
 def _query_terms(query: str) -> list[str]:
