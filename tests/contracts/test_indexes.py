@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +37,6 @@ def _two_workspaces(database: Database) -> tuple[str, str]:
         )
         ids.append(ws)
     return ids[0], ids[1]
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[tuple[Database, str, str]]:
-    database = Database(tmp_path / "index.sqlite3")
-    yield database, *_two_workspaces(database)
-    database.close()
 
 
 @pytest.fixture
@@ -105,11 +97,11 @@ def test_one_workspaces_terms_never_change_anothers_statistics(
     assert "耳机" in index.term_weights(b, "蓝牙耳机")
 
 
-@pytest.fixture(params=["numpy"])
-def vectors(
-    request: pytest.FixtureRequest, db: tuple[Database, str, str]
-) -> tuple[VectorIndex, Database, str, str]:
-    database, a, b = db
+@pytest.fixture
+def vectors(connect: Connect) -> tuple[VectorIndex, Database, str, str]:
+    """The numpy index over either backend's vector rows."""
+    database = connect()
+    a, b = _two_workspaces(database)
     return NumpyVectorIndex(database, dim=4), database, a, b
 
 
@@ -154,27 +146,27 @@ def test_vector_search_can_be_restricted(vectors: tuple[VectorIndex, Database, s
 
 
 def test_vectors_written_by_another_process_are_seen_without_a_restart(
-    vectors: tuple[VectorIndex, Database, str, str], tmp_path: Path
+    vectors: tuple[VectorIndex, Database, str, str], connect: Connect
 ) -> None:
     """`zhiwen ingest` in one process while `zhiwen serve` runs in another: the server sees new vectors."""
     server_index, _, a, _ = vectors
     server_index.add(a, ["ac1"], np.vstack([_unit(1, 0, 0, 0)]))
     assert server_index.count(a) == 1
-    other = Database(tmp_path / "index.sqlite3")  # a second connection, as a second process would have
+    other = connect()  # a second connection, as a second process would have
     NumpyVectorIndex(other, dim=4).add(a, ["ac2"], np.vstack([_unit(0, 1, 0, 0)]))
     other.close()
     assert [cid for cid, _ in server_index.search(a, _unit(0, 1, 0, 0), 1)] == ["ac2"]
 
 
 def test_vectors_replaced_or_removed_by_another_process_are_seen(
-    vectors: tuple[VectorIndex, Database, str, str], tmp_path: Path
+    vectors: tuple[VectorIndex, Database, str, str], connect: Connect
 ) -> None:
     """The worker process re-embeds a changed chunk and removes a deleted one; the server, which reads
     only newer rows after another process wrote, must see both."""
     server_index, _, a, _ = vectors
     server_index.add(a, ["ac1", "ac2"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))
     assert [cid for cid, _ in server_index.search(a, _unit(1, 0, 0, 0), 1)] == ["ac1"]
-    other = Database(tmp_path / "index.sqlite3")
+    other = connect()
     worker_index = NumpyVectorIndex(other, dim=4)
     worker_index.add(a, ["ac1"], np.vstack([_unit(0, 0, 1, 0)]))
     [(found, score)] = server_index.search(a, _unit(0, 0, 1, 0), 1)
@@ -210,13 +202,13 @@ def test_sentence_vectors_go_with_their_chunk(
 
 
 def test_a_document_deleted_by_another_process_takes_its_vectors_out_of_the_search(
-    vectors: tuple[VectorIndex, Database, str, str], tmp_path: Path
+    vectors: tuple[VectorIndex, Database, str, str], connect: Connect
 ) -> None:
     """Deleting a document removes its chunks' vectors by cascade, without the vector index being called."""
     server_index, _, a, _ = vectors
     server_index.add(a, ["ac1", "ac2"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))
     assert server_index.count(a) == 2
-    other = Database(tmp_path / "index.sqlite3")
+    other = connect()
     SqliteDocumentStore(other).delete_document(a, "doc_a")
     other.close()
     assert server_index.count(a) == 0 and server_index.search(a, _unit(1, 0, 0, 0), 5) == []

@@ -126,9 +126,15 @@ class NumpyVectorIndex:
         with self._lock:
             with self._db.transaction() as conn:
                 before = _version(conn, workspace_id)
-                # Chunks deleted while they were being embedded are skipped by the join.
+                # Replaced by deleting and inserting: the row gets a new sequence number, so other
+                # processes read it again. Chunks deleted while they were being embedded are skipped by
+                # the join.
                 conn.executemany(
-                    "INSERT OR REPLACE INTO vectors (chunk_id, workspace_id, vector)"
+                    "DELETE FROM vectors WHERE chunk_id = ? AND workspace_id = ?",
+                    [(cid, workspace_id) for cid in chunk_ids],
+                )
+                conn.executemany(
+                    "INSERT INTO vectors (chunk_id, workspace_id, vector)"
                     " SELECT id, workspace_id, ? FROM chunks WHERE id = ? AND workspace_id = ?",
                     [(vectors[i].tobytes(), cid, workspace_id) for i, cid in enumerate(chunk_ids)],
                 )
@@ -171,7 +177,11 @@ class NumpyVectorIndex:
         float16 (half the bytes; cosines move by about 1e-3)."""
         with self._db.transaction() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO sentence_vectors (chunk_id, workspace_id, vectors)"
+                "DELETE FROM sentence_vectors WHERE chunk_id = ? AND workspace_id = ?",
+                [(cid, workspace_id) for cid in chunk_ids],
+            )
+            conn.executemany(
+                "INSERT INTO sentence_vectors (chunk_id, workspace_id, vectors)"
                 " SELECT id, workspace_id, ? FROM chunks WHERE id = ? AND workspace_id = ?",
                 [
                     (np.ascontiguousarray(v, dtype=np.float16).tobytes(), cid, workspace_id)
