@@ -85,9 +85,11 @@ class SqliteJobStore:
                 return None
         with self._db.transaction() as conn:
             row = conn.execute(
+                # The outer status check makes a second claimer that waited for the first (PostgreSQL
+                # re-reads the row it waited for) update nothing instead of taking the same job.
                 "UPDATE jobs SET status = 'running', updated_at = ?, runner = ? WHERE id = ("
                 " SELECT id FROM jobs WHERE kind = ? AND status = 'queued' ORDER BY rowid LIMIT 1"
-                ") RETURNING *",
+                ") AND status = 'queued' RETURNING *",
                 (utc_now(), this_process(), kind),
             ).fetchone()
         return _job(row) if row is not None else None
