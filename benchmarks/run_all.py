@@ -114,6 +114,25 @@ def main() -> None:
         results["vision"] = run_json([sys.executable, "-m", "benchmarks.vision", "--json"])
     print("answers while documents are uploaded; memory of a big upload", file=sys.stderr)
     results["load"] = run_json([sys.executable, "-m", "benchmarks.load", "--json"])
+    print("two API processes", file=sys.stderr)
+    results["load_two_processes"] = run_json(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.load",
+            "--seconds",
+            "20",
+            "--big-mb",
+            "0",
+            "--askers",
+            "8",
+            "--processes",
+            "2",
+            "--json",
+        ]
+    )
+    print("keyword search on SQLite and PostgreSQL", file=sys.stderr)
+    results["keyword_backends"] = run_json([sys.executable, "-m", "benchmarks.keyword_backends", "--json"])
     print("kill -9 and integrity checks", file=sys.stderr)
     results["faults"] = run_json([sys.executable, "-m", "benchmarks.faults", "--json"])
     print("ingestion", file=sys.stderr)
