@@ -139,12 +139,16 @@ def test_an_agents_reply_through_one_process_reaches_the_customers_stream_on_the
 def test_a_keys_rate_limit_holds_for_both_processes_together(site: dict[str, object]) -> None:
     a, b, keys = site["a"], site["b"], site["keys"]
     assert isinstance(keys, dict)
+    started = time.monotonic()
     statuses = [
         httpx.get(f"{server}/v1/documents", headers=keys["client"]).status_code
         for _ in range(LIMIT)
         for server in (a, b)
     ]
-    assert statuses.count(200) == LIMIT and statuses.count(429) == LIMIT
+    refilled = (time.monotonic() - started) * LIMIT / 60  # tokens back while the requests ran
+    # Each process counting alone would let all 2 x LIMIT through.
+    assert LIMIT <= statuses.count(200) <= LIMIT + refilled + 1
+    assert set(statuses) == {200, 429}
 
 
 def test_knowledge_and_settings_changed_through_one_process_are_used_by_the_other(
