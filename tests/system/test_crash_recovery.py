@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,32 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.system.servers import free_port, serve
+
 FILES = 100
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ZHIWEN_DATA_DIR": str(data_dir), "ZHIWEN_SYNC_UPLOAD_BYTES": "1000"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "zhiwen", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.2)
-    server.kill()
-    raise AssertionError("the server did not start")
+    return serve(data_dir, port, env={"ZHIWEN_SYNC_UPLOAD_BYTES": "1000"})
 
 
 @pytest.fixture
@@ -66,7 +46,7 @@ def _admin_key(data_dir: Path) -> str:
 
 def test_an_upload_job_killed_mid_way_resumes_on_restart_and_writes_nothing_twice(data_dir: Path) -> None:
     key = {"Authorization": f"Bearer {_admin_key(data_dir)}"}
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = _serve(data_dir, port)
     try:
@@ -117,7 +97,7 @@ def _worker_pid(server_pid: int) -> int:
 
 def test_a_worker_killed_mid_job_is_restarted_and_the_job_finishes_once(data_dir: Path) -> None:
     key = {"Authorization": f"Bearer {_admin_key(data_dir)}"}
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = _serve(data_dir, port)
     try:
@@ -149,7 +129,7 @@ def test_a_worker_killed_mid_job_is_restarted_and_the_job_finishes_once(data_dir
 def test_a_server_whose_idle_worker_was_killed_still_stops(data_dir: Path) -> None:
     """``kill -TERM`` to a whole process group (``timeout``, systemd's default) ends the sleeping worker
     and the server together; the server's stop must not wait for the dead worker to wake."""
-    port = _free_port()
+    port = free_port()
     server = _serve(data_dir, port)
     try:
         worker = _worker_pid(server.pid)

@@ -7,7 +7,6 @@ behind a load balancer). And one `zhiwen serve --processes 2`, whose processes s
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.system.test_crash_recovery import _free_port
+from tests.system.servers import free_port, serve
 
 SHOP = "https://shop.example.com"
 LIMIT = 40  # requests a minute per key, for every process together
@@ -42,22 +41,7 @@ def _key(data_dir: Path, role: str, *extra: str) -> dict[str, str]:
 
 
 def _serve(data_dir: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **ENV, "ZHIWEN_DATA_DIR": str(data_dir)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "zhiwen", "serve", "--port", str(port), *options],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.2)
-    server.kill()
-    raise AssertionError("the server did not start")
+    return serve(data_dir, port, *options, env=ENV)
 
 
 def _stop(server: subprocess.Popen[bytes]) -> None:
@@ -81,7 +65,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]
         "client": _key(data_dir, "client"),
         "widget": {**_key(data_dir, "widget", "--origin", SHOP), "Origin": SHOP},
     }
-    a_port, b_port = _free_port(), _free_port()
+    a_port, b_port = free_port(), free_port()
     a = _serve(data_dir, a_port)
     b = _serve(data_dir, b_port, "--api-only")
     try:
@@ -178,7 +162,7 @@ def test_knowledge_and_settings_changed_through_one_process_are_used_by_the_othe
 def test_one_serve_runs_several_api_processes_on_its_port(tmp_path: Path) -> None:
     _zhiwen(tmp_path, "init", "--json")
     admin = _key(tmp_path, "admin")
-    port = _free_port()
+    port = free_port()
     server = _serve(tmp_path, port, "--processes", "2")
     try:
         tasks = Path(f"/proc/{server.pid}/task").iterdir()

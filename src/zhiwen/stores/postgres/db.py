@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +23,7 @@ import psycopg
 from psycopg.adapt import Dumper, Loader
 from psycopg.rows import RowMaker
 
+from zhiwen.stores.shared_connection import SharedConnection
 from zhiwen.stores.sqlite.db import MIGRATIONS, Database
 
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
@@ -104,17 +103,16 @@ class PgConnection:
         return self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
 
-class PgDatabase:
-    """One connection shared by the stores, guarded by a lock, as :class:`Database` does for SQLite;
-    ``with db.transaction(): ...`` nests."""
+class PgDatabase(SharedConnection[PgConnection]):
+    """A PostgreSQL database, shared by the stores as :class:`Database` is (one connection, nesting
+    transactions)."""
 
     def __init__(self, url: str) -> None:
         self._conn = psycopg.connect(url, autocommit=True, row_factory=_rows)
         self._conn.adapters.register_dumper(bool, _BooleanAsInteger)
         self._conn.adapters.register_loader("numeric", _Number)
         self._wrapped = PgConnection(self._conn)
-        self._lock = threading.RLock()
-        self._depth = 0
+        super().__init__(self._wrapped, self._conn.execute)
         self.migrate()
 
     @property
@@ -146,33 +144,6 @@ class PgDatabase:
                 conn.execute(statement)
             conn.execute("CREATE TABLE zhiwen_schema (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
             conn.execute("INSERT INTO zhiwen_schema VALUES (1, ?)", (len(MIGRATIONS),))
-
-    @contextmanager
-    def transaction(self) -> Iterator[PgConnection]:
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self._wrapped
-                finally:
-                    self._depth -= 1
-                return
-            self._conn.execute("BEGIN")
-            self._depth = 1
-            try:
-                yield self._wrapped
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
-                self._conn.execute("COMMIT")
-            finally:
-                self._depth = 0
-
-    @contextmanager
-    def reading(self) -> Iterator[PgConnection]:
-        with self._lock:
-            yield self._wrapped
 
     def close(self) -> None:
         with self._lock:

@@ -11,17 +11,16 @@ fitted on FTS5's scores, mean the same.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Generator, Sequence
 
+from zhiwen.stores.keyword_search import KeywordSearch, Statistics, idf
 from zhiwen.stores.postgres.db import PgDatabase
-from zhiwen.text.tokenize import indexed_terms, keyword_tokens
+from zhiwen.text.tokenize import indexed_terms
 from zhiwen.types import Chunk
 
 K1, B = 1.2, 0.75
-_MAX_QUERY_TERMS = 64
 _TOKEN = re.compile(r"[^\W_]+")  # unicode61: letters and numbers are token characters
 
 
@@ -29,7 +28,7 @@ def fts_tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-class PgKeywordIndex:
+class PgKeywordIndex(KeywordSearch):
     def __init__(self, db: PgDatabase) -> None:
         self._db = db
 
@@ -63,16 +62,10 @@ class PgKeywordIndex:
                     [(workspace_id, cid) for cid in chunk_ids],
                 )
 
-    def search(
-        self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
-    ) -> list[tuple[str, float]]:
-        total, mean_length, frequencies = self._statistics(workspace_id, _query_terms(query))
-        # As with FTS5: a term in more than half the chunks cannot change the ranking (IDF floored).
-        terms = [t for t, n in frequencies.items() if n <= total / 2]
-        terms = terms or sorted(frequencies, key=frequencies.__getitem__)[:1]
-        if not terms or k <= 0:
-            return []
-        weights = [(t, _idf(total, frequencies[t])) for t in terms]
+    def _ranked(
+        self, workspace_id: str, terms: Sequence[str], stats: Statistics, limit: int | None
+    ) -> Generator[tuple[str, float], None, None]:
+        weights = [(t, idf(stats.total, stats.frequencies[t])) for t in terms]
         bm25 = "q.idf * p.tf * ? / (p.tf + ? * (1 - ? + ? * d.length / ?))"  # FTS5's bm25()
         sql = (
             f"WITH q (term, idf) AS (VALUES {', '.join(['(?, CAST(? AS DOUBLE PRECISION))'] * len(weights))})"
@@ -82,29 +75,27 @@ class PgKeywordIndex:
             f" WHERE p.workspace_id = ? AND p.term IN ({', '.join('?' * len(terms))})"
             " GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id"
         )
-        params = [*(v for pair in weights for v in pair), K1 + 1, K1, B, B, mean_length, workspace_id, *terms]
+        params = [
+            *(v for pair in weights for v in pair),
+            K1 + 1,
+            K1,
+            B,
+            B,
+            stats.mean_length,
+            workspace_id,
+            *terms,
+        ]
+        if limit is not None:
+            sql, params = f"{sql} LIMIT ?", [*params, limit]
         with self._db.reading() as conn:
-            if restrict_to is None:
-                rows = conn.execute(f"{sql} LIMIT ?", (*params, k)).fetchall()
-                return [(r[0], float(r[1])) for r in rows]
-            hits: list[tuple[str, float]] = []
-            for row in conn.execute(sql, params):
-                if row[0] in restrict_to:
-                    hits.append((row[0], float(row[1])))
-                    if len(hits) == k:
-                        break
-            return hits
+            rows = conn.execute(sql, params).fetchall()
+        yield from ((r[0], float(r[1])) for r in rows)
 
-    def term_weights(self, workspace_id: str, query: str) -> dict[str, float]:
-        """IDF of each query term in this workspace, as FTS5's bm25() computes it."""
-        total, _, frequencies = self._statistics(workspace_id, _query_terms(query))
-        return {t: _idf(total, n) for t, n in frequencies.items()}
-
-    def _statistics(self, workspace_id: str, terms: Sequence[str]) -> tuple[int, float, dict[str, int]]:
-        """The workspace's indexed chunks, their mean length in tokens, and each present term's document
-        frequency (computed once here: inside the ranking query PostgreSQL evaluated the mean per row)."""
+    def _statistics(self, workspace_id: str, terms: Sequence[str]) -> Statistics:
+        """The workspace's indexed chunks, each present term's document frequency, and the chunks' mean
+        length in tokens (computed once here: inside the ranking query PostgreSQL evaluated it per row)."""
         if not terms:
-            return 0, 0.0, {}
+            return Statistics(0, {})
         with self._db.reading() as conn:
             counted = conn.execute(
                 "SELECT COUNT(*), AVG(length) FROM keyword_docs WHERE workspace_id = ?", (workspace_id,)
@@ -116,12 +107,4 @@ class PgKeywordIndex:
             ).fetchall()
         total, mean_length = (int(counted[0]), float(counted[1] or 0.0)) if counted else (0, 0.0)
         frequencies = {str(r[0]): int(r[1]) for r in rows}
-        return total, mean_length, {t: frequencies[t] for t in terms if frequencies.get(t)}
-
-
-def _query_terms(query: str) -> list[str]:
-    return list(dict.fromkeys(keyword_tokens(query)))[:_MAX_QUERY_TERMS]
-
-
-def _idf(total: int, frequency: int) -> float:
-    return max(math.log((total - frequency + 0.5) / (frequency + 0.5)), 1e-6)
+        return Statistics(total, {t: frequencies[t] for t in terms if frequencies.get(t)}, mean_length)

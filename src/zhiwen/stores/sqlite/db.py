@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+
+from zhiwen.stores.shared_connection import SharedConnection
 
 
 def fts_table(workspace_id: str) -> str:
@@ -684,20 +684,17 @@ MIGRATIONS: list[list[Migration]] = [
 ]
 
 
-class Database:
-    """A single connection shared by the embedded stores, guarded by a lock.
+class Database(SharedConnection[sqlite3.Connection]):
+    """The embedded SQLite database (:class:`SharedConnection`: one connection, nesting transactions)."""
 
-    SQLite serialises writers anyway; one connection with an ``RLock`` keeps transactions simple and lets the
-    stores of one backend share them (``with db.transaction(): ...`` nests).
-    """
+    begin = "BEGIN IMMEDIATE"
 
     def __init__(self, path: Path | str) -> None:
         if str(path) != ":memory:":  # a new data dir is this user's alone: it holds customers' data
             Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        self._depth = 0
+        super().__init__(self._conn, self._conn.execute)
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.execute("PRAGMA foreign_keys = ON")
@@ -726,34 +723,6 @@ class Database:
                         for statement in (s for s in step.split(";") if s.strip()):
                             self._conn.execute(statement)
                     self._conn.execute(f"PRAGMA user_version = {version}")
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run the block in one transaction; nested calls join the outermost one."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self._conn
-                finally:
-                    self._depth -= 1
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
-                self._conn.execute("COMMIT")
-            finally:
-                self._depth = 0
-
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._conn
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,55 @@
+"""One database connection shared by a backend's stores, guarded by a lock.
+
+One connection with an ``RLock`` keeps transactions simple and lets the stores of one backend share them:
+``with db.transaction(): ...`` nests, inner blocks joining the outermost transaction, so a service can
+make several stores' writes one unit. SQLite serialises writers anyway; for PostgreSQL, several API
+processes are the way to more concurrency.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Generic, TypeVar
+
+Connection = TypeVar("Connection")
+
+
+class SharedConnection(Generic[Connection]):
+    begin = "BEGIN"  # how a transaction starts (SQLite takes the write lock at once: BEGIN IMMEDIATE)
+
+    def __init__(self, connection: Connection, execute: Callable[[str], object]) -> None:
+        """``execute`` runs BEGIN, COMMIT and ROLLBACK on ``connection``."""
+        self._shared = connection
+        self._control = execute
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """Run the block in one transaction; nested calls join the outermost one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._shared
+                finally:
+                    self._depth -= 1
+                return
+            self._control(self.begin)
+            self._depth = 1
+            try:
+                yield self._shared
+            except BaseException:
+                self._control("ROLLBACK")
+                raise
+            else:
+                self._control("COMMIT")
+            finally:
+                self._depth = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self._lock:
+            yield self._shared
