@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("zhiwen-data"), description="Where the embedded store lives.")
     host: str = "127.0.0.1"
     port: int = 8000
-    # API processes `zhiwen serve` runs on its port; each holds its own embedding model (~300 MB).
+    # API processes `zhiwen serve` runs on its port; each holds its own model and vectors.
     api_processes: int = Field(default=1, ge=1, le=64)
 
     # Limits: every input path is bounded.

@@ -40,7 +40,7 @@ def serve(
         min=1,
         max=64,
         help="API processes answering on the port (default 1; ZHIWEN_API_PROCESSES). One per core "
-        "answers more questions a second; each holds its own embedding model (~300 MB).",
+        "answers more questions a second; each holds its own model and vectors (674 MB at 100,000 chunks).",
     ),
     api_only: bool = typer.Option(
         False,
