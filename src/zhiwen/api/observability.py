@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -76,7 +77,8 @@ def configure_json_logging(level: int = logging.INFO) -> None:
 
 class RateLimiter:
     """A token bucket per name (an API key, a client address): ``per_minute`` requests, bursting up to the
-    same number. The buckets are in the database, so the limit holds across every API process on it."""
+    same number. The buckets are kept outside the process (:class:`RateBuckets`), so the limit holds
+    across every API process of a data dir; they are named by a hash, so no address or e-mail is kept."""
 
     def __init__(
         self, buckets: RateBuckets, kind: str, per_minute: int, what: str = "requests for this key"
@@ -89,11 +91,14 @@ class RateLimiter:
 
     def check(self, name: str) -> None:
         """Take a token, or refuse (429) while the bucket is empty."""
-        self._refuse(self._buckets.take(f"{self._kind}:{name}", self._capacity, self._rate, time.time()))
+        self._refuse(self._buckets.take(self._bucket(name), self._capacity, self._rate, time.time()))
 
     def check_open(self, name: str) -> None:
         """Refuse while the bucket is empty, without taking: guesses are refused before they are tried."""
-        self._refuse(self._buckets.wait(f"{self._kind}:{name}", self._capacity, self._rate, time.time()))
+        self._refuse(self._buckets.wait(self._bucket(name), self._capacity, self._rate, time.time()))
+
+    def _bucket(self, name: str) -> str:
+        return f"{self._kind}:{hashlib.sha256(name.encode()).hexdigest()[:32]}"
 
     def _refuse(self, wait: float) -> None:
         if wait > 0:

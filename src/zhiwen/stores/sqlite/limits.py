@@ -42,13 +42,7 @@ class SqliteRateBuckets:
                 log.warning("rate limit not checked: %s", error)
                 return 0.0
             try:
-                row = self._conn.execute(
-                    "SELECT tokens, at FROM rate_buckets WHERE name = ?", (name,)
-                ).fetchone()
-                tokens = capacity
-                if row is not None:  # a clock set back refills nothing
-                    tokens = min(capacity, row[0] + max(0.0, now - row[1]) * per_second)
-                wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / per_second
+                tokens, wait = self._bucket(name, capacity, per_second, now)
                 self._conn.execute(
                     "INSERT INTO rate_buckets (name, tokens, at) VALUES (?, ?, ?)"
                     " ON CONFLICT (name) DO UPDATE SET tokens = excluded.tokens, at = excluded.at",
@@ -62,11 +56,15 @@ class SqliteRateBuckets:
 
     def wait(self, name: str, capacity: float, per_second: float, now: float) -> float:
         with self._lock:
-            row = self._conn.execute("SELECT tokens, at FROM rate_buckets WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            return 0.0
-        tokens = min(capacity, row[0] + max(0.0, now - row[1]) * per_second)
-        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / per_second
+            return self._bucket(name, capacity, per_second, now)[1]
+
+    def _bucket(self, name: str, capacity: float, per_second: float, now: float) -> tuple[float, float]:
+        """The bucket's tokens at ``now`` (full when new), and the seconds until one is there."""
+        row = self._conn.execute("SELECT tokens, at FROM rate_buckets WHERE name = ?", (name,)).fetchone()
+        tokens = capacity
+        if row is not None:  # a clock set back refills nothing
+            tokens = min(capacity, row[0] + max(0.0, now - row[1]) * per_second)
+        return tokens, 0.0 if tokens >= 1.0 else (1.0 - tokens) / per_second
 
     def prune(self, before: float) -> int:
         with self._lock:
