@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZHIWEN_", env_file=None, extra="ignore")
 
     data_dir: Path = Field(default=Path("zhiwen-data"), description="Where the embedded store lives.")
+    # postgresql://user:password@host:port/database puts every store there instead of data_dir's SQLite
+    # file (the data dir still holds the master key, spooled uploads and caches).
+    database_url: SecretStr | None = Field(default=None, repr=False)
     host: str = "127.0.0.1"
     port: int = 8000
     # API processes `zhiwen serve` runs on its port; each holds its own model and vectors.

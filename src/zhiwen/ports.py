@@ -690,3 +690,14 @@ class Background(Protocol):
 class JobRunner(Protocol):
     def submit(self, job: Job, work: Callable[[ProgressCallback], dict[str, object]]) -> None: ...
     def shutdown(self) -> None: ...
+
+
+class OwnerLock(Protocol):
+    """Exactly one process per database does the background work (recovering jobs, the worker, webhooks,
+    retention); this lock says which. The holder keeps it until it releases it or ends, however it ends."""
+
+    def claim(self, holder: str) -> str | None:
+        """Take the lock as ``holder`` (words naming this process): None when taken, else who holds it."""
+        ...
+
+    def release(self) -> None: ...

@@ -14,6 +14,7 @@ from zhiwen.adapters.image_features import OcrBackboneFeatures
 from zhiwen.adapters.jobs import ThreadJobRunner
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.adapters.ocr import PaddleOcr
+from zhiwen.adapters.owner_lock import FileOwnerLock
 from zhiwen.adapters.photos import JpegPhotoCleaner
 from zhiwen.adapters.secret_box import FernetSecretBox, master_keys
 from zhiwen.adapters.secret_box import new_key as new_master_key
@@ -26,8 +27,8 @@ from zhiwen.ports import (
     Embedder,
     JobRunner,
     JobStore,
-    KeywordIndex,
     Ocr,
+    OwnerLock,
     RateBuckets,
     SecretBox,
     VectorIndex,
@@ -67,6 +68,12 @@ from zhiwen.services.trust.customer_data import CustomerDataService
 from zhiwen.services.trust.privacy import PrivacyPolicy
 from zhiwen.services.trust.secrets import SecretService
 from zhiwen.services.vision.service import ProductRecognition
+from zhiwen.stores.keyword_search import KeywordSearch
+from zhiwen.stores.postgres.db import PgDatabase
+from zhiwen.stores.postgres.keyword import PgKeywordIndex
+from zhiwen.stores.postgres.limits import PgRateBuckets
+from zhiwen.stores.postgres.owner_lock import PgOwnerLock
+from zhiwen.stores.sql import SqlDatabase
 from zhiwen.stores.sqlite import backup as store_backups
 from zhiwen.stores.sqlite import integrity
 from zhiwen.stores.sqlite.answers import SqliteAnswerStore
@@ -92,7 +99,7 @@ from zhiwen.stores.sqlite.vectors import NumpyVectorIndex
 from zhiwen.stores.sqlite.webhooks import SqliteWebhookStore
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
 
-# The configured store's backup tool (`zhiwen backup`): SQLite's online backup; pg_dump once PostgreSQL lands.
+# The embedded store's backup tool (`zhiwen backup`): SQLite's online backup. PostgreSQL has its own.
 __all__ = [
     "Services",
     "build_background",
@@ -107,10 +114,10 @@ __all__ = [
 @dataclass
 class Services:
     settings: Settings
-    db: Database
+    db: SqlDatabase
     workspaces: WorkspaceStore
     documents: DocumentStore
-    keywords: KeywordIndex
+    keywords: KeywordSearch
     vectors: VectorIndex
     jobs: JobStore
     answers: AnswerStore
@@ -138,6 +145,7 @@ class Services:
     recommendations: RecommendationService
     desk: DeskService
     rate_buckets: RateBuckets
+    owner_lock: OwnerLock
     users: UserService
     webhooks: WebhookService
     intents: IntentService
@@ -153,7 +161,7 @@ class Services:
 
     def check_store(self) -> list[str]:
         """Every inconsistency in the store, in words (:mod:`zhiwen.stores.sqlite.integrity`)."""
-        return integrity.problems(self.db, self.settings.data_dir / "spool")
+        return integrity.problems(self.db, self.keywords, self.settings.data_dir / "spool")
 
     def close(self) -> None:
         self.webhooks.stop()
@@ -201,6 +209,30 @@ def build_llm(settings: Settings) -> LLM | None:
     return None
 
 
+@dataclass
+class _Database:
+    """The configured database and what depends on which engine it is."""
+
+    db: SqlDatabase
+    keywords: KeywordSearch
+    rate_buckets: RateBuckets
+    owner_lock: OwnerLock
+
+
+def _database(settings: Settings) -> _Database:
+    if settings.database_url is not None:
+        url = settings.database_url.get_secret_value()
+        pg = PgDatabase(url)
+        return _Database(pg, PgKeywordIndex(pg), PgRateBuckets(url), PgOwnerLock(url))
+    db = Database(settings.db_path)
+    return _Database(
+        db,
+        SqliteKeywordIndex(db),
+        SqliteRateBuckets(settings.data_dir / RATE_LIMITS_FILE),
+        FileOwnerLock(settings.data_dir / "background.lock"),
+    )
+
+
 def build_services(
     settings: Settings,
     embedder: Embedder | None = None,
@@ -211,13 +243,14 @@ def build_services(
     # The embedder runs its own threads; BLAS threads competing for the same 2 cores made dense queries
     # 2x slower at p50 and 8x at p95 (DESIGN.md), so numpy's BLAS gets one thread.
     threadpool_limits(limits=1, user_api="blas")
-    db = Database(settings.db_path)
+    database = _database(settings)
+    db, keywords = database.db, database.keywords
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys, spool and caches live there
     master_key = settings.master_key.get_secret_value() if settings.master_key else None
     box = FernetSecretBox(master_keys(master_key, settings.data_dir / "master.key"))
     workspace_secrets = SecretService(SqliteSecretStore(db), box)
     embedder = QueryCache(embedder or build_embedder(settings))
     documents = SqliteDocumentStore(db)
-    keywords = SqliteKeywordIndex(db)
     vectors = NumpyVectorIndex(db, embedder.dim)
     worker = EmbeddingWorker(documents, vectors, embedder, settings.embed_batch)
     workspaces = SqliteWorkspaceStore(db)
@@ -242,7 +275,8 @@ def build_services(
         handoff_below=settings.handoff_below,
         faq_direct_above=settings.faq_direct_above,
     )
-    targets = Targets(workspaces, SqliteReleaseStore(db), defaults)
+    release_store = SqliteReleaseStore(db, keywords)
+    targets = Targets(workspaces, release_store, defaults)
     catalog_store = SqliteCatalogStore(db)
     model_registry = SqliteModelRegistry(db)
     recommenders = RecommenderModelService(catalog_store, model_registry, workspaces, embedder)
@@ -267,7 +301,7 @@ def build_services(
     )
     curated = CuratedService(SqliteCuratedStore(db), documents, ingest)
     evaluator = EvalService(answerer, golden, SqliteEvalStore(db), llm)
-    releases = ReleaseService(SqliteReleaseStore(db), workspaces, targets, evaluator, vectors, worker)
+    releases = ReleaseService(release_store, workspaces, targets, evaluator, vectors, worker)
     review_store = SqliteReviewStore(db)
     review_vectors = ReviewVectors(review_store, embedder)
     live_models = LiveModels(model_registry, review_vectors)
@@ -308,7 +342,8 @@ def build_services(
         catalog=CatalogService(catalog_store),
         recommenders=recommenders,
         recommendations=recommendations,
-        rate_buckets=SqliteRateBuckets(settings.data_dir / RATE_LIMITS_FILE),
+        rate_buckets=database.rate_buckets,
+        owner_lock=database.owner_lock,
         desk=DeskService(
             SqliteDeskStore(db),
             answers,
@@ -331,7 +366,7 @@ def build_services(
         privacy=privacy,
         ocr=ocr,
         vision=ProductRecognition(model_registry, workspaces, OcrBackboneFeatures(), ocr),
-        customers=CustomerDataService(SqliteCustomerDataStore(db), curated, vectors, privacy),
+        customers=CustomerDataService(SqliteCustomerDataStore(db, keywords), curated, vectors, privacy),
     )
 
 

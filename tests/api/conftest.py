@@ -1,5 +1,6 @@
 """The API over real stores in a temporary folder, with an admin key for two workspaces and a client key;
-and, for the model families, one workspace with an admin and a client key (`roles_api`)."""
+and, for the model families, one workspace with an admin and a client key (`roles_api`). Each test runs
+on both backends: the embedded SQLite file and a real PostgreSQL (`ZHIWEN_DATABASE_URL`)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,26 @@ from zhiwen.wiring import Services, build_services
 RoleApi = tuple[TestClient, dict[str, dict[str, str]]]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    return str(request.getfixturevalue("postgres_url")) if request.param == "postgresql" else None
+
+
 @pytest.fixture
-def api(tmp_path: Path, embedder: BundledE5Embedder) -> Iterator[tuple[TestClient, Services, dict[str, str]]]:
-    settings = Settings(data_dir=tmp_path / "data", rate_limit_per_minute=1000, sync_upload_bytes=50_000)
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+def api(
+    tmp_path: Path, embedder: BundledE5Embedder, database_url: str | None
+) -> Iterator[tuple[TestClient, Services, dict[str, str]]]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        rate_limit_per_minute=1000,
+        sync_upload_bytes=50_000,
+    )
     services = build_services(settings, embedder=embedder)
     keys = {}
     for name in ("acme", "globex"):

@@ -273,7 +273,7 @@ def test_only_one_process_does_the_background_work_of_a_data_dir(
     first = Duties(services, build_background(services, "elsewhere"))
     first.start()
     second = Duties(services, build_background(services, "elsewhere"))
-    with pytest.raises(Conflict, match=r"pid \d+\) already does the background work.*--api-only"):
+    with pytest.raises(Conflict, match=r"pid \d+ on .+\) already does the background work.*--api-only"):
         second.start()
     first.stop()
     second.start()  # the lock went with the first

@@ -82,7 +82,8 @@ def test_an_edited_audit_entry_is_refused_and_a_forged_one_breaks_the_chain(api:
     with services.db.transaction() as conn, pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM audit_log WHERE seq = ?", (second["seq"],))
     with services.db.transaction() as conn:  # someone with the file drops the guard and edits an entry
-        conn.execute("DROP TRIGGER audit_log_no_update")
+        on_table = " ON audit_log" if services.settings.database_url else ""  # PostgreSQL names the table
+        conn.execute(f"DROP TRIGGER audit_log_no_update{on_table}")
         conn.execute("UPDATE audit_log SET actor = 'key:nobody' WHERE seq = ?", (second["seq"],))
     verified = client.get("/v1/audit/verify", headers=admin).json()
     assert not verified["ok"] and verified["broken_at"] == second["seq"]

@@ -283,3 +283,15 @@ def test_restore_refuses_a_backup_from_a_newer_zhiwen(data: Path, made: Path) ->
     with pytest.raises(InvalidInput, match="upgrade Zhiwen first"):
         zhiwen(data, "restore", str(made), "--yes")
     assert sorted(p.name for p in data.iterdir()) == ["zhiwen.sqlite3"]
+
+
+@pytest.mark.parametrize("command", [["backup"], ["restore", "latest"]])
+def test_backup_and_restore_refuse_a_store_on_postgresql_and_say_what_to_use(
+    tmp_path: Path, command: list[str]
+) -> None:
+    nowhere = "postgresql://zhiwen@127.0.0.1:1/zhiwen"  # never connected to: refused before
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(tmp_path), *command], env={"ZHIWEN_DATABASE_URL": nowhere}
+    )
+    assert isinstance(result.exception, InvalidInput)  # the entry point prints it, exit code 2
+    assert "on PostgreSQL" in result.exception.message and "pg_dump" in result.exception.message

@@ -1,47 +1,55 @@
 """Several API processes on one database: what is changed through one is seen through the other.
 
-Two real `zhiwen serve` processes on one data dir: A does the background work, B is `--api-only` (as
-behind a load balancer). And one `zhiwen serve --processes 2`, whose processes share a port.
+Two real `zhiwen serve` processes: A does the background work, B is `--api-only` (as behind a load
+balancer). On SQLite they share one data dir; on PostgreSQL each has a data dir of its own, as on two
+machines, and they share only the database and the master key. And one `zhiwen serve --processes 2`,
+whose processes share a port.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tests.system.servers import free_port, serve
+from zhiwen.adapters.secret_box import new_key as new_master_key
 
 SHOP = "https://shop.example.com"
 LIMIT = 40  # requests a minute per key, for every process together
 ENV = {"ZHIWEN_RATE_LIMIT_PER_MINUTE": str(LIMIT), "ZHIWEN_METRICS_PUBLIC": "true"}
 
 
-def _zhiwen(data_dir: Path, *args: str) -> str:
+def _zhiwen(data_dir: Path, *args: str, env: Mapping[str, str] = ENV) -> str:
     return subprocess.run(
         [sys.executable, "-m", "zhiwen", "--data-dir", str(data_dir), *args],
         check=True,
         capture_output=True,
         text=True,
+        env={**os.environ, **env},
     ).stdout
 
 
-def _key(data_dir: Path, role: str, *extra: str) -> dict[str, str]:
-    made = json.loads(_zhiwen(data_dir, "key", "create", "--name", role, "--role", role, *extra, "--json"))
+def _key(data_dir: Path, role: str, *extra: str, env: Mapping[str, str] = ENV) -> dict[str, str]:
+    made = json.loads(
+        _zhiwen(data_dir, "key", "create", "--name", role, "--role", role, *extra, "--json", env=env)
+    )
     return {"Authorization": f"Bearer {made['secret']}"}
 
 
-def _serve(data_dir: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
-    return serve(data_dir, port, *options, env=ENV)
+def _serve(data_dir: Path, port: int, *options: str, env: Mapping[str, str] = ENV) -> subprocess.Popen[bytes]:
+    return serve(data_dir, port, *options, env=env)
 
 
 def _stop(server: subprocess.Popen[bytes]) -> None:
@@ -54,22 +62,40 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
         raise
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    data_dir = tmp_path_factory.mktemp("two-processes")
-    _zhiwen(data_dir, "init", "--json")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, object]]:
+    a_dir = tmp_path_factory.mktemp("two-processes")
+    b_dir, env = a_dir, ENV
+    if request.param == "postgresql":  # two machines: a data dir each, one database, one master key
+        b_dir = tmp_path_factory.mktemp("second-machine")
+        url = request.getfixturevalue("postgres_server_url")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE two_machines")
+        env = {**ENV, "ZHIWEN_DATABASE_URL": url.rsplit("/", 1)[0] + "/two_machines"}
+        env["ZHIWEN_MASTER_KEY"] = new_master_key()
+    _zhiwen(a_dir, "init", "--json", env=env)
     keys = {
-        "admin": _key(data_dir, "admin"),
-        "poller": _key(data_dir, "admin"),  # its own bucket for waiting on the worker
-        "agent": _key(data_dir, "agent"),
-        "client": _key(data_dir, "client"),
-        "widget": {**_key(data_dir, "widget", "--origin", SHOP), "Origin": SHOP},
+        "admin": _key(a_dir, "admin", env=env),
+        "poller": _key(a_dir, "admin", env=env),  # its own bucket for waiting on the worker
+        "agent": _key(a_dir, "agent", env=env),
+        "client": _key(a_dir, "client", env=env),
+        "widget": {**_key(a_dir, "widget", "--origin", SHOP, env=env), "Origin": SHOP},
     }
     a_port, b_port = free_port(), free_port()
-    a = _serve(data_dir, a_port)
-    b = _serve(data_dir, b_port, "--api-only")
+    a = _serve(a_dir, a_port, env=env)
+    b = _serve(b_dir, b_port, "--api-only", env=env)
     try:
-        yield {"a": f"http://127.0.0.1:{a_port}", "b": f"http://127.0.0.1:{b_port}", "keys": keys}
+        yield {
+            "a": f"http://127.0.0.1:{a_port}",
+            "b": f"http://127.0.0.1:{b_port}",
+            # uploads are spooled in the data dir of the server that took them, for A's worker
+            "uploads": f"http://127.0.0.1:{a_port if a_dir != b_dir else b_port}",
+            "keys": keys,
+            "env": env,
+            "a_dir": a_dir,
+        }
     finally:
         _stop(b)
         _stop(a)
@@ -143,7 +169,10 @@ def test_knowledge_and_settings_changed_through_one_process_are_used_by_the_othe
     admin = keys["admin"]
     text = "# Pickup\n\nParcels wait at the Harbin pickup point for 7 days before they are returned.\n"
     uploaded = httpx.post(
-        f"{b}/v1/documents", headers=admin, files=[("files", ("pickup.md", text.encode()))], timeout=60
+        f"{site['uploads']}/v1/documents",
+        headers=admin,
+        files=[("files", ("pickup.md", text.encode()))],
+        timeout=60,
     )
     assert uploaded.status_code in (200, 201, 202), uploaded.text
     deadline = time.monotonic() + 60
@@ -157,6 +186,23 @@ def test_knowledge_and_settings_changed_through_one_process_are_used_by_the_othe
     changed = httpx.patch(f"{a}/v1/settings", headers=admin, json={"top_k": "3"}, timeout=30)
     assert changed.status_code == 200, changed.text
     assert httpx.get(f"{b}/v1/settings", headers=admin).json()["top_k"] == 3
+
+
+def test_a_second_server_doing_the_background_work_refuses_to_start(
+    site: dict[str, object], tmp_path: Path
+) -> None:
+    env, a_dir = site["env"], site["a_dir"]
+    assert isinstance(env, dict)
+    on_postgresql = "ZHIWEN_DATABASE_URL" in env  # then from another machine: a data dir of its own
+    refused = subprocess.run(
+        [sys.executable, "-m", "zhiwen", "serve", "--port", str(free_port())],
+        env={**os.environ, **env, "ZHIWEN_DATA_DIR": str(tmp_path if on_postgresql else a_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode != 0
+    assert "already does the background work" in refused.stderr + refused.stdout
 
 
 def test_one_serve_runs_several_api_processes_on_its_port(tmp_path: Path) -> None:

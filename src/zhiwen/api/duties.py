@@ -9,12 +9,11 @@ running jobs as interrupted, and every webhook would be sent twice.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
+import socket
 import threading
 import time
-from typing import IO
 
 from zhiwen.errors import Conflict
 from zhiwen.ports import Background
@@ -23,7 +22,6 @@ from zhiwen.wiring import Services
 log = logging.getLogger(__name__)
 
 HOURLY_S = 3600
-LOCK_FILE = "background.lock"  # in the data dir
 
 
 class Duties:
@@ -32,7 +30,6 @@ class Duties:
         self._background = background
         self._stop = threading.Event()
         self._hourly: threading.Thread | None = None
-        self._claimed: IO[str] | None = None
 
     def start(self) -> None:
         self._claim()
@@ -52,28 +49,17 @@ class Duties:
             self._hourly = None
         self._services.webhooks.stop()
         self._background.stop()
-        if self._claimed is not None:
-            self._claimed.close()  # and with it the lock
-            self._claimed = None
+        self._services.owner_lock.release()
 
     def _claim(self) -> None:
-        """Hold the data dir's ``background.lock`` (released by the kernel however this process ends),
-        or refuse: a second process doing this work would fail the first one's jobs."""
-        held = (self._services.settings.data_dir / LOCK_FILE).open("a+")
-        try:
-            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            held.seek(0)
-            owner = held.read().strip() or "another process"
-            held.close()
+        """Hold the database's owner lock, or refuse: a second process doing this work would fail the
+        first one's jobs."""
+        owner = self._services.owner_lock.claim(f"zhiwen serve (pid {os.getpid()} on {socket.gethostname()})")
+        if owner is not None:
             raise Conflict(
-                f"{owner} already does the background work for this data dir (uploads, embeddings, "
+                f"{owner} already does the background work for this database (uploads, embeddings, "
                 "webhooks, retention); start this server with --api-only, or stop that one"
-            ) from None
-        held.truncate(0)
-        held.write(f"zhiwen serve (pid {os.getpid()})")
-        held.flush()
-        self._claimed = held
+            )
 
     def _every_hour(self) -> None:
         while True:

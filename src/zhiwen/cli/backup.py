@@ -15,6 +15,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from zhiwen.cli.common import JSON_HELP, console, err_console, print_json, state
+from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput
 from zhiwen.services.answers.service import AnswerService
 from zhiwen.services.trust import backup_check
@@ -41,6 +42,18 @@ backup_app = typer.Typer(
     "one in <data dir>/backups; `zhiwen restore FILE` puts one back.\n\n"
     "Example (nightly, two weeks kept): zhiwen backup --dir /var/backups/zhiwen --keep 14",
 )
+
+
+def _embedded_store(command: str) -> Settings:
+    """The settings, when the store is the embedded SQLite file these commands copy."""
+    settings = state.settings()
+    if settings.database_url is not None:
+        raise InvalidInput(
+            f"{command}: the store is on PostgreSQL (ZHIWEN_DATABASE_URL); back it up with PostgreSQL's own"
+            " tools (pg_dump, or continuous archiving: docs/deployment.md), and the data dir's master.key"
+            " apart"
+        )
+    return settings
 
 
 def register(app: typer.Typer) -> None:
@@ -73,7 +86,7 @@ def create(
 
     Example: zhiwen backup --dir /var/backups/zhiwen --keep 14"""
     state.opened_store = True  # a backup is recorded in the audit log, like every change
-    settings = state.settings()
+    settings = _embedded_store("backup")
     if file is not None and folder is not None:
         raise InvalidInput("backup: give FILE or --dir, not both")
     if file is not None and keep is not None:
@@ -199,7 +212,7 @@ def restore(
     dir>/master.key).
 
     Example: zhiwen restore /var/backups/zhiwen/zhiwen-20260101-020000.sqlite3"""
-    settings = state.settings()  # never state.services(): this process must not hold the store open
+    settings = _embedded_store("restore")  # never state.services(): this process must not hold the store open
     plan = backup.plan_restore(file, settings.db_path)
     chunks = plan.manifest["tables"].get("chunks", 0)
     if not yes:

@@ -11,6 +11,7 @@ from contextlib import closing
 from typing import NamedTuple
 
 from zhiwen.text.tokenize import keyword_tokens
+from zhiwen.types import Chunk
 
 MAX_QUERY_TERMS = 64
 
@@ -48,6 +49,27 @@ class KeywordSearch(ABC):
         floored)."""
         stats = self._statistics(workspace_id, query_terms(query))
         return {t: idf(stats.total, n) for t, n in stats.frequencies.items()}
+
+    @abstractmethod
+    def add(self, chunks: Sequence[Chunk], terms: Sequence[str] | None = None) -> None: ...
+
+    @abstractmethod
+    def remove(self, workspace_id: str, chunk_ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def indexed(self, workspace_id: str) -> list[str]:
+        """The chunk ids in the workspace's index, once per entry (`zhiwen check` compares them)."""
+
+    @abstractmethod
+    def copy_workspace(self, source: str, target: str, suffix: str) -> None:
+        """Index ``target`` (a release snapshot) as ``source`` is, each chunk id with ``suffix`` added."""
+
+    @abstractmethod
+    def drop_workspace(self, workspace_id: str) -> None: ...
+
+    @abstractmethod
+    def compact(self, workspace_id: str) -> None:
+        """Rewrite the workspace's index so that removed terms leave it (after an erasure)."""
 
     @abstractmethod
     def _statistics(self, workspace_id: str, terms: Sequence[str]) -> Statistics: ...

@@ -37,6 +37,7 @@ class SharedConnection(Generic[Connection]):
                 finally:
                     self._depth -= 1
                 return
+            self._ready()
             self._control(self.begin)
             self._depth = 1
             try:
@@ -52,4 +53,9 @@ class SharedConnection(Generic[Connection]):
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         with self._lock:
+            if not self._depth:
+                self._ready()
             yield self._shared
+
+    def _ready(self) -> None:
+        """Before a transaction or a read that is not inside one: where a backend reconnects."""

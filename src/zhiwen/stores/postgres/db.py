@@ -6,7 +6,8 @@ The stores write SQL in the subset both engines speak; this module bridges the r
 - rows: :class:`Row` reads by position and by column name, as ``sqlite3.Row`` does;
 - types: Python booleans are stored as integers (SQLite has no boolean) and ``numeric`` results (a
   ``SUM`` of integers) come back as ``int`` or ``float``;
-- errors: a broken constraint raises ``sqlite3.IntegrityError``, the one the stores catch;
+- errors: a broken constraint or a trigger's refusal raises ``sqlite3.IntegrityError``, the one the
+  stores catch;
 - the schema: the SQLite migrations are the one history (:func:`schema_statements` translates the schema
   they build), and the triggers, whose bodies are each engine's own, are written again in PL/pgSQL.
 """
@@ -26,6 +27,8 @@ from psycopg.rows import RowMaker
 from zhiwen.stores.shared_connection import SharedConnection
 from zhiwen.stores.sqlite.db import MIGRATIONS, Database
 
+WRITERS_LOCK = 7318  # advisory lock keys
+SCHEMA_LOCK = 7319
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
 
 
@@ -78,6 +81,10 @@ class _Number(Loader):
         return int(value) if value == value.to_integral_value() else float(value)
 
 
+# A broken constraint, or a trigger refusing a write (SQLite's RAISE(ABORT) is an IntegrityError too).
+_REFUSED = (psycopg.IntegrityError, psycopg.errors.RaiseException)
+
+
 class PgConnection:
     """What a store holds inside ``transaction()`` or ``reading()``."""
 
@@ -87,14 +94,14 @@ class PgConnection:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Row]:
         try:
             return self._conn.execute(translated(sql), tuple(params))
-        except psycopg.IntegrityError as error:
+        except _REFUSED as error:
             raise sqlite3.IntegrityError(str(error)) from error
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> psycopg.Cursor[Row]:
         cursor = self._conn.cursor()
         try:
             cursor.executemany(translated(sql), [tuple(r) for r in rows])
-        except psycopg.IntegrityError as error:
+        except _REFUSED as error:
             raise sqlite3.IntegrityError(str(error)) from error
         return cursor
 
@@ -108,12 +115,32 @@ class PgDatabase(SharedConnection[PgConnection]):
     transactions)."""
 
     def __init__(self, url: str) -> None:
-        self._conn = psycopg.connect(url, autocommit=True, row_factory=_rows)
-        self._conn.adapters.register_dumper(bool, _BooleanAsInteger)
-        self._conn.adapters.register_loader("numeric", _Number)
+        self._url = url
+        self._conn = self._connect()
         self._wrapped = PgConnection(self._conn)
-        super().__init__(self._wrapped, self._conn.execute)
+        super().__init__(self._wrapped, self._control)
         self.migrate()
+
+    def _connect(self) -> psycopg.Connection[Row]:
+        conn = psycopg.connect(self._url, autocommit=True, row_factory=_rows)
+        conn.adapters.register_dumper(bool, _BooleanAsInteger)
+        conn.adapters.register_loader("numeric", _Number)
+        return conn
+
+    def _ready(self) -> None:
+        """Connect again when the connection was lost (the server restarted, a network blip): the
+        request that found it lost failed; the next ones find the database again."""
+        if self._conn.broken:
+            self._conn.close()
+            self._conn = self._connect()
+            self._wrapped._conn = self._conn
+
+    def _control(self, statement: str) -> None:
+        self._conn.execute(statement)
+        if statement == self.begin:
+            # Writers take turns, as SQLite's BEGIN IMMEDIATE makes them: the stores check, then write
+            # (a version number is MAX + 1, a job is claimed if still queued) inside one transaction.
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITERS_LOCK,))
 
     @property
     def schema_version(self) -> int:
@@ -133,7 +160,7 @@ class PgDatabase(SharedConnection[PgConnection]):
         applied one by one when there are some (none yet: the history starts at the SQLite version this
         backend was written against)."""
         with self._lock, self.transaction() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(7319)")  # two processes starting at once
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))  # two processes starting at once
             if self.schema_version >= len(MIGRATIONS):
                 return
             if self.schema_version:
@@ -145,12 +172,35 @@ class PgDatabase(SharedConnection[PgConnection]):
             conn.execute("CREATE TABLE zhiwen_schema (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
             conn.execute("INSERT INTO zhiwen_schema VALUES (1, ?)", (len(MIGRATIONS),))
 
+    def columns(self) -> dict[str, list[tuple[str, bool]]]:
+        """Every table's columns, each with whether it holds text."""
+        with self.reading() as conn:
+            rows = conn.execute(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+            ).fetchall()
+        found: dict[str, list[tuple[str, bool]]] = {}
+        for table, column, kind in rows:
+            found.setdefault(table, []).append((column, kind == "text"))
+        return found
+
+    def engine_problems(self) -> list[str]:
+        """None to find here: PostgreSQL checks its pages as it reads them and enforces foreign keys as
+        rows are written (SQLite's ``foreign_keys`` can be off for a connection)."""
+        return []
+
+    def forget_deleted(self) -> None:
+        """VACUUM: deleted rows' space is made free for reuse. PostgreSQL does not overwrite it at once
+        (docs/security.md says what that means for an erasure)."""
+        with self._lock:
+            self._conn.execute("VACUUM")
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
 
-_ORDERED_BY_ROWID = ("chunks", "jobs")  # read in insertion order (`ORDER BY rowid` in SQLite)
+_ORDERED_BY_ROWID = ("answers", "chunks", "jobs")  # read in insertion order (`ORDER BY rowid` in SQLite)
 _TYPES = (
     (
         re.compile(r"\bINTEGER PRIMARY KEY AUTOINCREMENT\b", re.I),
@@ -197,6 +247,15 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
 }
 
 
+# SQLite's functions the stores call, as PostgreSQL functions (``json_extract`` returns text: the stores
+# read objects and strings with it, never numbers).
+_FUNCTIONS = (
+    "CREATE FUNCTION instr(haystack TEXT, needle TEXT) RETURNS INTEGER LANGUAGE sql IMMUTABLE"
+    " RETURN strpos(haystack, needle)",
+    "CREATE FUNCTION json_extract(document TEXT, path TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE"
+    " RETURN document::jsonb #>> string_to_array(substr(path, 3), '.')",
+)
+
 # What stands in for SQLite's FTS5 tables (one per workspace, made with its first chunk there):
 # :mod:`zhiwen.stores.postgres.keyword`'s postings and chunk lengths.
 _KEYWORD_TABLES = (
@@ -214,6 +273,12 @@ _KEYWORD_TABLES = (
         PRIMARY KEY (workspace_id, term, chunk_id)
     )""",
     "CREATE INDEX keyword_postings_by_chunk ON keyword_postings (workspace_id, chunk_id)",
+)
+# Rate limits' token buckets (:mod:`zhiwen.stores.postgres.limits`); SQLite keeps them in a file of their own.
+_RATE_TABLES = (
+    "CREATE UNLOGGED TABLE rate_buckets"
+    " (name TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, at DOUBLE PRECISION NOT NULL)",
+    "CREATE INDEX rate_buckets_at ON rate_buckets (at)",
 )
 
 
@@ -233,7 +298,8 @@ def sqlite_schema() -> list[tuple[str, str, str]]:
 
 def schema_statements() -> list[str]:
     """The PostgreSQL DDL of the schema the SQLite migrations build: tables (referenced ones first),
-    their indexes, the triggers; then the keyword index's tables."""
+    their indexes, the triggers; SQLite's functions the stores call; the keyword index's and the rate
+    limits' tables."""
     entries = sqlite_schema()
     tables = {name: sql for kind, name, sql in entries if kind == "table"}
     statements = [_table(name, tables[name]) for name in _referenced_first(tables)]
@@ -244,7 +310,7 @@ def schema_statements() -> list[str]:
         raise RuntimeError(f"no PostgreSQL version of the triggers {missing}: add them to _TRIGGERS")
     for name in triggers:
         statements += _TRIGGERS[name]
-    return [*statements, *_KEYWORD_TABLES]
+    return [*_FUNCTIONS, *statements, *_KEYWORD_TABLES, *_RATE_TABLES]
 
 
 def _table(name: str, sql: str) -> str:

@@ -62,6 +62,32 @@ class PgKeywordIndex(KeywordSearch):
                     [(workspace_id, cid) for cid in chunk_ids],
                 )
 
+    def indexed(self, workspace_id: str) -> list[str]:
+        with self._db.reading() as conn:
+            rows = conn.execute("SELECT chunk_id FROM keyword_docs WHERE workspace_id = ?", (workspace_id,))
+            return [r[0] for r in rows]
+
+    def copy_workspace(self, source: str, target: str, suffix: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO keyword_docs (workspace_id, chunk_id, length)"
+                " SELECT ?, chunk_id || ?, length FROM keyword_docs WHERE workspace_id = ?",
+                (target, suffix, source),
+            )
+            conn.execute(
+                "INSERT INTO keyword_postings (workspace_id, term, chunk_id, tf)"
+                " SELECT ?, term, chunk_id || ?, tf FROM keyword_postings WHERE workspace_id = ?",
+                (target, suffix, source),
+            )
+
+    def drop_workspace(self, workspace_id: str) -> None:
+        with self._db.transaction() as conn:
+            for table in ("keyword_postings", "keyword_docs"):
+                conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", (workspace_id,))
+
+    def compact(self, workspace_id: str) -> None:
+        """Nothing to do: a removed posting is a deleted row, which VACUUM (autovacuum) reclaims."""
+
     def _ranked(
         self, workspace_id: str, terms: Sequence[str], stats: Statistics, limit: int | None
     ) -> Generator[tuple[str, float], None, None]:

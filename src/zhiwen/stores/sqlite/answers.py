@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from typing import cast
 
 from zhiwen.errors import NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase
 from zhiwen.types import Answer, utc_now
 
 
 class SqliteAnswerStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def ensure_conversation(self, workspace_id: str, conversation_id: str | None) -> str:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase, SqlRow
 from zhiwen.types import AuditEntry, AuditQuery
 
 _FIELDS = ("workspace_id", "at", "actor", "action", "target", "outcome", "source")
 
 
-def _entry(row: sqlite3.Row) -> AuditEntry:
-    return AuditEntry(**{key: row[key] for key in row.keys()})  # noqa: SIM118 (sqlite3.Row)
+def _entry(row: SqlRow) -> AuditEntry:
+    return AuditEntry(**{key: row[key] for key in row.keys()})  # noqa: SIM118 (SqlRow)
 
 
 class SqliteAuditStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def append(self, fields: dict[str, Any], chain: Callable[[str, dict[str, Any]], str]) -> AuditEntry:
@@ -29,12 +28,12 @@ class SqliteAuditStore:
             ).fetchone()
             prev_hash = last[0] if last else ""
             digest = chain(prev_hash, values)
-            cursor = conn.execute(
+            seq = conn.execute(
                 f"INSERT INTO audit_log ({', '.join(_FIELDS)}, prev_hash, hash)"
-                f" VALUES ({', '.join('?' * (len(_FIELDS) + 2))})",
+                f" VALUES ({', '.join('?' * (len(_FIELDS) + 2))}) RETURNING seq",
                 (*values.values(), prev_hash, digest),
-            )
-            return AuditEntry(seq=int(cursor.lastrowid or 0), **values, prev_hash=prev_hash, hash=digest)
+            ).fetchone()[0]
+            return AuditEntry(seq=int(seq), **values, prev_hash=prev_hash, hash=digest)
 
     def entries(self, workspace_id: str, query: AuditQuery) -> list[AuditEntry]:
         where, args = ["workspace_id = ?"], list[str | int]([workspace_id])

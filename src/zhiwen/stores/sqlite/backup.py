@@ -34,6 +34,7 @@ from zhiwen import __version__
 from zhiwen.errors import Conflict, CorruptFile, InvalidInput, NotFound, ZhiwenError
 from zhiwen.stores.sqlite import integrity
 from zhiwen.stores.sqlite.db import MIGRATIONS, Database
+from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
 
 # zhiwen-20250131-020000.sqlite3, and zhiwen-20250131-020000-2.sqlite3 for a second one in that second.
 # Times are UTC, so names sort in time order across daylight-saving changes.
@@ -305,7 +306,7 @@ def open_copy(backup: Path, db_path: Path) -> list[Check]:
             if after != before
             else f"schema {after}, no migration needed",
         )
-        found = integrity.problems(db)
+        found = integrity.problems(db, SqliteKeywordIndex(db))
     finally:
         db.close()
     if found:

@@ -8,14 +8,14 @@ from typing import Any
 import numpy as np
 
 from zhiwen.ports import Vector
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase
 from zhiwen.types import BehaviourEvent, CatalogItem, utc_now
 
 _IDS_PER_QUERY = 500
 
 
 class SqliteCatalogStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def upsert_items(self, workspace_id: str, items: Sequence[CatalogItem]) -> tuple[int, int]:
@@ -70,13 +70,14 @@ class SqliteCatalogStore:
 
     def add_events(self, workspace_id: str, events: Sequence[BehaviourEvent]) -> int:
         with self._db.transaction() as conn:
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO behaviour_events (workspace_id, user_id, item_id, kind, weight, at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(workspace_id, e.user_id, e.item_id, e.kind, e.weight, e.at) for e in events],
+            return sum(
+                conn.execute(
+                    "INSERT INTO behaviour_events (workspace_id, user_id, item_id, kind, weight, at)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (workspace_id, e.user_id, e.item_id, e.kind, e.weight, e.at),
+                ).rowcount
+                for e in events
             )
-            return conn.total_changes - before
 
     def events(
         self, workspace_id: str, user_id: str | None = None, since: str | None = None
@@ -114,7 +115,8 @@ class SqliteCatalogStore:
         """Half precision, as review vectors: recommending by content loses nothing by it."""
         with self._db.transaction() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO item_vectors (workspace_id, item_id, text_hash, vector)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO item_vectors (workspace_id, item_id, text_hash, vector) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (workspace_id, item_id) DO UPDATE SET text_hash = excluded.text_hash,"
+                " vector = excluded.vector",
                 [(workspace_id, i, h, v.astype(np.float16).tobytes()) for i, (h, v) in vectors.items()],
             )

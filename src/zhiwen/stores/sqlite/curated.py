@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 
 from zhiwen.errors import NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase, SqlRow
 from zhiwen.types import CuratedAnswer, utc_now
 
 
-def _curated(row: sqlite3.Row) -> CuratedAnswer:
+def _curated(row: SqlRow) -> CuratedAnswer:
     return CuratedAnswer(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -26,7 +25,7 @@ def _curated(row: sqlite3.Row) -> CuratedAnswer:
 
 
 class SqliteCuratedStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def add_curated(

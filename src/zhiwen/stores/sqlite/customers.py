@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from zhiwen.stores.sqlite.db import Database, fts_table
+from zhiwen.stores.keyword_search import KeywordSearch
+from zhiwen.stores.sql import SqlConnection, SqlDatabase
+from zhiwen.stores.sqlite.db import fts_table
 from zhiwen.text.strings import map_strings
 from zhiwen.types import CURATED_SOURCE, CustomerTraces
 
+_OF_WORKSPACE = "SELECT id FROM %s WHERE workspace_id = ?"
 _BATCH = 500  # bound variables per statement stay well under SQLite's limit
 
 
@@ -29,20 +31,21 @@ def _marks(values: Collection[Any]) -> str:
 
 
 def _batches(values: Sequence[str]) -> list[Sequence[str]]:
-    return [values[i : i + _BATCH] for i in range(0, len(values), _BATCH)] or [[]]
+    return [values[i : i + _BATCH] for i in range(0, len(values), _BATCH)]
 
 
 def _owners(conversation_ids: Sequence[str], user_id: str | None) -> list[str]:
     return [f"conversation:{c}" for c in conversation_ids] + ([user_id] if user_id else [])
 
 
-def _rows(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+def _rows(conn: SqlConnection, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(sql, args).fetchall()]
 
 
 class SqliteCustomerDataStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase, keywords: KeywordSearch) -> None:
         self._db = db
+        self._keywords = keywords
 
     def conversation_ids(
         self,
@@ -163,7 +166,7 @@ class SqliteCustomerDataStore:
 
     @staticmethod
     def _reviews(
-        conn: sqlite3.Connection, workspace_id: str, answer_ids: Sequence[str], owners: Sequence[str]
+        conn: SqlConnection, workspace_id: str, answer_ids: Sequence[str], owners: Sequence[str]
     ) -> list[dict[str, Any]]:
         """Reviews imported from their answers, and reviews whose customer is one of ``owners`` (their
         user id, or ``conversation:<id>`` for a desk rating's comment)."""
@@ -213,6 +216,8 @@ class SqliteCustomerDataStore:
             )
             counts["shared_records"] = self._scrub_records(conn, workspace_id, traces)
             removed = self._scrub_snapshots(conn, workspace_id, traces, curated_questions)
+            for knowledge_id, chunk_ids in removed.items():
+                self._keywords.remove(knowledge_id, chunk_ids)
             counts["snapshot_chunks"] = sum(len(ids) for ids in removed.values())
         self._compact(workspace_id, removed)
         return counts, removed
@@ -284,21 +289,16 @@ class SqliteCustomerDataStore:
             scope = [workspace_id] + [
                 r[0] for r in conn.execute("SELECT id FROM workspaces WHERE snapshot_of = ?", (workspace_id,))
             ]
-            tables = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-                )
-            ]
-            columns = {t: [(r[1], r[2]) for r in conn.execute(f"PRAGMA table_info({t})")] for t in tables}
+        columns = self._db.columns()
+        tables = list(columns)
         keyword_tables = tuple(fts_table(w) for w in scope)
         for table in tables:
             names = [name for name, _ in columns[table]]
             where = _scoped(table, names, len(scope), keyword_tables)
             if where is None:
                 continue  # another workspace's keyword index, or a table that holds no one's words
-            for column, kind in columns[table]:
-                if kind not in ("TEXT", ""):
+            for column, text in columns[table]:
+                if not text:
                     continue
                 for needle in needles:
                     with self._db.reading() as conn:
@@ -315,9 +315,7 @@ class SqliteCustomerDataStore:
     # ---- pieces -----------------------------------------------------------------------------------
 
     @staticmethod
-    def _answer_ids(
-        conn: sqlite3.Connection, workspace_id: str, conversation_ids: Sequence[str]
-    ) -> list[str]:
+    def _answer_ids(conn: SqlConnection, workspace_id: str, conversation_ids: Sequence[str]) -> list[str]:
         ids: list[str] = []
         for batch in _batches(list(conversation_ids)):
             ids += [
@@ -331,7 +329,7 @@ class SqliteCustomerDataStore:
 
     def _delete_reviews(
         self,
-        conn: sqlite3.Connection,
+        conn: SqlConnection,
         workspace_id: str,
         answer_ids: Sequence[str],
         conversation_ids: Sequence[str],
@@ -348,7 +346,7 @@ class SqliteCustomerDataStore:
 
     @staticmethod
     def _delete_conversations(
-        conn: sqlite3.Connection,
+        conn: SqlConnection,
         workspace_id: str,
         conversation_ids: Sequence[str],
         answer_ids: Sequence[str],
@@ -375,34 +373,45 @@ class SqliteCustomerDataStore:
         return counts
 
     @staticmethod
-    def _scrub_records(conn: sqlite3.Connection, workspace_id: str, traces: CustomerTraces) -> int:
+    def _scrub_records(conn: SqlConnection, workspace_id: str, traces: CustomerTraces) -> int:
         """Golden items, evaluation results and complaint topics keep their place (a set's positions, a
         run's figures) with the customer's words replaced."""
         needles = traces.needles()
         if not needles:
             return 0
         changed = 0
-        for table, column, where in (
-            ("golden_items", "record", "set_id IN (SELECT id FROM golden_sets WHERE workspace_id = ?)"),
-            ("eval_results", "record", "run_id IN (SELECT id FROM eval_runs WHERE workspace_id = ?)"),
-            ("review_topics", "model", "workspace_id = ?"),
+        for table, column, key, where in (
+            (
+                "golden_items",
+                "record",
+                "set_id, position",
+                "set_id IN (SELECT id FROM golden_sets WHERE workspace_id = ?)",
+            ),
+            (
+                "eval_results",
+                "record",
+                "run_id, position",
+                "run_id IN (SELECT id FROM eval_runs WHERE workspace_id = ?)",
+            ),
+            ("review_topics", "model", "workspace_id", "workspace_id = ?"),
         ):
+            by_key = " AND ".join(f"{name} = ?" for name in key.split(", "))
             for batch in _batches(needles):
                 rows = conn.execute(
-                    f"SELECT rowid, {column} FROM {table} WHERE {where}"
+                    f"SELECT {column}, {key} FROM {table} WHERE {where}"
                     f" AND ({' OR '.join([f'instr({column}, ?) > 0'] * len(batch))})",
                     (workspace_id, *batch),
                 ).fetchall()
-                for rowid, record in rows:
+                for record, *row_key in rows:
                     scrubbed = json.dumps(map_strings(json.loads(record), traces.erased), ensure_ascii=False)
                     if scrubbed != record:
-                        conn.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (scrubbed, rowid))
+                        conn.execute(f"UPDATE {table} SET {column} = ? WHERE {by_key}", (scrubbed, *row_key))
                         changed += 1
         return changed
 
     @staticmethod
     def _scrub_snapshots(
-        conn: sqlite3.Connection,
+        conn: SqlConnection,
         workspace_id: str,
         traces: CustomerTraces,
         curated_questions: Collection[str],
@@ -431,32 +440,29 @@ class SqliteCustomerDataStore:
             )
             if not chunk_ids:
                 continue
-            table = fts_table(knowledge_id)
             for batch in _batches(chunk_ids):
-                conn.execute(f"DELETE FROM {table} WHERE chunk_id IN ({_marks(batch)})", tuple(batch))
                 conn.execute(
                     f"DELETE FROM chunks WHERE id IN ({_marks(batch)})", tuple(batch)
                 )  # vectors cascade
+            manifest = json.loads(
+                conn.execute("SELECT manifest FROM releases WHERE id = ?", (release_id,)).fetchone()[0]
+            )
+            manifest["chunks"] -= len(chunk_ids)
+            manifest["erased_chunks"] = manifest.get("erased_chunks", 0) + len(chunk_ids)
             conn.execute(
-                "UPDATE releases SET manifest = json_set(manifest,"
-                " '$.chunks', json_extract(manifest, '$.chunks') - ?,"
-                " '$.erased_chunks', coalesce(json_extract(manifest, '$.erased_chunks'), 0) + ?)"
-                " WHERE id = ?",
-                (len(chunk_ids), len(chunk_ids), release_id),
+                "UPDATE releases SET manifest = ? WHERE id = ?",
+                (json.dumps(manifest, ensure_ascii=False), release_id),
             )
             removed[knowledge_id] = chunk_ids
         return removed
 
     def _compact(self, workspace_id: str, removed: dict[str, list[str]]) -> None:
         """Merge the keyword indexes that lost rows (their deleted terms leave the index pages), then
-        truncate the write-ahead log, which still holds the pages as they were."""
-        with self._db.transaction() as conn:
+        let the database drop what it still keeps of the deleted rows (SQLite's write-ahead log)."""
+        with self._db.transaction():
             for knowledge_id in {workspace_id, *removed}:
-                table = fts_table(knowledge_id)
-                if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
-                    conn.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
-        with self._db.reading() as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._keywords.compact(knowledge_id)
+        self._db.forget_deleted()
 
 
 # Tables whose rows belong to a workspace through a parent: (the parent's key, the parent table).

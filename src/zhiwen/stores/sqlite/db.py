@@ -724,6 +724,35 @@ class Database(SharedConnection[sqlite3.Connection]):
                             self._conn.execute(statement)
                     self._conn.execute(f"PRAGMA user_version = {version}")
 
+    def columns(self) -> dict[str, list[tuple[str, bool]]]:
+        """Every table's columns, each with whether it may hold text (what a search for a customer's words
+        reads; FTS5's columns have no type)."""
+        with self.reading() as conn:
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            return {
+                t: [(r[1], r[2] in ("TEXT", "")) for r in conn.execute(f"PRAGMA table_info({t})")]
+                for t in tables
+            }
+
+    def engine_problems(self) -> list[str]:
+        with self.reading() as conn:
+            found = [f"sqlite: {row[0]}" for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+            return found + [
+                f"row {row[1]} of {row[0]} points to a missing {row[2]} row"
+                for row in conn.execute("PRAGMA foreign_key_check")
+            ]
+
+    def forget_deleted(self) -> None:
+        """Truncate the write-ahead log, which still holds deleted rows' pages as they were (the file's own
+        pages are overwritten as rows are deleted: ``secure_delete``)."""
+        with self.reading() as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

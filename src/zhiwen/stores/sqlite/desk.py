@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from zhiwen.errors import NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase, SqlRow
 from zhiwen.types import (
     AgentPresence,
     Author,
@@ -52,7 +51,7 @@ _LAST_MESSAGE = (  # what the customer or the desk said last, shown in lists
 )
 
 
-def _conversation(row: sqlite3.Row) -> DeskConversation:
+def _conversation(row: SqlRow) -> DeskConversation:
     return DeskConversation(
         id=row["conversation_id"],
         workspace_id=row["workspace_id"],
@@ -74,7 +73,7 @@ def _conversation(row: sqlite3.Row) -> DeskConversation:
     )
 
 
-def _message(row: sqlite3.Row) -> DeskMessage:
+def _message(row: SqlRow) -> DeskMessage:
     return DeskMessage(
         id=row["id"],
         conversation_id=row["conversation_id"],
@@ -89,7 +88,7 @@ def _message(row: sqlite3.Row) -> DeskMessage:
 
 
 class SqliteDeskStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def open_conversation(
@@ -262,8 +261,9 @@ class SqliteDeskStore:
             if found is None:
                 raise NotFound(f"no message {message_id}")
             conn.execute(
-                "INSERT OR REPLACE INTO desk_photos (message_id, workspace_id, media_type, data)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO desk_photos (message_id, workspace_id, media_type, data) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (message_id) DO UPDATE SET media_type = excluded.media_type,"
+                " data = excluded.data",
                 (message_id, workspace_id, media_type, data),
             )
             conn.execute(  # what the inbox watches (last_change): it reloads and shows the photo

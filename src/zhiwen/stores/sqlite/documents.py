@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 
 from zhiwen.errors import NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlConnection, SqlDatabase, SqlRow
 from zhiwen.types import Chunk, Document
 
 _MAX_VARS = 900  # stay below SQLite's bound-parameter limit
@@ -23,7 +22,7 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def _document(row: sqlite3.Row) -> Document:
+def _document(row: SqlRow) -> Document:
     return Document(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -39,7 +38,7 @@ def _document(row: sqlite3.Row) -> Document:
     )
 
 
-def _chunk(row: sqlite3.Row) -> Chunk:
+def _chunk(row: SqlRow) -> Chunk:
     return Chunk(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -62,10 +61,10 @@ _DOCUMENT_SELECT = (
 
 
 class SqliteDocumentStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[SqlConnection]:
         return self._db.transaction()
 
     def find_document(self, workspace_id: str, source: str) -> Document | None:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any, cast
 
 from zhiwen.errors import NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase, SqlRow
 from zhiwen.types import EvalRun
 
 
-def _run(row: sqlite3.Row) -> EvalRun:
+def _run(row: SqlRow) -> EvalRun:
     return EvalRun(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -25,7 +24,7 @@ def _run(row: sqlite3.Row) -> EvalRun:
 
 
 class SqliteEvalStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def save_run(self, run: EvalRun, results: Sequence[dict[str, Any]]) -> None:

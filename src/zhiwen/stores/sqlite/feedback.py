@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from zhiwen.errors import NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase, SqlRow
 from zhiwen.types import Feedback, Rating, utc_now
 
 
-def _feedback(row: sqlite3.Row) -> Feedback:
+def _feedback(row: SqlRow) -> Feedback:
     return Feedback(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -26,7 +25,7 @@ def _feedback(row: sqlite3.Row) -> Feedback:
 
 
 class SqliteFeedbackStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def add_feedback(

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from typing import Any, cast
 
 from zhiwen.errors import NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlConnection, SqlDatabase, SqlRow
 from zhiwen.types import GoldenSetVersion, utc_now
 
 _SELECT = "SELECT g.*, (SELECT COUNT(*) FROM golden_items i WHERE i.set_id = g.id) AS size FROM golden_sets g"
 
 
-def _version(row: sqlite3.Row) -> GoldenSetVersion:
+def _version(row: SqlRow) -> GoldenSetVersion:
     return GoldenSetVersion(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -28,7 +27,7 @@ def _version(row: sqlite3.Row) -> GoldenSetVersion:
 
 
 class SqliteGoldenStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def create_version(
@@ -86,7 +85,7 @@ class SqliteGoldenStore:
         return [_version(r) for r in rows]
 
     def _get(
-        self, conn: sqlite3.Connection, where: str, args: tuple[Any, ...], named: str = "such golden set"
+        self, conn: SqlConnection, where: str, args: tuple[Any, ...], named: str = "such golden set"
     ) -> GoldenSetVersion:
         row = conn.execute(f"{_SELECT} WHERE {where}", args).fetchone()
         if row is None:
@@ -96,7 +95,7 @@ class SqliteGoldenStore:
         return _version(row)
 
     @staticmethod
-    def _items(conn: sqlite3.Connection, set_id: str) -> list[dict[str, Any]]:
+    def _items(conn: SqlConnection, set_id: str) -> list[dict[str, Any]]:
         rows = conn.execute(
             "SELECT record FROM golden_items WHERE set_id = ? ORDER BY position", (set_id,)
         ).fetchall()

@@ -1,23 +1,24 @@
-"""Is the store whole? SQLite's own checks, then the promises Zhiwen's writes make to each other: every
-chunk is in its workspace's keyword table and nothing else is, a chunk marked embedded has its vector,
-every release's frozen knowledge is as its manifest says, and every unfinished upload job has its spooled
-files. Run after a crash (`zhiwen check`) and by the fault-injection benchmark after every kill.
+"""Is the store whole? The database engine's own checks, then the promises Zhiwen's writes make to each
+other: every chunk is in its workspace's keyword index and nothing else is, a chunk marked embedded has
+its vector, every release's frozen knowledge is as its manifest says, and every unfinished upload job
+has its spooled files. Run after a crash (`zhiwen check`) and by the fault-injection benchmark after
+every kill.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
-from zhiwen.stores.sqlite.db import Database, fts_table
+from zhiwen.stores.keyword_search import KeywordSearch
+from zhiwen.stores.sql import SqlConnection, SqlDatabase
 
 
-def problems(db: Database, spool: Path | None = None) -> list[str]:
+def problems(db: SqlDatabase, keywords: KeywordSearch, spool: Path | None = None) -> list[str]:
     """Every inconsistency found, in words; an empty list means the store is whole."""
+    found = db.engine_problems()
     with db.reading() as conn:
-        found = _sqlite(conn)
-        found += _keyword_tables(conn)
+        found += _keyword_index(conn, keywords)
         found += _vectors(conn)
         found += _releases(conn)
         if spool is not None:
@@ -25,23 +26,13 @@ def problems(db: Database, spool: Path | None = None) -> list[str]:
     return found
 
 
-def _sqlite(conn: sqlite3.Connection) -> list[str]:
-    found = [f"sqlite: {row[0]}" for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
-    return found + [
-        f"row {row[1]} of {row[0]} points to a missing {row[2]} row"
-        for row in conn.execute("PRAGMA foreign_key_check")
-    ]
-
-
-def _keyword_tables(conn: sqlite3.Connection) -> list[str]:
+def _keyword_index(conn: SqlConnection, keywords: KeywordSearch) -> list[str]:
     found = []
     workspaces = [row[0] for row in conn.execute("SELECT id FROM workspaces")]
-    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     for workspace_id in workspaces:
         rows = conn.execute("SELECT id FROM chunks WHERE workspace_id = ?", (workspace_id,))
         chunks = {row[0] for row in rows}
-        table = fts_table(workspace_id)
-        indexed = [row[0] for row in conn.execute(f"SELECT chunk_id FROM {table}")] if table in tables else []
+        indexed = keywords.indexed(workspace_id)
         if missing := chunks - set(indexed):
             found.append(f"workspace {workspace_id}: {len(missing)} chunks are not in keyword search")
         if stray := set(indexed) - chunks:
@@ -51,7 +42,7 @@ def _keyword_tables(conn: sqlite3.Connection) -> list[str]:
     return found
 
 
-def _vectors(conn: sqlite3.Connection) -> list[str]:
+def _vectors(conn: SqlConnection) -> list[str]:
     unembedded = conn.execute(
         "SELECT COUNT(*) FROM chunks c WHERE c.embedded = 1"
         " AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id)"
@@ -64,7 +55,7 @@ def _vectors(conn: sqlite3.Connection) -> list[str]:
     return found + ([f"{strays} vectors belong to no chunk of their workspace"] if strays else [])
 
 
-def _releases(conn: sqlite3.Connection) -> list[str]:
+def _releases(conn: SqlConnection) -> list[str]:
     found = []
     rows = conn.execute(
         "SELECT workspace_id, number, knowledge_id, manifest FROM releases WHERE pruned_at IS NULL"
@@ -79,7 +70,7 @@ def _releases(conn: sqlite3.Connection) -> list[str]:
     return found
 
 
-def _spool(conn: sqlite3.Connection, spool: Path) -> list[str]:
+def _spool(conn: SqlConnection, spool: Path) -> list[str]:
     waiting = conn.execute(
         "SELECT id FROM jobs WHERE kind = 'ingest' AND status IN ('queued', 'running')"
     ).fetchall()

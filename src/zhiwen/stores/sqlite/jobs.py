@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 
 from zhiwen.errors import NotFound
 from zhiwen.processes import this_process
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase, SqlRow
 from zhiwen.types import Job, utc_now
 
 
-def _job(row: sqlite3.Row) -> Job:
+def _job(row: SqlRow) -> Job:
     return Job(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -28,7 +27,7 @@ def _job(row: sqlite3.Row) -> Job:
 
 
 class SqliteJobStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def create_job(self, workspace_id: str, kind: str, status: str = "queued") -> Job:

@@ -44,6 +44,33 @@ class SqliteKeywordIndex(KeywordSearch):
                     f"DELETE FROM {fts_table(workspace_id)} WHERE chunk_id = ?", [(cid,) for cid in chunk_ids]
                 )
 
+    def indexed(self, workspace_id: str) -> list[str]:
+        with self._db.reading() as conn:
+            if not self._exists(conn, workspace_id):
+                return []
+            return [r[0] for r in conn.execute(f"SELECT chunk_id FROM {fts_table(workspace_id)}")]
+
+    def copy_workspace(self, source: str, target: str, suffix: str) -> None:
+        with self._db.transaction() as conn:
+            source_terms, target_terms = create_fts(conn, source), create_fts(conn, target)
+            conn.execute(
+                f"INSERT INTO {target_terms} (terms, chunk_id)"
+                f" SELECT terms, chunk_id || ? FROM {source_terms}",
+                (suffix,),
+            )
+
+    def drop_workspace(self, workspace_id: str) -> None:
+        table = fts_table(workspace_id)
+        with self._db.transaction() as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {table}_vocab")
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def compact(self, workspace_id: str) -> None:
+        with self._db.transaction() as conn:
+            if self._exists(conn, workspace_id):
+                table = fts_table(workspace_id)
+                conn.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+
     def _ranked(
         self, workspace_id: str, terms: Sequence[str], stats: Statistics, limit: int | None
     ) -> Generator[tuple[str, float], None, None]:

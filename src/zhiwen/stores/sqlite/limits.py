@@ -21,6 +21,17 @@ BUSY_MS = 250
 RATE_LIMITS_FILE = "rate-limits.sqlite3"  # in the data dir
 
 
+def refilled(
+    row: tuple[float, float] | None, capacity: float, per_second: float, now: float
+) -> tuple[float, float]:
+    """A bucket's tokens at ``now`` from its stored (tokens, at), full when new, and the seconds until
+    one token is there."""
+    tokens = capacity
+    if row is not None:  # a clock set back refills nothing
+        tokens = min(capacity, row[0] + max(0.0, now - row[1]) * per_second)
+    return tokens, 0.0 if tokens >= 1.0 else (1.0 - tokens) / per_second
+
+
 class SqliteRateBuckets:
     def __init__(self, path: Path | str) -> None:
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -59,12 +70,8 @@ class SqliteRateBuckets:
             return self._bucket(name, capacity, per_second, now)[1]
 
     def _bucket(self, name: str, capacity: float, per_second: float, now: float) -> tuple[float, float]:
-        """The bucket's tokens at ``now`` (full when new), and the seconds until one is there."""
         row = self._conn.execute("SELECT tokens, at FROM rate_buckets WHERE name = ?", (name,)).fetchone()
-        tokens = capacity
-        if row is not None:  # a clock set back refills nothing
-            tokens = min(capacity, row[0] + max(0.0, now - row[1]) * per_second)
-        return tokens, 0.0 if tokens >= 1.0 else (1.0 - tokens) / per_second
+        return refilled(row, capacity, per_second, now)
 
     def prune(self, before: float) -> int:
         with self._lock:

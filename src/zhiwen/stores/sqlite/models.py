@@ -4,18 +4,17 @@ promotions and rollbacks, and the log of table models' predictions."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from zhiwen.errors import NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase, SqlRow
 from zhiwen.types import ModelVersion, utc_now
 
 _COLUMNS = "workspace_id, family, version, kind, params, report, created_by, created_at"
 
 
-def _version(row: sqlite3.Row) -> ModelVersion:
+def _version(row: SqlRow) -> ModelVersion:
     return ModelVersion(
         workspace_id=row["workspace_id"],
         family=row["family"],
@@ -29,7 +28,7 @@ def _version(row: sqlite3.Row) -> ModelVersion:
 
 
 class SqliteModelRegistry:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def save(
@@ -131,7 +130,7 @@ class SqliteModelRegistry:
 
 
 class SqlitePredictionLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def record(

@@ -1,6 +1,6 @@
 """Releases: frozen copies of a workspace's knowledge plus the settings and models that answer with it.
 
-A release's knowledge is copied into a *snapshot workspace* (documents, chunks, its own FTS5 table and
+A release's knowledge is copied into a *snapshot workspace* (documents, chunks, its own keyword index and
 vectors, ids suffixed with ``@rN``), so ingestion into the working knowledge never touches what customers
 are answered from, and promotion or rollback is a one-row pointer switch.
 """
@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from typing import Any
 
 from zhiwen.errors import Conflict, NotFound
-from zhiwen.stores.sqlite.db import Database, create_fts, fts_table
+from zhiwen.stores.keyword_search import KeywordSearch
+from zhiwen.stores.sql import SqlConnection, SqlDatabase, SqlRow
 from zhiwen.types import Release, utc_now
 
 
-def _release(row: sqlite3.Row) -> Release:
+def _release(row: SqlRow) -> Release:
     return Release(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -34,8 +34,9 @@ def _release(row: sqlite3.Row) -> Release:
 
 
 class SqliteReleaseStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase, keywords: KeywordSearch) -> None:
         self._db = db
+        self._keywords = keywords  # the snapshot's keyword index is copied and dropped with it
 
     def create_release(
         self, workspace_id: str, config: dict[str, Any], note: str, created_by: str
@@ -71,17 +72,12 @@ class SqliteReleaseStore:
             )
             conn.execute(
                 "INSERT INTO chunks (id, workspace_id, document_id, position, title_path, text, kind,"
-                " question, content_hash, embedded) SELECT id || ?1, ?2, document_id || ?1, position,"
+                " question, content_hash, embedded) SELECT id || ?, ?, document_id || ?, position,"
                 " title_path, text, kind, question, content_hash, embedded FROM chunks"
-                " WHERE workspace_id = ?3",
-                (label, knowledge_id, workspace_id),
+                " WHERE workspace_id = ?",
+                (label, knowledge_id, label, workspace_id),
             )
-            source_terms, snapshot_terms = create_fts(conn, workspace_id), create_fts(conn, knowledge_id)
-            conn.execute(
-                f"INSERT INTO {snapshot_terms} (terms, chunk_id)"
-                f" SELECT terms, chunk_id || ? FROM {source_terms}",
-                (label,),
-            )
+            self._keywords.copy_workspace(workspace_id, knowledge_id, label)  # in this transaction
             for table, column in (("vectors", "vector"), ("sentence_vectors", "vectors")):
                 conn.execute(
                     f"INSERT INTO {table} (chunk_id, workspace_id, {column})"
@@ -118,13 +114,11 @@ class SqliteReleaseStore:
             return self._one(conn, "id = ?", (release_id,))
 
     def prune_release(self, release: Release) -> None:
-        """Delete a release's frozen knowledge (documents, chunks, FTS5 table, vectors); keep its record,
-        settings and evaluations."""
-        table = fts_table(release.knowledge_id)
+        """Delete a release's frozen knowledge (documents, chunks, keyword index, vectors); keep its
+        record, settings and evaluations."""
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM documents WHERE workspace_id = ?", (release.knowledge_id,))  # cascades
-            conn.execute(f"DROP TABLE IF EXISTS {table}_vocab")
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            self._keywords.drop_workspace(release.knowledge_id)
             conn.execute("UPDATE releases SET pruned_at = ? WHERE id = ?", (utc_now(), release.id))
 
     def attach_evaluation(self, release_id: str, eval_run_id: str) -> None:
@@ -189,7 +183,7 @@ class SqliteReleaseStore:
         ]
 
     @staticmethod
-    def _one(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> Release:
+    def _one(conn: SqlConnection, where: str, args: tuple[Any, ...]) -> Release:
         row = conn.execute(f"SELECT * FROM releases WHERE {where}", args).fetchone()
         if row is None:
             raise NotFound("no such release in this workspace; see `zhiwen release list`")

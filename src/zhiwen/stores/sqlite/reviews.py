@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from zhiwen.ports import ReviewFilter, Vector
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase, SqlRow
 from zhiwen.types import Review, utc_now
 
 _IDS_PER_QUERY = 500
@@ -21,8 +20,8 @@ _REVIEW_COLUMNS = (
 )
 
 
-def _review(row: sqlite3.Row) -> Review:
-    return Review(**{key: row[key] for key in row.keys()})  # noqa: SIM118 - sqlite3.Row is not a mapping
+def _review(row: SqlRow) -> Review:
+    return Review(**{key: row[key] for key in row.keys()})  # noqa: SIM118 - SqlRow is not a mapping
 
 
 def _where(workspace_id: str, query: ReviewFilter) -> tuple[str, list[Any]]:
@@ -52,7 +51,7 @@ def _where(workspace_id: str, query: ReviewFilter) -> tuple[str, list[Any]]:
 
 
 class SqliteReviewStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def add_reviews(self, reviews: Sequence[Review]) -> list[str]:
@@ -62,9 +61,9 @@ class SqliteReviewStore:
         with self._db.transaction() as conn:
             for r in reviews:
                 cursor = conn.execute(
-                    "INSERT OR IGNORE INTO reviews (id, workspace_id, text, rating, product, channel, "
+                    "INSERT INTO reviews (id, workspace_id, text, rating, product, channel, "
                     "created_at, label, source, imported_at, customer)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (
                         r.id,
                         r.workspace_id,
@@ -140,14 +139,17 @@ class SqliteReviewStore:
         """Half precision: review vectors feed classifiers and clustering, where float16 loses nothing."""
         with self._db.transaction() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO review_vectors (workspace_id, review_id, vector) VALUES (?, ?, ?)",
+                "INSERT INTO review_vectors (workspace_id, review_id, vector) VALUES (?, ?, ?)"
+                " ON CONFLICT (workspace_id, review_id) DO UPDATE SET vector = excluded.vector",
                 [(workspace_id, i, v.astype(np.float16).tobytes()) for i, v in vectors.items()],
             )
 
     def save_topics(self, workspace_id: str, model: dict[str, Any]) -> None:
         with self._db.transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO review_topics (workspace_id, model, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO review_topics (workspace_id, model, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (workspace_id) DO UPDATE SET model = excluded.model,"
+                " created_at = excluded.created_at",
                 (workspace_id, json.dumps(model, ensure_ascii=False), utc_now()),
             )
 

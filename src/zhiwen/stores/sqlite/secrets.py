@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from zhiwen.errors import NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase
 from zhiwen.types import utc_now
 
 
 class SqliteSecretStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def put_secret(self, workspace_id: str, name: str, sealed: str) -> None:

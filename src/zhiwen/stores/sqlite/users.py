@@ -7,13 +7,13 @@ import sqlite3
 from typing import Any
 
 from zhiwen.errors import Conflict, NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase, SqlRow
 from zhiwen.types import USER_ID_PREFIX, Session, User, utc_now
 
 _MUTABLE = frozenset({"name", "role", "password_hash", "disabled_at"})
 
 
-def _user(row: sqlite3.Row) -> User:
+def _user(row: SqlRow) -> User:
     return User(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -26,7 +26,7 @@ def _user(row: sqlite3.Row) -> User:
 
 
 class SqliteUserStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def create_user(self, workspace_id: str, email: str, name: str, role: str, password_hash: str) -> User:

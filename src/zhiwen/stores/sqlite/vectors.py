@@ -8,14 +8,13 @@ misses. An ANN index (faiss HNSW) can replace it behind the same port for much l
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Collection, Sequence
 
 import numpy as np
 
 from zhiwen.ports import Vector
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlConnection, SqlDatabase
 
 
 class _Matrix:
@@ -64,7 +63,7 @@ class _Matrix:
 
 
 class NumpyVectorIndex:
-    def __init__(self, db: Database, dim: int) -> None:
+    def __init__(self, db: SqlDatabase, dim: int) -> None:
         self._db = db
         self._dim = dim
         self._matrices: dict[str, _Matrix] = {}
@@ -103,7 +102,7 @@ class NumpyVectorIndex:
                     conn.execute("COMMIT")
         return matrix
 
-    def _load(self, conn: sqlite3.Connection, workspace_id: str, matrix: _Matrix) -> None:
+    def _load(self, conn: SqlConnection, workspace_id: str, matrix: _Matrix) -> None:
         """Read the rows added since ``matrix.seq`` (all of them for a new matrix), a few thousand at a time
         into a matrix sized once: reading them all at once held three copies (+340 MB rather than +190 MB
         for 101k chunks)."""
@@ -235,7 +234,7 @@ class NumpyVectorIndex:
         return len(self._matrix(workspace_id).ids)
 
 
-def _version(conn: sqlite3.Connection, workspace_id: str) -> int:
+def _version(conn: SqlConnection, workspace_id: str) -> int:
     row = conn.execute(
         "SELECT version FROM vector_versions WHERE workspace_id = ?", (workspace_id,)
     ).fetchone()

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from zhiwen.errors import NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase, SqlRow
 from zhiwen.types import Webhook, WebhookDelivery, utc_now
 
 
-def _webhook(row: sqlite3.Row) -> Webhook:
+def _webhook(row: SqlRow) -> Webhook:
     return Webhook(
         row["id"], row["workspace_id"], row["url"], tuple(json.loads(row["events"])), row["created_at"]
     )
 
 
-def _delivery(row: sqlite3.Row) -> WebhookDelivery:
+def _delivery(row: SqlRow) -> WebhookDelivery:
     return WebhookDelivery(
         id=row["id"],
         webhook_id=row["webhook_id"],
@@ -36,7 +35,7 @@ def _delivery(row: sqlite3.Row) -> WebhookDelivery:
 
 
 class SqliteWebhookStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def add_webhook(self, workspace_id: str, url: str, secret: str, events: Sequence[str]) -> Webhook:

@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from typing import Any, get_args
 
 from zhiwen.errors import Conflict, InvalidInput, NotFound
-from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sql import SqlDatabase, SqlRow
 from zhiwen.types import ApiKey, Role, Workspace, utc_now
 
 
-def _workspace(row: sqlite3.Row) -> Workspace:
+def _workspace(row: SqlRow) -> Workspace:
     return Workspace(id=row["id"], name=row["name"], created_at=row["created_at"])
 
 
-def _key(row: sqlite3.Row) -> ApiKey:
+def _key(row: SqlRow) -> ApiKey:
     return ApiKey(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -31,7 +31,7 @@ def _key(row: sqlite3.Row) -> ApiKey:
 
 
 class SqliteWorkspaceStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
     def create_workspace(self, name: str) -> Workspace:
