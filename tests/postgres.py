@@ -49,8 +49,9 @@ def _owner(folder: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def postgres_server(folder: Path) -> Iterator[str]:
-    """A fresh server with its data in ``folder``; yields the URL of its ``zhiwen`` database."""
+def postgres_server(folder: Path, durable: bool = False) -> Iterator[str]:
+    """A fresh server with its data in ``folder``; yields the URL of its ``zhiwen`` database. Tests run
+    it without flushing to disk; ``durable`` keeps PostgreSQL's defaults (for benchmarks)."""
     binaries, data = _binaries(), folder / "data"
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o755)
@@ -69,7 +70,9 @@ def postgres_server(folder: Path) -> Iterator[str]:
         "-k",
         str(folder),
     ]
-    tuning = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]  # tests only
+    tuning = (
+        [] if durable else ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    )
     log = (folder / "server.log").open("wb")
     server = subprocess.Popen([*command, *tuning], stdout=log, stderr=subprocess.STDOUT, **owner)  # type: ignore[call-overload]
     admin = f"postgresql://zhiwen@127.0.0.1:{port}/postgres"

@@ -700,4 +700,9 @@ class OwnerLock(Protocol):
         """Take the lock as ``holder`` (words naming this process): None when taken, else who holds it."""
         ...
 
+    def still_held(self) -> bool:
+        """Whether this process still holds the lock it took (a lock kept by a database connection goes
+        when the connection does)."""
+        ...
+
     def release(self) -> None: ...

@@ -19,6 +19,7 @@ from zhiwen.adapters.photos import JpegPhotoCleaner
 from zhiwen.adapters.secret_box import FernetSecretBox, master_keys
 from zhiwen.adapters.secret_box import new_key as new_master_key
 from zhiwen.config import Settings
+from zhiwen.errors import InvalidInput
 from zhiwen.ports import (
     LLM,
     AnswerStore,
@@ -69,10 +70,6 @@ from zhiwen.services.trust.privacy import PrivacyPolicy
 from zhiwen.services.trust.secrets import SecretService
 from zhiwen.services.vision.service import ProductRecognition
 from zhiwen.stores.keyword_search import KeywordSearch
-from zhiwen.stores.postgres.db import PgDatabase
-from zhiwen.stores.postgres.keyword import PgKeywordIndex
-from zhiwen.stores.postgres.limits import PgRateBuckets
-from zhiwen.stores.postgres.owner_lock import PgOwnerLock
 from zhiwen.stores.sql import SqlDatabase
 from zhiwen.stores.sqlite import backup as store_backups
 from zhiwen.stores.sqlite import integrity
@@ -221,6 +218,16 @@ class _Database:
 
 def _database(settings: Settings) -> _Database:
     if settings.database_url is not None:
+        try:  # psycopg is an extra: `pip install 'zhiwen[postgres]'`
+            from zhiwen.stores.postgres.db import PgDatabase
+            from zhiwen.stores.postgres.keyword import PgKeywordIndex
+            from zhiwen.stores.postgres.limits import PgRateBuckets
+            from zhiwen.stores.postgres.owner_lock import PgOwnerLock
+        except ImportError as error:
+            raise InvalidInput(
+                f"ZHIWEN_DATABASE_URL is set but PostgreSQL's driver is missing ({error}):"
+                " pip install 'zhiwen[postgres]'"
+            ) from None
         url = settings.database_url.get_secret_value()
         pg = PgDatabase(url)
         return _Database(pg, PgKeywordIndex(pg), PgRateBuckets(url), PgOwnerLock(url))

@@ -302,3 +302,19 @@ def test_the_openapi_document_names_and_describes_every_operation_and_the_keys(
     assert ask["security"] == [{"apiKey": []}, {"apiKeyHeader": []}]
     assert not [p for p in ask.get("parameters", []) if p["name"].lower() in ("authorization", "x-api-key")]
     assert "security" not in operations["/healthz", "get"]
+
+
+def test_a_disliked_answer_reaches_the_review_queue_with_its_correction(
+    api: tuple[TestClient, Services, dict[str, str]],
+) -> None:
+    client, _, keys = api
+    _upload(client, keys["acme"], "returns.md", b"# Returns\n\nRefunds take 3 working days.")
+    asked = client.post(
+        "/v1/ask", json={"question": "how long till my refund\x00 shows up"}, headers=_auth(keys["acme"])
+    )
+    assert asked.status_code == 200, asked.text  # a NUL is dropped, on either backend
+    feedback = {"answer_id": asked.json()["answer_id"], "rating": "dislike", "correct_answer": "3 days"}
+    assert client.post("/v1/feedback", json=feedback, headers=_auth(keys["acme"])).status_code == 201
+    (group,) = client.get("/v1/review", headers=_auth(keys["acme"])).json()
+    assert group["answer_ids"] == [feedback["answer_id"]] and group["dislikes"] == 1
+    assert group["correction"] == "3 days" and "refund" in group["question"]

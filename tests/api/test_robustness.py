@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -279,6 +280,32 @@ def test_only_one_process_does_the_background_work_of_a_data_dir(
     second.start()  # the lock went with the first
     second.stop()
     services.close()
+
+
+def test_an_owner_whose_lock_went_with_its_connection_stops_and_another_can_take_over(
+    tmp_path: Path, embedder: BundledE5Embedder, postgres_url: str
+) -> None:
+    machines = [
+        build_services(Settings(data_dir=tmp_path / name, database_url=postgres_url), embedder=embedder)
+        for name in ("a", "b")
+    ]
+    first, second = (Duties(s, build_background(s, "elsewhere")) for s in machines)
+    first.start()
+    with pytest.raises(Conflict):
+        second.start()
+    assert first.still_the_owner()
+    with psycopg.connect(postgres_url, autocommit=True) as admin:  # the database restarted, say
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name LIKE 'zhiwen serve%'"
+        )
+    assert not first.still_the_owner()  # it stops its background work rather than share it
+    second.start()
+    assert second.still_the_owner()
+    second.stop()
+    first.stop()
+    for services in machines:
+        services.close()
 
 
 def test_a_starting_server_fails_only_the_jobs_whose_process_is_gone(

@@ -6,21 +6,31 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from zhiwen.ports import RateBuckets
+from zhiwen.stores.postgres.db import PgDatabase
+from zhiwen.stores.postgres.limits import PgRateBuckets
 from zhiwen.stores.sqlite.limits import SqliteRateBuckets
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def two_processes(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[RateBuckets, RateBuckets]]:
     """Two connections to one set of buckets, as two API processes hold."""
-    first, second = (
-        SqliteRateBuckets(tmp_path / "limits.sqlite3"),
-        SqliteRateBuckets(tmp_path / "limits.sqlite3"),
-    )
+    first: RateBuckets
+    second: RateBuckets
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        PgDatabase(url).close()  # makes the schema, the buckets' table included
+        first, second = PgRateBuckets(url), PgRateBuckets(url)
+    else:
+        first, second = (
+            SqliteRateBuckets(tmp_path / "limits.sqlite3"),
+            SqliteRateBuckets(tmp_path / "limits.sqlite3"),
+        )
     yield first, second
     first.close()
     second.close()
@@ -54,4 +64,22 @@ def test_a_busy_bucket_file_lets_the_request_through(tmp_path: Path) -> None:
     holder.execute("ROLLBACK")
     assert buckets.take("key:k", 1, 0.01, 0.0) == 0 and buckets.take("key:k", 1, 0.01, 0.0) > 0
     holder.close()
+    buckets.close()
+
+
+def test_a_busy_bucket_row_or_a_lost_database_lets_the_request_through(postgres_url: str) -> None:
+    PgDatabase(postgres_url).close()
+    buckets = PgRateBuckets(postgres_url)
+    assert buckets.take("key:k", 1, 0.01, 0.0) == 0
+    with psycopg.connect(postgres_url) as holder:  # another process stuck holding the row
+        holder.execute("SELECT * FROM rate_buckets WHERE name = 'key:k' FOR UPDATE")
+        assert buckets.take("key:k", 1, 0.01, 0.0) == 0
+    assert buckets.take("key:k", 1, 0.01, 0.0) > 0  # the row free again: the bucket is empty
+    with psycopg.connect(postgres_url, autocommit=True) as admin:  # as a database restart would
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid != pg_backend_pid()"
+        )
+    assert buckets.take("key:k", 1, 0.01, 0.0) == 0  # out of reach: let through
+    assert buckets.take("key:k", 1, 0.01, 0.0) > 0  # connected again: counted again
     buckets.close()

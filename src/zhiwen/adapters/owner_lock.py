@@ -28,6 +28,9 @@ class FileOwnerLock:
         self._held = held
         return None
 
+    def still_held(self) -> bool:
+        return self._held is not None  # the kernel keeps it while the file is open
+
     def release(self) -> None:
         if self._held is not None:
             self._held.close()  # and with it the lock

@@ -22,6 +22,7 @@ from zhiwen.wiring import Services
 log = logging.getLogger(__name__)
 
 HOURLY_S = 3600
+OWNER_CHECK_S = 30
 
 
 class Duties:
@@ -62,10 +63,29 @@ class Duties:
             )
 
     def _every_hour(self) -> None:
+        """Tidy every hour; check every half minute that this process still owns the background work."""
+        tidied = -float(HOURLY_S)
         while True:
-            self.tidy()
-            if self._stop.wait(HOURLY_S):
+            if not self.still_the_owner():
                 return
+            if time.monotonic() - tidied >= HOURLY_S:
+                self.tidy()
+                tidied = time.monotonic()
+            if self._stop.wait(OWNER_CHECK_S):
+                return
+
+    def still_the_owner(self) -> bool:
+        """False once the owner lock went with its database connection: another server may take the work
+        now, so this one stops doing it (answering goes on) rather than do it twice."""
+        if self._services.owner_lock.still_held():
+            return True
+        log.error(
+            "this server lost the lock that makes it the one doing the background work (its database"
+            " connection dropped); uploads, embeddings, webhooks and retention stop here: restart it"
+        )
+        self._services.webhooks.stop()
+        self._background.stop()
+        return False
 
     def tidy(self) -> None:
         """Each workspace's retention rules; the desk's change feed and idle rate buckets pruned. Errors

@@ -247,7 +247,8 @@ def _replay(restored_db: Path, against: Path | None, limit: int, quiet: bool) ->
     """Ask the backup's recent questions of the restored copy (and of ``against``), through the same
     services `zhiwen serve` builds, with the same settings except the data dir and no LLM."""
     asked = backup.sample_questions(restored_db, limit)
-    base = state.settings().model_copy(update={"llm_base_url": None, "llm_gguf": None})
+    # The copies are SQLite files: never the configured database, nor an LLM.
+    base = state.settings().model_copy(update={"llm_base_url": None, "llm_gguf": None, "database_url": None})
     restored = build_services(base.model_copy(update={"data_dir": restored_db.parent}))
     original: Services | None = None
     try:

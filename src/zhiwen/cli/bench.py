@@ -50,7 +50,8 @@ def retrieval(
     modes: tuple[Mode, ...] = MODES if mode == "all" else (cast(Mode, mode),)
     data = load_beir(directory, max_queries)
     folder = cache_dir or Path(tempfile.mkdtemp(prefix="zhiwen-bench-"))
-    services = build_services(state.settings().model_copy(update={"data_dir": folder, "candidates": 100}))
+    scratch = {"data_dir": folder, "database_url": None, "candidates": 100}  # never the configured store
+    services = build_services(state.settings().model_copy(update=scratch))
     try:
         try:
             workspace = services.workspaces.get_workspace("bench")

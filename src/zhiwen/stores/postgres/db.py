@@ -21,14 +21,17 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from psycopg.abc import Buffer
 from psycopg.adapt import Dumper, Loader
 from psycopg.rows import RowMaker
+from psycopg.types.string import StrDumperUnknown
 
 from zhiwen.stores.shared_connection import SharedConnection
 from zhiwen.stores.sqlite.db import MIGRATIONS, Database
 
 WRITERS_LOCK = 7318  # advisory lock keys
 SCHEMA_LOCK = 7319
+LOCK_TIMEOUT_S = 10
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
 
 
@@ -73,6 +76,14 @@ class _BooleanAsInteger(Dumper):
 
     def dump(self, obj: bool) -> bytes:
         return b"1" if obj else b"0"
+
+
+class _TextWithoutNul(StrDumperUnknown):
+    """PostgreSQL's text cannot hold U+0000, which means nothing in a customer's words: it is dropped
+    (SQLite kept it), so a question or message holding one is stored instead of failing."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", ""))
 
 
 class _Number(Loader):
@@ -124,23 +135,35 @@ class PgDatabase(SharedConnection[PgConnection]):
     def _connect(self) -> psycopg.Connection[Row]:
         conn = psycopg.connect(self._url, autocommit=True, row_factory=_rows)
         conn.adapters.register_dumper(bool, _BooleanAsInteger)
+        conn.adapters.register_dumper(str, _TextWithoutNul)
         conn.adapters.register_loader("numeric", _Number)
+        # A writer waits for another this long, then fails (SQLite's busy timeout is 5 s): one stuck
+        # writer must not stop every machine.
+        conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
         return conn
 
     def _ready(self) -> None:
         """Connect again when the connection was lost (the server restarted, a network blip): the
-        request that found it lost failed; the next ones find the database again."""
+        request that found it lost failed; the next ones find the database again. A transaction left
+        open by a failure is rolled back."""
         if self._conn.broken:
             self._conn.close()
             self._conn = self._connect()
             self._wrapped._conn = self._conn
+        elif self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self._conn.execute("ROLLBACK")
 
     def _control(self, statement: str) -> None:
         self._conn.execute(statement)
         if statement == self.begin:
             # Writers take turns, as SQLite's BEGIN IMMEDIATE makes them: the stores check, then write
             # (a version number is MAX + 1, a job is claimed if still queued) inside one transaction.
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITERS_LOCK,))
+            try:
+                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITERS_LOCK,))
+            except psycopg.Error:
+                if not self._conn.broken:
+                    self._conn.execute("ROLLBACK")
+                raise
 
     @property
     def schema_version(self) -> int:
@@ -190,10 +213,11 @@ class PgDatabase(SharedConnection[PgConnection]):
         return []
 
     def forget_deleted(self) -> None:
-        """VACUUM: deleted rows' space is made free for reuse. PostgreSQL does not overwrite it at once
+        """VACUUM the tables an erasure deletes from, on a connection of its own (the stores go on
+        meanwhile): their space is made free for reuse. PostgreSQL does not overwrite it at once
         (docs/security.md says what that means for an erasure)."""
-        with self._lock:
-            self._conn.execute("VACUUM")
+        with psycopg.connect(self._url, autocommit=True) as conn:
+            conn.execute(f"VACUUM {', '.join(_ERASED_FROM)}")
 
     def close(self) -> None:
         with self._lock:
@@ -201,6 +225,29 @@ class PgDatabase(SharedConnection[PgConnection]):
 
 
 _ORDERED_BY_ROWID = ("answers", "chunks", "jobs")  # read in insertion order (`ORDER BY rowid` in SQLite)
+_ERASED_FROM = (  # what stores/sqlite/customers.py deletes or rewrites
+    "answers",
+    "feedback",
+    "conversations",
+    "desk_conversations",
+    "desk_messages",
+    "desk_photos",
+    "desk_ratings",
+    "reviews",
+    "review_vectors",
+    "review_topics",
+    "behaviour_events",
+    "model_predictions",
+    "webhook_deliveries",
+    "golden_items",
+    "eval_results",
+    "chunks",
+    "vectors",
+    "sentence_vectors",
+    "keyword_postings",
+    "keyword_docs",
+    "releases",
+)
 _TYPES = (
     (
         re.compile(r"\bINTEGER PRIMARY KEY AUTOINCREMENT\b", re.I),

@@ -204,7 +204,7 @@ class SqliteDeskStore:
                 " (SELECT COUNT(*) FROM feedback f JOIN answers a ON a.id = f.answer_id"
                 "   WHERE a.conversation_id = d.conversation_id AND f.rating = 'dislike') AS dislikes,"
                 " (SELECT r.score FROM desk_ratings r WHERE r.conversation_id = d.conversation_id) AS rating"
-                f" FROM desk_conversations d) WHERE {' AND '.join(conditions)}"
+                f" FROM desk_conversations d) AS summaries WHERE {' AND '.join(conditions)}"
                 " ORDER BY updated_at DESC, conversation_id LIMIT ? OFFSET ?",
                 [*parameters, limit, offset],
             ).fetchall()

@@ -90,14 +90,16 @@ class SqliteFeedbackStore:
         with self._db.reading() as conn:
             rows = conn.execute(
                 "SELECT a.id, a.question, a.handoff, a.release_number, a.created_at,"
-                " SUM(f.rating = 'dislike') AS dislikes, SUM(f.rating = 'like') AS likes,"
+                " SUM(CASE WHEN f.rating = 'dislike' THEN 1 ELSE 0 END) AS dislikes,"
+                " SUM(CASE WHEN f.rating = 'like' THEN 1 ELSE 0 END) AS likes,"
                 " (SELECT correction FROM feedback c WHERE c.answer_id = a.id AND c.correction != ''"
                 "  ORDER BY c.created_at DESC LIMIT 1) AS correction,"
                 " (SELECT comment FROM feedback c WHERE c.answer_id = a.id AND c.comment != ''"
                 "  ORDER BY c.created_at DESC LIMIT 1) AS comment"
                 " FROM answers a LEFT JOIN feedback f ON f.answer_id = a.id"
                 " WHERE a.workspace_id = ? AND a.review IS NULL"
-                " GROUP BY a.id HAVING a.handoff = 1 OR SUM(f.rating IN ('dislike', 'agent')) > 0"
+                " GROUP BY a.id HAVING a.handoff = 1"
+                " OR SUM(CASE WHEN f.rating IN ('dislike', 'agent') THEN 1 ELSE 0 END) > 0"
                 " ORDER BY a.created_at DESC LIMIT ?",
                 (workspace_id, limit),
             ).fetchall()

@@ -44,8 +44,8 @@ def _where(workspace_id: str, query: ReviewFilter) -> tuple[str, list[Any]]:
     if query.sentiment is not None:
         clauses.append("sentiment = ?")
         values.append(query.sentiment)
-    if query.ids is not None:
-        clauses.append(f"id IN ({','.join('?' * len(query.ids))})")
+    if query.ids is not None:  # none listed: none match (an empty IN () is SQLite's alone)
+        clauses.append(f"id IN ({','.join('?' * len(query.ids))})" if query.ids else "1 = 0")
         values.extend(query.ids)
     return " AND ".join(clauses), values
 

@@ -121,6 +121,8 @@ class NumpyVectorIndex:
             matrix.seq = rows[-1][0]
 
     def add(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Vector) -> None:
+        if not chunk_ids:
+            return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         with self._lock:
             with self._db.transaction() as conn:
