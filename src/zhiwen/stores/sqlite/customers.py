@@ -22,7 +22,6 @@ from zhiwen.stores.sqlite.db import fts_table
 from zhiwen.text.strings import map_strings
 from zhiwen.types import CURATED_SOURCE, CustomerTraces
 
-_OF_WORKSPACE = "SELECT id FROM %s WHERE workspace_id = ?"
 _BATCH = 500  # bound variables per statement stay well under SQLite's limit
 
 
