@@ -49,9 +49,9 @@ def _embedded_store(command: str) -> Settings:
     settings = state.settings()
     if settings.database_url is not None:
         raise InvalidInput(
-            f"{command}: the store is on PostgreSQL (ZHIWEN_DATABASE_URL); back it up with PostgreSQL's own"
-            " tools (pg_dump, or continuous archiving: docs/deployment.md), and the data dir's master.key"
-            " apart"
+            f"{command}: the store is on PostgreSQL (ZHIWEN_DATABASE_URL); use PostgreSQL's own tools"
+            " (pg_dump and pg_restore, or continuous archiving: docs/deployment.md), and keep the data"
+            " dir's master.key apart"
         )
     return settings
 
