@@ -20,8 +20,13 @@ install: $(STAMP)
 run: install
 	$(BIN)/zhiwen demo
 
+# Two test workers: the suite waits on subprocesses and servers as much as it computes (22 → 15 min here).
+# One file's tests share a worker (its module fixtures are built once); schemathesis' cases, which share
+# node ids, are spread case by case (tests/conftest.py says why).
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --ignore tests/api/test_schemathesis.py
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist load tests/api/test_schemathesis.py
 
 check: install
 	$(BIN)/ruff format --check src tests benchmarks

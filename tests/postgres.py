@@ -39,10 +39,10 @@ def _owner(folder: Path) -> dict[str, str]:
         return {}
     try:
         pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True, capture_output=True
-        )
+    except KeyError:  # exit status 9: a parallel test worker created it first
+        done = subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], capture_output=True)
+        if done.returncode not in (0, 9):
+            raise RuntimeError(f"useradd {SYSTEM_USER} failed: {done.stderr.decode(errors='replace')}")
     for path in (folder, *folder.rglob("*")):
         os.chown(path, pwd.getpwnam(SYSTEM_USER).pw_uid, pwd.getpwnam(SYSTEM_USER).pw_gid)
     return {"user": SYSTEM_USER, "group": SYSTEM_USER}

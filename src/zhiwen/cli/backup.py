@@ -108,11 +108,12 @@ def create(
         f"  {megabytes:,.1f} MB in {manifest['seconds']:.1f} s; integrity check ok; "
         f"{tables.get('documents', 0):,} documents, {tables.get('chunks', 0):,} chunks, "
         f"{tables.get('answers', 0):,} answers\n"
-        f"  manifest {backup.manifest_path(target).name} (sha256 {manifest['sha256'][:16]}…)"
+        f"  manifest {backup.manifest_path(target).name} (sha256 {manifest['sha256'][:16]}…)",
+        soft_wrap=True,  # paths stay whole, ready to copy (a pipe is 80 columns wide)
     )
     for path in pruned:
         console.print(f"  pruned {path.name}")
-    console.print(_master_key_note(settings.data_dir))
+    console.print(_master_key_note(settings.data_dir), soft_wrap=True)
 
 
 @backup_app.command("verify")
@@ -240,7 +241,7 @@ def restore(
     if result["kept_as"]:
         console.print(f"  the store it replaced is kept as {result['kept_as']}")
     console.print("Start the server again; `zhiwen check` confirms the store is whole.")
-    console.print(_master_key_note(settings.data_dir, restoring=True))
+    console.print(_master_key_note(settings.data_dir, restoring=True), soft_wrap=True)
 
 
 def _replay(restored_db: Path, against: Path | None, limit: int, quiet: bool) -> list[backup_check.Replayed]:
