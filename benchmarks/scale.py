@@ -1,7 +1,7 @@
 """Search and ask latency, memory and start-up as a knowledge base grows past the 11k chunks of the
 development sets (issue 16): 100,000 chunks by default, on the embedded SQLite store.
 
-    python -m benchmarks.scale [--chunks 100000] [--queries 300] [--json]
+    python -m benchmarks.scale [--chunks 100000] [--queries 300] [--postgresql] [--json]
 
 The passages are the three retrieval sets' (../shared/data) and, beyond their 12,600, new passages made
 by joining sentences of two of them, so keyword statistics stay those of real text. Building the store
@@ -15,15 +15,19 @@ real embeddings (`zhiwen bench retrieval`), never from this store.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import itertools
 import json
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import jieba
 import numpy as np
+from tests.postgres import postgres_server
 
 from benchmarks.common import machine, percentile, rss_mb
 from zhiwen.adapters.embedders import BundledE5Embedder
@@ -31,7 +35,7 @@ from zhiwen.config import Settings
 from zhiwen.ports import Vector
 from zhiwen.services.lifecycle.bench import load_beir
 from zhiwen.text.sentences import split_sentences
-from zhiwen.wiring import build_services
+from zhiwen.wiring import build_services, move_to_postgresql
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "retrieval"
@@ -116,12 +120,50 @@ def questions(limit: int) -> list[str]:
     return list(taken)[:limit]
 
 
+def measure(settings: Settings, embedder: HashedWordsEmbedder, queries: int) -> dict[str, object]:
+    """Start-up, then search and ask latency on the store ``settings`` name."""
+    started = time.perf_counter()
+    services = build_services(settings, embedder=embedder)
+    workspace = services.workspaces.get_workspace("scale")
+    services.vectors.count(workspace.id)  # load the vectors, as the first question would
+    report: dict[str, object] = {"startup_s": round(time.perf_counter() - started, 2)}
+    report["chunks"] = services.documents.count_chunks(workspace.id)
+    # Different questions for search and ask: a question searched first would be asked with its vector
+    # already in the query cache.
+    asked = questions(2 * queries + 20)
+    for question in asked[-20:]:  # warm-up: jieba, caches
+        services.answerer.answer(workspace.id, question)
+    search_ms, ask_ms = [], []
+    for question in asked[:queries]:
+        started = time.perf_counter()
+        services.retriever.retrieve(workspace.id, question, k=5)
+        search_ms.append((time.perf_counter() - started) * 1000)
+    for question in asked[queries : 2 * queries]:
+        started = time.perf_counter()
+        services.answerer.answer(workspace.id, question)
+        ask_ms.append((time.perf_counter() - started) * 1000)
+    services.close()
+    return report | {
+        "questions_searched": queries,
+        "questions_asked": queries,
+        "search_ms_p50_p95": [round(percentile(search_ms, 50), 1), round(percentile(search_ms, 95), 1)],
+        "ask_ms_p50_p95": [round(percentile(ask_ms, 50), 1), round(percentile(ask_ms, 95), 1)],
+        "rss_mb": round(rss_mb(), 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--chunks", type=int, default=100_000, help="chunks in the store (default 100,000)")
     parser.add_argument("--queries", type=int, default=300, help="questions to time (default 300)")
+    parser.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="also move the store into a fresh PostgreSQL (timed, as `zhiwen migrate --to` does it) and "
+        "measure it there, after SQLite, in the same process (its memory figure includes SQLite's run)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     data_dir = ROOT / ".bench" / f"scale-{args.chunks}"
@@ -129,35 +171,18 @@ def main() -> None:
     report: dict[str, object] = {"machine": machine(), "vectors": embedder.name}
     if not Settings(data_dir=data_dir).db_path.exists():
         report.update(build(data_dir, args.chunks, embedder))
-
-    started = time.perf_counter()
-    services = build_services(Settings(data_dir=data_dir), embedder=embedder)
-    workspace = services.workspaces.get_workspace("scale")
-    services.vectors.count(workspace.id)  # load the vectors, as the first question would
-    report["startup_s"] = round(time.perf_counter() - started, 2)
-    report["chunks"] = services.documents.count_chunks(workspace.id)
-    # Different questions for search and ask: a question searched first would be asked with its vector
-    # already in the query cache.
-    asked = questions(2 * args.queries + 20)
-    for question in asked[-20:]:  # warm-up: jieba, caches
-        services.answerer.answer(workspace.id, question)
-    search_ms, ask_ms = [], []
-    for question in asked[: args.queries]:
-        started = time.perf_counter()
-        services.retriever.retrieve(workspace.id, question, k=5)
-        search_ms.append((time.perf_counter() - started) * 1000)
-    for question in asked[args.queries : 2 * args.queries]:
-        started = time.perf_counter()
-        services.answerer.answer(workspace.id, question)
-        ask_ms.append((time.perf_counter() - started) * 1000)
-    report |= {
-        "questions_searched": args.queries,
-        "questions_asked": args.queries,
-        "search_ms_p50_p95": [round(percentile(search_ms, 50), 1), round(percentile(search_ms, 95), 1)],
-        "ask_ms_p50_p95": [round(percentile(ask_ms, 50), 1), round(percentile(ask_ms, 95), 1)],
-        "rss_mb": round(rss_mb(), 1),
-    }
-    services.close()
+    with contextlib.ExitStack() as stack:
+        stores: dict[str, Settings] = {"sqlite": Settings(data_dir=data_dir)}
+        if args.postgresql:
+            folder = Path(tempfile.mkdtemp(prefix="zhiwen-pg-"))
+            stack.callback(shutil.rmtree, folder, ignore_errors=True)
+            url = stack.enter_context(postgres_server(folder, durable=True))
+            started = time.perf_counter()
+            move_to_postgresql(stores["sqlite"], url, lambda table, done, total: None)
+            report["move_to_postgresql_s"] = round(time.perf_counter() - started, 1)
+            stores["postgresql"] = Settings(data_dir=data_dir, database_url=url)
+        for name, settings in stores.items():
+            report[name] = measure(settings, embedder, args.queries)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return

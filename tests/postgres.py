@@ -42,7 +42,8 @@ def _owner(folder: Path) -> dict[str, str]:
     except KeyError:  # exit status 9: a parallel test worker created it first
         done = subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], capture_output=True)
         if done.returncode not in (0, 9):
-            raise RuntimeError(f"useradd {SYSTEM_USER} failed: {done.stderr.decode(errors='replace')}")
+            failure = done.stderr.decode(errors="replace")
+            raise RuntimeError(f"useradd {SYSTEM_USER} failed: {failure}") from None
     for path in (folder, *folder.rglob("*")):
         os.chown(path, pwd.getpwnam(SYSTEM_USER).pw_uid, pwd.getpwnam(SYSTEM_USER).pw_gid)
     return {"user": SYSTEM_USER, "group": SYSTEM_USER}

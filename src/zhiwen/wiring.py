@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -216,18 +216,20 @@ class _Database:
     owner_lock: OwnerLock
 
 
+def _without_driver(error: ImportError) -> InvalidInput:
+    """psycopg is an extra, imported only when PostgreSQL is used."""
+    return InvalidInput(f"PostgreSQL's driver is missing ({error}): pip install 'zhiwen[postgres]'")
+
+
 def _database(settings: Settings) -> _Database:
     if settings.database_url is not None:
-        try:  # psycopg is an extra: `pip install 'zhiwen[postgres]'`
+        try:
             from zhiwen.stores.postgres.db import PgDatabase
             from zhiwen.stores.postgres.keyword import PgKeywordIndex
             from zhiwen.stores.postgres.limits import PgRateBuckets
             from zhiwen.stores.postgres.owner_lock import PgOwnerLock
         except ImportError as error:
-            raise InvalidInput(
-                f"ZHIWEN_DATABASE_URL is set but PostgreSQL's driver is missing ({error}):"
-                " pip install 'zhiwen[postgres]'"
-            ) from None
+            raise _without_driver(error) from None
         url = settings.database_url.get_secret_value()
         pg = PgDatabase(url)
         return _Database(pg, PgKeywordIndex(pg), PgRateBuckets(url), PgOwnerLock(url))
@@ -238,6 +240,18 @@ def _database(settings: Settings) -> _Database:
         SqliteRateBuckets(settings.data_dir / RATE_LIMITS_FILE),
         FileOwnerLock(settings.data_dir / "background.lock"),
     )
+
+
+def move_to_postgresql(
+    settings: Settings, url: str, progress: Callable[[str, int, int], None]
+) -> list[tuple[str, int, int]]:
+    """`zhiwen migrate --to`: the data dir's SQLite store copied whole into an empty PostgreSQL database;
+    (table, rows in SQLite, rows in PostgreSQL) for each table (:mod:`zhiwen.stores.postgres.move`)."""
+    try:
+        from zhiwen.stores.postgres.move import move_store
+    except ImportError as error:
+        raise _without_driver(error) from None
+    return [(c.table, c.source, c.target) for c in move_store(settings.db_path, url, progress)]
 
 
 def build_services(

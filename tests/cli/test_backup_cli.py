@@ -10,6 +10,7 @@ import threading
 from contextlib import closing
 from pathlib import Path
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -295,3 +296,75 @@ def test_backup_and_restore_refuse_a_store_on_postgresql_and_say_what_to_use(
     )
     assert isinstance(result.exception, InvalidInput)  # the entry point prints it, exit code 2
     assert "on PostgreSQL" in result.exception.message and "pg_dump" in result.exception.message
+
+
+def _migrate(data: Path, url: str, *more: str) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(data), "migrate", "--to", url, *more], catch_exceptions=False
+    )
+    return result.exit_code, result.stdout
+
+
+def test_a_store_moves_into_postgresql_whole_and_answers_there_as_before(
+    data: Path, postgres_url: str, embedder: BundledE5Embedder
+) -> None:
+    services = build_services(Settings(data_dir=data), embedder=embedder)
+    workspace = services.workspaces.get_workspace("default")
+    services.releases.create(workspace.id, "test")  # a snapshot, with a keyword index of its own
+    before = [services.answerer.answer(workspace.id, q) for q in QUESTIONS]  # recorded answers
+    services.close()
+    sqlite_before = backup.sha256_of(data / "zhiwen.sqlite3")
+
+    code, out = _migrate(data, postgres_url, "--json")
+    report = json.loads(out)
+    tables = report["tables"]
+    assert code == 0 and all(t["sqlite"] == t["postgresql"] for t in tables.values())
+    assert tables["chunks"]["sqlite"] > 10 and tables["answers"]["sqlite"] == len(QUESTIONS)
+    assert tables["keyword index"]["sqlite"] == tables["chunks"]["sqlite"]  # the working set and the release
+    assert backup.sha256_of(data / "zhiwen.sqlite3") == sqlite_before, "the SQLite store is only read"
+
+    moved = build_services(Settings(data_dir=data, database_url=postgres_url), embedder=embedder)
+    try:
+        after = [moved.answerer.answer(workspace.id, q, record=False) for q in QUESTIONS]
+        assert [(a.text, round(a.confidence, 6)) for a in after] == [
+            (b.text, round(b.confidence, 6)) for b in before
+        ]
+        assert len(moved.releases.list_releases(workspace.id)) == 1
+        assert moved.answerer.answer(workspace.id, "退货要几天？").id not in {b.id for b in before}
+    finally:
+        moved.close()
+    verified = CliRunner().invoke(
+        app,
+        ["--data-dir", str(data), "audit", "verify", "--json"],
+        env={"ZHIWEN_DATABASE_URL": postgres_url},
+        catch_exceptions=False,
+    )
+    assert verified.exit_code == 0, verified.stdout  # the audit log's chain survived the move
+
+
+def test_migrate_refuses_a_database_holding_data_a_store_in_use_and_keeps_nothing_of_a_failed_copy(
+    data: Path, postgres_url: str
+) -> None:
+    server = Database(data / "zhiwen.sqlite3")  # what `zhiwen serve` holds open
+    try:
+        with pytest.raises(Conflict, match="stop it first"):
+            _migrate(data, postgres_url)
+    finally:
+        server.close()
+    with pytest.raises(InvalidInput, match="postgresql:// URL"):
+        _migrate(data, str(data / "zhiwen.sqlite3"))
+
+    with closing(sqlite3.connect(data / "zhiwen.sqlite3")) as conn, conn:  # a value PostgreSQL refuses
+        conn.execute("UPDATE chunks SET position = 'third' WHERE rowid = (SELECT max(rowid) FROM chunks)")
+    with pytest.raises(InvalidInput, match="chunks: a row could not be copied, nothing was kept"):
+        _migrate(data, postgres_url)
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT count(*) FROM workspaces").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM documents").fetchone() == (0,)
+
+    with closing(sqlite3.connect(data / "zhiwen.sqlite3")) as conn, conn:
+        conn.execute("UPDATE chunks SET position = 3 WHERE position = 'third'")
+    code, out = _migrate(data, postgres_url)
+    assert code == 0 and "every table's count matches" in out and "ZHIWEN_DATABASE_URL" in out
+    with pytest.raises(Conflict, match="already holds data"):
+        _migrate(data, postgres_url)

@@ -1,10 +1,11 @@
-"""backup [create] | verify | list, and restore: copies of the store you can show to be whole."""
+"""backup [create] | verify | list, restore, and migrate: copies of the store you can show to be whole."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from zhiwen.cli.common import JSON_HELP, console, err_console, print_json, state
 from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput
 from zhiwen.services.answers.service import AnswerService
+from zhiwen.services.backends import redacted
 from zhiwen.services.trust import backup_check
-from zhiwen.wiring import Services, build_services
+from zhiwen.wiring import Services, build_services, move_to_postgresql
 from zhiwen.wiring import store_backups as backup
 
 _STATUS_STYLE = {"ok": "green", "failed": "red", "skipped": "dim"}
@@ -59,6 +61,7 @@ def _embedded_store(command: str) -> Settings:
 def register(app: typer.Typer) -> None:
     app.add_typer(backup_app, name="backup")
     app.command()(restore)
+    app.command()(migrate)
 
 
 @backup_app.command("create")
@@ -244,6 +247,54 @@ def restore(
     console.print(_master_key_note(settings.data_dir, restoring=True), soft_wrap=True)
 
 
+def migrate(
+    to: str = typer.Option(
+        ..., "--to", help="The empty PostgreSQL database to move into: postgresql://user:password@host/db"
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Move the SQLite store into PostgreSQL (stop `zhiwen serve` first).
+
+    Copies every table whole in one transaction and the keyword index as it is, then compares the row
+    counts of every table: a failure keeps nothing in PostgreSQL. The SQLite file is only read; to go
+    back, unset ZHIWEN_DATABASE_URL. Keep the data dir: its master.key reads the secrets, and uploads are
+    spooled there.
+
+    Example: zhiwen migrate --to postgresql://zhiwen:secret@db.internal:5432/zhiwen"""
+    settings = state.settings()  # never state.services(): the store is copied, not opened for work
+    if not to.startswith(("postgresql://", "postgres://")):
+        raise InvalidInput(f"--to must be a postgresql:// URL, not {redacted(to)!r}")
+    started = time.perf_counter()
+    with _bar("Copying", quiet=as_json) as progress:
+        tables = move_to_postgresql(
+            settings, to, lambda table, done, total: progress(done / total if total else 1.0, table)
+        )
+    seconds = round(time.perf_counter() - started, 1)
+    if as_json:
+        print_json(
+            {
+                "from": str(settings.db_path),
+                "to": redacted(to),
+                "seconds": seconds,
+                "tables": {name: {"sqlite": source, "postgresql": target} for name, source, target in tables},
+            }
+        )
+        return
+    rows = sum(source for _, source, _ in tables)
+    table = Table("table", "SQLite", "PostgreSQL", title=f"{settings.db_path} → {redacted(to)}")
+    for name, source, target in tables:
+        if source:
+            table.add_row(name, f"{source:,}", f"{target:,}")
+    console.print(table, soft_wrap=True)
+    console.print(
+        f"Moved {rows:,} rows in {seconds:.1f} s; every table's count matches (empty tables not shown).\n"
+        "Next: set ZHIWEN_DATABASE_URL to that URL and start `zhiwen serve` with the same data dir"
+        " (its master.key reads the secrets). The SQLite file is unchanged: to go back, unset"
+        " ZHIWEN_DATABASE_URL (what was written in PostgreSQL meanwhile stays there only).",
+        soft_wrap=True,
+    )
+
+
 def _replay(restored_db: Path, against: Path | None, limit: int, quiet: bool) -> list[backup_check.Replayed]:
     """Ask the backup's recent questions of the restored copy (and of ``against``), through the same
     services `zhiwen serve` builds, with the same settings except the data dir and no LLM."""
@@ -340,10 +391,11 @@ def _master_key_note(data_dir: Path, restoring: bool = False) -> str:
 
 
 @contextmanager
-def _bar(label: str, quiet: bool) -> Iterator[backup.Progress]:
-    """A bar on stderr fed by a fraction (none with --json, whose stdout is one document)."""
+def _bar(label: str, quiet: bool) -> Iterator[Callable[..., None]]:
+    """A bar on stderr fed by a fraction and, optionally, what it is working on now (none with --json,
+    whose stdout is one document)."""
     if quiet:
-        yield lambda fraction: None
+        yield lambda fraction, now=None: None
         return
     progress = Progress(
         TextColumn("{task.description}"),
@@ -355,4 +407,8 @@ def _bar(label: str, quiet: bool) -> Iterator[backup.Progress]:
     )
     with progress:
         task = progress.add_task(label, total=1.0)
-        yield lambda fraction: progress.update(task, completed=fraction)
+
+        def update(fraction: float, now: str | None = None) -> None:
+            progress.update(task, completed=fraction, description=f"{label} {now}" if now else label)
+
+        yield update

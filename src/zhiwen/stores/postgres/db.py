@@ -116,6 +116,13 @@ class PgConnection:
             raise sqlite3.IntegrityError(str(error)) from error
         return cursor
 
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Write many rows at once with PostgreSQL's COPY (an order of magnitude faster than INSERTs)."""
+        names = ", ".join(columns)
+        with self._conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
     @property
     def in_transaction(self) -> bool:
         return self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
@@ -349,7 +356,7 @@ def schema_statements() -> list[str]:
     limits' tables."""
     entries = sqlite_schema()
     tables = {name: sql for kind, name, sql in entries if kind == "table"}
-    statements = [_table(name, tables[name]) for name in _referenced_first(tables)]
+    statements = [_table(name, tables[name]) for name in referenced_first(tables)]
     statements += [sql for kind, _, sql in entries if kind == "index"]
     triggers = [name for kind, name, _ in entries if kind == "trigger"]
     missing = sorted(set(triggers) - set(_TRIGGERS))
@@ -368,7 +375,9 @@ def _table(name: str, sql: str) -> str:
     return sql
 
 
-def _referenced_first(tables: dict[str, str]) -> list[str]:
+def referenced_first(tables: dict[str, str]) -> list[str]:
+    """Table names (name → CREATE TABLE) ordered so that a table comes after those it references:
+    creating them, or filling them with foreign keys checked row by row, never finds one missing."""
     order: list[str] = []
 
     def visit(name: str, path: tuple[str, ...]) -> None:

@@ -28,17 +28,27 @@ def fts_tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+def keyword_rows(
+    workspace_id: str, chunk_id: str, terms: str
+) -> tuple[tuple[str, str, int], list[tuple[str, str, str, int]]]:
+    """One chunk's ``keyword_docs`` row and ``keyword_postings`` rows, from its space-separated terms
+    (:func:`indexed_terms`, as a SQLite store's FTS5 tables also hold them)."""
+    tokens = fts_tokens(terms)
+    postings = [(workspace_id, term, chunk_id, n) for term, n in Counter(tokens).items()]
+    return (workspace_id, chunk_id, len(tokens)), postings
+
+
 class PgKeywordIndex(KeywordSearch):
     def __init__(self, db: PgDatabase) -> None:
         self._db = db
 
     def add(self, chunks: Sequence[Chunk], terms: Sequence[str] | None = None) -> None:
         terms = terms if terms is not None else [indexed_terms(c) for c in chunks]
-        postings, lengths = [], []
+        lengths, postings = [], []
         for chunk, chunk_terms in zip(chunks, terms, strict=True):
-            tokens = fts_tokens(chunk_terms)
-            lengths.append((chunk.workspace_id, chunk.id, len(tokens)))
-            postings += [(chunk.workspace_id, term, chunk.id, n) for term, n in Counter(tokens).items()]
+            length, counts = keyword_rows(chunk.workspace_id, chunk.id, chunk_terms)
+            lengths.append(length)
+            postings += counts
         with self._db.transaction() as conn:
             conn.executemany(  # a chunk indexed again replaces what it had
                 "DELETE FROM keyword_postings WHERE workspace_id = ? AND chunk_id = ?",

@@ -1,0 +1,166 @@
+"""Move a SQLite store into PostgreSQL (`zhiwen migrate --to postgresql://…`).
+
+Every table the migrations build is copied whole, in one transaction, with PostgreSQL's COPY; the
+keyword index is carried over term for term from the FTS5 tables (no re-segmentation, so rankings stay
+exactly the same); row counts are compared before the commit. A failure anywhere rolls everything back:
+the target holds the empty schema or the whole store, never part of it. The SQLite file is only read, so
+going back is unsetting ``ZHIWEN_DATABASE_URL`` (docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from zhiwen.errors import Conflict, InvalidInput
+from zhiwen.stores.postgres.db import PgConnection, PgDatabase, referenced_first, sqlite_schema
+from zhiwen.stores.postgres.keyword import keyword_rows
+from zhiwen.stores.sqlite.backup import in_use
+from zhiwen.stores.sqlite.db import MIGRATIONS, fts_table
+
+BATCH = 2_000
+KEYWORD_TABLE = "keyword index"  # how the FTS5 tables' rows are reported
+
+Progress = Callable[[str, int, int], None]  # table, rows copied, rows in it
+
+
+@dataclass(frozen=True)
+class Copied:
+    table: str
+    source: int  # rows in the SQLite store
+    target: int  # rows in PostgreSQL after the copy
+
+
+def move_store(db_path: Path, url: str, progress: Progress = lambda table, done, total: None) -> list[Copied]:
+    """Copy the SQLite store at ``db_path`` into the empty PostgreSQL database at ``url``; the counts of
+    every table on both sides. Refuses a store another process has open, one made by another version, and a
+    target that already holds data."""
+    with closing(_open_source(db_path)) as source:
+        tables = referenced_first({name: sql for kind, name, sql in sqlite_schema() if kind == "table"})
+        totals = {t: _count(source, t) for t in tables}
+        keyword_sources = _keyword_tables(source)
+        totals[KEYWORD_TABLE] = sum(_count(source, table) for table in keyword_sources.values())
+        target = PgDatabase(url)
+        try:
+            with target.transaction() as conn:
+                _refuse_unless_empty(conn, tables)
+                for table in tables:
+                    _copy_table(source, conn, table, totals[table], progress)
+                _continue_identities(conn)
+                _copy_keywords(source, conn, keyword_sources, totals[KEYWORD_TABLE], progress)
+                copied = [Copied(t, totals[t], _count(conn, t)) for t in tables]
+                copied.append(Copied(KEYWORD_TABLE, totals[KEYWORD_TABLE], _count(conn, "keyword_docs")))
+                wrong = [c for c in copied if c.source != c.target]
+                if wrong:  # raising rolls the whole copy back
+                    raise RuntimeError(
+                        "row counts differ after the copy, nothing was kept: "
+                        + ", ".join(f"{c.table} {c.source} → {c.target}" for c in wrong)
+                    )
+        finally:
+            target.close()
+    return copied
+
+
+def _open_source(db_path: Path) -> sqlite3.Connection:
+    if not db_path.is_file():
+        raise InvalidInput(f"no SQLite store at {db_path}: give the data dir that holds zhiwen.sqlite3")
+    if in_use(db_path):
+        raise Conflict(
+            f"{db_path} is open in another process (`zhiwen serve`, a worker, another command): stop it"
+            " first, or what it writes during and after the copy would not be in PostgreSQL"
+        )
+    source = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        source.execute("BEGIN")  # one snapshot for the whole copy
+        version = int(source.execute("PRAGMA user_version").fetchone()[0])
+        if version != len(MIGRATIONS):
+            raise InvalidInput(
+                f"the store is at schema version {version}, this Zhiwen writes {len(MIGRATIONS)}: run "
+                "`zhiwen check` with this version once (it upgrades the store), then migrate"
+            )
+    except BaseException:
+        source.close()
+        raise
+    return source
+
+
+def _refuse_unless_empty(conn: PgConnection, tables: list[str]) -> None:
+    holding = [t for t in tables if conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() is not None]
+    if holding:
+        shown = ", ".join(holding[:5]) + (", …" if len(holding) > 5 else "")
+        raise Conflict(
+            f"the target database already holds data ({shown}): migrate into a new, empty database"
+            " (CREATE DATABASE …)"
+        )
+
+
+def _count(conn: sqlite3.Connection | PgConnection, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+def _copy_table(
+    source: sqlite3.Connection, target: PgConnection, table: str, total: int, progress: Progress
+) -> None:
+    columns = [r[1] for r in source.execute(f"PRAGMA table_info({table})")]
+    # Rows go in as they are: triggers (the vector versions' counter) would count the copy as changes.
+    target.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+    progress(table, 0, total)
+    done = 0
+    for rows in _batches(source, f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid"):
+        try:
+            target.copy_rows(table, columns, rows)
+        except psycopg.Error as error:
+            raise InvalidInput(f"{table}: a row could not be copied, nothing was kept: {error}") from error
+        done += len(rows)
+        progress(table, done, total)
+    target.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+
+
+def _batches(source: sqlite3.Connection, query: str) -> Iterator[list[tuple[object, ...]]]:
+    cursor = source.execute(query)
+    while rows := cursor.fetchmany(BATCH):
+        yield rows
+
+
+def _continue_identities(conn: PgConnection) -> None:
+    """Numbered columns (``INTEGER PRIMARY KEY AUTOINCREMENT`` in SQLite) go on after the copied numbers."""
+    numbered = conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema ="
+        " current_schema() AND is_identity = 'YES' AND identity_generation = 'BY DEFAULT'"
+    ).fetchall()
+    for table, column in numbered:
+        conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), max({column}))"
+            f" FROM {table} HAVING max({column}) IS NOT NULL"
+        )
+
+
+def _keyword_tables(source: sqlite3.Connection) -> dict[str, str]:
+    """Each workspace's (and release snapshot's) FTS5 table, by workspace id."""
+    existing = {r[0] for r in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    workspaces = [r[0] for r in source.execute("SELECT DISTINCT workspace_id FROM chunks")]
+    return {w: fts_table(w) for w in workspaces if fts_table(w) in existing}
+
+
+def _copy_keywords(
+    source: sqlite3.Connection, target: PgConnection, tables: dict[str, str], total: int, progress: Progress
+) -> None:
+    done = 0
+    progress(KEYWORD_TABLE, 0, total)
+    for workspace_id, table in tables.items():
+        for rows in _batches(source, f"SELECT chunk_id, terms FROM {table}"):
+            lengths, postings = [], []
+            for chunk_id, terms in rows:
+                length, counts = keyword_rows(workspace_id, str(chunk_id), str(terms))
+                lengths.append(length)
+                postings += counts
+            target.copy_rows("keyword_docs", ("workspace_id", "chunk_id", "length"), lengths)
+            target.copy_rows("keyword_postings", ("workspace_id", "term", "chunk_id", "tf"), postings)
+            done += len(rows)
+            progress(KEYWORD_TABLE, done, total)
