@@ -6,8 +6,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from tests.contracts.conftest import Connect
 from zhiwen.stores.postgres.db import PgDatabase, translated
-from zhiwen.stores.sqlite.db import MIGRATIONS, Database
+from zhiwen.stores.sql import SqlConnection
+from zhiwen.stores.sqlite.db import MIGRATIONS, Database, Migration
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
 
 
@@ -44,3 +46,56 @@ def test_a_lost_connection_is_made_again_for_the_next_request(postgres_url: str)
         workspaces.list_workspaces()  # the request that finds it lost
     assert [w.name for w in workspaces.list_workspaces()] == ["acme"]
     db.close()
+
+
+# The next migration as it would ship: a table, a column, an index, and a data step in Python.
+def _copy_names(conn: SqlConnection) -> None:
+    conn.execute("INSERT INTO upgrade_notes (workspace_id, note) SELECT id, name FROM workspaces")
+
+
+NEXT: list[list[Migration]] = [
+    *MIGRATIONS,
+    [
+        """
+    CREATE TABLE upgrade_notes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        note TEXT NOT NULL,
+        weight REAL NOT NULL DEFAULT 0.5
+    );
+    ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX upgrade_notes_by_workspace ON upgrade_notes(workspace_id)
+    """,
+        _copy_names,  # type: ignore[list-item]  # run on either connection
+    ],
+]
+
+
+def test_the_next_migration_upgrades_both_backends_alike(connect: Connect) -> None:
+    db = connect()  # made at this version, holding a workspace: an existing installation
+    SqliteWorkspaceStore(db).create_workspace("acme")
+    db.migrate(NEXT)  # type: ignore[call-arg]  # both take the history to apply
+    db.migrate(NEXT)  # type: ignore[call-arg]  # a second start finds nothing to do
+    assert db.schema_version == len(NEXT)
+    columns = db.columns()
+    assert [c for c, _ in columns["upgrade_notes"]] == ["id", "workspace_id", "note", "weight"]
+    assert "attempts" in [c for c, _ in columns["jobs"]]
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO upgrade_notes (workspace_id, note) SELECT id, 'second' FROM workspaces")
+        rows = conn.execute("SELECT id, note, weight FROM upgrade_notes ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows] == [(1, "acme", 0.5), (2, "second", 0.5)]
+
+
+def test_postgresql_refuses_a_schema_newer_than_it_knows_and_a_step_only_sqlite_runs(
+    postgres_url: str,
+) -> None:
+    db = PgDatabase(postgres_url)
+    try:
+        db.migrate(NEXT)
+        with pytest.raises(RuntimeError, match="newer than this Zhiwen knows"):
+            db.migrate(MIGRATIONS)
+        with pytest.raises(RuntimeError, match="only SQLite can run"):
+            db.migrate([*NEXT, ["CREATE VIRTUAL TABLE t USING fts5(terms)"]])
+        assert db.schema_version == len(NEXT), "a failed upgrade leaves the version it found"
+    finally:
+        db.close()

@@ -27,10 +27,11 @@ from psycopg.rows import RowMaker
 from psycopg.types.string import StrDumperUnknown
 
 from zhiwen.stores.shared_connection import SharedConnection
-from zhiwen.stores.sqlite.db import MIGRATIONS, Database
+from zhiwen.stores.sqlite.db import MIGRATIONS, Database, Migration
 
 WRITERS_LOCK = 7318  # advisory lock keys
 SCHEMA_LOCK = 7319
+FIRST_VERSION = 19  # the SQLite schema version the first PostgreSQL databases were made at
 LOCK_TIMEOUT_S = 10
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
 
@@ -185,22 +186,35 @@ class PgDatabase(SharedConnection[PgConnection]):
         row = self._wrapped.execute("SELECT to_regclass('zhiwen_schema') IS NOT NULL").fetchone()
         return row is not None and row[0] is True
 
-    def migrate(self) -> None:
-        """A new database gets the schema of the latest migration at once; the migrations after it are
-        applied one by one when there are some (none yet: the history starts at the SQLite version this
-        backend was written against)."""
+    def migrate(self, migrations: Sequence[Sequence[Migration]] = MIGRATIONS) -> None:
+        """A new database gets the schema of this version's migrations at once (translated from what
+        they build in SQLite); an older one gets the migrations after its version applied in order, each
+        statement translated (:func:`upgrade_statements`). All in one transaction: an upgrade that fails
+        leaves the version it found."""
         with self._lock, self.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))  # two processes starting at once
-            if self.schema_version >= len(MIGRATIONS):
-                return
-            if self.schema_version:
+            version = self.schema_version
+            if version > len(migrations):
                 raise RuntimeError(
-                    f"this PostgreSQL schema is at version {self.schema_version}; upgrades are not built yet"
+                    f"this PostgreSQL schema is at version {version}, newer than this Zhiwen knows"
+                    f" ({len(migrations)}): run the Zhiwen version that made it, or a newer one"
                 )
-            for statement in schema_statements():
-                conn.execute(statement)
-            conn.execute("CREATE TABLE zhiwen_schema (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
-            conn.execute("INSERT INTO zhiwen_schema VALUES (1, ?)", (len(MIGRATIONS),))
+            if version == 0:
+                for statement in schema_statements():
+                    conn.execute(statement)
+                conn.execute("CREATE TABLE zhiwen_schema (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
+                version = len(MIGRATIONS)
+                conn.execute("INSERT INTO zhiwen_schema VALUES (1, ?)", (version,))
+            if version < FIRST_VERSION:
+                raise RuntimeError(f"a PostgreSQL schema at version {version} was never made by Zhiwen")
+            for number in range(version + 1, len(migrations) + 1):
+                for step in migrations[number - 1]:
+                    if callable(step):
+                        step(conn)  # type: ignore[arg-type]  # written against what both connections have
+                        continue
+                    for statement in upgrade_statements(step):
+                        conn.execute(statement)
+                conn.execute("UPDATE zhiwen_schema SET version = ? WHERE id = 1", (number,))
 
     def columns(self) -> dict[str, list[tuple[str, bool]]]:
         """Every table's columns, each with whether it holds text."""
@@ -367,9 +381,35 @@ def schema_statements() -> list[str]:
     return [*_FUNCTIONS, *statements, *_KEYWORD_TABLES, *_RATE_TABLES]
 
 
-def _table(name: str, sql: str) -> str:
+def upgrade_statements(step: str) -> list[str]:
+    """A migration's SQL in PostgreSQL's words: a new table translated as the schema's are, a trigger
+    replaced by its PL/pgSQL twin, column types translated in the rest. What only SQLite has (virtual
+    tables, pragmas) is refused: each migration runs on both."""
+    statements = []
+    for statement in (s.strip() for s in step.split(";") if s.strip()):
+        table = re.match(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement, re.I)
+        trigger = re.match(r"CREATE TRIGGER (?:IF NOT EXISTS )?(\w+)", statement, re.I)
+        if table:
+            statements.append(_table(table[1], statement))
+        elif trigger:
+            if trigger[1] not in _TRIGGERS:
+                raise RuntimeError(f"no PostgreSQL version of the trigger {trigger[1]}: add it to _TRIGGERS")
+            statements += _TRIGGERS[trigger[1]]
+        elif re.match(r"CREATE VIRTUAL TABLE|PRAGMA", statement, re.I):
+            raise RuntimeError(f"a migration step only SQLite can run: {statement[:60]}")
+        else:
+            statements.append(_typed(statement))
+    return statements
+
+
+def _typed(sql: str) -> str:
     for pattern, replacement in _TYPES:
         sql = pattern.sub(replacement, sql)
+    return sql
+
+
+def _table(name: str, sql: str) -> str:
+    sql = _typed(sql)
     if name in _ORDERED_BY_ROWID:
         sql = sql.rstrip().rstrip(")") + ",\n    rowid BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE)"
     return sql

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from zhiwen.stores.shared_connection import SharedConnection
@@ -73,6 +73,9 @@ def _vector_versions(conn: sqlite3.Connection) -> None:
 
 Migration = str | Callable[[sqlite3.Connection], None]  # SQL statements, or a data step in Python
 
+# From migration 20 on, every migration also upgrades PostgreSQL databases (stores/postgres/db.py): write
+# its SQL in what both engines speak (types are translated, a trigger needs its PL/pgSQL twin there), and
+# a Python step against the `execute(sql, params)` both connections have.
 MIGRATIONS: list[list[Migration]] = [
     # 1: workspaces, keys, documents, chunks, FTS5 keyword index, vectors, jobs, conversations, answers.
     [
@@ -708,9 +711,9 @@ class Database(SharedConnection[sqlite3.Connection]):
     def schema_version(self) -> int:
         return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def migrate(self) -> None:
+    def migrate(self, migrations: Sequence[Sequence[Migration]] = MIGRATIONS) -> None:
         with self._lock:
-            for version, steps in enumerate(MIGRATIONS, start=1):
+            for version, steps in enumerate(migrations, start=1):
                 if self.schema_version >= version:
                     continue
                 with self.transaction():
