@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     # postgresql://user:password@host:port/database puts every store there instead of data_dir's SQLite
     # file (the data dir still holds the master key, spooled uploads and caches).
     database_url: SecretStr | None = Field(default=None, repr=False)
+    # On PostgreSQL, how many candidates pgvector's HNSW scan keeps (hnsw.ef_search; at least k): more
+    # finds more of the true nearest vectors, slower.
+    pgvector_ef_search: int = Field(default=100, ge=10, le=1000)
     host: str = "127.0.0.1"
     port: int = 8000
     # API processes `zhiwen serve` runs on its port; each holds its own model and vectors.

@@ -92,7 +92,7 @@ from zhiwen.stores.sqlite.releases import SqliteReleaseStore
 from zhiwen.stores.sqlite.reviews import SqliteReviewStore
 from zhiwen.stores.sqlite.secrets import SqliteSecretStore
 from zhiwen.stores.sqlite.users import SqliteUserStore
-from zhiwen.stores.sqlite.vectors import NumpyVectorIndex
+from zhiwen.stores.sqlite.vectors import NumpyVectorIndex, VectorRows
 from zhiwen.stores.sqlite.webhooks import SqliteWebhookStore
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
 
@@ -214,6 +214,7 @@ class _Database:
     keywords: KeywordSearch
     rate_buckets: RateBuckets
     owner_lock: OwnerLock
+    vectors: Callable[[int], VectorRows]  # the vector index, for the embedder's dimension
 
 
 def _without_driver(error: ImportError) -> InvalidInput:
@@ -228,17 +229,25 @@ def _database(settings: Settings) -> _Database:
             from zhiwen.stores.postgres.keyword import PgKeywordIndex
             from zhiwen.stores.postgres.limits import PgRateBuckets
             from zhiwen.stores.postgres.owner_lock import PgOwnerLock
+            from zhiwen.stores.postgres.vectors import PgVectorIndex
         except ImportError as error:
             raise _without_driver(error) from None
         url = settings.database_url.get_secret_value()
         pg = PgDatabase(url)
-        return _Database(pg, PgKeywordIndex(pg), PgRateBuckets(url), PgOwnerLock(url))
+        return _Database(
+            pg,
+            PgKeywordIndex(pg),
+            PgRateBuckets(url),
+            PgOwnerLock(url),
+            lambda dim: PgVectorIndex(pg, dim, settings.pgvector_ef_search),
+        )
     db = Database(settings.db_path)
     return _Database(
         db,
         SqliteKeywordIndex(db),
         SqliteRateBuckets(settings.data_dir / RATE_LIMITS_FILE),
         FileOwnerLock(settings.data_dir / "background.lock"),
+        lambda dim: NumpyVectorIndex(db, dim),
     )
 
 
@@ -272,7 +281,7 @@ def build_services(
     workspace_secrets = SecretService(SqliteSecretStore(db), box)
     embedder = QueryCache(embedder or build_embedder(settings))
     documents = SqliteDocumentStore(db)
-    vectors = NumpyVectorIndex(db, embedder.dim)
+    vectors = database.vectors(embedder.dim)
     worker = EmbeddingWorker(documents, vectors, embedder, settings.embed_batch)
     workspaces = SqliteWorkspaceStore(db)
     privacy = PrivacyPolicy(workspaces)
@@ -296,7 +305,7 @@ def build_services(
         handoff_below=settings.handoff_below,
         faq_direct_above=settings.faq_direct_above,
     )
-    release_store = SqliteReleaseStore(db, keywords)
+    release_store = SqliteReleaseStore(db, keywords, vectors)
     targets = Targets(workspaces, release_store, defaults)
     catalog_store = SqliteCatalogStore(db)
     model_registry = SqliteModelRegistry(db)

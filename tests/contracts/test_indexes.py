@@ -12,6 +12,7 @@ from tests.contracts.conftest import Connect
 from zhiwen.ports import KeywordIndex, VectorIndex
 from zhiwen.stores.postgres.db import PgDatabase
 from zhiwen.stores.postgres.keyword import PgKeywordIndex
+from zhiwen.stores.postgres.vectors import PgVectorIndex
 from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.documents import SqliteDocumentStore
 from zhiwen.stores.sqlite.keyword import SqliteKeywordIndex
@@ -97,12 +98,18 @@ def test_one_workspaces_terms_never_change_anothers_statistics(
     assert "耳机" in index.term_weights(b, "蓝牙耳机")
 
 
+def _vector_index(database: Database) -> VectorIndex:
+    """The backend's own: pgvector's HNSW index in PostgreSQL, numpy over SQLite's rows."""
+    if isinstance(database, PgDatabase):
+        return PgVectorIndex(database, dim=4)
+    return NumpyVectorIndex(database, dim=4)
+
+
 @pytest.fixture
 def vectors(connect: Connect) -> tuple[VectorIndex, Database, str, str]:
-    """The numpy index over either backend's vector rows."""
     database = connect()
     a, b = _two_workspaces(database)
-    return NumpyVectorIndex(database, dim=4), database, a, b
+    return _vector_index(database), database, a, b
 
 
 def _unit(*values: float) -> np.ndarray:
@@ -128,7 +135,7 @@ def test_vectors_persist_and_removed_ones_are_gone_after_reload(
     index, database, a, _ = vectors
     index.add(a, ["ac1", "ac2"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))
     index.remove(a, ["ac1"])
-    reloaded = NumpyVectorIndex(database, dim=4)
+    reloaded = _vector_index(database)
     assert [cid for cid, _ in reloaded.search(a, _unit(1, 0, 0, 0), 5)] == ["ac2"]
     assert reloaded.scores(a, _unit(0, 1, 0, 0), ["ac1", "ac2"]) == pytest.approx({"ac2": 1.0})
 
@@ -153,7 +160,7 @@ def test_vectors_written_by_another_process_are_seen_without_a_restart(
     server_index.add(a, ["ac1"], np.vstack([_unit(1, 0, 0, 0)]))
     assert server_index.count(a) == 1
     other = connect()  # a second connection, as a second process would have
-    NumpyVectorIndex(other, dim=4).add(a, ["ac2"], np.vstack([_unit(0, 1, 0, 0)]))
+    _vector_index(other).add(a, ["ac2"], np.vstack([_unit(0, 1, 0, 0)]))
     other.close()
     assert [cid for cid, _ in server_index.search(a, _unit(0, 1, 0, 0), 1)] == ["ac2"]
 
@@ -167,7 +174,7 @@ def test_vectors_replaced_or_removed_by_another_process_are_seen(
     server_index.add(a, ["ac1", "ac2"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))
     assert [cid for cid, _ in server_index.search(a, _unit(1, 0, 0, 0), 1)] == ["ac1"]
     other = connect()
-    worker_index = NumpyVectorIndex(other, dim=4)
+    worker_index = _vector_index(other)
     worker_index.add(a, ["ac1"], np.vstack([_unit(0, 0, 1, 0)]))
     [(found, score)] = server_index.search(a, _unit(0, 0, 1, 0), 1)
     assert found == "ac1" and score == pytest.approx(1.0)
@@ -244,3 +251,48 @@ def test_postgresql_ranks_exactly_as_fts5(tmp_path: Path, postgres_url: str) -> 
         assert [c for c, _ in pg_hits] == [c for c, _ in fts5_hits]
         assert [s for _, s in pg_hits] == pytest.approx([s for _, s in fts5_hits], rel=1e-9)
         assert pg_weights == pytest.approx(fts5_weights, rel=1e-9)
+
+
+def test_a_small_workspace_among_many_rows_still_gets_its_nearest(
+    vectors: tuple[VectorIndex, Database, str, str],
+) -> None:
+    """An approximate index over every workspace's rows may run out of one workspace's before it finds
+    k of them: the search must still return them all, nearest first."""
+    index, database, a, b = vectors
+    SqliteDocumentStore(database).replace_document(
+        Document("doc_many", b, "many.md", "Many", "h", (), 0, "t", "t"),
+        [Chunk(f"bx{i}", b, "doc_many", i, "Many", f"passage {i}") for i in range(300)],
+    )
+    many = np.random.default_rng(7).normal(size=(300, 4)).astype(np.float32)
+    many /= np.linalg.norm(many, axis=1, keepdims=True)
+    index.add(b, [f"bx{i}" for i in range(300)], many)
+    index.add(a, ["ac1", "ac2", "ac3"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0), _unit(1, 1, 0, 0)]))
+    assert [cid for cid, _ in index.search(a, _unit(1, 0.1, 0, 0), 3)] == ["ac1", "ac3", "ac2"]
+    assert len(index.search(b, _unit(0, 0, 1, 0), 50)) == 50
+
+
+def test_postgresql_searches_with_pgvectors_hnsw_index(postgres_url: str) -> None:
+    database = PgDatabase(postgres_url)
+    a, _ = _two_workspaces(database)
+    SqliteDocumentStore(database).replace_document(
+        Document("doc_many", a, "many.md", "Many", "h", (), 0, "t", "t"),
+        [Chunk(f"ax{i}", a, "doc_many", i, "Many", f"passage {i}") for i in range(2000)],
+    )
+    many = np.random.default_rng(7).normal(size=(2000, 4)).astype(np.float32)
+    many /= np.linalg.norm(many, axis=1, keepdims=True)
+    index = PgVectorIndex(database, dim=4)
+    index.add(a, [f"ax{i}" for i in range(2000)], many)
+    with database.reading() as conn:
+        conn.execute("ANALYZE vectors")
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN SELECT chunk_id FROM vectors WHERE workspace_id = ? AND vector_dims(embedding) = 4"
+                " ORDER BY embedding::vector(4) <#> CAST(? AS vector(4)) LIMIT 5",
+                (a, "[1,0,0,0]"),
+            )
+        )
+    assert "vectors_hnsw_4" in plan
+    exact = np.argsort(-(many @ _unit(1, 0, 0, 0)))[:5]
+    assert [cid for cid, _ in index.search(a, _unit(1, 0, 0, 0), 5)] == [f"ax{i}" for i in exact]
+    database.close()

@@ -26,6 +26,7 @@ def test_postgresql_has_every_table_and_column_the_sqlite_migrations_make(postgr
     assert found.pop("keyword_docs") and found.pop("keyword_postings")  # FTS5's stand-ins
     assert found.pop("rate_buckets")  # in a file of their own beside a SQLite store
     in_insertion_order = ("answers", "chunks", "jobs")  # SQLite's rowid, an identity column here
+    assert found["vectors"].pop() == ("embedding", False)  # pgvector's copy, for its index
     assert found == {t: [*c, ("rowid", False)] if t in in_insertion_order else c for t, c in expected.items()}
 
 

@@ -324,6 +324,11 @@ _FUNCTIONS = (
     " RETURN document::jsonb #>> string_to_array(substr(path, 3), '.')",
 )
 
+# Vectors as pgvector values beside their bytes, for the HNSW index (:mod:`zhiwen.stores.postgres.vectors`).
+# Creating the extension needs a superuser once (`CREATE EXTENSION vector`, docs/deployment.md).
+_PGVECTOR = "CREATE EXTENSION IF NOT EXISTS vector"
+_EMBEDDINGS = "ALTER TABLE vectors ADD COLUMN embedding vector"
+
 # What stands in for SQLite's FTS5 tables (one per workspace, made with its first chunk there):
 # :mod:`zhiwen.stores.postgres.keyword`'s postings and chunk lengths.
 _KEYWORD_TABLES = (
@@ -366,8 +371,8 @@ def sqlite_schema() -> list[tuple[str, str, str]]:
 
 def schema_statements() -> list[str]:
     """The PostgreSQL DDL of the schema the SQLite migrations build: tables (referenced ones first),
-    their indexes, the triggers; SQLite's functions the stores call; the keyword index's and the rate
-    limits' tables."""
+    their indexes, the triggers; SQLite's functions the stores call; pgvector's column; the keyword
+    index's and the rate limits' tables."""
     entries = sqlite_schema()
     tables = {name: sql for kind, name, sql in entries if kind == "table"}
     statements = [_table(name, tables[name]) for name in referenced_first(tables)]
@@ -378,7 +383,7 @@ def schema_statements() -> list[str]:
         raise RuntimeError(f"no PostgreSQL version of the triggers {missing}: add them to _TRIGGERS")
     for name in triggers:
         statements += _TRIGGERS[name]
-    return [*_FUNCTIONS, *statements, *_KEYWORD_TABLES, *_RATE_TABLES]
+    return [_PGVECTOR, *_FUNCTIONS, *statements, _EMBEDDINGS, *_KEYWORD_TABLES, *_RATE_TABLES]
 
 
 def upgrade_statements(step: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 Every table the migrations build is copied whole, in one transaction, with PostgreSQL's COPY; the
 keyword index is carried over term for term from the FTS5 tables (no re-segmentation, so rankings stay
-exactly the same); row counts are compared before the commit. A failure anywhere rolls everything back:
+exactly the same) and each vector gets its pgvector copy and HNSW index; row counts are compared before
+the commit. A failure anywhere rolls everything back:
 the target holds the empty schema or the whole store, never part of it. The SQLite file is only read, so
 going back is unsetting ``ZHIWEN_DATABASE_URL`` (docs/deployment.md).
 """
@@ -14,12 +15,15 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import psycopg
 
 from zhiwen.errors import Conflict, InvalidInput
 from zhiwen.stores.postgres.db import PgConnection, PgDatabase, referenced_first, sqlite_schema
 from zhiwen.stores.postgres.keyword import keyword_rows
+from zhiwen.stores.postgres.vectors import as_text, create_index
 from zhiwen.stores.sqlite.backup import in_use
 from zhiwen.stores.sqlite.db import MIGRATIONS, fts_table
 
@@ -52,6 +56,8 @@ def move_store(db_path: Path, url: str, progress: Progress = lambda table, done,
                 for table in tables:
                     _copy_table(source, conn, table, totals[table], progress)
                 _continue_identities(conn)
+                for (dim,) in conn.execute("SELECT DISTINCT vector_dims(embedding) FROM vectors").fetchall():
+                    create_index(conn, int(dim))  # built once here rather than at the first start
                 _copy_keywords(source, conn, keyword_sources, totals[KEYWORD_TABLE], progress)
                 copied = [Copied(t, totals[t], _count(conn, t)) for t in tables]
                 copied.append(Copied(KEYWORD_TABLE, totals[KEYWORD_TABLE], _count(conn, "keyword_docs")))
@@ -114,7 +120,12 @@ def _copy_table(
     done = 0
     for rows in _batches(source, f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid"):
         try:
-            target.copy_rows(table, columns, rows)
+            if table == "vectors":  # pgvector's copy of each vector, for the HNSW index
+                at = columns.index("vector")
+                embedded = [(*r, as_text(np.frombuffer(r[at], dtype=np.float32))) for r in rows]
+                target.copy_rows(table, [*columns, "embedding"], embedded)
+            else:
+                target.copy_rows(table, columns, rows)
         except psycopg.Error as error:
             raise InvalidInput(f"{table}: a row could not be copied, nothing was kept: {error}") from error
         done += len(rows)
@@ -122,7 +133,7 @@ def _copy_table(
     target.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
-def _batches(source: sqlite3.Connection, query: str) -> Iterator[list[tuple[object, ...]]]:
+def _batches(source: sqlite3.Connection, query: str) -> Iterator[list[tuple[Any, ...]]]:
     cursor = source.execute(query)
     while rows := cursor.fetchmany(BATCH):
         yield rows

@@ -14,6 +14,7 @@ from typing import Any
 from zhiwen.errors import Conflict, NotFound
 from zhiwen.stores.keyword_search import KeywordSearch
 from zhiwen.stores.sql import SqlConnection, SqlDatabase, SqlRow
+from zhiwen.stores.sqlite.vectors import VectorRows
 from zhiwen.types import Release, utc_now
 
 
@@ -34,9 +35,10 @@ def _release(row: SqlRow) -> Release:
 
 
 class SqliteReleaseStore:
-    def __init__(self, db: SqlDatabase, keywords: KeywordSearch) -> None:
+    def __init__(self, db: SqlDatabase, keywords: KeywordSearch, vectors: VectorRows) -> None:
         self._db = db
         self._keywords = keywords  # the snapshot's keyword index is copied and dropped with it
+        self._vectors = vectors  # … and its vectors copied
 
     def create_release(
         self, workspace_id: str, config: dict[str, Any], note: str, created_by: str
@@ -78,12 +80,7 @@ class SqliteReleaseStore:
                 (label, knowledge_id, label, workspace_id),
             )
             self._keywords.copy_workspace(workspace_id, knowledge_id, label)  # in this transaction
-            for table, column in (("vectors", "vector"), ("sentence_vectors", "vectors")):
-                conn.execute(
-                    f"INSERT INTO {table} (chunk_id, workspace_id, {column})"
-                    f" SELECT chunk_id || ?, ?, {column} FROM {table} WHERE workspace_id = ?",
-                    (label, knowledge_id, workspace_id),
-                )
+            self._vectors.copy_workspace(workspace_id, knowledge_id, label)
             manifest = {
                 "documents": dict(
                     conn.execute(

@@ -1,14 +1,15 @@
-"""Exact dense search with numpy; vectors persist in SQLite and load per workspace on first use. When a
-workspace's vectors changed (its version in ``vector_versions`` moved: another process embedded, or
+"""Exact dense search with numpy; vectors persist in the database and load per workspace on first use.
+When a workspace's vectors changed (its version in ``vector_versions`` moved: another process embedded, or
 removed some), only rows with a higher sequence number are read.
 
 At 10k×384 a matrix-vector product is well under a millisecond; exact search needs no tuning and never
-misses. An ANN index (faiss HNSW) can replace it behind the same port for much larger workspaces.
+misses. On PostgreSQL, pgvector's HNSW index replaces it (:mod:`zhiwen.stores.postgres.vectors`).
 """
 
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 
 import numpy as np
@@ -62,10 +63,90 @@ class _Matrix:
             self.ids.pop()
 
 
-class NumpyVectorIndex:
+class VectorRows(ABC):
+    """A vector index (the port's :class:`~zhiwen.ports.VectorIndex`) and what both backends do with
+    the rows alone: sentence vectors, a release's copy, removal. ``COPIED`` are the ``vectors`` columns
+    a copy carries (PostgreSQL's index adds its own)."""
+
+    COPIED: tuple[str, ...] = ("vector",)
+
     def __init__(self, db: SqlDatabase, dim: int) -> None:
         self._db = db
         self._dim = dim
+
+    @abstractmethod
+    def add(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Vector) -> None: ...
+
+    @abstractmethod
+    def remove(self, workspace_id: str, chunk_ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def search(
+        self, workspace_id: str, query: Vector, k: int, restrict_to: Collection[str] | None = None
+    ) -> list[tuple[str, float]]: ...
+
+    @abstractmethod
+    def scores(self, workspace_id: str, query: Vector, chunk_ids: Sequence[str]) -> dict[str, float]: ...
+
+    @abstractmethod
+    def count(self, workspace_id: str) -> int: ...
+
+    def copy_workspace(self, source: str, target: str, suffix: str) -> None:
+        """Copy ``source``'s vectors to ``target`` (a release snapshot), chunk ids suffixed; joins the
+        caller's transaction."""
+        columns = ", ".join(self.COPIED)
+        with self._db.transaction() as conn:
+            for table, copied in (("vectors", columns), ("sentence_vectors", "vectors")):
+                conn.execute(
+                    f"INSERT INTO {table} (chunk_id, workspace_id, {copied})"
+                    f" SELECT chunk_id || ?, ?, {copied} FROM {table} WHERE workspace_id = ?",
+                    (suffix, target, source),
+                )
+
+    def _delete(self, conn: SqlConnection, workspace_id: str, chunk_ids: Sequence[str]) -> None:
+        for table in ("vectors", "sentence_vectors"):
+            conn.executemany(
+                f"DELETE FROM {table} WHERE chunk_id = ? AND workspace_id = ?",
+                [(cid, workspace_id) for cid in chunk_ids],
+            )
+
+    def add_sentences(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Sequence[Vector]) -> None:
+        """Sentence vectors are read a handful of chunks at a time, never searched: they stay in the
+        database as float16 (half the bytes; cosines move by about 1e-3)."""
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM sentence_vectors WHERE chunk_id = ? AND workspace_id = ?",
+                [(cid, workspace_id) for cid in chunk_ids],
+            )
+            conn.executemany(
+                "INSERT INTO sentence_vectors (chunk_id, workspace_id, vectors)"
+                " SELECT id, workspace_id, ? FROM chunks WHERE id = ? AND workspace_id = ?",
+                [
+                    (np.ascontiguousarray(v, dtype=np.float16).tobytes(), cid, workspace_id)
+                    for cid, v in zip(chunk_ids, vectors, strict=True)
+                ],
+            )
+
+    def sentence_scores(self, workspace_id: str, query: Vector, chunk_ids: Sequence[str]) -> dict[str, float]:
+        if not chunk_ids:
+            return {}
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT chunk_id, vectors FROM sentence_vectors WHERE workspace_id = ?"
+                f" AND chunk_id IN ({','.join('?' * len(chunk_ids))})",
+                (workspace_id, *chunk_ids),
+            ).fetchall()
+        scores = {}
+        for chunk_id, blob in rows:
+            matrix = np.frombuffer(blob, dtype=np.float16).reshape(-1, self._dim)
+            if len(matrix):
+                scores[chunk_id] = float((matrix.astype(np.float32) @ query).max())
+        return scores
+
+
+class NumpyVectorIndex(VectorRows):
+    def __init__(self, db: SqlDatabase, dim: int) -> None:
+        super().__init__(db, dim)
         self._matrices: dict[str, _Matrix] = {}
         self._lock = threading.RLock()
 
@@ -161,50 +242,13 @@ class NumpyVectorIndex:
         with self._lock:
             with self._db.transaction() as conn:
                 before = _version(conn, workspace_id)
-                for table in ("vectors", "sentence_vectors"):
-                    conn.executemany(
-                        f"DELETE FROM {table} WHERE chunk_id = ? AND workspace_id = ?",
-                        [(cid, workspace_id) for cid in chunk_ids],
-                    )
+                self._delete(conn, workspace_id, chunk_ids)
                 after = _version(conn, workspace_id)
             matrix = self._matrices.get(workspace_id)
             if matrix is not None:
                 matrix.delete(chunk_ids)
                 if matrix.version == before:
                     matrix.version = after
-
-    def add_sentences(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Sequence[Vector]) -> None:
-        """Sentence vectors are read a handful of chunks at a time, never searched: they stay in SQLite as
-        float16 (half the bytes; cosines move by about 1e-3)."""
-        with self._db.transaction() as conn:
-            conn.executemany(
-                "DELETE FROM sentence_vectors WHERE chunk_id = ? AND workspace_id = ?",
-                [(cid, workspace_id) for cid in chunk_ids],
-            )
-            conn.executemany(
-                "INSERT INTO sentence_vectors (chunk_id, workspace_id, vectors)"
-                " SELECT id, workspace_id, ? FROM chunks WHERE id = ? AND workspace_id = ?",
-                [
-                    (np.ascontiguousarray(v, dtype=np.float16).tobytes(), cid, workspace_id)
-                    for cid, v in zip(chunk_ids, vectors, strict=True)
-                ],
-            )
-
-    def sentence_scores(self, workspace_id: str, query: Vector, chunk_ids: Sequence[str]) -> dict[str, float]:
-        if not chunk_ids:
-            return {}
-        with self._db.reading() as conn:
-            rows = conn.execute(
-                "SELECT chunk_id, vectors FROM sentence_vectors WHERE workspace_id = ?"
-                f" AND chunk_id IN ({','.join('?' * len(chunk_ids))})",
-                (workspace_id, *chunk_ids),
-            ).fetchall()
-        scores = {}
-        for chunk_id, blob in rows:
-            matrix = np.frombuffer(blob, dtype=np.float16).reshape(-1, self._dim)
-            if len(matrix):
-                scores[chunk_id] = float((matrix.astype(np.float32) @ query).max())
-        return scores
 
     def search(
         self, workspace_id: str, query: Vector, k: int, restrict_to: Collection[str] | None = None
