@@ -368,3 +368,15 @@ def test_migrate_refuses_a_database_holding_data_a_store_in_use_and_keeps_nothin
     assert code == 0 and "every table's count matches" in out and "ZHIWEN_DATABASE_URL" in out
     with pytest.raises(Conflict, match="already holds data"):
         _migrate(data, postgres_url)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # another application's database
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
+    with pytest.raises(Conflict, match=r"already holds data \(invoices\)"):
+        _migrate(data, postgres_url)
+    moved = CliRunner().invoke(
+        app,
+        ["--data-dir", str(data), "migrate", "--to", postgres_url],
+        env={"ZHIWEN_DATABASE_URL": postgres_url},
+    )
+    assert isinstance(moved.exception, InvalidInput) and "already on PostgreSQL" in moved.exception.message

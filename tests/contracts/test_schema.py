@@ -68,6 +68,7 @@ NEXT: list[list[Migration]] = [
     CREATE INDEX upgrade_notes_by_workspace ON upgrade_notes(workspace_id)
     """,
         _copy_names,  # type: ignore[list-item]  # run on either connection
+        "INSERT INTO upgrade_notes (workspace_id, note) SELECT id, 'REAL; INTEGER' FROM workspaces",
     ],
 ]
 
@@ -84,7 +85,7 @@ def test_the_next_migration_upgrades_both_backends_alike(connect: Connect) -> No
     with db.transaction() as conn:
         conn.execute("INSERT INTO upgrade_notes (workspace_id, note) SELECT id, 'second' FROM workspaces")
         rows = conn.execute("SELECT id, note, weight FROM upgrade_notes ORDER BY id").fetchall()
-    assert [tuple(r) for r in rows] == [(1, "acme", 0.5), (2, "second", 0.5)]
+    assert [tuple(r) for r in rows] == [(1, "acme", 0.5), (2, "REAL; INTEGER", 0.5), (3, "second", 0.5)]
 
 
 def test_postgresql_refuses_a_schema_newer_than_it_knows_and_a_step_only_sqlite_runs(

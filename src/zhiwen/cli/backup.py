@@ -256,12 +256,17 @@ def migrate(
     """Move the SQLite store into PostgreSQL (stop `zhiwen serve` first).
 
     Copies every table whole in one transaction and the keyword index as it is, then compares the row
-    counts of every table: a failure keeps nothing in PostgreSQL. The SQLite file is only read; to go
-    back, unset ZHIWEN_DATABASE_URL. Keep the data dir: its master.key reads the secrets, and uploads are
-    spooled there.
+    counts of every table: a failure keeps no row in PostgreSQL (the empty schema stays; migrate again).
+    The SQLite file is only read; to go back, unset ZHIWEN_DATABASE_URL. Keep the data dir: its master.key
+    reads the secrets, and uploads are spooled there.
 
     Example: zhiwen migrate --to postgresql://zhiwen:secret@db.internal:5432/zhiwen"""
     settings = state.settings()  # never state.services(): the store is copied, not opened for work
+    if settings.database_url is not None:
+        raise InvalidInput(
+            "migrate: ZHIWEN_DATABASE_URL is set, so the store is already on PostgreSQL; the data dir's"
+            " SQLite file is not what serves. Unset it to move that file."
+        )
     if not to.startswith(("postgresql://", "postgres://")):
         raise InvalidInput(f"--to must be a postgresql:// URL, not {redacted(to)!r}")
     started = time.perf_counter()

@@ -27,7 +27,7 @@ from psycopg.rows import RowMaker
 from psycopg.types.string import StrDumperUnknown
 
 from zhiwen.stores.shared_connection import SharedConnection
-from zhiwen.stores.sqlite.db import MIGRATIONS, Database, Migration
+from zhiwen.stores.sqlite.db import MIGRATIONS, Database, Migration, statements
 
 WRITERS_LOCK = 7318  # advisory lock keys
 SCHEMA_LOCK = 7319
@@ -280,9 +280,9 @@ _TYPES = (
 )
 # The triggers, in PL/pgSQL: their SQLite bodies (``RAISE(ABORT, …)``, ``NEW.`` in an upsert) do not
 # translate. A trigger the migrations add must be written here too (a test compares the names).
-_APPEND_ONLY = """CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+_APPEND_ONLY = """CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$"""
-_BUMP = """CREATE FUNCTION vectors_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+_BUMP = """CREATE OR REPLACE FUNCTION vectors_bump() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE changed TEXT := CASE WHEN TG_OP = 'DELETE' THEN OLD.workspace_id ELSE NEW.workspace_id END;
     BEGIN
         INSERT INTO vector_versions (workspace_id, version) VALUES (changed, 1)
@@ -390,21 +390,23 @@ def upgrade_statements(step: str) -> list[str]:
     """A migration's SQL in PostgreSQL's words: a new table translated as the schema's are, a trigger
     replaced by its PL/pgSQL twin, column types translated in the rest. What only SQLite has (virtual
     tables, pragmas) is refused: each migration runs on both."""
-    statements = []
-    for statement in (s.strip() for s in step.split(";") if s.strip()):
+    translated = []
+    for statement in statements(step):
         table = re.match(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement, re.I)
         trigger = re.match(r"CREATE TRIGGER (?:IF NOT EXISTS )?(\w+)", statement, re.I)
         if table:
-            statements.append(_table(table[1], statement))
+            translated.append(_table(table[1], statement))
         elif trigger:
             if trigger[1] not in _TRIGGERS:
                 raise RuntimeError(f"no PostgreSQL version of the trigger {trigger[1]}: add it to _TRIGGERS")
-            statements += _TRIGGERS[trigger[1]]
+            translated += _TRIGGERS[trigger[1]]
         elif re.match(r"CREATE VIRTUAL TABLE|PRAGMA", statement, re.I):
             raise RuntimeError(f"a migration step only SQLite can run: {statement[:60]}")
+        elif re.match(r"ALTER TABLE \w+ ADD (?:COLUMN )?", statement, re.I):
+            translated.append(_typed(statement))  # a column's type, never data in other statements
         else:
-            statements.append(_typed(statement))
-    return statements
+            translated.append(statement)
+    return translated
 
 
 def _typed(sql: str) -> str:

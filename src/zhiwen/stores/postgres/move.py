@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,11 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from zhiwen.errors import Conflict, InvalidInput
+from zhiwen.errors import BackendUnavailable, Conflict, InvalidInput
 from zhiwen.stores.postgres.db import PgConnection, PgDatabase, referenced_first, sqlite_schema
 from zhiwen.stores.postgres.keyword import keyword_rows
 from zhiwen.stores.postgres.vectors import as_text, create_index
-from zhiwen.stores.sqlite.backup import in_use
+from zhiwen.stores.sqlite.backup import alone
 from zhiwen.stores.sqlite.db import MIGRATIONS, fts_table
 
 BATCH = 2_000
@@ -42,20 +41,28 @@ class Copied:
 
 def move_store(db_path: Path, url: str, progress: Progress = lambda table, done, total: None) -> list[Copied]:
     """Copy the SQLite store at ``db_path`` into the empty PostgreSQL database at ``url``; the counts of
-    every table on both sides. Refuses a store another process has open, one made by another version, and a
-    target that already holds data."""
-    with closing(_open_source(db_path)) as source:
+    every table on both sides. Refuses a store another process has open (and keeps it to itself until
+    the copy is done), one made by another version, and a database that already holds tables."""
+    if not db_path.is_file():
+        raise InvalidInput(f"no SQLite store at {db_path}: give the data dir that holds zhiwen.sqlite3")
+    _refuse_unless_empty(url)
+    with alone(db_path) as source:  # no `zhiwen serve` can start and write what the copy would miss
+        version = int(source.execute("PRAGMA user_version").fetchone()[0])
+        if version != len(MIGRATIONS):
+            raise InvalidInput(
+                f"the store is at schema version {version}, this Zhiwen writes {len(MIGRATIONS)}: run "
+                "`zhiwen check` with this version once (it upgrades the store), then migrate"
+            )
         tables = referenced_first({name: sql for kind, name, sql in sqlite_schema() if kind == "table"})
         totals = {t: _count(source, t) for t in tables}
         keyword_sources = _keyword_tables(source)
         totals[KEYWORD_TABLE] = sum(_count(source, table) for table in keyword_sources.values())
-        target = PgDatabase(url)
+        target = PgDatabase(url)  # makes the schema: the one thing a failure below leaves
         try:
             with target.transaction() as conn:
-                _refuse_unless_empty(conn, tables)
                 for table in tables:
                     _copy_table(source, conn, table, totals[table], progress)
-                _continue_identities(conn)
+                _continue_identities(conn, dict(source.execute("SELECT name, seq FROM sqlite_sequence")))
                 for (dim,) in conn.execute("SELECT DISTINCT vector_dims(embedding) FROM vectors").fetchall():
                     create_index(conn, int(dim))  # built once here rather than at the first start
                 _copy_keywords(source, conn, keyword_sources, totals[KEYWORD_TABLE], progress)
@@ -63,42 +70,41 @@ def move_store(db_path: Path, url: str, progress: Progress = lambda table, done,
                 copied.append(Copied(KEYWORD_TABLE, totals[KEYWORD_TABLE], _count(conn, "keyword_docs")))
                 wrong = [c for c in copied if c.source != c.target]
                 if wrong:  # raising rolls the whole copy back
-                    raise RuntimeError(
+                    raise Conflict(
                         "row counts differ after the copy, nothing was kept: "
                         + ", ".join(f"{c.table} {c.source} → {c.target}" for c in wrong)
                     )
+        except psycopg.Error as error:
+            raise BackendUnavailable(f"the move failed, nothing was kept: {error}") from error
         finally:
             target.close()
     return copied
 
 
-def _open_source(db_path: Path) -> sqlite3.Connection:
-    if not db_path.is_file():
-        raise InvalidInput(f"no SQLite store at {db_path}: give the data dir that holds zhiwen.sqlite3")
-    if in_use(db_path):
-        raise Conflict(
-            f"{db_path} is open in another process (`zhiwen serve`, a worker, another command): stop it"
-            " first, or what it writes during and after the copy would not be in PostgreSQL"
-        )
-    source = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+def _refuse_unless_empty(url: str) -> None:
+    """Only a new database (no table in its schema), or one holding Zhiwen's schema without a row (what
+    a failed move leaves), is filled: a mistyped URL must not add Zhiwen's tables beside another
+    application's, nor a second store's rows to a first's."""
     try:
-        source.execute("BEGIN")  # one snapshot for the whole copy
-        version = int(source.execute("PRAGMA user_version").fetchone()[0])
-        if version != len(MIGRATIONS):
-            raise InvalidInput(
-                f"the store is at schema version {version}, this Zhiwen writes {len(MIGRATIONS)}: run "
-                "`zhiwen check` with this version once (it upgrades the store), then migrate"
-            )
-    except BaseException:
-        source.close()
-        raise
-    return source
-
-
-def _refuse_unless_empty(conn: PgConnection, tables: list[str]) -> None:
-    holding = [t for t in tables if conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() is not None]
-    if holding:
-        shown = ", ".join(holding[:5]) + (", …" if len(holding) > 5 else "")
+        with psycopg.connect(url, autocommit=True) as conn:
+            tables = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+                    " ORDER BY table_name"
+                )
+            ]
+            holding = [
+                t
+                for t in tables
+                if t != "zhiwen_schema"
+                and conn.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone() is not None
+            ]
+    except psycopg.Error as error:
+        raise BackendUnavailable(f"cannot open the target database: {error}") from None
+    if holding or (tables and "zhiwen_schema" not in tables):
+        named = holding or tables
+        shown = ", ".join(named[:5]) + (", …" if len(named) > 5 else "")
         raise Conflict(
             f"the target database already holds data ({shown}): migrate into a new, empty database"
             " (CREATE DATABASE …)"
@@ -126,7 +132,7 @@ def _copy_table(
                 target.copy_rows(table, [*columns, "embedding"], embedded)
             else:
                 target.copy_rows(table, columns, rows)
-        except psycopg.Error as error:
+        except (psycopg.DataError, psycopg.IntegrityError) as error:
             raise InvalidInput(f"{table}: a row could not be copied, nothing was kept: {error}") from error
         done += len(rows)
         progress(table, done, total)
@@ -139,17 +145,18 @@ def _batches(source: sqlite3.Connection, query: str) -> Iterator[list[tuple[Any,
         yield rows
 
 
-def _continue_identities(conn: PgConnection) -> None:
-    """Numbered columns (``INTEGER PRIMARY KEY AUTOINCREMENT`` in SQLite) go on after the copied numbers."""
+def _continue_identities(conn: PgConnection, sequences: dict[str, int]) -> None:
+    """Numbered columns (``INTEGER PRIMARY KEY AUTOINCREMENT`` in SQLite) go on after the highest number
+    SQLite ever gave (``sqlite_sequence``; deleted rows' numbers are never given again)."""
     numbered = conn.execute(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema ="
         " current_schema() AND is_identity = 'YES' AND identity_generation = 'BY DEFAULT'"
     ).fetchall()
     for table, column in numbered:
-        conn.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), max({column}))"
-            f" FROM {table} HAVING max({column}) IS NOT NULL"
-        )
+        (highest,) = conn.execute(f"SELECT max({column}) FROM {table}").fetchone() or (None,)
+        last = max(int(highest or 0), int(sequences.get(table, 0)))
+        if last:
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), ?)", (last,))
 
 
 def _keyword_tables(source: sqlite3.Connection) -> dict[str, str]:

@@ -5,10 +5,10 @@ Each row keeps its float32 bytes in ``vector``, as on SQLite (releases, erasure 
 handle those on both backends), and the same values as a pgvector ``embedding``, which the index is
 over: one HNSW index per dimension (an embedding model of another size gets its own), on inner product
 (the vectors are normalised, so inner product is cosine). One index serves every workspace and release
-snapshot, and a query keeps its own rows: pgvector 0.6 filters after the index scan, so when a
-workspace is a small share of the rows, fewer than ``k`` may come back; the search is then exact over
-that workspace's rows (a scan: right, slower). ``ef_search`` (``ZHIWEN_PGVECTOR_EF_SEARCH``) is how many
-candidates the index scan keeps: more finds more of the true nearest, slower.
+snapshot, and a query keeps its own rows: pgvector 0.6 filters after the index scan, so the scan keeps
+``ef_search`` (``ZHIWEN_PGVECTOR_EF_SEARCH``: more finds more of the true nearest, slower) times the
+copies of the workspace's vectors that releases hold, up to pgvector's 1,000; when fewer than ``k`` of
+the workspace's rows still come back, the search is exact over them (a scan: right, slower).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import numpy as np
 from zhiwen.ports import Vector
 from zhiwen.stores.postgres.db import SCHEMA_LOCK, PgDatabase
 from zhiwen.stores.sqlite.vectors import VectorRows
+
+MAX_EF_SEARCH = 1000  # pgvector's upper bound
 
 
 def as_text(vector: Vector) -> str:
@@ -41,9 +43,13 @@ class PgVectorIndex(VectorRows):
     def __init__(self, db: PgDatabase, dim: int, ef_search: int = 100) -> None:
         super().__init__(db, dim)
         self._ef_search = ef_search
-        with db.transaction() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))  # two processes starting at once
-            create_index(conn, dim)
+        with db.reading() as conn:
+            found = conn.execute(f"SELECT to_regclass('vectors_hnsw_{dim}') IS NOT NULL").fetchone()
+        exists = found is not None and bool(found[0])
+        if not exists:  # made once: a role allowed only to read and write starts after that
+            with db.transaction() as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))  # two processes at once
+                create_index(conn, dim)
 
     def add(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Vector) -> None:
         if not chunk_ids:
@@ -77,7 +83,14 @@ class PgVectorIndex(VectorRows):
             return sorted(scored.items(), key=lambda item: -item[1])[:k]
         dim, q = self._dim, as_text(query)
         with self._db.reading() as conn:
-            conn.execute("SELECT set_config('hnsw.ef_search', ?, false)", (str(max(self._ef_search, k)),))
+            # Each kept release holds a copy of its workspace's vectors in the one index: the scan must
+            # keep that many times more candidates to find k of this workspace's (pgvector caps it).
+            (copies,) = conn.execute(
+                "SELECT 1 + count(*) FROM releases WHERE workspace_id = ? AND pruned_at IS NULL",
+                (workspace_id.split("@", 1)[0],),
+            ).fetchone()
+            ef_search = min(MAX_EF_SEARCH, max(self._ef_search, k) * int(copies))
+            conn.execute("SELECT set_config('hnsw.ef_search', ?, false)", (str(ef_search),))
             rows = conn.execute(
                 f"SELECT chunk_id, -(embedding::vector({dim}) <#> CAST(? AS vector({dim}))) FROM vectors"
                 f" WHERE workspace_id = ? AND vector_dims(embedding) = {dim}"

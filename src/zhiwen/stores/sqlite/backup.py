@@ -348,7 +348,7 @@ def in_use(db_path: Path) -> bool:
     if not db_path.exists():
         return False
     try:
-        with _alone(db_path):
+        with alone(db_path):
             return False
     except Conflict:
         return True
@@ -451,7 +451,7 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
 
 
 @contextmanager
-def _alone(db_path: Path) -> Iterator[sqlite3.Connection]:
+def alone(db_path: Path) -> Iterator[sqlite3.Connection]:
     """A connection holding the store's exclusive lock; Conflict when another connection has it open."""
     conn = sqlite3.connect(str(db_path), isolation_level=None, timeout=0.5)
     try:
@@ -472,13 +472,13 @@ def _checkpoint(db_path: Path) -> None:
     """Fold the store's WAL into its file, so the file alone is the whole store and no WAL is left to be
     read with the restored file by mistake."""
     # An unreadable store (perhaps why it is being restored) has no WAL to fold in: it is kept as it is.
-    with suppress(sqlite3.DatabaseError), _alone(db_path) as conn:
+    with suppress(sqlite3.DatabaseError), alone(db_path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _running(db_path: Path) -> str:
     return (
-        f"restore: the store in {db_path.parent} is open in another process (a running `zhiwen serve` or its"
+        f"the store in {db_path.parent} is open in another process (a running `zhiwen serve` or its"
         " worker, or another zhiwen command); stop it first"
     )
 

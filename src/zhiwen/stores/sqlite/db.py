@@ -73,6 +73,22 @@ def _vector_versions(conn: sqlite3.Connection) -> None:
 
 Migration = str | Callable[[sqlite3.Connection], None]  # SQL statements, or a data step in Python
 
+
+def statements(sql: str) -> list[str]:
+    """``sql`` cut into statements at the semicolons that end one (not those inside a trigger's body or
+    a quoted string)."""
+    found, current = [], ""
+    for piece in sql.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n\t;"):
+                found.append(current.strip().removesuffix(";").strip())
+            current = ""
+    if current.strip(" \n\t;"):
+        found.append(current.strip().removesuffix(";").strip())
+    return found
+
+
 # From migration 20 on, every migration also upgrades PostgreSQL databases (stores/postgres/db.py): write
 # its SQL in what both engines speak (types are translated, a trigger needs its PL/pgSQL twin there), and
 # a Python step against the `execute(sql, params)` both connections have.
@@ -723,7 +739,7 @@ class Database(SharedConnection[sqlite3.Connection]):
                         if callable(step):
                             step(self._conn)
                             continue
-                        for statement in (s for s in step.split(";") if s.strip()):
+                        for statement in statements(step):
                             self._conn.execute(statement)
                     self._conn.execute(f"PRAGMA user_version = {version}")
 
