@@ -11,7 +11,7 @@ import pytest
 from tests.contracts.conftest import Connect
 from zhiwen.ports import KeywordIndex, VectorIndex
 from zhiwen.stores.postgres.db import PgDatabase
-from zhiwen.stores.postgres.keyword import PgKeywordIndex
+from zhiwen.stores.postgres.keyword import PgKeywordIndex, recount
 from zhiwen.stores.postgres.vectors import PgVectorIndex
 from zhiwen.stores.sqlite.db import Database
 from zhiwen.stores.sqlite.documents import SqliteDocumentStore
@@ -295,4 +295,31 @@ def test_postgresql_searches_with_pgvectors_hnsw_index(postgres_url: str) -> Non
     assert "vectors_hnsw_4" in plan
     exact = np.argsort(-(many @ _unit(1, 0, 0, 0)))[:5]
     assert [cid for cid, _ in index.search(a, _unit(1, 0, 0, 0), 5)] == [f"ax{i}" for i in exact]
+    database.close()
+
+
+def test_postgresql_keeps_its_keyword_statistics_exact_through_changes(postgres_url: str) -> None:
+    """Counts and document frequencies are moved by each add and remove rather than counted per question:
+    after re-indexing and removing, they must equal a count from scratch."""
+    database = PgDatabase(postgres_url)
+    a, b = _two_workspaces(database)
+    index = PgKeywordIndex(database)
+    index.add([Chunk(f"ax{i}", a, "doc_a", i, "KB", "退货 保修 退货 蓝牙耳机") for i in range(5)])
+    index.add([Chunk("ax1", a, "doc_a", 1, "KB", "发票 开具")])  # indexed again: its terms change
+    index.remove(a, ["ax2", "ax3", "not-indexed"])
+    index.add([Chunk("bx0", b, "doc_b", 0, "KB", "退货")])
+
+    def statistics() -> list[tuple[object, ...]]:
+        with database.reading() as conn:
+            return [
+                tuple(r)
+                for table in ("keyword_stats", "keyword_terms")
+                for r in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            ]
+
+    kept = statistics()
+    with database.transaction() as conn:
+        recount(conn, a)
+        recount(conn, b)
+    assert statistics() == kept and ("退货" in dict(index.term_weights(a, "退货 发票")))
     database.close()

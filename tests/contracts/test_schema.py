@@ -23,7 +23,7 @@ def test_postgresql_has_every_table_and_column_the_sqlite_migrations_make(postgr
         (version,) = conn.execute("SELECT version FROM zhiwen_schema").fetchone() or (0,)
     postgresql.close()
     assert found.pop("zhiwen_schema") == [("id", False), ("version", False)] and version == len(MIGRATIONS)
-    assert found.pop("keyword_docs") and found.pop("keyword_postings")  # FTS5's stand-ins
+    assert all(found.pop(t) for t in ("keyword_docs", "keyword_postings", "keyword_stats", "keyword_terms"))
     assert found.pop("rate_buckets")  # in a file of their own beside a SQLite store
     in_insertion_order = ("answers", "chunks", "jobs")  # SQLite's rowid, an identity column here
     assert found["vectors"].pop() == ("embedding", False)  # pgvector's copy, for its index

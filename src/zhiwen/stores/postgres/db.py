@@ -343,9 +343,19 @@ _KEYWORD_TABLES = (
         term TEXT NOT NULL,
         chunk_id TEXT NOT NULL,
         tf BIGINT NOT NULL,
+        length BIGINT NOT NULL,
         PRIMARY KEY (workspace_id, term, chunk_id)
     )""",
     "CREATE INDEX keyword_postings_by_chunk ON keyword_postings (workspace_id, chunk_id)",
+    # Statistics kept as postings change (`recount`): a question reads them rather than counting.
+    "CREATE TABLE keyword_stats"
+    " (workspace_id TEXT PRIMARY KEY, chunks BIGINT NOT NULL, tokens BIGINT NOT NULL)",
+    """CREATE TABLE keyword_terms (
+        workspace_id TEXT NOT NULL,
+        term TEXT NOT NULL,
+        df BIGINT NOT NULL,
+        PRIMARY KEY (workspace_id, term)
+    )""",
 )
 # Rate limits' token buckets (:mod:`zhiwen.stores.postgres.limits`); SQLite keeps them in a file of their own.
 _RATE_TABLES = (

@@ -1,9 +1,10 @@
 """BM25 keyword search in PostgreSQL, ranked as SQLite's FTS5 ranks, over the same pre-tokenised terms.
 
 PostgreSQL's own full-text search ranks with ``ts_rank`` (no document-length normalisation like BM25's,
-no IDF) and its parsers do not segment Chinese. So the index is two plain tables: the postings (term,
-chunk, term frequency) and each chunk's length, per workspace, and a query sums FTS5's Okapi BM25
-(k1 = 1.2, b = 0.75, IDF floored at 1e-6) over the question's terms in SQL. Tokens are cut from the
+no IDF) and its parsers do not segment Chinese. So the index is plain tables: the postings (term, chunk,
+term frequency, the chunk's length) and each chunk's length, per workspace, with the statistics BM25
+needs kept beside them (chunks and tokens per workspace, document frequency per term); a query sums
+FTS5's Okapi BM25 (k1 = 1.2, b = 0.75, IDF floored at 1e-6) over the question's terms in SQL. Tokens are cut from the
 stored terms as FTS5's ``unicode61`` tokenizer cuts them (letters and digits; anything else separates),
 so both backends see the same documents, lengths and statistics, and the answer chooser's features,
 fitted on FTS5's scores, mean the same.
@@ -17,6 +18,7 @@ from collections.abc import Generator, Sequence
 
 from zhiwen.stores.keyword_search import KeywordSearch, Statistics, idf
 from zhiwen.stores.postgres.db import PgDatabase
+from zhiwen.stores.sql import SqlConnection
 from zhiwen.text.tokenize import indexed_terms
 from zhiwen.types import Chunk
 
@@ -30,12 +32,50 @@ def fts_tokens(text: str) -> list[str]:
 
 def keyword_rows(
     workspace_id: str, chunk_id: str, terms: str
-) -> tuple[tuple[str, str, int], list[tuple[str, str, str, int]]]:
-    """One chunk's ``keyword_docs`` row and ``keyword_postings`` rows, from its space-separated terms
-    (:func:`indexed_terms`, as a SQLite store's FTS5 tables also hold them)."""
+) -> tuple[tuple[str, str, int], list[tuple[str, str, str, int, int]]]:
+    """One chunk's ``keyword_docs`` row and ``keyword_postings`` rows (each with the chunk's length, so
+    ranking needs no join), from its space-separated terms (:func:`indexed_terms`, as a SQLite store's
+    FTS5 tables also hold them)."""
     tokens = fts_tokens(terms)
-    postings = [(workspace_id, term, chunk_id, n) for term, n in Counter(tokens).items()]
+    postings = [(workspace_id, term, chunk_id, n, len(tokens)) for term, n in Counter(tokens).items()]
     return (workspace_id, chunk_id, len(tokens)), postings
+
+
+def recount(conn: SqlConnection, workspace_id: str) -> None:
+    """Count a workspace's statistics afresh from its postings (after they were written in bulk)."""
+    for table in ("keyword_stats", "keyword_terms"):
+        conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", (workspace_id,))
+    conn.execute(
+        "INSERT INTO keyword_stats (workspace_id, chunks, tokens)"
+        " SELECT ?, COUNT(*), COALESCE(SUM(length), 0) FROM keyword_docs WHERE workspace_id = ?",
+        (workspace_id, workspace_id),
+    )
+    conn.execute(
+        "INSERT INTO keyword_terms (workspace_id, term, df) SELECT workspace_id, term, COUNT(*)"
+        " FROM keyword_postings WHERE workspace_id = ? GROUP BY workspace_id, term",
+        (workspace_id,),
+    )
+
+
+def _adjust(
+    conn: SqlConnection, workspace_id: str, chunks: int, tokens: int, frequencies: Counter[str]
+) -> None:
+    """Move a workspace's statistics by what was just indexed or removed: they are kept in small tables,
+    so a question reads a few rows instead of counting every chunk and every posting of its terms."""
+    conn.execute(
+        "INSERT INTO keyword_stats (workspace_id, chunks, tokens) VALUES (?, ?, ?) ON CONFLICT (workspace_id)"
+        " DO UPDATE SET chunks = keyword_stats.chunks + excluded.chunks,"
+        " tokens = keyword_stats.tokens + excluded.tokens",
+        (workspace_id, chunks, tokens),
+    )
+    changed = [(workspace_id, term, n) for term, n in frequencies.items() if n]
+    conn.executemany(
+        "INSERT INTO keyword_terms (workspace_id, term, df) VALUES (?, ?, ?) ON CONFLICT (workspace_id, term)"
+        " DO UPDATE SET df = keyword_terms.df + excluded.df",
+        changed,
+    )
+    if any(n < 0 for _, _, n in changed):
+        conn.execute("DELETE FROM keyword_terms WHERE workspace_id = ? AND df <= 0", (workspace_id,))
 
 
 class PgKeywordIndex(KeywordSearch):
@@ -44,33 +84,67 @@ class PgKeywordIndex(KeywordSearch):
 
     def add(self, chunks: Sequence[Chunk], terms: Sequence[str] | None = None) -> None:
         terms = terms if terms is not None else [indexed_terms(c) for c in chunks]
-        lengths, postings = [], []
-        for chunk, chunk_terms in zip(chunks, terms, strict=True):
-            length, counts = keyword_rows(chunk.workspace_id, chunk.id, chunk_terms)
-            lengths.append(length)
-            postings += counts
+        rows = [keyword_rows(c.workspace_id, c.id, t) for c, t in zip(chunks, terms, strict=True)]
         with self._db.transaction() as conn:
-            conn.executemany(  # a chunk indexed again replaces what it had
-                "DELETE FROM keyword_postings WHERE workspace_id = ? AND chunk_id = ?",
-                [(workspace_id, chunk_id) for workspace_id, chunk_id, _ in lengths],
-            )
-            conn.executemany(
-                "INSERT INTO keyword_docs (workspace_id, chunk_id, length) VALUES (?, ?, ?)"
-                " ON CONFLICT (workspace_id, chunk_id) DO UPDATE SET length = excluded.length",
-                lengths,
-            )
-            conn.executemany(
-                "INSERT INTO keyword_postings (workspace_id, term, chunk_id, tf) VALUES (?, ?, ?, ?)",
-                postings,
-            )
+            for workspace_id in {c.workspace_id for c in chunks}:
+                lengths = [length for length, _ in rows if length[0] == workspace_id]
+                postings = [p for length, counts in rows if length[0] == workspace_id for p in counts]
+                # A chunk indexed again replaces what it had.
+                chunks_gone, tokens_gone, terms_gone = self._remove(
+                    conn, workspace_id, [r[1] for r in lengths]
+                )
+                conn.executemany(
+                    "INSERT INTO keyword_docs (workspace_id, chunk_id, length) VALUES (?, ?, ?)", lengths
+                )
+                conn.executemany(
+                    "INSERT INTO keyword_postings (workspace_id, term, chunk_id, tf, length)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    postings,
+                )
+                terms_added = Counter(p[1] for p in postings)
+                terms_added.subtract(terms_gone)
+                _adjust(
+                    conn,
+                    workspace_id,
+                    len(lengths) - chunks_gone,
+                    sum(r[2] for r in lengths) - tokens_gone,
+                    terms_added,
+                )
 
     def remove(self, workspace_id: str, chunk_ids: Sequence[str]) -> None:
         with self._db.transaction() as conn:
-            for table in ("keyword_postings", "keyword_docs"):
-                conn.executemany(
-                    f"DELETE FROM {table} WHERE workspace_id = ? AND chunk_id = ?",
-                    [(workspace_id, cid) for cid in chunk_ids],
-                )
+            chunks_gone, tokens_gone, terms_gone = self._remove(conn, workspace_id, chunk_ids)
+            _adjust(
+                conn,
+                workspace_id,
+                -chunks_gone,
+                -tokens_gone,
+                Counter({t: -n for t, n in terms_gone.items()}),
+            )
+
+    @staticmethod
+    def _remove(
+        conn: SqlConnection, workspace_id: str, chunk_ids: Sequence[str]
+    ) -> tuple[int, int, Counter[str]]:
+        """Delete the chunks' postings and lengths; how many chunks and tokens went, and the chunks that
+        held each term."""
+        ids = list(chunk_ids)
+        held = conn.execute(
+            "SELECT term, COUNT(*) FROM keyword_postings WHERE workspace_id = ? AND chunk_id = ANY(?)"
+            " GROUP BY term",
+            (workspace_id, ids),
+        ).fetchall()
+        gone = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(length), 0) FROM keyword_docs"
+            " WHERE workspace_id = ? AND chunk_id = ANY(?)",
+            (workspace_id, ids),
+        ).fetchone()
+        for table in ("keyword_postings", "keyword_docs"):
+            conn.execute(
+                f"DELETE FROM {table} WHERE workspace_id = ? AND chunk_id = ANY(?)", (workspace_id, ids)
+            )
+        chunks_gone, tokens_gone = (int(gone[0]), int(gone[1])) if gone else (0, 0)
+        return chunks_gone, tokens_gone, Counter({str(r[0]): int(r[1]) for r in held})
 
     def indexed(self, workspace_id: str) -> list[str]:
         with self._db.reading() as conn:
@@ -85,14 +159,20 @@ class PgKeywordIndex(KeywordSearch):
                 (target, suffix, source),
             )
             conn.execute(
-                "INSERT INTO keyword_postings (workspace_id, term, chunk_id, tf)"
-                " SELECT ?, term, chunk_id || ?, tf FROM keyword_postings WHERE workspace_id = ?",
+                "INSERT INTO keyword_postings (workspace_id, term, chunk_id, tf, length)"
+                " SELECT ?, term, chunk_id || ?, tf, length FROM keyword_postings WHERE workspace_id = ?",
                 (target, suffix, source),
             )
+            for table, columns in (("keyword_stats", "chunks, tokens"), ("keyword_terms", "term, df")):
+                conn.execute(
+                    f"INSERT INTO {table} (workspace_id, {columns})"
+                    f" SELECT ?, {columns} FROM {table} WHERE workspace_id = ?",
+                    (target, source),
+                )
 
     def drop_workspace(self, workspace_id: str) -> None:
         with self._db.transaction() as conn:
-            for table in ("keyword_postings", "keyword_docs"):
+            for table in ("keyword_postings", "keyword_docs", "keyword_stats", "keyword_terms"):
                 conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", (workspace_id,))
 
     def compact(self, workspace_id: str) -> None:
@@ -102,12 +182,10 @@ class PgKeywordIndex(KeywordSearch):
         self, workspace_id: str, terms: Sequence[str], stats: Statistics, limit: int | None
     ) -> Generator[tuple[str, float], None, None]:
         weights = [(t, idf(stats.total, stats.frequencies[t])) for t in terms]
-        bm25 = "q.idf * p.tf * ? / (p.tf + ? * (1 - ? + ? * d.length / ?))"  # FTS5's bm25()
+        bm25 = "q.idf * p.tf * ? / (p.tf + ? * (1 - ? + ? * p.length / ?))"  # FTS5's bm25()
         sql = (
             f"WITH q (term, idf) AS (VALUES {', '.join(['(?, CAST(? AS DOUBLE PRECISION))'] * len(weights))})"
-            f" SELECT p.chunk_id, SUM({bm25}) AS score"
-            " FROM keyword_postings p JOIN q ON q.term = p.term"
-            " JOIN keyword_docs d ON d.workspace_id = p.workspace_id AND d.chunk_id = p.chunk_id"
+            f" SELECT p.chunk_id, SUM({bm25}) AS score FROM keyword_postings p JOIN q ON q.term = p.term"
             f" WHERE p.workspace_id = ? AND p.term IN ({', '.join('?' * len(terms))})"
             " GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id"
         )
@@ -129,18 +207,19 @@ class PgKeywordIndex(KeywordSearch):
 
     def _statistics(self, workspace_id: str, terms: Sequence[str]) -> Statistics:
         """The workspace's indexed chunks, each present term's document frequency, and the chunks' mean
-        length in tokens (computed once here: inside the ranking query PostgreSQL evaluated it per row)."""
+        length in tokens, as :func:`recount` keeps them."""
         if not terms:
             return Statistics(0, {})
         with self._db.reading() as conn:
             counted = conn.execute(
-                "SELECT COUNT(*), AVG(length) FROM keyword_docs WHERE workspace_id = ?", (workspace_id,)
+                "SELECT chunks, tokens FROM keyword_stats WHERE workspace_id = ?", (workspace_id,)
             ).fetchone()
             rows = conn.execute(
-                "SELECT term, COUNT(*) FROM keyword_postings WHERE workspace_id = ?"
-                f" AND term IN ({', '.join('?' * len(terms))}) GROUP BY term",
-                (workspace_id, *terms),
+                "SELECT term, df FROM keyword_terms WHERE workspace_id = ? AND term = ANY(?)",
+                (workspace_id, list(terms)),
             ).fetchall()
-        total, mean_length = (int(counted[0]), float(counted[1] or 0.0)) if counted else (0, 0.0)
+        total, tokens = (int(counted[0]), int(counted[1])) if counted else (0, 0)
         frequencies = {str(r[0]): int(r[1]) for r in rows}
-        return Statistics(total, {t: frequencies[t] for t in terms if frequencies.get(t)}, mean_length)
+        return Statistics(
+            total, {t: frequencies[t] for t in terms if frequencies.get(t)}, tokens / total if total else 0.0
+        )

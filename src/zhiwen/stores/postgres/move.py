@@ -21,7 +21,7 @@ import psycopg
 
 from zhiwen.errors import BackendUnavailable, Conflict, InvalidInput
 from zhiwen.stores.postgres.db import PgConnection, PgDatabase, referenced_first, sqlite_schema
-from zhiwen.stores.postgres.keyword import keyword_rows
+from zhiwen.stores.postgres.keyword import keyword_rows, recount
 from zhiwen.stores.postgres.vectors import as_text, create_index
 from zhiwen.stores.sqlite.backup import alone
 from zhiwen.stores.sqlite.db import MIGRATIONS, fts_table
@@ -179,6 +179,9 @@ def _copy_keywords(
                 lengths.append(length)
                 postings += counts
             target.copy_rows("keyword_docs", ("workspace_id", "chunk_id", "length"), lengths)
-            target.copy_rows("keyword_postings", ("workspace_id", "term", "chunk_id", "tf"), postings)
+            target.copy_rows(
+                "keyword_postings", ("workspace_id", "term", "chunk_id", "tf", "length"), postings
+            )
             done += len(rows)
             progress(KEYWORD_TABLE, done, total)
+        recount(target, workspace_id)
