@@ -4,10 +4,10 @@ PostgreSQL's own full-text search ranks with ``ts_rank`` (no document-length nor
 no IDF) and its parsers do not segment Chinese. So the index is plain tables: the postings (term, chunk,
 term frequency, the chunk's length) and each chunk's length, per workspace, with the statistics BM25
 needs kept beside them (chunks and tokens per workspace, document frequency per term); a query sums
-FTS5's Okapi BM25 (k1 = 1.2, b = 0.75, IDF floored at 1e-6) over the question's terms in SQL. Tokens are cut from the
-stored terms as FTS5's ``unicode61`` tokenizer cuts them (letters and digits; anything else separates),
-so both backends see the same documents, lengths and statistics, and the answer chooser's features,
-fitted on FTS5's scores, mean the same.
+FTS5's Okapi BM25 (k1 = 1.2, b = 0.75, IDF floored at 1e-6) over the question's terms in SQL. Tokens
+are cut from the stored terms as FTS5's ``unicode61`` tokenizer cuts them (letters and digits; anything
+else separates), so both backends see the same documents, lengths and statistics, and the answer
+chooser's features, fitted on FTS5's scores, mean the same.
 """
 
 from __future__ import annotations
