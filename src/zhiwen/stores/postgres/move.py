@@ -57,7 +57,13 @@ def move_store(db_path: Path, url: str, progress: Progress = lambda table, done,
         totals = {t: _count(source, t) for t in tables}
         keyword_sources = _keyword_tables(source)
         totals[KEYWORD_TABLE] = sum(_count(source, table) for table in keyword_sources.values())
-        target = PgDatabase(url)  # makes the schema: the one thing a failure below leaves
+        try:
+            target = PgDatabase(url)  # makes the schema: the one thing a failure below leaves
+        except psycopg.Error as error:
+            raise BackendUnavailable(
+                f"cannot make Zhiwen's schema in the target database ({error}); `CREATE EXTENSION vector`"
+                " needs a superuser once (docs/deployment.md)"
+            ) from None
         try:
             with target.transaction() as conn:
                 for table in tables:
