@@ -33,17 +33,30 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _create_user() -> None:
+    """The system user, once. Two test workers may both try: the second finds it made (exit status 9) or
+    the user database locked by the first (1 or 10), and tries again."""
+    for _ in range(20):
+        try:
+            pwd.getpwnam(SYSTEM_USER)
+            return
+        except KeyError:
+            done = subprocess.run(
+                ["useradd", "--system", "--no-create-home", SYSTEM_USER], capture_output=True
+            )
+            if done.returncode not in (0, 1, 9, 10):
+                raise RuntimeError(
+                    f"useradd {SYSTEM_USER} failed: {done.stderr.decode(errors='replace')}"
+                ) from None
+            time.sleep(0.25)
+    raise RuntimeError(f"useradd {SYSTEM_USER}: the user database stayed locked")
+
+
 def _owner(folder: Path) -> dict[str, str]:
     """Run as an unprivileged user when the tests run as root (CI does), owning ``folder``."""
     if os.geteuid() != 0:
         return {}
-    try:
-        pwd.getpwnam(SYSTEM_USER)
-    except KeyError:  # exit status 9: a parallel test worker created it first
-        done = subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], capture_output=True)
-        if done.returncode not in (0, 9):
-            failure = done.stderr.decode(errors="replace")
-            raise RuntimeError(f"useradd {SYSTEM_USER} failed: {failure}") from None
+    _create_user()
     for path in (folder, *folder.rglob("*")):
         os.chown(path, pwd.getpwnam(SYSTEM_USER).pw_uid, pwd.getpwnam(SYSTEM_USER).pw_gid)
     return {"user": SYSTEM_USER, "group": SYSTEM_USER}
