@@ -27,6 +27,7 @@ from zhiwen.stores.sqlite.backup import alone
 from zhiwen.stores.sqlite.db import MIGRATIONS, fts_table
 
 BATCH = 2_000
+INDEX_BUILD_MEMORY = "1GB"  # the graph of ~500k 384-value vectors (~2 KB each); beyond, slower
 KEYWORD_TABLE = "keyword index"  # how the FTS5 tables' rows are reported
 
 Progress = Callable[[str, int, int], None]  # table, rows copied, rows in it
@@ -69,8 +70,11 @@ def move_store(db_path: Path, url: str, progress: Progress = lambda table, done,
                 for table in tables:
                     _copy_table(source, conn, table, totals[table], progress)
                 _continue_identities(conn, dict(source.execute("SELECT name, seq FROM sqlite_sequence")))
+                # Built once here rather than at the first start, with room for the graph in memory
+                # (pgvector builds far slower once it no longer fits; this transaction's setting only).
+                conn.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
                 for (dim,) in conn.execute("SELECT DISTINCT vector_dims(embedding) FROM vectors").fetchall():
-                    create_index(conn, int(dim))  # built once here rather than at the first start
+                    create_index(conn, int(dim))
                 _copy_keywords(source, conn, keyword_sources, totals[KEYWORD_TABLE], progress)
                 copied = [Copied(t, totals[t], _count(conn, t)) for t in tables]
                 copied.append(Copied(KEYWORD_TABLE, totals[KEYWORD_TABLE], _count(conn, "keyword_docs")))
