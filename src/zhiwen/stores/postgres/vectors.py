@@ -85,12 +85,11 @@ class PgVectorIndex(VectorRows):
         with self._db.reading() as conn:
             # Each kept release holds a copy of its workspace's vectors in the one index: the scan must
             # keep that many times more candidates to find k of this workspace's (pgvector caps it).
-            (copies,) = conn.execute(
-                "SELECT 1 + count(*) FROM releases WHERE workspace_id = ? AND pruned_at IS NULL",
-                (workspace_id.split("@", 1)[0],),
-            ).fetchone()
-            ef_search = min(MAX_EF_SEARCH, max(self._ef_search, k) * int(copies))
-            conn.execute("SELECT set_config('hnsw.ef_search', ?, false)", (str(ef_search),))
+            conn.execute(
+                "SELECT set_config('hnsw.ef_search', CAST(LEAST(?, ? * (1 + (SELECT count(*) FROM releases"
+                " WHERE workspace_id = ? AND pruned_at IS NULL))) AS TEXT), false)",
+                (MAX_EF_SEARCH, max(self._ef_search, k), workspace_id.split("@", 1)[0]),
+            )
             rows = conn.execute(
                 f"SELECT chunk_id, -(embedding::vector({dim}) <#> CAST(? AS vector({dim}))) FROM vectors"
                 f" WHERE workspace_id = ? AND vector_dims(embedding) = {dim}"
