@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     # On PostgreSQL, how many candidates pgvector's HNSW scan keeps (hnsw.ef_search; at least k): more
     # finds more of the true nearest vectors, slower.
     pgvector_ef_search: int = Field(default=100, ge=10, le=1000)
+    # redis://host:port/db sends training, scoring and tuning jobs to `zhiwen worker` processes (on any
+    # machine with the same database) instead of threads of the API process that took the request.
+    redis_url: SecretStr | None = Field(default=None, repr=False)
+    # A job's worker silent this long is taken for dead: its job goes to another worker.
+    worker_dead_after_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
     host: str = "127.0.0.1"
     port: int = 8000
     # API processes `zhiwen serve` runs on its port; each holds its own model and vectors.

@@ -7,7 +7,7 @@ index) join its ``transaction()``, so a document and its index entries commit or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -220,7 +220,29 @@ class LLM(Protocol):
 
 
 class JobStore(Protocol):
-    def create_job(self, workspace_id: str, kind: str, status: str = "queued") -> Job: ...
+    def create_job(
+        self,
+        workspace_id: str,
+        kind: str,
+        status: str = "queued",
+        params: Mapping[str, object] | None = None,
+        inputs: Mapping[str, bytes] | None = None,
+        runner: str | None = None,
+    ) -> Job:
+        """A job with what its task needs: ``params`` (plain JSON) and ``inputs`` (files, kept until the job
+        ends). ``runner`` names who holds it: by default this process."""
+        ...
+
+    def job_inputs(self, job_id: str) -> dict[str, bytes]: ...
+    def find_job(self, job_id: str) -> Job | None:
+        """The job in whichever workspace (a worker is handed only its id)."""
+        ...
+
+    def take_job(self, job_id: str, runner: str, expected: Job) -> Job | None:
+        """Mark the job running for ``runner`` if its status and holder are still ``expected``'s; None when
+        another took it first."""
+        ...
+
     def update_job(
         self,
         job_id: str,
@@ -688,7 +710,11 @@ class Background(Protocol):
 
 
 class JobRunner(Protocol):
-    def submit(self, job: Job, work: Callable[[ProgressCallback], dict[str, object]]) -> None: ...
+    """Runs queued jobs (:mod:`zhiwen.tasks`): in threads of this process, or in worker processes."""
+
+    holder: str | None  # what a queued job's ``runner`` says: None for this process
+
+    def submit(self, job: Job) -> None: ...
     def shutdown(self) -> None: ...
 
 

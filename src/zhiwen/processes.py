@@ -42,3 +42,11 @@ def is_running(identity: str | None) -> bool:
     if host != socket.gethostname() or not pid.isdigit():
         return False
     return _started(int(pid)) == started
+
+
+QUEUED = "queue"  # a job's holder while a queue (Redis) holds it; its worker then is "queue:<identity>"
+
+
+def held_by_queue(runner: str | None) -> bool:
+    """Whether a queue holds the job: the queue, not a starting server, decides when it has failed."""
+    return runner is not None and runner.split(":", 1)[0] == QUEUED

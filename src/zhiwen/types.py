@@ -305,7 +305,8 @@ class Job:
     error: str | None
     created_at: str
     updated_at: str
-    runner: str | None = None  # the process holding it (zhiwen.processes)
+    runner: str | None = None  # the process holding it (zhiwen.processes), or QUEUED_ELSEWHERE
+    params: dict[str, object] | None = None  # what its task needs (zhiwen.tasks)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from zhiwen.ports import (
     VectorIndex,
     WorkspaceStore,
 )
+from zhiwen.processes import this_process
 from zhiwen.services.accounts.keys import KeyService
 from zhiwen.services.accounts.users import UserService
 from zhiwen.services.answers.config import AnswerConfig
@@ -95,6 +96,7 @@ from zhiwen.stores.sqlite.users import SqliteUserStore
 from zhiwen.stores.sqlite.vectors import NumpyVectorIndex, VectorRows
 from zhiwen.stores.sqlite.webhooks import SqliteWebhookStore
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
+from zhiwen.tasks import execute
 
 # The embedded store's backup tool (`zhiwen backup`): SQLite's online backup. PostgreSQL has its own.
 __all__ = [
@@ -335,11 +337,11 @@ def build_services(
     review_store = SqliteReviewStore(db)
     review_vectors = ReviewVectors(review_store, embedder)
     live_models = LiveModels(model_registry, review_vectors)
-    job_runner = ThreadJobRunner(jobs)
+    job_runner = _job_runner(settings)
     feedback_store = SqliteFeedbackStore(db)
     reviews = ReviewService(review_store, answers, review_vectors, live_models)
     webhooks = WebhookService(SqliteWebhookStore(db), box, privacy)
-    return Services(
+    services = Services(
         settings=settings,
         db=db,
         workspaces=workspaces,
@@ -398,6 +400,18 @@ def build_services(
         vision=ProductRecognition(model_registry, workspaces, OcrBackboneFeatures(), ocr),
         customers=CustomerDataService(SqliteCustomerDataStore(db, keywords), curated, vectors, privacy),
     )
+    if isinstance(job_runner, ThreadJobRunner):
+        job_runner.bind(lambda job_id: execute(services, job_id, this_process()))
+    return services
+
+
+def _job_runner(settings: Settings) -> JobRunner:
+    """Threads of this process run its jobs; with ``ZHIWEN_REDIS_URL``, ``zhiwen worker`` processes do."""
+    if settings.redis_url is None:
+        return ThreadJobRunner()
+    from zhiwen.adapters.redis_jobs import RedisJobRunner  # dramatiq only for those who use Redis
+
+    return RedisJobRunner(settings.redis_url.get_secret_value(), settings.worker_dead_after_seconds)
 
 
 def build_background(services: Services, mode: str = "thread", embed: bool = True) -> Background:

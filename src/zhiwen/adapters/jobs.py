@@ -1,6 +1,7 @@
-"""In-process job runner: a worker thread that records progress and outcome in the JobStore.
+"""In-process job runner: worker threads of this process run the jobs it submits (:mod:`zhiwen.tasks`).
 
-Enough for one machine; a Redis-backed runner (Dramatiq/Celery) can take its place behind the same port.
+Enough for one machine; :class:`zhiwen.adapters.redis_jobs.RedisJobRunner` hands them to worker processes
+on any machine instead.
 """
 
 from __future__ import annotations
@@ -9,32 +10,33 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from zhiwen.errors import ZhiwenError
-from zhiwen.ports import JobStore, ProgressCallback
 from zhiwen.types import Job
 
 log = logging.getLogger(__name__)
 
 
 class ThreadJobRunner:
-    def __init__(self, jobs: JobStore, workers: int = 1) -> None:
-        self._jobs = jobs
+    holder: str | None = None  # the submitting process runs its jobs
+
+    def __init__(self, workers: int = 1) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zhiwen-job")
+        self._execute: Callable[[str], None] | None = None
 
-    def submit(self, job: Job, work: Callable[[ProgressCallback], dict[str, object]]) -> None:
-        self._pool.submit(self._run, job, work)
+    def bind(self, execute: Callable[[str], None]) -> None:
+        """What runs a job by its id (:func:`zhiwen.tasks.execute` with this process's services)."""
+        self._execute = execute
 
-    def _run(self, job: Job, work: Callable[[ProgressCallback], dict[str, object]]) -> None:
-        self._jobs.update_job(job.id, status="running")
+    def submit(self, job: Job) -> None:
+        if self._execute is None:
+            raise RuntimeError("the job runner was not bound to the services")
+        self._pool.submit(self._run, self._execute, job.id)
+
+    @staticmethod
+    def _run(execute: Callable[[str], None], job_id: str) -> None:
         try:
-            result = work(lambda fraction: self._jobs.update_job(job.id, progress=round(fraction, 4)))
-        except ZhiwenError as error:
-            self._jobs.update_job(job.id, status="failed", error=error.message)
-        except Exception as error:
-            log.exception("job %s failed", job.id)
-            self._jobs.update_job(job.id, status="failed", error=f"internal error: {type(error).__name__}")
-        else:
-            self._jobs.update_job(job.id, status="succeeded", progress=1.0, result=result)
+            execute(job_id)
+        except Exception:  # execute() records the failure; a store gone at shutdown is all that is left
+            log.exception("job %s could not be run", job_id)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 import typer
@@ -16,19 +18,23 @@ from zhiwen.api.duties import Duties
 from zhiwen.api.observability import configure_json_logging
 from zhiwen.cli.admin import init
 from zhiwen.cli.common import console, err_console, state
+from zhiwen.errors import InvalidInput
 from zhiwen.ports import ReviewFilter
+from zhiwen.processes import QUEUED, this_process
 from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.sample_reviews import generate, to_csv
 from zhiwen.sample_shop import DEMO_PRODUCTS, ShopSettings, rows_csv
 from zhiwen.sample_shop import generate as generate_shop
 from zhiwen.services.intents.definitions import parse_intent
 from zhiwen.services.reviews.sentiment_train import SearchSettings
+from zhiwen.tasks import execute
 from zhiwen.web.shop import serve_shop
 from zhiwen.wiring import build_background
 
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
+    app.command()(worker)
     app.command()(demo)
 
 
@@ -123,6 +129,35 @@ def _load_sample_shop(workspace_id: str) -> None:
         " Try `zhiwen recommend for u00001`, or `zhiwen config set related_products=3` to show related"
         " products with answers."
     )
+
+
+def worker(
+    threads: int = typer.Option(1, min=1, max=64, help="Jobs run at once in this process."),
+) -> None:
+    """Run training, scoring and tuning jobs from Redis (ZHIWEN_REDIS_URL) until stopped (Ctrl-C or
+    SIGTERM: the job in hand is finished first). Start one on any machine that reaches the same database
+    (ZHIWEN_DATABASE_URL) and Redis; a worker that dies mid-job has its job run again by another after
+    ZHIWEN_WORKER_DEAD_AFTER_SECONDS (60 by default). Uploads are still ingested by `zhiwen serve`."""
+    services = state.services()
+    if services.settings.redis_url is None:
+        raise InvalidInput(
+            "zhiwen worker runs the jobs queued in Redis: set ZHIWEN_REDIS_URL=redis://host:port/0 here "
+            "and for `zhiwen serve` (without it, the API process runs its jobs itself)"
+        )
+    from zhiwen.adapters.redis_jobs import RedisJobRunner
+
+    runner = services.job_runner
+    assert isinstance(runner, RedisJobRunner)
+    configure_json_logging(logging.INFO)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    me = f"{QUEUED}:{this_process()}"
+    err_console.print(f"zhiwen worker {me} waiting for jobs ({threads} at a time); Ctrl-C stops it")
+    try:
+        runner.work(lambda job_id, last_try: execute(services, job_id, me, last_try), threads, stop)
+    finally:
+        services.close()
 
 
 def demo(

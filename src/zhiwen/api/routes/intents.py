@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
+from zhiwen import tasks
 from zhiwen.api.deps import AdminKey, ServicesDep, actor, read_upload
 from zhiwen.api.routes.documents import job_out
 from zhiwen.api.routes.model_routes import add_model_routes
@@ -21,9 +22,7 @@ from zhiwen.api.schemas import (
     JobOut,
 )
 from zhiwen.errors import InvalidInput
-from zhiwen.ports import ProgressCallback
 from zhiwen.services.intents.definitions import Intent, dump_csv, dump_yaml, parse_intent, parse_intents
-from zhiwen.services.lifecycle.model_family import promoted_if_passing
 from zhiwen.wiring import Services
 
 router = APIRouter(prefix="/v1/intents", tags=["intents"])
@@ -105,21 +104,8 @@ def classify(body: IntentClassifyRequest, services: ServicesDep, key: AdminKey) 
 def train(body: IntentTrainRequest, services: ServicesDep, key: AdminKey) -> JobOut:
     """Train an intent model on the current intents as a job; poll ``/v1/jobs/{id}``: its result names the
     version and its held-out figures. With ``promote``, the job also promotes it if it passes the gate."""
-    job = services.jobs.create_job(key.workspace_id, "intent-train")
-
-    def work(progress: ProgressCallback) -> dict[str, object]:
-        model = services.intents.train(
-            key.workspace_id, actor(key), lambda _s, done, total: progress(done / max(total, 1))
-        )
-        result: dict[str, object] = {"version": model.version, "held_out": model.report["held_out"]}
-        if body.promote:
-            result["gate"] = promoted_if_passing(
-                services.intents, key.workspace_id, model.version, actor(key)
-            )
-        return result
-
-    services.job_runner.submit(job, work)
-    return job_out(job)
+    params = {"actor": actor(key), "promote": body.promote}
+    return job_out(tasks.start(services, key.workspace_id, "intent-train", params))
 
 
 add_model_routes(router, "", lambda services, *_: services.intents, "intent model")

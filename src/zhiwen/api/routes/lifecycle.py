@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
+from zhiwen import tasks
 from zhiwen.api.deps import AdminKey, ServicesDep, actor
 from zhiwen.api.routes.documents import job_out
 from zhiwen.api.schemas import (
@@ -33,7 +34,6 @@ from zhiwen.api.schemas import (
     other_content,
 )
 from zhiwen.errors import InvalidInput
-from zhiwen.ports import ProgressCallback
 from zhiwen.services.lifecycle import report
 from zhiwen.services.lifecycle.evaluate import handoff_curve
 from zhiwen.services.lifecycle.release import release_summary
@@ -185,37 +185,15 @@ def prune_releases(body: PruneRequest, services: ServicesDep, key: AdminKey) -> 
 @router.post("/tune", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 def tune(body: TuneRequest, services: ServicesDep, key: AdminKey) -> JobOut:
     """Start tuning as a job (minutes); poll ``/v1/jobs/{id}``: its result names the proposed release."""
-    job = services.jobs.create_job(key.workspace_id, "tune")
-
-    def work(progress: ProgressCallback) -> dict[str, object]:
-        result = services.tuner.tune(
-            key.workspace_id,
-            body.golden,
-            actor(key),
-            body.trials,
-            lambda stage, done, total: progress(done / max(total, 1)) if stage == "trial" else None,
-        )
-        return dict(result)
-
-    services.job_runner.submit(job, work)
-    return job_out(job)
+    params = {"golden": body.golden, "actor": actor(key), "trials": body.trials}
+    return job_out(tasks.start(services, key.workspace_id, "tune", params))
 
 
 @router.post("/rerank/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 def train_reranker(body: RerankTrainRequest, services: ServicesDep, key: AdminKey) -> JobOut:
     """Train the learned re-ranker on a golden set's tuning split as a job; it joins the working settings
     and the next release freezes it (the gate judges it on the held-out split)."""
-    job = services.jobs.create_job(key.workspace_id, "rerank-train")
-
-    def work(progress: ProgressCallback) -> dict[str, object]:
-        return dict(
-            services.tuner.train_reranker(
-                key.workspace_id, body.golden, lambda done, total: progress(done / max(total, 1))
-            )
-        )
-
-    services.job_runner.submit(job, work)
-    return job_out(job)
+    return job_out(tasks.start(services, key.workspace_id, "rerank-train", {"golden": body.golden}))
 
 
 @router.delete("/rerank", status_code=status.HTTP_204_NO_CONTENT)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from zhiwen import tasks
 from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor
 from zhiwen.api.routes.documents import job_out
 from zhiwen.api.routes.model_routes import add_model_routes
@@ -17,8 +18,6 @@ from zhiwen.api.schemas import (
     RecommenderTrainRequest,
     SimilarItemsOut,
 )
-from zhiwen.ports import ProgressCallback
-from zhiwen.services.lifecycle.model_family import promoted_if_passing
 from zhiwen.services.recommend.service import MAX_K
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
@@ -70,28 +69,8 @@ def similar_items(
 def train(body: RecommenderTrainRequest, services: ServicesDep, key: AdminKey) -> JobOut:
     """Train a recommender as a job; poll ``/v1/jobs/{id}``: its result names the version and its test
     figures. With ``promote``, the job also promotes it if it passes the gate."""
-    job = services.jobs.create_job(key.workspace_id, "recommender-train")
-
-    def work(progress: ProgressCallback) -> dict[str, object]:
-        model = services.recommenders.train(
-            key.workspace_id,
-            actor(key),
-            body.candidates,
-            lambda _s, done, total: progress(done / max(total, 1)),
-        )
-        result: dict[str, object] = {
-            "version": model.version,
-            "kind": model.kind,
-            "test": model.report["test"],
-        }
-        if body.promote:
-            result["gate"] = promoted_if_passing(
-                services.recommenders, key.workspace_id, model.version, actor(key)
-            )
-        return result
-
-    services.job_runner.submit(job, work)
-    return job_out(job)
+    params = {"actor": actor(key), "candidates": body.candidates, "promote": body.promote}
+    return job_out(tasks.start(services, key.workspace_id, "recommender-train", params))
 
 
 add_model_routes(router, "/recommend", lambda services, *_: services.recommenders, "recommender")

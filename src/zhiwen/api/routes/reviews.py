@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from fastapi.responses import HTMLResponse
 
+from zhiwen import tasks
 from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor, read_upload
 from zhiwen.api.routes.documents import job_out
 from zhiwen.api.routes.model_routes import add_model_routes
@@ -27,10 +28,9 @@ from zhiwen.api.schemas import (
     other_content,
 )
 from zhiwen.errors import NotFound
-from zhiwen.ports import ProgressCallback, ReviewFilter
+from zhiwen.ports import ReviewFilter
 from zhiwen.services.records import MAX_FILE_BYTES
 from zhiwen.services.reviews import charts as review_charts
-from zhiwen.services.reviews.sentiment_train import SearchSettings
 from zhiwen.services.reviews.topics import TopicModel
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
@@ -97,36 +97,14 @@ def classify(body: ClassifyRequest, services: ServicesDep, key: AnyKey) -> list[
 def score(services: ServicesDep, key: AdminKey, rescore: bool = False) -> JobOut:
     """Score stored reviews not yet scored by the live model (all of them with ``rescore``), as a job: a
     model that embeds scores 30-65 reviews/s. Poll ``/v1/jobs/{id}``; its result holds ``scored``."""
-    job = services.jobs.create_job(key.workspace_id, "reviews-score")
-
-    def work(progress: ProgressCallback) -> dict[str, object]:
-        scored = services.reviews.score(
-            key.workspace_id, rescore=rescore, progress=lambda _step, fraction: progress(fraction)
-        )
-        return {"scored": scored}
-
-    services.job_runner.submit(job, work)
-    return job_out(job)
+    return job_out(tasks.start(services, key.workspace_id, "reviews-score", {"rescore": rescore}))
 
 
 @router.post("/sentiment/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 def train(body: SentimentTrainRequest, services: ServicesDep, key: AdminKey) -> JobOut:
     """Train a sentiment model as a job (minutes); poll ``/v1/jobs/{id}``: its result names the version."""
-    job = services.jobs.create_job(key.workspace_id, "sentiment-train")
-    settings = SearchSettings(tuple(body.candidates), body.folds, max_embedded=body.max_embedded)
-
-    def work(progress: ProgressCallback) -> dict[str, object]:
-        model = services.sentiment.train(
-            key.workspace_id,
-            actor(key),
-            settings,
-            body.from_ratings,
-            lambda _step, fraction: progress(fraction),
-        )
-        return {"version": model.version, "kind": model.kind, "held_out": model.report.get("held_out")}
-
-    services.job_runner.submit(job, work)
-    return job_out(job)
+    params = {**body.model_dump(), "actor": actor(key)}
+    return job_out(tasks.start(services, key.workspace_id, "sentiment-train", params))
 
 
 @router.get(

@@ -7,11 +7,11 @@ prediction log, input drift, and the calibration and importance charts. All need
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
+from zhiwen import tasks
 from zhiwen.api.deps import AdminKey, ServicesDep, actor, read_upload
 from zhiwen.api.routes.documents import job_out
 from zhiwen.api.routes.model_routes import add_model_routes
@@ -26,13 +26,10 @@ from zhiwen.api.schemas import (
     TablePredictRequest,
     other_content,
 )
-from zhiwen.ports import ProgressCallback
-from zhiwen.services.lifecycle.model_family import promoted_if_passing
 from zhiwen.services.models import charts
 from zhiwen.services.models.service import TableModels
-from zhiwen.services.models.train import DEFAULT_BUDGET_SECONDS, Progress, TrainSettings, overall_progress
+from zhiwen.services.models.train import DEFAULT_BUDGET_SECONDS
 from zhiwen.services.records import MAX_FILE_BYTES
-from zhiwen.types import ModelVersion
 
 router = APIRouter(prefix="/v1", tags=["table models"])
 TableFile = Annotated[UploadFile, File(description="CSV, XLSX or JSONL, UTF-8 or GBK, a header row first")]
@@ -76,33 +73,6 @@ def profile(
     return services.table_models.profile(file.filename or "table.csv", data, target, _drop(drop)).to_dict()
 
 
-def _train_job(
-    services: ServicesDep,
-    workspace_id: str,
-    name: str,
-    promote: bool,
-    train: Callable[[Progress], ModelVersion],
-    kind: str,
-) -> JobOut:
-    job = services.jobs.create_job(workspace_id, kind)
-
-    def work(progress: ProgressCallback) -> dict[str, object]:
-        version = train(lambda step, done: progress(overall_progress(step, done)))
-        result: dict[str, object] = {
-            "model": name,
-            "version": version.version,
-            "chosen": version.kind,
-            "held_out": version.report.get("held_out"),
-        }
-        if promote:
-            named = services.table_models.named(workspace_id, name)
-            result["gate"] = promoted_if_passing(named, workspace_id, version.version, version.created_by)
-        return result
-
-    services.job_runner.submit(job, work)
-    return job_out(job)
-
-
 @router.post("/models", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 def create(
     services: ServicesDep,
@@ -121,17 +91,18 @@ def create(
     filename = file.filename or "table.csv"
     models = services.table_models
     models.check_new(key.workspace_id, name, filename, data, target, _drop(drop))
-    settings = TrainSettings(budget_seconds=budget_seconds, max_trials=max_trials)
-    return _train_job(
-        services,
-        key.workspace_id,
-        name,
-        promote,
-        lambda progress: models.create(
-            key.workspace_id, name, filename, data, target, actor(key), _drop(drop), settings, progress
-        ),
-        "table-model-create",
-    )
+    params = {
+        "name": name,
+        "filename": filename,
+        "target": target,
+        "drop": _drop(drop),
+        "actor": actor(key),
+        "budget_seconds": budget_seconds,
+        "max_trials": max_trials,
+        "promote": promote,
+    }
+    job = tasks.start(services, key.workspace_id, "table-model-create", params, {"table": data})
+    return job_out(job)
 
 
 @router.get("/custom-models", response_model=list[TableModelOut])
@@ -168,18 +139,17 @@ def train(
 ) -> JobOut:
     """Train a new version from a (new or grown) table with the same target, as a job."""
     data = read_upload(file, MAX_FILE_BYTES)
-    filename = file.filename or "table.csv"
-    models = services.table_models
-    models.definition(key.workspace_id, name)
-    settings = TrainSettings(budget_seconds=budget_seconds, max_trials=max_trials)
-    return _train_job(
-        services,
-        key.workspace_id,
-        name,
-        promote,
-        lambda progress: models.train(key.workspace_id, name, filename, data, actor(key), settings, progress),
-        "table-model-train",
-    )
+    services.table_models.definition(key.workspace_id, name)  # 404 now, not in the job
+    params = {
+        "name": name,
+        "filename": file.filename or "table.csv",
+        "actor": actor(key),
+        "budget_seconds": budget_seconds,
+        "max_trials": max_trials,
+        "promote": promote,
+    }
+    job = tasks.start(services, key.workspace_id, "table-model-train", params, {"table": data})
+    return job_out(job)
 
 
 @router.post("/models/{name}/predict", response_model=TablePredictOut)

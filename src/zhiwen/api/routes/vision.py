@@ -9,13 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 
+from zhiwen import tasks
 from zhiwen.api.deps import AdminKey, AnyKey, ServicesDep, actor, read_upload
 from zhiwen.api.routes.ask import photo_bytes
 from zhiwen.api.routes.documents import job_out
 from zhiwen.api.routes.model_routes import add_model_routes
 from zhiwen.api.schemas import JobOut, ProductGuessOut, RecognitionOut, RecognizeRequest
-from zhiwen.ports import ProgressCallback
-from zhiwen.services.lifecycle.model_family import promoted_if_passing
 from zhiwen.services.vision.photos import read_archive
 
 router = APIRouter(prefix="/v1", tags=["vision"])
@@ -59,36 +58,17 @@ def train(
     product not trained on, is refused here, not in the job. Uploads are limited like documents
     (``ZHIWEN_MAX_UPLOAD_BYTES``, 50 MB by default); train larger photo sets with the CLI."""
     limit = services.settings.max_upload_bytes  # the request as a whole is held to it too
-    photos = read_archive(file.filename or "photos.zip", read_upload(file, limit))
-    separate = (
-        read_archive(held_out.filename or "held_out.zip", read_upload(held_out, limit))
-        if held_out is not None
-        else []
-    )
+    params: dict[str, object] = {"actor": actor(key), "promote": promote}
+    inputs = {"photos": read_upload(file, limit)}
+    params["photos"] = file.filename or "photos.zip"
+    photos = read_archive(str(params["photos"]), inputs["photos"])
+    separate = []
+    if held_out is not None:
+        inputs["held_out"] = read_upload(held_out, limit)
+        params["held_out"] = held_out.filename or "held_out.zip"
+        separate = read_archive(str(params["held_out"]), inputs["held_out"])
     services.vision.check_photos(photos, separate)
-    job = services.jobs.create_job(key.workspace_id, "recognizer-train")
-
-    def work(progress: ProgressCallback) -> dict[str, object]:
-        version = services.vision.train(
-            key.workspace_id,
-            photos,
-            actor(key),
-            separate,
-            lambda step, done, total: progress(0.9 * done / max(total, 1) if step == "read photos" else 0.95),
-        )
-        result: dict[str, object] = {
-            "version": version.version,
-            "chosen": version.params["candidate"],
-            "held_out": version.report["held_out"],
-        }
-        if promote:
-            result["gate"] = promoted_if_passing(
-                services.vision, key.workspace_id, version.version, actor(key)
-            )
-        return result
-
-    services.job_runner.submit(job, work)
-    return job_out(job)
+    return job_out(tasks.start(services, key.workspace_id, "recognizer-train", params, inputs))
 
 
 add_model_routes(router, "/vision", lambda services, *_: services.vision, "product recogniser")

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from zhiwen.errors import TooLarge
 from zhiwen.ports import JobStore
-from zhiwen.processes import is_running, this_process
+from zhiwen.processes import held_by_queue, is_running, this_process
 from zhiwen.services.knowledge.ingest import IngestService
 from zhiwen.types import Job
 
@@ -134,7 +134,7 @@ class IngestJobs:
         outcome: dict[str, list[str]] = {"resumed": [], "failed": []}
         unfinished = self._jobs.unfinished_jobs()
         for job in unfinished:
-            if job.runner != this_process() and is_running(job.runner):
+            if held_by_queue(job.runner) or (job.runner != this_process() and is_running(job.runner)):
                 continue
             folder = self._spool / job.id
             if job.kind == "ingest" and job.status != RECEIVING and (folder / "manifest.json").is_file():

@@ -700,6 +700,19 @@ MIGRATIONS: list[list[Migration]] = [
     ALTER TABLE jobs ADD COLUMN runner TEXT
     """
     ],
+    # 20: a job carries what it needs to run anywhere (zhiwen.tasks): its parameters, and the files it was
+    # given (a table, photo archives) until it ends, so a worker on another machine can take it.
+    [
+        """
+    ALTER TABLE jobs ADD COLUMN params TEXT;
+    CREATE TABLE job_inputs (
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (job_id, name)
+    )
+    """
+    ],
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 
 from zhiwen.errors import NotFound
 from zhiwen.processes import this_process
@@ -23,6 +24,7 @@ def _job(row: SqlRow) -> Job:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         runner=row["runner"],
+        params=json.loads(row["params"]) if row["params"] else None,
     )
 
 
@@ -30,16 +32,58 @@ class SqliteJobStore:
     def __init__(self, db: SqlDatabase) -> None:
         self._db = db
 
-    def create_job(self, workspace_id: str, kind: str, status: str = "queued") -> Job:
+    def create_job(
+        self,
+        workspace_id: str,
+        kind: str,
+        status: str = "queued",
+        params: Mapping[str, object] | None = None,
+        inputs: Mapping[str, bytes] | None = None,
+        runner: str | None = None,
+    ) -> Job:
         now = utc_now()
         job_id = "job_" + secrets.token_hex(8)
         with self._db.transaction() as conn:
-            conn.execute(  # the process that creates a job runs it, or receives its files
-                "INSERT INTO jobs (id, workspace_id, kind, status, created_at, updated_at, runner)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (job_id, workspace_id, kind, status, now, now, this_process()),
+            conn.execute(  # by default the process that creates a job runs it, or receives its files
+                "INSERT INTO jobs (id, workspace_id, kind, status, created_at, updated_at, runner, params)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    workspace_id,
+                    kind,
+                    status,
+                    now,
+                    now,
+                    runner or this_process(),
+                    json.dumps(dict(params), ensure_ascii=False) if params is not None else None,
+                ),
             )
+            for name, data in (inputs or {}).items():
+                conn.execute(
+                    "INSERT INTO job_inputs (job_id, name, data) VALUES (?, ?, ?)", (job_id, name, data)
+                )
         return self.get_job(workspace_id, job_id)
+
+    def job_inputs(self, job_id: str) -> dict[str, bytes]:
+        with self._db.reading() as conn:
+            rows = conn.execute("SELECT name, data FROM job_inputs WHERE job_id = ?", (job_id,)).fetchall()
+        return {row["name"]: bytes(row["data"]) for row in rows}
+
+    def take_job(self, job_id: str, runner: str, expected: Job) -> Job | None:
+        """Hold the job for ``runner`` if it is still as ``expected`` (its status and holder): two workers
+        given the same job never both run it."""
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "UPDATE jobs SET status = 'running', runner = ?, updated_at = ?"
+                " WHERE id = ? AND status = ? AND runner IS NOT DISTINCT FROM ? RETURNING *",
+                (runner, utc_now(), job_id, expected.status, expected.runner),
+            ).fetchone()
+        return _job(row) if row is not None else None
+
+    def find_job(self, job_id: str) -> Job | None:
+        with self._db.reading() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row) if row is not None else None
 
     def update_job(
         self,
@@ -63,6 +107,8 @@ class SqliteJobStore:
                     job_id,
                 ),
             )
+            if status in ("succeeded", "failed"):  # its files were only for running it
+                conn.execute("DELETE FROM job_inputs WHERE job_id = ?", (job_id,))
 
     def get_job(self, workspace_id: str, job_id: str) -> Job:
         with self._db.reading() as conn:
