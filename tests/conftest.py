@@ -12,7 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+import redis
 from tests.postgres import postgres_server
+from tests.redis import redis_server
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.config import Settings
 from zhiwen.sample_kb import build_sample_kb, golden_path
@@ -103,6 +105,20 @@ def postgres_server_url() -> Iterator[str]:
             yield url
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real Redis for the session: tests/redis.py."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """The session's Redis, emptied for this test."""
+    redis.Redis.from_url(redis_server_url).flushdb()
+    return redis_server_url
 
 
 @pytest.fixture

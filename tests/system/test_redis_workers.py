@@ -1,0 +1,204 @@
+"""Jobs through a real Redis, run by workers: in a thread of the test, and as real `zhiwen worker`
+processes, one of them killed with SIGKILL in the middle of a job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.files import churn_rows, table_csv
+from zhiwen import tasks
+from zhiwen.adapters.embedders import BundledE5Embedder
+from zhiwen.adapters.redis_jobs import ATTEMPTS, RedisJobRunner
+from zhiwen.config import Settings
+from zhiwen.ports import ProgressCallback
+from zhiwen.types import Job
+from zhiwen.wiring import Services, build_services
+
+TABLE = {"name": "churn", "filename": "customers.csv", "target": "left", "drop": [], "actor": "key:admin"}
+
+
+@pytest.fixture
+def queued(tmp_path: Path, redis_url: str, embedder: BundledE5Embedder) -> Iterator[Services]:
+    """Services whose jobs go to Redis (as an API process's do)."""
+    settings = Settings(data_dir=tmp_path / "data", redis_url=redis_url, worker_dead_after_seconds=2)
+    services = build_services(settings, embedder=embedder)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def worker(queued: Services) -> Iterator[None]:
+    """A worker in a thread of this process, on the same database and Redis."""
+    runner = queued.job_runner
+    assert isinstance(runner, RedisJobRunner)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=runner.work,
+        args=(lambda job_id, last: tasks.execute(queued, job_id, "queue:test-worker", last), 1, stop),
+    )
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=60)
+
+
+def _finished(services: Services, job: Job, seconds: float = 120) -> Job:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = services.jobs.get_job(job.workspace_id, job.id)
+        if found.status in ("succeeded", "failed"):
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"job {job.id} still {found.status} after {seconds} s")
+
+
+def _table_job(services: Services, workspace_id: str, budget: float = 5, **extra: Any) -> Job:
+    params = {**TABLE, "budget_seconds": budget, "max_trials": None, "promote": False, **extra}
+    return tasks.start(
+        services, workspace_id, "table-model-create", params, {"table": table_csv(churn_rows())}
+    )
+
+
+def test_a_job_sent_through_redis_is_run_by_a_worker(queued: Services, worker: None) -> None:
+    workspace = queued.workspaces.create_workspace("acme")
+    job = _table_job(queued, workspace.id, max_trials=2)
+    assert job.runner == "queue" and job.status == "queued"  # the API process does not run it
+
+    done = _finished(queued, job)
+    assert done.status == "succeeded", done.error
+    assert done.result is not None and done.result["version"] == 1 and done.progress == 1.0
+    assert done.runner == "queue:test-worker"
+    assert queued.jobs.job_inputs(job.id) == {}  # the table was kept only while the job needed it
+    assert [
+        v.version for v in queued.table_models.named(workspace.id, "churn").family.versions(workspace.id)
+    ] == [1]
+
+
+def test_a_job_refused_by_its_task_fails_at_once_with_the_reason(queued: Services, worker: None) -> None:
+    workspace = queued.workspaces.create_workspace("acme")
+    job = _table_job(queued, workspace.id, target="no-such-column")
+
+    done = _finished(queued, job)
+    assert done.status == "failed" and done.error is not None and "no-such-column" in done.error
+
+
+@pytest.fixture
+def flaky() -> Iterator[list[int]]:
+    """A task that fails unexpectedly on its first two tries, counting them."""
+    tries: list[int] = []
+
+    def flaky_task(
+        services: Services,
+        job: Job,
+        params: Mapping[str, Any],
+        inputs: Mapping[str, bytes],
+        progress: ProgressCallback,
+    ) -> dict[str, object]:
+        tries.append(1)
+        if len(tries) < params["fail_times"] + 1:
+            raise ConnectionError("the store went away for a moment")
+        return {"tries": len(tries)}
+
+    tasks.task("test-flaky")(flaky_task)
+    yield tries
+    del tasks.TASKS["test-flaky"]
+
+
+def test_an_unexpected_error_is_retried_with_backoff_and_fails_the_job_after_the_last_try(
+    queued: Services, worker: None, flaky: list[int]
+) -> None:
+    workspace = queued.workspaces.create_workspace("acme")
+    recovered = tasks.start(queued, workspace.id, "test-flaky", {"fail_times": ATTEMPTS - 1})
+    done = _finished(queued, recovered)
+    assert done.status == "succeeded" and done.result == {"tries": ATTEMPTS}
+
+    flaky.clear()
+    lost = tasks.start(queued, workspace.id, "test-flaky", {"fail_times": ATTEMPTS})
+    done = _finished(queued, lost)
+    assert done.status == "failed" and done.error == "internal error: ConnectionError"
+    assert len(flaky) == ATTEMPTS
+
+
+def test_a_second_copy_of_a_running_jobs_message_waits_until_its_holder_is_silent(
+    queued: Services,
+) -> None:
+    workspace = queued.workspaces.create_workspace("acme")
+    job = queued.jobs.create_job(workspace.id, "table-model-create", params={}, runner="queue")
+    held = queued.jobs.take_job(job.id, "queue:other-machine", job)
+    assert held is not None and held.status == "running"
+    with pytest.raises(tasks.Busy):  # touched just now: its worker is alive
+        tasks.execute(queued, job.id, "queue:me")
+    assert queued.jobs.take_job(job.id, "queue:third", job) is None  # the holder changed since `job`
+
+    time.sleep(2.2)  # worker_dead_after_seconds: the holder has not touched it since
+    tasks.execute(queued, job.id, "queue:me")  # taken over; its task refuses the empty parameters
+    done = queued.jobs.get_job(workspace.id, job.id)
+    assert done.runner == "queue:me" and done.status == "failed"
+
+
+def test_zhiwen_worker_explains_that_it_needs_redis(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "zhiwen", "--data-dir", str(tmp_path / "data"), "worker"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "ZHIWEN_REDIS_URL"},
+    )
+    assert done.returncode != 0 and "ZHIWEN_REDIS_URL" in done.stderr
+
+
+def _start_worker(data_dir: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "zhiwen", "--data-dir", str(data_dir), "worker"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_a_worker_killed_mid_job_leaves_nothing_and_another_worker_runs_the_job_again(
+    tmp_path: Path, redis_url: str, embedder: BundledE5Embedder
+) -> None:
+    data_dir = tmp_path / "data"
+    env = {"ZHIWEN_REDIS_URL": redis_url, "ZHIWEN_WORKER_DEAD_AFTER_SECONDS": "2", "ZHIWEN_WORKER": "thread"}
+    services = build_services(
+        Settings(data_dir=data_dir, redis_url=redis_url, worker_dead_after_seconds=2), embedder=embedder
+    )
+    workspace = services.workspaces.create_workspace("acme")
+    job = _table_job(services, workspace.id, budget=15)
+
+    first = _start_worker(data_dir, env)
+    try:
+        deadline = time.monotonic() + 90
+        while services.jobs.get_job(workspace.id, job.id).status != "running":
+            assert time.monotonic() < deadline and first.poll() is None, "the first worker never took the job"
+            time.sleep(0.1)
+        time.sleep(2)  # in the middle of training
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        assert services.jobs.get_job(workspace.id, job.id).status == "running"  # as the kill left it
+        assert services.table_models.definitions(workspace.id) == {}  # nothing half-written
+
+        second = _start_worker(data_dir, env)
+        try:
+            done = _finished(services, job, seconds=180)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert done.status == "succeeded", done.error
+    assert done.runner is not None and str(second.pid) in done.runner  # the second worker ran it
+    versions = services.table_models.named(workspace.id, "churn").family.versions(workspace.id)
+    assert [v.version for v in versions] == [1]  # run twice, recorded once
+    services.close()
