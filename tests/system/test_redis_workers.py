@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from tests.api.conftest import wait_for_job
 from tests.files import churn_rows, table_csv
 from zhiwen import tasks
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.adapters.redis_jobs import ATTEMPTS, RedisJobRunner
+from zhiwen.api import create_app
 from zhiwen.config import Settings
 from zhiwen.ports import ProgressCallback
 from zhiwen.types import Job
@@ -202,3 +205,31 @@ def test_a_worker_killed_mid_job_leaves_nothing_and_another_worker_runs_the_job_
     versions = services.table_models.named(workspace.id, "churn").family.versions(workspace.id)
     assert [v.version for v in versions] == [1]  # run twice, recorded once
     services.close()
+
+
+def test_over_http_a_job_goes_to_the_queue_and_its_outcome_shows(queued: Services, worker: None) -> None:
+    workspace = queued.workspaces.create_workspace("acme")
+    auth = {"Authorization": f"Bearer {queued.keys.issue(workspace.id, 'admin', 'admin').plain}"}
+    with TestClient(create_app(queued, run_embedding_worker=False)) as client:
+        response = client.post(
+            "/v1/models",
+            headers=auth,
+            files={"file": ("customers.csv", table_csv(churn_rows()), "text/csv")},
+            data={"name": "churn", "target": "left", "budget_seconds": "5", "max_trials": "2"},
+        )
+        assert response.status_code == 202, response.text
+        job = wait_for_job(client, response.json()["id"], auth)
+    assert job["status"] == "succeeded" and job["result"]["model"] == "churn"  # type: ignore[index]
+
+
+def test_a_starting_server_leaves_the_queues_jobs_to_the_queue(queued: Services) -> None:
+    workspace = queued.workspaces.create_workspace("acme")
+    waiting = _table_job(queued, workspace.id)
+    running = _table_job(queued, workspace.id)
+    queued.jobs.take_job(running.id, "queue:other-host:1:2", running)
+
+    outcome = queued.ingest_jobs.recover()  # what the owner process does when it starts
+
+    assert waiting.id not in outcome["failed"] and running.id not in outcome["failed"]
+    assert queued.jobs.get_job(workspace.id, waiting.id).status == "queued"
+    assert queued.jobs.get_job(workspace.id, running.id).status == "running"
