@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -35,7 +36,7 @@ from zhiwen.ports import (
     VectorIndex,
     WorkspaceStore,
 )
-from zhiwen.processes import this_process
+from zhiwen.processes import QUEUED, this_process
 from zhiwen.services.accounts.keys import KeyService
 from zhiwen.services.accounts.users import UserService
 from zhiwen.services.answers.config import AnswerConfig
@@ -412,6 +413,25 @@ def _job_runner(settings: Settings) -> JobRunner:
     from zhiwen.adapters.redis_jobs import RedisJobRunner  # dramatiq only for those who use Redis
 
     return RedisJobRunner(settings.redis_url.get_secret_value(), settings.worker_dead_after_seconds)
+
+
+def worker_name() -> str:
+    """How a ``zhiwen worker`` process names itself as a job's holder (``queue:<process>``)."""
+    return f"{QUEUED}:{this_process()}"
+
+
+def run_worker(services: Services, threads: int, stop: threading.Event) -> None:
+    """What ``zhiwen worker`` does: run the jobs queued in Redis, ``threads`` at a time, until ``stop``."""
+    from zhiwen.adapters.redis_jobs import RedisJobRunner
+
+    runner = services.job_runner
+    if not isinstance(runner, RedisJobRunner):
+        raise InvalidInput(
+            "zhiwen worker runs the jobs queued in Redis: set ZHIWEN_REDIS_URL=redis://host:port/0 here "
+            "and for `zhiwen serve` (without it, the API process runs its jobs itself)"
+        )
+    me = worker_name()
+    runner.work(lambda job_id, last_try: execute(services, job_id, me, last_try), threads, stop)
 
 
 def build_background(services: Services, mode: str = "thread", embed: bool = True) -> Background:

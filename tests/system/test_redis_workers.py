@@ -25,7 +25,7 @@ from zhiwen.api import create_app
 from zhiwen.config import Settings
 from zhiwen.ports import ProgressCallback
 from zhiwen.types import Job
-from zhiwen.wiring import Services, build_services
+from zhiwen.wiring import Services, build_services, run_worker, worker_name
 
 TABLE = {"name": "churn", "filename": "customers.csv", "target": "left", "drop": [], "actor": "key:admin"}
 
@@ -42,13 +42,9 @@ def queued(tmp_path: Path, redis_url: str, embedder: BundledE5Embedder) -> Itera
 @pytest.fixture
 def worker(queued: Services) -> Iterator[None]:
     """A worker in a thread of this process, on the same database and Redis."""
-    runner = queued.job_runner
-    assert isinstance(runner, RedisJobRunner)
+    assert isinstance(queued.job_runner, RedisJobRunner)
     stop = threading.Event()
-    thread = threading.Thread(
-        target=runner.work,
-        args=(lambda job_id, last: tasks.execute(queued, job_id, "queue:test-worker", last), 1, stop),
-    )
+    thread = threading.Thread(target=run_worker, args=(queued, 1, stop))
     thread.start()
     yield
     stop.set()
@@ -80,7 +76,7 @@ def test_a_job_sent_through_redis_is_run_by_a_worker(queued: Services, worker: N
     done = _finished(queued, job)
     assert done.status == "succeeded", done.error
     assert done.result is not None and done.result["version"] == 1 and done.progress == 1.0
-    assert done.runner == "queue:test-worker"
+    assert done.runner == worker_name()
     assert queued.jobs.job_inputs(job.id) == {}  # the table was kept only while the job needed it
     assert [
         v.version for v in queued.table_models.named(workspace.id, "churn").family.versions(workspace.id)

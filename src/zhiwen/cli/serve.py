@@ -18,18 +18,15 @@ from zhiwen.api.duties import Duties
 from zhiwen.api.observability import configure_json_logging
 from zhiwen.cli.admin import init
 from zhiwen.cli.common import console, err_console, state
-from zhiwen.errors import InvalidInput
 from zhiwen.ports import ReviewFilter
-from zhiwen.processes import QUEUED, this_process
 from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.sample_reviews import generate, to_csv
 from zhiwen.sample_shop import DEMO_PRODUCTS, ShopSettings, rows_csv
 from zhiwen.sample_shop import generate as generate_shop
 from zhiwen.services.intents.definitions import parse_intent
 from zhiwen.services.reviews.sentiment_train import SearchSettings
-from zhiwen.tasks import execute
 from zhiwen.web.shop import serve_shop
-from zhiwen.wiring import build_background
+from zhiwen.wiring import build_background, run_worker, worker_name
 
 
 def register(app: typer.Typer) -> None:
@@ -139,23 +136,15 @@ def worker(
     (ZHIWEN_DATABASE_URL) and Redis; a worker that dies mid-job has its job run again by another after
     ZHIWEN_WORKER_DEAD_AFTER_SECONDS (60 by default). Uploads are still ingested by `zhiwen serve`."""
     services = state.services()
-    if services.settings.redis_url is None:
-        raise InvalidInput(
-            "zhiwen worker runs the jobs queued in Redis: set ZHIWEN_REDIS_URL=redis://host:port/0 here "
-            "and for `zhiwen serve` (without it, the API process runs its jobs itself)"
-        )
-    from zhiwen.adapters.redis_jobs import RedisJobRunner
-
-    runner = services.job_runner
-    assert isinstance(runner, RedisJobRunner)
     configure_json_logging(logging.INFO)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    me = f"{QUEUED}:{this_process()}"
-    err_console.print(f"zhiwen worker {me} waiting for jobs ({threads} at a time); Ctrl-C stops it")
+    err_console.print(
+        f"zhiwen worker {worker_name()} waiting for jobs ({threads} at a time); Ctrl-C stops it"
+    )
     try:
-        runner.work(lambda job_id, last_try: execute(services, job_id, me, last_try), threads, stop)
+        run_worker(services, threads, stop)
     finally:
         services.close()
 
