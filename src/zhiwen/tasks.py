@@ -1,4 +1,4 @@
-"""Long work as jobs that any process can run: training, scoring, tuning.
+"""Long work as jobs that any process can run: training, scoring, tuning, and uploads sent to a queue.
 
 A job is stored with everything its task needs (its parameters, and the files it was given until it ends),
 so whoever runs it needs only its id: a thread of the API process that took the request
@@ -135,6 +135,16 @@ def _promoted(family: Any, job: Job, params: Params, version: int) -> dict[str, 
     if not params.get("promote"):
         return {}
     return {"gate": promoted_if_passing(family, job.workspace_id, version, str(params["actor"]))}
+
+
+@task("ingest")
+def _ingest(
+    services: Services, job: Job, params: Params, inputs: Mapping[str, bytes], progress: ProgressCallback
+) -> dict[str, object]:
+    files = services.ingest_jobs.ingest_files(
+        job, params["names"], params["tags"], lambda number: inputs[f"{number:04d}"], progress
+    )
+    return {"files": files}
 
 
 @task("tune")

@@ -359,7 +359,9 @@ def build_services(
         answerer=answerer,
         keys=KeyService(workspaces),
         job_runner=job_runner,
-        ingest_jobs=IngestJobs(jobs, ingest, settings.data_dir / "spool", settings.max_upload_bytes),
+        ingest_jobs=IngestJobs(
+            jobs, ingest, settings.data_dir / "spool", settings.max_upload_bytes, job_runner
+        ),
         targets=targets,
         curated=curated,
         golden=golden,

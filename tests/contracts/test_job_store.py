@@ -45,3 +45,38 @@ def test_a_job_keeps_its_progress_outcome_and_workspace(connect: Connect) -> Non
     done = jobs.get_job(workspace, job.id)
     assert (done.status, done.progress, done.result) == ("succeeded", 1.0, {"best": {"top_k": 5}})
     assert jobs.unfinished_jobs() == []
+
+
+def test_a_job_carries_its_parameters_and_files_until_it_ends(connect: Connect) -> None:
+    db = connect()
+    workspace = SqliteWorkspaceStore(db).create_workspace("acme").id
+    jobs = SqliteJobStore(db)
+    table = bytes(range(256)) * 10  # any bytes, NUL included
+    job = jobs.create_job(
+        workspace, "table-model-train", params={"name": "churn", "名": "客户"}, inputs={"table": table}
+    )
+    jobs.add_job_input(job.id, "held_out", b"")
+    found = jobs.find_job(job.id)
+    assert found is not None and found.params == {"name": "churn", "名": "客户"}
+    assert jobs.job_inputs(job.id) == {"table": table, "held_out": b""}
+    jobs.update_job(job.id, progress=0.5)
+    assert jobs.job_inputs(job.id) != {}  # still needed
+    jobs.update_job(job.id, status="failed", error="no")
+    assert jobs.job_inputs(job.id) == {}
+    assert jobs.find_job("job_missing") is None
+
+
+def test_a_job_is_taken_only_as_it_was_seen_and_a_queues_jobs_are_not_claimed(connect: Connect) -> None:
+    db = connect()
+    workspace = SqliteWorkspaceStore(db).create_workspace("acme").id
+    jobs = SqliteJobStore(db)
+    queued = jobs.create_job(workspace, "ingest", runner="queue")
+    assert jobs.claim_job("ingest") is None  # the queue's workers run it
+    taken = jobs.take_job(queued.id, "queue:a", queued)
+    assert taken is not None and (taken.status, taken.runner) == ("running", "queue:a")
+    assert jobs.take_job(queued.id, "queue:b", queued) is None  # seen before "a" took it
+    assert jobs.take_job(queued.id, "queue:b", taken) is not None  # "a" was taken for dead
+    assert jobs.claim_job("ingest") is None
+    mine = jobs.create_job(workspace, "ingest")
+    claimed = jobs.claim_job("ingest")
+    assert claimed is not None and claimed.id == mine.id

@@ -3,6 +3,7 @@ processes, one of them killed with SIGKILL in the middle of a job."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.adapters.redis_jobs import ATTEMPTS, RedisJobRunner
 from zhiwen.api import create_app
 from zhiwen.config import Settings
+from zhiwen.errors import TooLarge
 from zhiwen.ports import ProgressCallback
 from zhiwen.types import Job
 from zhiwen.wiring import Services, build_services, run_worker, worker_name
@@ -229,3 +231,48 @@ def test_a_starting_server_leaves_the_queues_jobs_to_the_queue(queued: Services)
     assert waiting.id not in outcome["failed"] and running.id not in outcome["failed"]
     assert queued.jobs.get_job(workspace.id, waiting.id).status == "queued"
     assert queued.jobs.get_job(workspace.id, running.id).status == "running"
+
+
+def test_an_upload_goes_with_its_job_to_a_worker_and_a_small_one_is_answered_at_once(
+    queued: Services, worker: None
+) -> None:
+    workspace = queued.workspaces.create_workspace("acme")
+    auth = {"Authorization": f"Bearer {queued.keys.issue(workspace.id, 'admin', 'admin').plain}"}
+    with TestClient(create_app(queued, run_embedding_worker=False)) as client:
+        response = client.post(
+            "/v1/documents",
+            headers=auth,
+            files=[
+                ("files", ("returns.md", b"# Returns\n\nRefunds take 3 days.", "text/markdown")),
+                ("files", ("退货.md", "# 退货\n\n退款 3 天内到账。".encode(), "text/markdown")),
+            ],
+        )
+    assert response.status_code == 200, response.text
+    assert [f["status"] for f in response.json()["files"]] == ["added", "added"]
+    assert queued.jobs.unfinished_jobs() == []  # it ran, in the worker
+    assert queued.keywords.search(workspace.id, "refunds", 5)
+
+
+def test_an_upload_for_the_queue_is_not_taken_by_the_servers_own_worker(queued: Services) -> None:
+    workspace = queued.workspaces.create_workspace("acme")
+    job = queued.ingest_jobs.start(workspace.id, [("a.md", io.BytesIO(b"# A\n\nText."))], [])
+    assert job.status == "queued" and job.runner == "queue"
+    assert set(queued.jobs.job_inputs(job.id)) == {"0000"}  # the file is in the database, not a spool
+    assert queued.ingest_jobs.run_next() is False  # the owner's loop leaves it to the queue's workers
+    assert queued.ingest_jobs.requeue_running() == []
+
+
+def test_an_upload_over_the_limit_leaves_nothing_queued(
+    tmp_path: Path, redis_url: str, embedder: BundledE5Embedder
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", redis_url=redis_url, max_upload_bytes=100)
+    services = build_services(settings, embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    with pytest.raises(TooLarge, match=r"big\.md"):
+        services.ingest_jobs.start(
+            workspace.id, [("small.md", io.BytesIO(b"# A")), ("big.md", io.BytesIO(b"x" * 101))], []
+        )
+    assert services.jobs.unfinished_jobs() == []  # the job failed with the reason; its files went with it
+    with services.db.reading() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM job_inputs").fetchone()[0] == 0
+    services.close()

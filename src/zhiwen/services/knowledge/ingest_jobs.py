@@ -4,8 +4,12 @@ worker or the server dies mid-job, the job is queued again and resumed; ingestio
 are keyed by content hash), so the files already stored come back ``unchanged`` and nothing is written
 twice. A job during which three workers died is failed with the reason instead of looping.
 
+With a queue (``ZHIWEN_REDIS_URL``), the files go into the database with the job instead, and a ``zhiwen
+worker`` on any machine ingests them (the ``ingest`` task of :mod:`zhiwen.tasks`): the machine that received
+them need not be the one that ingests them.
+
 Other jobs (training, tuning, scoring) keep their input in the database already; one interrupted by a
-crash is marked failed with the reason, to be started again.
+crash is marked failed with the reason, to be started again (or run again by the queue that holds it).
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from zhiwen.errors import TooLarge
-from zhiwen.ports import JobStore
+from zhiwen.ports import JobRunner, JobStore, ProgressCallback
 from zhiwen.processes import held_by_queue, is_running, this_process
 from zhiwen.services.knowledge.ingest import IngestService
 from zhiwen.types import Job
@@ -35,16 +39,28 @@ RECEIVING = "receiving"  # the job exists, its files are still being spooled; no
 
 
 class IngestJobs:
-    def __init__(self, jobs: JobStore, ingest: IngestService, spool: Path, max_bytes: int) -> None:
+    def __init__(
+        self,
+        jobs: JobStore,
+        ingest: IngestService,
+        spool: Path,
+        max_bytes: int,
+        queue: JobRunner | None = None,
+    ) -> None:
+        """``queue``: a runner whose workers may be elsewhere (``holder`` set); the files then go with the
+        job into the database."""
         self._jobs = jobs
         self._ingest = ingest
         self._spool = spool
         self._max_bytes = max_bytes
+        self._queue = queue if queue is not None and queue.holder is not None else None
 
     def start(self, workspace_id: str, uploads: Sequence[tuple[str, BinaryIO]], tags: Sequence[str]) -> Job:
         """Spool the files and queue the job. Each file is copied a block at a time and counted (the web
         framework has already put a large body in a temporary file), so a 50 MB upload never sits in the
         server's memory whole; one over the limit fails the request and leaves nothing behind."""
+        if self._queue is not None:
+            return self._start_queued(workspace_id, uploads, tags, self._queue)
         job = self._jobs.create_job(workspace_id, "ingest", status=RECEIVING)
         folder = self._spool / job.id
         try:
@@ -60,6 +76,49 @@ class IngestJobs:
             raise
         self._jobs.update_job(job.id, status="queued")
         return self._jobs.get_job(workspace_id, job.id)
+
+    def _start_queued(
+        self,
+        workspace_id: str,
+        uploads: Sequence[tuple[str, BinaryIO]],
+        tags: Sequence[str],
+        queue: JobRunner,
+    ) -> Job:
+        """The files into the database with the job, one at a time (a file is in memory once, bounded by
+        the upload limit), then the job to the queue."""
+        params = {"names": [name for name, _ in uploads], "tags": list(tags)}
+        job = self._jobs.create_job(
+            workspace_id, "ingest", status=RECEIVING, params=params, runner=queue.holder
+        )
+        try:
+            for number, (name, stream) in enumerate(uploads):
+                self._jobs.add_job_input(
+                    job.id, f"{number:04d}", _read_bounded(stream, self._max_bytes, name)
+                )
+        except BaseException as error:
+            reason = error.message if isinstance(error, TooLarge) else "the upload could not be stored"
+            self._jobs.update_job(job.id, status="failed", error=reason)  # its files go with it
+            raise
+        self._jobs.update_job(job.id, status="queued")
+        queue.submit(job)
+        return self._jobs.get_job(workspace_id, job.id)
+
+    def ingest_files(
+        self,
+        job: Job,
+        names: Sequence[str],
+        tags: Sequence[str],
+        read: Callable[[int], bytes],
+        progress: ProgressCallback,
+    ) -> list[dict[str, object]]:
+        """Ingest the job's files in order (``read(number)`` gives one), reporting progress after each. Run
+        again after a crash, the files already stored come back ``unchanged``."""
+        results = []
+        for number, name in enumerate(names):
+            result = self._ingest.ingest_bytes(job.workspace_id, name, read(number), tags)
+            results.append(dataclasses.asdict(result))
+            progress((number + 1) / len(names))
+        return results
 
     def wait(self, job: Job, timeout: float, poll: float = 0.05) -> Job:
         """The job once it has finished, or as it stands after ``timeout`` seconds."""
@@ -102,12 +161,13 @@ class IngestJobs:
             )
             shutil.rmtree(folder, ignore_errors=True)
             return
-        results = []
-        for number, name in enumerate(names):
-            data = (folder / f"{number:04d}").read_bytes()
-            result = self._ingest.ingest_bytes(job.workspace_id, name, data, manifest["tags"])
-            results.append(dataclasses.asdict(result))
-            self._jobs.update_job(job.id, progress=round((number + 1) / len(names), 4))
+        results = self.ingest_files(
+            job,
+            names,
+            manifest["tags"],
+            lambda number: (folder / f"{number:04d}").read_bytes(),
+            lambda fraction: self._jobs.update_job(job.id, progress=round(fraction, 4)),
+        )
         self._jobs.update_job(job.id, status="succeeded", progress=1.0, result={"files": results})
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -116,7 +176,7 @@ class IngestJobs:
         the death against the job, so one that kills every worker is failed instead of looping."""
         requeued = []
         for job in self._jobs.unfinished_jobs():
-            if job.kind == "ingest" and job.status == "running":
+            if job.kind == "ingest" and job.status == "running" and not held_by_queue(job.runner):
                 folder = self._spool / job.id
                 try:
                     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -151,6 +211,13 @@ class IngestJobs:
                 if folder.name not in waiting:
                     shutil.rmtree(folder, ignore_errors=True)
         return outcome
+
+
+def _read_bounded(stream: BinaryIO, limit: int, name: str) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"{name} is over the {limit:,}-byte upload limit")
+    return data
 
 
 def _copy_bounded(stream: BinaryIO, target: Path, limit: int, name: str) -> int:

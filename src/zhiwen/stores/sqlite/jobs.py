@@ -11,6 +11,9 @@ from zhiwen.processes import this_process
 from zhiwen.stores.sql import SqlDatabase, SqlRow
 from zhiwen.types import Job, utc_now
 
+# Jobs a queue holds (zhiwen.processes.QUEUED) are the queue's workers' to run, not a claimer's.
+_NOT_QUEUED = "(runner IS NULL OR (runner <> 'queue' AND runner NOT LIKE 'queue:%'))"
+
 
 def _job(row: SqlRow) -> Job:
     return Job(
@@ -63,6 +66,10 @@ class SqliteJobStore:
                     "INSERT INTO job_inputs (job_id, name, data) VALUES (?, ?, ?)", (job_id, name, data)
                 )
         return self.get_job(workspace_id, job_id)
+
+    def add_job_input(self, job_id: str, name: str, data: bytes) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("INSERT INTO job_inputs (job_id, name, data) VALUES (?, ?, ?)", (job_id, name, data))
 
     def job_inputs(self, job_id: str) -> dict[str, bytes]:
         with self._db.reading() as conn:
@@ -123,7 +130,8 @@ class SqliteJobStore:
         with self._db.reading() as conn:  # an idle worker asks every second: no write lock for "no"
             if (
                 conn.execute(
-                    "SELECT 1 FROM jobs WHERE kind = ? AND status = 'queued' LIMIT 1", (kind,)
+                    f"SELECT 1 FROM jobs WHERE kind = ? AND status = 'queued' AND {_NOT_QUEUED} LIMIT 1",
+                    (kind,),
                 ).fetchone()
                 is None
             ):
@@ -133,7 +141,8 @@ class SqliteJobStore:
                 # The outer status check makes a second claimer that waited for the first (PostgreSQL
                 # re-reads the row it waited for) update nothing instead of taking the same job.
                 "UPDATE jobs SET status = 'running', updated_at = ?, runner = ? WHERE id = ("
-                " SELECT id FROM jobs WHERE kind = ? AND status = 'queued' ORDER BY rowid LIMIT 1"
+                f" SELECT id FROM jobs WHERE kind = ? AND status = 'queued' AND {_NOT_QUEUED}"
+                " ORDER BY rowid LIMIT 1"
                 ") AND status = 'queued' RETURNING *",
                 (utc_now(), this_process(), kind),
             ).fetchone()
