@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from zhiwen.errors import ZhiwenError
-from zhiwen.ports import JobStore, ProgressCallback
+from zhiwen.errors import BackendUnavailable, ZhiwenError
+from zhiwen.ports import JobRunner, JobStore, ProgressCallback
 from zhiwen.services.lifecycle.model_family import promoted_if_passing
 from zhiwen.services.models.train import TrainSettings, overall_progress
 from zhiwen.services.reviews.sentiment_train import SearchSettings
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 Params = Mapping[str, Any]
 Task = Callable[["Services", Job, Params, Mapping[str, bytes], ProgressCallback], dict[str, object]]
 TASKS: dict[str, Task] = {}
+
+
+MAX_TAKEOVERS = 2  # a job runs at most three times when its workers die
 
 
 class Busy(Exception):
@@ -64,8 +67,19 @@ def start(
     job = services.jobs.create_job(
         workspace_id, kind, params=params, inputs=inputs, runner=services.job_runner.holder
     )
-    services.job_runner.submit(job)
+    submit(services.jobs, services.job_runner, job)
     return job
+
+
+def submit(jobs: JobStore, runner: JobRunner, job: Job) -> None:
+    """Hand the stored job to the runner; if the queue cannot take it, the job fails (its files go) and
+    the caller gets a 503 saying so, rather than a job that waits forever."""
+    try:
+        runner.submit(job)
+    except Exception as error:
+        reason = f"the job queue could not take the job ({type(error).__name__}); try again later"
+        jobs.update_job(job.id, status="failed", error=reason)
+        raise BackendUnavailable(reason) from error
 
 
 def execute(services: Services, job_id: str, runner: str, last_try: bool = True) -> None:
@@ -81,6 +95,14 @@ def execute(services: Services, job_id: str, runner: str, last_try: bool = True)
     taken = jobs.take_job(job_id, runner, job)
     if taken is None:
         raise Busy(f"job {job_id} was taken by another worker")
+    if taken.takeovers > MAX_TAKEOVERS:  # its workers died on it: it may be what kills them
+        jobs.update_job(
+            job_id,
+            status="failed",
+            error=f"the worker stopped {taken.takeovers} times while running this job; check its input"
+            " and start it again",
+        )
+        return
     with _touching(jobs, job_id, every=dead_after / 4):
         try:
             result = TASKS[taken.kind](

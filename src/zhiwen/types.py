@@ -305,8 +305,9 @@ class Job:
     error: str | None
     created_at: str
     updated_at: str
-    runner: str | None = None  # the process holding it (zhiwen.processes), or QUEUED_ELSEWHERE
+    runner: str | None = None  # the process holding it, or a queue (zhiwen.processes)
     params: dict[str, object] | None = None  # what its task needs (zhiwen.tasks)
+    takeovers: int = 0  # times a worker taken for dead was replaced on it
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ from zhiwen.stores.sqlite.users import SqliteUserStore
 from zhiwen.stores.sqlite.vectors import NumpyVectorIndex, VectorRows
 from zhiwen.stores.sqlite.webhooks import SqliteWebhookStore
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
-from zhiwen.tasks import execute
+from zhiwen.tasks import execute, submit
 
 # The embedded store's backup tool (`zhiwen backup`): SQLite's online backup. PostgreSQL has its own.
 __all__ = [
@@ -360,7 +360,7 @@ def build_services(
         keys=KeyService(workspaces),
         job_runner=job_runner,
         ingest_jobs=IngestJobs(
-            jobs, ingest, settings.data_dir / "spool", settings.max_upload_bytes, job_runner
+            jobs, ingest, settings.data_dir / "spool", settings.max_upload_bytes, job_runner, submit
         ),
         targets=targets,
         curated=curated,
@@ -433,7 +433,13 @@ def run_worker(services: Services, threads: int, stop: threading.Event) -> None:
             "and for `zhiwen serve` (without it, the API process runs its jobs itself)"
         )
     me = worker_name()
-    runner.work(lambda job_id, last_try: execute(services, job_id, me, last_try), threads, stop)
+    # Each thread holds jobs in its own name: a copy of a message this process is running, handed to
+    # another of its threads, must find the job held by someone else (and wait).
+    runner.work(
+        lambda job_id, last_try: execute(services, job_id, f"{me}/{threading.get_ident()}", last_try),
+        threads,
+        stop,
+    )
 
 
 def build_background(services: Services, mode: str = "thread", embed: bool = True) -> Background:

@@ -75,7 +75,8 @@ def test_a_job_is_taken_only_as_it_was_seen_and_a_queues_jobs_are_not_claimed(co
     taken = jobs.take_job(queued.id, "queue:a", queued)
     assert taken is not None and (taken.status, taken.runner) == ("running", "queue:a")
     assert jobs.take_job(queued.id, "queue:b", queued) is None  # seen before "a" took it
-    assert jobs.take_job(queued.id, "queue:b", taken) is not None  # "a" was taken for dead
+    again = jobs.take_job(queued.id, "queue:b", taken)  # "a" was taken for dead
+    assert again is not None and (again.runner, again.takeovers) == ("queue:b", 1)
     assert jobs.claim_job("ingest") is None
     mine = jobs.create_job(workspace, "ingest")
     claimed = jobs.claim_job("ingest")

@@ -19,12 +19,13 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import wait_for_job
 from tests.files import churn_rows, table_csv
+from tests.postgres import _free_port
 from zhiwen import tasks
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.adapters.redis_jobs import ATTEMPTS, RedisJobRunner
 from zhiwen.api import create_app
 from zhiwen.config import Settings
-from zhiwen.errors import TooLarge
+from zhiwen.errors import BackendUnavailable, TooLarge
 from zhiwen.ports import ProgressCallback
 from zhiwen.types import Job
 from zhiwen.wiring import Services, build_services, run_worker, worker_name
@@ -78,7 +79,7 @@ def test_a_job_sent_through_redis_is_run_by_a_worker(queued: Services, worker: N
     done = _finished(queued, job)
     assert done.status == "succeeded", done.error
     assert done.result is not None and done.result["version"] == 1 and done.progress == 1.0
-    assert done.runner == worker_name()
+    assert done.runner is not None and done.runner.startswith(worker_name())  # a thread of this process
     assert queued.jobs.job_inputs(job.id) == {}  # the table was kept only while the job needed it
     assert [
         v.version for v in queued.table_models.named(workspace.id, "churn").family.versions(workspace.id)
@@ -175,7 +176,7 @@ def test_a_worker_killed_mid_job_leaves_nothing_and_another_worker_runs_the_job_
         Settings(data_dir=data_dir, redis_url=redis_url, worker_dead_after_seconds=2), embedder=embedder
     )
     workspace = services.workspaces.create_workspace("acme")
-    job = _table_job(services, workspace.id, budget=15)
+    job = _table_job(services, workspace.id, budget=30)
 
     first = _start_worker(data_dir, env)
     try:
@@ -183,7 +184,7 @@ def test_a_worker_killed_mid_job_leaves_nothing_and_another_worker_runs_the_job_
         while services.jobs.get_job(workspace.id, job.id).status != "running":
             assert time.monotonic() < deadline and first.poll() is None, "the first worker never took the job"
             time.sleep(0.1)
-        time.sleep(2)  # in the middle of training
+        time.sleep(1)  # in the middle of training (its budget is 30 s)
         first.send_signal(signal.SIGKILL)
         first.wait()
         assert services.jobs.get_job(workspace.id, job.id).status == "running"  # as the kill left it
@@ -259,7 +260,10 @@ def test_an_upload_for_the_queue_is_not_taken_by_the_servers_own_worker(queued: 
     assert job.status == "queued" and job.runner == "queue"
     assert set(queued.jobs.job_inputs(job.id)) == {"0000"}  # the file is in the database, not a spool
     assert queued.ingest_jobs.run_next() is False  # the owner's loop leaves it to the queue's workers
-    assert queued.ingest_jobs.requeue_running() == []
+    running = queued.jobs.take_job(job.id, "queue:a-worker", job)
+    assert running is not None
+    assert queued.ingest_jobs.requeue_running() == []  # the owner's worker died: not this job's holder
+    assert queued.jobs.get_job(workspace.id, job.id).status == "running"
 
 
 def test_an_upload_over_the_limit_leaves_nothing_queued(
@@ -274,5 +278,33 @@ def test_an_upload_over_the_limit_leaves_nothing_queued(
         )
     assert services.jobs.unfinished_jobs() == []  # the job failed with the reason; its files went with it
     with services.db.reading() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM job_inputs").fetchone()[0] == 0
+    services.close()
+
+
+def test_a_job_whose_workers_keep_dying_is_failed_with_the_reason(queued: Services) -> None:
+    workspace = queued.workspaces.create_workspace("acme")
+    job = queued.jobs.create_job(workspace.id, "table-model-create", params={}, runner="queue")
+    holder: Job | None = job
+    for worker in ("queue:a", "queue:b", "queue:c"):  # each taken for dead by the next
+        assert holder is not None
+        holder = queued.jobs.take_job(job.id, worker, holder)
+    assert holder is not None and holder.takeovers == 2
+    time.sleep(2.2)  # queue:c is silent too
+    tasks.execute(queued, job.id, "queue:d")
+    done = queued.jobs.get_job(workspace.id, job.id)
+    assert done.status == "failed" and done.error is not None and "stopped 3 times" in done.error
+
+
+def test_a_job_the_queue_cannot_take_fails_and_says_so(tmp_path: Path, embedder: BundledE5Embedder) -> None:
+    closed = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens there
+    services = build_services(Settings(data_dir=tmp_path / "data", redis_url=closed), embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    with pytest.raises(BackendUnavailable, match="job queue"):
+        _table_job(services, workspace.id)
+    assert services.jobs.unfinished_jobs() == []
+    with services.db.reading() as conn:
+        row = conn.execute("SELECT status, error FROM jobs").fetchone()
+        assert row["status"] == "failed" and "job queue" in row["error"]
         assert conn.execute("SELECT COUNT(*) FROM job_inputs").fetchone()[0] == 0
     services.close()

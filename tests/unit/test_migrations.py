@@ -49,6 +49,7 @@ def _undo_20(conn: sqlite3.Connection) -> None:
     """As a store before migration 20 was: jobs ran where they were made, from a closure."""
     conn.execute("DROP TABLE job_inputs")
     conn.execute("ALTER TABLE jobs DROP COLUMN params")
+    conn.execute("ALTER TABLE jobs DROP COLUMN takeovers")
 
 
 def _undo_19(conn: sqlite3.Connection) -> None:

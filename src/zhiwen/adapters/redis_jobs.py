@@ -19,7 +19,7 @@ from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware import CurrentMessage, TimeLimit, default_middleware
 
 from zhiwen.processes import QUEUED
 from zhiwen.tasks import Busy
@@ -43,6 +43,8 @@ class RedisJobRunner:
         chance that makes it about once per ``dead_after_seconds``."""
         self.broker = RedisBroker(  # type: ignore[no-untyped-call]
             url=url,
+            # No time limit: a training runs as long as its budget; execute() handles every error.
+            middleware=[m() for m in default_middleware if m is not TimeLimit],
             heartbeat_timeout=int(dead_after_seconds * 1000),
             maintenance_chance=min(1_000_000, int(1_000_000 / max(dead_after_seconds, 1.0))),
         )
@@ -67,8 +69,8 @@ class RedisJobRunner:
         failures = int(message.options.get("failures", 0)) if message is not None else 0
         try:
             self._execute(job_id, failures + 1 >= ATTEMPTS)
-        except Busy:
-            raise
+        except Busy as busy:  # retried with backoff, and not logged as an error
+            raise dramatiq.Retry(str(busy)) from busy
         except Exception:
             if message is not None:  # kept with the message when the queue retries it
                 message.options["failures"] = failures + 1
@@ -87,3 +89,4 @@ class RedisJobRunner:
 
     def shutdown(self) -> None:
         self.broker.close()
+        self.broker.client.close()

@@ -134,7 +134,8 @@ def worker(
     """Run training, scoring and tuning jobs from Redis (ZHIWEN_REDIS_URL) until stopped (Ctrl-C or
     SIGTERM: the job in hand is finished first). Start one on any machine that reaches the same database
     (ZHIWEN_DATABASE_URL) and Redis; a worker that dies mid-job has its job run again by another after
-    ZHIWEN_WORKER_DEAD_AFTER_SECONDS (60 by default). Uploads are still ingested by `zhiwen serve`."""
+    ZHIWEN_WORKER_DEAD_AFTER_SECONDS (60 by default). Uploads go to the workers too; embedding stays with
+    the `zhiwen serve` that does the background work."""
     services = state.services()
     configure_json_logging(logging.INFO)
     stop = threading.Event()

@@ -46,6 +46,7 @@ class IngestJobs:
         spool: Path,
         max_bytes: int,
         queue: JobRunner | None = None,
+        submit: Callable[[JobStore, JobRunner, Job], None] | None = None,
     ) -> None:
         """``queue``: a runner whose workers may be elsewhere (``holder`` set); the files then go with the
         job into the database."""
@@ -54,6 +55,7 @@ class IngestJobs:
         self._spool = spool
         self._max_bytes = max_bytes
         self._queue = queue if queue is not None and queue.holder is not None else None
+        self._submit = submit or (lambda _jobs, runner, job: runner.submit(job))
 
     def start(self, workspace_id: str, uploads: Sequence[tuple[str, BinaryIO]], tags: Sequence[str]) -> Job:
         """Spool the files and queue the job. Each file is copied a block at a time and counted (the web
@@ -100,7 +102,7 @@ class IngestJobs:
             self._jobs.update_job(job.id, status="failed", error=reason)  # its files go with it
             raise
         self._jobs.update_job(job.id, status="queued")
-        queue.submit(job)
+        self._submit(self._jobs, queue, job)
         return self._jobs.get_job(workspace_id, job.id)
 
     def ingest_files(

@@ -701,10 +701,12 @@ MIGRATIONS: list[list[Migration]] = [
     """
     ],
     # 20: a job carries what it needs to run anywhere (zhiwen.tasks): its parameters, and the files it was
-    # given (a table, photo archives) until it ends, so a worker on another machine can take it.
+    # given (a table, photo archives) until it ends, so a worker on another machine can take it; and how
+    # often a worker taken for dead was replaced on it (a job that kills every worker is failed).
     [
         """
     ALTER TABLE jobs ADD COLUMN params TEXT;
+    ALTER TABLE jobs ADD COLUMN takeovers INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE job_inputs (
         job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
         name TEXT NOT NULL,

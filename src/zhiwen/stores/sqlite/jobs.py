@@ -28,6 +28,7 @@ def _job(row: SqlRow) -> Job:
         updated_at=row["updated_at"],
         runner=row["runner"],
         params=json.loads(row["params"]) if row["params"] else None,
+        takeovers=row["takeovers"],
     )
 
 
@@ -77,13 +78,22 @@ class SqliteJobStore:
         return {row["name"]: bytes(row["data"]) for row in rows}
 
     def take_job(self, job_id: str, runner: str, expected: Job) -> Job | None:
-        """Hold the job for ``runner`` if it is still as ``expected`` (its status and holder): two workers
-        given the same job never both run it."""
+        """Hold the job for ``runner`` if it is still as ``expected`` (its status, holder and last touch):
+        two workers given the same job never both run it. Taking a running job over counts."""
+        holder = "runner IS NULL" if expected.runner is None else "runner = ?"
         with self._db.transaction() as conn:
             row = conn.execute(
-                "UPDATE jobs SET status = 'running', runner = ?, updated_at = ?"
-                " WHERE id = ? AND status = ? AND runner IS NOT DISTINCT FROM ? RETURNING *",
-                (runner, utc_now(), job_id, expected.status, expected.runner),
+                "UPDATE jobs SET status = 'running', runner = ?, updated_at = ?,"
+                " takeovers = takeovers + CASE WHEN status = 'running' THEN 1 ELSE 0 END"
+                f" WHERE id = ? AND status = ? AND updated_at = ? AND {holder} RETURNING *",
+                (
+                    runner,
+                    utc_now(),
+                    job_id,
+                    expected.status,
+                    expected.updated_at,
+                    *([] if expected.runner is None else [expected.runner]),
+                ),
             ).fetchone()
         return _job(row) if row is not None else None
 
