@@ -58,16 +58,13 @@ def train(
     product not trained on, is refused here, not in the job. Uploads are limited like documents
     (``ZHIWEN_MAX_UPLOAD_BYTES``, 50 MB by default); train larger photo sets with the CLI."""
     limit = services.settings.max_upload_bytes  # the request as a whole is held to it too
-    params: dict[str, object] = {"actor": actor(key), "promote": promote}
-    inputs = {"photos": read_upload(file, limit)}
-    params["photos"] = file.filename or "photos.zip"
-    photos = read_archive(str(params["photos"]), inputs["photos"])
-    separate = []
-    if held_out is not None:
-        inputs["held_out"] = read_upload(held_out, limit)
-        params["held_out"] = held_out.filename or "held_out.zip"
-        separate = read_archive(str(params["held_out"]), inputs["held_out"])
-    services.vision.check_photos(photos, separate)
+    # Each archive's name (params) and bytes (inputs) under the same key, as the task reads them.
+    uploads = {"photos": (file, "photos.zip"), "held_out": (held_out, "held_out.zip")}
+    names = {k: upload.filename or default for k, (upload, default) in uploads.items() if upload is not None}
+    inputs = {k: read_upload(upload, limit) for k, (upload, _) in uploads.items() if upload is not None}
+    archives = {k: read_archive(names[k], data) for k, data in inputs.items()}
+    services.vision.check_photos(archives["photos"], archives.get("held_out", []))
+    params = {"actor": actor(key), "promote": promote, **names}
     return job_out(tasks.start(services, key.workspace_id, "recognizer-train", params, inputs))
 
 
