@@ -142,14 +142,14 @@ def _noisy_copies(services: Services, workspace: str, real: int) -> int:
         originals = np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows.fetchall()])
     rng = np.random.default_rng(19)
     added = 0
-    while pending := services.documents.chunks_needing_vectors(5000):
+    while pending := services.documents.claim_chunks_needing_vectors(5000, "benchmark", time.time()):
         base = originals[rng.integers(0, len(originals), len(pending))]
         vectors = base + rng.normal(0, NOISE, base.shape).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         ids = [c.id for c in pending]
         services.vectors.add(workspace, ids, vectors)
         services.vectors.add_sentences(workspace, ids, [v[None, :] for v in vectors])
-        services.documents.mark_embedded(ids)
+        services.documents.mark_embedded(ids, "benchmark")
         added += len(ids)
     return added
 

@@ -44,6 +44,12 @@ def is_running(identity: str | None) -> bool:
     return _started(int(pid)) == started
 
 
+def is_gone(identity: str) -> bool:
+    """Whether the process named by ``identity`` ran on this host and has stopped (one on another host
+    may still run: this check cannot tell)."""
+    return identity.partition(":")[0] == socket.gethostname() and not is_running(identity)
+
+
 QUEUED = "queue"  # a job's holder while a queue (Redis) holds it; its worker then is "queue:<identity>"
 
 

@@ -285,7 +285,9 @@ def build_services(
     embedder = QueryCache(embedder or build_embedder(settings))
     documents = SqliteDocumentStore(db)
     vectors = database.vectors(embedder.dim)
-    worker = EmbeddingWorker(documents, vectors, embedder, settings.embed_batch)
+    worker = EmbeddingWorker(
+        documents, vectors, embedder, settings.embed_batch, settings.worker_dead_after_seconds
+    )
     workspaces = SqliteWorkspaceStore(db)
     privacy = PrivacyPolicy(workspaces)
     ocr = PaddleOcr(settings.data_dir / "cache" / "ocr")  # one model per process, for files and photos
@@ -422,8 +424,9 @@ def worker_name() -> str:
     return f"{QUEUED}:{this_process()}"
 
 
-def run_worker(services: Services, threads: int, stop: threading.Event) -> None:
-    """What ``zhiwen worker`` does: run the jobs queued in Redis, ``threads`` at a time, until ``stop``."""
+def run_worker(services: Services, threads: int, stop: threading.Event, embed: bool = True) -> None:
+    """What ``zhiwen worker`` does: run the jobs queued in Redis, ``threads`` at a time, and (``embed``)
+    embed waiting chunks beside them, until ``stop``."""
     from zhiwen.adapters.redis_jobs import RedisJobRunner
 
     runner = services.job_runner
@@ -433,13 +436,24 @@ def run_worker(services: Services, threads: int, stop: threading.Event) -> None:
             "and for `zhiwen serve` (without it, the API process runs its jobs itself)"
         )
     me = worker_name()
+    embedding = BackgroundWork(None, services.embedding_worker)
+    embedder = threading.Thread(
+        target=embedding.run, args=(stop, threading.Event()), name="zhiwen-embedding", daemon=True
+    )
+    if embed:
+        embedder.start()
     # Each thread holds jobs in its own name: a copy of a message this process is running, handed to
     # another of its threads, must find the job held by someone else (and wait).
-    runner.work(
-        lambda job_id, last_try: execute(services, job_id, f"{me}/{threading.get_ident()}", last_try),
-        threads,
-        stop,
-    )
+    try:
+        runner.work(
+            lambda job_id, last_try: execute(services, job_id, f"{me}/{threading.get_ident()}", last_try),
+            threads,
+            stop,
+        )
+    finally:
+        stop.set()
+        if embedder.is_alive():
+            embedder.join()
 
 
 def build_background(services: Services, mode: str = "thread", embed: bool = True) -> Background:

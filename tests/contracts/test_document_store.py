@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.contracts.conftest import Connect
@@ -85,10 +87,45 @@ def test_pending_vectors_are_tracked_until_marked(stores: tuple[DocumentStore, W
     ws = workspaces.create_workspace("w").id
     documents.replace_document(_document(ws), [_chunk(ws, "c1"), _chunk(ws, "c2")])
     assert documents.count_chunks_needing_vectors(ws) == 2
-    documents.mark_embedded(["c1"])
-    assert [c.id for c in documents.chunks_needing_vectors(10)] == ["c2"]
+    assert [c.id for c in documents.claim_chunks_needing_vectors(1, "a", stale_before=0.0)] == ["c1"]
+    assert documents.mark_embedded(["c1"], "a") == 1
+    assert [c.id for c in documents.claim_chunks_needing_vectors(10, "a", stale_before=0.0)] == ["c2"]
     document = documents.get_document(ws, "doc_1")
     assert (document.chunk_count, document.waiting_chunks, document.characters) == (2, 1, 8)
+
+
+def test_embedders_claim_different_chunks_and_take_over_stale_claims(
+    stores: tuple[DocumentStore, WorkspaceStore],
+) -> None:
+    documents, workspaces = stores
+    ws = workspaces.create_workspace("w").id
+    documents.replace_document(_document(ws), [_chunk(ws, f"c{n}") for n in range(1, 4)])
+    long_ago = time.time() - 3600
+    assert [c.id for c in documents.claim_chunks_needing_vectors(2, "a", long_ago)] == ["c1", "c2"]
+    assert [c.id for c in documents.claim_chunks_needing_vectors(2, "b", long_ago)] == ["c3"]
+    assert documents.claim_chunks_needing_vectors(2, "c", long_ago) == []
+    assert documents.vector_claim_holders() == {"a", "b"}
+    # Claims made before `stale_before` are taken for dead: a's first chunk goes to c; a cannot mark it.
+    assert [c.id for c in documents.claim_chunks_needing_vectors(1, "c", time.time() + 1)] == ["c1"]
+    assert documents.mark_embedded(["c1"], "a") == 0
+    assert documents.mark_embedded(["c1", "c2"], "c") == 1  # c2 is a's
+    assert documents.release_vector_claims("a") == 1
+    assert documents.vector_claim_holders() == {"b"}
+    assert [c.id for c in documents.claim_chunks_needing_vectors(5, "d", long_ago)] == ["c2"]
+    assert documents.count_chunks_needing_vectors(ws) == 2
+
+
+def test_a_chunk_replaced_while_it_was_embedded_stays_waiting(
+    stores: tuple[DocumentStore, WorkspaceStore],
+) -> None:
+    """The vectors written may be of its old text: it is embedded again."""
+    documents, workspaces = stores
+    ws = workspaces.create_workspace("w").id
+    documents.replace_document(_document(ws), [_chunk(ws, "c1")])
+    [claimed] = documents.claim_chunks_needing_vectors(1, "a", time.time() - 60)
+    documents.replace_document(_document(ws), [_chunk(ws, "c1")])
+    assert documents.mark_embedded([claimed.id], "a") == 0
+    assert [c.id for c in documents.claim_chunks_needing_vectors(1, "a", time.time() - 60)] == ["c1"]
 
 
 def test_a_documents_chunks_come_in_position_order_within_its_workspace(

@@ -308,3 +308,85 @@ def test_a_job_the_queue_cannot_take_fails_and_says_so(tmp_path: Path, embedder:
         assert row["status"] == "failed" and "job queue" in row["error"]
         assert conn.execute("SELECT COUNT(*) FROM job_inputs").fetchone()[0] == 0
     services.close()
+
+
+def _manual(sections: int) -> bytes:
+    """A manual of ``sections`` distinct short sections: one chunk each."""
+    return "\n\n".join(
+        f"# Model {n}\n\nThe model {n} charger delivers {n} watts and ships with a {n} metre cable."
+        for n in range(sections)
+    ).encode()
+
+
+def test_the_worker_embeds_what_an_upload_through_the_queue_added(queued: Services, worker: None) -> None:
+    workspace = queued.workspaces.create_workspace("acme")
+    auth = {"Authorization": f"Bearer {queued.keys.issue(workspace.id, 'admin', 'admin').plain}"}
+    with TestClient(create_app(queued, run_embedding_worker=False)) as client:  # the server embeds nothing
+        response = client.post("/v1/documents", headers=auth, files={"files": ("chargers.md", _manual(6))})
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 60
+    while queued.documents.count_chunks_needing_vectors(workspace.id):
+        assert time.monotonic() < deadline, "the worker never embedded the upload"
+        time.sleep(0.2)
+    assert queued.vectors.count(workspace.id) == queued.documents.count_chunks(workspace.id) == 6
+
+
+def test_chunks_claimed_by_an_embedder_taken_for_dead_are_embedded_by_another(queued: Services) -> None:
+    workspace = queued.workspaces.create_workspace("acme")
+    queued.ingest.ingest_bytes(workspace.id, "chargers.md", _manual(3))
+    [first] = queued.documents.claim_chunks_needing_vectors(1, "another-host:41:7", time.time())
+    assert queued.embedding_worker.step() == 2  # not the one another machine is embedding
+    assert queued.embedding_worker.step() == 0
+    time.sleep(2.1)  # ZHIWEN_WORKER_DEAD_AFTER_SECONDS: that machine is taken for dead
+    assert queued.embedding_worker.step() == 1
+    assert queued.documents.mark_embedded([first.id], "another-host:41:7") == 0  # too late: not its any more
+    assert queued.documents.count_chunks_needing_vectors(workspace.id) == 0
+
+
+def test_a_worker_killed_while_embedding_leaves_its_chunks_to_the_next_embedder(
+    tmp_path: Path, redis_url: str, embedder: BundledE5Embedder
+) -> None:
+    """Killed with SIGKILL, it marks nothing it had not embedded; an embedder starting on this host hands
+    the dead process's chunks back at once instead of waiting out its claims."""
+    data_dir = tmp_path / "data"
+    env = {
+        "ZHIWEN_REDIS_URL": redis_url,
+        "ZHIWEN_WORKER_DEAD_AFTER_SECONDS": "600",
+        "ZHIWEN_EMBED_BATCH": "2",
+    }
+    services = build_services(
+        Settings(data_dir=data_dir, redis_url=redis_url, worker_dead_after_seconds=600), embedder=embedder
+    )
+    workspace = services.workspaces.create_workspace("acme")
+    services.ingest.ingest_bytes(workspace.id, "chargers.md", _manual(40))
+
+    process = _start_worker(data_dir, env)
+    try:
+        deadline = time.monotonic() + 90
+        while not (  # in the middle: some chunks embedded, a batch in hand
+            services.documents.count_chunks_needing_vectors(workspace.id) < 40
+            and services.documents.vector_claim_holders()
+        ):
+            assert time.monotonic() < deadline and process.poll() is None, "the worker never embedded"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    [holder] = services.documents.vector_claim_holders()
+    assert str(process.pid) in holder
+    waiting = services.documents.count_chunks_needing_vectors(workspace.id)
+    assert 0 < waiting < 40
+    with services.db.reading() as conn:  # everything marked embedded has its vector
+        assert (
+            conn.execute(
+                "SELECT COUNT(*) FROM chunks c WHERE embedded = 1"
+                " AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id)"
+            ).fetchone()[0]
+            == 0
+        )
+
+    assert services.embedding_worker.run_until_done() == waiting  # a 600 s claim, handed back at once
+    assert services.vectors.count(workspace.id) == 40
+    services.close()

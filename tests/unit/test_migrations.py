@@ -45,6 +45,12 @@ def _undo_15(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _undo_21(conn: sqlite3.Connection) -> None:
+    """As a store before migration 21 was: one embedder per database."""
+    conn.execute("ALTER TABLE chunks DROP COLUMN embedding_by")
+    conn.execute("ALTER TABLE chunks DROP COLUMN embedding_since")
+
+
 def _undo_20(conn: sqlite3.Connection) -> None:
     """As a store before migration 20 was: jobs ran where they were made, from a closure."""
     conn.execute("DROP TABLE job_inputs")
@@ -118,6 +124,7 @@ def test_a_version_9_store_gets_sentence_vectors_for_the_knowledge_it_already_ha
         conn.execute("DROP TABLE sentence_vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
+        _undo_21(conn)
         _undo_20(conn)
         _undo_19(conn)
         _undo_18(conn)
@@ -155,6 +162,7 @@ def test_a_version_10_store_keeps_its_vectors_and_numbers_them(
         conn.execute("ALTER TABLE v10 RENAME TO vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
+        _undo_21(conn)
         _undo_20(conn)
         _undo_19(conn)
         _undo_18(conn)
@@ -185,6 +193,7 @@ def test_migration_12_keeps_waiting_conversations_in_the_queue_at_normal_priorit
     with services.db.transaction() as conn:  # desk_conversations as version 11 left it
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        _undo_21(conn)
         _undo_20(conn)
         _undo_19(conn)
         _undo_18(conn)
@@ -213,6 +222,7 @@ def test_a_version_12_store_gets_its_answers_confidence_in_a_column(
     services.desk.answered(workspace.id, answer)
     with services.db.transaction() as conn:  # as version 12 left it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        _undo_21(conn)
         _undo_20(conn)
         _undo_19(conn)
         _undo_18(conn)
@@ -236,6 +246,7 @@ def test_a_version_13_store_gets_an_append_only_audit_log_and_keeps_its_webhooks
     workspace = services.workspaces.create_workspace("acme")
     services.reviews.import_records(workspace.id, [{"text": "很好用", "rating": 5}], score=False)
     with services.db.transaction() as conn:  # as version 13 left it, with a webhook secret in plain text
+        _undo_21(conn)
         _undo_20(conn)
         _undo_19(conn)
         _undo_18(conn)
@@ -284,6 +295,7 @@ def test_a_version_14_store_keeps_its_sentiment_models_the_live_one_and_their_hi
     ]
     with services.db.transaction() as conn:  # as version 14 left it: v1 live again after a rollback
         (blob,) = conn.execute("SELECT model FROM model_versions WHERE family = 'sentiment'").fetchone()
+        _undo_21(conn)
         _undo_20(conn)
         _undo_19(conn)
         _undo_18(conn)
@@ -337,7 +349,7 @@ def test_a_process_that_finds_its_upgrade_done_by_another_meanwhile_skips_it(tmp
     path = tmp_path / "store.sqlite3"
     Database(path).close()
     other = sqlite3.connect(path, isolation_level=None)
-    _undo_20(other)
+    _undo_21(other)
     other.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
     other.execute("BEGIN IMMEDIATE")  # the other process is upgrading
     opened: list[Database | BaseException] = []

@@ -130,22 +130,31 @@ def _load_sample_shop(workspace_id: str) -> None:
 
 def worker(
     threads: int = typer.Option(1, min=1, max=64, help="Jobs run at once in this process."),
+    embed: bool = typer.Option(
+        True,
+        "--embed/--no-embed",
+        help="Also embed uploaded chunks (the slow part of ingestion); every embedder on the database "
+        "takes different chunks.",
+    ),
 ) -> None:
-    """Run training, scoring and tuning jobs from Redis (ZHIWEN_REDIS_URL) until stopped (Ctrl-C or
-    SIGTERM: the job in hand is finished first). Start one on any machine that reaches the same database
-    (ZHIWEN_DATABASE_URL) and Redis; a worker that dies mid-job has its job run again by another after
-    ZHIWEN_WORKER_DEAD_AFTER_SECONDS (60 by default). Uploads go to the workers too; embedding stays with
-    the `zhiwen serve` that does the background work."""
+    """Run uploads, embedding, training, scoring and tuning from Redis (ZHIWEN_REDIS_URL) until stopped
+    (Ctrl-C or SIGTERM: the job in hand is finished first). Start one on any machine that reaches the same
+    database (ZHIWEN_DATABASE_URL) and Redis; a worker that dies mid-job has its job, and the chunks it
+    was embedding, taken by another after ZHIWEN_WORKER_DEAD_AFTER_SECONDS (60 by default). It runs at
+    the lower CPU priority ZHIWEN_WORKER_NICE (10), so answers on the same machine stay fast."""
     services = state.services()
     configure_json_logging(logging.INFO)
+    os.nice(services.settings.worker_nice)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     err_console.print(
-        f"zhiwen worker {worker_name()} waiting for jobs ({threads} at a time); Ctrl-C stops it"
+        f"zhiwen worker {worker_name()} waiting for jobs ({threads} at a time"
+        + (", embedding between them" if embed else "")
+        + "); Ctrl-C stops it"
     )
     try:
-        run_worker(services, threads, stop)
+        run_worker(services, threads, stop, embed)
     finally:
         services.close()
 

@@ -27,13 +27,13 @@ class Flag(Protocol):
 
 
 class BackgroundWork:
-    def __init__(self, ingest_jobs: IngestJobs, embedding: EmbeddingWorker | None) -> None:
-        self._ingest_jobs = ingest_jobs
+    def __init__(self, ingest_jobs: IngestJobs | None, embedding: EmbeddingWorker | None) -> None:
+        self._ingest_jobs = ingest_jobs  # None: uploads are ingested elsewhere (`zhiwen worker`)
         self._embedding = embedding  # None: embeddings are computed elsewhere (tests, `zhiwen ingest`)
 
     def step(self) -> bool:
         """Do one unit of work: a whole upload job, or else one batch of embeddings. False when idle."""
-        if self._ingest_jobs.run_next():
+        if self._ingest_jobs is not None and self._ingest_jobs.run_next():
             return True
         return self._embedding is not None and self._embedding.step() > 0
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
 
 from zhiwen.ports import DocumentStore, Embedder, VectorIndex
+from zhiwen.processes import is_gone, this_process
 from zhiwen.text.sentences import split_sentences
 from zhiwen.types import Chunk
 
@@ -50,19 +52,39 @@ def embeds_as_query(chunk: Chunk) -> bool:
 
 
 class EmbeddingWorker:
+    """Embeds the chunks waiting for vectors, a batch at a time. Any number of these may run on one
+    database (the server's worker process, ``zhiwen worker`` processes on other machines): each batch is
+    claimed in this process's name first, so they embed different chunks, and a claim older than
+    ``lease_seconds`` (its process was taken for dead) is taken over."""
+
     def __init__(
-        self, store: DocumentStore, vectors: VectorIndex, embedder: Embedder, batch: int = 16
+        self,
+        store: DocumentStore,
+        vectors: VectorIndex,
+        embedder: Embedder,
+        batch: int = 16,
+        lease_seconds: float = 60.0,
     ) -> None:
         self._store = store
         self._vectors = vectors
         self._embedder = embedder
         self._batch = batch
+        self._lease_seconds = lease_seconds
         self._step_lock = threading.Lock()
+        self._tidied_for: str | None = None
 
     def step(self) -> int:
         """Embed one batch of pending chunks; returns how many were embedded (0 when nothing is pending)."""
         with self._step_lock:
-            pending = self._store.chunks_needing_vectors(self._batch)
+            holder = this_process()
+            if self._tidied_for != holder:
+                # A worker process restarted after a crash must not wait out its predecessor's claims.
+                for gone in filter(is_gone, self._store.vector_claim_holders()):
+                    self._store.release_vector_claims(gone)
+                self._tidied_for = holder
+            pending = self._store.claim_chunks_needing_vectors(
+                self._batch, holder, time.time() - self._lease_seconds
+            )
             if not pending:
                 return 0
             by_workspace: dict[str, list[Chunk]] = {}
@@ -77,7 +99,7 @@ class EmbeddingWorker:
                     vectors = embed([embedding_text(c) for c in group])
                     self._vectors.add(workspace_id, [c.id for c in group], vectors)
                 self._embed_sentences(workspace_id, chunks)
-            self._store.mark_embedded([c.id for c in pending])
+            self._store.mark_embedded([c.id for c in pending], holder)
             return len(pending)
 
     def _embed_sentences(self, workspace_id: str, chunks: list[Chunk]) -> None:

@@ -715,6 +715,15 @@ MIGRATIONS: list[list[Migration]] = [
     )
     """
     ],
+    # 21: several embedders on one database (`zhiwen worker` processes beside the server's own): each
+    # holds the chunks it is embedding, so the others take different ones, and one taken for dead (its
+    # claim older than ZHIWEN_WORKER_DEAD_AFTER_SECONDS) has its chunks embedded by another.
+    [
+        """
+    ALTER TABLE chunks ADD COLUMN embedding_by TEXT;
+    ALTER TABLE chunks ADD COLUMN embedding_since REAL
+    """
+    ],
 ]
 
 

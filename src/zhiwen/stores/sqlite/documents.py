@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 
@@ -212,19 +213,39 @@ class SqliteDocumentStore:
             row = conn.execute("SELECT COUNT(*) FROM chunks WHERE workspace_id = ?", (workspace_id,))
             return int(row.fetchone()[0])
 
-    def chunks_needing_vectors(self, limit: int) -> list[Chunk]:
-        with self._db.reading() as conn:
+    def claim_chunks_needing_vectors(self, limit: int, holder: str, stale_before: float) -> list[Chunk]:
+        with self._db.transaction() as conn:
             rows = conn.execute(
-                "SELECT * FROM chunks WHERE embedded = 0 ORDER BY rowid LIMIT ?", (limit,)
+                "UPDATE chunks SET embedding_by = ?, embedding_since = ? WHERE rowid IN (SELECT rowid FROM"
+                " chunks WHERE embedded = 0 AND (embedding_by IS NULL OR embedding_since < ?)"
+                " ORDER BY rowid LIMIT ?) RETURNING *",
+                (holder, time.time(), stale_before, limit),
             ).fetchall()
         return [_chunk(r) for r in rows]
 
-    def mark_embedded(self, chunk_ids: Sequence[str]) -> None:
+    def vector_claim_holders(self) -> set[str]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT embedding_by FROM chunks WHERE embedded = 0 AND embedding_by IS NOT NULL"
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def release_vector_claims(self, holder: str) -> int:
+        with self._db.transaction() as conn:
+            return conn.execute(
+                "UPDATE chunks SET embedding_by = NULL WHERE embedded = 0 AND embedding_by = ?", (holder,)
+            ).rowcount
+
+    def mark_embedded(self, chunk_ids: Sequence[str], holder: str) -> int:
+        marked = 0
         with self._db.transaction() as conn:
             for batch in _batches(list(chunk_ids)):
-                conn.execute(
-                    f"UPDATE chunks SET embedded = 1 WHERE id IN ({_marks(len(batch))})", tuple(batch)
-                )
+                marked += conn.execute(
+                    f"UPDATE chunks SET embedded = 1, embedding_by = NULL WHERE id IN ({_marks(len(batch))})"
+                    " AND embedding_by = ?",
+                    (*batch, holder),
+                ).rowcount
+        return marked
 
     def count_chunks_needing_vectors(self, workspace_id: str | None = None) -> int:
         with self._db.reading() as conn:
