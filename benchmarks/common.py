@@ -116,6 +116,16 @@ def start_server(data: Path, env: Mapping[str, str] | None = None) -> tuple[subp
     raise RuntimeError("zhiwen serve did not answer /healthz within 120 s")
 
 
+def start_worker(data: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """`zhiwen worker` on the same data dir (``env`` names the Redis)."""
+    return subprocess.Popen(
+        [*ZHIWEN, "--data-dir", str(data), "worker"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 @contextmanager
 def serving(services: Services) -> Iterator[str]:
     """``services``' app on ``http://127.0.0.1:<port>`` in a thread of this process, until the block ends

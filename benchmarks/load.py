@@ -13,17 +13,26 @@
 3. ``--processes N`` runs `zhiwen serve --processes N` (N API processes on one port); ``--store DIR``
    serves a copy of an existing data dir (e.g. ``.bench/scale-100000`` from ``benchmarks.scale``)
    instead of the telecom help centre. The askers run in this process, a second one to the server's.
+4. ``--workers N`` starts a Redis (as the tests do) and N `zhiwen worker` processes on the same machine,
+   and replaces 1. and 2. by: ask latency idle, then while a big upload (``--big-mb``, default 3) is
+   embedded by the workers (and the server's own worker process), with a small document uploaded every
+   2 s and the time until keyword search finds its one new word. Targets: searchable within 2 s of the
+   upload, and no ask slower than 2 × the idle p95.
 
     python -m benchmarks.load [--json] [--seconds 30] [--askers 4] [--big-mb 49] [--processes 1] [--store DIR]
+    python -m benchmarks.load --workers 2 [--seconds 30] [--big-mb 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import random
+import re
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
@@ -32,9 +41,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.redis import redis_server
 
-from benchmarks.common import cli, machine, percentile, process_rss_mb, start_server, tree_rss_mb
+from benchmarks.common import (
+    cli,
+    machine,
+    percentile,
+    process_rss_mb,
+    start_server,
+    start_worker,
+    tree_rss_mb,
+)
 
+BIG_MB = 49
 TELECOM = Path(__file__).resolve().parents[1] / "src" / "zhiwen" / "sample_telecom"
 
 
@@ -204,22 +223,108 @@ def big_upload_memory(base: str, admin_key: str, pid: int, megabytes: int, settl
     }
 
 
+def _holders(data: Path) -> set[str]:
+    """Who is embedding chunks of the store right now (read-only, beside the server)."""
+    with contextlib.closing(sqlite3.connect(f"file:{data / 'zhiwen.sqlite3'}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            "SELECT DISTINCT embedding_by FROM chunks WHERE embedded = 0 AND embedding_by IS NOT NULL"
+        )
+        return {r[0] for r in rows}
+
+
+def _unique_notes(seed: int, characters: int) -> str:
+    """Help notes of three real sentences drawn from different articles each, with a serial: new text that
+    near-duplicate detection keeps (whole paragraphs of the sample would be dropped as copies)."""
+    rng = random.Random(seed)
+    sentences = [s for p in _paragraphs() for s in re.split(r"(?<=[。.!?！？])\s*", p) if len(s) > 20]
+    notes: list[str] = []
+    size = 0
+    while size < characters:
+        note = f"## Note {seed}-{len(notes)}\n\n" + " ".join(rng.sample(sentences, 3))
+        notes.append(note)
+        size += len(note)
+    return "\n\n".join(notes)
+
+
+def _searchable_after_upload(base: str, key: str, uploads: int) -> list[float]:
+    """Every 2 s, a small document with one word nobody else uses; the time from sending each until
+    keyword search finds it."""
+    headers = {"Authorization": f"Bearer {key}"}
+    latencies = []
+    with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
+        for serial in range(uploads):
+            word = f"zqx{serial}k{random.randrange(10**6)}"
+            body = f"# Memo {word}\n\nReference code {word}.\n\n" + _unique_notes(10**6 + serial, 1_500)
+            started = time.perf_counter()
+            files = {"files": (f"memo-{word}.md", body.encode())}
+            client.post("/v1/documents", files=files).raise_for_status()
+            query = {"query": word, "mode": "keyword", "k": 1}
+            while not client.post("/v1/search", json=query).raise_for_status().json()["hits"]:
+                if time.perf_counter() - started > 120:
+                    raise TimeoutError(f"{word} not searchable 120 s after its upload")
+                time.sleep(0.02)
+            latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(2.0)
+    return latencies
+
+
+def with_workers(
+    data: Path, base: str, client_key: str, seconds: float, askers: int, big_mb: float
+) -> dict[str, Any]:
+    """Idle asks; then, while the workers embed a big upload to another workspace, small uploads to that
+    workspace (no asks) and asks (no uploads), each measured alone: on 2 cores, the askers in this
+    process would take the CPU the uploads' worker needs, and the other way round. The asked knowledge
+    stays the same size, so only the work beside it changes."""
+    _ask_for(base, client_key, 5, askers)  # warm up
+    idle = _summary(_ask_for(base, client_key, seconds, askers), seconds)
+    bulk_key = cli(data, "workspace", "create", "bulk", "--json")["admin_key"]
+    big = _unique_notes(11, int(big_mb * 1024 * 1024)).encode()
+    headers = {"Authorization": f"Bearer {bulk_key}"}
+    httpx.post(f"{base}/v1/documents", headers=headers, files={"files": ("big.md", big)}, timeout=600)
+    busy = _wait_for(lambda: len(_holders(data)) >= 2, 600)  # the workers ingested it and embed it
+    searchable = _searchable_after_upload(base, bulk_key, 10)
+    embedders_meanwhile = len(_holders(data))
+    loaded = _summary(_ask_for(base, client_key, seconds, askers), seconds)
+    return {
+        "askers": askers,
+        "seconds_per_phase": seconds,
+        "idle": idle,
+        "while_workers_embed": loaded,
+        "slowest_ask_over_idle_p95": round(loaded["max_ms"] / idle["p95_ms"], 2),
+        "embedders": [embedders_meanwhile, len(_holders(data))],
+        "big_upload_mb": round(len(big) / 1024 / 1024, 1),
+        "big_upload_embedding_began_s": round(busy, 1),
+        "uploads": len(searchable),
+        "searchable_ms_p50": round(percentile(sorted(searchable), 50), 1),
+        "searchable_ms_max": round(max(searchable), 1),
+        "searchable_ms": [round(ms) for ms in searchable],
+        "pending_embeddings": httpx.get(f"{base}/readyz").json()["pending_embeddings"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=30, help="0 skips the latency measurement")
     parser.add_argument("--askers", type=int, default=4)
-    parser.add_argument("--big-mb", type=int, default=49, help="0 skips the big-upload measurement")
+    parser.add_argument(
+        "--big-mb", type=float, default=BIG_MB, help="0 skips the big-upload measurement (3 with --workers)"
+    )
     parser.add_argument("--settle", type=float, default=20)
     parser.add_argument("--processes", type=int, default=1, help="API processes of the server")
     parser.add_argument("--store", type=Path, help="serve a copy of this data dir instead of the telecom KB")
     parser.add_argument("--workspace", default="default", help="the workspace asked (scale-100000: scale)")
+    parser.add_argument("--workers", type=int, default=0, help="zhiwen worker processes (with Redis)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results: dict[str, Any] = {"machine": machine(), "processes": args.processes}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
         data = Path(folder) / "data"
+        env = {"ZHIWEN_API_PROCESSES": str(args.processes)}
+        if args.workers:
+            env["ZHIWEN_REDIS_URL"] = stack.enter_context(redis_server(Path(folder) / "redis"))
+            results["workers"] = args.workers
         if args.store:
             shutil.copytree(args.store, data)
             results["store"] = str(args.store)
@@ -229,17 +334,25 @@ def main() -> None:
         keys = ("key", "create", "--workspace", args.workspace, "--json", "--role")
         client_key = cli(data, *keys, "client")["secret"]
         admin_key = cli(data, *keys, "admin")["secret"]
-        server, base = start_server(data, {"ZHIWEN_API_PROCESSES": str(args.processes)})
+        server, base = start_server(data, env)
+        workers = [start_worker(data, env) for _ in range(args.workers)]
+        if workers:
+            time.sleep(20)  # they import and connect (seconds of CPU that would count against idle asks)
         try:
-            if args.seconds > 0:
+            if workers:
+                big_mb = 3 if args.big_mb == BIG_MB else args.big_mb
+                results["latency"] = with_workers(data, base, client_key, args.seconds, args.askers, big_mb)
+            elif args.seconds > 0:
                 latency = latency_under_load(base, client_key, admin_key, args.seconds, args.askers)
                 results["latency"] = latency
-            if args.big_mb:
-                big = big_upload_memory(base, admin_key, server.pid, args.big_mb, args.settle)
+            if args.big_mb and not workers:
+                big = big_upload_memory(base, admin_key, server.pid, int(args.big_mb), args.settle)
                 results["big_upload"] = big
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            for process in (*workers, server):
+                process.terminate()
+            for process in (*workers, server):
+                process.wait(timeout=60)
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
         return

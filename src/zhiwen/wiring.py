@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 from threadpoolctl import threadpool_limits
 
-from zhiwen.adapters.background import BackgroundProcess, BackgroundThread, ElsewhereBackground
+from zhiwen.adapters.background import (
+    BackgroundProcess,
+    BackgroundThread,
+    ElsewhereBackground,
+    embed_at_lowest_priority,
+)
 from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder, QueryCache
 from zhiwen.adapters.image_features import OcrBackboneFeatures
 from zhiwen.adapters.jobs import ThreadJobRunner
@@ -436,9 +441,11 @@ def run_worker(services: Services, threads: int, stop: threading.Event, embed: b
             "and for `zhiwen serve` (without it, the API process runs its jobs itself)"
         )
     me = worker_name()
-    embedding = BackgroundWork(None, services.embedding_worker)
     embedder = threading.Thread(
-        target=embedding.run, args=(stop, threading.Event()), name="zhiwen-embedding", daemon=True
+        target=embed_at_lowest_priority,
+        args=(services.embedding_worker, stop),
+        name="zhiwen-embedding",
+        daemon=True,
     )
     if embed:
         embedder.start()

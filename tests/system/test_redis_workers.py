@@ -21,6 +21,7 @@ from tests.api.conftest import wait_for_job
 from tests.files import churn_rows, table_csv
 from tests.postgres import _free_port
 from zhiwen import tasks
+from zhiwen.adapters.background import embed_at_lowest_priority
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.adapters.redis_jobs import ATTEMPTS, RedisJobRunner
 from zhiwen.api import create_app
@@ -390,3 +391,19 @@ def test_a_worker_killed_while_embedding_leaves_its_chunks_to_the_next_embedder(
     assert services.embedding_worker.run_until_done() == waiting  # a 600 s claim, handed back at once
     assert services.vectors.count(workspace.id) == 40
     services.close()
+
+
+def test_a_workers_embedding_runs_at_the_lowest_cpu_priority(queued: Services) -> None:
+    """Its jobs (an upload waiting to become searchable) and answers on the same machine come first."""
+    seen: list[int] = []
+
+    def embed_then_look() -> None:
+        stop = threading.Event()
+        stop.set()  # nothing to wait for: the loop ends at once
+        embed_at_lowest_priority(queued.embedding_worker, stop)
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    thread = threading.Thread(target=embed_then_look)
+    thread.start()
+    thread.join()
+    assert seen == [19] and os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != 19

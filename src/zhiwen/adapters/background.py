@@ -26,6 +26,7 @@ from typing import Any
 
 from zhiwen.config import Settings
 from zhiwen.services.background import BackgroundWork
+from zhiwen.services.knowledge.embedding import EmbeddingWorker
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,19 @@ def _worker_main(settings: dict[str, Any], stop: Any, wake: Any, parent: int) ->
         work.run(stop, wake, until=done)
     finally:
         services.close()
+
+
+LOWEST_PRIORITY = 19
+
+
+def embed_at_lowest_priority(embedding: EmbeddingWorker, stop: threading.Event) -> None:
+    """A `zhiwen worker`'s embedding loop, run in a thread at the lowest CPU priority (Linux keeps a nice
+    value per thread, and the engine's threads, made at its first use here, inherit it): the worker's
+    jobs (an upload waiting to become searchable) and answers on the same machine come first. Measured
+    with 2 workers and the server embedding a big upload on 2 cores: a small upload searchable in
+    (docs/benchmarks.md)."""
+    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOWEST_PRIORITY)
+    BackgroundWork(None, embedding).run(stop, threading.Event())
 
 
 class ElsewhereBackground:

@@ -29,6 +29,9 @@ QUEUE = "zhiwen-jobs"
 ATTEMPTS = 3  # an unexpected error is tried again twice, then the job fails
 MIN_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 30_000
+# An idle worker asks Redis for a message this often (Dramatiq's default, 1 s, was half of the 2 s an upload
+# may take to become searchable).
+IDLE_POLL_MS = 200
 Execute = Callable[[str, bool], None]  # (job id, last try)
 
 
@@ -80,7 +83,9 @@ class RedisJobRunner:
         """Run jobs from the queue in ``threads`` threads until ``stop`` is set; the job in hand is
         finished first (its message is acknowledged only then)."""
         self._execute = execute
-        worker = dramatiq.Worker(self.broker, queues={QUEUE}, worker_threads=threads)
+        worker = dramatiq.Worker(
+            self.broker, queues={QUEUE}, worker_threads=threads, worker_timeout=IDLE_POLL_MS
+        )
         worker.start()
         try:
             stop.wait()

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 NUM_PERM = 64
 SCHEME = "affine32"  # stored signatures depend on it
@@ -38,8 +38,11 @@ def signature(text: str) -> bytes | None:
     return bytes(minhash.hashvalues.astype(np.uint64).tobytes())
 
 
-def _minhash(sig: bytes) -> MinHash:
-    return MinHash(num_perm=NUM_PERM, hashvalues=np.frombuffer(sig, dtype=np.uint64), scheme=SCHEME)
+def _minhash(sig: bytes) -> LeanMinHash:
+    """A stored signature as LSH takes it. Lean: a full MinHash draws its permutations again for each
+    signature, which made rebuilding a workspace's index (every upload does) 0.25 ms a chunk: a small
+    upload into 13,000 chunks took 3 s, 3 % of it reading the signatures."""
+    return LeanMinHash(seed=1, hashvalues=np.frombuffer(sig, dtype=np.uint64), scheme=SCHEME)
 
 
 class NearDuplicateIndex:

@@ -55,7 +55,9 @@ def _chunk(row: SqlRow) -> Chunk:
 
 _DOCUMENT_SELECT = (
     "SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id) AS chunk_count,"
-    " (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id AND c.embedded = 0) AS waiting_chunks,"
+    # Not `COUNT(*) … AND c.embedded = 0`: SQLite answered that from the index of every waiting chunk in the
+    # database, and each cited document cost 10 ms while a big upload elsewhere waited to be embedded.
+    " (SELECT coalesce(SUM(1 - c.embedded), 0) FROM chunks c WHERE c.document_id = d.id) AS waiting_chunks,"
     " (SELECT coalesce(SUM(length(c.text)), 0) FROM chunks c WHERE c.document_id = d.id) AS characters"
     " FROM documents d"
 )
