@@ -146,8 +146,16 @@ class DocumentStore(Protocol):
 
     def count_chunks_needing_vectors(self, workspace_id: str | None = None) -> int: ...
 
-    def save_signatures(self, signatures: dict[str, bytes]) -> None: ...
-    def load_signatures(self, workspace_id: str) -> dict[str, bytes]: ...
+    def save_signatures(self, signatures: dict[str, bytes]) -> None:
+        """Store each chunk's MinHash signature (:mod:`zhiwen.text.fingerprints`) and its LSH buckets."""
+        ...
+
+    def near_duplicate_of(
+        self, workspace_id: str, signature: bytes, ignore: Collection[str] = ()
+    ) -> str | None:
+        """A chunk of the workspace sharing an LSH bucket with ``signature`` (probably near-identical
+        text), other than those in ``ignore``; None when there is none."""
+        ...
 
 
 class KeywordIndex(Protocol):

@@ -11,6 +11,7 @@ from zhiwen.errors import NotFound
 from zhiwen.ports import DocumentStore, WorkspaceStore
 from zhiwen.stores.sqlite.documents import SqliteDocumentStore
 from zhiwen.stores.sqlite.workspaces import SqliteWorkspaceStore
+from zhiwen.text.fingerprints import signature
 from zhiwen.types import Chunk, Document
 
 
@@ -126,6 +127,26 @@ def test_a_chunk_replaced_while_it_was_embedded_stays_waiting(
     documents.replace_document(_document(ws), [_chunk(ws, "c1")])
     assert documents.mark_embedded([claimed.id], "a") == 0
     assert [c.id for c in documents.claim_chunks_needing_vectors(1, "a", time.time() - 60)] == ["c1"]
+
+
+def test_a_near_duplicate_is_found_by_its_buckets_in_its_workspace_only(
+    stores: tuple[DocumentStore, WorkspaceStore],
+) -> None:
+    documents, workspaces = stores
+    ws, other = workspaces.create_workspace("w").id, workspaces.create_workspace("o").id
+    text = "Aurora Digital ships to every province of mainland China with SF Express within three days."
+    near, unrelated = signature(text + "!"), signature("Refunds arrive within 3 working days of the return.")
+    assert near is not None and unrelated is not None
+    documents.replace_document(_document(ws), [_chunk(ws, "c1", text=text)])
+    stored = signature(text)
+    assert stored is not None
+    documents.save_signatures({"c1": stored})
+    assert documents.near_duplicate_of(ws, near) == "c1"
+    assert documents.near_duplicate_of(ws, near, ignore={"c1"}) is None  # the document's own old chunk
+    assert documents.near_duplicate_of(ws, unrelated) is None
+    assert documents.near_duplicate_of(other, near) is None
+    documents.delete_document(ws, "doc_1")
+    assert documents.near_duplicate_of(ws, near) is None  # its buckets went with it
 
 
 def test_a_documents_chunks_come_in_position_order_within_its_workspace(

@@ -45,6 +45,11 @@ def _undo_15(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _undo_22(conn: sqlite3.Connection) -> None:
+    """As a store before migration 22 was: near-duplicates found from the signatures alone."""
+    conn.execute("DROP TABLE chunk_buckets")
+
+
 def _undo_21(conn: sqlite3.Connection) -> None:
     """As a store before migration 21 was: one embedder per database."""
     conn.execute("ALTER TABLE chunks DROP COLUMN embedding_by")
@@ -124,6 +129,7 @@ def test_a_version_9_store_gets_sentence_vectors_for_the_knowledge_it_already_ha
         conn.execute("DROP TABLE sentence_vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
+        _undo_22(conn)
         _undo_21(conn)
         _undo_20(conn)
         _undo_19(conn)
@@ -162,6 +168,7 @@ def test_a_version_10_store_keeps_its_vectors_and_numbers_them(
         conn.execute("ALTER TABLE v10 RENAME TO vectors")
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")  # and as 12 will add it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")  # and 13
+        _undo_22(conn)
         _undo_21(conn)
         _undo_20(conn)
         _undo_19(conn)
@@ -193,6 +200,7 @@ def test_migration_12_keeps_waiting_conversations_in_the_queue_at_normal_priorit
     with services.db.transaction() as conn:  # desk_conversations as version 11 left it
         conn.execute("ALTER TABLE desk_conversations DROP COLUMN priority")
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        _undo_22(conn)
         _undo_21(conn)
         _undo_20(conn)
         _undo_19(conn)
@@ -222,6 +230,7 @@ def test_a_version_12_store_gets_its_answers_confidence_in_a_column(
     services.desk.answered(workspace.id, answer)
     with services.db.transaction() as conn:  # as version 12 left it
         conn.execute("ALTER TABLE answers DROP COLUMN confidence")
+        _undo_22(conn)
         _undo_21(conn)
         _undo_20(conn)
         _undo_19(conn)
@@ -246,6 +255,7 @@ def test_a_version_13_store_gets_an_append_only_audit_log_and_keeps_its_webhooks
     workspace = services.workspaces.create_workspace("acme")
     services.reviews.import_records(workspace.id, [{"text": "很好用", "rating": 5}], score=False)
     with services.db.transaction() as conn:  # as version 13 left it, with a webhook secret in plain text
+        _undo_22(conn)
         _undo_21(conn)
         _undo_20(conn)
         _undo_19(conn)
@@ -295,6 +305,7 @@ def test_a_version_14_store_keeps_its_sentiment_models_the_live_one_and_their_hi
     ]
     with services.db.transaction() as conn:  # as version 14 left it: v1 live again after a rollback
         (blob,) = conn.execute("SELECT model FROM model_versions WHERE family = 'sentiment'").fetchone()
+        _undo_22(conn)
         _undo_21(conn)
         _undo_20(conn)
         _undo_19(conn)
@@ -343,13 +354,32 @@ def test_a_version_14_store_keeps_its_sentiment_models_the_live_one_and_their_hi
     upgraded.close()
 
 
+def test_a_version_21_store_keeps_finding_near_duplicates_of_what_it_holds(
+    tmp_path: Path, embedder: BundledE5Embedder
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    services = build_services(settings, embedder=embedder)
+    workspace = services.workspaces.create_workspace("acme")
+    paragraph = "Aurora Digital ships to every province of mainland China with SF Express within three days."
+    services.ingest.ingest_bytes(workspace.id, "a.md", f"# A\n\n{paragraph}".encode())
+    services.close()
+    with sqlite3.connect(settings.db_path) as conn:
+        _undo_22(conn)
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+
+    upgraded = build_services(settings, embedder=embedder)
+    again = upgraded.ingest.ingest_bytes(workspace.id, "b.md", f"# B\n\n{paragraph} Thanks!".encode())
+    assert (again.near_duplicates, again.chunks) == (1, 0)  # the signature stored before was bucketed
+    upgraded.close()
+
+
 def test_a_process_that_finds_its_upgrade_done_by_another_meanwhile_skips_it(tmp_path: Path) -> None:
     """Two processes opening a store that needs an upgrade: the one that waited for the other's write
     finds the version moved and does not run the same migration again."""
     path = tmp_path / "store.sqlite3"
     Database(path).close()
     other = sqlite3.connect(path, isolation_level=None)
-    _undo_21(other)
+    _undo_22(other)
     other.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
     other.execute("BEGIN IMMEDIATE")  # the other process is upgrading
     opened: list[Database | BaseException] = []

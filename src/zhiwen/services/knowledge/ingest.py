@@ -17,8 +17,8 @@ from typing import Literal
 from zhiwen.errors import InvalidInput, TooLarge, ZhiwenError
 from zhiwen.parsers import SUPPORTED_SUFFIXES, parse
 from zhiwen.ports import DocumentStore, KeywordIndex, Ocr, VectorIndex
-from zhiwen.services.knowledge.dedup import NearDuplicateIndex, content_hash, signature
 from zhiwen.text.chunking import chunk_sections
+from zhiwen.text.fingerprints import content_hash, signature
 from zhiwen.text.pii import redacted_with_matches
 from zhiwen.text.sensitive import instruction_like, redact_secrets
 from zhiwen.text.tokenize import indexed_terms
@@ -136,7 +136,6 @@ class IngestService:
         source: str,
         data: bytes,
         tags: Sequence[str] = (),
-        near_duplicates: NearDuplicateIndex | None = None,
         dedup: bool = True,
     ) -> IngestResult:
         """Ingest one file; errors are returned in the result, never raised, so batches carry on.
@@ -144,7 +143,7 @@ class IngestService:
         ``dedup=False`` keeps duplicate chunks (benchmarks whose judgements name each copy need that).
         """
         try:
-            return self._ingest(workspace_id, source, data, tuple(tags), near_duplicates, dedup)
+            return self._ingest(workspace_id, source, data, tuple(tags), dedup)
         except ZhiwenError as error:
             return IngestResult(source, "failed", error_code=error.code, error=error.message)
 
@@ -156,7 +155,6 @@ class IngestService:
         base: Path | None = None,
         on_file: Callable[[IngestResult], None] = lambda r: None,
     ) -> list[IngestResult]:
-        near = NearDuplicateIndex(lambda: self._store.load_signatures(workspace_id))
         results = []
         for path in paths:
             source = str(path.relative_to(base)) if base and path.is_relative_to(base) else path.name
@@ -180,7 +178,7 @@ class IngestService:
                 except TooLarge as error:
                     result = IngestResult(source, "failed", error_code=error.code, error=error.message)
                 else:
-                    result = self.ingest_bytes(workspace_id, source, data, tags, near)
+                    result = self.ingest_bytes(workspace_id, source, data, tags)
             results.append(result)
             on_file(result)
         return results
@@ -198,7 +196,6 @@ class IngestService:
         source: str,
         data: bytes,
         tags: tuple[str, ...],
-        near: NearDuplicateIndex | None,
         dedup: bool,
     ) -> IngestResult:
         if not source.strip() or len(source) > 500:
@@ -231,7 +228,6 @@ class IngestService:
             if dedup
             else {}
         )
-        near = near or NearDuplicateIndex(lambda: self._store.load_signatures(workspace_id))
         result = IngestResult(
             source, "updated" if existing else "added", doc_id, warnings=[*parsed.warnings, *warnings]
         )
@@ -243,7 +239,7 @@ class IngestService:
                 result.duplicates += 1
                 continue
             sig = signature(text) if question is None and dedup else None
-            if sig is not None and near.find(sig, ignore=own_old) is not None:
+            if sig is not None and self._store.near_duplicate_of(workspace_id, sig, ignore=own_old):
                 result.near_duplicates += 1
                 continue
             seen.add(digest_)
@@ -279,7 +275,5 @@ class IngestService:
             self._keywords.add(chunks, terms)
             self._store.save_signatures(signatures)
         self._vectors.remove(workspace_id, removed)
-        for chunk_id, sig in signatures.items():
-            near.add(chunk_id, sig)
         result.chunks = len(chunks)
         return result

@@ -19,7 +19,6 @@ MOVED = {
         "retrieve": "knowledge.retrieve",
         "fusion": "knowledge.fusion",
         "rerank": "knowledge.rerank",
-        "dedup": "knowledge.dedup",
         "curated": "knowledge.curated",
         "hit_test": "knowledge.hit_test",
         "learn": "knowledge.learn",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from zhiwen.stores.shared_connection import SharedConnection
+from zhiwen.text.fingerprints import buckets
 
 
 def fts_table(workspace_id: str) -> str:
@@ -69,6 +70,17 @@ def _vector_versions(conn: sqlite3.Connection) -> None:
             f" INSERT INTO vector_versions (workspace_id, version) VALUES ({row}.workspace_id, 1)"
             " ON CONFLICT (workspace_id) DO UPDATE SET version = version + 1; END"
         )
+
+
+def _bucket_signatures(conn: sqlite3.Connection) -> None:
+    """Migration 22: the LSH buckets of every stored signature."""
+    rows = conn.execute(
+        "SELECT id, workspace_id, signature FROM chunks WHERE signature IS NOT NULL"
+    ).fetchall()
+    conn.executemany(
+        "INSERT INTO chunk_buckets (chunk_id, workspace_id, bucket) VALUES (?, ?, ?)",
+        [(chunk_id, workspace, bucket) for chunk_id, workspace, sig in rows for bucket in buckets(sig)],
+    )
 
 
 Migration = str | Callable[[sqlite3.Connection], None]  # SQL statements, or a data step in Python
@@ -723,6 +735,20 @@ MIGRATIONS: list[list[Migration]] = [
     ALTER TABLE chunks ADD COLUMN embedding_by TEXT;
     ALTER TABLE chunks ADD COLUMN embedding_since REAL
     """
+    ],
+    # 22: a near-duplicate is looked up by its LSH buckets (zhiwen.text.fingerprints) in an index, instead
+    # of reading every signature of the workspace at each upload; the stored signatures are bucketed.
+    [
+        """
+    CREATE TABLE chunk_buckets (
+        chunk_id TEXT NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+        workspace_id TEXT NOT NULL,
+        bucket BLOB NOT NULL
+    );
+    CREATE INDEX chunk_buckets_lookup ON chunk_buckets(workspace_id, bucket);
+    CREATE INDEX chunk_buckets_chunk ON chunk_buckets(chunk_id)
+    """,
+        _bucket_signatures,
     ],
 ]
 

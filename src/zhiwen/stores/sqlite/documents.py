@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 
 from zhiwen.errors import NotFound
 from zhiwen.stores.sql import SqlConnection, SqlDatabase, SqlRow
+from zhiwen.text.fingerprints import buckets
 from zhiwen.types import Chunk, Document
 
 _MAX_VARS = 900  # stay below SQLite's bound-parameter limit
@@ -265,11 +266,20 @@ class SqliteDocumentStore:
                 "UPDATE chunks SET signature = ? WHERE id = ?",
                 [(sig, cid) for cid, sig in signatures.items()],
             )
+            conn.executemany(
+                "INSERT INTO chunk_buckets (chunk_id, workspace_id, bucket)"
+                " SELECT id, workspace_id, ? FROM chunks WHERE id = ?",
+                [(bucket, cid) for cid, sig in signatures.items() for bucket in buckets(sig)],
+            )
 
-    def load_signatures(self, workspace_id: str) -> dict[str, bytes]:
+    def near_duplicate_of(
+        self, workspace_id: str, signature: bytes, ignore: Collection[str] = ()
+    ) -> str | None:
+        wanted = buckets(signature)
         with self._db.reading() as conn:
             rows = conn.execute(
-                "SELECT id, signature FROM chunks WHERE workspace_id = ? AND signature IS NOT NULL",
-                (workspace_id,),
+                "SELECT DISTINCT chunk_id FROM chunk_buckets WHERE workspace_id = ?"
+                f" AND bucket IN ({_marks(len(wanted))}) ORDER BY chunk_id",
+                (workspace_id, *wanted),
             ).fetchall()
-        return {r[0]: r[1] for r in rows}
+        return next((r[0] for r in rows if r[0] not in ignore), None)
