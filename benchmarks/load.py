@@ -310,7 +310,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="0 skips the latency measurement")
     parser.add_argument("--askers", type=int, default=4)
     parser.add_argument(
-        "--big-mb", type=float, default=BIG_MB, help="0 skips the big-upload measurement (3 with --workers)"
+        "--big-mb",
+        type=float,
+        help=f"0 skips the big-upload measurement (default {BIG_MB}; 3 with --workers)",
     )
     parser.add_argument("--settle", type=float, default=20)
     parser.add_argument("--processes", type=int, default=1, help="API processes of the server")
@@ -341,13 +343,13 @@ def main() -> None:
             time.sleep(20)  # they import and connect (seconds of CPU that would count against idle asks)
         try:
             if workers:
-                big_mb = 3 if args.big_mb == BIG_MB else args.big_mb
+                big_mb = 3 if args.big_mb is None else args.big_mb
                 results["latency"] = with_workers(data, base, client_key, args.seconds, args.askers, big_mb)
             elif args.seconds > 0:
                 latency = latency_under_load(base, client_key, admin_key, args.seconds, args.askers)
                 results["latency"] = latency
-            if args.big_mb and not workers:
-                big = big_upload_memory(base, admin_key, server.pid, int(args.big_mb), args.settle)
+            if not workers and (big_mb := BIG_MB if args.big_mb is None else args.big_mb) > 0:
+                big = big_upload_memory(base, admin_key, server.pid, int(big_mb), args.settle)
                 results["big_upload"] = big
         finally:
             for process in (*workers, server):

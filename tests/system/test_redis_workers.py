@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from zhiwen.api import create_app
 from zhiwen.config import Settings
 from zhiwen.errors import BackendUnavailable, TooLarge
 from zhiwen.ports import ProgressCallback
+from zhiwen.services.knowledge.embedding import EmbeddingWorker
 from zhiwen.types import Job
 from zhiwen.wiring import Services, build_services, run_worker, worker_name
 
@@ -344,6 +345,36 @@ def test_chunks_claimed_by_an_embedder_taken_for_dead_are_embedded_by_another(qu
     assert queued.documents.count_chunks_needing_vectors(workspace.id) == 0
 
 
+def test_embedding_until_done_waits_for_the_batches_others_hold(queued: Services) -> None:
+    """What a release needs (every chunk embedded), with a server or worker embedding beside it."""
+    workspace = queued.workspaces.create_workspace("acme")
+    queued.ingest.ingest_bytes(workspace.id, "chargers.md", _manual(3))
+    queued.documents.claim_chunks_needing_vectors(1, "another-host:41:7", time.time())
+    assert queued.embedding_worker.run_until_done() == 3  # the third after that holder's claim lapsed
+    assert queued.documents.count_chunks_needing_vectors() == 0
+
+
+class _Unreachable:
+    """An embedding server that is down."""
+
+    dim = 384
+
+    def embed_queries(self, texts: Sequence[str]) -> Any:
+        raise ConnectionError("the embedding server is down")
+
+    embed_passages = embed_queries
+
+
+def test_an_embedder_that_fails_hands_its_batch_back_at_once(queued: Services) -> None:
+    workspace = queued.workspaces.create_workspace("acme")
+    queued.ingest.ingest_bytes(workspace.id, "chargers.md", _manual(2))
+    failing = EmbeddingWorker(queued.documents, queued.vectors, _Unreachable(), lease_seconds=600)
+    with pytest.raises(ConnectionError):
+        failing.step()
+    assert queued.documents.vector_claim_holders() == set()  # not held for the 600 s lease
+    assert queued.embedding_worker.step() == 2
+
+
 def test_a_worker_killed_while_embedding_leaves_its_chunks_to_the_next_embedder(
     tmp_path: Path, redis_url: str, embedder: BundledE5Embedder
 ) -> None:
@@ -375,8 +406,8 @@ def test_a_worker_killed_while_embedding_leaves_its_chunks_to_the_next_embedder(
     finally:
         if process.poll() is None:
             process.kill()
-    [holder] = services.documents.vector_claim_holders()
-    assert str(process.pid) in holder
+    # Its batch in hand, unless the kill landed between marking one and claiming the next.
+    assert all(str(process.pid) in holder for holder in services.documents.vector_claim_holders())
     waiting = services.documents.count_chunks_needing_vectors(workspace.id)
     assert 0 < waiting < 40
     with services.db.reading() as conn:  # everything marked embedded has its vector

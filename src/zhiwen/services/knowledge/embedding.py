@@ -16,6 +16,7 @@ from zhiwen.text.sentences import split_sentences
 from zhiwen.types import Chunk
 
 SHORT_TEXT_CHARS = 64
+OTHERS_POLL_SECONDS = 0.2
 MAX_SENTENCES = 40  # per chunk; a 600-character chunk rarely has more than a dozen
 
 
@@ -87,20 +88,28 @@ class EmbeddingWorker:
             )
             if not pending:
                 return 0
-            by_workspace: dict[str, list[Chunk]] = {}
-            for chunk in pending:
-                by_workspace.setdefault(chunk.workspace_id, []).append(chunk)
-            for workspace_id, chunks in by_workspace.items():
-                for as_query in (True, False):
-                    group = [c for c in chunks if embeds_as_query(c) == as_query]
-                    if not group:
-                        continue
-                    embed = self._embedder.embed_queries if as_query else self._embedder.embed_passages
-                    vectors = embed([embedding_text(c) for c in group])
-                    self._vectors.add(workspace_id, [c.id for c in group], vectors)
-                self._embed_sentences(workspace_id, chunks)
+            try:
+                self._embed(pending)
+            except BaseException:
+                # Tried again at once (or by another embedder), not after the claim's lease.
+                self._store.release_vector_claims(holder)
+                raise
             self._store.mark_embedded([c.id for c in pending], holder)
             return len(pending)
+
+    def _embed(self, pending: list[Chunk]) -> None:
+        by_workspace: dict[str, list[Chunk]] = {}
+        for chunk in pending:
+            by_workspace.setdefault(chunk.workspace_id, []).append(chunk)
+        for workspace_id, chunks in by_workspace.items():
+            for as_query in (True, False):
+                group = [c for c in chunks if embeds_as_query(c) == as_query]
+                if not group:
+                    continue
+                embed = self._embedder.embed_queries if as_query else self._embedder.embed_passages
+                vectors = embed([embedding_text(c) for c in group])
+                self._vectors.add(workspace_id, [c.id for c in group], vectors)
+            self._embed_sentences(workspace_id, chunks)
 
     def _embed_sentences(self, workspace_id: str, chunks: list[Chunk]) -> None:
         texts = [sentence_texts(c) for c in chunks]
@@ -111,8 +120,14 @@ class EmbeddingWorker:
         )
 
     def run_until_done(self, on_progress: Callable[[int], None] = lambda n: None) -> int:
+        """Embed until no chunk waits for vectors (a release needs them all), helping any other embedder
+        and waiting for the batches they hold; returns how many this one embedded."""
         total = 0
-        while done := self.step():
-            total += done
-            on_progress(done)
-        return total
+        while True:
+            if done := self.step():
+                total += done
+                on_progress(done)
+            elif self._store.count_chunks_needing_vectors():
+                time.sleep(OTHERS_POLL_SECONDS)  # held by another embedder (or until its claim lapses)
+            else:
+                return total

@@ -73,14 +73,19 @@ def _vector_versions(conn: sqlite3.Connection) -> None:
 
 
 def _bucket_signatures(conn: sqlite3.Connection) -> None:
-    """Migration 22: the LSH buckets of every stored signature."""
-    rows = conn.execute(
-        "SELECT id, workspace_id, signature FROM chunks WHERE signature IS NOT NULL"
-    ).fetchall()
-    conn.executemany(
-        "INSERT INTO chunk_buckets (chunk_id, workspace_id, bucket) VALUES (?, ?, ?)",
-        [(chunk_id, workspace, bucket) for chunk_id, workspace, sig in rows for bucket in buckets(sig)],
-    )
+    """Migration 22: the LSH buckets of every stored signature, 5,000 chunks at a time (a million chunks'
+    rows at once would take a gigabyte)."""
+    after = ""
+    while rows := conn.execute(
+        "SELECT id, workspace_id, signature FROM chunks WHERE signature IS NOT NULL AND id > ?"
+        " ORDER BY id LIMIT 5000",
+        (after,),
+    ).fetchall():
+        conn.executemany(
+            "INSERT INTO chunk_buckets (chunk_id, workspace_id, bucket) VALUES (?, ?, ?)",
+            [(chunk_id, workspace, bucket) for chunk_id, workspace, sig in rows for bucket in buckets(sig)],
+        )
+        after = rows[-1][0]
 
 
 Migration = str | Callable[[sqlite3.Connection], None]  # SQL statements, or a data step in Python

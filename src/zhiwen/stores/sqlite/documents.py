@@ -217,14 +217,20 @@ class SqliteDocumentStore:
             return int(row.fetchone()[0])
 
     def claim_chunks_needing_vectors(self, limit: int, holder: str, stale_before: float) -> list[Chunk]:
+        claimable = "embedded = 0 AND (embedding_by IS NULL OR embedding_since < ?)"
+        with self._db.reading() as conn:  # idle embedders poll: no write lock unless there is work
+            if (
+                conn.execute(f"SELECT 1 FROM chunks WHERE {claimable} LIMIT 1", (stale_before,)).fetchone()
+                is None
+            ):
+                return []
         with self._db.transaction() as conn:
             rows = conn.execute(
                 "UPDATE chunks SET embedding_by = ?, embedding_since = ? WHERE rowid IN (SELECT rowid FROM"
-                " chunks WHERE embedded = 0 AND (embedding_by IS NULL OR embedding_since < ?)"
-                " ORDER BY rowid LIMIT ?) RETURNING *",
+                f" chunks WHERE {claimable} ORDER BY rowid LIMIT ?) RETURNING rowid AS upload_order, *",
                 (holder, time.time(), stale_before, limit),
             ).fetchall()
-        return [_chunk(r) for r in rows]
+        return [_chunk(r) for r in sorted(rows, key=lambda r: r["upload_order"])]
 
     def vector_claim_holders(self) -> set[str]:
         with self._db.reading() as conn:
