@@ -443,7 +443,7 @@ def run_worker(services: Services, threads: int, stop: threading.Event, embed: b
     me = worker_name()
     embedder = threading.Thread(
         target=embed_at_lowest_priority,
-        args=(services.embedding_worker, stop),
+        args=(BackgroundWork(None, services.embedding_worker), stop),
         name="zhiwen-embedding",
         daemon=True,
     )

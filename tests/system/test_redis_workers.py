@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +29,7 @@ from zhiwen.api import create_app
 from zhiwen.config import Settings
 from zhiwen.errors import BackendUnavailable, TooLarge
 from zhiwen.ports import ProgressCallback
+from zhiwen.services.background import BackgroundWork
 from zhiwen.services.knowledge.embedding import EmbeddingWorker
 from zhiwen.types import Job
 from zhiwen.wiring import Services, build_services, run_worker, worker_name
@@ -354,6 +356,23 @@ def test_embedding_until_done_waits_for_the_batches_others_hold(queued: Services
     assert queued.documents.count_chunks_needing_vectors() == 0
 
 
+def test_embedding_until_done_takes_back_at_once_what_a_dead_process_on_this_host_held(
+    queued: Services,
+) -> None:
+    embedding = EmbeddingWorker(queued.documents, queued.vectors, queued.embedder, 4, 600)
+    workspace = queued.workspaces.create_workspace("acme")
+    queued.ingest.ingest_bytes(
+        workspace.id, "first.md", b"# Returns\n\nRefunds arrive within 3 working days."
+    )
+    assert embedding.step() == 1  # its first step is behind it
+    queued.ingest.ingest_bytes(workspace.id, "chargers.md", _manual(3))
+    dead = f"{socket.gethostname()}:999999999:1"  # no such pid
+    queued.documents.claim_chunks_needing_vectors(1, dead, time.time())
+    started = time.monotonic()
+    assert embedding.run_until_done() == 3
+    assert time.monotonic() - started < 60  # not the 600 s lease
+
+
 class _Unreachable:
     """An embedding server that is down."""
 
@@ -431,7 +450,7 @@ def test_a_workers_embedding_runs_at_the_lowest_cpu_priority(queued: Services) -
     def embed_then_look() -> None:
         stop = threading.Event()
         stop.set()  # nothing to wait for: the loop ends at once
-        embed_at_lowest_priority(queued.embedding_worker, stop)
+        embed_at_lowest_priority(BackgroundWork(None, queued.embedding_worker), stop)
         seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
 
     thread = threading.Thread(target=embed_then_look)

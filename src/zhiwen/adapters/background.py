@@ -26,7 +26,6 @@ from typing import Any
 
 from zhiwen.config import Settings
 from zhiwen.services.background import BackgroundWork
-from zhiwen.services.knowledge.embedding import EmbeddingWorker
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +106,7 @@ def _worker_main(settings: dict[str, Any], stop: Any, wake: Any, parent: int) ->
 LOWEST_PRIORITY = 19
 
 
-def embed_at_lowest_priority(embedding: EmbeddingWorker, stop: threading.Event) -> None:
+def embed_at_lowest_priority(embedding: BackgroundWork, stop: threading.Event) -> None:
     """A `zhiwen worker`'s embedding loop, run in a thread at the lowest CPU priority (Linux keeps a nice
     value per thread, and the engine's threads, made at its first use here, inherit it): the worker's
     jobs (an upload waiting to become searchable) and answers on the same machine come first. With two
@@ -115,7 +114,7 @@ def embed_at_lowest_priority(embedding: EmbeddingWorker, stop: threading.Event) 
     (p50) with the thread at the worker's own priority and in 1.0-1.2 s at the lowest, together with
     Redis polled more often (docs/benchmarks.md)."""
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOWEST_PRIORITY)
-    BackgroundWork(None, embedding).run(stop, threading.Event())
+    embedding.run(stop, threading.Event())
 
 
 class ElsewhereBackground:

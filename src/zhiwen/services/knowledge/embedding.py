@@ -80,8 +80,7 @@ class EmbeddingWorker:
             holder = this_process()
             if self._tidied_for != holder:
                 # A worker process restarted after a crash must not wait out its predecessor's claims.
-                for gone in filter(is_gone, self._store.vector_claim_holders()):
-                    self._store.release_vector_claims(gone)
+                self._release_claims_of_gone_processes()
                 self._tidied_for = holder
             pending = self._store.claim_chunks_needing_vectors(
                 self._batch, holder, time.time() - self._lease_seconds
@@ -129,5 +128,10 @@ class EmbeddingWorker:
                 on_progress(done)
             elif self._store.count_chunks_needing_vectors():
                 time.sleep(OTHERS_POLL_SECONDS)  # held by another embedder (or until its claim lapses)
+                self._release_claims_of_gone_processes()
             else:
                 return total
+
+    def _release_claims_of_gone_processes(self) -> None:
+        for gone in filter(is_gone, self._store.vector_claim_holders()):
+            self._store.release_vector_claims(gone)
