@@ -33,7 +33,6 @@ import json
 import random
 import re
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
@@ -53,6 +52,9 @@ from benchmarks.common import (
     start_worker,
     tree_rss_mb,
 )
+from zhiwen.config import Settings
+from zhiwen.stores.sqlite.db import Database
+from zhiwen.stores.sqlite.documents import SqliteDocumentStore
 
 BIG_MB = 49
 TELECOM = Path(__file__).resolve().parents[1] / "src" / "zhiwen" / "sample_telecom"
@@ -225,12 +227,12 @@ def big_upload_memory(base: str, admin_key: str, pid: int, megabytes: int, settl
 
 
 def _holders(data: Path) -> set[str]:
-    """Who is embedding chunks of the store right now (read-only, beside the server)."""
-    with contextlib.closing(sqlite3.connect(f"file:{data / 'zhiwen.sqlite3'}?mode=ro", uri=True)) as db:
-        rows = db.execute(
-            "SELECT DISTINCT embedding_by FROM chunks WHERE embedded = 0 AND embedding_by IS NOT NULL"
-        )
-        return {r[0] for r in rows}
+    """Who is embedding chunks of the store right now (its own connection, beside the server)."""
+    database = Database(Settings(data_dir=data).db_path)
+    try:
+        return SqliteDocumentStore(database).vector_claim_holders()
+    finally:
+        database.close()
 
 
 def _unique_notes(seed: int, characters: int) -> str:
