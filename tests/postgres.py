@@ -64,14 +64,17 @@ def _owner(folder: Path) -> dict[str, str]:
 
 @contextlib.contextmanager
 def postgres_server(folder: Path, durable: bool = False) -> Iterator[str]:
-    """A fresh server with its data in ``folder``; yields the URL of its ``zhiwen`` database. Tests run
-    it without flushing to disk; ``durable`` keeps PostgreSQL's defaults (for benchmarks)."""
+    """A server with its data in ``folder`` (made there the first time; a benchmark keeps its folder to
+    reuse what it built); yields the URL of its ``zhiwen`` database. Tests run it without flushing to
+    disk; ``durable`` keeps PostgreSQL's defaults (for benchmarks)."""
+    folder = folder.resolve()  # the server runs in its data folder: its socket's folder must be absolute
     binaries, data = _binaries(), folder / "data"
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o755)
     owner = _owner(folder)
-    initdb = [str(binaries / "initdb"), "-D", str(data), "-U", "zhiwen", "--auth=trust", "-E", "UTF8"]
-    subprocess.run([*initdb, "--locale=C"], check=True, capture_output=True, **owner)  # type: ignore[call-overload]
+    if not (data / "PG_VERSION").exists():
+        initdb = [str(binaries / "initdb"), "-D", str(data), "-U", "zhiwen", "--auth=trust", "-E", "UTF8"]
+        subprocess.run([*initdb, "--locale=C"], check=True, capture_output=True, **owner)  # type: ignore[call-overload]
     port = _free_port()
     command = [
         str(binaries / "postgres"),
@@ -95,7 +98,8 @@ def postgres_server(folder: Path, durable: bool = False) -> Iterator[str]:
         while True:
             try:
                 with psycopg.connect(admin, autocommit=True) as conn:
-                    conn.execute("CREATE DATABASE zhiwen")
+                    if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'zhiwen'").fetchone():
+                        conn.execute("CREATE DATABASE zhiwen")
                 break
             except psycopg.OperationalError:
                 if server.poll() is not None or time.monotonic() > deadline:

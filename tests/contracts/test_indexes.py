@@ -10,6 +10,7 @@ import pytest
 
 from tests.contracts.conftest import Connect
 from zhiwen.ports import KeywordIndex, VectorIndex
+from zhiwen.stores.keyword_search import query_terms
 from zhiwen.stores.postgres.db import PgDatabase
 from zhiwen.stores.postgres.keyword import PgKeywordIndex, recount
 from zhiwen.stores.postgres.vectors import PgVectorIndex
@@ -251,6 +252,45 @@ def test_postgresql_ranks_exactly_as_fts5(tmp_path: Path, postgres_url: str) -> 
         assert [c for c, _ in pg_hits] == [c for c, _ in fts5_hits]
         assert [s for _, s in pg_hits] == pytest.approx([s for _, s in fts5_hits], rel=1e-9)
         assert pg_weights == pytest.approx(fts5_weights, rel=1e-9)
+
+
+def test_common_terms_are_left_out_only_where_the_top_k_stays_the_same(connect: Connect) -> None:
+    """The pruned search (common terms read only next to chunks that hold a rarer one) returns exactly what
+    reading every posting returns, on words of Zipf-like frequencies and mixed queries."""
+    random = np.random.default_rng(7)
+    vocabulary = [f"w{i}" for i in range(150)]
+    frequency = 1 / np.arange(1, 151) ** 0.9
+    database = connect()
+    workspace = SqliteWorkspaceStore(database).create_workspace("zipf").id
+    chunks = [
+        Chunk(
+            f"z{i:03d}",
+            workspace,
+            "doc",
+            i,
+            "KB",
+            " ".join(random.choice(vocabulary, size, p=frequency / frequency.sum())),
+        )
+        for i, size in enumerate(random.integers(4, 60, 400))
+    ]
+    SqliteDocumentStore(database).replace_document(
+        Document("doc", workspace, "kb", "KB", "h", (), 0, "t", "t"), chunks
+    )
+    index = PgKeywordIndex if isinstance(database, PgDatabase) else SqliteKeywordIndex
+    pruned, whole = index(database, probe_postings=0), index(database, probe_postings=10**9)
+    pruned.add(chunks)
+    queries = [" ".join(random.choice(vocabulary[1:80], 5, replace=False)) for _ in range(40)]
+    left_out = 0
+    for query in queries:
+        for k in (1, 5, 20):
+            expected = whole.search(workspace, query, k)
+            found = pruned.search(workspace, query, k)
+            assert [c for c, _ in found] == [c for c, _ in expected]
+            assert [s for _, s in found] == pytest.approx([s for _, s in expected], rel=1e-9)
+        terms = query_terms(query)
+        left_out += pruned._top_pruned(workspace, terms, pruned._statistics(workspace, terms), 5) is not None
+    assert left_out >= len(queries) // 2  # the pruned way was taken, not only the fallback
+    database.close()
 
 
 def test_a_small_workspace_among_many_rows_still_gets_its_nearest(

@@ -14,6 +14,8 @@ from zhiwen.text.tokenize import keyword_tokens
 from zhiwen.types import Chunk
 
 MAX_QUERY_TERMS = 64
+K1, B = 1.2, 0.75  # FTS5's bm25() constants, which both backends rank with
+PROBE_POSTINGS = 20_000  # postings read to find a floor for the k-th best score (``_top_pruned``)
 
 
 class Statistics(NamedTuple):
@@ -23,6 +25,8 @@ class Statistics(NamedTuple):
 
 
 class KeywordSearch(ABC):
+    probe_postings = PROBE_POSTINGS
+
     def search(
         self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
@@ -34,6 +38,8 @@ class KeywordSearch(ABC):
         terms = terms or sorted(frequencies, key=frequencies.__getitem__)[:1]
         if not terms or k <= 0:
             return []
+        if restrict_to is None and (top := self._top_pruned(workspace_id, terms, stats, k)) is not None:
+            return top
         hits: list[tuple[str, float]] = []
         ranked = self._ranked(workspace_id, terms, stats, None if restrict_to is not None else k)
         with closing(ranked):  # read lazily, and let go of the connection as soon as k are found
@@ -43,6 +49,67 @@ class KeywordSearch(ABC):
                     if len(hits) == k:
                         break
         return hits
+
+    def _top_pruned(
+        self, workspace_id: str, terms: Sequence[str], stats: Statistics, k: int
+    ) -> list[tuple[str, float]] | None:
+        """The ``k`` best chunks without reading every posting of the question's most common terms, or
+        None when they cannot be left out (then the caller reads them all).
+
+        Exact, as MaxScore (Turtle and Flood, 1995): a term adds less than ``idf × (k1 + 1)`` to any
+        chunk's score. Chunks that hold one of the rarest terms, scored on every term, give a floor for
+        the ``k``-th best score; the most common terms whose ceilings sum below that floor cannot lift a
+        chunk that holds none of the others into the top ``k``. So only chunks holding another term are
+        ranked, and the common terms are read only where those chunks are. At 100,000 chunks a term in
+        40 % of them was 44,000 postings summed for every question that had it."""
+        by_frequency = sorted(terms, key=lambda t: (stats.frequencies[t], t))
+        probe = by_frequency[:1]
+        for term in by_frequency[1:]:
+            if sum(stats.frequencies[t] for t in (*probe, term)) > self.probe_postings:
+                break
+            probe.append(term)
+        rest = by_frequency[len(probe) :]
+        if not rest:
+            return None  # every term is cheap to read whole
+        first, exact = self._best_holding(workspace_id, probe, rest, stats, k)
+        if len(first) < k:
+            return None
+        floor = min(score for _, score in first)
+        weights = {t: idf(stats.total, stats.frequencies[t]) for t in terms}
+        skipped: list[str] = []
+        for term in reversed(by_frequency):
+            if ceiling(weights, [*skipped, term]) >= floor:
+                break
+            skipped.append(term)
+        if not skipped:
+            return None
+        if exact and len(skipped) == len(rest):
+            return first
+        searched = by_frequency[: len(by_frequency) - len(skipped)]
+        return self._ranked_holding(
+            workspace_id, searched, skipped, stats, k, floor - ceiling(weights, skipped) - FLOAT_SLACK
+        )
+
+    def _best_holding(
+        self, workspace_id: str, any_of: Sequence[str], others: Sequence[str], stats: Statistics, k: int
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """``k`` chunks holding a term of ``any_of``, scored on all terms, as a floor for the ``k``-th
+        best score; and whether they are the best ``k`` of those chunks."""
+        return self._ranked_holding(workspace_id, any_of, others, stats, k), True
+
+    @abstractmethod
+    def _ranked_holding(
+        self,
+        workspace_id: str,
+        any_of: Sequence[str],
+        others: Sequence[str],
+        stats: Statistics,
+        k: int,
+        floor: float = -math.inf,
+    ) -> list[tuple[str, float]]:
+        """The best ``k`` chunks holding a term of ``any_of``, scored on ``any_of`` and ``others``, best
+        first (ties by chunk id); chunks whose ``any_of`` terms alone score below ``floor`` may be left
+        out."""
 
     def term_weights(self, workspace_id: str, query: str) -> dict[str, float]:
         """IDF of each query term in this workspace, as FTS5's bm25() computes it (Robertson–Spärck Jones,
@@ -87,3 +154,18 @@ def query_terms(query: str) -> list[str]:
 
 def idf(total: int, frequency: int) -> float:
     return max(math.log((total - frequency + 0.5) / (frequency + 0.5)), 1e-6)
+
+
+FLOAT_SLACK = 1e-9  # sums taken in another order differ in the last bits
+
+
+def ceiling(weights: dict[str, float], terms: Sequence[str]) -> float:
+    """The most ``terms`` can add to a chunk's BM25 score: each adds idf · tf (k1 + 1) / (tf + k1 · norm),
+    and tf / (tf + k1 · norm) < 1."""
+    return sum(weights[t] * (K1 + 1) for t in terms)
+
+
+def best_first(rows: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
+    """Scores that differ only in the last bits (the same text twice, summed in another order) tie, and
+    ties go by chunk id, so that every way of ranking orders them alike."""
+    return sorted(rows, key=lambda row: (-round(row[1], 9), row[0]))[:k]

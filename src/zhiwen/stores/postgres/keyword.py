@@ -12,17 +12,47 @@ chooser's features, fitted on FTS5's scores, mean the same.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Generator, Sequence
 
-from zhiwen.stores.keyword_search import KeywordSearch, Statistics, idf
+from zhiwen.stores.keyword_search import K1, PROBE_POSTINGS, B, KeywordSearch, Statistics, idf
 from zhiwen.stores.postgres.db import PgDatabase
 from zhiwen.stores.sql import SqlConnection
 from zhiwen.text.tokenize import indexed_terms
 from zhiwen.types import Chunk
 
-K1, B = 1.2, 0.75
+BEST_FIRST = "ORDER BY ROUND(CAST(score AS NUMERIC), 9) DESC, chunk_id"  # as keyword_search.best_first
+
+
+class _Bm25:
+    """Pieces of SQL that score postings as FTS5's bm25() does, with their parameters in order."""
+
+    def __init__(self, workspace_id: str, stats: Statistics, terms: Sequence[str]) -> None:
+        weights = {t: idf(stats.total, stats.frequencies[t]) for t in terms}
+        self.workspace_id = workspace_id
+        values = ", ".join(["(?, CAST(? AS DOUBLE PRECISION))"] * len(weights))
+        self.terms_table = f"WITH q (term, idf) AS (VALUES {values})"
+        self.params: list[object] = [v for pair in weights.items() for v in pair]
+        self.score = "q.idf * p.tf * ? / (p.tf + ? * (1 - ? + ? * p.length / ?))"
+        self.score_params: list[object] = [K1 + 1, K1, B, B, stats.mean_length]
+
+    @staticmethod
+    def marks(terms: Sequence[str]) -> str:
+        return ", ".join("?" * len(terms))
+
+    def sum_for(self, chunk: str, terms: Sequence[str]) -> str:
+        """A subquery: the BM25 of ``terms`` in the chunk named by the column ``chunk``."""
+        return (
+            f"SELECT SUM({self.score}) FROM keyword_postings p JOIN q ON q.term = p.term"
+            f" WHERE p.workspace_id = ? AND p.chunk_id = {chunk} AND p.term IN ({self.marks(terms)})"
+        )
+
+    def sum_params(self, terms: Sequence[str]) -> list[object]:
+        return [*self.score_params, self.workspace_id, *terms]
+
+
 _TOKEN = re.compile(r"[^\W_]+")  # unicode61: letters and numbers are token characters
 
 
@@ -79,8 +109,9 @@ def _adjust(
 
 
 class PgKeywordIndex(KeywordSearch):
-    def __init__(self, db: PgDatabase) -> None:
+    def __init__(self, db: PgDatabase, probe_postings: int = PROBE_POSTINGS) -> None:
         self._db = db
+        self.probe_postings = probe_postings
 
     def add(self, chunks: Sequence[Chunk], terms: Sequence[str] | None = None) -> None:
         terms = terms if terms is not None else [indexed_terms(c) for c in chunks]
@@ -181,29 +212,73 @@ class PgKeywordIndex(KeywordSearch):
     def _ranked(
         self, workspace_id: str, terms: Sequence[str], stats: Statistics, limit: int | None
     ) -> Generator[tuple[str, float], None, None]:
-        weights = [(t, idf(stats.total, stats.frequencies[t])) for t in terms]
-        bm25 = "q.idf * p.tf * ? / (p.tf + ? * (1 - ? + ? * p.length / ?))"  # FTS5's bm25()
+        query = _Bm25(workspace_id, stats, terms)
         sql = (
-            f"WITH q (term, idf) AS (VALUES {', '.join(['(?, CAST(? AS DOUBLE PRECISION))'] * len(weights))})"
-            f" SELECT p.chunk_id, SUM({bm25}) AS score FROM keyword_postings p JOIN q ON q.term = p.term"
-            f" WHERE p.workspace_id = ? AND p.term IN ({', '.join('?' * len(terms))})"
-            " GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id"
+            f"{query.terms_table} SELECT chunk_id, score FROM (SELECT p.chunk_id, SUM({query.score}) AS score"
+            f" FROM keyword_postings p JOIN q ON q.term = p.term WHERE p.workspace_id = ?"
+            f" AND p.term IN ({query.marks(terms)}) GROUP BY p.chunk_id) scored {BEST_FIRST}"
         )
-        params = [
-            *(v for pair in weights for v in pair),
-            K1 + 1,
-            K1,
-            B,
-            B,
-            stats.mean_length,
-            workspace_id,
-            *terms,
-        ]
+        params = [*query.params, *query.score_params, workspace_id, *terms]
         if limit is not None:
             sql, params = f"{sql} LIMIT ?", [*params, limit]
         with self._db.reading() as conn:
             rows = conn.execute(sql, params).fetchall()
         yield from ((r[0], float(r[1])) for r in rows)
+
+    def _best_holding(
+        self, workspace_id: str, any_of: Sequence[str], others: Sequence[str], stats: Statistics, k: int
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """The best ``k`` by ``any_of`` alone, then scored on every term: each of the others is a few
+        index lookups, where ranking exactly would look them up for every chunk holding ``any_of``."""
+        query = _Bm25(workspace_id, stats, [*any_of, *others])
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f"{query.terms_table}, top AS (SELECT p.chunk_id FROM keyword_postings p"
+                f" JOIN q ON q.term = p.term WHERE p.workspace_id = ? AND p.term IN ({query.marks(any_of)})"
+                f" GROUP BY p.chunk_id ORDER BY SUM({query.score}) DESC, p.chunk_id LIMIT ?)"
+                f" SELECT top.chunk_id, ({query.sum_for('top.chunk_id', [*any_of, *others])}) FROM top",
+                [
+                    *query.params,
+                    workspace_id,
+                    *any_of,
+                    *query.score_params,
+                    k,
+                    *query.sum_params([*any_of, *others]),
+                ],
+            ).fetchall()
+        return [(str(r[0]), float(r[1])) for r in rows], False
+
+    def _ranked_holding(
+        self,
+        workspace_id: str,
+        any_of: Sequence[str],
+        others: Sequence[str],
+        stats: Statistics,
+        k: int,
+        floor: float = -math.inf,
+    ) -> list[tuple[str, float]]:
+        query = _Bm25(workspace_id, stats, [*any_of, *others])
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f"{query.terms_table}, c AS (SELECT p.chunk_id, SUM({query.score}) AS s"
+                f" FROM keyword_postings p JOIN q ON q.term = p.term WHERE p.workspace_id = ?"
+                f" AND p.term IN ({query.marks(any_of)}) GROUP BY p.chunk_id"
+                f" HAVING SUM({query.score}) >= ?)"
+                " SELECT chunk_id, score FROM (SELECT c.chunk_id,"
+                f" c.s + COALESCE(({query.sum_for('c.chunk_id', others)}), 0) AS score FROM c) scored"
+                f" {BEST_FIRST} LIMIT ?",
+                [
+                    *query.params,
+                    *query.score_params,
+                    workspace_id,
+                    *any_of,
+                    *query.score_params,
+                    floor if math.isfinite(floor) else -1.0,  # every score is ≥ 0
+                    *query.sum_params(others),
+                    k,
+                ],
+            ).fetchall()
+        return [(str(r[0]), float(r[1])) for r in rows]
 
     def _statistics(self, workspace_id: str, terms: Sequence[str]) -> Statistics:
         """The workspace's indexed chunks, each present term's document frequency, and the chunks' mean

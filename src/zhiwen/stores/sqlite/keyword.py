@@ -8,10 +8,11 @@ them.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Generator, Sequence
 
-from zhiwen.stores.keyword_search import KeywordSearch, Statistics
+from zhiwen.stores.keyword_search import PROBE_POSTINGS, KeywordSearch, Statistics, best_first
 from zhiwen.stores.sqlite.db import Database, create_fts, fts_table
 from zhiwen.text.tokenize import indexed_terms
 from zhiwen.types import Chunk
@@ -24,8 +25,9 @@ def _match_expression(terms: Sequence[str]) -> str:
 class SqliteKeywordIndex(KeywordSearch):
     """One FTS5 table per workspace (:func:`fts_table`), created with its first chunk."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, probe_postings: int = PROBE_POSTINGS) -> None:
         self._db = db
+        self.probe_postings = probe_postings
 
     def add(self, chunks: Sequence[Chunk], terms: Sequence[str] | None = None) -> None:
         terms = terms if terms is not None else [indexed_terms(c) for c in chunks]
@@ -82,6 +84,30 @@ class SqliteKeywordIndex(KeywordSearch):
             else:
                 rows = conn.execute(f"{sql} LIMIT ?", (_match_expression(terms), limit)).fetchall()
                 yield from ((r[0], float(r[1])) for r in rows)
+
+    def _ranked_holding(
+        self,
+        workspace_id: str,
+        any_of: Sequence[str],
+        others: Sequence[str],
+        stats: Statistics,
+        k: int,
+        floor: float = -math.inf,
+    ) -> list[tuple[str, float]]:
+        """FTS5's bm25() sums over every phrase of the query, and a phrase a row lacks adds nothing. So the
+        rows holding ``any_of`` and one of ``others``, and those holding ``any_of`` and none of them, are
+        each ranked on all terms, and FTS5 reads the others' postings only next to ``any_of``'s rows (it
+        seeks through them) instead of scoring every row that holds one."""
+        table = fts_table(workspace_id)
+        sql = f"SELECT chunk_id, -bm25({table}) FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?"
+        wanted, besides = _match_expression(any_of), _match_expression(others)
+        with self._db.reading() as conn:
+            rows = [
+                (str(r[0]), float(r[1]))
+                for match in (f"({wanted}) AND ({besides})", f"({wanted}) NOT ({besides})")
+                for r in conn.execute(sql, (match, k)).fetchall()
+            ]
+        return best_first(rows, k)
 
     @staticmethod
     def _exists(conn: sqlite3.Connection, workspace_id: str) -> bool:
