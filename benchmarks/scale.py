@@ -20,6 +20,7 @@ import hashlib
 import itertools
 import json
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,8 @@ from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.config import Settings
 from zhiwen.ports import Vector
 from zhiwen.services.lifecycle.bench import load_beir
+from zhiwen.stores.postgres.db import PgDatabase
+from zhiwen.stores.postgres.keyword import recount
 from zhiwen.stores.postgres.vectors import create_index
 from zhiwen.text.sentences import split_sentences
 from zhiwen.wiring import build_services, move_to_postgresql
@@ -120,14 +123,80 @@ def build(settings: Settings, chunks: int, embedder: HashedWordsEmbedder) -> dic
     services.close()
     report = {"build_keyword_index_s": round(keyword_s, 1), "build_embed_s": round(embed_s, 1)}
     if settings.database_url:
-        started = time.perf_counter()
-        with psycopg.connect(settings.database_url.get_secret_value(), autocommit=True) as conn:
-            conn.execute(f"SET maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
-            conn.execute("SET max_parallel_maintenance_workers = 1")  # with the leader: both cores
-            create_index(conn, embedder.dim)
-            conn.execute("VACUUM ANALYZE")
-        report["build_hnsw_index_s"] = round(time.perf_counter() - started, 1)
+        report["build_hnsw_index_s"] = build_hnsw_index(
+            settings.database_url.get_secret_value(), embedder.dim
+        )
     return report
+
+
+def build_hnsw_index(url: str, dim: int) -> float:
+    """Seconds to build the HNSW index over every vector (and to analyse the tables after)."""
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"SET maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
+        conn.execute("SET max_parallel_maintenance_workers = 1")  # with the leader: both cores
+        create_index(conn, dim)
+        conn.execute("VACUUM ANALYZE")
+    return round(time.perf_counter() - started, 1)
+
+
+# Each table of the workspace's knowledge, its columns, and which of them name a row (suffixed in a copy).
+COPIED_TABLES = (
+    (
+        "documents",
+        "id, workspace_id, source, title, content_hash, tags, created_at, updated_at",
+        ("id", "source"),
+    ),
+    (
+        "chunks",
+        "id, workspace_id, document_id, position, title_path, text, kind, question, content_hash, embedded",
+        ("id", "document_id"),
+    ),
+    ("keyword_docs", "workspace_id, chunk_id, length", ("chunk_id",)),
+    ("keyword_postings", "workspace_id, term, chunk_id, tf, length", ("chunk_id",)),
+    ("sentence_vectors", "chunk_id, workspace_id, vectors", ("chunk_id",)),
+)
+
+
+def grow_by_copies(url: str, copies: int, dim: int) -> dict[str, float]:
+    """The ``scale`` workspace ``copies`` times over, inside PostgreSQL: every document, chunk, posting and
+    vector again under ids suffixed ``~n``, each chunk vector moved by a little noise so that the HNSW
+    graph holds no exact duplicates. Keyword statistics are counted afresh (a term's document frequency
+    grows with the chunks, so its IDF stays what it was). Minutes where ingesting a million chunks takes
+    hours; the price is a knowledge base that says everything ``copies`` times."""
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT id FROM workspaces WHERE name = 'scale'").fetchone()
+        assert row is not None, "no workspace named scale: build the smaller store first"
+        workspace = str(row[0])
+        conn.execute(f"DROP INDEX IF EXISTS vectors_hnsw_{dim}")
+        for n in range(1, copies):
+            suffix = f"~{n}"
+            with conn.transaction():
+                for table, columns, named in COPIED_TABLES:
+                    selected = ", ".join(
+                        f"{c} || %(suffix)s" if c in named else c for c in columns.split(", ")
+                    )
+                    key = "id" if table in ("documents", "chunks") else "chunk_id"
+                    conn.execute(
+                        f"INSERT INTO {table} ({columns}) SELECT {selected} FROM {table}"
+                        f" WHERE workspace_id = %(workspace)s AND position('~' in {key}) = 0",
+                        {"suffix": suffix, "workspace": workspace},
+                    )
+                conn.execute(
+                    "INSERT INTO vectors (chunk_id, workspace_id, vector, embedding)"
+                    " SELECT chunk_id || %(suffix)s, workspace_id, vector, embedding + (SELECT"
+                    " array_agg((random() - 0.5) * 0.02)::vector"  # correlated: new noise per row
+                    f" FROM generate_series(1, {dim} + 0 * length(chunk_id)))"
+                    " FROM vectors WHERE workspace_id = %(workspace)s AND position('~' in chunk_id) = 0",
+                    {"suffix": suffix, "workspace": workspace},
+                )
+            print(f"copy {n} of {copies - 1}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    database = PgDatabase(url)
+    with database.transaction() as counting:
+        recount(counting, workspace)
+    database.close()
+    return {"grow_by_copies_s": round(time.perf_counter() - started, 1)}
 
 
 def questions(limit: int) -> list[str]:
@@ -188,6 +257,13 @@ def main() -> None:
         help="build the store straight into a PostgreSQL kept in .bench/scale-<chunks>-postgresql (no "
         "SQLite store: the way to a million chunks) and measure only there",
     )
+    parser.add_argument(
+        "--copies-of",
+        type=int,
+        metavar="N",
+        help="with --postgresql-only: build by copying the N-chunk PostgreSQL store (made before with "
+        "--chunks N --postgresql-only) and repeating its knowledge inside PostgreSQL (see grow_by_copies)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     embedder = HashedWordsEmbedder(BundledE5Embedder(num_threads=2))
@@ -195,6 +271,14 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         if args.postgresql_only:
             folder = ROOT / ".bench" / f"scale-{args.chunks}-postgresql"
+            if args.copies_of and not (folder / "built.json").exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                shutil.copytree(ROOT / ".bench" / f"scale-{args.copies_of}-postgresql", folder, symlinks=True)
+                (folder / "server" / "data" / "postmaster.pid").unlink(missing_ok=True)
+                with postgres_server(folder / "server", durable=True) as url:
+                    grown = grow_by_copies(url, args.chunks // args.copies_of, embedder.dim)
+                    grown["build_hnsw_index_s"] = build_hnsw_index(url, embedder.dim)
+                (folder / "built.json").write_text(json.dumps(grown))
             url = stack.enter_context(postgres_server(folder / "server", durable=True))
             stores = {"postgresql": Settings(data_dir=folder / "data", database_url=url)}
             if not (folder / "built.json").exists():

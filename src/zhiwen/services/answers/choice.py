@@ -163,13 +163,17 @@ class Choice:
         return self.options[self.best]
 
     def confidence_features(self) -> list[float]:
-        """The features :class:`zhiwen.services.answers.confidence.ConfidenceModel` judges the choice by (its
-        :data:`~zhiwen.services.answers.confidence.FEATURES`: the chosen passage's, and the choice's own)."""
-        named = dict(zip(CHOICE_FEATURES, self.chosen.features, strict=True))
-        score = self.scores[self.best]
-        runner_up = max((s for i, s in enumerate(self.scores) if i != self.best), default=0.0)
-        named.update(choice=score, choice_margin=score - runner_up)
-        return [named[name] for name in FEATURES]
+        return confidence_features(self.chosen.features, self.scores, self.best)
+
+
+def confidence_features(chosen: Sequence[float], scores: Sequence[float], best: int) -> list[float]:
+    """The features :class:`zhiwen.services.answers.confidence.ConfidenceModel` judges a choice by (its
+    :data:`~zhiwen.services.answers.confidence.FEATURES`): the chosen passage's (``chosen``, in
+    :data:`CHOICE_FEATURES`' order), and the choice's own from the chooser's ``scores`` of every passage."""
+    named = dict(zip(CHOICE_FEATURES, chosen, strict=True))
+    runner_up = max((s for i, s in enumerate(scores) if i != best), default=0.0)
+    named.update(choice=scores[best], choice_margin=scores[best] - runner_up)
+    return [named[name] for name in FEATURES]
 
 
 # When nothing was retrieved: nothing covered, everything unknown.
