@@ -121,7 +121,8 @@ def fitted(drafts: Sequence[Drafted]) -> tuple[ChoiceModel, ConfidenceModel]:
 
 def scored(drafts: Sequence[Drafted], chooser: ChoiceModel, confidence: ConfidenceModel) -> dict[str, float]:
     features, right = confidence_rows(drafts, chooser)
-    probability = confidence.predict_proba(features)
+    # As the service does: with nothing retrieved, the confidence is 0 whatever the model says.
+    probability = np.where([bool(d.options) for d in drafts], confidence.predict_proba(features), 0.0)
     answerable = np.asarray([d.answerable for d in drafts])
     handoff = probability < HANDOFF_BELOW
     metrics = answer_metrics((right.astype(bool) & ~handoff).tolist(), handoff.tolist(), answerable.tolist())

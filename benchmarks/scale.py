@@ -107,7 +107,7 @@ def build(settings: Settings, chunks: int, embedder: HashedWordsEmbedder) -> dic
     workspace = services.workspaces.create_workspace("scale")
     if settings.database_url:
         with psycopg.connect(settings.database_url.get_secret_value(), autocommit=True) as conn:
-            conn.execute(f"DROP INDEX vectors_hnsw_{embedder.dim}")
+            conn.execute(f"DROP INDEX IF EXISTS vectors_hnsw_{embedder.dim}")
     started = time.perf_counter()
     batch: list[str] = []
     for number, record in enumerate(records(chunks), start=1):
@@ -266,6 +266,8 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
+    if args.copies_of and (not args.postgresql_only or args.chunks % args.copies_of):
+        parser.error("--copies-of N needs --postgresql-only and a --chunks that is a multiple of N")
     embedder = HashedWordsEmbedder(BundledE5Embedder(num_threads=2))
     report: dict[str, object] = {"machine": machine(), "vectors": embedder.name}
     with contextlib.ExitStack() as stack:

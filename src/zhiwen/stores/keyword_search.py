@@ -1,6 +1,7 @@
 """What both backends' keyword indexes share: which of a question's terms are searched, their weights,
-and the first ``k`` hits a restriction allows. Each backend supplies its statistics and its BM25 ranking
-(SQLite's FTS5, PostgreSQL's postings), computed the same way."""
+the first ``k`` hits a restriction allows, and how the postings of common terms are left out where they
+cannot change those hits (MaxScore). Each backend supplies its statistics and its BM25 ranking (SQLite's
+FTS5, PostgreSQL's postings), computed the same way."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from zhiwen.types import Chunk
 MAX_QUERY_TERMS = 64
 K1, B = 1.2, 0.75  # FTS5's bm25() constants, which both backends rank with
 PROBE_POSTINGS = 20_000  # postings read to find a floor for the k-th best score (``_top_pruned``)
+FLOAT_SLACK = 1e-9  # sums taken in another order differ in the last bits
 
 
 class Statistics(NamedTuple):
@@ -25,7 +27,7 @@ class Statistics(NamedTuple):
 
 
 class KeywordSearch(ABC):
-    probe_postings = PROBE_POSTINGS
+    probe_postings: int  # each backend's constructor sets it (tests make it small)
 
     def search(
         self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
@@ -107,9 +109,9 @@ class KeywordSearch(ABC):
         k: int,
         floor: float = -math.inf,
     ) -> list[tuple[str, float]]:
-        """The best ``k`` chunks holding a term of ``any_of``, scored on ``any_of`` and ``others``, best
-        first (ties by chunk id); chunks whose ``any_of`` terms alone score below ``floor`` may be left
-        out."""
+        """The best ``k`` chunks holding a term of ``any_of``, scored on ``any_of`` and ``others`` (never
+        empty), best first, ties broken as the backend's whole ranking breaks them; chunks whose ``any_of``
+        terms alone score below ``floor`` may be left out."""
 
     def term_weights(self, workspace_id: str, query: str) -> dict[str, float]:
         """IDF of each query term in this workspace, as FTS5's bm25() computes it (Robertson–Spärck Jones,
@@ -156,16 +158,7 @@ def idf(total: int, frequency: int) -> float:
     return max(math.log((total - frequency + 0.5) / (frequency + 0.5)), 1e-6)
 
 
-FLOAT_SLACK = 1e-9  # sums taken in another order differ in the last bits
-
-
 def ceiling(weights: dict[str, float], terms: Sequence[str]) -> float:
     """The most ``terms`` can add to a chunk's BM25 score: each adds idf · tf (k1 + 1) / (tf + k1 · norm),
     and tf / (tf + k1 · norm) < 1."""
     return sum(weights[t] * (K1 + 1) for t in terms)
-
-
-def best_first(rows: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
-    """Scores that differ only in the last bits (the same text twice, summed in another order) tie, and
-    ties go by chunk id, so that every way of ranking orders them alike."""
-    return sorted(rows, key=lambda row: (-round(row[1], 9), row[0]))[:k]

@@ -23,7 +23,9 @@ from zhiwen.stores.sql import SqlConnection
 from zhiwen.text.tokenize import indexed_terms
 from zhiwen.types import Chunk
 
-BEST_FIRST = "ORDER BY ROUND(CAST(score AS NUMERIC), 9) DESC, chunk_id"  # as keyword_search.best_first
+# Scores that differ only in the last bits (the same text twice, summed in another order) tie, and ties go
+# by chunk id, so that the whole and the pruned ranking order them alike.
+BEST_FIRST = "ORDER BY ROUND(CAST(score AS NUMERIC), 9) DESC, chunk_id"
 
 
 class _Bm25:

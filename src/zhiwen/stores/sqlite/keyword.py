@@ -12,7 +12,7 @@ import math
 import sqlite3
 from collections.abc import Generator, Sequence
 
-from zhiwen.stores.keyword_search import PROBE_POSTINGS, KeywordSearch, Statistics, best_first
+from zhiwen.stores.keyword_search import PROBE_POSTINGS, KeywordSearch, Statistics
 from zhiwen.stores.sqlite.db import Database, create_fts, fts_table
 from zhiwen.text.tokenize import indexed_terms
 from zhiwen.types import Chunk
@@ -96,18 +96,22 @@ class SqliteKeywordIndex(KeywordSearch):
     ) -> list[tuple[str, float]]:
         """FTS5's bm25() sums over every phrase of the query, and a phrase a row lacks adds nothing. So the
         rows holding ``any_of`` and one of ``others``, and those holding ``any_of`` and none of them, are
-        each ranked on all terms, and FTS5 reads the others' postings only next to ``any_of``'s rows (it
-        seeks through them) instead of scoring every row that holds one."""
+        each ranked on all terms: FTS5 scores and sorts only rows holding ``any_of`` (it still counts each
+        phrase's rows once for its IDF). Equal scores go by row order, as in :meth:`_ranked`'s
+        ``ORDER BY rank``, so both cut a tie at the ``k``-th place alike."""
         table = fts_table(workspace_id)
-        sql = f"SELECT chunk_id, -bm25({table}) FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?"
+        sql = (
+            f"SELECT rowid, chunk_id, -bm25({table}) FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?"
+        )
         wanted, besides = _match_expression(any_of), _match_expression(others)
         with self._db.reading() as conn:
             rows = [
-                (str(r[0]), float(r[1]))
+                (int(r[0]), str(r[1]), float(r[2]))
                 for match in (f"({wanted}) AND ({besides})", f"({wanted}) NOT ({besides})")
                 for r in conn.execute(sql, (match, k)).fetchall()
             ]
-        return best_first(rows, k)
+        rows.sort(key=lambda row: (-row[2], row[0]))
+        return [(chunk_id, score) for _, chunk_id, score in rows[:k]]
 
     @staticmethod
     def _exists(conn: sqlite3.Connection, workspace_id: str) -> bool:
