@@ -101,8 +101,8 @@ def records(count: int) -> Iterator[dict[str, str]]:
 
 def build(settings: Settings, chunks: int, embedder: HashedWordsEmbedder) -> dict[str, float]:
     """Ingest ``chunks`` records into the store ``settings`` name, then embed them. On PostgreSQL the
-    HNSW index is built once at the end, as `zhiwen migrate --to` builds it: kept current row by row, a
-    million inserts into the graph take hours."""
+    HNSW index is built once at the end, as `zhiwen migrate --to` builds it, rather than kept current
+    row by row."""
     services = build_services(settings, embedder=embedder)
     workspace = services.workspaces.create_workspace("scale")
     if settings.database_url:
@@ -255,7 +255,7 @@ def main() -> None:
         "--postgresql-only",
         action="store_true",
         help="build the store straight into a PostgreSQL kept in .bench/scale-<chunks>-postgresql (no "
-        "SQLite store: the way to a million chunks) and measure only there",
+        "SQLite store; slow beyond ~100k chunks: see --copies-of) and measure only there",
     )
     parser.add_argument(
         "--copies-of",
