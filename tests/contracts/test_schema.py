@@ -101,3 +101,31 @@ def test_postgresql_refuses_a_schema_newer_than_it_knows_and_a_step_only_sqlite_
         assert db.schema_version == len(NEXT), "a failed upgrade leaves the version it found"
     finally:
         db.close()
+
+
+def _postings_key(db: PgDatabase) -> str:
+    with db.reading() as conn:
+        row = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'keyword_postings_pkey'"
+        ).fetchone()
+    return str(row[0]) if row else ""
+
+
+def test_keyword_postings_are_read_from_their_key_alone_in_new_and_upgraded_databases(
+    postgres_url: str,
+) -> None:
+    db = PgDatabase(postgres_url)
+    try:
+        assert _postings_key(db).endswith("(workspace_id, term, chunk_id) INCLUDE (tf, length)")
+        with db.transaction() as conn:  # as a database made before migration 23 has it
+            conn.execute(
+                "ALTER TABLE keyword_postings DROP CONSTRAINT keyword_postings_pkey,"
+                " ADD PRIMARY KEY (workspace_id, term, chunk_id)"
+            )
+            conn.execute("UPDATE zhiwen_schema SET version = 22")
+        assert "INCLUDE" not in _postings_key(db)
+        db.migrate()
+        assert db.schema_version == len(MIGRATIONS)
+        assert _postings_key(db).endswith("(workspace_id, term, chunk_id) INCLUDE (tf, length)")
+    finally:
+        db.close()

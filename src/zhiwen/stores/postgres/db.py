@@ -208,7 +208,8 @@ class PgDatabase(SharedConnection[PgConnection]):
             if version < FIRST_VERSION:
                 raise RuntimeError(f"a PostgreSQL schema at version {version} was never made by Zhiwen")
             for number in range(version + 1, len(migrations) + 1):
-                for step in migrations[number - 1]:
+                steps: list[Migration] = [*migrations[number - 1], *_POSTGRESQL_STEPS.get(number, [])]
+                for step in steps:
                     if callable(step):
                         step(conn)  # type: ignore[arg-type]  # written against what both connections have
                         continue
@@ -244,6 +245,15 @@ class PgDatabase(SharedConnection[PgConnection]):
         with self._lock:
             self._conn.close()
 
+
+# Upgrades of what only PostgreSQL has (the tables above), by the number of the migration they come
+# with: the SQLite history keeps the numbering, with nothing to do there.
+_POSTGRESQL_STEPS: dict[int, list[str]] = {
+    23: [
+        "ALTER TABLE keyword_postings DROP CONSTRAINT keyword_postings_pkey,"
+        " ADD PRIMARY KEY (workspace_id, term, chunk_id) INCLUDE (tf, length)"
+    ],
+}
 
 _ORDERED_BY_ROWID = ("answers", "chunks", "jobs")  # read in insertion order (`ORDER BY rowid` in SQLite)
 _ERASED_FROM = (  # what stores/sqlite/customers.py deletes or rewrites
@@ -330,7 +340,9 @@ _PGVECTOR = "CREATE EXTENSION IF NOT EXISTS vector"
 _EMBEDDINGS = "ALTER TABLE vectors ADD COLUMN embedding vector"
 
 # What stands in for SQLite's FTS5 tables (one per workspace, made with its first chunk there):
-# :mod:`zhiwen.stores.postgres.keyword`'s postings and chunk lengths.
+# :mod:`zhiwen.stores.postgres.keyword`'s postings and chunk lengths. A term's postings are read from its
+# primary key's index alone, which carries what BM25 needs (an index-only scan): the rows themselves lie
+# in the order they were written, a page per posting for a common term (migration 23).
 _KEYWORD_TABLES = (
     """CREATE TABLE keyword_docs (
         workspace_id TEXT NOT NULL,
@@ -344,7 +356,7 @@ _KEYWORD_TABLES = (
         chunk_id TEXT NOT NULL,
         tf BIGINT NOT NULL,
         length BIGINT NOT NULL,
-        PRIMARY KEY (workspace_id, term, chunk_id)
+        PRIMARY KEY (workspace_id, term, chunk_id) INCLUDE (tf, length)
     )""",
     "CREATE INDEX keyword_postings_by_chunk ON keyword_postings (workspace_id, chunk_id)",
     # Statistics kept as postings change (`recount`): a question reads them rather than counting.
