@@ -31,6 +31,23 @@ def test_chunks_without_vectors_are_still_ranked_by_keywords() -> None:
     assert scores["fresh"] > scores["other"]
 
 
+def test_a_passage_whose_one_sentence_matches_beats_one_that_matches_only_as_a_whole() -> None:
+    blurred = Candidate("blurred", vector=0.86, sentence=0.87)  # every sentence a little related
+    focused = Candidate("focused", vector=0.85, sentence=0.92)  # one sentence says it, amid others
+    scores = spread_weighted_fusion([blurred, focused])
+    assert scores["focused"] > scores["blurred"]
+    assert focused.dense == (0.85 + 0.92) / 2
+
+
+def test_without_sentence_vectors_the_passage_cosine_ranks_alone() -> None:
+    assert Candidate("old", vector=0.8).dense == 0.8
+    assert Candidate("waiting", sentence=0.9).dense is None  # no passage vector: not ranked by meaning
+    scores = spread_weighted_fusion(
+        [Candidate("old", vector=0.8), Candidate("new", vector=0.7, sentence=0.8)]
+    )
+    assert scores == {"old": 0.8, "new": 0.75}
+
+
 def test_reciprocal_rank_fusion_sums_reciprocal_ranks() -> None:
     scores = reciprocal_rank_fusion(
         [Candidate("a", keyword_rank=0, vector_rank=1), Candidate("b", vector_rank=0)]

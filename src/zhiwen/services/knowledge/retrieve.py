@@ -105,11 +105,9 @@ class Retriever:
         if pool.query_vector is not None:
             self._score_unembedded(workspace_id, pool.query_vector, [pool.by_id[cid] for cid in best])
         hits = self._hits(workspace_id, best, pool.fused, pool.by_id)
-        sentences: dict[str, float] = {}
-        if pool.query_vector is not None:
-            sentences = self._vectors.sentence_scores(
-                workspace_id, pool.query_vector, [h.chunk.id for h in hits]
-            )
+        sentences = {
+            h.chunk.id: sentence for h in hits if (sentence := pool.by_id[h.chunk.id].sentence) is not None
+        }
         pool.timings["total"] = (time.perf_counter() - pool.started) * 1000
         return Retrieval(
             hits, list(pool.by_id.values()), pool.query_vector, pool.timings, pool.term_weights, sentences
@@ -196,6 +194,11 @@ class Retriever:
             missing = [cid for cid, c in found.items() if c.vector is None]
             for cid, score in self._vectors.scores(workspace_id, result.query_vector, missing).items():
                 found[cid].vector = score
+            embedded = [cid for cid, c in found.items() if c.vector is not None]
+            for cid, score in self._vectors.sentence_scores(
+                workspace_id, result.query_vector, embedded
+            ).items():
+                found[cid].sentence = score
             timings["vector"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
@@ -203,7 +206,7 @@ class Retriever:
         if mode == "keyword":
             result.fused = {c.chunk_id: c.keyword or 0.0 for c in pool}
         elif mode == "vector":
-            result.fused = {c.chunk_id: c.vector or 0.0 for c in pool if c.vector_rank is not None}
+            result.fused = {c.chunk_id: c.dense or 0.0 for c in pool if c.vector_rank is not None}
         else:
             result.fused = (fusion or self._fusion)(pool)
         timings["fuse"] = (time.perf_counter() - t) * 1000
