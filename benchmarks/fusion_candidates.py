@@ -60,7 +60,9 @@ def keyword_only(candidates: list[Candidate]) -> dict[str, float]:
 
 
 def vector_only(candidates: list[Candidate]) -> dict[str, float]:
-    return {c.chunk_id: c.vector for c in candidates if c.vector is not None and c.vector_rank is not None}
+    """As retrieval's vector mode ranks: by :attr:`Candidate.dense` (the passage's and its closest
+    sentence's cosines)."""
+    return {c.chunk_id: d for c in candidates if (d := c.dense) is not None and c.vector_rank is not None}
 
 
 def main() -> None:

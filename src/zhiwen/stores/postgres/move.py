@@ -88,6 +88,10 @@ def move_store(db_path: Path, url: str, progress: Progress = lambda table, done,
             raise BackendUnavailable(f"the move failed, nothing was kept: {error}") from error
         finally:
             target.close()
+    # Keyword search reads postings from their index alone once VACUUM has marked the pages it wrote as
+    # visible to all; autovacuum would get there, later.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE keyword_postings")
     return copied
 
 
