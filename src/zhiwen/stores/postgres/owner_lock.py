@@ -46,6 +46,13 @@ class PgOwnerLock:
         return True
 
     def release(self) -> None:
+        """Unlock, then close. Closing alone frees the lock only when the server's backend has exited,
+        after the call returns: a process claiming it right after was refused (seen once in CI)."""
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            try:
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (OWNER_LOCK,))
+            except psycopg.Error:
+                pass  # a lost connection holds nothing
+            finally:
+                self._conn.close()
+                self._conn = None
