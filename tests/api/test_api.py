@@ -11,6 +11,7 @@ from tests import files
 from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.api import create_app
 from zhiwen.config import Settings
+from zhiwen.processes import held_by_queue
 from zhiwen.wiring import Services, build_services
 
 POLICY = b"# Returns\n\n## Refunds\n\nRefunds arrive within 3 working days after inspection."
@@ -153,7 +154,7 @@ def test_ask_streams_server_sent_events(api: tuple[TestClient, Services, dict[st
 def test_large_uploads_run_as_a_job_that_can_be_polled(
     api: tuple[TestClient, Services, dict[str, str]],
 ) -> None:
-    client, _, keys = api
+    client, services, keys = api
     pages = "\n\n".join(
         f"## Section {i}\n\nPolicy text number {i} about refunds and returns." for i in range(2000)
     )
@@ -171,6 +172,9 @@ def test_large_uploads_run_as_a_job_that_can_be_polled(
         time.sleep(0.05)
     assert job["status"] == "succeeded" and job["result"]["files"][0]["status"] == "added"
     assert client.get(f"/v1/jobs/{job_id}", headers=_auth(keys["globex"])).status_code == 404
+    # With Redis the job went through the queue to a worker; without, a thread of this process ran it.
+    ran_by = services.jobs.get_job(services.workspaces.get_workspace("acme").id, job_id).runner
+    assert held_by_queue(ran_by) == bool(services.settings.redis_url), ran_by
 
 
 def test_bad_uploads_get_per_file_errors_and_change_nothing(
