@@ -172,6 +172,7 @@ class Services:
         self.webhooks.stop()
         self.intent_router.close()
         self.job_runner.shutdown()
+        self.retriever.close()
         self.rate_buckets.close()
         self.db.close()
 

@@ -55,6 +55,7 @@ def job_worker(services: Services) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(timeout=60)
+        assert not thread.is_alive(), "the worker did not stop: a job was still running"
 
 
 @pytest.fixture

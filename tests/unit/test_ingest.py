@@ -1,14 +1,9 @@
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
 
 from tests import files
-from zhiwen.ports import KeywordIndex, Vector
 from zhiwen.services.knowledge.ingest import discover
-from zhiwen.services.knowledge.retrieve import Retriever
 from zhiwen.stores.sqlite.documents import _DOCUMENT_SELECT
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
@@ -130,46 +125,6 @@ def test_every_embedded_candidate_is_ranked_with_its_closest_sentence(
             assert [h.score for h in retrieval.hits] == sorted(
                 (c.dense for c in retrieval.candidates if c.dense is not None), reverse=True
             )
-
-
-def test_the_question_is_embedded_while_its_keyword_search_runs(
-    services: Services, workspace: Workspace
-) -> None:
-    services.ingest.ingest_bytes(workspace.id, "returns.md", POLICY.encode())
-    services.embedding_worker.run_until_done()
-    embedded = threading.Event()
-
-    class Noting:
-        """The real embedder, noting when a question has been embedded."""
-
-        name, dim = services.embedder.name, services.embedder.dim
-
-        def embed_queries(self, texts: Sequence[str]) -> Vector:
-            vectors = services.embedder.embed_queries(texts)
-            embedded.set()
-            return vectors
-
-        def embed_passages(self, texts: Sequence[str]) -> Vector:
-            return services.embedder.embed_passages(texts)
-
-        def count_tokens(self, texts: Sequence[str]) -> int:
-            return services.embedder.count_tokens(texts)
-
-    class Waiting:
-        """The real keyword index, whose search finishes only once the question has been embedded: were
-        the two run one after the other, it would give up and the test fail."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(services.keywords, name)
-
-        def search(self, *args: Any) -> list[tuple[str, float]]:
-            assert embedded.wait(timeout=30), "the question was not embedded during the keyword search"
-            return services.keywords.search(*args)  # type: ignore[no-any-return]
-
-    retriever = Retriever(services.documents, cast(KeywordIndex, Waiting()), services.vectors, Noting())
-    retrieval = retriever.retrieve(workspace.id, "How fast do refunds arrive?", k=2)
-    assert retrieval.hits[0].chunk.text.startswith("Refunds arrive")
-    assert retrieval.query_vector is not None and all(c.vector is not None for c in retrieval.candidates)
 
 
 def test_reingesting_an_unchanged_folder_rewrites_nothing(

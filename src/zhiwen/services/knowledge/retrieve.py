@@ -170,25 +170,32 @@ class Retriever:
         n = max(candidates or self._candidates, k)
 
         found = result.by_id
-        # The question is embedded while the keyword search runs: one is the engine's CPU, the other the
-        # database's (at a million chunks on PostgreSQL the search is ~60 ms and the embedding ~15 ms).
+        # In hybrid mode the question is embedded while the keyword search runs: one is the engine's CPU,
+        # the other mostly the database's (at a million chunks on PostgreSQL ~15 and ~60 ms).
         embedding: Future[Vector] | None = None
-        if mode in ("vector", "hybrid"):
-            embedding = self._query_embedders.submit(self._embedder.embed_queries, [query])
+        if mode == "hybrid":
+            embedding = self._query_embedders.submit(self._embed_timed, query, timings)
         if mode in ("keyword", "hybrid"):
             t = time.perf_counter()
-            keyword_hits = self._keywords.search(workspace_id, query, n, restrict)
-            result.term_weights = self._keywords.term_weights(workspace_id, query)
+            try:
+                keyword_hits = self._keywords.search(workspace_id, query, n, restrict)
+                result.term_weights = self._keywords.term_weights(workspace_id, query)
+            except BaseException:
+                if embedding is not None:
+                    embedding.cancel()  # if it has started, it finishes and its vector is dropped
+                raise
             ceiling = KEYWORD_SATURATION * sum(result.term_weights.values())
             for rank, (cid, score) in enumerate(keyword_hits):
                 share = score / ceiling if ceiling > 0 else 0.0
                 found[cid] = Candidate(cid, keyword=score, keyword_rank=rank, keyword_share=share)
             timings["keyword"] = (time.perf_counter() - t) * 1000
 
-        if embedding is not None:
+        if mode in ("vector", "hybrid"):
             t = time.perf_counter()
-            result.query_vector = embedding.result()[0]
-            timings["embed"] = (time.perf_counter() - t) * 1000  # what the keyword search did not hide
+            result.query_vector = (
+                embedding.result() if embedding is not None else self._embed_timed(query, timings)
+            )
+            timings["embed_wait"] = (time.perf_counter() - t) * 1000  # what the keyword search did not hide
             t = time.perf_counter()
             for rank, (cid, score) in enumerate(
                 self._vectors.search(workspace_id, result.query_vector, n, restrict)
@@ -224,6 +231,16 @@ class Retriever:
             result.fused = (fusion or self._fusion)(pool)
         timings["fuse"] = (time.perf_counter() - t) * 1000
         return result
+
+    def _embed_timed(self, query: str, timings: dict[str, float]) -> Vector:
+        t = time.perf_counter()
+        vector: Vector = self._embedder.embed_queries([query])[0]
+        timings["embed"] = (time.perf_counter() - t) * 1000
+        return vector
+
+    def close(self) -> None:
+        """Stops the threads that embed questions (a question being embedded is finished first)."""
+        self._query_embedders.shutdown(cancel_futures=True)
 
     def _score_unembedded(self, workspace_id: str, query_vector: Vector, best: list[Candidate]) -> None:
         """Right after an upload, the best hits may still wait for the background embedder. Embed those few
