@@ -93,7 +93,8 @@ def test_a_customer_on_the_shop_page_is_handed_to_an_agent_who_replies_resolves_
         answer.wait_for(timeout=5_000)  # pushed over the event stream, no reload
         assert "只在地球上有门店" in answer.inner_text() and "alice" in answer.inner_text()
         assert "<img" in answer.inner_text() and page.evaluate("window.__xss") is None  # text, never markup
-        assert "alice" in widget.locator(".status").inner_text()
+        # The conversation's new state comes as its own event, after the message or before it.
+        widget.locator(".status", has_text="alice").wait_for(timeout=5_000)
 
         assert agent.post(f"/v1/desk/conversations/{queued['id']}/resolve").status_code == 200
         widget.locator(".rating .star").nth(4).wait_for(timeout=5_000)
