@@ -14,6 +14,23 @@ from zhiwen.wiring import Services
 POLICY = "# Returns\n\n## Refunds\n\nRefunds arrive within 3 working days.\n\n## Exchanges\n\nWithin 15 days."
 
 
+def test_every_embedded_candidate_is_ranked_with_its_closest_sentence(
+    services: Services, workspace: Workspace
+) -> None:
+    services.ingest.ingest_bytes(workspace.id, "returns.md", POLICY.encode())
+    services.embedding_worker.run_until_done()
+    for mode in ("hybrid", "vector"):
+        retrieval = services.retriever.retrieve(workspace.id, "How fast do refunds arrive?", k=2, mode=mode)
+        assert {c.chunk_id for c in retrieval.candidates} == {h.chunk.id for h in retrieval.hits}
+        assert all(c.sentence is not None and c.dense is not None for c in retrieval.candidates)
+        assert retrieval.sentence_scores == {c.chunk_id: c.sentence for c in retrieval.candidates}
+        assert retrieval.hits[0].chunk.text.startswith("Refunds arrive")
+        if mode == "vector":  # ranked by the mean of the passage's and its closest sentence's cosines
+            assert [h.score for h in retrieval.hits] == sorted(
+                (c.dense for c in retrieval.candidates if c.dense is not None), reverse=True
+            )
+
+
 def test_the_question_is_embedded_while_its_keyword_search_runs(
     services: Services, workspace: Workspace
 ) -> None:
