@@ -224,6 +224,7 @@ class _Database:
     rate_buckets: RateBuckets
     owner_lock: OwnerLock
     vectors: Callable[[int], VectorRows]  # the vector index, for the embedder's dimension
+    searches_in_server: bool = False  # keyword and vector searches run in the database's processes
 
 
 def _without_driver(error: ImportError) -> InvalidInput:
@@ -249,6 +250,7 @@ def _database(settings: Settings) -> _Database:
             PgRateBuckets(url),
             PgOwnerLock(url),
             lambda dim: PgVectorIndex(pg, dim, settings.pgvector_ef_search),
+            searches_in_server=True,
         )
     db = Database(settings.db_path)
     return _Database(
@@ -306,7 +308,14 @@ def build_services(
         pii_kinds=privacy.ingested_kinds,
         ocr=ocr,
     )
-    retriever = Retriever(documents, keywords, vectors, embedder, candidates=settings.candidates)
+    retriever = Retriever(
+        documents,
+        keywords,
+        vectors,
+        embedder,
+        candidates=settings.candidates,
+        searches_beside=database.searches_in_server,
+    )
     answers = SqliteAnswerStore(db)
     jobs = SqliteJobStore(db)
     llm = llm if llm is not None else build_llm(settings)

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from typing import Any, cast
 
 import pytest
 
-from zhiwen.ports import KeywordIndex, Vector
+from zhiwen.ports import KeywordIndex, VectorIndex
 from zhiwen.services.knowledge.retrieve import Retriever
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
@@ -31,42 +30,39 @@ def test_every_embedded_candidate_is_ranked_with_its_closest_sentence(
             )
 
 
-def test_the_question_is_embedded_while_its_keyword_search_runs(
+def test_the_question_is_embedded_and_its_vectors_searched_while_its_keyword_search_runs(
     services: Services, workspace: Workspace
 ) -> None:
-    """The embedder and the keyword search each wait for the other to have started: run one after the
-    other, the first would give up waiting and the test fail."""
+    """The vector search and the keyword search each wait for the other to have started: run one after
+    the other, the first would give up waiting and the test fail."""
     services.ingest.ingest_bytes(workspace.id, "returns.md", POLICY.encode())
     services.embedding_worker.run_until_done()
-    embedding, searching = threading.Event(), threading.Event()
+    searching_vectors, searching_keywords = threading.Event(), threading.Event()
 
-    class MeetingEmbedder:
-        name, dim = services.embedder.name, services.embedder.dim
+    class MeetingVectors:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(services.vectors, name)
 
-        def embed_queries(self, texts: Sequence[str]) -> Vector:
-            embedding.set()
-            assert searching.wait(timeout=30), (
-                "the keyword search did not run while the question was embedded"
-            )
-            return services.embedder.embed_queries(texts)
-
-        def embed_passages(self, texts: Sequence[str]) -> Vector:
-            return services.embedder.embed_passages(texts)
-
-        def count_tokens(self, texts: Sequence[str]) -> int:
-            return services.embedder.count_tokens(texts)
+        def search(self, *args: Any) -> list[tuple[str, float]]:
+            searching_vectors.set()
+            assert searching_keywords.wait(timeout=30), "the keyword search did not run beside the vectors'"
+            return services.vectors.search(*args)
 
     class MeetingKeywords:
         def __getattr__(self, name: str) -> Any:
             return getattr(services.keywords, name)
 
         def search(self, *args: Any) -> list[tuple[str, float]]:
-            searching.set()
-            assert embedding.wait(timeout=30), "the question was not embedded during the keyword search"
+            searching_keywords.set()
+            assert searching_vectors.wait(timeout=30), "the vectors were not searched beside the keywords"
             return services.keywords.search(*args)  # type: ignore[no-any-return]
 
     retriever = Retriever(
-        services.documents, cast(KeywordIndex, MeetingKeywords()), services.vectors, MeetingEmbedder()
+        services.documents,
+        cast(KeywordIndex, MeetingKeywords()),
+        cast(VectorIndex, MeetingVectors()),
+        services.embedder,
+        searches_beside=True,
     )
     try:
         retrieval = retriever.retrieve(workspace.id, "How fast do refunds arrive?", k=2)
@@ -74,7 +70,7 @@ def test_the_question_is_embedded_while_its_keyword_search_runs(
         retriever.close()
     assert retrieval.hits[0].chunk.text.startswith("Refunds arrive")
     assert retrieval.query_vector is not None and all(c.vector is not None for c in retrieval.candidates)
-    assert {"keyword", "embed", "embed_wait", "vector"} <= retrieval.timings_ms.keys()
+    assert {"keyword", "embed", "vector", "dense_wait"} <= retrieval.timings_ms.keys()
 
 
 def test_a_failed_keyword_search_fails_the_retrieval_with_its_own_error(
@@ -88,7 +84,11 @@ def test_a_failed_keyword_search_fails_the_retrieval_with_its_own_error(
             raise RuntimeError("the keyword index is gone")
 
     retriever = Retriever(
-        services.documents, cast(KeywordIndex, Broken()), services.vectors, services.embedder
+        services.documents,
+        cast(KeywordIndex, Broken()),
+        services.vectors,
+        services.embedder,
+        searches_beside=True,
     )
     try:
         with pytest.raises(RuntimeError, match="keyword index is gone"):

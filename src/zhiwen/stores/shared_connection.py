@@ -25,6 +25,7 @@ class SharedConnection(Generic[Connection]):
         self._control = execute
         self._lock = threading.RLock()
         self._depth = 0
+        self._owner: int | None = None  # the thread whose transaction is open
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -39,7 +40,7 @@ class SharedConnection(Generic[Connection]):
                 return
             self._ready()
             self._control(self.begin)
-            self._depth = 1
+            self._depth, self._owner = 1, threading.get_ident()
             try:
                 yield self._shared
             except BaseException:
@@ -48,7 +49,7 @@ class SharedConnection(Generic[Connection]):
             else:
                 self._control("COMMIT")
             finally:
-                self._depth = 0
+                self._depth, self._owner = 0, None
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -56,6 +57,11 @@ class SharedConnection(Generic[Connection]):
             if not self._depth:
                 self._ready()
             yield self._shared
+
+    @property
+    def in_transaction_here(self) -> bool:
+        """Whether this thread is inside ``transaction()`` (only the owner sets it: no lock needed)."""
+        return self._owner == threading.get_ident()
 
     def _ready(self) -> None:
         """Before a transaction or a read that is not inside one: where a backend reconnects."""

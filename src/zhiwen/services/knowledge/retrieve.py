@@ -48,9 +48,10 @@ class Pool:
 
 
 TITLE_PAGE = 500
-# Questions embedded at once beside their keyword searches; more wait for a free thread (the embedding
-# engine uses every core for one question anyway).
+# Questions whose dense search runs at once beside their keyword searches; more wait for a free thread
+# (the embedding engine uses every core for one question anyway).
 QUERY_EMBEDDERS = 4
+Nearest = list[tuple[str, float]]
 
 
 class Retriever:
@@ -62,7 +63,12 @@ class Retriever:
         embedder: Embedder,
         candidates: int = 50,
         fusion: Fusion = spread_weighted_fusion,
+        searches_beside: bool = False,
     ) -> None:
+        """``searches_beside``: in hybrid mode, embed the question and search its nearest vectors while
+        the keyword search runs. Worth it where the searches run in a database server (PostgreSQL): its
+        process does the keyword search while this one embeds. In-process (SQLite's FTS5 beside the
+        embedding engine's threads) both compete for the same cores, and the slowest asks got slower."""
         self._store = store
         self._keywords = keywords
         self._vectors = vectors
@@ -70,6 +76,7 @@ class Retriever:
         self._candidates = candidates
         self._fusion = fusion
         self._titles: dict[str, tuple[int, list[str]]] = {}
+        self._searches_beside = searches_beside
         self._query_embedders = ThreadPoolExecutor(QUERY_EMBEDDERS, thread_name_prefix="zhiwen-query")
 
     def retrieve(
@@ -170,19 +177,19 @@ class Retriever:
         n = max(candidates or self._candidates, k)
 
         found = result.by_id
-        # In hybrid mode the question is embedded while the keyword search runs: one is the engine's CPU,
-        # the other mostly the database's (at a million chunks on PostgreSQL ~15 and ~60 ms).
-        embedding: Future[Vector] | None = None
-        if mode == "hybrid":
-            embedding = self._query_embedders.submit(self._embed_timed, query, timings)
+        # At a million chunks on PostgreSQL the keyword search takes ~60 ms, the embedding ~15, the
+        # nearest vectors ~10: beside each other, the dense half costs nothing.
+        dense: Future[tuple[Vector, Nearest]] | None = None
+        if mode == "hybrid" and self._searches_beside:
+            dense = self._query_embedders.submit(self._dense, workspace_id, query, n, restrict, timings)
         if mode in ("keyword", "hybrid"):
             t = time.perf_counter()
             try:
                 keyword_hits = self._keywords.search(workspace_id, query, n, restrict)
                 result.term_weights = self._keywords.term_weights(workspace_id, query)
             except BaseException:
-                if embedding is not None:
-                    embedding.cancel()  # if it has started, it finishes and its vector is dropped
+                if dense is not None:
+                    dense.cancel()  # if it has started, it finishes and its result is dropped
                 raise
             ceiling = KEYWORD_SATURATION * sum(result.term_weights.values())
             for rank, (cid, score) in enumerate(keyword_hits):
@@ -192,14 +199,14 @@ class Retriever:
 
         if mode in ("vector", "hybrid"):
             t = time.perf_counter()
-            result.query_vector = (
-                embedding.result() if embedding is not None else self._embed_timed(query, timings)
+            result.query_vector, nearest = (
+                dense.result()
+                if dense is not None
+                else self._dense(workspace_id, query, n, restrict, timings)
             )
-            timings["embed_wait"] = (time.perf_counter() - t) * 1000  # what the keyword search did not hide
+            timings["dense_wait"] = (time.perf_counter() - t) * 1000  # what the keyword search did not hide
             t = time.perf_counter()
-            for rank, (cid, score) in enumerate(
-                self._vectors.search(workspace_id, result.query_vector, n, restrict)
-            ):
+            for rank, (cid, score) in enumerate(nearest):
                 candidate = found.setdefault(cid, Candidate(cid))
                 candidate.vector, candidate.vector_rank = score, rank
             if memory is not None:
@@ -211,7 +218,7 @@ class Retriever:
             missing = [cid for cid, c in found.items() if c.vector is None]
             for cid, score in self._vectors.scores(workspace_id, result.query_vector, missing).items():
                 found[cid].vector = score
-            timings["vector"] = (time.perf_counter() - t) * 1000
+            timings["vector_scores"] = (time.perf_counter() - t) * 1000
 
         if result.query_vector is not None:
             t = time.perf_counter()
@@ -232,14 +239,20 @@ class Retriever:
         timings["fuse"] = (time.perf_counter() - t) * 1000
         return result
 
-    def _embed_timed(self, query: str, timings: dict[str, float]) -> Vector:
+    def _dense(
+        self, workspace_id: str, query: str, n: int, restrict: set[str] | None, timings: dict[str, float]
+    ) -> tuple[Vector, Nearest]:
+        """The question's vector and its ``n`` nearest chunks."""
         t = time.perf_counter()
         vector: Vector = self._embedder.embed_queries([query])[0]
         timings["embed"] = (time.perf_counter() - t) * 1000
-        return vector
+        t = time.perf_counter()
+        nearest = self._vectors.search(workspace_id, vector, n, restrict)
+        timings["vector"] = (time.perf_counter() - t) * 1000
+        return vector, nearest
 
     def close(self) -> None:
-        """Stops the threads that embed questions (a question being embedded is finished first)."""
+        """Stops the threads of the dense searches (one under way is finished first)."""
         self._query_embedders.shutdown(cancel_futures=True)
 
     def _score_unembedded(self, workspace_id: str, query_vector: Vector, best: list[Candidate]) -> None:

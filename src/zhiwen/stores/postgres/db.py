@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +35,9 @@ WRITERS_LOCK = 7318  # advisory lock keys
 SCHEMA_LOCK = 7319
 FIRST_VERSION = 19  # the SQLite schema version the first PostgreSQL databases were made at
 LOCK_TIMEOUT_S = 10
+# Connections for reads outside a transaction, per process: a question's keyword and vector searches run
+# at once, and so do other requests' reads, while the shared connection's writers take turns.
+READERS = 4
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
 
 
@@ -103,6 +108,13 @@ class PgConnection:
     def __init__(self, conn: psycopg.Connection[Row]) -> None:
         self._conn = conn
 
+    @property
+    def broken(self) -> bool:
+        return self._conn.broken
+
+    def close(self) -> None:
+        self._conn.close()
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Row]:
         try:
             return self._conn.execute(translated(sql), tuple(params))
@@ -133,12 +145,44 @@ class PgDatabase(SharedConnection[PgConnection]):
     """A PostgreSQL database, shared by the stores as :class:`Database` is (one connection, nesting
     transactions)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, readers: int = READERS) -> None:
         self._url = url
         self._conn = self._connect()
         self._wrapped = PgConnection(self._conn)
         super().__init__(self._wrapped, self._control)
+        self._idle_readers: list[PgConnection] = []
+        self._reader_slots = threading.BoundedSemaphore(readers)
+        self._readers_lock = threading.Lock()
+        self._borrowed = threading.local()  # the reader this thread holds, so nested reads reuse it
         self.migrate()
+
+    @contextmanager
+    def reading(self) -> Iterator[PgConnection]:
+        """Inside this thread's transaction, the shared connection (the read sees the transaction's
+        writes); otherwise a reader of this process's own (made on first need, at most ``readers``
+        at once; a thread waits for a free one), so that reads never wait for a writer, nor for each
+        other, as they do not between API processes."""
+        if self.in_transaction_here:
+            with super().reading() as conn:
+                yield conn
+            return
+        held: PgConnection | None = getattr(self._borrowed, "reader", None)
+        if held is not None:
+            yield held
+            return
+        with self._reader_slots:
+            with self._readers_lock:
+                reader = self._idle_readers.pop() if self._idle_readers else None
+            if reader is None or reader.broken:  # a reader lost with the server is made again
+                reader = PgConnection(self._connect())
+            self._borrowed.reader = reader
+            try:
+                yield reader
+            finally:
+                self._borrowed.reader = None
+                if not reader.broken:
+                    with self._readers_lock:
+                        self._idle_readers.append(reader)
 
     def _connect(self) -> psycopg.Connection[Row]:
         conn = psycopg.connect(self._url, autocommit=True, row_factory=_rows)
@@ -244,6 +288,10 @@ class PgDatabase(SharedConnection[PgConnection]):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        with self._readers_lock:
+            for reader in self._idle_readers:
+                reader.close()
+            self._idle_readers.clear()
 
 
 # Upgrades of what only PostgreSQL has (the tables above), by the number of the migration they come
