@@ -74,6 +74,10 @@ class WorkspaceStore(Protocol):
     def revoke_key(self, key_id_or_prefix: str) -> ApiKey: ...
 
     def get_setting(self, workspace_id: str, key: str) -> Any | None: ...
+    def get_settings(self, workspace_id: str, keys: Collection[str]) -> dict[str, Any]:
+        """The settings of ``keys`` that are set, in one read."""
+        ...
+
     def put_setting(self, workspace_id: str, key: str, value: Any) -> None: ...
 
 
@@ -108,6 +112,13 @@ class DocumentStore(Protocol):
 
     def find_document(self, workspace_id: str, source: str) -> Document | None: ...
     def get_document(self, workspace_id: str, document_id: str) -> Document: ...
+    def titles_and_sources(
+        self, workspace_id: str, document_ids: Collection[str]
+    ) -> dict[str, tuple[str, str]]:
+        """Each found document's title and source, in one read (what a search hit shows of its document;
+        :meth:`get_document` also counts the document's chunks)."""
+        ...
+
     def list_documents(self, workspace_id: str, limit: int = 100, offset: int = 0) -> list[Document]: ...
     def count_documents(self, workspace_id: str) -> int: ...
     def replace_document(self, document: Document, chunks: Sequence[Chunk]) -> list[str]:
@@ -170,6 +181,12 @@ class KeywordIndex(Protocol):
         self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
         """Best ``k`` chunk ids by BM25, highest first; ``restrict_to`` limits the candidates."""
+        ...
+
+    def search_weighted(
+        self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
+    ) -> tuple[list[tuple[str, float]], dict[str, float]]:
+        """:meth:`search` and :meth:`term_weights` from one reading of the index's statistics."""
         ...
 
     def term_weights(self, workspace_id: str, query: str) -> dict[str, float]:

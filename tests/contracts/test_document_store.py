@@ -55,6 +55,25 @@ def test_documents_and_chunks_are_invisible_from_another_workspace(
     with pytest.raises(NotFound):
         documents.delete_document(theirs, "doc_1")
     assert documents.get_document(mine, "doc_1").source == "a.md"
+    assert documents.titles_and_sources(theirs, ["doc_1"]) == {}
+    assert documents.titles_and_sources(mine, ["doc_1", "doc_gone"]) == {"doc_1": ("A", "a.md")}
+    assert documents.titles_and_sources(mine, []) == {}
+
+
+def test_settings_are_read_together_and_kept_per_workspace(
+    stores: tuple[DocumentStore, WorkspaceStore],
+) -> None:
+    _, workspaces = stores
+    mine, theirs = workspaces.create_workspace("mine").id, workspaces.create_workspace("theirs").id
+    workspaces.put_setting(mine, "answers", {"top_k": 3})
+    workspaces.put_setting(mine, "reranker", None)
+    workspaces.put_setting(theirs, "answers", {"top_k": 7})
+    assert workspaces.get_settings(mine, ["answers", "reranker", "never_set"]) == {
+        "answers": {"top_k": 3},
+        "reranker": None,
+    }
+    assert workspaces.get_settings(theirs, ["answers"]) == {"answers": {"top_k": 7}}
+    assert workspaces.get_settings(mine, []) == {}
 
 
 def test_a_failed_transaction_leaves_nothing_half_written(

@@ -87,6 +87,11 @@ def test_term_weights_favour_rare_terms(keywords: tuple[KeywordIndex, str, str])
     weights = index.term_weights(a, "退货 alipay 不存在的词")
     assert set(weights) == {"退货", "alipay"}
     assert all(w > 0 for w in weights.values())
+    for query, restrict in (("退货 alipay 不存在的词", None), ("保修 退货", {"ac2"})):
+        assert index.search_weighted(a, query, 5, restrict) == (
+            index.search(a, query, 5, restrict),
+            index.term_weights(a, query),
+        )
 
 
 def test_one_workspaces_terms_never_change_anothers_statistics(

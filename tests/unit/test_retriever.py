@@ -52,10 +52,10 @@ def test_the_question_is_embedded_and_its_vectors_searched_while_its_keyword_sea
         def __getattr__(self, name: str) -> Any:
             return getattr(services.keywords, name)
 
-        def search(self, *args: Any) -> list[tuple[str, float]]:
+        def search_weighted(self, *args: Any) -> tuple[list[tuple[str, float]], dict[str, float]]:
             searching_keywords.set()
             assert searching_vectors.wait(timeout=30), "the vectors were not searched beside the keywords"
-            return services.keywords.search(*args)  # type: ignore[no-any-return]
+            return services.keywords.search_weighted(*args)
 
     retriever = Retriever(
         services.documents,
@@ -80,7 +80,7 @@ def test_a_failed_keyword_search_fails_the_retrieval_with_its_own_error(
         def __getattr__(self, name: str) -> Any:
             return getattr(services.keywords, name)
 
-        def search(self, *args: Any) -> list[tuple[str, float]]:
+        def search_weighted(self, *args: Any) -> tuple[list[tuple[str, float]], dict[str, float]]:
             raise RuntimeError("the keyword index is gone")
 
     retriever = Retriever(

@@ -32,7 +32,17 @@ class KeywordSearch(ABC):
     def search(
         self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
+        return self.search_weighted(workspace_id, query, k, restrict_to)[0]
+
+    def search_weighted(
+        self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
+    ) -> tuple[list[tuple[str, float]], dict[str, float]]:
         stats = self._statistics(workspace_id, query_terms(query))
+        return self._search(workspace_id, stats, k, restrict_to), _weights(stats)
+
+    def _search(
+        self, workspace_id: str, stats: Statistics, k: int, restrict_to: Collection[str] | None
+    ) -> list[tuple[str, float]]:
         frequencies = stats.frequencies
         # A term in more than half the chunks has BM25 IDF ≤ 0 (floored to 1e-6): it cannot change the
         # ranking, but scoring every chunk it occurs in is slow (FTS5: 13 ms → 3 ms at 11k, same nDCG).
@@ -116,8 +126,7 @@ class KeywordSearch(ABC):
     def term_weights(self, workspace_id: str, query: str) -> dict[str, float]:
         """IDF of each query term in this workspace, as FTS5's bm25() computes it (Robertson–Spärck Jones,
         floored)."""
-        stats = self._statistics(workspace_id, query_terms(query))
-        return {t: idf(stats.total, n) for t, n in stats.frequencies.items()}
+        return _weights(self._statistics(workspace_id, query_terms(query)))
 
     @abstractmethod
     def add(self, chunks: Sequence[Chunk], terms: Sequence[str] | None = None) -> None: ...
@@ -152,6 +161,10 @@ class KeywordSearch(ABC):
 
 def query_terms(query: str) -> list[str]:
     return list(dict.fromkeys(keyword_tokens(query)))[:MAX_QUERY_TERMS]
+
+
+def _weights(stats: Statistics) -> dict[str, float]:
+    return {t: idf(stats.total, n) for t, n in stats.frequencies.items()}
 
 
 def idf(total: int, frequency: int) -> float:

@@ -185,8 +185,9 @@ class Retriever:
         if mode in ("keyword", "hybrid"):
             t = time.perf_counter()
             try:
-                keyword_hits = self._keywords.search(workspace_id, query, n, restrict)
-                result.term_weights = self._keywords.term_weights(workspace_id, query)
+                keyword_hits, result.term_weights = self._keywords.search_weighted(
+                    workspace_id, query, n, restrict
+                )
             except BaseException:
                 if dense is not None:
                     dense.cancel()  # if it has started, it finishes and its result is dropped
@@ -277,15 +278,12 @@ class Retriever:
         self, workspace_id: str, ids: list[str], fused: dict[str, float], candidates: dict[str, Candidate]
     ) -> list[Hit]:
         chunks = self._store.get_chunks(workspace_id, ids)
-        titles: dict[str, tuple[str, str]] = {}
+        titles = self._store.titles_and_sources(workspace_id, {c.document_id for c in chunks.values()})
         hits = []
         for cid in ids:
             chunk = chunks.get(cid)
-            if chunk is None:  # deleted between search and fetch
+            if chunk is None or chunk.document_id not in titles:  # deleted between search and fetch
                 continue
-            if chunk.document_id not in titles:
-                document = self._store.get_document(workspace_id, chunk.document_id)
-                titles[chunk.document_id] = (document.title, document.source)
             title, source = titles[chunk.document_id]
             c = candidates[cid]
             hits.append(

@@ -48,15 +48,16 @@ class Targets:
         self._lock = threading.Lock()
 
     def working_config(self, workspace_id: str) -> AnswerConfig:
-        stored = dict(self._workspaces.get_setting(workspace_id, CONFIG_SETTING) or {})
-        merged = {**self._defaults.to_dict(), **stored}
-        for key, setting in (
-            ("confidence_model", CONFIDENCE_SETTING),
-            ("choice_model", CHOICE_SETTING),
-            ("reranker", RERANKER_SETTING),
-        ):
+        models = {
+            "confidence_model": CONFIDENCE_SETTING,
+            "choice_model": CHOICE_SETTING,
+            "reranker": RERANKER_SETTING,
+        }
+        stored = self._workspaces.get_settings(workspace_id, [CONFIG_SETTING, *models.values()])
+        merged = {**self._defaults.to_dict(), **(stored.get(CONFIG_SETTING) or {})}
+        for key, setting in models.items():
             if merged.get(key) is None:
-                merged[key] = self._workspaces.get_setting(workspace_id, setting)
+                merged[key] = stored.get(setting)
         return AnswerConfig.from_dict(merged)
 
     def save_working_config(self, workspace_id: str, config: AnswerConfig) -> None:

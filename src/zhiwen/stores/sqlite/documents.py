@@ -87,6 +87,20 @@ class SqliteDocumentStore:
             raise NotFound(f"no document {document_id!r} in this workspace")
         return _document(row)
 
+    def titles_and_sources(
+        self, workspace_id: str, document_ids: Collection[str]
+    ) -> dict[str, tuple[str, str]]:
+        found: dict[str, tuple[str, str]] = {}
+        with self._db.reading() as conn:
+            for batch in _batches(list(document_ids)):
+                rows = conn.execute(
+                    "SELECT id, title, source FROM documents"
+                    f" WHERE workspace_id = ? AND id IN ({_marks(len(batch))})",
+                    (workspace_id, *batch),
+                )
+                found.update((r[0], (r[1], r[2])) for r in rows)
+        return found
+
     def list_documents(self, workspace_id: str, limit: int = 100, offset: int = 0) -> list[Document]:
         with self._db.reading() as conn:
             rows = conn.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, get_args
 
 from zhiwen.errors import Conflict, InvalidInput, NotFound
@@ -127,6 +127,18 @@ class SqliteWorkspaceStore:
                 "SELECT value FROM workspace_settings WHERE workspace_id = ? AND key = ?", (workspace_id, key)
             ).fetchone()
         return None if row is None else json.loads(row[0])
+
+    def get_settings(self, workspace_id: str, keys: Collection[str]) -> dict[str, Any]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f"SELECT key, value FROM workspace_settings WHERE workspace_id = ?"
+                f" AND key IN ({','.join('?' * len(keys))})",
+                (workspace_id, *keys),
+            ).fetchall()
+        return {r[0]: json.loads(r[1]) for r in rows}
 
     def put_setting(self, workspace_id: str, key: str, value: Any) -> None:
         with self._db.transaction() as conn:
