@@ -52,6 +52,7 @@ TITLE_PAGE = 500
 # (the embedding engine uses every core for one question anyway).
 QUERY_EMBEDDERS = 4
 Nearest = list[tuple[str, float]]
+Dense = tuple[Vector, Nearest, dict[str, float]]  # the question's vector, its nearest, their sentences
 
 
 class Retriever:
@@ -179,7 +180,9 @@ class Retriever:
         found = result.by_id
         # At a million chunks on PostgreSQL the keyword search takes ~60 ms, the embedding ~15, the
         # nearest vectors ~10: beside each other, the dense half costs nothing.
-        dense: Future[tuple[Vector, Nearest]] | None = None
+        dense: Future[Dense] | None = None
+        nearest: Nearest = []
+        sentences: dict[str, float] = {}
         if mode == "hybrid" and self._searches_beside:
             dense = self._query_embedders.submit(self._dense, workspace_id, query, n, restrict, timings)
         if mode in ("keyword", "hybrid"):
@@ -200,7 +203,7 @@ class Retriever:
 
         if mode in ("vector", "hybrid"):
             t = time.perf_counter()
-            result.query_vector, nearest = (
+            result.query_vector, nearest, sentences = (
                 dense.result()
                 if dense is not None
                 else self._dense(workspace_id, query, n, restrict, timings)
@@ -223,8 +226,9 @@ class Retriever:
 
         if result.query_vector is not None:
             t = time.perf_counter()
-            embedded = [cid for cid, c in found.items() if c.vector is not None]
-            sentences = self._vectors.sentence_scores(workspace_id, result.query_vector, embedded)
+            read = {cid for cid, _ in nearest}
+            embedded = [cid for cid, c in found.items() if c.vector is not None and cid not in read]
+            sentences |= self._vectors.sentence_scores(workspace_id, result.query_vector, embedded)
             for cid, score in sentences.items():
                 found[cid].sentence = score  # ranks by meaning with the passage's cosine: Candidate.dense
             timings["sentences"] = (time.perf_counter() - t) * 1000
@@ -242,15 +246,16 @@ class Retriever:
 
     def _dense(
         self, workspace_id: str, query: str, n: int, restrict: set[str] | None, timings: dict[str, float]
-    ) -> tuple[Vector, Nearest]:
-        """The question's vector and its ``n`` nearest chunks."""
+    ) -> Dense:
+        """The question's vector, its ``n`` nearest chunks and their closest sentences' scores."""
         t = time.perf_counter()
         vector: Vector = self._embedder.embed_queries([query])[0]
         timings["embed"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         nearest = self._vectors.search(workspace_id, vector, n, restrict)
+        sentences = self._vectors.sentence_scores(workspace_id, vector, [cid for cid, _ in nearest])
         timings["vector"] = (time.perf_counter() - t) * 1000
-        return vector, nearest
+        return vector, nearest, sentences
 
     def close(self) -> None:
         """Stops the threads of the dense searches (one under way is finished first)."""
