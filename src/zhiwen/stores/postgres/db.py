@@ -154,6 +154,7 @@ class PgDatabase(SharedConnection[PgConnection]):
         self._reader_slots = threading.BoundedSemaphore(readers)
         self._readers_lock = threading.Lock()
         self._borrowed = threading.local()  # the reader this thread holds, so nested reads reuse it
+        self._closed = False
         self.migrate()
 
     @contextmanager
@@ -174,14 +175,18 @@ class PgDatabase(SharedConnection[PgConnection]):
             with self._readers_lock:
                 reader = self._idle_readers.pop() if self._idle_readers else None
             if reader is None or reader.broken:  # a reader lost with the server is made again
+                if reader is not None:
+                    reader.close()
                 reader = PgConnection(self._connect())
             self._borrowed.reader = reader
             try:
                 yield reader
             finally:
                 self._borrowed.reader = None
-                if not reader.broken:
-                    with self._readers_lock:
+                with self._readers_lock:
+                    if reader.broken or self._closed:
+                        reader.close()
+                    else:
                         self._idle_readers.append(reader)
 
     def _connect(self) -> psycopg.Connection[Row]:
@@ -289,6 +294,7 @@ class PgDatabase(SharedConnection[PgConnection]):
         with self._lock:
             self._conn.close()
         with self._readers_lock:
+            self._closed = True  # a reader still borrowed is closed when it comes back
             for reader in self._idle_readers:
                 reader.close()
             self._idle_readers.clear()
