@@ -90,16 +90,8 @@ class SqliteDocumentStore:
     def titles_and_sources(
         self, workspace_id: str, document_ids: Collection[str]
     ) -> dict[str, tuple[str, str]]:
-        found: dict[str, tuple[str, str]] = {}
-        with self._db.reading() as conn:
-            for batch in _batches(list(document_ids)):
-                rows = conn.execute(
-                    "SELECT id, title, source FROM documents"
-                    f" WHERE workspace_id = ? AND id IN ({_marks(len(batch))})",
-                    (workspace_id, *batch),
-                )
-                found.update((r[0], (r[1], r[2])) for r in rows)
-        return found
+        rows = self._where_in("SELECT id, title, source FROM documents", "id", workspace_id, document_ids)
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     def list_documents(self, workspace_id: str, limit: int = 100, offset: int = 0) -> list[Document]:
         with self._db.reading() as conn:
@@ -181,27 +173,13 @@ class SqliteDocumentStore:
         return found
 
     def chunk_ids_by_hash(self, workspace_id: str, hashes: Collection[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        with self._db.reading() as conn:
-            for batch in _batches(list(hashes)):
-                rows = conn.execute(
-                    "SELECT content_hash, id FROM chunks WHERE workspace_id = ?"
-                    f" AND content_hash IN ({_marks(len(batch))})",
-                    (workspace_id, *batch),
-                ).fetchall()
-                found.update((r[0], r[1]) for r in rows)
-        return found
+        rows = self._where_in("SELECT content_hash, id FROM chunks", "content_hash", workspace_id, hashes)
+        return {r[0]: r[1] for r in rows}
 
     def chunk_ids_for_documents(self, workspace_id: str, document_ids: Collection[str]) -> set[str]:
-        found: set[str] = set()
-        with self._db.reading() as conn:
-            for batch in _batches(list(document_ids)):
-                rows = conn.execute(
-                    f"SELECT id FROM chunks WHERE workspace_id = ? AND document_id IN ({_marks(len(batch))})",
-                    (workspace_id, *batch),
-                ).fetchall()
-                found.update(r[0] for r in rows)
-        return found
+        return {
+            r[0] for r in self._where_in("SELECT id FROM chunks", "document_id", workspace_id, document_ids)
+        }
 
     def chunk_ids_with_tags(self, workspace_id: str, tags: Collection[str]) -> set[str]:
         wanted = set(tags)
@@ -209,6 +187,18 @@ class SqliteDocumentStore:
             rows = conn.execute("SELECT id, tags FROM documents WHERE workspace_id = ?", (workspace_id,))
             tagged = [r[0] for r in rows.fetchall() if wanted & set(json.loads(r[1]))]
         return self.chunk_ids_for_documents(workspace_id, tagged)
+
+    def _where_in(self, select: str, column: str, workspace_id: str, keys: Collection[str]) -> list[SqlRow]:
+        """The workspace's rows of ``select`` whose ``column`` is one of ``keys``, read in batches (a
+        statement takes a limited number of parameters)."""
+        rows: list[SqlRow] = []
+        with self._db.reading() as conn:
+            for batch in _batches(list(keys)):
+                rows += conn.execute(
+                    f"{select} WHERE workspace_id = ? AND {column} IN ({_marks(len(batch))})",
+                    (workspace_id, *batch),
+                ).fetchall()
+        return rows
 
     def document_chunks(self, workspace_id: str, document_id: str) -> list[Chunk]:
         with self._db.reading() as conn:
