@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any, cast
 
 import pytest
 
-from zhiwen.ports import KeywordIndex, VectorIndex
+from zhiwen.ports import KeywordIndex, Vector, VectorIndex
 from zhiwen.services.knowledge.retrieve import Retriever
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
@@ -71,6 +72,49 @@ def test_the_question_is_embedded_and_its_vectors_searched_while_its_keyword_sea
     assert retrieval.hits[0].chunk.text.startswith("Refunds arrive")
     assert retrieval.query_vector is not None and all(c.vector is not None for c in retrieval.candidates)
     assert {"keyword", "embed", "vector", "dense_wait"} <= retrieval.timings_ms.keys()
+
+
+def test_without_searches_beside_the_question_is_still_embedded_while_its_keyword_search_runs(
+    services: Services, workspace: Workspace
+) -> None:
+    """SQLite's way: only the embedding runs beside the keyword search (the vector search reads the
+    database, whose one connection the keyword search holds)."""
+    services.ingest.ingest_bytes(workspace.id, "returns.md", POLICY.encode())
+    services.embedding_worker.run_until_done()
+    embedding, searching = threading.Event(), threading.Event()
+
+    class MeetingEmbedder:
+        name, dim = services.embedder.name, services.embedder.dim
+
+        def embed_queries(self, texts: Sequence[str]) -> Vector:
+            embedding.set()
+            assert searching.wait(timeout=30), "the keyword search did not run beside the embedding"
+            return services.embedder.embed_queries(texts)
+
+        def embed_passages(self, texts: Sequence[str]) -> Vector:
+            return services.embedder.embed_passages(texts)
+
+        def count_tokens(self, texts: Sequence[str]) -> int:
+            return services.embedder.count_tokens(texts)
+
+    class MeetingKeywords:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(services.keywords, name)
+
+        def search_weighted(self, *args: Any) -> tuple[list[tuple[str, float]], dict[str, float]]:
+            searching.set()
+            assert embedding.wait(timeout=30), "the question was not embedded beside the keyword search"
+            return services.keywords.search_weighted(*args)
+
+    retriever = Retriever(
+        services.documents, cast(KeywordIndex, MeetingKeywords()), services.vectors, MeetingEmbedder()
+    )
+    try:
+        retrieval = retriever.retrieve(workspace.id, "How fast do refunds arrive?", k=2)
+    finally:
+        retriever.close()
+    assert retrieval.hits[0].chunk.text.startswith("Refunds arrive")
+    assert all(c.vector is not None and c.sentence is not None for c in retrieval.candidates)
 
 
 def test_a_failed_keyword_search_fails_the_retrieval_with_its_own_error(

@@ -52,7 +52,8 @@ TITLE_PAGE = 500
 # (the embedding engine uses every core for one question anyway).
 QUERY_EMBEDDERS = 4
 Nearest = list[tuple[str, float]]
-Dense = tuple[Vector, Nearest, dict[str, float]]  # the question's vector, its nearest, their sentences
+# The question's vector, its nearest chunks and their sentences' scores (None and {}: not searched yet).
+Dense = tuple[Vector, Nearest | None, dict[str, float]]
 
 
 class Retriever:
@@ -66,10 +67,10 @@ class Retriever:
         fusion: Fusion = spread_weighted_fusion,
         searches_beside: bool = False,
     ) -> None:
-        """``searches_beside``: in hybrid mode, embed the question and search its nearest vectors while
-        the keyword search runs. Worth it where the searches run in a database server (PostgreSQL): its
-        process does the keyword search while this one embeds. In-process (SQLite's FTS5 beside the
-        embedding engine's threads) both compete for the same cores, and the slowest asks got slower."""
+        """In hybrid mode the question is embedded while its keyword search runs. ``searches_beside``:
+        its nearest vectors are searched there too, which needs reads that do not wait for the keyword
+        search's (PostgreSQL's readers). SQLite's one connection would make them wait, and deadlock
+        when the caller holds a transaction."""
         self._store = store
         self._keywords = keywords
         self._vectors = vectors
@@ -181,10 +182,12 @@ class Retriever:
         # At a million chunks on PostgreSQL the keyword search takes ~60 ms, the embedding ~15, the
         # nearest vectors ~10: beside each other, the dense half costs nothing.
         dense: Future[Dense] | None = None
-        nearest: Nearest = []
+        nearest: Nearest | None = None
         sentences: dict[str, float] = {}
-        if mode == "hybrid" and self._searches_beside:
-            dense = self._query_embedders.submit(self._dense, workspace_id, query, n, restrict, timings)
+        if mode == "hybrid":
+            dense = self._query_embedders.submit(
+                self._dense, workspace_id, query, n, restrict, timings, self._searches_beside
+            )
         if mode in ("keyword", "hybrid"):
             t = time.perf_counter()
             try:
@@ -206,9 +209,11 @@ class Retriever:
             result.query_vector, nearest, sentences = (
                 dense.result()
                 if dense is not None
-                else self._dense(workspace_id, query, n, restrict, timings)
+                else self._dense(workspace_id, query, n, restrict, timings, True)
             )
             timings["dense_wait"] = (time.perf_counter() - t) * 1000  # what the keyword search did not hide
+            if nearest is None:
+                nearest, sentences = self._nearest(workspace_id, result.query_vector, n, restrict, timings)
             t = time.perf_counter()
             for rank, (cid, score) in enumerate(nearest):
                 candidate = found.setdefault(cid, Candidate(cid))
@@ -226,7 +231,7 @@ class Retriever:
 
         if result.query_vector is not None:
             t = time.perf_counter()
-            read = {cid for cid, _ in nearest}
+            read = {cid for cid, _ in nearest or ()}
             embedded = [cid for cid, c in found.items() if c.vector is not None and cid not in read]
             sentences |= self._vectors.sentence_scores(workspace_id, result.query_vector, embedded)
             for cid, score in sentences.items():
@@ -245,17 +250,31 @@ class Retriever:
         return result
 
     def _dense(
-        self, workspace_id: str, query: str, n: int, restrict: set[str] | None, timings: dict[str, float]
+        self,
+        workspace_id: str,
+        query: str,
+        n: int,
+        restrict: set[str] | None,
+        timings: dict[str, float],
+        search: bool,
     ) -> Dense:
-        """The question's vector, its ``n`` nearest chunks and their closest sentences' scores."""
+        """The question's vector, and when ``search``, its ``n`` nearest chunks and their sentences."""
         t = time.perf_counter()
         vector: Vector = self._embedder.embed_queries([query])[0]
         timings["embed"] = (time.perf_counter() - t) * 1000
+        if not search:
+            return vector, None, {}
+        return vector, *self._nearest(workspace_id, vector, n, restrict, timings)
+
+    def _nearest(
+        self, workspace_id: str, vector: Vector, n: int, restrict: set[str] | None, timings: dict[str, float]
+    ) -> tuple[Nearest, dict[str, float]]:
+        """The ``n`` nearest chunks and their closest sentences' scores."""
         t = time.perf_counter()
         nearest = self._vectors.search(workspace_id, vector, n, restrict)
         sentences = self._vectors.sentence_scores(workspace_id, vector, [cid for cid, _ in nearest])
         timings["vector"] = (time.perf_counter() - t) * 1000
-        return vector, nearest, sentences
+        return nearest, sentences
 
     def close(self) -> None:
         """Stops the threads of the dense searches (one under way is finished first)."""
