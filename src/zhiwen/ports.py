@@ -186,12 +186,9 @@ class KeywordIndex(Protocol):
     def search_weighted(
         self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
     ) -> tuple[list[tuple[str, float]], dict[str, float]]:
-        """:meth:`search` and :meth:`term_weights` from one reading of the index's statistics."""
-        ...
-
-    def term_weights(self, workspace_id: str, query: str) -> dict[str, float]:
-        """IDF of each distinct keyword term of ``query`` that occurs in the workspace's index (its own
-        statistics: other workspaces never change them)."""
+        """:meth:`search`, and the IDF of each distinct keyword term of ``query`` that occurs in the
+        workspace's index (its own statistics: other workspaces never change them), from one reading of
+        those statistics."""
         ...
 
 

@@ -123,11 +123,6 @@ class KeywordSearch(ABC):
         empty), best first, ties broken as the backend's whole ranking breaks them; chunks whose ``any_of``
         terms alone score below ``floor`` may be left out."""
 
-    def term_weights(self, workspace_id: str, query: str) -> dict[str, float]:
-        """IDF of each query term in this workspace, as FTS5's bm25() computes it (Robertson–Spärck Jones,
-        floored)."""
-        return _weights(self._statistics(workspace_id, query_terms(query)))
-
     @abstractmethod
     def add(self, chunks: Sequence[Chunk], terms: Sequence[str] | None = None) -> None: ...
 
@@ -164,6 +159,8 @@ def query_terms(query: str) -> list[str]:
 
 
 def _weights(stats: Statistics) -> dict[str, float]:
+    """IDF of each query term in this workspace, as FTS5's bm25() computes it (Robertson–Spärck Jones,
+    floored)."""
     return {t: idf(stats.total, n) for t, n in stats.frequencies.items()}
 
 

@@ -145,13 +145,13 @@ class PgDatabase(SharedConnection[PgConnection]):
     """A PostgreSQL database, shared by the stores as :class:`Database` is (one connection, nesting
     transactions)."""
 
-    def __init__(self, url: str, readers: int = READERS) -> None:
+    def __init__(self, url: str) -> None:
         self._url = url
         self._conn = self._connect()
         self._wrapped = PgConnection(self._conn)
         super().__init__(self._wrapped, self._control)
         self._idle_readers: list[PgConnection] = []
-        self._reader_slots = threading.BoundedSemaphore(readers)
+        self._reader_slots = threading.BoundedSemaphore(READERS)
         self._readers_lock = threading.Lock()
         self._borrowed = threading.local()  # the reader this thread holds, so nested reads reuse it
         self._closed = False
@@ -160,7 +160,7 @@ class PgDatabase(SharedConnection[PgConnection]):
     @contextmanager
     def reading(self) -> Iterator[PgConnection]:
         """Inside this thread's transaction, the shared connection (the read sees the transaction's
-        writes); otherwise a reader of this process's own (made on first need, at most ``readers``
+        writes); otherwise a reader of this process's own (made on first need, at most :data:`READERS`
         at once; a thread waits for a free one), so that reads never wait for a writer, nor for each
         other, as they do not between API processes."""
         if self.in_transaction_here:

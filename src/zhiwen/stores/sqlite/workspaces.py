@@ -134,7 +134,7 @@ class SqliteWorkspaceStore:
             return {}
         with self._db.reading() as conn:
             rows = conn.execute(
-                f"SELECT key, value FROM workspace_settings WHERE workspace_id = ?"
+                "SELECT key, value FROM workspace_settings WHERE workspace_id = ?"
                 f" AND key IN ({','.join('?' * len(keys))})",
                 (workspace_id, *keys),
             ).fetchall()
