@@ -304,6 +304,28 @@ def test_common_terms_are_left_out_only_where_the_top_k_stays_the_same(connect: 
     database.close()
 
 
+def test_rare_terms_held_by_the_same_few_chunks_give_no_floor(connect: Connect) -> None:
+    """Two rare terms in the same three chunks count six postings but only three chunks: fewer than k,
+    so they give no floor, and the common term must still fill the rest of the top k."""
+    database = connect()
+    workspace = SqliteWorkspaceStore(database).create_workspace("floor").id
+    texts = ["alpha beta gamma"] * 3 + [" ".join(["gamma"] * (1 + i % 4) + ["filler"] * i) for i in range(20)]
+    texts += ["delta epsilon"] * 40  # gamma stays in fewer than half the chunks
+    chunks = [Chunk(f"c{i:03d}", workspace, "doc", i, "KB", text) for i, text in enumerate(texts)]
+    SqliteDocumentStore(database).replace_document(
+        Document("doc", workspace, "kb", "KB", "h", (), 0, "t", "t"), chunks
+    )
+    index = PgKeywordIndex if isinstance(database, PgDatabase) else SqliteKeywordIndex
+    pruned, whole = index(database, probe_postings=6), index(database, probe_postings=10**9)
+    pruned.add(chunks)
+    expected = whole.search(workspace, "alpha beta gamma", 5)
+    assert len(expected) == 5
+    found = pruned.search(workspace, "alpha beta gamma", 5)
+    assert [c for c, _ in found] == [c for c, _ in expected]
+    assert [s for _, s in found] == pytest.approx([s for _, s in expected], rel=1e-9)
+    database.close()
+
+
 def test_a_small_workspace_among_many_rows_still_gets_its_nearest(
     vectors: tuple[VectorIndex, Database, str, str],
 ) -> None:
