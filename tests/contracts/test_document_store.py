@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -143,9 +144,31 @@ def test_a_chunk_replaced_while_it_was_embedded_stays_waiting(
     ws = workspaces.create_workspace("w").id
     documents.replace_document(_document(ws), [_chunk(ws, "c1")])
     [claimed] = documents.claim_chunks_needing_vectors(1, "a", time.time() - 60)
-    documents.replace_document(_document(ws), [_chunk(ws, "c1")])
+    documents.replace_document(_document(ws), [_chunk(ws, "c1", text="new text")])
     assert documents.mark_embedded([claimed.id], "a") == 0
     assert [c.id for c in documents.claim_chunks_needing_vectors(1, "a", time.time() - 60)] == ["c1"]
+
+
+def test_a_document_replaced_keeps_the_rows_of_the_chunks_it_still_has(
+    stores: tuple[DocumentStore, WorkspaceStore],
+) -> None:
+    """Re-uploading a document must not embed again what did not change: an unchanged chunk keeps its
+    row (so its vectors) and takes its new position; a changed or new one waits to be embedded."""
+    documents, workspaces = stores
+    ws = workspaces.create_workspace("w").id
+    documents.replace_document(_document(ws), [_chunk(ws, "c1"), _chunk(ws, "c2"), _chunk(ws, "c3")])
+    claimed = documents.claim_chunks_needing_vectors(3, "a", time.time() - 60)
+    assert documents.mark_embedded([c.id for c in claimed], "a") == 3
+    moved = dataclasses.replace(_chunk(ws, "c3"), position=1)
+    removed = documents.replace_document(
+        _document(ws), [_chunk(ws, "c1"), moved, _chunk(ws, "c2", text="edited"), _chunk(ws, "c4")]
+    )
+    assert removed == []
+    assert documents.count_chunks_needing_vectors(ws) == 2
+    waiting = documents.claim_chunks_needing_vectors(5, "b", time.time() - 60)
+    assert sorted(c.id for c in waiting) == ["c2", "c4"]
+    chunks = documents.get_chunks(ws, ["c1", "c2", "c3", "c4"])
+    assert chunks["c3"].position == 1 and chunks["c2"].text == "edited"
 
 
 def test_a_near_duplicate_is_found_by_its_buckets_in_its_workspace_only(

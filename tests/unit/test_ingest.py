@@ -69,6 +69,26 @@ def test_reingesting_an_unchanged_file_does_nothing_and_a_changed_one_replaces_i
     ].chunk.text != ("Refunds arrive within 3 working days.")
 
 
+def test_a_document_uploaded_again_embeds_only_what_changed(services: Services, workspace: Workspace) -> None:
+    """Editing one paragraph of a manual, or deleting one near its top, must not embed the whole manual
+    again: the chunks it still has keep their vectors, even where the edit moved them."""
+    sections = [f"## Step {n}\n\nTurn the dial to position {n} and wait {n * 7} seconds.\n" for n in range(8)]
+    services.ingest.ingest_bytes(workspace.id, "manual.md", "".join(sections).encode())
+    assert services.embedding_worker.run_until_done() == 8
+    before = set(_chunk_ids(services, workspace))
+    sections[5] = sections[5].replace("wait 35 seconds", "wait 40 seconds")
+    del sections[1]
+    result = services.ingest.ingest_bytes(workspace.id, "manual.md", "".join(sections).encode())
+    assert (result.status, result.chunks) == ("updated", 7)
+    assert services.embedding_worker.run_until_done() == 1  # step 5 alone
+    assert len(before & set(_chunk_ids(services, workspace))) == 6
+    assert services.vectors.count(workspace.id) == 7
+    [hit] = services.retriever.retrieve(
+        workspace.id, "how long to wait at position 5", k=1, mode="vector"
+    ).hits
+    assert "40 seconds" in hit.chunk.text
+
+
 def test_deleting_a_document_removes_it_from_every_index(services: Services, workspace: Workspace) -> None:
     result = services.ingest.ingest_bytes(workspace.id, "returns.md", POLICY.encode())
     services.embedding_worker.run_until_done()

@@ -90,8 +90,11 @@ def document_id(workspace_id: str, source: str) -> str:
     return "doc_" + _short_hash(f"{workspace_id}\0{source}")
 
 
-def _chunk_id(doc_id: str, position: int, digest: str) -> str:
-    return "chk_" + _short_hash(f"{doc_id}\0{position}\0{digest}")
+def _chunk_id(doc_id: str, title_path: str, digest: str, occurrence: int) -> str:
+    """Named by what is embedded (its headings and text) and not by its place, so that a document
+    uploaded again keeps the rows, and the vectors, of every chunk it still has where an edit moved
+    it; ``occurrence`` tells apart the same text kept twice (``dedup=False``)."""
+    return "chk_" + _short_hash(f"{doc_id}\0{title_path}\0{digest}\0{occurrence}")
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -234,6 +237,7 @@ class IngestService:
         chunks: list[Chunk] = []
         signatures: dict[str, bytes] = {}
         seen: set[str] = set()
+        occurrences: Counter[tuple[str, str]] = Counter()
         for (title_path, text, question), digest_ in zip(drafts, hashes, strict=True):
             if dedup and (digest_ in seen or digest_ in elsewhere):
                 result.duplicates += 1
@@ -243,8 +247,9 @@ class IngestService:
                 result.near_duplicates += 1
                 continue
             seen.add(digest_)
+            occurrences[digest_, title_path] += 1
             chunk = Chunk(
-                id=_chunk_id(doc_id, len(chunks), digest_),
+                id=_chunk_id(doc_id, title_path, digest_, occurrences[digest_, title_path]),
                 workspace_id=workspace_id,
                 document_id=doc_id,
                 position=len(chunks),
@@ -255,7 +260,7 @@ class IngestService:
                 content_hash=digest_,
             )
             chunks.append(chunk)
-            if sig is not None:
+            if sig is not None and chunk.id not in own_old:  # a kept chunk keeps its signature
                 signatures[chunk.id] = sig
         now = utc_now()
         document = Document(

@@ -108,13 +108,21 @@ class SqliteDocumentStore:
 
     def replace_document(self, document: Document, chunks: Sequence[Chunk]) -> list[str]:
         with self._db.transaction() as conn:
-            old = [
-                r[0]
+            old = {
+                r[0]: tuple(r[1:])
                 for r in conn.execute(
-                    "SELECT id FROM chunks WHERE document_id = ?", (document.id,)
-                ).fetchall()
-            ]
-            conn.execute("DELETE FROM chunks WHERE document_id = ?", (document.id,))
+                    "SELECT id, title_path, text, kind, question, content_hash FROM chunks"
+                    " WHERE document_id = ?",
+                    (document.id,),
+                )
+            }
+            kept = {
+                c.id
+                for c in chunks
+                if old.get(c.id) == (c.title_path, c.text, c.kind, c.question, c.content_hash)
+            }
+            for batch in _batches(sorted(set(old) - kept)):  # a chunk whose text changed is written anew
+                conn.execute(f"DELETE FROM chunks WHERE id IN ({_marks(len(batch))})", batch)
             conn.execute(
                 "INSERT INTO documents (id, workspace_id, source, title, content_hash, tags, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -132,6 +140,10 @@ class SqliteDocumentStore:
                 ),
             )
             conn.executemany(
+                "UPDATE chunks SET position = ? WHERE id = ?",
+                [(c.position, c.id) for c in chunks if c.id in kept],
+            )
+            conn.executemany(
                 "INSERT INTO chunks (id, workspace_id, document_id, position, title_path, text, kind,"
                 " question, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -147,10 +159,10 @@ class SqliteDocumentStore:
                         c.content_hash,
                     )
                     for c in chunks
+                    if c.id not in kept
                 ],
             )
-        kept = {c.id for c in chunks}
-        return [cid for cid in old if cid not in kept]
+        return sorted(set(old) - {c.id for c in chunks})
 
     def delete_document(self, workspace_id: str, document_id: str) -> list[str]:
         with self._db.transaction() as conn:
