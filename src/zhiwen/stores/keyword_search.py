@@ -62,7 +62,6 @@ class KeywordSearch(ABC):
                         break
         return hits
 
-    @abstractmethod
     def _top_pruned(
         self, workspace_id: str, terms: Sequence[str], stats: Statistics, k: int
     ) -> list[tuple[str, float]] | None:
@@ -70,12 +69,59 @@ class KeywordSearch(ABC):
         None when they cannot be left out (then the caller reads them all).
 
         Exact, as MaxScore (Turtle and Flood, 1995): a term adds less than ``idf × (k1 + 1)`` to any
-        chunk's score (:func:`ceiling`). Chunks that hold one of the rarest terms (the probe,
-        :func:`probe_and_rest`), scored on every term, give a floor for the ``k``-th best score; the most
-        common terms whose ceilings sum below that floor cannot lift a chunk that holds none of the
-        others into the top ``k``. So only chunks holding another term are ranked, and the common terms
-        are read only where those chunks are. At 100,000 chunks a term in 40 % of them was 44,000
-        postings summed for every question that had it."""
+        chunk's score. Chunks that hold one of the rarest terms, scored on every term, give a floor for
+        the ``k``-th best score; the most common terms whose ceilings sum below that floor cannot lift a
+        chunk that holds none of the others into the top ``k``. So only chunks holding another term are
+        ranked, and the common terms are read only where those chunks are. At 100,000 chunks a term in
+        40 % of them was 44,000 postings summed for every question that had it."""
+        by_frequency = sorted(terms, key=lambda t: (stats.frequencies[t], t))
+        probe = by_frequency[:1]
+        for term in by_frequency[1:]:
+            if sum(stats.frequencies[t] for t in (*probe, term)) > self.probe_postings:
+                break
+            probe.append(term)
+        rest = by_frequency[len(probe) :]
+        if not rest:
+            return None  # every term is cheap to read whole
+        first, exact = self._best_holding(workspace_id, probe, rest, stats, k)
+        if len(first) < k:
+            return None
+        floor = min(score for _, score in first)
+        weights = {t: idf(stats.total, stats.frequencies[t]) for t in terms}
+        skipped: list[str] = []
+        for term in reversed(by_frequency):
+            if ceiling(weights, [*skipped, term]) >= floor:
+                break
+            skipped.append(term)
+        if not skipped:
+            return None
+        if exact and len(skipped) == len(rest):
+            return first
+        searched = by_frequency[: len(by_frequency) - len(skipped)]
+        return self._ranked_holding(
+            workspace_id, searched, skipped, stats, k, floor - ceiling(weights, skipped) - FLOAT_SLACK
+        )
+
+    def _best_holding(
+        self, workspace_id: str, any_of: Sequence[str], others: Sequence[str], stats: Statistics, k: int
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """``k`` chunks holding a term of ``any_of``, scored on all terms, as a floor for the ``k``-th
+        best score; and whether they are the best ``k`` of those chunks."""
+        return self._ranked_holding(workspace_id, any_of, others, stats, k), True
+
+    @abstractmethod
+    def _ranked_holding(
+        self,
+        workspace_id: str,
+        any_of: Sequence[str],
+        others: Sequence[str],
+        stats: Statistics,
+        k: int,
+        floor: float = -math.inf,
+    ) -> list[tuple[str, float]]:
+        """The best ``k`` chunks holding a term of ``any_of``, scored on ``any_of`` and ``others`` (never
+        empty), best first, ties broken as the backend's whole ranking breaks them; chunks whose ``any_of``
+        terms alone score below ``floor`` may be left out."""
 
     @abstractmethod
     def add(self, chunks: Sequence[Chunk], terms: Sequence[str] | None = None) -> None: ...
@@ -106,20 +152,6 @@ class KeywordSearch(ABC):
         self, workspace_id: str, terms: Sequence[str], stats: Statistics, limit: int | None
     ) -> Generator[tuple[str, float], None, None]:
         """Chunks holding any of ``terms``, best BM25 first (at most ``limit`` when given)."""
-
-
-def probe_and_rest(
-    terms: Sequence[str], stats: Statistics, probe_postings: int
-) -> tuple[list[str], list[str]]:
-    """The rarest terms whose postings add up to at most ``probe_postings`` (at least one), and the
-    others; each list rarest first."""
-    by_frequency = sorted(terms, key=lambda t: (stats.frequencies[t], t))
-    probe = by_frequency[:1]
-    for term in by_frequency[1:]:
-        if sum(stats.frequencies[t] for t in (*probe, term)) > probe_postings:
-            break
-        probe.append(term)
-    return probe, by_frequency[len(probe) :]
 
 
 def query_terms(query: str) -> list[str]:

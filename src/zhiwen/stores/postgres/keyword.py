@@ -12,23 +12,12 @@ chooser's features, fitted on FTS5's scores, mean the same.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Sequence
 
-from zhiwen.stores.keyword_search import (
-    FLOAT_SLACK,
-    K1,
-    PROBE_POSTINGS,
-    B,
-    KeywordSearch,
-    Statistics,
-    ceiling,
-    idf,
-    probe_and_rest,
-)
+from zhiwen.stores.keyword_search import K1, PROBE_POSTINGS, B, KeywordSearch, Statistics, idf
 from zhiwen.stores.postgres.db import PgDatabase
 from zhiwen.stores.sql import SqlConnection
 from zhiwen.text.tokenize import indexed_terms
@@ -42,32 +31,28 @@ BEST_FIRST = "ORDER BY ROUND(CAST(score AS NUMERIC), 9) DESC, chunk_id"
 class _Bm25:
     """Pieces of SQL that score postings as FTS5's bm25() does, with their parameters in order."""
 
-    def __init__(
-        self,
-        workspace_id: str,
-        stats: Statistics,
-        terms: Sequence[str],
-        reach: Mapping[str, float] | None = None,
-    ) -> None:
-        """``reach`` gives the terms table a third column (:meth:`PgKeywordIndex._top_pruned`)."""
+    def __init__(self, workspace_id: str, stats: Statistics, terms: Sequence[str]) -> None:
         weights = {t: idf(stats.total, stats.frequencies[t]) for t in terms}
         self.workspace_id = workspace_id
-        if reach is None:
-            values = ", ".join(["(?, CAST(? AS DOUBLE PRECISION))"] * len(weights))
-            self.terms_table = f"WITH q (term, idf) AS (VALUES {values})"
-            self.params: list[object] = [v for pair in weights.items() for v in pair]
-        else:
-            values = ", ".join(
-                ["(?, CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION))"] * len(weights)
-            )
-            self.terms_table = f"WITH q (term, idf, reach) AS (VALUES {values})"
-            self.params = [v for t, w in weights.items() for v in (t, w, reach.get(t, math.inf))]
+        values = ", ".join(["(?, CAST(? AS DOUBLE PRECISION))"] * len(weights))
+        self.terms_table = f"WITH q (term, idf) AS (VALUES {values})"
+        self.params: list[object] = [v for pair in weights.items() for v in pair]
         self.score = "q.idf * p.tf * ? / (p.tf + ? * (1 - ? + ? * p.length / ?))"
         self.score_params: list[object] = [K1 + 1, K1, B, B, stats.mean_length]
 
     @staticmethod
     def marks(terms: Sequence[str]) -> str:
         return ", ".join("?" * len(terms))
+
+    def sum_for(self, chunk: str, terms: Sequence[str]) -> str:
+        """A subquery: the BM25 of ``terms`` in the chunk named by the column ``chunk``."""
+        return (
+            f"SELECT SUM({self.score}) FROM keyword_postings p JOIN q ON q.term = p.term"
+            f" WHERE p.workspace_id = ? AND p.chunk_id = {chunk} AND p.term IN ({self.marks(terms)})"
+        )
+
+    def sum_params(self, terms: Sequence[str]) -> list[object]:
+        return [*self.score_params, self.workspace_id, *terms]
 
 
 _TOKEN = re.compile(r"[^\W_]+")  # unicode61: letters and numbers are token characters
@@ -242,76 +227,64 @@ class PgKeywordIndex(KeywordSearch):
             rows = conn.execute(sql, params).fetchall()
         yield from ((r[0], float(r[1])) for r in rows)
 
-    def _top_pruned(
-        self, workspace_id: str, terms: Sequence[str], stats: Statistics, k: int
-    ) -> list[tuple[str, float]] | None:
-        """MaxScore in one query. The probe's postings are summed once, for the floor and for the
-        ranking (in two queries, the median question at a million chunks summed the same 10,000-15,000
-        postings twice), and the server picks the terms to leave out from the floor it found: each
-        term's ``reach`` is the ceiling of itself and every more common term, and a term whose reach is
-        below the floor is left out. Where none is, the query has ranked every chunk holding a term, as
-        the whole ranking would."""
-        probe, rest = probe_and_rest(terms, stats, self.probe_postings)
-        if not rest or sum(stats.frequencies[t] for t in probe) < k:
-            return None  # every term is cheap to read whole, or fewer than k chunks hold a probe term
-        weights = {t: idf(stats.total, stats.frequencies[t]) for t in rest}
-        most_common_first = rest[::-1]
-        reach = dict(
-            zip(
-                most_common_first,
-                itertools.accumulate(ceiling(weights, [t]) for t in most_common_first),
-                strict=True,
-            )
-        )
-        query = _Bm25(workspace_id, stats, terms, reach)
-        sql = (
-            f"{query.terms_table},"
-            # the chunks holding a probe term, summed on the probe terms (read once)
-            f" probe AS MATERIALIZED (SELECT p.chunk_id, SUM({query.score}) AS s FROM keyword_postings p"
-            f" JOIN q ON q.term = p.term WHERE p.workspace_id = ? AND p.term IN ({query.marks(probe)})"
-            " GROUP BY p.chunk_id),"
-            # the floor: the probe's best k, scored on every term (-1 if fewer than k hold a probe term)
-            " top AS (SELECT chunk_id, s FROM probe ORDER BY s DESC, chunk_id LIMIT ?),"
-            " floor AS (SELECT CASE WHEN COUNT(*) < ? THEN -1.0 ELSE MIN(whole) END AS f FROM"
-            f" (SELECT top.chunk_id, top.s + COALESCE(SUM({query.score}), 0) AS whole FROM top"
-            " LEFT JOIN keyword_postings p ON p.workspace_id = ? AND p.chunk_id = top.chunk_id"
-            f" AND p.term IN ({query.marks(rest)}) LEFT JOIN q ON q.term = p.term"
-            " GROUP BY top.chunk_id, top.s) scored),"
-            # what the terms not left out must add up to for a chunk to reach the floor
-            " cut AS (SELECT f, f - COALESCE((SELECT MAX(reach) FROM q WHERE reach < f), 0) - ? AS bound"
-            " FROM floor),"
-            # chunks holding a term not left out, scored on those terms (the probe's sums reused) ...
-            " c AS (SELECT chunk_id, SUM(s) AS s FROM (SELECT chunk_id, s FROM probe UNION ALL"
-            f" SELECT p.chunk_id, {query.score} FROM q JOIN keyword_postings p ON p.workspace_id = ?"
-            f" AND p.term = q.term AND p.term IN ({query.marks(rest)})"
-            " WHERE q.reach >= (SELECT f FROM cut) AND q.reach < 'Infinity') holding"
-            " GROUP BY chunk_id HAVING SUM(s) >= (SELECT bound FROM cut))"
-            # ... then on the left-out terms, looked up for those chunks alone
-            " SELECT chunk_id, score FROM (SELECT c.chunk_id, c.s + COALESCE(o.s, 0) AS score FROM c"
-            f" LEFT JOIN LATERAL (SELECT SUM({query.score}) AS s FROM q JOIN keyword_postings p"
-            " ON p.workspace_id = ? AND p.chunk_id = c.chunk_id AND p.term = q.term"
-            f" WHERE q.reach < (SELECT f FROM cut)) o ON true) scored {BEST_FIRST} LIMIT ?"
-        )
-        params = [
-            *query.params,
-            *query.score_params,
-            workspace_id,
-            *probe,
-            k,
-            k,
-            *query.score_params,
-            workspace_id,
-            *rest,
-            FLOAT_SLACK,
-            *query.score_params,
-            workspace_id,
-            *rest,
-            *query.score_params,
-            workspace_id,
-            k,
-        ]
+    def _best_holding(
+        self, workspace_id: str, any_of: Sequence[str], others: Sequence[str], stats: Statistics, k: int
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """The best ``k`` by ``any_of`` alone, then scored on every term: each of the others is a few
+        index lookups, where ranking exactly would look them up for every chunk holding ``any_of``."""
+        query = _Bm25(workspace_id, stats, [*any_of, *others])
         with self._db.reading() as conn:
-            rows = conn.execute(sql, params).fetchall()
+            rows = conn.execute(
+                f"{query.terms_table}, top AS (SELECT p.chunk_id FROM keyword_postings p"
+                f" JOIN q ON q.term = p.term WHERE p.workspace_id = ? AND p.term IN ({query.marks(any_of)})"
+                f" GROUP BY p.chunk_id ORDER BY SUM({query.score}) DESC, p.chunk_id LIMIT ?)"
+                f" SELECT top.chunk_id, ({query.sum_for('top.chunk_id', [*any_of, *others])}) FROM top",
+                [
+                    *query.params,
+                    workspace_id,
+                    *any_of,
+                    *query.score_params,
+                    k,
+                    *query.sum_params([*any_of, *others]),
+                ],
+            ).fetchall()
+        return [(str(r[0]), float(r[1])) for r in rows], False
+
+    def _ranked_holding(
+        self,
+        workspace_id: str,
+        any_of: Sequence[str],
+        others: Sequence[str],
+        stats: Statistics,
+        k: int,
+        floor: float = -math.inf,
+    ) -> list[tuple[str, float]]:
+        query = _Bm25(workspace_id, stats, [*any_of, *others])
+        # The other terms' postings are joined to the candidates, not looked up once per candidate:
+        # thousands of candidates made that most of the time (at a million chunks, p50 74 → 68 ms).
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f"{query.terms_table}, c AS (SELECT p.chunk_id, SUM({query.score}) AS s"
+                f" FROM keyword_postings p JOIN q ON q.term = p.term WHERE p.workspace_id = ?"
+                f" AND p.term IN ({query.marks(any_of)}) GROUP BY p.chunk_id"
+                f" HAVING SUM({query.score}) >= ?)"
+                " SELECT chunk_id, score FROM (SELECT c.chunk_id, c.s + COALESCE(SUM(o.score), 0) AS score"
+                f" FROM c LEFT JOIN (SELECT p.chunk_id, {query.score} AS score FROM keyword_postings p"
+                f" JOIN q ON q.term = p.term WHERE p.workspace_id = ? AND p.term IN ({query.marks(others)}))"
+                f" o ON o.chunk_id = c.chunk_id GROUP BY c.chunk_id, c.s) scored {BEST_FIRST} LIMIT ?",
+                [
+                    *query.params,
+                    *query.score_params,
+                    workspace_id,
+                    *any_of,
+                    *query.score_params,
+                    floor if math.isfinite(floor) else -1.0,  # every score is ≥ 0
+                    *query.score_params,
+                    workspace_id,
+                    *others,
+                    k,
+                ],
+            ).fetchall()
         return [(str(r[0]), float(r[1])) for r in rows]
 
     def _statistics(self, workspace_id: str, terms: Sequence[str]) -> Statistics:

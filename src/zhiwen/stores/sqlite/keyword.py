@@ -8,17 +8,11 @@ them.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Generator, Sequence
 
-from zhiwen.stores.keyword_search import (
-    PROBE_POSTINGS,
-    KeywordSearch,
-    Statistics,
-    ceiling,
-    idf,
-    probe_and_rest,
-)
+from zhiwen.stores.keyword_search import PROBE_POSTINGS, KeywordSearch, Statistics
 from zhiwen.stores.sqlite.db import Database, create_fts, fts_table
 from zhiwen.text.tokenize import indexed_terms
 from zhiwen.types import Chunk
@@ -91,42 +85,16 @@ class SqliteKeywordIndex(KeywordSearch):
                 rows = conn.execute(f"{sql} LIMIT ?", (_match_expression(terms), limit)).fetchall()
                 yield from ((r[0], float(r[1])) for r in rows)
 
-    def _top_pruned(
-        self, workspace_id: str, terms: Sequence[str], stats: Statistics, k: int
-    ) -> list[tuple[str, float]] | None:
-        """MaxScore in two FTS5 queries: the probe's best ``k`` (exact) give the floor; the terms it lets
-        out are chosen here, and the second query is skipped when it would rank the same chunks."""
-        probe, rest = probe_and_rest(terms, stats, self.probe_postings)
-        if not rest:
-            return None  # every term is cheap to read whole
-        first = self._ranked_holding(workspace_id, probe, rest, k)
-        if len(first) < k:
-            return None
-        floor = min(score for _, score in first)
-        weights = {t: idf(stats.total, stats.frequencies[t]) for t in terms}
-        by_frequency = [*probe, *rest]
-        left_out: list[str] = []
-        for term in reversed(by_frequency):
-            if ceiling(weights, [*left_out, term]) >= floor:
-                break
-            left_out.append(term)
-        if not left_out:
-            return None
-        if len(left_out) == len(rest):
-            return first
-        return self._ranked_holding(workspace_id, by_frequency[: -len(left_out)], left_out, k)
-
     def _ranked_holding(
         self,
         workspace_id: str,
         any_of: Sequence[str],
         others: Sequence[str],
+        stats: Statistics,
         k: int,
+        floor: float = -math.inf,
     ) -> list[tuple[str, float]]:
-        """The best ``k`` chunks holding a term of ``any_of``, scored on ``any_of`` and ``others``, best
-        first.
-
-        FTS5's bm25() sums over every phrase of the query, and a phrase a row lacks adds nothing. So the
+        """FTS5's bm25() sums over every phrase of the query, and a phrase a row lacks adds nothing. So the
         rows holding ``any_of`` and one of ``others``, and those holding ``any_of`` and none of them, are
         each ranked on all terms: FTS5 scores and sorts only rows holding ``any_of`` (it still counts each
         phrase's rows once for its IDF). Equal scores go by row order, as in :meth:`_ranked`'s
