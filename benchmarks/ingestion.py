@@ -68,8 +68,9 @@ WORDS = (
 )
 
 
-def hundred_page_manual(pages: int = 100) -> tuple[bytes, str]:
-    """A real ``pages``-page PDF, about 400 words a page; the last page holds a phrase to search for."""
+def hundred_page_manual(pages: int = 100, edit: int | None = None) -> tuple[bytes, str]:
+    """A real ``pages``-page PDF, about 400 words a page; the last page holds a phrase to search for.
+    ``edit`` adds a sentence to that page: the same manual revised."""
     rng = random.Random(7)
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4, invariant=True)
@@ -80,6 +81,8 @@ def hundred_page_manual(pages: int = 100) -> tuple[bytes, str]:
         for line in range(44):
             words = " ".join(rng.choice(WORDS) for _ in range(9))
             pdf.drawString(60, 765 - line * 16, f"{words.capitalize()}.")
+        if page == edit:
+            pdf.drawString(60, 56, "Revised: replace the filter every 90 days.")
         if page == pages:
             pdf.drawString(60, 40, "The final calibration code is QX-4471.")
         pdf.showPage()
@@ -118,6 +121,17 @@ def main() -> None:
     report["embed_tokens"] = tokens
     report["engine_tokens_per_s"] = round(tokens / engine_s)
     report["pipeline_tokens_per_s"] = round(tokens / pipeline_s)
+
+    # The manual revised (a sentence added on page 60) and uploaded again: only what changed is embedded
+    # again. (Removing a page would renumber the later ones, and a chunk's headings carry its page.)
+    revised, _ = hundred_page_manual(edit=60)
+    started = time.perf_counter()
+    services.ingest.ingest_bytes(workspace.id, "manual.pdf", revised)
+    report["pdf_revised_chunks_embedded_again"] = services.documents.count_chunks_needing_vectors(
+        workspace.id
+    )
+    services.embedding_worker.run_until_done()
+    report["pdf_revised_upload_and_embedding_s"] = round(time.perf_counter() - started, 2)
 
     folder = build_sample_kb(root / "kb")
     files = discover([folder])
