@@ -123,8 +123,9 @@ class DocumentStore(Protocol):
     def count_documents(self, workspace_id: str) -> int: ...
     def replace_document(self, document: Document, chunks: Sequence[Chunk]) -> list[str]:
         """Insert or replace ``document`` with exactly ``chunks``; returns the ids of chunks removed. A
-        chunk whose id the document already holds keeps its row (its vectors stay: ids name the
-        content, see ``ingest``), with its position updated."""
+        chunk the document already holds with the same id and content keeps its row, so its vectors
+        (ingestion names chunks by their content), and takes its new position; one whose content
+        changed under the same id is written anew and waits to be embedded."""
         ...
 
     def delete_document(self, workspace_id: str, document_id: str) -> list[str]: ...
