@@ -27,7 +27,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -43,6 +43,7 @@ from zhiwen.wiring import build_services
 DRAFTS = BENCH / "answer-options.jsonl"
 HANDOFF_BELOW = 0.5
 TARGET_RECALL = 0.9
+NOTHING_READ = -10.0  # a reading model's logit for a question with no passage retrieved
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,24 @@ class Drafted:
     answerable: bool
     options: list[list[float]]  # chooser features of each retrieved passage
     right: list[bool]  # an answer composed from that passage is right
+    understood: str = ""  # the question as understood (a follow-up with its earlier turns)
+    passages: list[str] = field(default_factory=list)  # each passage's headings and text
+    # A reading model's score of each passage (benchmarks.reader_study); empty without one. Given, the
+    # chooser reads it beside its features and the confidence reads the chosen one's and the best.
+    read: list[float] = field(default_factory=list)
+
+    def chooser_options(self) -> list[list[float]]:
+        if not self.read:
+            return self.options
+        best = max(self.read)
+        return [[*o, r, r - best] for o, r in zip(self.options, self.read, strict=True)]
+
+
+def load_drafts(refresh: bool = False) -> list[Drafted]:
+    """The drafts of every golden question, drafted again when ``refresh`` or when none are stored."""
+    if refresh or not DRAFTS.exists():
+        DRAFTS.write_text("".join(json.dumps(d.__dict__, ensure_ascii=False) + "\n" for d in draft_all()))
+    return [Drafted(**json.loads(line)) for line in DRAFTS.read_text().splitlines()]
 
 
 def draft_all() -> list[Drafted]:
@@ -79,6 +98,12 @@ def draft_all() -> list[Drafted]:
                             answered_right(item, False, o.extract.passage, [o.extract.hit.document_source])
                             for o in options
                         ],
+                        draft.understood.text,
+                        [
+                            f"{o.extract.hit.chunk.title_path} {o.extract.hit.chunk.question or ''} "
+                            f"{o.extract.hit.chunk.text}"
+                            for o in options
+                        ],
                     )
                 )
         services.close()
@@ -90,7 +115,7 @@ def chooser_rows(drafts: Sequence[Drafted]) -> tuple[np.ndarray, np.ndarray, np.
         (features, right, number)
         for number, d in enumerate(drafts)
         if d.answerable
-        for features, right in zip(d.options, d.right, strict=True)
+        for features, right in zip(d.chooser_options(), d.right, strict=True)
     ]
     return (
         np.asarray([r[0] for r in rows], dtype=np.float64),
@@ -102,14 +127,16 @@ def chooser_rows(drafts: Sequence[Drafted]) -> tuple[np.ndarray, np.ndarray, np.
 def confidence_rows(drafts: Sequence[Drafted], chooser: ChoiceModel) -> tuple[np.ndarray, np.ndarray]:
     """Each question's confidence features with ``chooser``, and whether its answer would be right."""
     features, right = [], []
+    read = any(d.read for d in drafts)
     for d in drafts:
         if not d.options:
-            features.append(NO_HITS_FEATURES)
+            features.append(NO_HITS_FEATURES + ([NOTHING_READ] * 2 if read else []))
             right.append(0)
             continue
-        scores = chooser.scores(np.asarray(d.options, dtype=np.float64)).tolist()
+        scores = chooser.scores(np.asarray(d.chooser_options(), dtype=np.float64)).tolist()
         best = int(np.argmax(scores))
-        features.append(confidence_features(d.options[best], scores, best))
+        chosen = confidence_features(d.options[best], scores, best)
+        features.append(chosen + ([d.read[best], max(d.read)] if read else []))
         right.append(int(d.answerable and d.right[best]))
     return np.asarray(features, dtype=np.float64), np.asarray(right)
 
@@ -151,9 +178,7 @@ def main() -> None:
     parser.add_argument("--refresh", action="store_true", help="draft every question again")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    if args.refresh or not DRAFTS.exists():
-        DRAFTS.write_text("".join(json.dumps(d.__dict__) + "\n" for d in draft_all()))
-    drafts = [Drafted(**json.loads(line)) for line in DRAFTS.read_text().splitlines()]
+    drafts = load_drafts(args.refresh)
     tuning = [d for d in drafts if d.tune]
     shop = fitted([d for d in tuning if d.knowledge == "shop"])
     others = {k: fitted([d for d in tuning if d.knowledge != k]) for k in SETS}
