@@ -10,7 +10,8 @@ cross-encoder: ``<s> query: Q </s></s> passage: P </s>``, mean-pooled, one linea
 an answer composed from passage P is right for question Q (every retrieved passage of the golden questions'
 tuning halves of the ``--train`` knowledge bases; an unanswerable question's passages are all wrong). It
 then scores the passages of every question of the ``--score`` knowledge bases (both halves) and the
-held-out halves of the ``--train`` ones, into .bench/reader-scores.json.
+held-out halves of the ``--train`` ones, into .bench/reader-scores.json. ``--public`` adds pairs from the
+public retrieval sets in ../shared/data (:func:`public_pairs`).
 
 ``evaluate`` compares, on the held-out halves of ``--test``, the chooser and the confidence model without
 and with the reader's score: shipped; fitted on the test knowledge base's tuning half (a company that wrote
@@ -28,6 +29,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,11 +39,17 @@ from sklearn.metrics import roc_auc_score
 from benchmarks.answer_study import Drafted, fitted, load_drafts, scored
 from benchmarks.answers import BENCH
 from zhiwen.adapters.e5.bundle import Bundle, bundled_model_path, nibbles, read_bundle, scales
+from zhiwen.adapters.e5.engine import E5Engine
 from zhiwen.adapters.e5.tokenizer import UnigramTokenizer
 from zhiwen.services.answers.choice import CHOICE_FEATURES, default_choice
 from zhiwen.services.answers.service import default_confidence
+from zhiwen.text.sentences import split_sentences
+from zhiwen.text.tokenize import char_bigrams, squeezed
 
 SCORES = BENCH / "reader-scores.json"
+PUBLIC = Path(__file__).resolve().parents[2] / "shared" / "data" / "retrieval"
+PUBLIC_QUESTIONS = {"afqmc_train_faq": 1500, "stackfaq_dev": 635, "cmrc2018_trial": 1000}
+NEGATIVES = 4  # the nearest passages (by E5) that are not labelled relevant
 QUESTION_TOKENS = 48  # the prefix and the latest words of a longer (follow-up) question
 PAIR_TOKENS = 160
 BATCH_TOKENS = 2048
@@ -61,7 +69,7 @@ def reader_class() -> Any:
     def floats(bundle: Bundle, *names: str) -> Any:
         return torch.from_numpy(np.concatenate([bundle.floats(name) for name in names]).copy())
 
-    class Layer(nn.Module):  # type: ignore[misc]
+    class Layer(nn.Module):  # type: ignore[misc, unused-ignore]  # torch is untyped where not installed
         """One post-norm transformer layer, as adapters/e5/graph.py builds it."""
 
         def __init__(self, bundle: Bundle, prefix: str) -> None:
@@ -88,7 +96,7 @@ def reader_class() -> Any:
             x = self.aln(x + self.ao(attended.transpose(1, 2).reshape(batch, length, hidden)))
             return self.oln(x + self.fo(functional.gelu(self.fi(x))))
 
-    class Reader(nn.Module):  # type: ignore[misc]
+    class Reader(nn.Module):  # type: ignore[misc, unused-ignore]  # torch is untyped where not installed
         def __init__(self) -> None:
             super().__init__()
             bundle = read_bundle(bundled_model_path())
@@ -151,6 +159,46 @@ def batches(lengths: Sequence[int], tokens: int, shuffle: bool) -> Iterator[list
     yield from groups
 
 
+def public_pairs() -> list[tuple[str, str, bool]]:
+    """(question, passage, answers) from the public retrieval sets: each question's labelled passage and
+    its :data:`NEGATIVES` nearest unlabelled ones. CMRC's passages are Wikipedia articles' paragraphs, longer
+    than the reader reads, so each becomes its sentences, and the one sharing the most character bigrams
+    with the question (CMRC's questions are worded like their answer's sentence) is the right one. AFQMC
+    leaves some paraphrases unlabelled, so a few of its "wrong" passages are right."""
+    engine = E5Engine()
+    pairs: list[tuple[str, str, bool]] = []
+    for name, limit in PUBLIC_QUESTIONS.items():
+        folder = PUBLIC / name
+        rows = [json.loads(line) for line in (folder / "corpus.jsonl").read_text().splitlines()]
+        questions = [json.loads(line) for line in (folder / "queries.jsonl").read_text().splitlines()]
+        relevant: dict[str, set[str]] = {}
+        for line in (folder / "qrels" / "test.tsv").read_text().splitlines()[1:]:
+            query, document, _ = line.split("\t")
+            relevant.setdefault(query, set()).add(document)
+        questions = [q for q in questions if q["_id"] in relevant][:limit]
+        if name.startswith("cmrc"):
+            texts = {r["_id"]: split_sentences(r["text"]) for r in rows}
+            for question in questions:
+                (document,) = relevant[question["_id"]]
+                bigrams = char_bigrams(squeezed(question["text"]))
+                shared = [sum(b in squeezed(t) for b in bigrams) for t in texts[document]]
+                ranked = [texts[document][i] for i in np.argsort(shared)[::-1]]
+                pairs.append((question["text"], ranked[0], True))
+                pairs.extend((question["text"], t, False) for t in ranked[1 : 1 + NEGATIVES])
+        else:
+            passages = [f"{r['title']} {r['text']}".strip() for r in rows]
+            ids = [r["_id"] for r in rows]
+            vectors = engine.encode(passages)
+            asked = engine.encode([q["text"] for q in questions], is_query=True)
+            for question, order in zip(questions, np.argsort(-(asked @ vectors.T), axis=1), strict=True):
+                right = relevant[question["_id"]]
+                pairs.append((question["text"], passages[ids.index(sorted(right)[0])], True))
+                wrong = [i for i in order[: NEGATIVES + len(right)] if ids[i] not in right][:NEGATIVES]
+                pairs.extend((question["text"], passages[i], False) for i in wrong)
+        print(f"{name}: {len(questions)} questions", file=sys.stderr)
+    return pairs
+
+
 def train(args: argparse.Namespace) -> None:
     import torch
     from torch.nn import functional
@@ -166,6 +214,10 @@ def train(args: argparse.Namespace) -> None:
     ]  # every passage of a tuning question, right or not
     pairs = [reader.pair(d.understood, p) for d in learners for p in d.passages]
     labels = [float(r) for d in learners for r in d.right]
+    if args.public:
+        extra = public_pairs()
+        pairs += [reader.pair(question, passage) for question, passage, _ in extra]
+        labels += [float(right) for _, _, right in extra]
     print(f"training on {len(pairs)} pairs ({int(sum(labels))} right), {sum(map(len, pairs))} tokens")
     body = [p for name, p in reader.named_parameters() if not name.startswith("out.")]
     optimiser = torch.optim.AdamW(
@@ -186,7 +238,7 @@ def train(args: argparse.Namespace) -> None:
             truth = torch.tensor([labels[i] for i in batch], device=args.device)
             loss = functional.binary_cross_entropy_with_logits(logits.float(), truth)
             optimiser.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call, unused-ignore]
             torch.nn.utils.clip_grad_norm_(reader.parameters(), 1.0)
             optimiser.step()
             schedule.step()
@@ -274,6 +326,7 @@ def main() -> None:
     learn.add_argument("--score", type=lambda s: set(s.split(",")), default={"telecom"})
     learn.add_argument("--epochs", type=int, default=2)
     learn.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is lent")
+    learn.add_argument("--public", action="store_true", help="also train on pairs from ../shared/data")
     judge = commands.add_parser("evaluate", help="compare the answers without and with the reader")
     judge.add_argument("--test", default="telecom")
     args = parser.parse_args()
