@@ -181,7 +181,7 @@ def public_pairs() -> list[tuple[str, str, bool]]:
             for question in questions:
                 (document,) = relevant[question["_id"]]
                 bigrams = char_bigrams(squeezed(question["text"]))
-                shared = [sum(b in squeezed(t) for b in bigrams) for t in texts[document]]
+                shared = [len(bigrams & char_bigrams(squeezed(t))) for t in texts[document]]
                 ranked = [texts[document][i] for i in np.argsort(shared)[::-1]]
                 pairs.append((question["text"], ranked[0], True))
                 pairs.extend((question["text"], t, False) for t in ranked[1 : 1 + NEGATIVES])
