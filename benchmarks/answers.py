@@ -6,9 +6,11 @@ conversations.
 Builds (and keeps under .bench/) the demo shop, the bank and the telecom help centre, then runs `zhiwen
 bench answers` on each golden file: the shop's knowledge-worded set (golden.jsonl) and, for each knowledge
 base, the customer-worded questions (customers.jsonl) and conversations (conversations.jsonl). Report the
-held-out half: the bundled models were fitted on the shop's tuning halves (in-domain figures), and
-nothing was fitted or tuned on the bank or the telecom help centre (out-of-domain figures;
-`python -m benchmarks.answer_study` also fits on two knowledge bases and scores the third).
+held-out half: the bundled chooser and confidence model were fitted on the shop's tuning halves, and the
+bundled question adapter on the tuning halves of all three knowledge bases, so every held-out question is
+unseen but no knowledge base is. For a knowledge base nothing saw, train an adapter without it
+(`python -m benchmarks.question_adapter --train ...`); `python -m benchmarks.answer_study` also fits the
+chooser and the confidence on two knowledge bases and scores the third.
 """
 
 from __future__ import annotations

@@ -65,6 +65,9 @@ class HashedWordsEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> Vector:
         return self._real.embed_queries(texts)
 
+    def embed_questions(self, texts: Sequence[str]) -> Vector:
+        return self._real.embed_questions(texts)
+
     def embed_passages(self, texts: Sequence[str]) -> Vector:
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):

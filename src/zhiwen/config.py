@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     embed_base_url: str | None = None
     embed_model: str = "multilingual-e5-small"
     embed_api_key: SecretStr | None = Field(default=None, repr=False)  # never in a log or repr
+    # Customers' questions are embedded through low-rank additions to the bundled model's weights, tuned
+    # to find the passage that answers (docs/answers.md): "bundled" (the one shipped), "none", or the path
+    # of an adapter file. Stored vectors never pass through it, so it can change without re-embedding.
+    question_adapter: str = "bundled"
 
     # Optional LLM answerer: an OpenAI-compatible endpoint or a local GGUF file.
     llm_base_url: str | None = None

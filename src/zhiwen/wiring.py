@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import SecretStr
 from threadpoolctl import threadpool_limits
@@ -15,7 +16,12 @@ from zhiwen.adapters.background import (
     ElsewhereBackground,
     embed_at_lowest_priority,
 )
-from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder, QueryCache
+from zhiwen.adapters.embedders import (
+    BUNDLED_QUESTION_ADAPTER,
+    BundledE5Embedder,
+    OpenAICompatibleEmbedder,
+    QueryCache,
+)
 from zhiwen.adapters.image_features import OcrBackboneFeatures
 from zhiwen.adapters.jobs import ThreadJobRunner
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
@@ -186,7 +192,17 @@ def build_embedder(settings: Settings) -> Embedder:
         return OpenAICompatibleEmbedder(
             settings.embed_base_url, settings.embed_model, _plain(settings.embed_api_key)
         )
-    return BundledE5Embedder(num_threads=settings.embed_threads)
+    return BundledE5Embedder(
+        num_threads=settings.embed_threads, question_adapter=question_adapter_path(settings.question_adapter)
+    )
+
+
+def question_adapter_path(setting: str) -> Path | None:
+    if setting.strip().lower() in ("", "none", "off"):
+        return None
+    if setting == "bundled":
+        return BUNDLED_QUESTION_ADAPTER
+    return Path(setting).expanduser()
 
 
 def described_backends(settings: Settings) -> list[Backend]:
@@ -194,7 +210,7 @@ def described_backends(settings: Settings) -> list[Backend]:
     embedding = (
         Backend("embedding", "openai-compatible", settings.embed_model, redacted(settings.embed_base_url))
         if settings.embed_base_url
-        else Backend("embedding", "bundled", "multilingual-e5-small", None)
+        else Backend("embedding", "bundled", _bundled_model(settings), None)
     )
     if settings.llm_gguf is not None:
         llm = Backend("llm", "gguf", settings.llm_gguf.name, None)
@@ -203,6 +219,14 @@ def described_backends(settings: Settings) -> list[Backend]:
     else:
         llm = Backend("llm", "none", "", None)
     return [embedding, llm]
+
+
+def _bundled_model(settings: Settings) -> str:
+    adapter = question_adapter_path(settings.question_adapter)
+    if adapter is None:
+        return "multilingual-e5-small"
+    named = "bundled" if adapter == BUNDLED_QUESTION_ADAPTER else adapter.name
+    return f"multilingual-e5-small, question adapter {named}"
 
 
 def build_llm(settings: Settings) -> LLM | None:

@@ -381,7 +381,7 @@ class _Unreachable:
     def embed_queries(self, texts: Sequence[str]) -> Any:
         raise ConnectionError("the embedding server is down")
 
-    embed_passages = embed_queries
+    embed_passages = embed_questions = embed_queries
 
 
 def test_an_embedder_that_fails_hands_its_batch_back_at_once(queued: Services) -> None:

@@ -109,3 +109,63 @@ def test_no_texts_give_no_vectors_and_one_string_is_refused(embedder: BundledE5E
     assert embedder.engine.encode([]).shape == (0, 384)
     with pytest.raises(TypeError, match="list of texts"):
         embedder.engine.encode("退货政策")
+
+
+def test_the_question_adapter_moves_questions_and_nothing_that_is_stored(embedder: BundledE5Embedder) -> None:
+    """Stored vectors (passages, and short entries embedded as queries) must not depend on the adapter,
+    so that it can change without re-embedding a knowledge base."""
+    plain = BundledE5Embedder(num_threads=2, question_adapter=None)
+    assert embedder.engine is not plain.engine
+    questions = [
+        "扫地机 保修几年啊",
+        "the tablet's charger got lost in the move, can I buy just the charger?",
+    ]
+    assert np.allclose(embedder.embed_passages(TEXTS), plain.embed_passages(TEXTS), atol=1e-5)
+    assert np.allclose(embedder.embed_queries(TEXTS), plain.embed_queries(TEXTS), atol=1e-5)
+    moved = (embedder.embed_questions(questions) * plain.embed_questions(questions)).sum(axis=1)
+    assert np.allclose(plain.embed_questions(questions), plain.embed_queries(questions))
+    assert moved.min() > 0.8 and moved.max() < 0.995, moved
+
+
+def test_an_adapter_of_zeros_changes_nothing(tmp_path: Path, embedder: BundledE5Embedder) -> None:
+    path = tmp_path / "zeros.npz"
+    np.savez(path, **{"l0.inner.down": np.ones((4, 384)), "l0.inner.up": np.zeros((1536, 4))})
+    zeros = BundledE5Embedder(question_adapter=path)
+    assert np.allclose(zeros.embed_questions(TEXTS), embedder.embed_queries(TEXTS), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("weights", "error"),
+    [
+        ({"l0.inner.down": np.ones((4, 384))}, r"l0.inner should be down \(4, 384\) and up \(1536, 4\)"),
+        (
+            {"l0.inner.down": np.ones((4, 1536)), "l0.inner.up": np.zeros((1536, 4))},
+            r"not \(4, 1536\) and \(1536, 4\)",
+        ),
+        ({"l99.inner.down": np.ones((4, 384))}, r"weights for no layer of the model: l99.inner.down"),
+        ({"l0.inner.down": np.array("text")}, r"cannot be read"),
+        ({}, r"holds no weights"),
+    ],
+)
+def test_an_adapter_that_does_not_fit_the_model_is_refused_with_the_fix(
+    tmp_path: Path, weights: dict[str, np.ndarray], error: str
+) -> None:
+    path = tmp_path / "adapter.npz"
+    np.savez(path, **weights)
+    broken = BundledE5Embedder(question_adapter=path)
+    for _ in range(2):  # refused at once the second time too, not loaded again
+        with pytest.raises(BackendUnavailable, match=error) as refused:
+            broken.embed_questions(["退货政策"])
+        assert "ZHIWEN_QUESTION_ADAPTER=none" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"not a zip file", b"PK\x03\x04" + b"\x00" * 30, "退货".encode("gbk")]
+)
+def test_an_adapter_file_that_is_not_one_is_refused_by_name(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "adapter.npz"
+    path.write_bytes(content)
+    with pytest.raises(BackendUnavailable, match=rf"question adapter {path} cannot be read"):
+        BundledE5Embedder(question_adapter=path).embed_questions(["退货政策"])
+    with pytest.raises(BackendUnavailable, match="cannot be read"):
+        BundledE5Embedder(question_adapter=tmp_path / "missing.npz").embed_questions(["退货政策"])

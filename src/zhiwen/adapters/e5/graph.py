@@ -9,6 +9,7 @@ mask and returns each sequence's mean-pooled last hidden state, not yet normalis
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,15 @@ from onnx import TensorProto, helper, numpy_helper
 from zhiwen.adapters.e5.bundle import BLOCK, Bundle, nibbles, scales
 
 
+class AdapterMismatch(ValueError):
+    """A question adapter's weights do not fit the model's layers."""
+
+
 class _Builder:
-    def __init__(self, bundle: Bundle) -> None:
+    def __init__(self, bundle: Bundle, adapter: Mapping[str, npt.NDArray[np.float32]]) -> None:
         self.bundle = bundle
+        self.adapter = adapter
+        self.used: set[str] = set()
         self.nodes: list[onnx.NodeProto] = []
         self.weights: list[onnx.TensorProto] = []
 
@@ -51,7 +58,24 @@ class _Builder:
             block_size=BLOCK,
             accuracy_level=4,
         )
+        if f"{output}.down" in self.adapter:
+            product = self.node(
+                "Add", [product, self.low_rank(x, output, columns, len(bias))], f"{output}.xwa"
+            )
         return self.node("Add", [product, self.constant(f"{output}.b", bias.copy())], output)
+
+    def low_rank(self, x: str, output: str, columns: int, rows: int) -> str:
+        """``x · (U·D)ᵀ``: the adapter's addition to the weights of the linear named ``output``."""
+        down, up = self.adapter[f"{output}.down"], self.adapter.get(f"{output}.up")
+        rank = down.shape[0] if down.ndim == 2 else 0
+        if up is None or down.shape != (rank, columns) or up.shape != (rows, rank):
+            raise AdapterMismatch(
+                f"the adapter's {output} should be down ({rank}, {columns}) and up ({rows}, {rank}), "
+                f"not {down.shape} and {None if up is None else up.shape}"
+            )
+        self.used.update({f"{output}.down", f"{output}.up"})
+        reduced = self.node("MatMul", [x, self.constant(f"{output}.dt", down.T.copy())], f"{output}.xd")
+        return self.node("MatMul", [reduced, self.constant(f"{output}.ut", up.T.copy())], f"{output}.xdu")
 
     def norm(self, x: str, prefix: str, output: str) -> str:
         weight = self.constant(f"{output}.g", self.bundle.floats(f"{prefix}.w").copy())
@@ -59,9 +83,12 @@ class _Builder:
         return self.node("LayerNormalization", [x, weight, bias], output, epsilon=self.bundle.eps, axis=-1)
 
 
-def encoder_graph(bundle: Bundle) -> bytes:
-    """The serialised model: inputs ``words`` (batch, length, hidden) and ``mask`` (batch, length; int32)."""
-    b = _Builder(bundle)
+def encoder_graph(bundle: Bundle, adapter: Mapping[str, npt.NDArray[np.float32]] | None = None) -> bytes:
+    """The serialised model: inputs ``words`` (batch, length, hidden) and ``mask`` (batch, length; int32).
+    ``adapter`` holds low-rank additions to some weight matrices, ``{linear}.down`` (rank, in) and
+    ``{linear}.up`` (out, rank), keyed by the linear's output name (``l3.qkv``, ``l3.attended``,
+    ``l3.inner``, ``l3.out``)."""
+    b = _Builder(bundle, adapter or {})
     hidden = bundle.hidden
     positions = bundle.floats("emb.pos").reshape(bundle.max_positions, hidden)
     token_type = bundle.floats("emb.type")[:hidden]
@@ -98,6 +125,8 @@ def encoder_graph(bundle: Bundle) -> bytes:
     total = b.node("ReduceSum", [b.node("Mul", [x, weights], "masked"), "one"], "total", keepdims=0)
     count = b.node("ReduceSum", [weights, "one"], "count", keepdims=0)
     b.node("Div", [total, count], "pooled")
+    if unknown := sorted(set(b.adapter) - b.used):
+        raise AdapterMismatch(f"the adapter has weights for no layer of the model: {', '.join(unknown[:5])}")
     graph = helper.make_graph(
         b.nodes,
         "multilingual-e5-small-q4",

@@ -10,7 +10,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from importlib import resources
@@ -257,6 +257,12 @@ class AnswerService:
             model = stored_or_default(ConfidenceModel, config.confidence_model, default_confidence)
             model_confidence = float(model.predict_proba(np.asarray([features]))[0])
         confidence = 1.0 if calibrating and retrieval.hits else model_confidence
+        curated = _curated_match(
+            question,
+            passages,
+            config.curated_match_above,
+            partial(self._retriever.question_similarities, target.knowledge_id, question),
+        )
         text, citations, mode = self._compose(
             target.workspace_id,
             question,
@@ -264,6 +270,7 @@ class AnswerService:
             language,
             passages,
             extract,
+            curated,
             confidence,
             use_llm,
             config,
@@ -547,13 +554,13 @@ class AnswerService:
         language: str,
         hits: Sequence[Hit],
         extract: Extract | None,
+        curated: Hit | None,
         confidence: float,
         use_llm: bool,
         config: AnswerConfig,
     ) -> tuple[str, list[Citation], AnswerMode]:
         if extract is None:  # no hits at all
             return HANDOFF_MESSAGES[language], [], "handoff"
-        curated = _curated_match(question, hits, config.curated_match_above)
         if curated is not None:
             return curated.chunk.text, [_citation(1, curated, curated.chunk.text)], "curated"
         if hits[0].chunk.kind == "faq" and confidence >= config.faq_direct_above:
@@ -591,17 +598,20 @@ def _may_become(text: str, word: str) -> bool:
     return word.startswith(text) or text.startswith(word)
 
 
-def _curated_match(question: str, hits: Sequence[Hit], similarity_above: float) -> Hit | None:
+def _curated_match(
+    question: str,
+    hits: Sequence[Hit],
+    similarity_above: float,
+    similarities: Callable[[list[str]], dict[str, float]],
+) -> Hit | None:
     """A curated answer wins over everything else when its question is this question: the same after
-    normalisation, or close enough in meaning."""
-    for hit in hits:
-        if hit.document_source != CURATED_SOURCE or not hit.chunk.question:
-            continue
-        if squash(hit.chunk.question) == squash(question):
+    normalisation, or close enough in meaning (``similarities``: of the question to chunks' questions)."""
+    curated = [h for h in hits if h.document_source == CURATED_SOURCE and h.chunk.question]
+    for hit in curated:
+        if squash(hit.chunk.question or "") == squash(question):
             return hit
-        if hit.vector_score is not None and hit.vector_score >= similarity_above:
-            return hit
-    return None
+    close = similarities([h.chunk.id for h in curated]) if curated else {}
+    return next((h for h in curated if close.get(h.chunk.id, 0.0) >= similarity_above), None)
 
 
 def _extractive(extract: Extract) -> tuple[str, list[Citation], AnswerMode]:

@@ -50,7 +50,9 @@ def train_reranker(
     """Fit on ``pairs``; each question is retrieved with the memory of all *other* training questions,
     exactly as an unseen question would be."""
     questions = [q for q, _ in pairs]
-    vectors = np.vstack([embedder.embed_queries(questions[i : i + 64]) for i in range(0, len(questions), 64)])
+    vectors = np.vstack(
+        [embedder.embed_questions(questions[i : i + 64]) for i in range(0, len(questions), 64)]
+    )
     memory = Memory(questions, vectors.astype(np.float32), [sorted(h) for _, h in pairs])
     fusion = partial(spread_weighted_fusion, weight=config.keyword_weight, reference=config.spread_reference)
     groups = []

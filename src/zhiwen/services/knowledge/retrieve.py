@@ -127,6 +127,16 @@ class Retriever:
             hits, list(pool.by_id.values()), pool.query_vector, pool.timings, pool.term_weights, sentences
         )
 
+    def question_similarities(
+        self, workspace_id: str, question: str, chunk_ids: list[str]
+    ) -> dict[str, float]:
+        """Cosines of ``question`` to the stored vectors of chunks that are questions (FAQ entries), with the
+        question embedded without the question adapter: that is tuned to find answers, not to tell two
+        questions alike, and moves a question away from its own wording."""
+        if not chunk_ids:
+            return {}
+        return self._vectors.scores(workspace_id, self._embedder.embed_queries([question])[0], chunk_ids)
+
     def titles(self, workspace_id: str) -> list[str]:
         """The documents' titles (what the knowledge is about: its products and topics), cached until the
         number of documents changes."""
@@ -260,7 +270,7 @@ class Retriever:
     ) -> Dense:
         """The question's vector, and when ``search``, its ``n`` nearest chunks and their sentences."""
         t = time.perf_counter()
-        vector: Vector = self._embedder.embed_queries([query])[0]
+        vector: Vector = self._embedder.embed_questions([query])[0]
         timings["embed"] = (time.perf_counter() - t) * 1000
         if not search:
             return vector, None, {}
