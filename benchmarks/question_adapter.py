@@ -376,7 +376,8 @@ def save_adapter(model: Any, path: Path) -> None:
         if parameter.requires_grad:  # layers.3.fi.down
             _, layer, linear, part = name.split(".")
             weights[f"l{layer}.{GRAPH_NAMES[linear]}.{part}"] = parameter.detach().numpy().astype(np.float16)
-    np.savez(path, **weights)
+    with path.open("wb") as file:  # np.savez would add ".npz" to another name
+        np.savez(file, **weights)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import pytest
 import redis
 from tests.postgres import postgres_server
 from tests.redis import redis_server
-from zhiwen.adapters.embedders import BUNDLED_QUESTION_ADAPTER, BundledE5Embedder
+from zhiwen.adapters.embedders import BundledE5Embedder
 from zhiwen.config import Settings
 from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.types import Workspace
@@ -36,8 +36,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def embedder() -> BundledE5Embedder:
-    """As a default installation builds it: with the bundled question adapter."""
-    return BundledE5Embedder(num_threads=2, question_adapter=BUNDLED_QUESTION_ADAPTER)
+    return BundledE5Embedder(num_threads=2)
 
 
 @pytest.fixture

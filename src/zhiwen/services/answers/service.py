@@ -261,7 +261,10 @@ class AnswerService:
             question,
             passages,
             config.curated_match_above,
-            partial(self._retriever.question_similarities, target.knowledge_id, question),
+            # Keyword-only retrieval embeds nothing: a curated answer then matches its exact question only.
+            partial(self._retriever.question_similarities, target.knowledge_id, asked.question)
+            if retrieval.query_vector is not None
+            else lambda chunk_ids: {},
         )
         text, citations, mode = self._compose(
             target.workspace_id,

@@ -130,12 +130,16 @@ class Retriever:
     def question_similarities(
         self, workspace_id: str, question: str, chunk_ids: list[str]
     ) -> dict[str, float]:
-        """Cosines of ``question`` to the stored vectors of chunks that are questions (FAQ entries), with the
+        """Cosines of ``question`` to the vectors of chunks that are questions (FAQ entries), with the
         question embedded without the question adapter: that is tuned to find answers, not to tell two
-        questions alike, and moves a question away from its own wording."""
+        questions alike, and moves a question away from its own wording. A chunk still waiting for its
+        vector (a curated answer just approved) is embedded now."""
         if not chunk_ids:
             return {}
-        return self._vectors.scores(workspace_id, self._embedder.embed_queries([question])[0], chunk_ids)
+        vector = self._embedder.embed_queries([question])[0]
+        scores = self._vectors.scores(workspace_id, vector, chunk_ids)
+        waiting = self._embedded_now(workspace_id, [c for c in chunk_ids if c not in scores])
+        return scores | {chunk_id: float(stored @ vector) for chunk_id, stored in waiting.items()}
 
     def titles(self, workspace_id: str) -> list[str]:
         """The documents' titles (what the knowledge is about: its products and topics), cached until the
@@ -296,17 +300,21 @@ class Retriever:
         waiting = [c for c in best if c.vector is None]
         if not waiting:
             return
-        chunks = self._store.get_chunks(workspace_id, [c.chunk_id for c in waiting])
+        vectors = self._embedded_now(workspace_id, [c.chunk_id for c in waiting])
+        for candidate in waiting:
+            if candidate.chunk_id in vectors:
+                candidate.vector = float(vectors[candidate.chunk_id] @ query_vector)
+
+    def _embedded_now(self, workspace_id: str, chunk_ids: list[str]) -> dict[str, Vector]:
+        """The vectors these chunks will be stored with, computed now (they wait for the embedder)."""
+        chunks = list(self._store.get_chunks(workspace_id, chunk_ids).values())
+        vectors: dict[str, Vector] = {}
         for as_query in (True, False):
-            group = [
-                c for c in waiting if c.chunk_id in chunks and embeds_as_query(chunks[c.chunk_id]) == as_query
-            ]
-            if not group:
-                continue
-            embed = self._embedder.embed_queries if as_query else self._embedder.embed_passages
-            vectors = embed([embedding_text(chunks[c.chunk_id]) for c in group])
-            for candidate, vector in zip(group, vectors, strict=True):
-                candidate.vector = float(vector @ query_vector)
+            group = [c for c in chunks if embeds_as_query(c) == as_query]
+            if group:
+                embed = self._embedder.embed_queries if as_query else self._embedder.embed_passages
+                vectors |= zip([c.id for c in group], embed([embedding_text(c) for c in group]), strict=True)
+        return vectors
 
     def _hits(
         self, workspace_id: str, ids: list[str], fused: dict[str, float], candidates: dict[str, Candidate]
