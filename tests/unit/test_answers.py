@@ -91,14 +91,14 @@ def test_empty_and_overlong_questions_are_refused(demo: Demo, question: str) -> 
 
 
 def test_the_shipped_models_hold_on_held_out_questions_in_customers_words(demo: Demo) -> None:
-    """Floors under what the bundled chooser and confidence measured on the held-out halves they were not
-    fitted on (docs/benchmarks.md: accuracy 0.610, ECE 0.057, 0 of 49 confident answers wrong; the
+    """Floors under what the bundled models measured on the held-out halves none of them learned from
+    (docs/answers.md, 2026-12-07: accuracy 0.695, ECE 0.076, 0 of 53 confident answers wrong; the
     knowledge-worded set 0.952). A change that loses more than noise fails here."""
     services, workspace = demo
     customers = select_split(load_golden(golden_path().with_name("customers.jsonl")), "held_out")
     report = run_golden(services.answerer, workspace.id, customers)
     assert report.questions >= 250 and report.unanswerable >= 60
-    assert report.answer_accuracy >= 0.58
+    assert report.answer_accuracy >= 0.65
     assert report.expected_calibration_error <= 0.09
     assert report.confident_wrong <= 0.05
     worded = run_golden(services.answerer, workspace.id, select_split(load_golden(golden_path()), "held_out"))
@@ -107,7 +107,8 @@ def test_the_shipped_models_hold_on_held_out_questions_in_customers_words(demo: 
 
 @pytest.fixture(scope="module")
 def telecom(tmp_path_factory: pytest.TempPathFactory, embedder: BundledE5Embedder) -> Iterator[Demo]:
-    """The telecom help centre: a knowledge base in another domain that nothing was fitted on."""
+    """The telecom help centre: a knowledge base in another domain. The chooser and the confidence were
+    never fitted on it; the question adapter learned from its tuning half."""
     services = build_services(
         Settings(data_dir=tmp_path_factory.mktemp("telecom") / "data"), embedder=embedder
     )
@@ -120,16 +121,16 @@ def telecom(tmp_path_factory: pytest.TempPathFactory, embedder: BundledE5Embedde
     services.close()
 
 
-def test_the_shipped_models_generalise_to_a_knowledge_base_they_never_saw(telecom: Demo) -> None:
-    """Floors under the telecom figures in docs/benchmarks.md (held-out half of its customer questions:
-    accuracy 0.601, ECE 0.061, 14.5 % of 69 confident answers wrong)."""
+def test_the_shipped_chooser_and_confidence_generalise_to_another_domain(telecom: Demo) -> None:
+    """Floors under the telecom figures in docs/answers.md (held-out half of its customer questions,
+    2026-12-07: accuracy 0.613, handoff recall 0.806, ECE 0.048, 9.4 % of 64 confident answers wrong)."""
     services, workspace = telecom
     report = run_golden(
         services.answerer, workspace.id, select_split(load_golden(TELECOM / "customers.jsonl"), "held_out")
     )
     assert report.questions >= 350 and report.unanswerable >= 80
     assert report.answer_accuracy >= 0.56
-    assert report.handoff_recall >= 0.6
+    assert report.handoff_recall >= 0.7
     assert report.expected_calibration_error <= 0.1
     assert report.confident_wrong <= 0.2
 
