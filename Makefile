@@ -42,6 +42,8 @@ bench: install
 
 # Refit the bundled default chooser and confidence models on the tuning halves of the demo's golden sets (the
 # knowledge-worded one and the customer-worded questions and conversations); held-out halves stay unseen.
+# The shipped ones were drafted through a question adapter that never saw the shop's customer sets
+# (ZHIWEN_QUESTION_ADAPTER=that file make calibrate-default; benchmarks/question_adapter.py says how).
 calibrate-default: install
 	rm -rf .bench/calibrate && $(BIN)/zhiwen --data-dir .bench/calibrate demo --no-serve
 	$(BIN)/zhiwen --data-dir .bench/calibrate calibrate --tune-only --json \
