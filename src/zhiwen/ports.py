@@ -225,8 +225,9 @@ class Embedder(Protocol):
     def embed_queries(self, texts: Sequence[str]) -> Vector: ...
     def embed_questions(self, texts: Sequence[str]) -> Vector:
         """Customers' questions to the knowledge: :meth:`embed_queries`' space, moved by a question
-        adapter where the embedder has one (tuned to find the passage that answers). Nothing stored is
-        embedded this way, so stored vectors never depend on the adapter."""
+        adapter where the embedder has one (tuned to find the passage that answers). No knowledge vector is
+        embedded this way, so those never depend on the adapter; a learned re-ranker's memory of questions
+        is, and must be refitted when the adapter changes."""
         ...
 
     def embed_passages(self, texts: Sequence[str]) -> Vector: ...

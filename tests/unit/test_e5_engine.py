@@ -116,7 +116,6 @@ def test_the_question_adapter_moves_questions_and_nothing_that_is_stored(embedde
     """Stored vectors (passages, and short entries embedded as queries) must not depend on the adapter,
     so that it can change without re-embedding a knowledge base."""
     plain = BundledE5Embedder(num_threads=2, question_adapter=None)
-    assert embedder.engine is not plain.engine
     questions = [
         "扫地机 保修几年啊",
         "the tablet's charger got lost in the move, can I buy just the charger?",
