@@ -138,10 +138,13 @@ class DocumentStore(Protocol):
     def iter_chunks(self, workspace_id: str) -> Iterator[Chunk]: ...
     def count_chunks(self, workspace_id: str) -> int: ...
 
-    def claim_chunks_needing_vectors(self, limit: int, holder: str, stale_before: float) -> list[Chunk]:
-        """Up to ``limit`` chunks waiting for vectors, in upload order, now held by ``holder``: none held
-        by another embedder unless its claim is older than ``stale_before`` (it was taken for dead), so
-        several embedders on one database share the work instead of repeating it."""
+    def claim_chunks_needing_vectors(
+        self, limit: int, holder: str, stale_before: float, document_id: str | None = None
+    ) -> list[Chunk]:
+        """Up to ``limit`` chunks waiting for vectors, in upload order (only ``document_id``'s when
+        given), now held by ``holder``: none held by another embedder unless its claim is older than
+        ``stale_before`` (it was taken for dead), so several embedders on one database share the work
+        instead of repeating it."""
         ...
 
     def vector_claim_holders(self) -> set[str]:

@@ -374,7 +374,7 @@ def build_services(
         intent_router,
         privacy,
     )
-    curated = CuratedService(SqliteCuratedStore(db), documents, ingest)
+    curated = CuratedService(SqliteCuratedStore(db), documents, ingest, worker)
     evaluator = EvalService(answerer, golden, SqliteEvalStore(db), llm)
     releases = ReleaseService(release_store, workspaces, targets, evaluator, vectors, worker)
     review_store = SqliteReviewStore(db)

@@ -214,3 +214,17 @@ def test_tag_and_document_filters_select_chunks(stores: tuple[DocumentStore, Wor
     )
     assert documents.chunk_ids_with_tags(ws, ["manual"]) == {"c2"}
     assert documents.chunk_ids_for_documents(ws, ["doc_1"]) == {"c1"}
+
+
+def test_one_documents_chunks_can_be_claimed_ahead_of_earlier_uploads(
+    stores: tuple[DocumentStore, WorkspaceStore],
+) -> None:
+    documents, workspaces = stores
+    ws = workspaces.create_workspace("w").id
+    documents.replace_document(_document(ws), [_chunk(ws, f"c{n}") for n in range(1, 4)])
+    documents.replace_document(_document(ws, "doc_2", "b.md"), [_chunk(ws, "d1", doc_id="doc_2")])
+    long_ago = time.time() - 3600
+    assert [c.id for c in documents.claim_chunks_needing_vectors(5, "a", long_ago, "doc_2")] == ["d1"]
+    assert documents.claim_chunks_needing_vectors(5, "b", long_ago, "doc_2") == []
+    assert documents.claim_chunks_needing_vectors(5, "b", long_ago, "doc_missing") == []
+    assert [c.id for c in documents.claim_chunks_needing_vectors(5, "b", long_ago)] == ["c1", "c2", "c3"]

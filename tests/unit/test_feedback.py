@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import httpx
 import pytest
 
+from zhiwen.adapters.embedders import OpenAICompatibleEmbedder
+from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.types import CURATED_SOURCE, Workspace
-from zhiwen.wiring import Services
+from zhiwen.wiring import Services, build_services
 
 Demo = tuple[Services, Workspace]
 UNKNOWN = ("可以用数字人民币付款吗？", "能用数字人民币支付吗？", "支持数字人民币吗", "你们有实体店吗？")
@@ -65,7 +71,6 @@ def test_an_approved_correction_is_answered_first_and_joins_the_golden_set(demo_
     curated = services.feedback.approve(workspace.id, answers[1].id, "agent-li", golden="demo")
     assert curated.answer == "支持，结账时选择数字人民币即可。" and curated.created_by == "agent-li"
     assert services.feedback.queue(workspace.id) == [], "the whole group is closed"
-    services.embedding_worker.run_until_done()  # as the server's worker does within seconds
 
     working = services.targets.working(workspace.id)
     for question in ("能用数字人民币支付吗？", "可以用数字人民币付款吗"):
@@ -85,7 +90,6 @@ def test_curated_answers_can_be_edited_disabled_and_deleted_with_who_and_when(de
     edited = services.curated.update(workspace.id, curated.id, "agent-wang", answer="可以，开具电子发票。")
     assert edited.updated_by == "agent-wang" and edited.created_by == "agent-li"
     assert edited.updated_at >= curated.created_at
-    services.embedding_worker.run_until_done()  # as the server's worker does within seconds
     assert (
         services.answerer.answer(workspace.id, "可以开发票吗？", target=working).text
         == "可以，开具电子发票。"
@@ -137,14 +141,31 @@ def test_dismissing_closes_whole_groups_and_unknown_answers_are_refused(demo_cop
     assert services.feedback.queue(workspace.id) == []
 
 
-def test_a_curated_question_is_compared_unadapted_even_before_its_vector_is_stored(demo_copy: Demo) -> None:
-    """The "same question" threshold holds for unadapted vectors; a just-approved entry is embedded on the
-    spot the way the worker will store it."""
+def test_an_approved_answer_is_embedded_at_once_even_behind_a_big_upload(demo_copy: Demo) -> None:
     services, workspace = demo_copy
-    services.curated.add(workspace.id, "能用数字人民币支付吗？", "支持。", "agent-li")
-    document = services.documents.find_document(workspace.id, CURATED_SOURCE)
-    assert document is not None
-    (chunk,) = services.documents.document_chunks(workspace.id, document.id)
+    upload = "\n\n".join(f"## 第 {n} 条\n\n会员第 {n} 级的积分规则见会员手册。" for n in range(60))
+    services.ingest.ingest_bytes(workspace.id, "manual.md", upload.encode())
+    waiting = services.documents.count_chunks_needing_vectors(workspace.id)
+    assert waiting >= 30
+
+    curated = services.curated.add(
+        workspace.id, "能用数字人民币支付吗？", "支持，结账时选择即可。", "agent-li"
+    )
+    assert services.documents.count_chunks_needing_vectors(workspace.id) == waiting, "the upload still waits"
+    working = services.targets.working(workspace.id)
+    answer = services.answerer.answer(workspace.id, "付款的时候可以选数字人民币吗", target=working)
+    assert answer.mode == "curated" and answer.text == curated.answer
+
+
+def test_a_curated_question_is_compared_unadapted_even_before_its_vector_is_stored(demo_copy: Demo) -> None:
+    """The "same question" threshold holds for unadapted vectors; an entry still waiting for its vector
+    (its embedding at approval failed, or another embedder holds it) is embedded on the spot the way the
+    worker will store it."""
+    services, workspace = demo_copy
+    entry = {"question": "能用数字人民币支付吗？", "answer": "支持。"}
+    result = services.ingest.ingest_bytes(workspace.id, "faq.jsonl", json.dumps(entry).encode())
+    assert result.document_id is not None
+    (chunk,) = services.documents.document_chunks(workspace.id, result.document_id)
     similarity = services.retriever.question_similarities
     waiting = similarity(workspace.id, "可以用数字人民币付款吗", [chunk.id])
     services.embedding_worker.run_until_done()
@@ -152,3 +173,19 @@ def test_a_curated_question_is_compared_unadapted_even_before_its_vector_is_stor
     assert abs(waiting[chunk.id] - stored[chunk.id]) < 0.002
     assert stored[chunk.id] >= services.targets.working(workspace.id).config.curated_match_above
     assert similarity(workspace.id, "积分的有效期是多久？", [chunk.id])[chunk.id] < 0.9
+
+
+def test_a_curated_answer_is_kept_when_the_embedding_server_is_down(tmp_path: Path) -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, text="overloaded")
+
+    embedder = OpenAICompatibleEmbedder("http://127.0.0.1:9/v1", "e5", transport=httpx.MockTransport(down))
+    services = build_services(Settings(data_dir=tmp_path), embedder=embedder)
+    try:
+        workspace = services.workspaces.create_workspace("w")
+        curated = services.curated.add(workspace.id, "可以开发票吗？", "可以，在订单页申请。", "agent-li")
+        assert services.curated.list_curated(workspace.id) == [curated]
+        assert services.documents.count_chunks_needing_vectors(workspace.id) == 1, "left to the embedder"
+        assert services.documents.vector_claim_holders() == set(), "its claim was handed back"
+    finally:
+        services.close()

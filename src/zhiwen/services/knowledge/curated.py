@@ -2,20 +2,24 @@
 
 Being ordinary FAQ chunks, they are found by both keyword and dense search, frozen into releases with the
 rest of the knowledge, and matched before anything else by
-:class:`~zhiwen.services.answers.service.AnswerService`.
+:class:`~zhiwen.services.answers.service.AnswerService`. They are embedded as soon as they are saved, not
+in the background embedder's turn: until then only their keywords could find them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 
 from zhiwen.errors import InvalidInput, ZhiwenError
 from zhiwen.ports import CuratedStore, DocumentStore
+from zhiwen.services.knowledge.embedding import EmbeddingWorker
 from zhiwen.services.knowledge.ingest import IngestService
 from zhiwen.types import CURATED_SOURCE, CuratedAnswer
 
 MAX_QUESTION_CHARS = 1000
 MAX_ANSWER_CHARS = 4000
+log = logging.getLogger(__name__)
 
 
 def _clean(question: str | None, answer: str | None) -> tuple[str | None, str | None]:
@@ -31,10 +35,17 @@ def _clean(question: str | None, answer: str | None) -> tuple[str | None, str | 
 
 
 class CuratedService:
-    def __init__(self, store: CuratedStore, documents: DocumentStore, ingest: IngestService) -> None:
+    def __init__(
+        self,
+        store: CuratedStore,
+        documents: DocumentStore,
+        ingest: IngestService,
+        embedding: EmbeddingWorker,
+    ) -> None:
         self._store = store
         self._documents = documents
         self._ingest = ingest
+        self._embedding = embedding
 
     def add(
         self, workspace_id: str, question: str, answer: str, by: str, from_answer_id: str | None = None
@@ -87,3 +98,8 @@ class CuratedService:
         )
         if result.status == "failed":
             raise ZhiwenError(f"could not index the curated answers: {result.error}")
+        assert result.document_id is not None
+        try:
+            self._embedding.embed_document(result.document_id)
+        except ZhiwenError as error:  # saved and keyword-searchable; the background embedder retries
+            log.warning("curated answers of %s wait for the background embedder: %s", workspace_id, error)

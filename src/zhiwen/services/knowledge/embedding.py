@@ -74,8 +74,9 @@ class EmbeddingWorker:
         self._step_lock = threading.Lock()
         self._tidied_for: str | None = None
 
-    def step(self) -> int:
-        """Embed one batch of pending chunks; returns how many were embedded (0 when nothing is pending)."""
+    def step(self, document_id: str | None = None) -> int:
+        """Embed one batch of pending chunks (only ``document_id``'s when given); returns how many were
+        embedded (0 when nothing is pending)."""
         with self._step_lock:
             holder = this_process()
             if self._tidied_for != holder:
@@ -83,7 +84,7 @@ class EmbeddingWorker:
                 self._release_claims_of_gone_processes()
                 self._tidied_for = holder
             pending = self._store.claim_chunks_needing_vectors(
-                self._batch, holder, time.time() - self._lease_seconds
+                self._batch, holder, time.time() - self._lease_seconds, document_id
             )
             if not pending:
                 return 0
@@ -117,6 +118,15 @@ class EmbeddingWorker:
         self._vectors.add_sentences(
             workspace_id, [c.id for c in chunks], [flat[a:b] for a, b in itertools.pairwise(bounds)]
         )
+
+    def embed_document(self, document_id: str) -> int:
+        """Embed one document's waiting chunks now, ahead of everything uploaded before it: an answer an
+        agent approved must be found by meaning at once, not once a big upload has been embedded. Chunks
+        another embedder holds are left to it. Returns how many this one embedded."""
+        total = 0
+        while done := self.step(document_id):
+            total += done
+        return total
 
     def run_until_done(self, on_progress: Callable[[int], None] = lambda n: None) -> int:
         """Embed until no chunk waits for vectors (a release needs them all), helping any other embedder

@@ -232,19 +232,22 @@ class SqliteDocumentStore:
             row = conn.execute("SELECT COUNT(*) FROM chunks WHERE workspace_id = ?", (workspace_id,))
             return int(row.fetchone()[0])
 
-    def claim_chunks_needing_vectors(self, limit: int, holder: str, stale_before: float) -> list[Chunk]:
+    def claim_chunks_needing_vectors(
+        self, limit: int, holder: str, stale_before: float, document_id: str | None = None
+    ) -> list[Chunk]:
         claimable = "embedded = 0 AND (embedding_by IS NULL OR embedding_since < ?)"
+        params: tuple[object, ...] = (stale_before,)
+        if document_id is not None:
+            claimable += " AND document_id = ?"
+            params += (document_id,)
         with self._db.reading() as conn:  # idle embedders poll: no write lock unless there is work
-            if (
-                conn.execute(f"SELECT 1 FROM chunks WHERE {claimable} LIMIT 1", (stale_before,)).fetchone()
-                is None
-            ):
+            if conn.execute(f"SELECT 1 FROM chunks WHERE {claimable} LIMIT 1", params).fetchone() is None:
                 return []
         with self._db.transaction() as conn:
             rows = conn.execute(
                 "UPDATE chunks SET embedding_by = ?, embedding_since = ? WHERE rowid IN (SELECT rowid FROM"
                 f" chunks WHERE {claimable} ORDER BY rowid LIMIT ?) RETURNING rowid AS upload_order, *",
-                (holder, time.time(), stale_before, limit),
+                (holder, time.time(), *params, limit),
             ).fetchall()
         return [_chunk(r) for r in sorted(rows, key=lambda r: r["upload_order"])]
 
