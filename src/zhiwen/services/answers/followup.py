@@ -103,15 +103,20 @@ class Understood:
         return cls(tuple(segments))
 
 
+def opens_new_topic(question: str) -> bool:
+    """Does the message announce a change of subject ("对了", "by the way")?"""
+    return bool(_NEW_TOPIC.search(question))
+
+
 def refers_back(question: str) -> bool:
     """Does the message point back at something said before (so it is read as a follow-up)?"""
-    return bool(_REFERS_BACK.search(question)) and not _NEW_TOPIC.search(question)
+    return bool(_REFERS_BACK.search(question)) and not opens_new_topic(question)
 
 
 def may_continue(question: str) -> bool:
     """Could this message continue the conversation? Yes when it points back, or when it is short enough
     to be elliptical ("黑色的有吗", "the Watch S2?"); no when it announces a new topic."""
-    if _NEW_TOPIC.search(question):
+    if opens_new_topic(question):
         return False
     return bool(_REFERS_BACK.search(question)) or len(set(keyword_tokens(question))) <= SHORT_TERMS
 
@@ -121,6 +126,11 @@ def in_context(question: str, previous: Understood | None) -> Understood | None:
     is no earlier turn or the message cannot continue it."""
     if previous is None or not may_continue(question):
         return None
+    return continued(question, previous)
+
+
+def continued(question: str, previous: Understood) -> Understood:
+    """``question`` after ``previous``, whose turns weigh :data:`DECAY` times less each turn back."""
     earlier = [
         Segment(s.text[:MAX_SEGMENT_CHARS], s.weight * DECAY)
         for s in previous.segments
