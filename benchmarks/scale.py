@@ -62,6 +62,10 @@ class HashedWordsEmbedder:
         self._real = real
         self._table = np.random.default_rng(16).standard_normal((self.buckets, self.dim), dtype=np.float32)
 
+    @property
+    def adapts_questions(self) -> bool:
+        return self._real.adapts_questions
+
     def embed_queries(self, texts: Sequence[str]) -> Vector:
         return self._real.embed_queries(texts)
 

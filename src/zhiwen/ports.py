@@ -225,6 +225,11 @@ class Embedder(Protocol):
     name: str
     dim: int
 
+    @property
+    def adapts_questions(self) -> bool:
+        """Does :meth:`embed_questions` move questions away from :meth:`embed_queries`' vectors?"""
+        ...
+
     def embed_queries(self, texts: Sequence[str]) -> Vector: ...
     def embed_questions(self, texts: Sequence[str]) -> Vector:
         """Customers' questions to the knowledge: :meth:`embed_queries`' space, moved by a question

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests import files
-from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder
+from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder, QueryCache
 from zhiwen.adapters.llm import LocalGGUFLLM, OpenAICompatibleLLM
 from zhiwen.errors import BackendUnavailable, InvalidInput
 from zhiwen.ports import Embedder
@@ -46,6 +46,29 @@ def test_bundled_embedder_relates_chinese_and_english(embedder: BundledE5Embedde
     )
     scores = passages @ query
     assert scores[0] > scores[1]
+
+
+def test_the_query_cache_embeds_a_message_once_unless_questions_are_adapted(
+    embedder: BundledE5Embedder,
+) -> None:
+    asked: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        asked.extend(json.loads(request.content)["input"])
+        return _fake_embeddings_server(request)
+
+    remote = QueryCache(
+        OpenAICompatibleEmbedder("http://127.0.0.1:9/v1", "e5", dim=4, transport=httpx.MockTransport(server))
+    )
+    as_query = remote.embed_queries(["能开发票吗"])
+    assert np.array_equal(remote.embed_questions(["能开发票吗"]), as_query)
+    assert asked == ["query: 能开发票吗"], "an intent model and retrieval share one embedding"
+
+    adapted = QueryCache(embedder)
+    assert adapted.adapts_questions
+    query, question = adapted.embed_queries(["能开发票吗"]), adapted.embed_questions(["能开发票吗"])
+    assert not np.allclose(query, question)
+    assert adapted.embed_questions(["能开发票吗"]) is question
 
 
 def test_unreachable_embeddings_server_raises_backend_unavailable() -> None:
