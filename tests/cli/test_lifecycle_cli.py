@@ -49,5 +49,9 @@ def test_golden_eval_release_gate_and_rollback_from_the_command_line(
     assert json.loads(out)["same_text"] is True
     code, out = zhiwen(data, "review", "list", "--json")
     assert json.loads(out)[0]["correction"] == "积分有效期 12 个月。"
+    code, out = zhiwen(data, "review", "list")
+    assert answer["id"] in out, "the id approve needs, whole in an 80-column terminal"
+    code, out = zhiwen(data, "review", "approve", answer["id"])
+    assert code == 0 and "with the next release (release 1 is live)" in " ".join(out.split())
     code, out = zhiwen(data, "release", "list", "--json")
     assert json.loads(out)["live"] == 1

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 import pytest
 
-from zhiwen.adapters.embedders import OpenAICompatibleEmbedder
+from zhiwen.adapters.embedders import BundledE5Embedder, OpenAICompatibleEmbedder
 from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput, NotFound
+from zhiwen.ports import Embedder, Vector
 from zhiwen.types import CURATED_SOURCE, Workspace
 from zhiwen.wiring import Services, build_services
 
@@ -175,11 +177,24 @@ def test_a_curated_question_is_compared_unadapted_even_before_its_vector_is_stor
     assert similarity(workspace.id, "积分的有效期是多久？", [chunk.id])[chunk.id] < 0.9
 
 
-def test_a_curated_answer_is_kept_when_the_embedding_server_is_down(tmp_path: Path) -> None:
-    def down(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(503, text="overloaded")
+class CrashingEngine(BundledE5Embedder):
+    def embed_passages(self, texts: Sequence[str]) -> Vector:
+        raise RuntimeError("onnxruntime: failed to allocate memory")
 
-    embedder = OpenAICompatibleEmbedder("http://127.0.0.1:9/v1", "e5", transport=httpx.MockTransport(down))
+
+def _server_down(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(503, text="overloaded")
+
+
+@pytest.mark.parametrize(
+    "embedder",
+    [
+        OpenAICompatibleEmbedder("http://127.0.0.1:9/v1", "e5", transport=httpx.MockTransport(_server_down)),
+        CrashingEngine(),
+    ],
+    ids=["embeddings server answering 503", "embedding engine crashing"],
+)
+def test_a_curated_answer_is_kept_when_it_cannot_be_embedded_yet(tmp_path: Path, embedder: Embedder) -> None:
     services = build_services(Settings(data_dir=tmp_path), embedder=embedder)
     try:
         workspace = services.workspaces.create_workspace("w")

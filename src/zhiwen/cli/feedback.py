@@ -78,7 +78,9 @@ def review_list(
     if not groups:
         console.print("The review queue is empty.")
         return
-    table = Table("#", "asked", "question (and similar)", "dislikes", "handoffs", "correction", "answer id")
+    table = Table("#", "asked", "question (and similar)", "dislikes", "handoffs", "correction")
+    # Whole even in a narrow terminal: `review approve` needs it.
+    table.add_column("answer id", no_wrap=True, min_width=max(len(g["answer_ids"][0]) for g in groups))
     for i, g in enumerate(groups, start=1):
         table.add_row(
             str(i),
@@ -163,6 +165,7 @@ def review_approve(
         console.print(
             f"Curated answer {curated.id} created" + (f"; added to golden set {golden}" if golden else "")
         )
+        say_when_customers_see_it(curated.workspace_id)
 
 
 @review_app.command("dismiss")
@@ -196,7 +199,11 @@ def curated_add(
     Example: zhiwen curated add "可以开发票吗？" "可以，下单后在订单页申请电子发票。"
     """
     curated = state.services().curated.add(state.workspace(workspace).id, question, answer, actor())
-    print_json(dataclasses.asdict(curated)) if as_json else console.print(f"Added {curated.id}.")
+    if as_json:
+        print_json(dataclasses.asdict(curated))
+    else:
+        console.print(f"Added {curated.id}.")
+        say_when_customers_see_it(curated.workspace_id)
 
 
 @curated_app.command("edit")
@@ -207,26 +214,48 @@ def curated_edit(
     workspace: str = WorkspaceOption,
 ) -> None:
     """Change a curated answer's question or answer text (the next release ships the change)."""
-    state.services().curated.update(state.workspace(workspace).id, curated_id, actor(), question, answer)
+    workspace_id = state.workspace(workspace).id
+    state.services().curated.update(workspace_id, curated_id, actor(), question, answer)
     console.print(f"Updated {curated_id}.")
+    say_when_customers_see_it(workspace_id)
 
 
 @curated_app.command("enable")
 def curated_enable(curated_id: str, workspace: str = WorkspaceOption) -> None:
     """Match a disabled curated answer again."""
-    state.services().curated.update(state.workspace(workspace).id, curated_id, actor(), enabled=True)
+    workspace_id = state.workspace(workspace).id
+    state.services().curated.update(workspace_id, curated_id, actor(), enabled=True)
     console.print(f"Enabled {curated_id}.")
+    say_when_customers_see_it(workspace_id)
 
 
 @curated_app.command("disable")
 def curated_disable(curated_id: str, workspace: str = WorkspaceOption) -> None:
     """Stop matching it (kept, with its history); `enable` brings it back."""
-    state.services().curated.update(state.workspace(workspace).id, curated_id, actor(), enabled=False)
+    workspace_id = state.workspace(workspace).id
+    state.services().curated.update(workspace_id, curated_id, actor(), enabled=False)
     console.print(f"Disabled {curated_id}.")
+    say_when_customers_see_it(workspace_id)
 
 
 @curated_app.command("delete")
 def curated_delete(curated_id: str, workspace: str = WorkspaceOption) -> None:
     """Delete a curated answer for good (`disable` keeps it)."""
-    state.services().curated.delete(state.workspace(workspace).id, curated_id)
+    workspace_id = state.workspace(workspace).id
+    state.services().curated.delete(workspace_id, curated_id)
     console.print(f"Deleted {curated_id}.")
+    say_when_customers_see_it(workspace_id)
+
+
+def say_when_customers_see_it(workspace_id: str) -> None:
+    """Curated answers change the working knowledge; a live release keeps answering as it was frozen."""
+    live = state.services().releases.live(workspace_id)
+    if live is None:
+        console.print(
+            "Customers see this now: no release is live, so answers come from the working knowledge."
+        )
+    else:
+        console.print(
+            f"Customers see this with the next release (release {live.number} is live): "
+            "`zhiwen release create --golden NAME`, then `zhiwen release promote N`."
+        )

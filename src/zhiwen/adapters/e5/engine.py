@@ -11,19 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from zhiwen.adapters.e5.bundle import bundled_model_path, nibbles, read_bundle, scales
 from zhiwen.adapters.e5.tokenizer import UnigramTokenizer
-
-if TYPE_CHECKING:
-    import onnxruntime
 
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
@@ -32,9 +27,7 @@ TOKENS_PER_RUN = 1024  # padded tokens per onnxruntime call: 512 and 1,024 best 
 
 class E5Engine:
     """``question_adapter`` (low-rank additions to the weights, see :func:`encoder_graph`) applies to
-    :meth:`encode`'s ``tuned`` texts only: questions move, stored vectors stay as they are. Its session
-    is built at the first such text (~0.2 s; 38 MB more of the process's memory), so a process that only
-    embeds the knowledge (a worker) never holds it; a wrong adapter is still refused at once."""
+    :meth:`encode`'s ``tuned`` texts only: questions move, stored vectors stay as they are."""
 
     def __init__(
         self,
@@ -59,17 +52,19 @@ class E5Engine:
         # onnxruntime's arena keeps the largest batch's buffers for good: 37 MB more after 600 passages,
         # for a 2 % gain in speed.
         options.enable_cpu_mem_arena = False
-        self._options = options
         self._session = onnxruntime.InferenceSession(
             encoder_graph(bundle), options, providers=["CPUExecutionProvider"]
         )
-        self._model_path = model_path
-        self._adapter = question_adapter
-        self._tuned: onnxruntime.InferenceSession | None = None if question_adapter else self._session
-        self._tuning = threading.Lock()
-        if question_adapter:
-            encoder_graph(bundle, question_adapter)  # raises AdapterMismatch for one that does not fit
+        self._tuned = (
+            onnxruntime.InferenceSession(
+                encoder_graph(bundle, question_adapter), options, providers=["CPUExecutionProvider"]
+            )
+            if question_adapter
+            else self._session
+        )
         self.dim = bundle.hidden
+        del bundle
+        _return_freed_memory()  # what building the graphs took: 11-22 MB the process would otherwise keep
 
     def token_count(self, text: str, is_query: bool = False) -> int:
         """Tokens fed for ``text`` with its prefix, ``<s>`` and ``</s>`` (before splitting into windows)."""
@@ -116,24 +111,9 @@ class E5Engine:
         for row, sequence in enumerate(sequences):
             ids[row, : len(sequence)] = sequence
             mask[row, : len(sequence)] = 1
-        session = self._tuned_session() if tuned else self._session
+        session = self._tuned if tuned else self._session
         (pooled,) = session.run(None, {"words": self._words(ids), "mask": mask})
         return np.asarray(pooled, dtype=np.float32)
-
-    def _tuned_session(self) -> onnxruntime.InferenceSession:
-        with self._tuning:
-            if self._tuned is None:
-                import onnxruntime
-
-                from zhiwen.adapters.e5.graph import encoder_graph
-
-                graph = encoder_graph(read_bundle(self._model_path or bundled_model_path()), self._adapter)
-                self._tuned = onnxruntime.InferenceSession(
-                    graph, self._options, providers=["CPUExecutionProvider"]
-                )
-                del graph
-                _return_freed_memory()  # the model read again: 46 MB the process would otherwise keep
-            return self._tuned
 
     def _words(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """The word embeddings of ``ids``, dequantised from their 4-bit rows (the table is 250k × 384)."""

@@ -101,5 +101,5 @@ class CuratedService:
         assert result.document_id is not None
         try:
             self._embedding.embed_document(result.document_id)
-        except ZhiwenError as error:  # saved and keyword-searchable; the background embedder retries
-            log.warning("curated answers of %s wait for the background embedder: %s", workspace_id, error)
+        except Exception:  # already saved and keyword-searchable; the background embedder retries
+            log.warning("curated answers of %s wait for the background embedder", workspace_id, exc_info=True)

@@ -237,9 +237,9 @@ class SqliteDocumentStore:
     ) -> list[Chunk]:
         claimable = "embedded = 0 AND (embedding_by IS NULL OR embedding_since < ?)"
         params: tuple[object, ...] = (stale_before,)
-        if document_id is not None:
-            claimable += " AND document_id = ?"
-            params += (document_id,)
+        if document_id is not None:  # from its document's chunks: "+" keeps SQLite off the waiting index
+            claimable = "document_id = ? AND +" + claimable
+            params = (document_id, *params)
         with self._db.reading() as conn:  # idle embedders poll: no write lock unless there is work
             if conn.execute(f"SELECT 1 FROM chunks WHERE {claimable} LIMIT 1", params).fetchone() is None:
                 return []
