@@ -80,6 +80,12 @@ class Conflict(ZhiwenError):
     status = 409
 
 
+class WithPerson(Conflict):
+    """The bot may not answer: a person holds the conversation (pages tell the customer so)."""
+
+    code = "conversation_with_person"
+
+
 class GateRefused(Conflict):
     code = "gate_refused"
 

@@ -58,6 +58,17 @@ def test_a_customer_asks_in_the_chat_page_sees_a_cited_answer_and_rates_a_handof
         handoff.locator(".correction").fill("我们不卖电动汽车，只卖数码产品。")
         handoff.locator(".send-feedback").click()
         handoff.get_by_text("谢谢您的反馈").wait_for(timeout=15_000)
+        page.fill("#question", "扫地机器人的电机保修几年？")  # the conversation is the agents' now
+        page.click("#send")
+        notice = page.locator(".msg.bot.notice")
+        notice.wait_for(timeout=15_000)
+        assert "已转给人工客服" in notice.inner_text() and "conversation" not in notice.inner_text()
+        notice.locator(".new-conversation").click()
+        page.fill("#question", "扫地机器人的电机保修几年？")
+        page.click("#send")
+        fresh = page.locator(".msg.bot").last
+        fresh.locator(".meta").wait_for(timeout=15_000)
+        assert "3 年" in fresh.inner_text()
         page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
         browser.close()
     services, workspace = demo

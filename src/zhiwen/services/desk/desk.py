@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from zhiwen.errors import Conflict, InvalidInput, NotFound, ZhiwenError
+from zhiwen.errors import Conflict, InvalidInput, NotFound, WithPerson, ZhiwenError
 from zhiwen.ports import AnswerStore, DeskStore, FeedbackStore, PhotoCleaner, WorkspaceStore
 from zhiwen.services.answers.service import AnswerService
 from zhiwen.services.desk.handoff import (
@@ -200,7 +200,7 @@ class DeskService:
             return
         held = self.conversation(workspace_id, conversation_id)
         if held.status in WITH_PEOPLE:
-            raise Conflict(
+            raise WithPerson(
                 f"conversation {conversation_id} is with a person now ({held.status}); send the "
                 f"customer's messages with POST /v1/conversations/{conversation_id}/messages"
             )
