@@ -190,7 +190,7 @@ def options(understood: Understood, retrieval: Retrieval, language: str) -> list
     query = understood.text
     weights = retrieval.term_weights
     emphasis = understood.emphasis() if understood.is_follow_up else None
-    extracts = extracts_by_hit(query, hits, weights, emphasis=emphasis)
+    extracts = extracts_by_hit(query, hits, weights, emphasis=emphasis, language=language)
     terms = list(dict.fromkeys(keyword_tokens(query)))
     own_terms = list(dict.fromkeys(keyword_tokens(understood.question)))
     rarest = max(weights.values(), default=1.0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from zhiwen.text.normalize import detect_language
@@ -49,6 +49,11 @@ _QUESTION_END = re.compile(r"[?？]$")
 _ANY_PUNCTUATION = re.compile(r"[，,：:；;、。.!?！？)）”\"]")
 SHORT_CHARS = 25
 PASSAGE_CHARS = 420
+_ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
+_LOWER_WORD = re.compile(r"\b[a-z]{2,}\b")
+_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+MIN_ENGLISH_WORDS = 2  # lower-case words; a sentence with fewer is not English prose
+BILINGUAL_SHARE = 0.3  # of a passage's characters, in each language: a translation, not a quoted address
 
 
 def question_type(question: str) -> str | None:
@@ -67,23 +72,55 @@ class Extract:
     states_quantity: bool = False  # the sentence states the kind of quantity asked for (a price, a duration)
 
 
-def key_first(hit: Hit, key: str, max_chars: int = PASSAGE_CHARS) -> str:
+def key_first(
+    hit: Hit, key: str, max_chars: int = PASSAGE_CHARS, leave_out: Callable[[str], bool] | None = None
+) -> str:
     """The passage of ``hit`` with ``key`` (its best sentence) first and the other sentences after it, in
-    order, as far as ``max_chars`` allows. A customer's question often turns on a condition that the key
-    sentence's neighbours state ("paid after 4 pm…", "if the whole order is returned…"), so the whole short
-    passage answers better than one sentence; the key sentence leads, so the answer still starts with it."""
+    order, as far as ``max_chars`` allows, but for those ``leave_out`` says. A customer's question often
+    turns on a condition that the key sentence's neighbours state ("paid after 4 pm…", "if the whole order
+    is returned…"), so the whole short passage answers better than one sentence; the key sentence leads,
+    so the answer still starts with it."""
     if hit.chunk.kind == "faq":
         return hit.chunk.text[:max_chars]
     parts = [key]
     length = len(key)
     for sentence in split_sentences(hit.chunk.text):
-        if sentence in key or key in sentence:
+        if sentence in key or key in sentence or (leave_out is not None and leave_out(sentence)):
             continue
         if length + len(sentence) + 1 > max_chars:
             break
         parts.append(sentence)
         length += len(sentence) + 1
-    return (" " if detect_language(hit.chunk.text) == "en" else "").join(parts)
+    return (" " if detect_language(" ".join(parts)) == "en" else "").join(parts)
+
+
+def written_in(sentence: str) -> str | None:
+    """The language a sentence is written in, or None for a fragment that belongs to either (a product
+    name, a rating scale, an address). English prose has lower-case words ("Family Share 199: 199 yuan a
+    month"); a Chinese sentence naming things in Latin letters has few ("支持 EPUB、PDF 和 MOBI 格式")."""
+    plain = _ADDRESS.sub(" ", sentence)
+    lower_words = len(_LOWER_WORD.findall(plain))
+    if lower_words >= MIN_ENGLISH_WORDS and lower_words >= len(_CHINESE.findall(plain)):
+        return "en"
+    return "zh" if _CHINESE.search(plain) else None
+
+
+def _bilingual(text: str) -> bool:
+    chars = {"zh": 0, "en": 0}
+    for sentence in split_sentences(text):
+        if (language := written_in(sentence)) is not None:
+            chars[language] += len(sentence)
+    return min(chars.values()) >= BILINGUAL_SHARE * sum(chars.values()) > 0
+
+
+def shown_passage(hit: Hit, chosen: Extract, own: Extract | None, language: str | None) -> str:
+    """What the customer reads: ``chosen`` first, then the rest of its passage (:func:`key_first`). Of a
+    passage that says it in both languages (a bilingual catalogue entry: each carries at least
+    :data:`BILINGUAL_SHARE` of it), only the customer's, led by ``own`` (its best sentence in the
+    customer's ``language``) unless that is worth less than half of ``chosen``."""
+    if language is None or own is None or own.score < 0.5 * chosen.score or not _bilingual(hit.chunk.text):
+        return key_first(hit, chosen.text)
+    return key_first(hit, own.text, leave_out=lambda s: written_in(s) not in (language, None))
 
 
 def _prefix_match(term: str, tokens: set[str]) -> bool:
@@ -181,11 +218,13 @@ def extracts_by_hit(
     weights: Mapping[str, float],
     max_chars: int = 300,
     emphasis: Mapping[str, float] | None = None,
+    language: str | None = None,
 ) -> list[Extract]:
     """The best sentence of each hit, in the hits' order. Terms are weighted across the sentences of all
     the hits (:func:`local_weights`), so a sentence scores by what sets it apart from the other candidates.
     ``emphasis`` scales terms' weights (a follow-up's earlier turns count for less than its own words).
-    Which hit answers is for :mod:`zhiwen.services.answers.choice` to decide."""
+    Which hit answers is for :mod:`zhiwen.services.answers.choice` to decide. ``language``: the customer's,
+    which a passage in two languages is shown in (:func:`shown_passage`)."""
     matcher = _Matcher(question, weights, emphasis)
     units: list[tuple[int, str, str, dict[str, float]]] = []
     for index, hit in enumerate(hits):
@@ -199,14 +238,18 @@ def extracts_by_hit(
             units.append((index, scored, shown, matcher.credit(scored, heading_credit)))
     local = local_weights([u[3] for u in units], list(matcher.weights))
     best: dict[int, Extract] = {}
+    own: dict[int, Extract] = {}  # the best in the customer's language
     for index, scored, shown, credit in units:
         score = matcher.score(scored, credit, local)
+        extract = Extract(hits[index], shown[:max_chars], score, states_quantity=matcher.states(shown))
         if index not in best or score > best[index].score:
-            best[index] = Extract(
-                hits[index], shown[:max_chars], score, states_quantity=matcher.states(shown)
-            )
+            best[index] = extract
+        mine = language is not None and written_in(shown) == language
+        if mine and (index not in own or score > own[index].score):
+            own[index] = extract
     extracts = []
     for index, hit in enumerate(hits):
         chosen = best.get(index) or Extract(hit, hit.chunk.text[:max_chars], 0.0)
-        extracts.append(dataclasses.replace(chosen, passage=key_first(hit, chosen.text)))
+        passage = shown_passage(hit, chosen, own.get(index), language)
+        extracts.append(dataclasses.replace(chosen, passage=passage))
     return extracts

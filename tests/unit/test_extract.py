@@ -1,0 +1,66 @@
+"""What the customer reads of a passage: its best sentence first, and of a bilingual entry only the
+customer's language."""
+
+from __future__ import annotations
+
+import pytest
+
+from zhiwen.services.answers.extract import extracts_by_hit, written_in
+from zhiwen.text.tokenize import keyword_tokens
+from zhiwen.types import Chunk, Hit
+
+WATCH = (
+    "Aurora Watch S2 售价 1,299 元，有 46mm 一个尺寸，提供黑色氟橡胶表带和棕色真皮表带两个版本。"
+    "The Aurora Watch S2 costs 1,299 yuan in one 46 mm size, with a black fluororubber strap or a brown"
+    " leather strap."
+)
+COMPLAINTS = (
+    "邮件 complaints@starlink-mobile.example客服热线 400-886-1000（人工服务每天 8:00–22:00）。"
+    "每个投诉都会生成工单号，并通过短信发送给您，请妥善保存。"
+)
+READER = (
+    "Paper 7 支持 EPUB、PDF、MOBI、AZW3、TXT 和 DOCX 格式。通过 USB 数据线或 App 无线传书均可导入电子书。"
+)
+
+
+def shown(text: str, question: str, language: str) -> str:
+    hit = Hit(Chunk("c1", "w", "d", 0, "商品", text), 1.0, document_title="products")
+    weights = dict.fromkeys(keyword_tokens(question), 1.0)
+    (extract,) = extracts_by_hit(question, [hit], weights, language=language)
+    return extract.passage
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "first", "absent"),
+    [
+        ("how much is the Watch S2", "en", "The Aurora Watch S2 costs 1,299 yuan", "售价"),
+        ("Watch S2 多少钱", "zh", "Aurora Watch S2 售价 1,299 元", "costs"),
+    ],
+)
+def test_a_bilingual_entry_is_shown_in_the_customers_language_only(
+    question: str, language: str, first: str, absent: str
+) -> None:
+    passage = shown(WATCH, question, language)
+    assert passage.startswith(first) and absent not in passage
+
+
+def test_chinese_passages_naming_things_in_latin_letters_are_shown_whole() -> None:
+    assert "EPUB" in shown(READER, "阅读器支持什么格式", "zh")
+    complaints = shown(COMPLAINTS, "what's the email for complaints", "en")
+    assert "complaints@starlink-mobile.example" in complaints and "工单号" in complaints
+
+
+@pytest.mark.parametrize(
+    ("sentence", "language"),
+    [
+        ("The Aurora Watch S2 costs 1,299 yuan.", "en"),
+        ("家庭共享 199 / Family Share 199 (monthly plan): 199 yuan a month, 150GB shared data.", "en"),
+        ("家庭共享 199 / Family Share 199（月套餐）：月费 199 元，流量 150GB shared。", "zh"),
+        ("Paper 7 支持 EPUB、PDF、MOBI 和 DOCX 格式。", "zh"),
+        ("邮件 complaints@starlink-mobile.example", "zh"),
+        ("C3 Balanced : R1–R3", None),
+        ("", None),
+    ],
+)
+def test_the_language_a_sentence_is_written_in(sentence: str, language: str | None) -> None:
+    assert written_in(sentence) == language
