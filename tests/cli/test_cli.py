@@ -67,6 +67,8 @@ def test_ingest_search_ask_and_delete_from_the_cli(tmp_path: Path) -> None:
     code, out = zhiwen(tmp_path, "ask", "How long is the robot vacuum warranty?", "--json")
     answer = json.loads(out)
     assert code == 0 and set(answer) >= {"id", "text", "citations", "confidence", "handoff"}
+    code, out = zhiwen(tmp_path, "ask", "Do you sell electric scooters?")
+    assert code == 0 and "only recorded for review" in " ".join(out.split()), "nobody is waiting for it"
     documents = json.loads(zhiwen(tmp_path, "documents", "list", "--json")[1])
     code, out = zhiwen(tmp_path, "documents", "delete", documents[0]["id"], "--json")
     assert json.loads(out)["chunks_removed"] == 1

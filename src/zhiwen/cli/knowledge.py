@@ -219,6 +219,12 @@ def ask(
         f"[dim]confidence {answer.confidence:.2f} · {answer.mode}{intent}"
         f" · {answer.timings_ms.get('total', 0):.0f} ms · conversation {answer.conversation_id}[/]"
     )
+    if answer.handoff:  # the text is what a customer reads; asked here, nobody is waiting for it
+        console.print(
+            "[dim]Handed off. Asked through the API or the widget, the conversation would now wait in "
+            "the agents' desk (`zhiwen desk`); asked here, it was only recorded for review "
+            "(`zhiwen review list`).[/]"
+        )
 
 
 def calibrate(
