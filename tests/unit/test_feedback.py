@@ -79,6 +79,7 @@ def test_an_approved_correction_is_answered_first_and_joins_the_golden_set(demo_
         answer = services.answerer.answer(workspace.id, question, target=working)
         assert answer.mode == "curated" and answer.text == curated.answer
         assert answer.citations[0].source == CURATED_SOURCE
+        assert answer.citations[0].document_title == "客服团队的解答", "not the file's name"
     unrelated = services.answerer.answer(workspace.id, "积分的有效期是多久？", target=working)
     assert unrelated.mode != "curated"
     info, items = services.golden.items(workspace.id, "demo")

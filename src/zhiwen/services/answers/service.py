@@ -108,12 +108,17 @@ def _snippet(text: str) -> str:
     return text if len(text) <= _SNIPPET_CHARS else text[: _SNIPPET_CHARS - 1] + "…"
 
 
-def _citation(number: int, hit: Hit, snippet: str) -> Citation:
+# What a customer reads for the curated answers' document (its title is made from its file's name).
+CURATED_TITLES = {"zh": "客服团队的解答", "en": "Answer from our service team"}
+
+
+def _citation(number: int, hit: Hit, snippet: str, language: str) -> Citation:
     """Cites the working document and chunk ids, which stay stable across releases."""
+    curated = hit.document_source == CURATED_SOURCE
     return Citation(
         number=number,
         document_id=working_id(hit.chunk.document_id),
-        document_title=hit.document_title,
+        document_title=CURATED_TITLES[language] if curated else hit.document_title,
         source=hit.document_source,
         chunk_id=working_id(hit.chunk.id),
         snippet=_snippet(snippet),
@@ -565,14 +570,14 @@ class AnswerService:
         if extract is None:  # no hits at all
             return HANDOFF_MESSAGES[language], [], "handoff"
         if curated is not None:
-            return curated.chunk.text, [_citation(1, curated, curated.chunk.text)], "curated"
+            return curated.chunk.text, [_citation(1, curated, curated.chunk.text, language)], "curated"
         if hits[0].chunk.kind == "faq" and confidence >= config.faq_direct_above:
             faq = prefer_language([h for h in hits if h.chunk.kind == "faq"], language, window=2)[0]
-            return faq.chunk.text, [_citation(1, faq, faq.chunk.text)], "faq"
+            return faq.chunk.text, [_citation(1, faq, faq.chunk.text, language)], "faq"
         if self._llm is not None and use_llm and confidence >= config.handoff_below:
             # A follow-up goes to the LLM with the earlier turns it was read with.
             return self._llm_answer(self._outward(workspace_id, query), language, hits, extract)
-        return _extractive(extract)
+        return _extractive(extract, language)
 
     def _llm_answer(
         self, question: str, language: str, hits: Sequence[Hit], fallback: Extract
@@ -584,7 +589,7 @@ class AnswerService:
             ).strip()
         except BackendUnavailable:
             log.warning("LLM unavailable; answering extractively")
-            return _extractive(fallback)
+            return _extractive(fallback, language)
         return _grounded(reply, language, hits)
 
 
@@ -593,7 +598,7 @@ def _grounded(reply: str, language: str, hits: Sequence[Hit]) -> tuple[str, list
     cited = sorted({int(n) for n in _CITATION.findall(reply) if 1 <= int(n) <= len(hits)})
     if NO_ANSWER in reply or not cited:
         return HANDOFF_MESSAGES[language], [], "handoff"
-    return reply, [_citation(n, hits[n - 1], hits[n - 1].chunk.text) for n in cited], "llm"
+    return reply, [_citation(n, hits[n - 1], hits[n - 1].chunk.text, language) for n in cited], "llm"
 
 
 def _may_become(text: str, word: str) -> bool:
@@ -617,8 +622,8 @@ def _curated_match(
     return next((h for h in curated if close.get(h.chunk.id, 0.0) >= similarity_above), None)
 
 
-def _extractive(extract: Extract) -> tuple[str, list[Citation], AnswerMode]:
-    return f"{extract.passage} [1]", [_citation(1, extract.hit, extract.passage)], "extractive"
+def _extractive(extract: Extract, language: str) -> tuple[str, list[Citation], AnswerMode]:
+    return f"{extract.passage} [1]", [_citation(1, extract.hit, extract.passage, language)], "extractive"
 
 
 def _retrieved(retrieval: Retrieval) -> list[dict[str, object]]:
