@@ -76,7 +76,9 @@ def draft_turns(path: Path) -> None:
                 rows = []
                 for kind, understood in readings:
                     # One given reading, as the service drafts each before choosing among them.
-                    draft = answerer._draft(target, understood, None, None, False, True)
+                    draft = answerer._draft(
+                        target, understood, document_ids=None, tags=None, use_llm=False, calibrating=True
+                    )
                     cited = draft.passages[0].chunk if draft.passages else None
                     sources = [c.source for c in draft.citations]
                     rows.append(
@@ -153,10 +155,10 @@ def figures(turns: list[Turn], model: Any, extras: Extras, always: bool) -> dict
         ]
         answerable = [(confidence, right) for a, confidence, right in done if a]
         unanswerable = sorted(confidence for a, confidence, _ in done if not a)
-        at_recall = unanswerable[int(np.ceil(0.9 * len(unanswerable))) - 1]
+        at_recall = unanswerable[int(np.ceil(0.9 * len(unanswerable))) - 1] if unanswerable else 0.0
         report[knowledge] = {
             "answer_accuracy": sum(r and c >= HANDOFF_BELOW for c, r in answerable) / len(answerable),
-            "handoff_recall": sum(c < HANDOFF_BELOW for c in unanswerable) / len(unanswerable),
+            "handoff_recall": sum(c < HANDOFF_BELOW for c in unanswerable) / max(len(unanswerable), 1),
             "accuracy_at_recall_0.9": sum(r and c > at_recall for c, r in answerable) / len(answerable),
         }
     return report
