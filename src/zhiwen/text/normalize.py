@@ -86,9 +86,13 @@ def normalize(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
+def chinese_chars(text: str) -> int:
+    return len(_CJK.findall(text))
+
+
 def detect_language(text: str) -> str:
     """'zh' when Chinese characters carry at least as much of the text as Latin words, else 'en'."""
-    cjk = len(_CJK.findall(text))
+    cjk = chinese_chars(text)
     latin_words = len(re.findall(r"[A-Za-z]{2,}", text))
     return "zh" if cjk and cjk >= latin_words else "en"
 

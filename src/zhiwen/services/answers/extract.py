@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from zhiwen.text.normalize import detect_language
+from zhiwen.text.normalize import chinese_chars, detect_language
 from zhiwen.text.sentences import split_sentences
 from zhiwen.text.tokenize import keyword_tokens
 from zhiwen.types import Hit
@@ -51,7 +51,6 @@ SHORT_CHARS = 25
 PASSAGE_CHARS = 420
 _ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 _LOWER_WORD = re.compile(r"\b[a-z]{2,}\b")
-_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 MIN_ENGLISH_WORDS = 2  # lower-case words; a sentence with fewer is not English prose
 BILINGUAL_SHARE = 0.3  # of a passage's characters, in each language: a translation, not a quoted address
 
@@ -99,10 +98,10 @@ def written_in(sentence: str) -> str | None:
     name, a rating scale, an address). English prose has lower-case words ("Family Share 199: 199 yuan a
     month"); a Chinese sentence naming things in Latin letters has few ("支持 EPUB、PDF 和 MOBI 格式")."""
     plain = _ADDRESS.sub(" ", sentence)
-    lower_words = len(_LOWER_WORD.findall(plain))
-    if lower_words >= MIN_ENGLISH_WORDS and lower_words >= len(_CHINESE.findall(plain)):
+    lower_words, chinese = len(_LOWER_WORD.findall(plain)), chinese_chars(plain)
+    if lower_words >= MIN_ENGLISH_WORDS and lower_words >= chinese:
         return "en"
-    return "zh" if _CHINESE.search(plain) else None
+    return "zh" if chinese else None
 
 
 def _bilingual(text: str) -> bool:
