@@ -85,6 +85,28 @@ def test_only_agents_and_admins_work_the_desk_and_only_admins_change_its_setting
     assert wrong.status_code == 400 and "timezone" in wrong.json()["error"]["message"]
 
 
+def test_a_visitor_sees_the_answer_and_not_how_it_was_made(api: Api) -> None:
+    client, _services, _ = api
+    keys = _keys(api)
+    internals = {"confidence", "mode", "timings_ms", "release", "intent"}
+    conversation, visitor = _start(client, keys["widget"])
+    turn = client.post(
+        f"/v1/conversations/{conversation}/messages", headers=visitor, json={"text": "转人工"}
+    ).json()
+    assert turn["answer"]["handoff"] and turn["answer"]["text"]
+    assert not internals & turn["answer"].keys()
+    assert turn["state"]["status"] == "waiting" and turn["state"]["reason"] is None
+    streamed = _events(client, f"/v1/conversations/{conversation}/events", visitor, wanted=2)
+    (state,) = [json.loads(e["data"]) for e in streamed if e.get("event") == "state"]
+    assert state["status"] == "waiting" and state["reason"] is None
+
+    program = client.post("/v1/conversations", headers=keys["admin"]).json()["conversation_id"]
+    turn = client.post(
+        f"/v1/conversations/{program}/messages", headers=keys["admin"], json={"text": "转人工"}
+    ).json()
+    assert internals <= turn["answer"].keys() and turn["state"]["reason"] == "asked_for_human"
+
+
 def test_an_agent_claims_replies_and_resolves_and_two_claims_at_once_give_one_winner(api: Api) -> None:
     client, services, _ = api
     keys = _keys(api)

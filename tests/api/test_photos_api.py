@@ -52,6 +52,7 @@ def test_a_photo_that_is_not_one_is_refused_by_name(api: Api) -> None:
     auth = {"authorization": f"Bearer {keys['acme']}"}
     for image, status, words in (
         ("not base64!", 400, "not base64"),
+        ("data:image/png;base64", 400, "needs a comma"),
         (base64.b64encode(b"GIF89a broken").decode(), 422, "not a readable image"),
         ("", 400, "image: empty"),
     ):

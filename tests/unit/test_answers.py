@@ -15,7 +15,7 @@ from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput
 from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.services.answers.choice import default_choice
-from zhiwen.services.answers.service import HANDOFF_MESSAGES, AnswerLimits, AnswerService
+from zhiwen.services.answers.service import HANDOFF_MESSAGES, AnswerLimits, AnswerService, cited_title
 from zhiwen.services.lifecycle.evaluate import select_split
 from zhiwen.services.lifecycle.golden import (
     MIN_CHOICE_QUESTIONS,
@@ -24,7 +24,7 @@ from zhiwen.services.lifecycle.golden import (
     load_golden,
     run_golden,
 )
-from zhiwen.types import Answer, Workspace
+from zhiwen.types import Answer, Chunk, Hit, Workspace
 from zhiwen.wiring import Services, build_llm, build_services
 
 Demo = tuple[Services, Workspace]
@@ -53,6 +53,24 @@ def test_a_strong_faq_match_returns_the_curated_answer(demo: Demo) -> None:
     answer = services.answerer.answer(workspace.id, "客服热线是多少？")
     assert answer.mode == "faq"
     assert answer.text.startswith("极光数码客服热线 400-820-1234")
+    assert answer.citations[0].document_title == "客服热线是多少？", "not the file's name, faq zh"
+
+
+def test_a_source_without_a_title_of_its_own_is_cited_by_its_entry() -> None:
+    def hit(source: str, document_title: str, title_path: str, question: str | None = None) -> Hit:
+        kind = "faq" if question else "passage"
+        chunk = Chunk("c", "w", "d", 0, title_path, "…", kind=kind, question=question)
+        return Hit(chunk, 1.0, document_title=document_title, document_source=source)
+
+    row = hit("products.jsonl", "products", "Aurora Watch S2 智能手表 / Aurora Watch S2 smartwatch")
+    assert cited_title(row, "zh") == "Aurora Watch S2 智能手表"
+    assert cited_title(row, "en") == "Aurora Watch S2 smartwatch"
+    faq = hit("faq-en.csv", "faq en", "faq en", question="Do you ship abroad?")
+    assert cited_title(faq, "en") == "Do you ship abroad?"
+    headed = hit("warranty-zh.md", "保修政策", "保修政策 > 保修期限")
+    assert cited_title(headed, "zh") == "保修政策"
+    plain = hit("camera-c1-en.txt", "camera c1 en", "camera c1 en")
+    assert cited_title(plain, "en") == "camera c1 en"
 
 
 @pytest.mark.parametrize("question", ["你们卖电动汽车吗？", "What is the capital of Australia?"])

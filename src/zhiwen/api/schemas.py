@@ -104,23 +104,17 @@ class RelatedProductOut(BaseModel):
     because_of: str
 
 
-class AnswerResponse(BaseModel):
+class VisitorAnswerOut(BaseModel):
+    """An answer as a website visitor gets it (widget keys): the text, its sources and what it was read
+    as, not how it was made."""
+
     answer_id: str
     conversation_id: str | None
     question: str
     text: str
     language: Literal["zh", "en"]
     citations: list[CitationOut]
-    confidence: float = Field(ge=0, le=1)
     handoff: bool
-    mode: AnswerMode = Field(
-        description="Where the text came from: curated, faq, extractive, llm; reply or tool (an intent's"
-        " action); handoff (a person takes over)."
-    )
-    timings_ms: dict[str, float]
-    release: int | None = Field(
-        None, description="The release that answered; null before the first promotion."
-    )
     related_products: list[RelatedProductOut] = Field(
         default_factory=list,
         description="Catalogue items related to the products the question names (setting "
@@ -131,9 +125,6 @@ class AnswerResponse(BaseModel):
         description="A follow-up as Zhiwen read it with the conversation's earlier turns; null when the "
         "question was read on its own.",
     )
-    intent: IntentOut | None = Field(
-        None, description="The intent recognised (null without a live intent model); see docs/intents.md."
-    )
     read_from_photo: str | None = Field(
         None, description="The text read in the photo sent with the question (null without one)."
     )
@@ -141,6 +132,23 @@ class AnswerResponse(BaseModel):
         None,
         description="The product the live recogniser saw in the photo, when it was sure enough to ask"
         " about it (null otherwise); see docs/vision.md.",
+    )
+
+
+class AnswerResponse(VisitorAnswerOut):
+    """An answer with how it was made, for the company's own programs and staff."""
+
+    confidence: float = Field(ge=0, le=1)
+    mode: AnswerMode = Field(
+        description="Where the text came from: curated, faq, extractive, llm; reply or tool (an intent's"
+        " action); handoff (a person takes over)."
+    )
+    timings_ms: dict[str, float]
+    release: int | None = Field(
+        None, description="The release that answered; null before the first promotion."
+    )
+    intent: IntentOut | None = Field(
+        None, description="The intent recognised (null without a live intent model); see docs/intents.md."
     )
 
 
@@ -446,7 +454,10 @@ class DeskMessageOut(BaseModel):
 
 class DeskStateOut(BaseModel):
     status: Literal["bot", "waiting", "open", "resolved"]
-    reason: str | None
+    reason: str | None = Field(
+        description="Why it was queued (asked_for_human, bot_handoff or an intent's name); null for widget"
+        " keys."
+    )
     position: int | None = Field(description="Place in the queue while waiting (1 = next).")
     expected_wait_minutes: int | None
     agents_online: int
@@ -456,7 +467,11 @@ class DeskStateOut(BaseModel):
 
 class TurnResponse(BaseModel):
     conversation_id: str
-    answer: AnswerResponse | None = Field(description="The bot's answer; null while people hold it.")
+    answer: AnswerResponse | VisitorAnswerOut | None = Field(
+        description="The bot's answer; null while people hold it. Widget keys get the visitor's view: no"
+        " confidence, mode, timings, release or intent.",
+        union_mode="left_to_right",
+    )
     messages: list[DeskMessageOut]
     state: DeskStateOut
     visitor_token: str | None = Field(None, description="Widget keys: bind later calls with X-Visitor-Token.")

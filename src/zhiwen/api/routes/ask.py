@@ -26,6 +26,7 @@ from zhiwen.api.schemas import (
     SearchHit,
     SearchRequest,
     SearchResponse,
+    VisitorAnswerOut,
 )
 from zhiwen.errors import InvalidInput, TooLarge
 from zhiwen.services.answers.photos import PhotoQuestion, with_photo
@@ -39,8 +40,9 @@ router = APIRouter(prefix="/v1", tags=["questions"])
 STREAM_PIECE_CHARS = 12
 
 
-def answer_response(answer: Answer, photo: PhotoQuestion | None = None) -> AnswerResponse:
-    return AnswerResponse(
+def visitor_answer(answer: Answer, photo: PhotoQuestion | None = None) -> VisitorAnswerOut:
+    """What a website visitor sees of an answer: confidences, modes and timings are for the company."""
+    return VisitorAnswerOut(
         read_from_photo=None if photo is None else photo.read,
         product_in_photo=None if photo is None else photo.product,
         answer_id=answer.id,
@@ -49,13 +51,19 @@ def answer_response(answer: Answer, photo: PhotoQuestion | None = None) -> Answe
         text=answer.text,
         language=answer.language,
         citations=[CitationOut(**c.__dict__) for c in answer.citations],
-        confidence=answer.confidence,
         handoff=answer.handoff,
+        related_products=[RelatedProductOut(**r.__dict__) for r in answer.related_products],
+        understood_as=answer.understood_as,
+    )
+
+
+def answer_response(answer: Answer, photo: PhotoQuestion | None = None) -> AnswerResponse:
+    return AnswerResponse(
+        **visitor_answer(answer, photo).model_dump(),
+        confidence=answer.confidence,
         mode=answer.mode,
         timings_ms=answer.timings_ms,
         release=answer.release,
-        related_products=[RelatedProductOut(**r.__dict__) for r in answer.related_products],
-        understood_as=answer.understood_as,
         intent=None if answer.intent is None else IntentOut(**answer.intent.to_dict()),
     )
 
@@ -197,7 +205,12 @@ def seen_in_photo(
 
 def photo_bytes(encoded: str) -> bytes:
     """A photo sent as base64 (a data: URL's prefix is allowed), or a clear error."""
-    payload = encoded.split(",", 1)[1] if encoded.startswith("data:") else encoded
+    if encoded.startswith("data:"):
+        _header, comma, payload = encoded.partition(",")
+        if not comma:
+            raise InvalidInput("image: a data: URL needs a comma before the base64 (data:image/png;base64,…)")
+    else:
+        payload = encoded
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):

@@ -15,9 +15,10 @@ from fastapi.concurrency import run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
 from zhiwen.api.deps import CustomerKey, ServicesDep
-from zhiwen.api.routes.ask import answer_response, photo_bytes, seen_in_photo
+from zhiwen.api.routes.ask import answer_response, photo_bytes, seen_in_photo, visitor_answer
 from zhiwen.api.schemas import (
     SQL_INT_MAX,
+    AnswerResponse,
     CitationOut,
     DeskMessageOut,
     DeskStateOut,
@@ -26,6 +27,7 @@ from zhiwen.api.schemas import (
     RatingOut,
     RatingRequest,
     TurnResponse,
+    VisitorAnswerOut,
     WidgetConfigOut,
 )
 from zhiwen.api.signals import Signals, woken
@@ -51,18 +53,28 @@ def message_out(message: DeskMessage) -> DeskMessageOut:
     )
 
 
-def state_out(state: DeskState) -> DeskStateOut:
-    return DeskStateOut(**dataclasses.asdict(state))
+def state_out(state: DeskState, for_visitor: bool = False) -> DeskStateOut:
+    """Where the conversation stands; a website visitor is not told the desk's reason for queueing it."""
+    shown = dataclasses.replace(state, reason=None) if for_visitor else state
+    return DeskStateOut(**dataclasses.asdict(shown))
 
 
 def turn_out(
-    turn: Turn, visitor_token: str | None = None, photo: PhotoQuestion | None = None
+    turn: Turn,
+    key: ApiKey,
+    visitor_token: str | None = None,
+    photo: PhotoQuestion | None = None,
 ) -> TurnResponse:
+    """The turn as this key may see it: a widget key (a website visitor) gets the visitor's view."""
+    for_visitor = key.role == "widget"
+    answer: AnswerResponse | VisitorAnswerOut | None = None
+    if turn.answer is not None:
+        answer = (visitor_answer if for_visitor else answer_response)(turn.answer, photo)
     return TurnResponse(
         conversation_id=turn.conversation_id,
-        answer=answer_response(turn.answer, photo) if turn.answer else None,
+        answer=answer,
         messages=[message_out(m) for m in turn.messages],
-        state=state_out(turn.state),
+        state=state_out(turn.state, for_visitor),
         visitor_token=visitor_token,
     )
 
@@ -103,7 +115,7 @@ def start_conversation(
         token = secrets.token_urlsafe(24)
     conversation = services.desk.start(key.workspace_id, hash_key(token) if token else None, language)
     state = services.desk.state(key.workspace_id, conversation.id)
-    return turn_out(Turn(conversation.id, None, (), state), token if key.role == "widget" else None)
+    return turn_out(Turn(conversation.id, None, (), state), key, token if key.role == "widget" else None)
 
 
 @router.get("/conversations/{conversation_id}", response_model=TurnResponse)
@@ -117,7 +129,7 @@ def read_conversation(
     """The messages after ``after`` (all by default; internal notes never) and where it stands."""
     held = visitor_conversation(services, key, conversation_id, x_visitor_token)
     messages = services.desk.messages(key.workspace_id, held, after)
-    return turn_out(Turn(held, None, tuple(messages), services.desk.state(key.workspace_id, held)))
+    return turn_out(Turn(held, None, tuple(messages), services.desk.state(key.workspace_id, held)), key)
 
 
 @router.post(
@@ -151,7 +163,7 @@ async def send_message(
 
     if not body.stream:
         turn = await run_in_threadpool(services.desk.say, key.workspace_id, held, text, use_llm=body.use_llm)
-        return turn_out(await run_in_threadpool(kept, turn), photo=seen)
+        return turn_out(await run_in_threadpool(kept, turn), key, photo=seen)
     pieces = services.desk.say_streaming(key.workspace_id, held, text, use_llm=body.use_llm)
     first = await run_in_threadpool(next, pieces)  # a refused message fails before the stream opens
 
@@ -162,7 +174,7 @@ async def send_message(
             piece = await run_in_threadpool(next, pieces, None)
         assert isinstance(piece, Turn)
         turn = await run_in_threadpool(kept, piece)
-        yield {"event": "turn", "data": turn_out(turn, photo=seen).model_dump_json()}
+        yield {"event": "turn", "data": turn_out(turn, key, photo=seen).model_dump_json()}
 
     return EventSourceResponse(events())
 
@@ -179,7 +191,7 @@ def ask_for_a_person(
     """Put the conversation in the human queue, with a contact for the reply if nobody is online."""
     _per_visitor(request, key, x_visitor_token)
     held = visitor_conversation(services, key, conversation_id, x_visitor_token)
-    return turn_out(services.desk.request_human(key.workspace_id, held, body.contact, body.message))
+    return turn_out(services.desk.request_human(key.workspace_id, held, body.contact, body.message), key)
 
 
 @router.post(
@@ -222,7 +234,15 @@ async def conversation_events(
             raise InvalidInput("Last-Event-ID: expected the id of the last message seen")
         start = int(last_event_id)
     return EventSourceResponse(
-        _events(services, request.app.state.signals, key.workspace_id, held, start, include_notes=False),
+        _events(
+            services,
+            request.app.state.signals,
+            key.workspace_id,
+            held,
+            start,
+            include_notes=False,
+            for_visitor=key.role == "widget",
+        ),
         ping=15,
     )
 
@@ -234,6 +254,7 @@ async def _events(
     conversation_id: str,
     after: int,
     include_notes: bool,
+    for_visitor: bool = False,
 ) -> AsyncIterator[dict[str, str]]:
     """Messages and state changes of one conversation, read back from the store on every wake-up."""
     last_state: DeskState | None = None
@@ -253,7 +274,7 @@ async def _events(
             state = await run_in_threadpool(services.desk.state, workspace_id, conversation_id)
             if state != last_state:
                 last_state = state
-                yield {"event": "state", "data": json.dumps(dataclasses.asdict(state), ensure_ascii=False)}
+                yield {"event": "state", "data": state_out(state, for_visitor).model_dump_json()}
             await woken(changed, STREAM_RECHECK_S)
 
 

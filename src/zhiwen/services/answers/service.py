@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from zhiwen.errors import BackendUnavailable, InvalidInput
+from zhiwen.parsers.base import stem_title
 from zhiwen.ports import LLM, AnswerStore, RelatedProducts
 from zhiwen.services.answers.choice import (
     NO_HITS_FEATURES,
@@ -43,7 +44,7 @@ from zhiwen.services.knowledge.rerank import reranker_of
 from zhiwen.services.knowledge.retrieve import Retrieval, Retriever
 from zhiwen.services.lifecycle.targets import Target, Targets, working_id
 from zhiwen.services.trust.privacy import PrivacyPolicy, outward
-from zhiwen.text.normalize import detect_language, squash
+from zhiwen.text.normalize import chinese_chars, detect_language, squash
 from zhiwen.text.pii import without_pii
 from zhiwen.types import CURATED_SOURCE, Answer, AnswerMode, Citation, Hit, IntentMatch, RelatedProduct
 
@@ -112,13 +113,28 @@ def _snippet(text: str) -> str:
 CURATED_TITLES = {"zh": "客服团队的解答", "en": "Answer from our service team"}
 
 
+def cited_title(hit: Hit, language: str) -> str:
+    """What a customer reads as the source's name. A document without a title of its own is named after
+    its file ("faq zh", "products"); its FAQ entry's question or its row's own title says more, in the
+    customer's language where a row is titled in both ("Aurora Watch S2 智能手表 / … smartwatch")."""
+    if hit.document_source == CURATED_SOURCE:
+        return CURATED_TITLES[language]
+    chunk = hit.chunk
+    if hit.document_title != stem_title(hit.document_source):
+        return hit.document_title
+    own = chunk.question if chunk.kind == "faq" and chunk.question else chunk.title_path.split(" > ")[-1]
+    sides = own.split(" / ")
+    if len(sides) == 2 and bool(chinese_chars(sides[0])) != bool(chinese_chars(sides[1])):
+        return next(side for side in sides if bool(chinese_chars(side)) == (language == "zh"))
+    return own or hit.document_title
+
+
 def _citation(number: int, hit: Hit, snippet: str, language: str) -> Citation:
     """Cites the working document and chunk ids, which stay stable across releases."""
-    curated = hit.document_source == CURATED_SOURCE
     return Citation(
         number=number,
         document_id=working_id(hit.chunk.document_id),
-        document_title=CURATED_TITLES[language] if curated else hit.document_title,
+        document_title=cited_title(hit, language),
         source=hit.document_source,
         chunk_id=working_id(hit.chunk.id),
         snippet=_snippet(snippet),
