@@ -204,7 +204,7 @@ def test_restore_brings_back_the_store_as_it_was_and_keeps_the_one_it_replaced(
 ) -> None:
     code, out = zhiwen(data, "ask", QUESTIONS[0], "--json")  # recorded after the backup
     assert code == 0
-    added = json.loads(out)["id"]
+    added = json.loads(out)["answer_id"]
     code, out = zhiwen(data, "restore", str(made), "--yes", "--json")
     result = json.loads(out)
     assert code == 0 and result["tables"]["answers"] == 0

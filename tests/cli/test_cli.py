@@ -66,7 +66,7 @@ def test_ingest_search_ask_and_delete_from_the_cli(tmp_path: Path) -> None:
     assert json.loads(out)["hits"][0]["source"] == "manual.pdf"
     code, out = zhiwen(tmp_path, "ask", "How long is the robot vacuum warranty?", "--json")
     answer = json.loads(out)
-    assert code == 0 and set(answer) >= {"id", "text", "citations", "confidence", "handoff"}
+    assert code == 0 and set(answer) >= {"answer_id", "text", "citations", "confidence", "handoff"}
     code, out = zhiwen(tmp_path, "ask", "Do you sell electric scooters?")
     assert code == 0 and "only recorded for review" in " ".join(out.split()), "nobody is waiting for it"
     documents = json.loads(zhiwen(tmp_path, "documents", "list", "--json")[1])

@@ -43,15 +43,17 @@ def test_golden_eval_release_gate_and_rollback_from_the_command_line(
     answer = json.loads(out)
     assert answer["release"] == 1
 
-    code, out = zhiwen(data, "feedback", answer["id"], "--dislike", "--correct", "积分有效期 12 个月。")
+    code, out = zhiwen(
+        data, "feedback", answer["answer_id"], "--dislike", "--correct", "积分有效期 12 个月。"
+    )
     assert code == 0
-    code, out = zhiwen(data, "review", "replay", answer["id"], "--json")
+    code, out = zhiwen(data, "review", "replay", answer["answer_id"], "--json")
     assert json.loads(out)["same_text"] is True
     code, out = zhiwen(data, "review", "list", "--json")
     assert json.loads(out)[0]["correction"] == "积分有效期 12 个月。"
     code, out = zhiwen(data, "review", "list")
-    assert answer["id"] in out, "the id approve needs, whole in an 80-column terminal"
-    code, out = zhiwen(data, "review", "approve", answer["id"])
+    assert answer["answer_id"] in out, "the id approve needs, whole in an 80-column terminal"
+    code, out = zhiwen(data, "review", "approve", answer["answer_id"])
     assert code == 0 and "with the next release (release 1 is live)" in " ".join(out.split())
     code, out = zhiwen(data, "release", "list", "--json")
     assert json.loads(out)["live"] == 1

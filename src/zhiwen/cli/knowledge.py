@@ -203,8 +203,9 @@ def ask(
     answer = services.answerer.answer(
         state.workspace(workspace).id, question, conversation_id=conversation, use_llm=not no_llm
     )
-    if as_json:
-        print_json(dataclasses.asdict(answer))
+    if as_json:  # named as over HTTP, so one script reads both
+        record = dataclasses.asdict(answer)
+        print_json({"answer_id": record.pop("id"), **record})
         return
     style = "yellow" if answer.handoff else "green"
     if answer.understood_as:
