@@ -153,3 +153,37 @@ def test_a_release_is_refused_at_once_while_chunks_wait_for_embeddings(
     assert "1 chunks of this workspace are still being embedded" in refused.json()["error"]["message"]
     services.embedding_worker.run_until_done()
     assert client.post("/v1/releases", json={"note": "now"}, headers=auth["admin"]).status_code == 201
+
+
+def test_synonyms_are_added_replaced_and_removed_by_admins_and_bad_ones_change_nothing(api: Api) -> None:
+    client, auth = api
+    added = client.post(
+        "/v1/synonyms", json={"written": "铂金卡", "said": ["白金会员", "白金卡"]}, headers=auth["admin"]
+    )
+    assert added.status_code == 200 and added.json() == {"白金会员": "铂金卡", "白金卡": "铂金卡"}
+    asked = client.post("/v1/ask", json={"question": "白金会员包邮吗"}, headers=auth["client"]).json()
+    assert not asked["handoff"] and asked["question"] == "白金会员包邮吗"
+    assert client.get("/v1/settings", headers=auth["admin"]).json()["synonyms"] == 2
+
+    for body, named in (
+        ({"synonyms": {"价保": "价保"}}, "the same"),
+        ({"synonyms": {"价保": ""}}, "synonyms"),
+        ({"synonyms": {"x" * 51: "y"}}, "synonyms"),
+        ({"synonyms": ["价保"]}, "synonyms"),
+        ({"written": "x"}, "written: Extra inputs"),
+    ):
+        refused = client.put("/v1/synonyms", json=body, headers=auth["admin"])
+        assert refused.status_code in (400, 422) and named in refused.text, refused.text
+    assert len(client.get("/v1/synonyms", headers=auth["admin"]).json()) == 2, "nothing half-written"
+    assert (
+        client.post("/v1/synonyms", json={"written": "x", "said": []}, headers=auth["admin"]).status_code
+        == 422
+    )
+    assert client.get("/v1/synonyms", headers=auth["client"]).status_code == 403
+
+    replaced = client.put("/v1/synonyms", json={"synonyms": {"价保": "价格保护"}}, headers=auth["admin"])
+    assert replaced.json() == {"价保": "价格保护"}
+    assert client.delete("/v1/synonyms/价保", headers=auth["admin"]).json() == {}
+    missing = client.delete("/v1/synonyms/价保", headers=auth["admin"])
+    assert missing.status_code == 404 and "价保" in missing.json()["error"]["message"]
+    assert client.patch("/v1/settings", json={"synonyms": "a"}, headers=auth["admin"]).status_code == 400

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_cli import zhiwen
+from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 
@@ -57,3 +60,31 @@ def test_golden_eval_release_gate_and_rollback_from_the_command_line(
     assert code == 0 and "with the next release (release 1 is live)" in " ".join(out.split())
     code, out = zhiwen(data, "release", "list", "--json")
     assert json.loads(out)["live"] == 1
+
+
+def test_synonyms_from_the_command_line(demo_copy: tuple[Services, Workspace], tmp_path: Path) -> None:
+    services, workspace = demo_copy
+    data = services.settings.data_dir
+    code, out = zhiwen(data, "synonyms", "add", "铂金卡", "白金会员", "白金卡")
+    assert code == 0 and "白金会员, 白金卡 → 铂金卡" in out and "Customers see this now" in out
+    table = tmp_path / "synonyms.csv"
+    table.write_bytes("同义词,标准词\n价保|保价,价格保护\n".encode("gbk"))  # as Excel saves it in China
+    code, out = zhiwen(data, "synonyms", "import", str(table), "--json")
+    assert code == 0 and json.loads(out) == {
+        "白金会员": "铂金卡",
+        "白金卡": "铂金卡",
+        "价保": "价格保护",
+        "保价": "价格保护",
+    }
+    code, out = zhiwen(data, "synonyms", "remove", "白金卡", "--json")
+    assert code == 0 and "白金卡" not in json.loads(out)
+    code, out = zhiwen(data, "synonyms", "list")
+    assert code == 0 and "价格保护" in out and "白金会员" in out
+
+    broken = tmp_path / "broken.csv"
+    broken.write_text("said,written\n运费险,\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="row 2"):
+        zhiwen(data, "synonyms", "import", str(broken))
+    with pytest.raises(NotFound, match="白金卡"):
+        zhiwen(data, "synonyms", "remove", "白金卡")
+    assert len(services.targets.synonyms(workspace.id)) == 3, "nothing half-written"

@@ -214,9 +214,23 @@ def test_an_administrator_runs_the_knowledge_lifecycle_in_the_browser(
         page.locator("main form").first.get_by_role("button", name="保存").click()
         expect(page.locator("main [role=status]").first).to_have_text("已保存")
         assert console["services"].targets.working_config(console["workspace"].id).top_k == 6
-        page.get_by_label("周一").fill("09:00-18:00")
+        # Synonyms: a line without "=" is named; nothing is saved until every line reads.
+        synonyms = page.get_by_label("同义词")
+        synonyms.fill("白金会员, 白金卡 = 铂金卡\n价保")
         page.locator("main form").nth(1).get_by_role("button", name="保存").click()
-        expect(page.locator("main form").nth(1).locator("[role=status]")).to_have_text("已保存")
+        expect(page.locator("main .problem").first).to_contain_text("第 2 行")
+        assert console["services"].targets.synonyms(console["workspace"].id) == {}
+        synonyms.fill("白金会员, 白金卡 = 铂金卡\n价保 = 价格保护")
+        page.locator("main form").nth(1).get_by_role("button", name="保存").click()
+        expect(page.locator("main form").nth(1).locator("[role=status]")).to_have_text("已保存 3 个同义词")
+        assert console["services"].targets.synonyms(console["workspace"].id) == {
+            "白金会员": "铂金卡",
+            "白金卡": "铂金卡",
+            "价保": "价格保护",
+        }
+        page.get_by_label("周一").fill("09:00-18:00")
+        page.locator("main form").nth(2).get_by_role("button", name="保存").click()
+        expect(page.locator("main form").nth(2).locator("[role=status]")).to_have_text("已保存")
         hours = console["services"].desk.settings(console["workspace"].id).hours
         assert hours is not None and hours.timezone == "Asia/Shanghai" and set(hours.weekly) == {"mon"}
         page.get_by_role("button", name="测试连接").click()

@@ -152,6 +152,20 @@ class AnswerResponse(VisitorAnswerOut):
     )
 
 
+Term = Annotated[str, Field(min_length=1, max_length=50)]
+
+
+class SynonymsAdd(Strict):
+    written: Term = Field(description="The word your documents use, exactly as they write it.")
+    said: list[Term] = Field(min_length=1, max_length=100, description="Words your customers use for it.")
+
+
+class SynonymsReplace(Strict):
+    synonyms: dict[Term, Term] = Field(
+        max_length=2000, description="Every synonym: the customer's word → the documents' word."
+    )
+
+
 class HitTestRequest(Strict):
     question: str = Field(min_length=1, max_length=2000)
     target: Literal["working", "live"] = Field(

@@ -22,6 +22,7 @@ from zhiwen.cli import (
     reviews,
     secrets,
     serve,
+    synonyms,
     table_models,
     users,
     vision,
@@ -44,6 +45,7 @@ app = typer.Typer(
 admin.register(app)
 knowledge.register(app)
 feedback.register(app)
+synonyms.register(app)
 desk.register(app)
 users.register(app)
 lifecycle.register(app)

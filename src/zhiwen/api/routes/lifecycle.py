@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from zhiwen import tasks
@@ -30,6 +30,8 @@ from zhiwen.api.schemas import (
     ReleaseOut,
     RerankTrainRequest,
     RollbackRequest,
+    SynonymsAdd,
+    SynonymsReplace,
     TuneRequest,
     other_content,
 )
@@ -215,3 +217,30 @@ def change_settings(body: dict[str, str], services: ServicesDep, key: AdminKey) 
     config = services.targets.working_config(key.workspace_id).with_overrides(body)
     services.targets.save_working_config(key.workspace_id, config)
     return config.settings()
+
+
+@router.get("/synonyms")
+def synonyms(services: ServicesDep, key: AdminKey) -> dict[str, str]:
+    """The working synonyms: the words customers use → the words the documents use. A question is searched
+    and read in the documents' words; the next release freezes them."""
+    return services.targets.synonyms(key.workspace_id)
+
+
+@router.put("/synonyms")
+def replace_synonyms(body: SynonymsReplace, services: ServicesDep, key: AdminKey) -> dict[str, str]:
+    """Replace every synonym (checked whole first: a bad entry changes nothing)."""
+    return services.targets.save_synonyms(key.workspace_id, body.synonyms)
+
+
+@router.post("/synonyms")
+def add_synonyms(body: SynonymsAdd, services: ServicesDep, key: AdminKey) -> dict[str, str]:
+    """Add customers' words for one word of the documents; returns every synonym."""
+    return services.targets.add_synonyms(key.workspace_id, body.said, body.written)
+
+
+@router.delete("/synonyms/{said}")
+def remove_synonym(
+    said: Annotated[str, Path(max_length=50)], services: ServicesDep, key: AdminKey
+) -> dict[str, str]:
+    """Forget one customer's word; 404 when there is no such synonym."""
+    return services.targets.remove_synonyms(key.workspace_id, [said])

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from zhiwen.errors import InvalidInput
+from zhiwen.services.answers.synonyms import checked as checked_synonyms
 from zhiwen.services.knowledge.fusion import KEYWORD_WEIGHT, SPREAD_REFERENCE
 
 RetrievalMode = Literal["keyword", "vector", "hybrid"]
@@ -25,6 +26,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "related_products": (0, 10),
 }
 MODELS = ("confidence_model", "choice_model", "reranker")  # fitted models among the settings
+LISTS = ("synonyms",)  # edited by their own commands, not name=value
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class AnswerConfig:
     confidence_model: dict[str, Any] | None = None  # None: the bundled default
     choice_model: dict[str, Any] | None = None  # which passage answers; None: the bundled default
     reranker: dict[str, Any] | None = None  # None: fused scores rank
+    # The customer's word → the documents' word (services/answers/synonyms.py); `zhiwen synonyms`.
+    synonyms: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -59,6 +63,8 @@ class AnswerConfig:
         """Apply ``name=value`` strings from the command line, converted to each setting's type."""
         changes: dict[str, Any] = {}
         for name, raw in pairs.items():
+            if name in LISTS:
+                raise InvalidInput(f"{name} are edited with `zhiwen {name}` or /v1/{name}")
             if name in MODELS:
                 if raw.lower() not in ("none", "default", ""):
                     raise InvalidInput(f"{name} can only be reset (=none) from the command line")
@@ -82,10 +88,16 @@ class AnswerConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
                 raise InvalidInput(f"{name} must be a number between {low:g} and {high:g}, not {value!r}")
+        if not isinstance(self.synonyms, dict):
+            raise InvalidInput("synonyms must map the customer's word to the documents' word")
+        try:
+            checked_synonyms(self.synonyms)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
 
     def settings(self) -> dict[str, Any]:
-        """The scalar settings, without the fitted models (for tables and reports)."""
-        return {k: v for k, v in self.to_dict().items() if k not in MODELS}
+        """The scalar settings, without the fitted models or the synonyms (for tables and reports)."""
+        return {k: v for k, v in self.to_dict().items() if k not in MODELS + LISTS}
 
     def summary(self) -> dict[str, Any]:
         """The settings, and which models are in use (not their weights)."""
@@ -101,4 +113,5 @@ class AnswerConfig:
                 else "bundled default"
             ),
             "reranker": (self.reranker or {}).get("fingerprint"),
+            "synonyms": len(self.synonyms),
         }

@@ -39,6 +39,7 @@ from zhiwen.services.answers.followup import (
     last_understood,
     refers_back,
 )
+from zhiwen.services.answers.synonyms import in_documents_words
 from zhiwen.services.knowledge.fusion import spread_weighted_fusion
 from zhiwen.services.knowledge.rerank import reranker_of
 from zhiwen.services.knowledge.retrieve import Retrieval, Retriever
@@ -249,9 +250,9 @@ class AnswerService:
         config = target.config
         question = understood.question
         language = detect_language(question)
-        # Searched and weighed without contact details: a phone number is not what is asked (the LLM
-        # reads them redacted, as "[phone]").
-        asked = understood.rewritten(without_pii)
+        # Searched and weighed in the documents' words (the company's synonyms) and without contact
+        # details: a phone number is not what is asked (the LLM reads them redacted, as "[phone]").
+        asked = understood.rewritten(lambda text: in_documents_words(without_pii(text), config.synonyms))
         retrieval = self._retriever.retrieve(
             target.knowledge_id,
             asked.text,

@@ -4,18 +4,21 @@ evaluating changes, the working knowledge with the working settings."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from zhiwen.errors import InvalidInput
+from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.ports import ReleaseStore, WorkspaceStore
 from zhiwen.services.answers.config import AnswerConfig
+from zhiwen.services.answers.synonyms import checked as checked_synonyms
 from zhiwen.types import Release
 
 CONFIG_SETTING = "answer_config"  # the working settings, as overrides of the service defaults
 CONFIDENCE_SETTING = "confidence_model"  # written by `zhiwen calibrate`
 CHOICE_SETTING = "choice_model"  # written by `zhiwen calibrate` too
 RERANKER_SETTING = "reranker"  # written by `zhiwen rerank train`
+SYNONYMS_SETTING = "synonyms"  # written by `zhiwen synonyms`
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,13 @@ class Targets:
             "confidence_model": CONFIDENCE_SETTING,
             "choice_model": CHOICE_SETTING,
             "reranker": RERANKER_SETTING,
+            "synonyms": SYNONYMS_SETTING,
         }
         stored = self._workspaces.get_settings(workspace_id, [CONFIG_SETTING, *models.values()])
         merged = {**self._defaults.to_dict(), **(stored.get(CONFIG_SETTING) or {})}
         for key, setting in models.items():
-            if merged.get(key) is None:
-                merged[key] = stored.get(setting)
+            if not merged.get(key):
+                merged[key] = stored.get(setting) or merged.get(key)
         return AnswerConfig.from_dict(merged)
 
     def save_working_config(self, workspace_id: str, config: AnswerConfig) -> None:
@@ -66,6 +70,37 @@ class Targets:
     def save_model(self, workspace_id: str, setting: str, model: dict[str, Any] | None) -> None:
         """Store a fitted model (confidence, re-ranker) in the working settings; None removes it."""
         self._workspaces.put_setting(workspace_id, setting, model)
+
+    def synonyms(self, workspace_id: str) -> dict[str, str]:
+        """The working synonyms: the customer's word → the documents' word."""
+        return self.working_config(workspace_id).synonyms
+
+    def save_synonyms(self, workspace_id: str, synonyms: Mapping[str, str]) -> dict[str, str]:
+        """Replace the working synonyms (the next release freezes them); returns them as stored. Checked
+        whole first: a bad entry changes nothing."""
+        try:
+            stored = checked_synonyms(synonyms)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+        self._workspaces.put_setting(workspace_id, SYNONYMS_SETTING, stored)
+        return stored
+
+    def add_synonyms(self, workspace_id: str, said: Sequence[str], written: str) -> dict[str, str]:
+        """Each of the customer's words ``said`` → ``written`` (replacing what it meant before)."""
+        return self.save_synonyms(
+            workspace_id, {**self.synonyms(workspace_id), **dict.fromkeys(said, written)}
+        )
+
+    def remove_synonyms(self, workspace_id: str, said: Sequence[str]) -> dict[str, str]:
+        """Forget the customer's words ``said``; NotFound naming any that is not there."""
+        current = self.synonyms(workspace_id)
+        missing = [w for w in said if " ".join(w.split()).lower() not in current]
+        if missing:
+            raise NotFound(
+                f"no synonym for {', '.join(map(repr, missing))}; `zhiwen synonyms list` shows them"
+            )
+        gone = {" ".join(w.split()).lower() for w in said}
+        return self.save_synonyms(workspace_id, {k: v for k, v in current.items() if k not in gone})
 
     def working(self, workspace_id: str) -> Target:
         return Target(workspace_id, workspace_id, self.working_config(workspace_id))

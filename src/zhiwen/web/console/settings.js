@@ -3,15 +3,32 @@ import { api, fill, h, problemLine, t, table, term, when } from "./core.js";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const FITTED_MODELS = ["confidence_model", "choice_model", "reranker"];  // shown, changed by tuning only
+const OWN_SECTIONS = ["synonyms"];  // edited in a section of their own
+
+// Synonyms as lines "白金会员, 白金卡 = 铂金卡": the customers' words, then the documents' word.
+function synonymLines(synonyms) {
+  const byWritten = {};
+  for (const [said, written] of Object.entries(synonyms)) (byWritten[written] ||= []).push(said);
+  return Object.entries(byWritten).map(([written, said]) => `${said.join(", ")} = ${written}`).join("\n");
+}
+function synonymsOf(text) {
+  const found = {};
+  text.split("\n").map(line => line.trim()).filter(Boolean).forEach((line, i) => {
+    const [said, written, extra] = line.split("=").map(part => part.trim());
+    if (!said || !written || extra !== undefined) throw new Error(t("synonym_line", i + 1, line));
+    for (const word of said.split(/[,，、|]/).map(w => w.trim()).filter(Boolean)) found[word] = written;
+  });
+  return found;
+}
 
 export async function settingsPage(main) {
   const problem = problemLine();
-  let answer, desk;
-  try { [answer, desk] = await Promise.all([api("GET", "/v1/settings"), api("GET", "/v1/desk/settings")]); } catch (e) { problem.show(e); main.append(problem); return; }
+  let answer, desk, synonyms;
+  try { [answer, desk, synonyms] = await Promise.all([api("GET", "/v1/settings"), api("GET", "/v1/desk/settings"), api("GET", "/v1/synonyms")]); } catch (e) { problem.show(e); main.append(problem); return; }
 
   // Answer settings: the plain values are editable; fitted models are shown, not edited.
   const inputs = {};
-  const rows = Object.entries(answer).map(([name, value]) => {
+  const rows = Object.entries(answer).filter(([name]) => !OWN_SECTIONS.includes(name)).map(([name, value]) => {
     if (FITTED_MODELS.includes(name)) return [name, typeof value === "string" ? value : JSON.stringify(value), t("setting_model")];
     const input = name === "retrieval_mode"
       ? h("select", { "aria-label": name }, ["hybrid", "keyword", "vector"].map(m => h("option", { value: m }, m)))
@@ -27,6 +44,19 @@ export async function settingsPage(main) {
     for (const [name, input] of Object.entries(inputs)) if (input.value !== String(answer[name] ?? "")) changes[name] = input.value;
     if (!Object.keys(changes).length) { answerStatus.textContent = t("nothing_changed"); return; }
     try { answer = await api("PATCH", "/v1/settings", changes); answerStatus.textContent = t("settings_saved"); problem.show(null); } catch (e) { problem.show(e); answerStatus.textContent = ""; }
+  }
+
+  // Synonyms: what customers say for what the documents name otherwise.
+  const synonymArea = h("textarea", { rows: 6, "aria-label": t("synonyms"), placeholder: "白金会员, 白金卡 = 铂金卡\nfapiao = invoice" });
+  synonymArea.value = synonymLines(synonyms);
+  const synonymStatus = h("span", { role: "status" });
+  async function saveSynonyms(event) {
+    event.preventDefault();
+    try {
+      synonyms = await api("PUT", "/v1/synonyms", { synonyms: synonymsOf(synonymArea.value) });
+      synonymArea.value = synonymLines(synonyms);
+      synonymStatus.textContent = t("synonyms_saved", Object.keys(synonyms).length); problem.show(null);
+    } catch (e) { problem.show(e); synonymStatus.textContent = ""; }
   }
 
   // The widget's first words: welcome and suggested questions per language.
@@ -81,6 +111,9 @@ export async function settingsPage(main) {
     h("form", { onsubmit: saveAnswer },
       h("div", { class: "scroll" }, table([t("setting"), t("value"), t("meaning")], rows)),
       h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("save")), answerStatus)),
+    h("h2", {}, t("synonyms")), h("p", { class: "hint" }, t("synonyms_hint")),
+    h("form", { onsubmit: saveSynonyms }, synonymArea,
+      h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("save")), synonymStatus)),
     h("h2", {}, t("widget_settings")),
     h("form", { onsubmit: saveDesk },
       h("div", { class: "split" },

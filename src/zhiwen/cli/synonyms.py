@@ -1,0 +1,109 @@
+"""synonyms list|add|remove|import: the words customers use for what the documents name otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
+from zhiwen.cli.feedback import say_when_customers_see_it
+from zhiwen.errors import InvalidInput
+from zhiwen.services.answers.synonyms import synonyms_from_file
+
+synonyms_app = typer.Typer(
+    help="Synonyms: the words your customers use (白金会员, 价保, fapiao) for what your documents name "
+    "otherwise (铂金卡, 价格保护, invoice). A question is searched and read in the documents' words.",
+    no_args_is_help=True,
+)
+WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
+JsonOption = typer.Option(False, "--json", help=JSON_HELP)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(synonyms_app, name="synonyms")
+
+
+def _show(synonyms: dict[str, str], as_json: bool) -> None:
+    if as_json:
+        print_json(synonyms)
+        return
+    table = Table("customers say", "documents say")
+    for said, written in sorted(synonyms.items(), key=lambda item: (item[1], item[0])):
+        table.add_row(said, written)
+    console.print(table)
+
+
+@synonyms_app.command("list")
+def synonyms_list(workspace: str = WorkspaceOption, as_json: bool = JsonOption) -> None:
+    """Every synonym of the working settings (what the next release freezes)."""
+    _show(state.services().targets.synonyms(state.workspace(workspace).id), as_json)
+
+
+@synonyms_app.command("add")
+def synonyms_add(
+    written: str = typer.Argument(..., help="The word your documents use, exactly as they write it."),
+    said: list[str] = typer.Argument(..., help="One or more words your customers use for it."),
+    workspace: str = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add the words customers use for a word of the documents.
+
+    Example: zhiwen synonyms add 铂金卡 白金会员 白金卡
+    """
+    workspace_id = state.workspace(workspace).id
+    stored = state.services().targets.add_synonyms(workspace_id, said, written)
+    if as_json:
+        print_json(stored)
+        return
+    console.print(f"{', '.join(said)} → {written}; {len(stored)} synonym(s) in all.")
+    say_when_customers_see_it(workspace_id)
+
+
+@synonyms_app.command("remove")
+def synonyms_remove(
+    said: list[str] = typer.Argument(..., help="The customers' word(s) to forget."),
+    workspace: str = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Forget customers' words."""
+    workspace_id = state.workspace(workspace).id
+    stored = state.services().targets.remove_synonyms(workspace_id, said)
+    if as_json:
+        print_json(stored)
+        return
+    console.print(f"Removed {', '.join(said)}; {len(stored)} synonym(s) left.")
+    say_when_customers_see_it(workspace_id)
+
+
+@synonyms_app.command("import")
+def synonyms_import(
+    file: Path = typer.Argument(
+        ...,
+        help="CSV, XLSX or JSONL with a 'said' (同义词) and a 'written' (标准词) column; several customer "
+        "words in one cell are separated by | or 、.",
+    ),
+    replace: bool = typer.Option(False, "--replace", help="Replace every synonym instead of adding."),
+    workspace: str = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add the synonyms in a table (checked whole first: a bad row changes nothing).
+
+    Example: zhiwen synonyms import synonyms.csv
+    """
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise InvalidInput(f"{file}: cannot read it ({error.strerror})") from None
+    found = synonyms_from_file(file.name, data)
+    workspace_id = state.workspace(workspace).id
+    targets = state.services().targets
+    stored = targets.save_synonyms(
+        workspace_id, found if replace else {**targets.synonyms(workspace_id), **found}
+    )
+    if as_json:
+        print_json(stored)
+        return
+    console.print(f"Read {len(found)} synonym(s) from {file.name}; {len(stored)} in all.")
+    say_when_customers_see_it(workspace_id)
