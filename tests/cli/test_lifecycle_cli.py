@@ -88,3 +88,7 @@ def test_synonyms_from_the_command_line(demo_copy: tuple[Services, Workspace], t
     with pytest.raises(NotFound, match="白金卡"):
         zhiwen(data, "synonyms", "remove", "白金卡")
     assert len(services.targets.synonyms(workspace.id)) == 3, "nothing half-written"
+    with pytest.raises(InvalidInput, match="or --all"):
+        zhiwen(data, "synonyms", "remove")
+    code, out = zhiwen(data, "synonyms", "remove", "--all", "--json")
+    assert code == 0 and json.loads(out) == {}

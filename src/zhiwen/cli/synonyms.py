@@ -63,17 +63,25 @@ def synonyms_add(
 
 @synonyms_app.command("remove")
 def synonyms_remove(
-    said: list[str] = typer.Argument(..., help="The customers' word(s) to forget."),
+    said: list[str] | None = typer.Argument(None, help="The customers' word(s) to forget."),
+    every: bool = typer.Option(False, "--all", help="Forget every synonym."),
     workspace: str = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Forget customers' words."""
+    """Forget customers' words (or --all of them)."""
+    if bool(said) == every:
+        raise InvalidInput("name the customers' words to forget, or --all (not both)")
     workspace_id = state.workspace(workspace).id
-    stored = state.services().targets.remove_synonyms(workspace_id, said)
+    targets = state.services().targets
+    stored = (
+        targets.save_synonyms(workspace_id, {})
+        if every
+        else targets.remove_synonyms(workspace_id, said or [])
+    )
     if as_json:
         print_json(stored)
         return
-    console.print(f"Removed {', '.join(said)}; {len(stored)} synonym(s) left.")
+    console.print(f"Removed {'every synonym' if every else ', '.join(said or [])}; {len(stored)} left.")
     say_when_customers_see_it(workspace_id)
 
 
