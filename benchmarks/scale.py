@@ -66,6 +66,10 @@ class HashedWordsEmbedder:
     def adapts_questions(self) -> bool:
         return self._real.adapts_questions
 
+    @property
+    def question_space(self) -> str:
+        return self._real.question_space
+
     def embed_queries(self, texts: Sequence[str]) -> Vector:
         return self._real.embed_queries(texts)
 

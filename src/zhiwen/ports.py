@@ -230,6 +230,13 @@ class Embedder(Protocol):
         """Does :meth:`embed_questions` move questions away from :meth:`embed_queries`' vectors?"""
         ...
 
+    @property
+    def question_space(self) -> str:
+        """Names where :meth:`embed_questions` puts a question: the model and its question adapter. Models
+        fitted on answers' scores (confidence, chooser, re-ranker) are stamped with it, so `zhiwen check`
+        can say which were fitted through another."""
+        ...
+
     def embed_queries(self, texts: Sequence[str]) -> Vector: ...
     def embed_questions(self, texts: Sequence[str]) -> Vector:
         """Customers' questions to the knowledge: :meth:`embed_queries`' space, moved by a question

@@ -171,8 +171,16 @@ class Services:
     vision: ProductRecognition
 
     def check_store(self) -> list[str]:
-        """Every inconsistency in the store, in words (:mod:`zhiwen.stores.sqlite.integrity`)."""
-        return integrity.problems(self.db, self.keywords, self.settings.data_dir / "spool")
+        """Every inconsistency in the store, in words (:mod:`zhiwen.stores.sqlite.integrity`), and every
+        fitted model that no longer fits how questions are embedded."""
+        found = integrity.problems(self.db, self.keywords, self.settings.data_dir / "spool")
+        for workspace in self.workspaces.list_workspaces():
+            found += [
+                f"workspace {workspace.name}: the {problem}: run `zhiwen calibrate` (and `zhiwen rerank "
+                "train` for a re-ranker) again, then make a release"
+                for problem in self.targets.fitted_elsewhere(workspace.id)
+            ]
+        return found
 
     def close(self) -> None:
         self.webhooks.stop()
@@ -351,7 +359,7 @@ def build_services(
         faq_direct_above=settings.faq_direct_above,
     )
     release_store = SqliteReleaseStore(db, keywords, vectors)
-    targets = Targets(workspaces, release_store, defaults)
+    targets = Targets(workspaces, release_store, defaults, lambda: embedder.question_space)
     catalog_store = SqliteCatalogStore(db)
     model_registry = SqliteModelRegistry(db)
     recommenders = RecommenderModelService(catalog_store, model_registry, workspaces, embedder)

@@ -7,6 +7,8 @@ import json
 from typer.testing import CliRunner
 
 from zhiwen.cli.app import app
+from zhiwen.services.answers.service import default_confidence
+from zhiwen.services.lifecycle.targets import CONFIDENCE_SETTING
 from zhiwen.stores.sqlite.db import fts_table
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
@@ -51,3 +53,31 @@ def test_the_check_command_exits_1_and_says_what_is_wrong(demo_copy: tuple[Servi
     damaged = runner.invoke(app, ["--data-dir", data_dir, "check"])
     assert damaged.exit_code == 1
     assert "1 chunks are marked embedded but have no vector" in damaged.output
+
+
+def test_a_model_fitted_through_another_question_adapter_is_named(
+    demo_copy: tuple[Services, Workspace],
+) -> None:
+    services, workspace = demo_copy
+    fitted = default_confidence().to_dict()
+    services.targets.save_model(workspace.id, CONFIDENCE_SETTING, fitted)  # as `zhiwen calibrate` does
+    stored = services.workspaces.get_settings(workspace.id, [CONFIDENCE_SETTING])[CONFIDENCE_SETTING]
+    assert stored["question_space"] == services.embedder.question_space
+    assert "question adapter" in stored["question_space"]
+    release, _ = services.releases.create(workspace.id, "test", "demo")
+    services.releases.promote(workspace.id, release.number, "test")
+    assert services.check_store() == []
+
+    elsewhere = {**fitted, "question_space": "multilingual-e5-small (bundled); no question adapter"}
+    services.workspaces.put_setting(workspace.id, CONFIDENCE_SETTING, elsewhere)
+    problems = services.check_store()
+    assert problems == [
+        f"workspace {workspace.name}: the confidence model of the working settings was fitted when questions"
+        " were embedded by multilingual-e5-small (bundled); no question adapter; they now are by "
+        f"{services.embedder.question_space}: run `zhiwen calibrate` (and `zhiwen rerank train` for a "
+        "re-ranker) again, then make a release"
+    ]
+    answer = services.answerer.answer(
+        workspace.id, "退货运费谁出？", target=services.targets.working(workspace.id)
+    )
+    assert answer.confidence > 0, "a stamped model still answers"

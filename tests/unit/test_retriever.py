@@ -86,6 +86,7 @@ def test_without_searches_beside_the_question_is_still_embedded_while_its_keywor
     class MeetingEmbedder:
         name, dim = services.embedder.name, services.embedder.dim
         adapts_questions = services.embedder.adapts_questions
+        question_space = services.embedder.question_space
 
         def embed_queries(self, texts: Sequence[str]) -> Vector:
             return services.embedder.embed_queries(texts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import zipfile
 import zlib
@@ -68,6 +69,7 @@ class BundledE5Embedder:
         self._engine: E5Engine | None = None
         self._failure: str | None = None  # a model that failed to load is not retried on every question
         self._loading = threading.Lock()
+        self._question_space: str | None = None
 
     @property
     def engine(self) -> E5Engine:
@@ -103,6 +105,20 @@ class BundledE5Embedder:
     @property
     def adapts_questions(self) -> bool:
         return self._question_adapter is not None
+
+    @property
+    def question_space(self) -> str:
+        if self._question_space is None:
+            path = self._question_adapter
+            if path is None:
+                adapter = "no question adapter"
+            else:
+                try:
+                    adapter = "question adapter " + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+                except OSError:
+                    adapter = f"question adapter {path} (unreadable)"
+            self._question_space = f"{self.name}; {adapter}"
+        return self._question_space
 
     def embed_queries(self, texts: Sequence[str]) -> Vector:
         if not texts:
@@ -148,6 +164,7 @@ class OpenAICompatibleEmbedder:
         self.name = f"{model} @ {base_url}"
         self.dim = dim
         self.adapts_questions = False
+        self.question_space = self.name
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
 
@@ -195,6 +212,10 @@ class QueryCache:
         self.name = embedder.name
         self.dim = embedder.dim
         self.adapts_questions = embedder.adapts_questions
+
+    @property
+    def question_space(self) -> str:
+        return self._embedder.question_space
 
     def embed_queries(self, texts: Sequence[str]) -> Vector:
         return self._cached(texts, question=False)

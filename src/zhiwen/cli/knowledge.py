@@ -259,10 +259,10 @@ def calibrate(
     model = result.tune_model if tune_only else result.model
     choice = result.tune_choice_model if tune_only else result.choice_model
     if not dry_run:
-        services.workspaces.put_setting(workspace_id, CONFIDENCE_SETTING, model.to_dict())
+        services.targets.save_model(workspace_id, CONFIDENCE_SETTING, model.to_dict())
         # Stored even when not refitted: the confidence model holds only with the chooser it was fitted
         # with, and the bundled default may change with an upgrade.
-        services.workspaces.put_setting(workspace_id, CHOICE_SETTING, choice.to_dict())
+        services.targets.save_model(workspace_id, CHOICE_SETTING, choice.to_dict())
     report = {
         "held_out_ece": result.held_out_ece,
         "held_out_reliability": result.held_out_reliability,

@@ -4,13 +4,13 @@ evaluating changes, the working knowledge with the working settings."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.ports import ReleaseStore, WorkspaceStore
-from zhiwen.services.answers.config import AnswerConfig
+from zhiwen.services.answers.config import MODELS, AnswerConfig
 from zhiwen.services.answers.synonyms import checked as checked_synonyms
 from zhiwen.types import Release
 
@@ -19,6 +19,7 @@ CONFIDENCE_SETTING = "confidence_model"  # written by `zhiwen calibrate`
 CHOICE_SETTING = "choice_model"  # written by `zhiwen calibrate` too
 RERANKER_SETTING = "reranker"  # written by `zhiwen rerank train`
 SYNONYMS_SETTING = "synonyms"  # written by `zhiwen synonyms`
+QUESTION_SPACE = "question_space"  # in a fitted model: Embedder.question_space when it was fitted
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,17 @@ def working_id(knowledge_ref: str) -> str:
 
 
 class Targets:
-    def __init__(self, workspaces: WorkspaceStore, releases: ReleaseStore, defaults: AnswerConfig) -> None:
+    def __init__(
+        self,
+        workspaces: WorkspaceStore,
+        releases: ReleaseStore,
+        defaults: AnswerConfig,
+        question_space: Callable[[], str] = lambda: "",
+    ) -> None:
         self._workspaces = workspaces
         self._releases = releases
         self._defaults = defaults
+        self._question_space = question_space  # Embedder.question_space, read when a model is stamped
         self._parsed: dict[str, AnswerConfig] = {}  # release id -> config; releases are immutable
         self._lock = threading.Lock()
 
@@ -68,8 +76,34 @@ class Targets:
         self._workspaces.put_setting(workspace_id, CONFIG_SETTING, config.settings())
 
     def save_model(self, workspace_id: str, setting: str, model: dict[str, Any] | None) -> None:
-        """Store a fitted model (confidence, re-ranker) in the working settings; None removes it."""
-        self._workspaces.put_setting(workspace_id, setting, model)
+        """Store a fitted model (confidence, chooser, re-ranker) in the working settings, stamped with the
+        question space it was fitted in; None removes it."""
+        self._workspaces.put_setting(workspace_id, setting, None if model is None else self.stamped(model))
+
+    def stamped(self, model: dict[str, Any]) -> dict[str, Any]:
+        """``model`` (fitted on answers' scores now) marked with where questions are embedded now."""
+        return {**model, QUESTION_SPACE: self._question_space()}
+
+    def fitted_elsewhere(self, workspace_id: str) -> list[str]:
+        """The models answering for this workspace (working settings, live release) that were fitted
+        while questions were embedded otherwise (another question adapter or model): their scores no
+        longer mean what they learned. Models without a stamp (the bundled defaults, older ones) are
+        not judged."""
+        now = self._question_space()
+        live = self._releases.live_release(workspace_id)
+        found = []
+        for where, config in [
+            ("the working settings", self.working_config(workspace_id)),
+            *([(f"release {live.number} (live)", self.of_release(live).config)] if live else []),
+        ]:
+            for name in MODELS:
+                model = getattr(config, name) or {}
+                if model.get(QUESTION_SPACE) not in (None, now):
+                    found.append(
+                        f"{name.replace('_', ' ')} of {where} was fitted when questions were embedded by "
+                        f"{model[QUESTION_SPACE]}; they now are by {now}"
+                    )
+        return found
 
     def synonyms(self, workspace_id: str) -> dict[str, str]:
         """The working synonyms: the customer's word → the documents' word."""

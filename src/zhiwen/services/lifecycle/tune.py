@@ -197,7 +197,9 @@ class TuneService:
             drafted = self._draft_all(workspace_id, config, tune_items)
             c, _ = calibrated_out_of_fold(drafted.features, drafted.right)
             model = ConfidenceModel(C=c).fit(drafted.features, drafted.right)
-            proposals[label] = dataclasses.replace(config, confidence_model=model.to_dict())
+            proposals[label] = dataclasses.replace(
+                config, confidence_model=self._targets.stamped(model.to_dict())
+            )
         untuned_run = self._evaluator.run_items(
             Target(workspace_id, workspace_id, proposals["untuned"]),
             info.id,
