@@ -86,8 +86,13 @@ def test_only_agents_and_admins_work_the_desk_and_only_admins_change_its_setting
 
 
 def test_a_visitor_sees_the_answer_and_not_how_it_was_made(api: Api) -> None:
-    client, _services, _ = api
+    client, services, _ = api
     keys = _keys(api)
+    policy = "# Warranty\n\nThe robot vacuum has a two-year warranty; its motor has three years.\n"
+    services.ingest.ingest_bytes(
+        services.workspaces.get_workspace("acme").id, "warranty-internal.md", policy.encode()
+    )
+    services.embedding_worker.run_until_done()
     internals = {"confidence", "mode", "timings_ms", "release", "intent"}
     conversation, visitor = _start(client, keys["widget"])
     turn = client.post(
@@ -100,11 +105,31 @@ def test_a_visitor_sees_the_answer_and_not_how_it_was_made(api: Api) -> None:
     (state,) = [json.loads(e["data"]) for e in streamed if e.get("event") == "state"]
     assert state["status"] == "waiting" and state["reason"] is None
 
+    asking, visitor = _start(client, keys["widget"])
+    sent = client.post(
+        f"/v1/conversations/{asking}/messages",
+        headers=visitor,
+        json={"text": "How long is the warranty on a robot vacuum?", "stream": True},
+    )
+    (turn,) = [json.loads(line[5:]) for line in sent.text.splitlines() if line.startswith("data:")]
+    (citation, *_) = turn["answer"]["citations"]
+    assert set(citation) == {"number", "document_title", "snippet"}, "no file name or ids"
+    assert not internals & turn["answer"].keys()
+    (bot,) = [m for m in turn["messages"] if m["author"] == "bot"]
+    assert bot["citations"] and set(bot["citations"][0]) == {"number", "document_title", "snippet"}
+
     program = client.post("/v1/conversations", headers=keys["admin"]).json()["conversation_id"]
     turn = client.post(
         f"/v1/conversations/{program}/messages", headers=keys["admin"], json={"text": "转人工"}
     ).json()
     assert internals <= turn["answer"].keys() and turn["state"]["reason"] == "asked_for_human"
+    program = client.post("/v1/conversations", headers=keys["admin"]).json()["conversation_id"]
+    asked = client.post(
+        f"/v1/conversations/{program}/messages",
+        headers=keys["admin"],
+        json={"text": "How long is the warranty on a robot vacuum?"},
+    ).json()
+    assert {"document_id", "source", "chunk_id"} <= asked["answer"]["citations"][0].keys()
 
 
 def test_an_agent_claims_replies_and_resolves_and_two_claims_at_once_give_one_winner(api: Api) -> None:

@@ -164,6 +164,8 @@ def test_synonyms_are_added_replaced_and_removed_by_admins_and_bad_ones_change_n
     asked = client.post("/v1/ask", json={"question": "白金会员包邮吗"}, headers=auth["client"]).json()
     assert not asked["handoff"] and asked["question"] == "白金会员包邮吗"
     assert client.get("/v1/settings", headers=auth["admin"]).json()["synonyms"] == 2
+    tested = client.post("/v1/hit-test", json={"question": "白金会员包邮吗"}, headers=auth["admin"]).json()
+    assert tested["searched_as"] == "铂金卡包邮吗"
 
     for body, named in (
         ({"synonyms": {"价保": "价保"}}, "the same"),
@@ -184,6 +186,8 @@ def test_synonyms_are_added_replaced_and_removed_by_admins_and_bad_ones_change_n
     replaced = client.put("/v1/synonyms", json={"synonyms": {"价保": "价格保护"}}, headers=auth["admin"])
     assert replaced.json() == {"价保": "价格保护"}
     assert client.delete("/v1/synonyms/价保", headers=auth["admin"]).json() == {}
+    tested = client.post("/v1/hit-test", json={"question": "白金会员包邮吗"}, headers=auth["admin"]).json()
+    assert tested["searched_as"] is None
     missing = client.delete("/v1/synonyms/价保", headers=auth["admin"])
     assert missing.status_code == 404 and "价保" in missing.json()["error"]["message"]
     assert client.patch("/v1/settings", json={"synonyms": "a"}, headers=auth["admin"]).status_code == 400

@@ -13,7 +13,16 @@ from zhiwen.wiring import Services
 
 Demo = tuple[Services, Workspace]
 SHOP = checked(
-    {"白金会员": "铂金卡", "白金": "铂金", "扫地机": "扫地机器人", "fapiao": "invoice", "gold card": "Gold"}
+    {
+        "白金会员": "铂金卡",
+        "白金": "铂金",
+        "扫地机": "扫地机器人",
+        "价保": "价格保护",
+        "fapiao": "invoice",
+        "gold card": "Gold",
+        "c++": "C plus plus",
+        "café": "coffee",
+    }
 )
 
 
@@ -26,6 +35,11 @@ SHOP = checked(
         ("Can I get a FAPIAO?", "Can I get a invoice?"),
         ("fapiaos please", "fapiaos please"),  # Latin words match whole
         ("my GOLD  card", "my Gold"),
+        ("能价保吗", "能价格保护吗"),
+        ("评价保存多久", "评价保存多久"),  # not across a word of the dictionary (评价, 保存)
+        ("Ｆａｐｉａｏ？", "invoice？"),  # full-width letters, as keyword search reads them
+        ("learn c++ now", "learn C plus plus now"),  # regular-expression characters are plain letters
+        ("cafés or a café", "cafés or a coffee"),
         ("", ""),
     ],
 )
@@ -42,6 +56,10 @@ def test_the_customers_words_become_the_documents_words(asked: str, searched: st
         ({"x" * 51: "y"}, "at most 50"),
         ({f"w{i}": "x" for i in range(2001)}, "at most 2,000"),
         ({"白金": 3}, "text"),
+        ({"白金卡": "铂金卡", "铂金卡": "platinum"}, "also the documents' word"),
+        ({"Gold": "金卡", "gold": "黄金"}, "means both"),
+        ({"白金, 白金卡": "铂金卡"}, "may not hold"),
+        ({"白金": "铂=金"}, "may not hold"),
     ],
 )
 def test_a_synonym_that_cannot_be_one_is_refused_by_name(synonyms: dict[str, str], named: str) -> None:

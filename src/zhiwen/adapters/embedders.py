@@ -164,7 +164,7 @@ class OpenAICompatibleEmbedder:
         self.name = f"{model} @ {base_url}"
         self.dim = dim
         self.adapts_questions = False
-        self.question_space = self.name
+        self.question_space = f"{model} ({dim} dimensions)"  # the same model wherever it is served
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
 

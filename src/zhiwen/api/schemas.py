@@ -87,13 +87,19 @@ class AskRequest(Strict):
     )
 
 
-class CitationOut(BaseModel):
+class VisitorCitationOut(BaseModel):
+    """A citation as a website visitor gets it: the title and the words, not the file or its ids."""
+
+    model_config = ConfigDict(extra="forbid")  # so a client tells it from CitationOut
     number: int
-    document_id: str
     document_title: str
+    snippet: str
+
+
+class CitationOut(VisitorCitationOut):
+    document_id: str
     source: str
     chunk_id: str
-    snippet: str
 
 
 class RelatedProductOut(BaseModel):
@@ -108,12 +114,14 @@ class VisitorAnswerOut(BaseModel):
     """An answer as a website visitor gets it (widget keys): the text, its sources and what it was read
     as, not how it was made."""
 
+    model_config = ConfigDict(extra="forbid")  # so a client tells it from AnswerResponse
+
     answer_id: str
     conversation_id: str | None
     question: str
     text: str
     language: Literal["zh", "en"]
-    citations: list[CitationOut]
+    citations: list[VisitorCitationOut]
     handoff: bool
     related_products: list[RelatedProductOut] = Field(
         default_factory=list,
@@ -137,6 +145,8 @@ class VisitorAnswerOut(BaseModel):
 
 class AnswerResponse(VisitorAnswerOut):
     """An answer with how it was made, for the company's own programs and staff."""
+
+    citations: list[CitationOut]  # type: ignore[assignment]  # with the file and ids a program opens
 
     confidence: float = Field(ge=0, le=1)
     mode: AnswerMode = Field(
@@ -190,6 +200,9 @@ class HitTestResponse(BaseModel):
     handoff_below: float = Field(description="Answers below this confidence go to a person.")
     release: int | None = Field(description="The release tested; null: the working knowledge.")
     hits: list[ExplainedHitOut]
+    searched_as: str | None = Field(
+        None, description="The question in the documents' words, when a synonym changed it; see /v1/synonyms."
+    )
 
 
 class IngestFileResult(BaseModel):
@@ -459,7 +472,9 @@ class DeskMessageOut(BaseModel):
     text: str
     created_at: str
     answer_id: str | None
-    citations: list[CitationOut]
+    citations: list[Annotated[CitationOut | VisitorCitationOut, Field(union_mode="left_to_right")]] = Field(
+        description="Widget keys get the visitor's view: title and snippet."
+    )
     photo: bool = Field(
         False,
         description="The customer sent a photo with it: GET /v1/desk/conversations/{id}/messages/{id}/photo",

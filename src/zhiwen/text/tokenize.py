@@ -181,6 +181,16 @@ def _ensure_jieba() -> None:
             jieba.initialize()
 
 
+def dictionary_edges(text: str) -> set[int]:
+    """Where a word of jieba's dictionary may start or end in ``text`` (no guessing of unknown words):
+    a Chinese word matched inside another ("价保" in "评价保存") crosses one."""
+    _ensure_jieba()
+    edges = {0, len(text)}
+    for _, start, end in jieba.tokenize(text, HMM=False):
+        edges.update((start, end))
+    return edges
+
+
 def stem_en(word: str) -> str:
     """Harman's S-stemmer: conservative plural folding that never hurts precision much (Harman, 1991)."""
     if len(word) > 4 and word.endswith("ies") and not word.endswith(("eies", "aies")):

@@ -27,6 +27,7 @@ from zhiwen.api.schemas import (
     SearchRequest,
     SearchResponse,
     VisitorAnswerOut,
+    VisitorCitationOut,
 )
 from zhiwen.errors import InvalidInput, TooLarge
 from zhiwen.services.answers.photos import PhotoQuestion, with_photo
@@ -50,7 +51,10 @@ def visitor_answer(answer: Answer, photo: PhotoQuestion | None = None) -> Visito
         question=answer.question,
         text=answer.text,
         language=answer.language,
-        citations=[CitationOut(**c.__dict__) for c in answer.citations],
+        citations=[
+            VisitorCitationOut(number=c.number, document_title=c.document_title, snippet=c.snippet)
+            for c in answer.citations
+        ],
         handoff=answer.handoff,
         related_products=[RelatedProductOut(**r.__dict__) for r in answer.related_products],
         understood_as=answer.understood_as,
@@ -59,7 +63,8 @@ def visitor_answer(answer: Answer, photo: PhotoQuestion | None = None) -> Visito
 
 def answer_response(answer: Answer, photo: PhotoQuestion | None = None) -> AnswerResponse:
     return AnswerResponse(
-        **visitor_answer(answer, photo).model_dump(),
+        **visitor_answer(answer, photo).model_dump(exclude={"citations"}),
+        citations=[CitationOut(**c.__dict__) for c in answer.citations],
         confidence=answer.confidence,
         mode=answer.mode,
         timings_ms=answer.timings_ms,
@@ -109,6 +114,7 @@ def hit_test(body: HitTestRequest, services: ServicesDep, key: AdminKey) -> HitT
         draft_text=tested.draft_text,
         handoff_below=tested.handoff_below,
         release=tested.release,
+        searched_as=tested.searched_as,
         hits=[
             ExplainedHitOut(
                 **search_hit(e.hit).model_dump(), rank=e.rank, chosen=e.chosen, matched_terms=e.matched_terms

@@ -28,6 +28,7 @@ from zhiwen.api.schemas import (
     RatingRequest,
     TurnResponse,
     VisitorAnswerOut,
+    VisitorCitationOut,
     WidgetConfigOut,
 )
 from zhiwen.api.signals import Signals, woken
@@ -46,10 +47,17 @@ VisitorToken = Annotated[
 ]
 
 
-def message_out(message: DeskMessage) -> DeskMessageOut:
+def message_out(message: DeskMessage, for_visitor: bool = False) -> DeskMessageOut:
+    """A message as the desk stores it; a website visitor gets its citations' titles and words only."""
+    cited = [dataclasses.asdict(c) for c in message.citations]
     return DeskMessageOut(
         **{k: v for k, v in dataclasses.asdict(message).items() if k != "citations"},
-        citations=[CitationOut(**dataclasses.asdict(c)) for c in message.citations],
+        citations=[
+            VisitorCitationOut(number=c["number"], document_title=c["document_title"], snippet=c["snippet"])
+            if for_visitor
+            else CitationOut(**c)
+            for c in cited
+        ],
     )
 
 
@@ -73,7 +81,7 @@ def turn_out(
     return TurnResponse(
         conversation_id=turn.conversation_id,
         answer=answer,
-        messages=[message_out(m) for m in turn.messages],
+        messages=[message_out(m, for_visitor) for m in turn.messages],
         state=state_out(turn.state, for_visitor),
         visitor_token=visitor_token,
     )
@@ -269,7 +277,7 @@ async def _events(
                 yield {
                     "id": str(message.id),
                     "event": "message",
-                    "data": message_out(message).model_dump_json(),
+                    "data": message_out(message, for_visitor).model_dump_json(),
                 }
             state = await run_in_threadpool(services.desk.state, workspace_id, conversation_id)
             if state != last_state:

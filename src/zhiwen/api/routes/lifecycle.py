@@ -238,7 +238,7 @@ def add_synonyms(body: SynonymsAdd, services: ServicesDep, key: AdminKey) -> dic
     return services.targets.add_synonyms(key.workspace_id, body.said, body.written)
 
 
-@router.delete("/synonyms/{said}")
+@router.delete("/synonyms/{said:path}")
 def remove_synonym(
     said: Annotated[str, Path(max_length=50)], services: ServicesDep, key: AdminKey
 ) -> dict[str, str]:

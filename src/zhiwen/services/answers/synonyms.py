@@ -2,21 +2,23 @@
 
 Customers write "白金会员" where the membership page says "铂金卡", "价保" for "价格保护", "fapiao" for
 "invoice". Neither keyword search nor the small embedding model can know a company's own names, so the
-company says them once (`zhiwen synonyms add`), and a question is searched and read in the documents'
-words. The customer's text is kept for everything they see.
+company says them once (`zhiwen synonyms add`), and a question is searched, ranked and extracted in the
+documents' words. The customer's text is kept for everything they see (and for an LLM, which knows words).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 
 from zhiwen.errors import InvalidInput
 from zhiwen.services.records import lookup, read_records
+from zhiwen.text.normalize import normalize
+from zhiwen.text.tokenize import dictionary_edges
 
 MAX_SYNONYMS = 2000
 MAX_TERM_CHARS = 50
+SEPARATORS = ",，、|"  # between several customer's words in one cell or console line; never inside a word
 SAID_COLUMNS = (
     "said",
     "customer",
@@ -28,32 +30,50 @@ SAID_COLUMNS = (
     "客户说法",
 )
 WRITTEN_COLUMNS = ("written", "documents", "documents' word", "document word", "term", "标准词", "文档用语")
+_SEPARATOR = re.compile(f"[{re.escape(SEPARATORS)}]")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def said_key(word: str) -> str:
+    """A customer's word as stored and looked up: normalised (full-width → half-width), lower-case."""
+    return normalize(word).lower()
 
 
 def checked(synonyms: Mapping[str, str]) -> dict[str, str]:
-    """The synonyms as stored (stripped, the customer's word lower-cased), or ValueError naming the first
-    entry that cannot be one."""
+    """The synonyms as stored (normalised; the customer's word lower-cased), or ValueError naming the
+    first entry that cannot be one."""
     if len(synonyms) > MAX_SYNONYMS:
         raise ValueError(f"{len(synonyms):,} synonyms; at most {MAX_SYNONYMS:,}")
     cleaned: dict[str, str] = {}
     for said, written in synonyms.items():
         if not isinstance(said, str) or not isinstance(written, str):
             raise ValueError(f"synonym {said!r}: both words must be text")
-        said_, written_ = " ".join(said.split()).lower(), " ".join(written.split())
+        said_, written_ = said_key(said), normalize(written)
         if not said_ or not written_:
             raise ValueError(f"synonym {said!r} → {written!r}: neither word may be empty")
         if max(len(said_), len(written_)) > MAX_TERM_CHARS:
             raise ValueError(f"synonym {said!r}: a word is at most {MAX_TERM_CHARS} characters")
         if said_ == written_.lower():
             raise ValueError(f"synonym {said!r}: the customer's word and the documents' are the same")
+        if _SEPARATOR.search(said_ + written_) or "=" in said_ + written_:
+            raise ValueError(f"synonym {said!r} → {written!r}: a word may not hold {SEPARATORS} or =")
+        if cleaned.get(said_, written_) != written_:
+            raise ValueError(f"synonym {said!r} means both {cleaned[said_]!r} and {written_!r}")
         cleaned[said_] = written_
+    documents_words = {w.lower(): w for w in cleaned.values()}
+    for said_ in cleaned:
+        if said_ in documents_words:
+            raise ValueError(
+                f"{said_!r} is a customer's word and also the documents' word {documents_words[said_]!r}:"
+                " list each customer's word with the word the documents use"
+            )
     return cleaned
 
 
 def synonyms_from_file(filename: str, data: bytes) -> dict[str, str]:
     """A table of synonyms (CSV, XLSX or JSONL; columns ``said`` and ``written``, or 同义词 and 标准词).
-    One row may list several customer's words separated by ``|`` or ``、``. InvalidInput names the first
-    row that cannot be read; nothing is kept from a file with one."""
+    One row may list several customer's words separated by any of :data:`SEPARATORS`. InvalidInput names
+    the first row that cannot be read; nothing is kept from a file with one."""
     found: dict[str, str] = {}
     for row, record in read_records(filename, data):
         if "__error__" in record:
@@ -69,7 +89,7 @@ def synonyms_from_file(filename: str, data: bytes) -> dict[str, str]:
                 f"{filename} row {row}: expected the customer's word(s) in a 'said' (同义词) column and the "
                 "documents' word in a 'written' (标准词) column"
             )
-        for word in re.split(r"[|、]", said):
+        for word in _SEPARATOR.split(said):
             if word.strip():
                 found[word.strip()] = written.strip()
     try:
@@ -79,27 +99,45 @@ def synonyms_from_file(filename: str, data: bytes) -> dict[str, str]:
 
 
 def in_documents_words(text: str, synonyms: Mapping[str, str]) -> str:
-    """``text`` with each customer's word replaced by the documents' word for it. At any place the longest
-    word wins ("白金会员" before "白金"), and a documents' word already in the text is one too, so
-    "扫地机" → "扫地机器人" leaves "扫地机器人" alone. Latin words match whole and in any case."""
+    """``text`` with each customer's word replaced by the documents' word for it.
+
+    At any place the longest word wins ("白金会员" before "白金"), and a documents' word already in the
+    text counts as one, so "扫地机" → "扫地机器人" leaves "扫地机器人" alone. A word matches whole: a Latin
+    word not inside a longer one ("fapiao", not "fapiaos"), a Chinese one not across the edge of a word
+    of the dictionary ("价保" in "价保多久", not in "评价保存"). ``synonyms`` are as :func:`checked` keeps
+    them. Only the words that occur in the text are compiled, so a long list costs little."""
     if not synonyms or not text:
         return text
+    text = normalize(text)
+    lowered = text.lower()
+    present = {w for w in synonyms if w in lowered} | {w for w in synonyms.values() if w.lower() in lowered}
+    if not any(w in synonyms for w in present):
+        return text
+    pattern = re.compile(
+        "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(present, key=len, reverse=True)),
+        re.IGNORECASE,
+    )
+    edges: set[int] | None = None
 
     def replaced(match: re.Match[str]) -> str:
-        return synonyms.get(" ".join(match.group(0).split()).lower(), match.group(0))
+        nonlocal edges
+        word, start, end = match.group(0), match.start(), match.end()
+        written = synonyms.get(" ".join(word.split()).lower())
+        if written is None or _inside_latin_word(text, start, end):
+            return word
+        if _CJK.match(word[0]) or _CJK.match(word[-1]):
+            edges = edges if edges is not None else dictionary_edges(text)
+            if (_CJK.match(word[0]) and start not in edges) or (_CJK.match(word[-1]) and end not in edges):
+                return word
+        return written
 
-    return _pattern(tuple(sorted(synonyms.items()))).sub(replaced, text)
+    return pattern.sub(replaced, text)
 
 
-@lru_cache(maxsize=64)
-def _pattern(pairs: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
-    words = {said for said, _ in pairs} | {written for _, written in pairs}
-    return re.compile("|".join(_word(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
+def _inside_latin_word(text: str, start: int, end: int) -> bool:
+    """Does the match continue a letter or digit of a non-Chinese word on either side?"""
 
+    def word_char(i: int) -> bool:
+        return 0 <= i < len(text) and text[i].isalnum() and not _CJK.match(text[i])
 
-def _word(word: str) -> str:
-    escaped = re.escape(word).replace(r"\ ", r"\s+")
-    # A Latin word matches whole; Chinese has no spaces to stop at.
-    start = r"(?<![A-Za-z0-9])" if word[:1].isascii() and word[:1].isalnum() else ""
-    end = r"(?![A-Za-z0-9])" if word[-1:].isascii() and word[-1:].isalnum() else ""
-    return f"{start}{escaped}{end}"
+    return (word_char(start) and word_char(start - 1)) or (word_char(end - 1) and word_char(end))

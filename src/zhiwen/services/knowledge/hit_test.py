@@ -7,11 +7,14 @@ answer came from, and the answer with its confidence against the handoff thresho
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from zhiwen.services.answers.service import AnswerService, Draft
+from zhiwen.services.answers.synonyms import in_documents_words
 from zhiwen.services.lifecycle.targets import Target, working_id
+from zhiwen.text.normalize import normalize
 from zhiwen.text.tokenize import indexed_text, keyword_tokens
 from zhiwen.types import Answer, Hit
 
@@ -33,6 +36,7 @@ class HitTest:
     handoff_below: float
     release: int | None  # the release tested; None: the working knowledge
     hits: list[ExplainedHit]
+    searched_as: str | None  # the question in the documents' words, when a synonym changed it
 
 
 def hit_test(
@@ -60,7 +64,13 @@ def hit_test(
         handoff_below=target.config.handoff_below,
         release=target.release.number if target.release else None,
         hits=_explained(draft, cited),
+        searched_as=_searched_as(question, target.config.synonyms),
     )
+
+
+def _searched_as(question: str, synonyms: Mapping[str, str]) -> str | None:
+    searched = in_documents_words(question, synonyms)
+    return searched if searched != normalize(question) else None
 
 
 def _explained(draft: Draft, cited: str | None) -> list[ExplainedHit]:

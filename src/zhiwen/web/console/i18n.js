@@ -20,7 +20,7 @@ export const STRINGS = {
     working_knowledge: "当前知识（未发布的修改）", live_release: "线上版本", the_answer: "客户会收到的回答",
     confidence: "置信度", threshold: "转人工阈值", handed_off: "转人工", answered_by: mode => `已回答（${mode}）`,
     release_n: n => `版本 ${n}`, intent_was: (name, p, action) => `识别的意图：${name}（${p}），动作：${action}`,
-    understood_as: text => `结合上文理解为：${text}`, draft_was: "若有把握，本会回答：",
+    understood_as: text => `结合上文理解为：${text}`, searched_as: text => `按同义词换成文档用语后检索：${text}`, draft_was: "若有把握，本会回答：",
     passages_found: n => `检索到的段落（${n}）`, document: "文档", fused: "融合分", keyword: "关键词分", vector: "向量分",
     matched_terms: "匹配的词", no_terms: "（无关键词匹配，靠语义找到）", chosen_hint: "★ 为回答所用的段落；关键词上悬停可见 IDF 权重。",
     // conversations
@@ -151,7 +151,7 @@ export const STRINGS = {
     working_knowledge: "Working knowledge (unreleased changes)", live_release: "Live release", the_answer: "What the customer gets",
     confidence: "confidence", threshold: "handoff threshold", handed_off: "handed off", answered_by: mode => `answered (${mode})`,
     release_n: n => `release ${n}`, intent_was: (name, p, action) => `Intent: ${name} (${p}), action: ${action}`,
-    understood_as: text => `Read with the conversation as: ${text}`, draft_was: "Had it been confident, it would have said:",
+    understood_as: text => `Read with the conversation as: ${text}`, searched_as: text => `Searched in the documents' words (synonyms): ${text}`, draft_was: "Had it been confident, it would have said:",
     passages_found: n => `Passages found (${n})`, document: "Document", fused: "fused", keyword: "keyword", vector: "vector",
     matched_terms: "Matched terms", no_terms: "(no keyword matched: found by meaning)", chosen_hint: "★ marks the passage the answer came from; hover a term for its IDF weight.",
     conversations_hint: "Every conversation, the bot's own too. Open one to turn a question and its reply into a curated answer.",

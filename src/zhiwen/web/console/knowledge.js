@@ -175,6 +175,7 @@ function explain(tested) {
   ];
   if (answer.intent) parts.push(h("p", {}, t("intent_was", answer.intent.name, number(answer.intent.probability, 2), answer.intent.action)));
   if (answer.understood_as) parts.push(h("p", {}, t("understood_as", answer.understood_as)));
+  if (tested.searched_as) parts.push(h("p", {}, t("searched_as", tested.searched_as)));
   if (answer.handoff && tested.draft_text && tested.draft_text !== answer.text) {
     parts.push(h("p", { class: "hint" }, t("draft_was")), h("div", { class: "answer handoff" }, tested.draft_text));
   }
