@@ -160,7 +160,11 @@ def test_synonyms_are_added_replaced_and_removed_by_admins_and_bad_ones_change_n
     added = client.post(
         "/v1/synonyms", json={"written": "铂金卡", "said": ["白金会员", "白金卡"]}, headers=auth["admin"]
     )
-    assert added.status_code == 200 and added.json() == {"白金会员": "铂金卡", "白金卡": "铂金卡"}
+    assert added.status_code == 200 and added.json() == {
+        "synonyms": {"白金会员": "铂金卡", "白金卡": "铂金卡"},
+        "live_release": None,
+        "warnings": [],
+    }
     asked = client.post("/v1/ask", json={"question": "白金会员包邮吗"}, headers=auth["client"]).json()
     assert not asked["handoff"] and asked["question"] == "白金会员包邮吗"
     assert client.get("/v1/settings", headers=auth["admin"]).json()["synonyms"] == 2
@@ -176,16 +180,24 @@ def test_synonyms_are_added_replaced_and_removed_by_admins_and_bad_ones_change_n
     ):
         refused = client.put("/v1/synonyms", json=body, headers=auth["admin"])
         assert refused.status_code in (400, 422) and named in refused.text, refused.text
-    assert len(client.get("/v1/synonyms", headers=auth["admin"]).json()) == 2, "nothing half-written"
+    listed = client.get("/v1/synonyms", headers=auth["admin"]).json()
+    assert len(listed["synonyms"]) == 2, "nothing half-written"
+    assert client.put("/v1/synonyms", json=listed, headers=auth["admin"]).status_code == 422, "live_release"
+    del listed["live_release"]
+    assert client.put("/v1/synonyms", json=listed, headers=auth["admin"]).json()["warnings"] == []
     assert (
         client.post("/v1/synonyms", json={"written": "x", "said": []}, headers=auth["admin"]).status_code
         == 422
     )
     assert client.get("/v1/synonyms", headers=auth["client"]).status_code == 403
 
-    replaced = client.put("/v1/synonyms", json={"synonyms": {"价保": "价格保护"}}, headers=auth["admin"])
-    assert replaced.json() == {"价保": "价格保护"}
-    assert client.delete("/v1/synonyms/价保", headers=auth["admin"]).json() == {}
+    replaced = client.put(
+        "/v1/synonyms", json={"synonyms": {"价保": "价格保护", "a/b": "退货"}}, headers=auth["admin"]
+    ).json()
+    assert replaced["synonyms"] == {"价保": "价格保护", "a/b": "退货"}
+    assert replaced["warnings"] == [], "a/b is in no document; 退货 is in the returns policy"
+    assert client.delete("/v1/synonyms/a/b", headers=auth["admin"]).json()["synonyms"] == {"价保": "价格保护"}
+    assert client.delete("/v1/synonyms/价保", headers=auth["admin"]).json()["synonyms"] == {}
     tested = client.post("/v1/hit-test", json={"question": "白金会员包邮吗"}, headers=auth["admin"]).json()
     assert tested["searched_as"] is None
     missing = client.delete("/v1/synonyms/价保", headers=auth["admin"])

@@ -70,25 +70,38 @@ def test_synonyms_from_the_command_line(demo_copy: tuple[Services, Workspace], t
     table = tmp_path / "synonyms.csv"
     table.write_bytes("同义词,标准词\n价保|保价,价格保护\n".encode("gbk"))  # as Excel saves it in China
     code, out = zhiwen(data, "synonyms", "import", str(table), "--json")
-    assert code == 0 and json.loads(out) == {
+    imported = json.loads(out)
+    assert code == 0 and imported["synonyms"] == {
         "白金会员": "铂金卡",
         "白金卡": "铂金卡",
         "价保": "价格保护",
         "保价": "价格保护",
     }
-    code, out = zhiwen(data, "synonyms", "remove", "白金卡", "--json")
-    assert code == 0 and "白金卡" not in json.loads(out)
+    assert imported["warnings"] == [], "the documents say 价格保护, and 价保 nowhere"
+    code, out = zhiwen(data, "synonyms", "add", "扫地机器人R9", "扫地机", "--json")
+    assert json.loads(out)["warnings"] == [
+        "'扫地机器人R9' is in none of your documents: questions saying '扫地机' will search for it"
+    ]
+    code, out = zhiwen(data, "synonyms", "add", "invoice", "fapiao")
+    assert "'fapiao' is in your documents (Invoices (Fapiao))" in " ".join(out.split())
+    code, out = zhiwen(data, "synonyms", "remove", "白金卡", "扫地机", "fapiao", "--json")
+    assert code == 0 and "白金卡" not in json.loads(out)["synonyms"]
     code, out = zhiwen(data, "synonyms", "list")
     assert code == 0 and "价格保护" in out and "白金会员" in out
 
     broken = tmp_path / "broken.csv"
     broken.write_text("said,written\n运费险,\n", encoding="utf-8")
-    with pytest.raises(InvalidInput, match="row 2"):
+    with pytest.raises(InvalidInput, match=r"row 2.*found columns 'said', 'written'"):
+        zhiwen(data, "synonyms", "import", str(broken))
+    broken.write_text("said,written\n白金会员,铂金卡\n白金会员,黑钻卡\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="row 3: '白金会员' means '黑钻卡' here and '铂金卡' in row 2"):
         zhiwen(data, "synonyms", "import", str(broken))
     with pytest.raises(NotFound, match="白金卡"):
         zhiwen(data, "synonyms", "remove", "白金卡")
     assert len(services.targets.synonyms(workspace.id)) == 3, "nothing half-written"
     with pytest.raises(InvalidInput, match="or --all"):
         zhiwen(data, "synonyms", "remove")
-    code, out = zhiwen(data, "synonyms", "remove", "--all", "--json")
-    assert code == 0 and json.loads(out) == {}
+    code, out = zhiwen(data, "synonyms", "remove", "--all", "--yes", "--json")
+    assert code == 0 and json.loads(out) == {"synonyms": {}}
+    code, out = zhiwen(data, "synonyms", "list")
+    assert "No synonyms yet" in out

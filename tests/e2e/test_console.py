@@ -222,7 +222,9 @@ def test_an_administrator_runs_the_knowledge_lifecycle_in_the_browser(
         assert console["services"].targets.synonyms(console["workspace"].id) == {}
         synonyms.fill("白金会员, 白金卡 = 铂金卡\n价保 = 价格保护")
         page.locator("main form").nth(1).get_by_role("button", name="保存").click()
-        expect(page.locator("main form").nth(1).locator("[role=status]")).to_have_text("已保存 3 个同义词")
+        expect(page.locator("main form").nth(1).locator("[role=status]")).to_have_text(
+            "已保存 3 个同义词 · 版本 1 在线上，客户在下一个版本上线后看到"
+        )
         assert console["services"].targets.synonyms(console["workspace"].id) == {
             "白金会员": "铂金卡",
             "白金卡": "铂金卡",

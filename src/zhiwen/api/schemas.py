@@ -176,6 +176,20 @@ class SynonymsReplace(Strict):
     )
 
 
+class SynonymsOut(BaseModel):
+    synonyms: dict[str, str] = Field(description="The customer's word → the documents' word.")
+    live_release: int | None = Field(
+        description="Customers get these with the next release after this one; null: at once."
+    )
+
+
+class SynonymsChangedOut(SynonymsOut):
+    warnings: list[str] = Field(
+        description="What may make the changed synonyms hurt answers: a customer's word the documents use "
+        "themselves, a documents' word in none of them, a word too common to search."
+    )
+
+
 class HitTestRequest(Strict):
     question: str = Field(min_length=1, max_length=2000)
     target: Literal["working", "live"] = Field(

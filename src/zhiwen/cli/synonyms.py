@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
 from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
 from zhiwen.cli.feedback import say_when_customers_see_it
 from zhiwen.errors import InvalidInput
-from zhiwen.services.answers.synonyms import synonyms_from_file
+from zhiwen.services.answers.synonyms import said_key, synonyms_from_file
+from zhiwen.services.knowledge.vocabulary import synonym_warnings
 
 synonyms_app = typer.Typer(
-    help="Synonyms: the words your customers use (白金会员, 价保, fapiao) for what your documents name "
-    "otherwise (铂金卡, 价格保护, invoice). A question is searched and read in the documents' words.",
+    help="Synonyms: the words your customers use (白金会员, 价保, postage) for what your documents name "
+    "otherwise (铂金卡, 价格保护, shipping). A question is searched and read in the documents' words.",
     no_args_is_help=True,
 )
 WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
@@ -27,7 +29,10 @@ def register(app: typer.Typer) -> None:
 
 def _show(synonyms: dict[str, str], as_json: bool) -> None:
     if as_json:
-        print_json(synonyms)
+        print_json({"synonyms": synonyms})
+        return
+    if not synonyms:
+        console.print("No synonyms yet. Add one: zhiwen synonyms add 铂金卡 白金会员")
         return
     table = Table("customers say", "documents say")
     for said, written in sorted(synonyms.items(), key=lambda item: (item[1], item[0])):
@@ -53,11 +58,19 @@ def synonyms_add(
     Example: zhiwen synonyms add 铂金卡 白金会员 白金卡
     """
     workspace_id = state.workspace(workspace).id
-    stored = state.services().targets.add_synonyms(workspace_id, said, written)
+    services = state.services()
+    before = services.targets.synonyms(workspace_id)
+    stored = services.targets.add_synonyms(workspace_id, said, written)
+    added = {said_key(w): stored[said_key(w)] for w in said}
+    warnings = synonym_warnings(services.retriever, workspace_id, added)
     if as_json:
-        print_json(stored)
+        print_json({"synonyms": stored, "warnings": warnings})
         return
+    for word in said:
+        if before.get(said_key(word), written) != written:
+            console.print(f"{word} meant {before[said_key(word)]} before.")
     console.print(f"{', '.join(said)} → {written}; {len(stored)} synonym(s) in all.")
+    _warn(warnings)
     say_when_customers_see_it(workspace_id)
 
 
@@ -65,12 +78,15 @@ def synonyms_add(
 def synonyms_remove(
     said: list[str] | None = typer.Argument(None, help="The customers' word(s) to forget."),
     every: bool = typer.Option(False, "--all", help="Forget every synonym."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --all: do not ask first."),
     workspace: str = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Forget customers' words (or --all of them)."""
     if bool(said) == every:
         raise InvalidInput("name the customers' words to forget, or --all (not both)")
+    if every and not yes and not typer.confirm("Forget every synonym?"):
+        raise typer.Exit(1)
     workspace_id = state.workspace(workspace).id
     targets = state.services().targets
     stored = (
@@ -79,7 +95,7 @@ def synonyms_remove(
         else targets.remove_synonyms(workspace_id, said or [])
     )
     if as_json:
-        print_json(stored)
+        print_json({"synonyms": stored})
         return
     console.print(f"Removed {'every synonym' if every else ', '.join(said or [])}; {len(stored)} left.")
     say_when_customers_see_it(workspace_id)
@@ -90,7 +106,7 @@ def synonyms_import(
     file: Path = typer.Argument(
         ...,
         help="CSV, XLSX or JSONL with a 'said' (同义词) and a 'written' (标准词) column; several customer "
-        "words in one cell are separated by | or 、.",
+        "words in one cell are separated by , ， 、 or |.",
     ),
     replace: bool = typer.Option(False, "--replace", help="Replace every synonym instead of adding."),
     workspace: str = WorkspaceOption,
@@ -106,12 +122,20 @@ def synonyms_import(
         raise InvalidInput(f"{file}: cannot read it ({error.strerror})") from None
     found = synonyms_from_file(file.name, data)
     workspace_id = state.workspace(workspace).id
-    targets = state.services().targets
-    stored = targets.save_synonyms(
-        workspace_id, found if replace else {**targets.synonyms(workspace_id), **found}
-    )
+    services = state.services()
+    kept = {} if replace else services.targets.synonyms(workspace_id)
+    stored = services.targets.save_synonyms(workspace_id, {**kept, **found})
+    with Progress(transient=True, console=console) as progress:
+        progress.add_task("checking them against the documents", total=None)
+        warnings = synonym_warnings(services.retriever, workspace_id, found)
     if as_json:
-        print_json(stored)
+        print_json({"synonyms": stored, "warnings": warnings})
         return
     console.print(f"Read {len(found)} synonym(s) from {file.name}; {len(stored)} in all.")
+    _warn(warnings)
     say_when_customers_see_it(workspace_id)
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        console.print(f"[yellow]warning[/] {warning}")

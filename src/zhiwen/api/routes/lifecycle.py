@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
@@ -31,15 +32,20 @@ from zhiwen.api.schemas import (
     RerankTrainRequest,
     RollbackRequest,
     SynonymsAdd,
+    SynonymsChangedOut,
+    SynonymsOut,
     SynonymsReplace,
     TuneRequest,
     other_content,
 )
 from zhiwen.errors import InvalidInput
+from zhiwen.services.answers.synonyms import said_key
+from zhiwen.services.knowledge.vocabulary import synonym_warnings
 from zhiwen.services.lifecycle import report
 from zhiwen.services.lifecycle.evaluate import handoff_curve
 from zhiwen.services.lifecycle.release import release_summary
 from zhiwen.services.lifecycle.targets import RERANKER_SETTING
+from zhiwen.wiring import Services
 
 router = APIRouter(prefix="/v1", tags=["evaluation and releases"])
 
@@ -219,28 +225,47 @@ def change_settings(body: dict[str, str], services: ServicesDep, key: AdminKey) 
     return config.settings()
 
 
-@router.get("/synonyms")
-def synonyms(services: ServicesDep, key: AdminKey) -> dict[str, str]:
+def _synonyms_out(
+    services: Services, workspace_id: str, stored: dict[str, str], changes: Mapping[str, str] | None = None
+) -> SynonymsOut:
+    live = services.releases.live(workspace_id)
+    number = live.number if live else None
+    if changes is None:
+        return SynonymsOut(synonyms=stored, live_release=number)
+    warnings = synonym_warnings(services.retriever, workspace_id, changes)
+    return SynonymsChangedOut(synonyms=stored, live_release=number, warnings=warnings)
+
+
+@router.get("/synonyms", response_model=SynonymsOut)
+def synonyms(services: ServicesDep, key: AdminKey) -> SynonymsOut:
     """The working synonyms: the words customers use → the words the documents use. A question is searched
-    and read in the documents' words; the next release freezes them."""
-    return services.targets.synonyms(key.workspace_id)
+    and read in the documents' words; the next release freezes them. PUT takes this body back."""
+    return _synonyms_out(services, key.workspace_id, services.targets.synonyms(key.workspace_id))
 
 
-@router.put("/synonyms")
-def replace_synonyms(body: SynonymsReplace, services: ServicesDep, key: AdminKey) -> dict[str, str]:
-    """Replace every synonym (checked whole first: a bad entry changes nothing)."""
-    return services.targets.save_synonyms(key.workspace_id, body.synonyms)
+@router.put("/synonyms", response_model=SynonymsChangedOut)
+def replace_synonyms(body: SynonymsReplace, services: ServicesDep, key: AdminKey) -> SynonymsOut:
+    """Replace every synonym (checked whole first: a bad entry changes nothing); ``warnings`` name new or
+    changed ones that may hurt answers."""
+    before = services.targets.synonyms(key.workspace_id)
+    stored = services.targets.save_synonyms(key.workspace_id, body.synonyms)
+    changed = {said: written for said, written in stored.items() if before.get(said) != written}
+    return _synonyms_out(services, key.workspace_id, stored, changed)
 
 
-@router.post("/synonyms")
-def add_synonyms(body: SynonymsAdd, services: ServicesDep, key: AdminKey) -> dict[str, str]:
-    """Add customers' words for one word of the documents; returns every synonym."""
-    return services.targets.add_synonyms(key.workspace_id, body.said, body.written)
+@router.post("/synonyms", response_model=SynonymsChangedOut)
+def add_synonyms(body: SynonymsAdd, services: ServicesDep, key: AdminKey) -> SynonymsOut:
+    """Add customers' words for one word of the documents; returns every synonym, and ``warnings`` about
+    the ones added."""
+    stored = services.targets.add_synonyms(key.workspace_id, body.said, body.written)
+    added = {said_key(w): stored[said_key(w)] for w in body.said}
+    return _synonyms_out(services, key.workspace_id, stored, added)
 
 
-@router.delete("/synonyms/{said:path}")
+@router.delete("/synonyms/{said:path}", response_model=SynonymsOut)
 def remove_synonym(
     said: Annotated[str, Path(max_length=50)], services: ServicesDep, key: AdminKey
-) -> dict[str, str]:
+) -> SynonymsOut:
     """Forget one customer's word; 404 when there is no such synonym."""
-    return services.targets.remove_synonyms(key.workspace_id, [said])
+    stored = services.targets.remove_synonyms(key.workspace_id, [said])
+    return _synonyms_out(services, key.workspace_id, stored)

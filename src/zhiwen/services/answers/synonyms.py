@@ -1,7 +1,7 @@
 """A company's synonyms: the words its customers use, mapped to the words its documents use.
 
-Customers write "白金会员" where the membership page says "铂金卡", "价保" for "价格保护", "fapiao" for
-"invoice". Neither keyword search nor the small embedding model can know a company's own names, so the
+Customers write "白金会员" where the membership page says "铂金卡", "价保" for "价格保护", "postage" for
+"shipping". Neither keyword search nor the small embedding model can know a company's own names, so the
 company says them once (`zhiwen synonyms add`), and a question is searched, ranked and extracted in the
 documents' words. The customer's text is kept for everything they see (and for an LLM, which knows words).
 """
@@ -9,7 +9,7 @@ documents' words. The customer's text is kept for everything they see (and for a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from zhiwen.errors import InvalidInput
 from zhiwen.services.records import lookup, read_records
@@ -74,7 +74,7 @@ def synonyms_from_file(filename: str, data: bytes) -> dict[str, str]:
     """A table of synonyms (CSV, XLSX or JSONL; columns ``said`` and ``written``, or 同义词 and 标准词).
     One row may list several customer's words separated by any of :data:`SEPARATORS`. InvalidInput names
     the first row that cannot be read; nothing is kept from a file with one."""
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, int]] = {}  # customer's word → (documents' word, row)
     for row, record in read_records(filename, data):
         if "__error__" in record:
             raise InvalidInput(f"{filename} row {row}: {record['__error__']}")
@@ -85,15 +85,23 @@ def synonyms_from_file(filename: str, data: bytes) -> dict[str, str]:
             or not said.strip()
             or not written.strip()
         ):
+            columns = ", ".join(repr(str(c)) for c in record) or "none"
             raise InvalidInput(
                 f"{filename} row {row}: expected the customer's word(s) in a 'said' (同义词) column and the "
-                "documents' word in a 'written' (标准词) column"
+                f"documents' word in a 'written' (标准词) column, both filled; found columns {columns}"
             )
         for word in _SEPARATOR.split(said):
-            if word.strip():
-                found[word.strip()] = written.strip()
+            if not word.strip():
+                continue
+            before = found.get(said_key(word))
+            if before is not None and said_key(before[0]) != said_key(written):
+                raise InvalidInput(
+                    f"{filename} row {row}: {word.strip()!r} means {written.strip()!r} here and "
+                    f"{before[0]!r} in row {before[1]}"
+                )
+            found[said_key(word)] = (written.strip(), row)
     try:
-        return checked(found)
+        return checked({said: written for said, (written, _) in found.items()})
     except ValueError as error:
         raise InvalidInput(f"{filename}: {error}") from None
 
@@ -102,36 +110,48 @@ def in_documents_words(text: str, synonyms: Mapping[str, str]) -> str:
     """``text`` with each customer's word replaced by the documents' word for it.
 
     At any place the longest word wins ("白金会员" before "白金"), and a documents' word already in the
-    text counts as one, so "扫地机" → "扫地机器人" leaves "扫地机器人" alone. A word matches whole: a Latin
-    word not inside a longer one ("fapiao", not "fapiaos"), a Chinese one not across the edge of a word
-    of the dictionary ("价保" in "价保多久", not in "评价保存"). ``synonyms`` are as :func:`checked` keeps
-    them. Only the words that occur in the text are compiled, so a long list costs little."""
+    text counts as one, so "扫地机" → "扫地机器人" leaves "扫地机器人" alone. Words match whole
+    (:func:`whole_words`). ``synonyms`` are as :func:`checked` keeps them."""
     if not synonyms or not text:
         return text
     text = normalize(text)
     lowered = text.lower()
+    # Only the words that occur in the text are compiled, so a long list costs little.
     present = {w for w in synonyms if w in lowered} | {w for w in synonyms.values() if w.lower() in lowered}
     if not any(w in synonyms for w in present):
         return text
-    pattern = re.compile(
-        "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(present, key=len, reverse=True)),
-        re.IGNORECASE,
-    )
-    edges: set[int] | None = None
+    pieces, last = [], 0
+    for match in whole_words(text, present):
+        written = synonyms.get(" ".join(match.group(0).split()).lower())
+        if written is not None:
+            pieces += [text[last : match.start()], written]
+            last = match.end()
+    return "".join(pieces) + text[last:]
 
-    def replaced(match: re.Match[str]) -> str:
-        nonlocal edges
+
+def occurs(word: str, text: str) -> bool:
+    """Is ``word`` in ``text`` as a whole word (:func:`whole_words`), in any case and width?"""
+    return next(whole_words(normalize(text), [normalize(word)]), None) is not None
+
+
+def whole_words(text: str, words: Iterable[str]) -> Iterator[re.Match[str]]:
+    """The places ``words`` occur whole in ``text``, left to right, the longest at any place: a Latin
+    word not inside a longer one ("postage", not "postages"), a Chinese one not across the edge of a word
+    of jieba's dictionary ("价保" in "能价保吗", not in "评价保存")."""
+    ordered = sorted(set(words), key=len, reverse=True)
+    if not ordered:
+        return
+    pattern = re.compile("|".join(re.escape(w).replace(r"\ ", r"\s+") for w in ordered), re.IGNORECASE)
+    edges: set[int] | None = None
+    for match in pattern.finditer(text):
         word, start, end = match.group(0), match.start(), match.end()
-        written = synonyms.get(" ".join(word.split()).lower())
-        if written is None or _inside_latin_word(text, start, end):
-            return word
+        if _inside_latin_word(text, start, end):
+            continue
         if _CJK.match(word[0]) or _CJK.match(word[-1]):
             edges = edges if edges is not None else dictionary_edges(text)
             if (_CJK.match(word[0]) and start not in edges) or (_CJK.match(word[-1]) and end not in edges):
-                return word
-        return written
-
-    return pattern.sub(replaced, text)
+                continue
+        yield match
 
 
 def _inside_latin_word(text: str, start: int, end: int) -> bool:

@@ -90,7 +90,7 @@ export const STRINGS = {
     // settings
     answer_settings: "回答设置", answer_settings_hint: "修改的是当前设置；下一个版本会冻结它们。",
     synonyms: "同义词", synonyms_hint: "每行一条：客户的说法（多个用逗号分隔）= 文档里的说法，例如「白金会员, 白金卡 = 铂金卡」。提问会按文档的说法检索和理解；下一个版本会冻结它们。",
-    synonyms_saved: n => `已保存 ${n} 个同义词`, synonym_line: (n, line) => `第 ${n} 行应为「客户的说法 = 文档里的说法」：${line}`,
+    synonyms_saved: n => `已保存 ${n} 个同义词`, next_release_after: n => `版本 ${n} 在线上，客户在下一个版本上线后看到`, synonym_line: (n, line) => `第 ${n} 行应为「客户的说法 = 文档里的说法」：${line}`,
     setting: "设置项", value: "值", meaning: "含义", nothing_changed: "没有修改", settings_saved: "已保存",
     setting_model: "训练得到的模型（由调参更新）", setting_retrieval_mode: "检索方式：混合、关键词或向量",
     setting_keyword_weight: "关键词检索在融合中的权重", setting_spread_reference: "融合时参考的名次", setting_candidates: "每路检索的候选数",
@@ -213,7 +213,7 @@ export const STRINGS = {
     confirm_promote_model: (family, v) => `Make ${family} v${v} live?`, confirm_rollback_model: (family, v) => `Roll ${family} back to v${v} now? (Rollback is not gated.)`,
     answer_settings: "Answer settings", answer_settings_hint: "These are the working settings; the next release freezes them.",
     synonyms: "Synonyms", synonyms_hint: "One per line: the customers' words (separated by commas) = the documents' word, e.g. \"gold member, gold card = Gold tier\". Questions are searched and read in the documents' words; the next release freezes them.",
-    synonyms_saved: n => `Saved ${n} synonym(s)`, synonym_line: (n, line) => `Line ${n} should read "customers' words = documents' word": ${line}`,
+    synonyms_saved: n => `Saved ${n} synonym(s)`, next_release_after: n => `release ${n} is live: customers get them with the next release`, synonym_line: (n, line) => `Line ${n} should read "customers' words = documents' word": ${line}`,
     setting: "Setting", value: "Value", meaning: "Meaning", nothing_changed: "Nothing changed", settings_saved: "Saved",
     setting_model: "A fitted model (tuning updates it)", setting_retrieval_mode: "Search: hybrid, keyword or vector",
     setting_keyword_weight: "Weight of keyword search in the fusion", setting_spread_reference: "Rank the fusion compares against", setting_candidates: "Candidates per search",

@@ -47,15 +47,19 @@ export async function settingsPage(main) {
   }
 
   // Synonyms: what customers say for what the documents name otherwise.
-  const synonymArea = h("textarea", { rows: 6, "aria-label": t("synonyms"), placeholder: "白金会员, 白金卡 = 铂金卡\nfapiao = invoice" });
-  synonymArea.value = synonymLines(synonyms);
+  const synonymArea = h("textarea", { rows: 6, "aria-label": t("synonyms"), placeholder: "白金会员, 白金卡 = 铂金卡\npostage = shipping" });
+  synonymArea.value = synonymLines(synonyms.synonyms);
   const synonymStatus = h("span", { role: "status" });
+  const synonymWarnings = h("ul", { class: "hint", "aria-live": "polite" });
   async function saveSynonyms(event) {
     event.preventDefault();
     try {
-      synonyms = await api("PUT", "/v1/synonyms", { synonyms: synonymsOf(synonymArea.value) });
-      synonymArea.value = synonymLines(synonyms);
-      synonymStatus.textContent = t("synonyms_saved", Object.keys(synonyms).length); problem.show(null);
+      const saved = await api("PUT", "/v1/synonyms", { synonyms: synonymsOf(synonymArea.value) });
+      synonymArea.value = synonymLines(saved.synonyms);
+      synonymStatus.textContent = t("synonyms_saved", Object.keys(saved.synonyms).length)
+        + (saved.live_release === null ? "" : " · " + t("next_release_after", saved.live_release));
+      fill(synonymWarnings, saved.warnings.map(w => h("li", {}, w)));
+      problem.show(null);
     } catch (e) { problem.show(e); synonymStatus.textContent = ""; }
   }
 
@@ -113,7 +117,7 @@ export async function settingsPage(main) {
       h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("save")), answerStatus)),
     h("h2", {}, t("synonyms")), h("p", { class: "hint" }, t("synonyms_hint")),
     h("form", { onsubmit: saveSynonyms }, synonymArea,
-      h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("save")), synonymStatus)),
+      h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("save")), synonymStatus), synonymWarnings),
     h("h2", {}, t("widget_settings")),
     h("form", { onsubmit: saveDesk },
       h("div", { class: "split" },
