@@ -82,7 +82,7 @@ def main() -> None:
     for name, (folder, files) in SETS.items():
         data_dir = knowledge_base(name)
         synonyms = [*ZHIWEN, "--data-dir", str(data_dir), "synonyms"]
-        _run([*synonyms, "remove", "--all"])
+        _run([*synonyms, "remove", "--all", "--yes"])
         if args.synonyms and (SYNONYMS / f"{name}.csv").exists():
             _run([*synonyms, "import", str(SYNONYMS / f"{name}.csv")])
         for stem in files:
@@ -104,7 +104,7 @@ def main() -> None:
                 )
             )
             results[f"{name}/{stem}"] = report
-        _run([*synonyms, "remove", "--all"])
+        _run([*synonyms, "remove", "--all", "--yes"])
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
         return

@@ -113,3 +113,7 @@ def test_a_customers_word_finds_the_passage_once_the_company_names_it(demo_copy:
     assert not frozen.handoff, "a release keeps the synonyms it froze"
     with pytest.raises(NotFound, match="白金会员"):
         services.targets.remove_synonyms(workspace.id, ["白金会员"])
+    services.targets.add_synonyms(workspace.id, ["Platinum Member"], "铂金卡")
+    replaced = services.targets.add_synonyms(workspace.id, ["platinum  member"], "黑钻卡")
+    assert replaced == {"platinum member": "黑钻卡"}, "the same word, written otherwise, is replaced"
+    assert services.targets.remove_synonyms(workspace.id, ["PLATINUM MEMBER"]) == {}

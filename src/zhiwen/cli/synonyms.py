@@ -67,8 +67,8 @@ def synonyms_add(
         print_json({"synonyms": stored, "warnings": warnings})
         return
     for word in said:
-        if before.get(said_key(word), written) != written:
-            console.print(f"{word} meant {before[said_key(word)]} before.")
+        if before.get(key := said_key(word), stored[key]) != stored[key]:
+            console.print(f"{word} meant {before[key]} before.")
     console.print(f"{', '.join(said)} → {written}; {len(stored)} synonym(s) in all.")
     _warn(warnings)
     say_when_customers_see_it(workspace_id)

@@ -12,6 +12,7 @@ from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.ports import ReleaseStore, WorkspaceStore
 from zhiwen.services.answers.config import MODELS, AnswerConfig
 from zhiwen.services.answers.synonyms import checked as checked_synonyms
+from zhiwen.services.answers.synonyms import said_key
 from zhiwen.types import Release
 
 CONFIG_SETTING = "answer_config"  # the working settings, as overrides of the service defaults
@@ -121,19 +122,16 @@ class Targets:
 
     def add_synonyms(self, workspace_id: str, said: Sequence[str], written: str) -> dict[str, str]:
         """Each of the customer's words ``said`` → ``written`` (replacing what it meant before)."""
-        return self.save_synonyms(
-            workspace_id, {**self.synonyms(workspace_id), **dict.fromkeys(said, written)}
-        )
+        added = dict.fromkeys(map(said_key, said), written)
+        return self.save_synonyms(workspace_id, {**self.synonyms(workspace_id), **added})
 
     def remove_synonyms(self, workspace_id: str, said: Sequence[str]) -> dict[str, str]:
         """Forget the customer's words ``said``; NotFound naming any that is not there."""
         current = self.synonyms(workspace_id)
-        missing = [w for w in said if " ".join(w.split()).lower() not in current]
+        missing = [w for w in said if said_key(w) not in current]
         if missing:
-            raise NotFound(
-                f"no synonym for {', '.join(map(repr, missing))}; `zhiwen synonyms list` shows them"
-            )
-        gone = {" ".join(w.split()).lower() for w in said}
+            raise NotFound(f"no synonym for {', '.join(map(repr, missing))}")
+        gone = {said_key(w) for w in said}
         return self.save_synonyms(workspace_id, {k: v for k, v in current.items() if k not in gone})
 
     def working(self, workspace_id: str) -> Target:
