@@ -78,6 +78,8 @@ def test_synonyms_from_the_command_line(demo_copy: tuple[Services, Workspace], t
         "保价": "价格保护",
     }
     assert imported["warnings"] == [], "the documents say 价格保护, and 价保 nowhere"
+    code, out = zhiwen(data, "ask", "白金会员包邮吗", "--working", "--json")
+    assert code == 0 and not json.loads(out)["handoff"], "the working settings' synonyms, before a release"
     code, out = zhiwen(data, "synonyms", "add", "扫地机器人R9", "扫地机", "--json")
     assert json.loads(out)["warnings"] == [
         "'扫地机器人R9' is in none of your documents: questions saying '扫地机' will search for it"

@@ -257,5 +257,6 @@ def say_when_customers_see_it(workspace_id: str) -> None:
     else:
         console.print(
             f"Customers see this with the next release (release {live.number} is live): "
-            "`zhiwen release create --golden NAME`, then `zhiwen release promote N`."
+            "`zhiwen release create --golden NAME`, then `zhiwen release promote N`. "
+            'Try it first: zhiwen ask --working "…"'
         )

@@ -180,6 +180,12 @@ def ask(
     image: Path | None = typer.Option(
         None, "--image", help="A photo (a label, an error on a screen): its text is read and asked with it."
     ),
+    working: bool = typer.Option(
+        False,
+        "--working",
+        help="Answer with the working knowledge and settings (what the next release freezes: a synonym or "
+        "curated answer just added) instead of the live release; nothing is recorded.",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Ask a question; get a cited answer, or a handoff when the knowledge does not support one.
@@ -200,8 +206,14 @@ def ask(
             if read.product:
                 console.print(f"[dim]in the photo: {read.product} (probability {seen.probability:.2f})[/]")
             console.print(f"[dim]read in the photo: {read.read or '(no text)'}[/]")
+    workspace_id = state.workspace(workspace).id
     answer = services.answerer.answer(
-        state.workspace(workspace).id, question, conversation_id=conversation, use_llm=not no_llm
+        workspace_id,
+        question,
+        conversation_id=conversation,
+        use_llm=not no_llm,
+        record=not working,
+        target=services.targets.working(workspace_id) if working else None,
     )
     if as_json:  # named as over HTTP, so one script reads both
         record = dataclasses.asdict(answer)
@@ -220,7 +232,7 @@ def ask(
         f"[dim]confidence {answer.confidence:.2f} · {answer.mode}{intent}"
         f" · {answer.timings_ms.get('total', 0):.0f} ms · conversation {answer.conversation_id}[/]"
     )
-    if answer.handoff:  # the text is what a customer reads; asked here, nobody is waiting for it
+    if answer.handoff and not working:  # the text is what a customer reads; nobody waits for it here
         console.print(
             "[dim]Handed off. Asked through the API or the widget, the conversation would now wait in "
             "the agents' desk (`zhiwen desk`); asked here, it was only recorded for review "
