@@ -48,6 +48,12 @@ def test_an_english_question_gets_an_english_answer_from_the_english_document(de
     assert answer.citations[0].source == "warranty-en.md"
 
 
+def test_a_duration_asked_of_a_policy_named_for_prices_gets_the_duration(demo: Demo) -> None:
+    services, workspace = demo
+    answer = services.answerer.answer(workspace.id, "价格保护多少天", record=False)
+    assert not answer.handoff and "15 天" in answer.text, "价格 names the policy; 多少天 asks how long"
+
+
 def test_a_strong_faq_match_returns_the_curated_answer(demo: Demo) -> None:
     services, workspace = demo
     answer = services.answerer.answer(workspace.id, "客服热线是多少？")

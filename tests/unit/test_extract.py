@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from zhiwen.services.answers.extract import extracts_by_hit, written_in
+from zhiwen.services.answers.extract import extracts_by_hit, question_type, written_in
 from zhiwen.text.tokenize import keyword_tokens
 from zhiwen.types import Chunk, Hit
 
@@ -64,3 +64,18 @@ def test_chinese_passages_naming_things_in_latin_letters_are_shown_whole() -> No
 )
 def test_the_language_a_sentence_is_written_in(sentence: str, language: str | None) -> None:
     assert written_in(sentence) == language
+
+
+@pytest.mark.parametrize(
+    ("question", "asks_for"),
+    [
+        ("价格保护多少天", "duration"),  # not a price: 价格 names the policy
+        ("退款几个工作日到账", "duration"),
+        ("how many days do I have to return it", "duration"),
+        ("扫地机器人多少钱", "price"),
+        ("how many earbuds come in the box", "count"),
+        ("客服电话", None),
+    ],
+)
+def test_the_kind_of_quantity_asked_is_read_from_how_it_is_asked(question: str, asks_for: str | None) -> None:
+    assert question_type(question) == asks_for

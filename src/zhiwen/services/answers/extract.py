@@ -34,7 +34,11 @@ _UNITS = {
     "count": r"\d",
 }
 _QUESTION_TYPES = [
-    ("duration", r"多久|多长时间|几天|几个月|几年|什么时候|何时|\bhow long\b|\bhow often\b|\bwhen\b"),
+    (
+        "duration",
+        r"多久|多长时间|(?:几|多少)(?:个)?(?:天|周|星期|个月|月|年|小时|分钟|工作日)|什么时候|何时"
+        r"|\bhow long\b|\bhow often\b|\bwhen\b|\bhow many (?:days|weeks|months|years|hours|minutes)\b",
+    ),
     (
         "price",
         r"多少钱|价格|价钱|费用|收费|运费|\bhow much\b|\bcost\b|\bprice\b|\bspend\b|\bshare\b|\bpercent",
