@@ -230,7 +230,9 @@ def ask(
     intent = f" · intent {answer.intent.name}" if answer.intent else ""
     console.print(
         f"[dim]confidence {answer.confidence:.2f} · {answer.mode}{intent}"
-        f" · {answer.timings_ms.get('total', 0):.0f} ms · conversation {answer.conversation_id}[/]"
+        f" · {answer.timings_ms.get('total', 0):.0f} ms · "
+        + ("working settings, not recorded" if working else f"conversation {answer.conversation_id}")
+        + "[/]"
     )
     if answer.handoff and not working:  # the text is what a customer reads; nobody waits for it here
         console.print(
