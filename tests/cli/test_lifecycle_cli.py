@@ -65,8 +65,19 @@ def test_golden_eval_release_gate_and_rollback_from_the_command_line(
 def test_synonyms_from_the_command_line(demo_copy: tuple[Services, Workspace], tmp_path: Path) -> None:
     services, workspace = demo_copy
     data = services.settings.data_dir
+    assert zhiwen(data, "release", "create", "--golden", "demo")[0] == 0
+    assert zhiwen(data, "release", "promote", "1")[0] == 0
     code, out = zhiwen(data, "synonyms", "add", "铂金卡", "白金会员", "白金卡")
-    assert code == 0 and "白金会员, 白金卡 → 铂金卡" in out and "Customers see this now" in out
+    assert code == 0 and "白金会员, 白金卡 → 铂金卡" in out
+    assert "with the next release (release 1 is live)" in " ".join(out.split())
+    code, out = zhiwen(data, "ask", "白金会员包邮吗", "--json")
+    assert json.loads(out)["handoff"], "release 1 answers as it was frozen"
+    code, out = zhiwen(data, "ask", "白金会员包邮吗", "--working", "--json")
+    assert not json.loads(out)["handoff"], "the working settings have the synonym"
+    with pytest.raises(InvalidInput, match="--working answers one question on its own"):
+        zhiwen(
+            data, "ask", "那黑钻呢", "--working", "--conversation", json.loads(out)["conversation_id"] or "c"
+        )
     table = tmp_path / "synonyms.csv"
     table.write_bytes("同义词,标准词\n价保|保价,价格保护\n".encode("gbk"))  # as Excel saves it in China
     code, out = zhiwen(data, "synonyms", "import", str(table), "--json")
@@ -78,8 +89,8 @@ def test_synonyms_from_the_command_line(demo_copy: tuple[Services, Workspace], t
         "保价": "价格保护",
     }
     assert imported["warnings"] == [], "the documents say 价格保护, and 价保 nowhere"
-    code, out = zhiwen(data, "ask", "白金会员包邮吗", "--working", "--json")
-    assert code == 0 and not json.loads(out)["handoff"], "the working settings' synonyms, before a release"
+    code, out = zhiwen(data, "synonyms", "add", "黑钻卡", "白金卡")
+    assert "白金卡 meant 铂金卡 before." in out
     code, out = zhiwen(data, "synonyms", "add", "扫地机器人R9", "扫地机", "--json")
     assert json.loads(out)["warnings"] == [
         "'扫地机器人R9' is in none of your documents: questions saying '扫地机' will search for it"

@@ -7,7 +7,7 @@ import pytest
 
 from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.services.answers.config import AnswerConfig
-from zhiwen.services.answers.synonyms import checked, in_documents_words, synonyms_from_file
+from zhiwen.services.answers.synonyms import checked, in_documents_words, occurs, synonyms_from_file
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
 
@@ -40,6 +40,9 @@ SHOP = checked(
         ("Ｆａｐｉａｏ？", "invoice？"),  # full-width letters, as keyword search reads them
         ("learn c++ now", "learn C plus plus now"),  # regular-expression characters are plain letters
         ("cafés or a café", "cafés or a coffee"),
+        ("白金会员卡怎么办", "铂金卡卡怎么办"),
+        ("白金卡丢了", "铂金卡丢了"),  # 白金会员 is not here, so 白金 is
+        ("my gold cards", "my gold cards"),
         ("", ""),
     ],
 )
@@ -60,6 +63,8 @@ def test_the_customers_words_become_the_documents_words(asked: str, searched: st
         ({"Gold": "金卡", "gold": "黄金"}, "means both"),
         ({"白金, 白金卡": "铂金卡"}, "may not hold"),
         ({"白金": "铂=金"}, "may not hold"),
+        ({"-": "减"}, "needs a letter"),
+        ({"白金": "铂金\n卡"}, "on one line"),
     ],
 )
 def test_a_synonym_that_cannot_be_one_is_refused_by_name(synonyms: dict[str, str], named: str) -> None:
@@ -67,6 +72,13 @@ def test_a_synonym_that_cannot_be_one_is_refused_by_name(synonyms: dict[str, str
         checked(synonyms)
     with pytest.raises(InvalidInput, match=named):
         AnswerConfig(synonyms=synonyms).validate()
+
+
+def test_a_word_is_whole_along_any_word_search_reads_and_no_other() -> None:
+    assert occurs("运费", "退货运费由买家承担"), "jieba reads 退/货运费, search mode also 运费"
+    assert occurs("保修", "保修期内免费维修")
+    assert not occurs("价保", "评价保存"), "across 评价 and 保存"
+    assert occurs("Phone X1", "新 PHONE  X1 多少钱") and not occurs("X1", "X10")
 
 
 def test_a_table_of_synonyms_is_read_in_any_encoding_or_refused_by_row() -> None:

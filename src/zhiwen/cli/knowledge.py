@@ -193,6 +193,11 @@ def ask(
     Each answer starts a conversation; pass its id with --conversation to ask a follow-up.
     Example: zhiwen ask "这个错误什么意思？" --image screen.jpg
     """
+    if working and conversation:
+        raise InvalidInput(
+            "--working answers one question on its own (nothing is recorded, so there is no conversation to"
+            " continue); ask the follow-up with its subject, or drop --working"
+        )
     services = state.services()
     if image is not None:
         try:

@@ -182,11 +182,12 @@ def _ensure_jieba() -> None:
 
 
 def dictionary_edges(text: str) -> set[int]:
-    """Where a word of jieba's dictionary may start or end in ``text`` (no guessing of unknown words):
-    a Chinese word matched inside another ("价保" in "评价保存") crosses one."""
+    """Where a word of jieba's dictionary may start or end in ``text``, in any of the ways search mode
+    reads it ("退货运费" as 退/货运费 and as 运费), without guessing unknown words: a Chinese word matched
+    inside another ("价保" in "评价保存") crosses one."""
     _ensure_jieba()
     edges = {0, len(text)}
-    for _, start, end in jieba.tokenize(text, HMM=False):
+    for _, start, end in jieba.tokenize(text, mode="search", HMM=False):
         edges.update((start, end))
     return edges
 

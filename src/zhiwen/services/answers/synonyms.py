@@ -9,7 +9,7 @@ documents' words. The customer's text is kept for everything they see (and for a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 from zhiwen.errors import InvalidInput
 from zhiwen.services.records import lookup, read_records
@@ -55,6 +55,8 @@ def checked(synonyms: Mapping[str, str]) -> dict[str, str]:
             raise ValueError(f"synonym {said!r}: a word is at most {MAX_TERM_CHARS} characters")
         if said_ == written_.lower():
             raise ValueError(f"synonym {said!r}: the customer's word and the documents' are the same")
+        if not any(ch.isalnum() for ch in said_) or "\n" in said_ + written_:
+            raise ValueError(f"synonym {said!r}: a word needs a letter, digit or character, on one line")
         if _SEPARATOR.search(said_ + written_) or "=" in said_ + written_:
             raise ValueError(f"synonym {said!r} → {written!r}: a word may not hold {SEPARATORS} or =")
         if cleaned.get(said_, written_) != written_:
@@ -107,51 +109,59 @@ def synonyms_from_file(filename: str, data: bytes) -> dict[str, str]:
 
 
 def in_documents_words(text: str, synonyms: Mapping[str, str]) -> str:
-    """``text`` with each customer's word replaced by the documents' word for it.
+    """``text`` (normalised) with each customer's word replaced by the documents' word for it.
 
-    At any place the longest word wins ("白金会员" before "白金"), and a documents' word already in the
-    text counts as one, so "扫地机" → "扫地机器人" leaves "扫地机器人" alone. Words match whole
-    (:func:`whole_words`). ``synonyms`` are as :func:`checked` keeps them."""
+    At any place the longest whole word wins ("白金会员" before "白金"), and a documents' word already in
+    the text counts as one, so "扫地机" → "扫地机器人" leaves "扫地机器人" alone (:func:`whole_words`).
+    ``synonyms`` are as :func:`checked` keeps them."""
+    text = normalize(text)
     if not synonyms or not text:
         return text
-    text = normalize(text)
     lowered = text.lower()
-    # Only the words that occur in the text are compiled, so a long list costs little.
+    # Only the words that occur in the text are looked for, so a long list costs little.
     present = {w for w in synonyms if w in lowered} | {w for w in synonyms.values() if w.lower() in lowered}
     if not any(w in synonyms for w in present):
         return text
     pieces, last = [], 0
-    for match in whole_words(text, present):
-        written = synonyms.get(" ".join(match.group(0).split()).lower())
+    for start, end in whole_words(text, present):
+        written = synonyms.get(" ".join(text[start:end].split()).lower())
         if written is not None:
-            pieces += [text[last : match.start()], written]
-            last = match.end()
+            pieces += [text[last:start], written]
+            last = end
     return "".join(pieces) + text[last:]
 
 
 def occurs(word: str, text: str) -> bool:
     """Is ``word`` in ``text`` as a whole word (:func:`whole_words`), in any case and width?"""
-    return next(whole_words(normalize(text), [normalize(word)]), None) is not None
+    return bool(whole_words(normalize(text), [normalize(word)]))
 
 
-def whole_words(text: str, words: Iterable[str]) -> Iterator[re.Match[str]]:
-    """The places ``words`` occur whole in ``text``, left to right, the longest at any place: a Latin
-    word not inside a longer one ("postage", not "postages"), a Chinese one not across the edge of a word
-    of jieba's dictionary ("价保" in "能价保吗", not in "评价保存")."""
-    ordered = sorted(set(words), key=len, reverse=True)
-    if not ordered:
-        return
-    pattern = re.compile("|".join(re.escape(w).replace(r"\ ", r"\s+") for w in ordered), re.IGNORECASE)
+def whole_words(text: str, words: Iterable[str]) -> list[tuple[int, int]]:
+    """Where ``words`` occur whole in ``text`` (start, end), left to right, not overlapping, the longest
+    at any place: a Latin word not inside a longer one ("postage", not "postages"), a Chinese one not
+    across the edge of a word of jieba's dictionary ("价保" in "能价保吗", not in "评价保存"). A longer
+    word that is not whole there leaves the place to a shorter one ("白金" in "白金会员卡")."""
     edges: set[int] | None = None
-    for match in pattern.finditer(text):
-        word, start, end = match.group(0), match.start(), match.end()
-        if _inside_latin_word(text, start, end):
-            continue
-        if _CJK.match(word[0]) or _CJK.match(word[-1]):
-            edges = edges if edges is not None else dictionary_edges(text)
-            if (_CJK.match(word[0]) and start not in edges) or (_CJK.match(word[-1]) and end not in edges):
+    found = []
+    for word in set(words):
+        pattern = re.compile(re.escape(word).replace(r"\ ", r"\s+"), re.IGNORECASE)
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            if _inside_latin_word(text, start, end):
                 continue
-        yield match
+            if _CJK.match(text[start]) or _CJK.match(text[end - 1]):
+                edges = edges if edges is not None else dictionary_edges(text)
+                if (_CJK.match(text[start]) and start not in edges) or (
+                    _CJK.match(text[end - 1]) and end not in edges
+                ):
+                    continue
+            found.append((start, end))
+    chosen, reached = [], 0
+    for start, end in sorted(found, key=lambda span: (span[0], -span[1])):
+        if start >= reached:
+            chosen.append((start, end))
+            reached = end
+    return chosen
 
 
 def _inside_latin_word(text: str, start: int, end: int) -> bool:

@@ -69,7 +69,7 @@ def hit_test(
 
 
 def _searched_as(question: str, synonyms: Mapping[str, str]) -> str | None:
-    searched = in_documents_words(question, synonyms)
+    searched = in_documents_words(question, synonyms)  # normalised, as search reads it
     return searched if searched != normalize(question) else None
 
 

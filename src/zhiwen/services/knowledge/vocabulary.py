@@ -8,13 +8,16 @@ said when the synonym is added, not found out at the release gate.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
+from zhiwen.errors import ZhiwenError
 from zhiwen.services.answers.synonyms import occurs
 from zhiwen.services.knowledge.retrieve import Retriever
 from zhiwen.text.tokenize import keyword_tokens
 
 CHECKED_AT_MOST = 200  # synonyms checked per change (each is two keyword searches)
+log = logging.getLogger(__name__)
 LOOKED_AT = 20  # passages of a keyword search looked into for the whole word
 
 
@@ -31,7 +34,16 @@ def where_found(retriever: Retriever, workspace_id: str, word: str) -> str | Non
 
 
 def synonym_warnings(retriever: Retriever, workspace_id: str, changes: Mapping[str, str]) -> list[str]:
-    """What may make these synonyms (customer's word → documents' word) hurt answers, in words."""
+    """What may make these synonyms (customer's word → documents' word) hurt answers, in words. They are
+    stored before this runs, so a search that fails here becomes a warning, not an error."""
+    try:
+        return _warnings(retriever, workspace_id, changes)
+    except ZhiwenError as error:
+        log.warning("synonyms not checked against the documents: %s", error)
+        return [f"the synonyms were stored but not checked against the documents ({error.message})"]
+
+
+def _warnings(retriever: Retriever, workspace_id: str, changes: Mapping[str, str]) -> list[str]:
     found: list[str] = []
     for said, written in list(changes.items())[:CHECKED_AT_MOST]:
         if not keyword_tokens(said):
@@ -41,7 +53,11 @@ def synonym_warnings(retriever: Retriever, workspace_id: str, changes: Mapping[s
                 f"{said!r} is in your documents ({title}): questions using it will search for {written!r}"
                 " instead, and may lose what it found"
             )
-        if where_found(retriever, workspace_id, written) is None:
+        if not keyword_tokens(written):
+            found.append(
+                f"{written!r} is too common a word to search for: questions saying {said!r} find less"
+            )
+        elif where_found(retriever, workspace_id, written) is None:
             found.append(
                 f"{written!r} is in none of your documents: questions saying {said!r} will search for it"
             )
