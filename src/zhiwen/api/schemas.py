@@ -174,7 +174,7 @@ class SynonymsReplace(Strict):
     synonyms: dict[Term, Term] = Field(
         max_length=2000, description="Every synonym: the customer's word → the documents' word."
     )
-    live_release: int | None = Field(None, description="Ignored: GET's answer can be sent back as it is.")
+    live_release: Number | None = Field(None, description="Ignored: GET's answer can be sent back as it is.")
 
 
 class SynonymsOut(BaseModel):
