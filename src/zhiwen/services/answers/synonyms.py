@@ -109,26 +109,27 @@ def synonyms_from_file(filename: str, data: bytes) -> dict[str, str]:
 
 
 def in_documents_words(text: str, synonyms: Mapping[str, str]) -> str:
-    """``text`` (normalised) with each customer's word replaced by the documents' word for it.
+    """``text`` with each customer's word replaced by the documents' word for it (normalised, as search
+    reads it), or ``text`` itself when no synonym is in it.
 
     At any place the longest whole word wins ("白金会员" before "白金"), and a documents' word already in
     the text counts as one, so "扫地机" → "扫地机器人" leaves "扫地机器人" alone (:func:`whole_words`).
     ``synonyms`` are as :func:`checked` keeps them."""
-    text = normalize(text)
     if not synonyms or not text:
         return text
-    lowered = text.lower()
+    normalized = normalize(text)
+    lowered = normalized.lower()
     # Only the words that occur in the text are looked for, so a long list costs little.
     present = {w for w in synonyms if w in lowered} | {w for w in synonyms.values() if w.lower() in lowered}
     if not any(w in synonyms for w in present):
         return text
     pieces, last = [], 0
-    for start, end in whole_words(text, present):
-        written = synonyms.get(" ".join(text[start:end].split()).lower())
+    for start, end in whole_words(normalized, present):
+        written = synonyms.get(" ".join(normalized[start:end].split()).lower())
         if written is not None:
-            pieces += [text[last:start], written]
+            pieces += [normalized[last:start], written]
             last = end
-    return "".join(pieces) + text[last:]
+    return "".join(pieces) + normalized[last:] if pieces else text
 
 
 def occurs(word: str, text: str) -> bool:

@@ -14,7 +14,6 @@ from typing import Literal
 from zhiwen.services.answers.service import AnswerService, Draft
 from zhiwen.services.answers.synonyms import in_documents_words
 from zhiwen.services.lifecycle.targets import Target, working_id
-from zhiwen.text.normalize import normalize
 from zhiwen.text.tokenize import indexed_text, keyword_tokens
 from zhiwen.types import Answer, Hit
 
@@ -69,8 +68,8 @@ def hit_test(
 
 
 def _searched_as(question: str, synonyms: Mapping[str, str]) -> str | None:
-    searched = in_documents_words(question, synonyms)  # normalised, as search reads it
-    return searched if searched != normalize(question) else None
+    searched = in_documents_words(question, synonyms)
+    return searched if searched != question else None
 
 
 def _explained(draft: Draft, cited: str | None) -> list[ExplainedHit]:
