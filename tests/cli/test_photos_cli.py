@@ -24,5 +24,5 @@ def test_ask_reads_the_photo_and_answers_from_it(tmp_path: Path) -> None:
     code, out = zhiwen(data, "ask", "这个怎么办？", "--image", str(photo), "--json")
     answer = json.loads(out)
     assert code == 0 and "E5" in answer["question"] and "尘盒" in answer["text"]
-    with pytest.raises(InvalidInput, match=r"missing\.jpg: cannot read it"):  # `zhiwen` prints it, exit 2
+    with pytest.raises(InvalidInput, match=r"missing\.jpg: no such file"):  # `zhiwen` prints it, exit 2
         zhiwen(data, "ask", "这个怎么办？", "--image", str(tmp_path / "missing.jpg"))

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
-from zhiwen.errors import InvalidInput
+from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, read_input, state
 from zhiwen.services.recommend.catalog import ImportReport
 
 catalog_app = typer.Typer(
@@ -25,12 +24,6 @@ JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 def register(app: typer.Typer) -> None:
     app.add_typer(catalog_app, name="catalog")
     app.add_typer(events_app, name="events")
-
-
-def _read(path: Path) -> bytes:
-    if not path.is_file():
-        raise InvalidInput(f"{path}: no such file")
-    return path.read_bytes()
 
 
 def _print(report: ImportReport, as_json: bool) -> None:
@@ -59,7 +52,9 @@ def catalog_import(
 ) -> None:
     """Add new items and update changed ones. MovieLens' movies.csv (movieId, title, genres) works as
     it is."""
-    report = state.services().catalog.import_catalog(state.workspace(workspace).id, file.name, _read(file))
+    report = state.services().catalog.import_catalog(
+        state.workspace(workspace).id, file.name, read_input(file)
+    )
     _print(report, as_json)
 
 
@@ -95,5 +90,7 @@ def events_import(
     """Import behaviour events. Event types: view, cart, purchase, rating (its weight is the rating). A file
     without an event column is read as ratings (MovieLens' ratings.csv: userId, movieId, rating, timestamp).
     Unknown items, bad timestamps and duplicates are listed by row; the rest are stored."""
-    report = state.services().catalog.import_events(state.workspace(workspace).id, file.name, _read(file))
+    report = state.services().catalog.import_events(
+        state.workspace(workspace).id, file.name, read_input(file)
+    )
     _print(report, as_json)

@@ -53,6 +53,17 @@ class _State:
 state = _State()
 
 
+def read_input(path: Path) -> bytes:
+    """The bytes of a file the command was given, or a clear error naming it ("no such file", a folder,
+    no permission)."""
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise InvalidInput(f"{path}: cannot read it ({error.strerror})") from None
+
+
 def print_json(value: Any) -> None:
     """The one JSON document a ``--json`` command prints on stdout."""
     print(json.dumps(value, ensure_ascii=False, indent=2, default=str))

@@ -8,7 +8,15 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, progress_bars, state
+from zhiwen.cli.common import (
+    JSON_HELP,
+    WORKSPACE_HELP,
+    console,
+    print_json,
+    progress_bars,
+    read_input,
+    state,
+)
 from zhiwen.errors import InvalidInput
 from zhiwen.services.answers.photos import with_photo
 from zhiwen.services.knowledge.ingest import IngestResult, discover
@@ -200,10 +208,7 @@ def ask(
         )
     services = state.services()
     if image is not None:
-        try:
-            photo = image.read_bytes()
-        except OSError as error:
-            raise InvalidInput(f"{image}: cannot read it ({error.strerror})") from None
+        photo = read_input(image)
         seen = services.vision.recognize(state.workspace(workspace).id, image.name, photo)
         read = with_photo(seen, question, services.settings.max_question_chars)
         question = read.question

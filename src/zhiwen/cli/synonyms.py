@@ -8,7 +8,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
+from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, read_input, state
 from zhiwen.cli.feedback import say_when_customers_see_it
 from zhiwen.errors import InvalidInput
 from zhiwen.services.answers.synonyms import said_key, synonyms_from_file
@@ -116,11 +116,7 @@ def synonyms_import(
 
     Example: zhiwen synonyms import synonyms.csv
     """
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        raise InvalidInput(f"{file}: cannot read it ({error.strerror})") from None
-    found = synonyms_from_file(file.name, data)
+    found = synonyms_from_file(file.name, read_input(file))
     workspace_id = state.workspace(workspace).id
     services = state.services()
     kept = {} if replace else services.targets.synonyms(workspace_id)

@@ -20,6 +20,7 @@ from zhiwen.cli.common import (
     figure,
     print_json,
     progress_bars,
+    read_input,
     state,
     step_bars,
 )
@@ -70,12 +71,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
 
 
-def _read(path: Path) -> bytes:
-    if not path.is_file():
-        raise InvalidInput(f"{path}: no such file")
-    return path.read_bytes()
-
-
 def _drop(value: str) -> list[str]:
     return [c.strip() for c in value.split(",") if c.strip()]
 
@@ -90,7 +85,7 @@ def profile(
     """What Zhiwen sees in a table before training: each column's kind (numeric, categorical, date, text,
     identifier, constant), missing values, the task (classification or regression), likely leakage. Exits
     with the reason when nothing can be learned (one target value, too few rows)."""
-    found = state.services().table_models.profile(path.name, _read(path), target, _drop(drop))
+    found = state.services().table_models.profile(path.name, read_input(path), target, _drop(drop))
     if as_json:
         print_json(found.to_dict())
         return
@@ -150,7 +145,7 @@ def create(
     held-out rows. Not live until promoted."""
     services = state.services()
     workspace_id = state.workspace(workspace).id
-    data = _read(path)
+    data = read_input(path)
     settings = TrainSettings(budget_seconds=budget, max_trials=trials)
     _train_and_report(
         name,
@@ -176,7 +171,7 @@ def train(
     """Train a new version from a new or grown table with the same target column."""
     services = state.services()
     workspace_id = state.workspace(workspace).id
-    data = _read(path)
+    data = read_input(path)
     settings = TrainSettings(budget_seconds=budget, max_trials=trials)
     _train_and_report(
         name,
@@ -334,7 +329,7 @@ def predict(
     """Predict every row of a file: the prediction, its probability and the columns that drove it. A
     missing column or a value of the wrong type stops with the row named; an unseen category is a warning."""
     workspace_id = state.workspace(workspace).id
-    table = read_table(path.name, _read(path))
+    table = read_table(path.name, read_input(path))
     if len(table.rows) > MAX_PREDICT_ROWS * 10:
         raise InvalidInput(
             f"{path}: {len(table.rows):,} rows; predict at most {MAX_PREDICT_ROWS * 10:,} at once"

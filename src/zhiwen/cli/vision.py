@@ -14,6 +14,7 @@ from zhiwen.cli.common import (
     figure,
     print_json,
     progress_bars,
+    read_input,
     state,
     step_bars,
 )
@@ -179,10 +180,7 @@ def recognize(
 
     Example: zhiwen vision recognize customer.jpg
     """
-    try:
-        data = photo.read_bytes()
-    except OSError as error:
-        raise InvalidInput(f"{photo}: cannot read it ({error.strerror})") from None
+    data = read_input(photo)
     seen = state.services().vision.recognize(state.workspace(workspace).id, photo.name, data, not no_text)
     if as_json:
         print_json(seen.__dict__)
