@@ -13,7 +13,14 @@ from typing import Any, Literal
 import typer
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
+from zhiwen.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    console,
+    err_console,
+    print_json,
+    state,
+)
 from zhiwen.services.trust.audit import export_lines
 from zhiwen.types import AuditEntry, AuditQuery
 
@@ -22,11 +29,9 @@ audit_app = typer.Typer(
     "where), append-only and hash-chained. `zhiwen audit verify` proves nobody edited it.",
     no_args_is_help=True,
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
 StoreWideOption = typer.Option(
     False, "--store-wide", help="The log of commands outside any workspace (init, workspace create)."
 )
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 
 # Commands that only read: not changes, so not recorded (exports are recorded).
 _READ_ONLY = frozenset(

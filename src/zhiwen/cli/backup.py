@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
-from zhiwen.cli.common import JSON_HELP, console, err_console, print_json, state
+from zhiwen.cli.common import JsonOption, console, err_console, print_json, state
 from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput
 from zhiwen.services.answers.service import AnswerService
@@ -25,7 +25,6 @@ from zhiwen.wiring import Services, build_services, move_to_postgresql
 from zhiwen.wiring import store_backups as backup
 
 _STATUS_STYLE = {"ok": "green", "failed": "red", "skipped": "dim"}
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 
 
 class _CreateByDefault(TyperGroup):

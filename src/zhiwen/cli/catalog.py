@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, read_input, state
+from zhiwen.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    console,
+    print_json,
+    read_input,
+    state,
+)
 from zhiwen.services.recommend.catalog import ImportReport
 
 catalog_app = typer.Typer(
@@ -17,8 +24,6 @@ catalog_app = typer.Typer(
 events_app = typer.Typer(
     help="Customers' behaviour: views, carts, purchases and ratings of catalogue items.", no_args_is_help=True
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
@@ -71,6 +72,9 @@ def print_json(value: Any) -> None:
 
 WORKSPACE_HELP = "Workspace name or id."
 JSON_HELP = "Print one JSON document on stdout (progress goes to stderr)."
+# The options nearly every command takes; one definition, so their flags and help read the same everywhere.
+WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
+JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 
 
 def progress_bars() -> Progress:

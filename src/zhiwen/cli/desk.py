@@ -9,7 +9,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
+from zhiwen.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    console,
+    print_json,
+    state,
+)
 from zhiwen.cli.feedback import actor
 from zhiwen.errors import InvalidInput
 from zhiwen.types import DeskConversation, DeskMessage
@@ -21,8 +27,6 @@ desk_app = typer.Typer(
     "(/v1/desk/…) do the same.",
     no_args_is_help=True,
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 AgentOption = typer.Option(None, "--as", help="Agent id to act as (default: cli:<your user name>).")
 
 

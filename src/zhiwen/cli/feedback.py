@@ -8,7 +8,13 @@ import getpass
 import typer
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
+from zhiwen.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    console,
+    print_json,
+    state,
+)
 from zhiwen.errors import InvalidInput
 
 review_app = typer.Typer(
@@ -19,8 +25,6 @@ curated_app = typer.Typer(
     help="Curated answers: approved question-answer pairs, matched before anything else.",
     no_args_is_help=True,
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 
 
 def actor() -> str:

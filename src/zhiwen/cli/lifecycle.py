@@ -13,7 +13,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, err_console, print_json, state
+from zhiwen.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    console,
+    err_console,
+    print_json,
+    state,
+)
 from zhiwen.cli.feedback import actor
 from zhiwen.errors import GateRefused, InvalidInput
 from zhiwen.services.lifecycle import report
@@ -38,8 +45,6 @@ rerank_app = typer.Typer(
 config_app = typer.Typer(
     help="The working answer settings (the next release freezes them).", no_args_is_help=True
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 METRIC_COLUMNS = {
     "answer_accuracy": "accuracy",
     "citation_accuracy": "citations",

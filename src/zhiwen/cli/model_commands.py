@@ -9,8 +9,8 @@ from typing import Any
 import typer
 
 from zhiwen.cli.common import (
-    JSON_HELP,
-    WORKSPACE_HELP,
+    JsonOption,
+    WorkspaceOption,
     console,
     parse_minimums,
     print_json,
@@ -21,9 +21,6 @@ from zhiwen.cli.feedback import actor
 from zhiwen.errors import GateRefused
 from zhiwen.services.lifecycle.model_family import GatedModels, promoted_if_passing
 from zhiwen.types import ModelVersion
-
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 
 
 def finish_training(

@@ -9,7 +9,13 @@ from typing import Any
 
 import typer
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
+from zhiwen.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    console,
+    print_json,
+    state,
+)
 from zhiwen.services.trust.customer_data import CustomerRef
 
 privacy_app = typer.Typer(
@@ -18,8 +24,6 @@ privacy_app = typer.Typer(
     "and `privacy erase` (everywhere, release snapshots included).",
     no_args_is_help=True,
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 ConversationOption = typer.Option([], "--conversation", help="A conversation id (repeatable).")
 VisitorOption = typer.Option(None, "--visitor-token", help="The widget's visitor token: all its chats.")
 ContactOption = typer.Option(None, "--contact", help="The contact they left for a callback.")

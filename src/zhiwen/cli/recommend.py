@@ -6,8 +6,8 @@ import typer
 from rich.table import Table
 
 from zhiwen.cli.common import (
-    JSON_HELP,
-    WORKSPACE_HELP,
+    JsonOption,
+    WorkspaceOption,
     console,
     figure,
     print_json,
@@ -31,8 +31,6 @@ recommend_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 SHOWN = ("ndcg_at_k", "hr_at_k", "coverage", "cold_ndcg_at_k")
 
 

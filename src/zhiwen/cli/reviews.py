@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from zhiwen.cli.common import (
-    JSON_HELP,
-    WORKSPACE_HELP,
+    JsonOption,
+    WorkspaceOption,
     console,
     err_console,
     print_json,
@@ -38,8 +38,6 @@ reviews_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 
 
 def register(app: typer.Typer) -> None:

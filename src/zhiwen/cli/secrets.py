@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
+from zhiwen.cli.common import JSON_HELP, WorkspaceOption, console, print_json, state
 from zhiwen.wiring import new_master_key
 
 secrets_app = typer.Typer(
@@ -14,7 +14,6 @@ secrets_app = typer.Typer(
     "never shown again. Webhook signing secrets are sealed the same way.",
     no_args_is_help=True,
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,14 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, read_input, state
+from zhiwen.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    console,
+    print_json,
+    read_input,
+    state,
+)
 from zhiwen.cli.feedback import say_when_customers_see_it
 from zhiwen.errors import InvalidInput
 from zhiwen.services.answers.synonyms import said_key, synonyms_from_file
@@ -19,8 +26,6 @@ synonyms_app = typer.Typer(
     "otherwise (铂金卡, 价格保护, shipping). A question is searched and read in the documents' words.",
     no_args_is_help=True,
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 
 
 def register(app: typer.Typer) -> None:

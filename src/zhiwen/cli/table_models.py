@@ -14,8 +14,8 @@ import typer
 from rich.table import Table
 
 from zhiwen.cli.common import (
-    JSON_HELP,
-    WORKSPACE_HELP,
+    JsonOption,
+    WorkspaceOption,
     console,
     figure,
     print_json,
@@ -44,8 +44,6 @@ models_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 FromOption = typer.Option(..., "--from", help="The table: CSV, XLSX or JSONL (UTF-8 or GBK), header first.")
 BudgetOption = typer.Option(
     DEFAULT_BUDGET_SECONDS,

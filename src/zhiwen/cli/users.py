@@ -7,15 +7,19 @@ import dataclasses
 import typer
 from rich.table import Table
 
-from zhiwen.cli.common import JSON_HELP, WORKSPACE_HELP, console, print_json, state
+from zhiwen.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    console,
+    print_json,
+    state,
+)
 
 user_app = typer.Typer(
     help="People who sign in with e-mail and password: agents work the desk (/desk), admins everything. "
     "Programs use API keys (`zhiwen key create`).",
     no_args_is_help=True,
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 PasswordOption = typer.Option(
     ...,
     prompt=True,

@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 
 from zhiwen.cli.common import (
-    JSON_HELP,
-    WORKSPACE_HELP,
+    JsonOption,
+    WorkspaceOption,
     console,
     figure,
     print_json,
@@ -34,8 +34,6 @@ vision_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-WorkspaceOption = typer.Option("default", "--workspace", "-w", help=WORKSPACE_HELP)
-JsonOption = typer.Option(False, "--json", help=JSON_HELP)
 SHOWN = ("top1", "top5", "coarse_top1", "calibration_error")
 
 
