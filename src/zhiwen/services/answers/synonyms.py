@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from zhiwen.errors import InvalidInput
 from zhiwen.services.records import lookup, read_records
-from zhiwen.text.normalize import normalize
+from zhiwen.text.normalize import chinese_chars, normalize
 from zhiwen.text.tokenize import dictionary_edges
 
 MAX_SYNONYMS = 2000
@@ -31,7 +31,6 @@ SAID_COLUMNS = (
 )
 WRITTEN_COLUMNS = ("written", "documents", "documents' word", "document word", "term", "标准词", "文档用语")
 _SEPARATOR = re.compile(f"[{re.escape(SEPARATORS)}]")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def said_key(word: str) -> str:
@@ -139,9 +138,10 @@ def occurs(word: str, text: str) -> bool:
 
 def whole_words(text: str, words: Iterable[str]) -> list[tuple[int, int]]:
     """Where ``words`` occur whole in ``text`` (start, end), left to right, not overlapping, the longest
-    at any place: a Latin word not inside a longer one ("postage", not "postages"), a Chinese one not
-    across the edge of a word of jieba's dictionary ("价保" in "能价保吗", not in "评价保存"). A longer
-    word that is not whole there leaves the place to a shorter one ("白金" in "白金会员卡")."""
+    at any place: a Latin word not inside a longer one ("postage", not "postages"), a Chinese one along
+    the edges of the words jieba's search mode reads ("运费" in "退货运费", not "价保" in "评价保存"). A
+    longer word that is not whole there leaves the place to a shorter one ("gold" in "gold cards", where
+    "gold card" is not whole)."""
     edges: set[int] | None = None
     found = []
     for word in set(words):
@@ -150,11 +150,10 @@ def whole_words(text: str, words: Iterable[str]) -> list[tuple[int, int]]:
             start, end = match.span()
             if _inside_latin_word(text, start, end):
                 continue
-            if _CJK.match(text[start]) or _CJK.match(text[end - 1]):
+            opens, closes = chinese_chars(text[start]), chinese_chars(text[end - 1])
+            if opens or closes:
                 edges = edges if edges is not None else dictionary_edges(text)
-                if (_CJK.match(text[start]) and start not in edges) or (
-                    _CJK.match(text[end - 1]) and end not in edges
-                ):
+                if (opens and start not in edges) or (closes and end not in edges):
                     continue
             found.append((start, end))
     chosen, reached = [], 0
@@ -169,6 +168,6 @@ def _inside_latin_word(text: str, start: int, end: int) -> bool:
     """Does the match continue a letter or digit of a non-Chinese word on either side?"""
 
     def word_char(i: int) -> bool:
-        return 0 <= i < len(text) and text[i].isalnum() and not _CJK.match(text[i])
+        return 0 <= i < len(text) and text[i].isalnum() and not chinese_chars(text[i])
 
     return (word_char(start) and word_char(start - 1)) or (word_char(end - 1) and word_char(end))

@@ -23,9 +23,8 @@ LOOKED_AT = 20  # passages of a keyword search looked into for the whole word
 
 def where_found(retriever: Retriever, workspace_id: str, word: str) -> str | None:
     """The title of a document that holds ``word`` as a whole word, or None. A keyword search finds the
-    candidates; the word must stand whole in one of the first :data:`LOOKED_AT`."""
-    if not keyword_tokens(word):
-        return None
+    candidates (none for a word it does not search); the word must stand whole in one of the first
+    :data:`LOOKED_AT`."""
     for hit in retriever.retrieve(workspace_id, word, k=LOOKED_AT, mode="keyword").hits:
         chunk = hit.chunk
         if occurs(word, f"{chunk.title_path}\n{chunk.question or ''}\n{chunk.text}"):
