@@ -121,6 +121,11 @@ class DocumentStore(Protocol):
 
     def list_documents(self, workspace_id: str, limit: int = 100, offset: int = 0) -> list[Document]: ...
     def count_documents(self, workspace_id: str) -> int: ...
+    def row_titles(self, workspace_id: str) -> list[str]:
+        """The distinct titles of chunks that do not start with their document's title: the rows of a
+        table or JSONL document (a catalogue's products, a price list's plans), not a document's sections."""
+        ...
+
     def replace_document(self, document: Document, chunks: Sequence[Chunk]) -> list[str]:
         """Insert or replace ``document`` with exactly ``chunks``; returns the ids of chunks removed. A
         chunk the document already holds with the same id and content keeps its row, so its vectors

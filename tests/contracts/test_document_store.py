@@ -228,3 +228,30 @@ def test_one_documents_chunks_can_be_claimed_ahead_of_earlier_uploads(
     assert documents.claim_chunks_needing_vectors(5, "b", long_ago, "doc_2") == []
     assert documents.claim_chunks_needing_vectors(5, "b", long_ago, "doc_missing") == []
     assert [c.id for c in documents.claim_chunks_needing_vectors(5, "b", long_ago)] == ["c1", "c2", "c3"]
+
+
+def test_row_titles_are_the_titles_of_rows_not_of_sections(
+    stores: tuple[DocumentStore, WorkspaceStore],
+) -> None:
+    documents, workspaces = stores
+    mine, theirs = workspaces.create_workspace("mine").id, workspaces.create_workspace("theirs").id
+    guide = Document("doc_g", mine, "guide.md", "Watch S2 Guide", "h1", (), 0, "t0", "t0")
+    catalogue = Document("doc_p", mine, "products.jsonl", "products", "h2", (), 0, "t0", "t0")
+    documents.replace_document(
+        guide,
+        [
+            Chunk("g1", mine, "doc_g", 0, "Watch S2 Guide > Battery", "5 days", content_hash="g1"),
+            Chunk("g2", mine, "doc_g", 1, "Watch S2 Guide", "GPS", content_hash="g2"),
+        ],
+    )
+    documents.replace_document(
+        catalogue,
+        [
+            Chunk("p1", mine, "doc_p", 0, "Phone X1 手机 / Aurora Phone X1", "3,999 yuan", content_hash="p1"),
+            Chunk("p2", mine, "doc_p", 1, "Air 14 laptop", "5,999 yuan", content_hash="p2"),
+            Chunk("p3", mine, "doc_p", 2, "Air 14 laptop", "1 TB: 6,799 yuan", content_hash="p3"),
+            Chunk("p4", mine, "doc_p", 3, "", "no title", content_hash="p4"),
+        ],
+    )
+    assert documents.row_titles(mine) == ["Air 14 laptop", "Phone X1 手机 / Aurora Phone X1"]
+    assert documents.row_titles(theirs) == []

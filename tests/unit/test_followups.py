@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from zhiwen.errors import InvalidInput, NotFound
-from zhiwen.services.answers.followup import Understood, about_subject, in_context, may_continue, refers_back
+from zhiwen.services.answers.followup import (
+    Understood,
+    about_subject,
+    in_context,
+    may_continue,
+    named_instead,
+    refers_back,
+)
 from zhiwen.services.lifecycle.golden import load_golden, run_golden
 from zhiwen.types import Workspace
 from zhiwen.wiring import Services
@@ -176,3 +183,70 @@ def test_a_follow_up_whose_earlier_turn_asked_something_else_finds_the_new_attri
         price.understood_as is not None and "多久" not in price.understood_as
     )  # searched: the product, the price
     assert "扫地" in price.understood_as and price.understood_as.endswith("那它多少钱？")
+
+
+SHOP_TITLES = [
+    "极光扫地机器人 R7 使用指南",
+    "Aurora Watch S2 智能手表 使用手册",
+    "极光平板 T10 使用说明",
+    "AuroraBuds Pro 无线降噪耳机 使用说明书",
+    "Aurora Phone X1 User Guide",
+    "Aurora Watch S2 User Guide",
+    "AuroraBuds Pro User Guide",
+    "Aurora Router AX3000 Setup Guide",
+    "Warranty Policy",
+    "保修政策",
+]
+
+
+@pytest.mark.parametrize(
+    ("earlier", "message", "understood"),
+    [
+        ("扫地机器人多少钱", "那手表呢", "多少钱 那手表呢"),  # another product
+        ("手表防水吗", "耳机呢？", "防水吗 耳机呢？"),
+        # The product makes way; the warranty, a topic's title, stays.
+        (
+            "what's the warranty on the Phone X1",
+            "what about the Watch S2?",
+            "what's the warranty on the what about the Watch S2?",
+        ),
+        ("金卡有啥福利", "铂金卡呢", "有啥福利 铂金卡呢"),  # the same head: 卡
+        ("分12期有利息吗", "6期呢", "分期有利息吗 6期呢"),  # another number
+        ("how much is the X1 with 512gb", "and the 256?", "how much is the X1 with gb and the 256?"),
+    ],
+)
+def test_a_message_that_only_names_another_thing_asks_the_earlier_question_of_it(
+    earlier: str, message: str, understood: str
+) -> None:
+    contextual = in_context(message, Understood.alone(earlier))
+    assert contextual is not None
+    instead = named_instead(contextual, SHOP_TITLES)
+    assert instead is not None and instead.text == understood and instead.question == message
+
+
+@pytest.mark.parametrize(
+    ("earlier", "message"),
+    [
+        ("扫地机器人多少钱", "那它呢"),  # points at the earlier subject
+        ("扫地机器人多少钱", "带自动集尘的那款呢"),
+        ("how much is the tablet", "and the keyboard for it"),
+        ("扫地机器人多少钱", "手表防水吗"),  # not only a name
+        ("买东西送积分吗", "我是金卡的话呢"),  # a condition: nothing earlier of its kind
+        ("运费怎么算", "我在新疆呢"),
+    ],
+)
+def test_a_message_that_points_back_or_adds_a_condition_replaces_nothing(earlier: str, message: str) -> None:
+    contextual = in_context(message, Understood.alone(earlier))
+    assert contextual is None or named_instead(contextual, SHOP_TITLES) is None
+
+
+def test_a_follow_up_naming_another_product_is_answered_about_that_product(demo: Demo) -> None:
+    services, workspace = demo
+    first = services.answerer.answer(workspace.id, "扫地机器人多少钱")
+    watch = services.answerer.answer(workspace.id, "那手表呢", conversation_id=first.conversation_id)
+    assert not watch.handoff and "1,299" in watch.text
+    assert watch.understood_as == "多少钱 那手表呢"
+    # "laptop" is in no document's title, only in the catalogue's row "极光 Air 14 笔记本电脑 / … laptop".
+    phone = services.answerer.answer(workspace.id, "how much is the Phone X1")
+    laptop = services.answerer.answer(workspace.id, "and the laptop?", conversation_id=phone.conversation_id)
+    assert not laptop.handoff and "5,999 yuan" in laptop.text

@@ -14,6 +14,7 @@ for short messages that could be either, by which reading the answer is more con
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,21 @@ _REFERS_BACK = re.compile(
     r"|\b(?:it|its|it's|they|them|their|that one|this one|the same)\b",
     re.IGNORECASE,
 )
+# A message that only names something ("那手表呢", "铂金卡呢？", "and the Watch S2?", "what about 6 months?"):
+# the earlier question is asked again of it.
+_ONLY_NAMES = re.compile(
+    r"^\s*(?:那么?|还有)?\s*(?P<zh>[^，,。；;？?！!\s][^，,。；;？?！!]{0,11}?)\s*呢\s*[?？]?\s*$"
+    r"|^\s*(?:(?:ok|okay|oh|and)[,，]?\s+)?(?:and|what about|how about)\s+(?:the\s+|a\s+|an\s+|my\s+)?"
+    r"(?P<en>[^,，.?？!]{1,40}?)\s*[?？]?\s*$",
+    re.IGNORECASE,
+)
+# … unless it points at the earlier subject ("那它呢", "带自动集尘的那款呢", "and the keyboard for it").
+_POINTS_AT_IT = re.compile(
+    r"它|这个|这款|这台|这种|那个|那款|那台|那种|同款"
+    r"|\b(?:it|its|it's|they|them|their|this|that|these|those|one|ones)\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"(?<![A-Za-z\d.])\d+(?:\.\d+)?")  # not a model's ("X1")
 # Words that announce a change of subject.
 _NEW_TOPIC = re.compile(
     r"^\s*(?:对了|另外|还想问|另一个问题|顺便问|换个问题|by the way|btw|unrelated|another question|"
@@ -156,18 +172,99 @@ def about_subject(understood: Understood, titles: Sequence[str]) -> Understood |
     return Understood((understood.segments[0], *earlier))
 
 
+def named_instead(understood: Understood, titles: Sequence[str]) -> Understood | None:
+    """``understood`` (a follow-up) when its message only names something in place of what an earlier turn
+    asked about, with that earlier thing taken out of the earlier turns: "扫地机器人多少钱" then "那手表呢"
+    is read as "多少钱 那手表呢", not as a question about both. What it replaces is, in this order:
+
+    - an earlier subject of the same kind as the one the message names: words of documents' titles that
+      share their frame ("Aurora … User Guide", "… 使用说明") with the titles naming the new one, so "Phone
+      X1" makes way for "Watch S2" and "warranty" stays;
+    - an earlier word with the same Chinese head ("金卡" for "铂金卡", "金卡客户" for "白金客户");
+    - an earlier number, when the message gives another ("12期" → "6期呢", "512gb" → "and the 256?").
+
+    None when the message is not of that form, points at the earlier subject ("那它呢", "the case for
+    it"), or replaces nothing of the earlier turns."""
+    match = _ONLY_NAMES.match(understood.question)
+    if not understood.is_follow_up or match is None:
+        return None
+    named = match.group("zh") or match.group("en") or ""
+    if _POINTS_AT_IT.search(named):
+        return None
+    title_terms = [(title.lower(), set(keyword_tokens(title))) for title in titles]
+    new_subject = [t for t in keyword_tokens(named) if _names_subject(t, title_terms)]
+    earlier = [
+        Segment(
+            _without_subject(s.text, new_subject, title_terms)
+            if new_subject
+            else _without_same_kind(named, s.text),
+            s.weight,
+        )
+        for s in understood.segments[1:]
+    ]
+    if [s.text for s in earlier] == [s.text for s in understood.segments[1:]]:
+        return None
+    return Understood((understood.segments[0], *(s for s in earlier if s.text)))
+
+
+def _without_subject(text: str, new_subject: Sequence[str], titles: Sequence[tuple[str, set[str]]]) -> str:
+    """``text`` without the subject words whose titles share a frame (a word of many titles) with those
+    naming ``new_subject``."""
+    frequent = Counter(word for _, words in titles for word in words)
+    frame = {
+        word
+        for text_, words in titles
+        if any(_in_title(t, text_, words) for t in new_subject)
+        for word in words
+        if frequent[word] > GENERIC_TITLES
+    }
+    replaced = [
+        term
+        for term in dict.fromkeys(keyword_tokens(text))
+        if term not in new_subject
+        and _names_subject(term, titles)
+        and any(_in_title(term, text_, words) and words & frame for text_, words in titles)
+    ]
+    return _without(text, replaced)
+
+
+def _without_same_kind(named: str, text: str) -> str:
+    """``text`` without its words of the kind ``named`` is: the longest ending (≥ 2 characters) of a
+    Chinese word of ``named`` that ``text`` holds, or, when ``named`` gives a number, ``text``'s numbers."""
+    lowered = text.lower()
+    heads = [
+        term[start:]
+        for term in keyword_tokens(named)
+        if not term.isascii()
+        for start in range(1, len(term) - 1)
+        if term[start:] in lowered and term not in lowered
+    ]
+    if heads:
+        return _without(text, [max(heads, key=len)])
+    if _NUMBER.search(named) and not any(n in text for n in _NUMBER.findall(named)):
+        return " ".join(_NUMBER.sub("", text).split())
+    return text
+
+
+def _without(text: str, words: Sequence[str]) -> str:
+    """``text`` without ``words``: Chinese ones wherever they are, Latin ones as whole words."""
+    for word in sorted(set(words), key=len, reverse=True):
+        pattern = re.escape(word) if not word.isascii() else rf"\b{re.escape(word)}\b"
+        text = re.sub(pattern, " ", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
 def _names_subject(term: str, titles: Sequence[tuple[str, set[str]]]) -> bool:
     """Is ``term`` in a few titles: a Chinese term as a substring, a Latin one as a word or a word's
     start of three letters or more ("ship" in "Shipping")?"""
-    if term.isascii():
-        found = sum(
-            1
-            for _, words in titles
-            if any(w == term or (len(term) >= 3 and w.startswith(term)) for w in words)
-        )
-    else:
-        found = sum(1 for text, _ in titles if term in text)
+    found = sum(1 for text, words in titles if _in_title(term, text, words))
     return 0 < found <= GENERIC_TITLES
+
+
+def _in_title(term: str, text: str, words: set[str]) -> bool:
+    if term.isascii():
+        return any(w == term or (len(term) >= 3 and w.startswith(term)) for w in words)
+    return term in text
 
 
 def last_understood(turns: Sequence[object]) -> Understood | None:

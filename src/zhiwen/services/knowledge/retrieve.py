@@ -78,6 +78,7 @@ class Retriever:
         self._candidates = candidates
         self._fusion = fusion
         self._titles: dict[str, tuple[int, list[str]]] = {}
+        self._row_titles: dict[str, tuple[int, list[str]]] = {}
         self._searches_beside = searches_beside
         self._query_embedders = ThreadPoolExecutor(QUERY_EMBEDDERS, thread_name_prefix="zhiwen-query")
 
@@ -144,14 +145,29 @@ class Retriever:
     def titles(self, workspace_id: str) -> list[str]:
         """The documents' titles (what the knowledge is about: its products and topics), cached until the
         number of documents changes."""
-        count = self._store.count_documents(workspace_id)
-        cached = self._titles.get(workspace_id)
-        if cached is None or cached[0] != count:
+
+        def load(count: int) -> list[str]:
             titles = []
             for offset in range(0, count, TITLE_PAGE):
                 titles += [d.title for d in self._store.list_documents(workspace_id, TITLE_PAGE, offset)]
-            cached = (count, titles)
-            self._titles[workspace_id] = cached
+            return titles
+
+        return self._cached(self._titles, workspace_id, load)
+
+    def row_titles(self, workspace_id: str) -> list[str]:
+        """The titles of tables' and JSONL files' rows (a catalogue's products, a price list's plans), cached
+        until the number of documents changes."""
+        return self._cached(
+            self._row_titles, workspace_id, lambda count: self._store.row_titles(workspace_id)
+        )
+
+    def _cached(
+        self, cache: dict[str, tuple[int, list[str]]], workspace_id: str, load: Callable[[int], list[str]]
+    ) -> list[str]:
+        count = self._store.count_documents(workspace_id)
+        cached = cache.get(workspace_id)
+        if cached is None or cached[0] != count:
+            cached = cache[workspace_id] = (count, load(count))
         return cached[1]
 
     def shortlist(self, workspace_id: str, query: str, pool: Pool) -> tuple[list[Chunk], Matrix]:

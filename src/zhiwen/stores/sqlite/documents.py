@@ -106,6 +106,16 @@ class SqliteDocumentStore:
             row = conn.execute("SELECT COUNT(*) FROM documents WHERE workspace_id = ?", (workspace_id,))
             return int(row.fetchone()[0])
 
+    def row_titles(self, workspace_id: str) -> list[str]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT c.title_path FROM chunks c JOIN documents d ON d.id = c.document_id"
+                " WHERE c.workspace_id = ? AND c.title_path <> ''"
+                " AND substr(c.title_path, 1, length(d.title)) <> d.title ORDER BY c.title_path",
+                (workspace_id,),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def replace_document(self, document: Document, chunks: Sequence[Chunk]) -> list[str]:
         with self._db.transaction() as conn:
             old = {
