@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from zhiwen.services.answers.extract import extracts_by_hit, question_type, written_in
+from zhiwen.services.answers.extract import asked_type, extracts_by_hit, question_type, written_in
 from zhiwen.text.tokenize import keyword_tokens
 from zhiwen.types import Chunk, Hit
 
@@ -79,3 +79,11 @@ def test_the_language_a_sentence_is_written_in(sentence: str, language: str | No
 )
 def test_the_kind_of_quantity_asked_is_read_from_how_it_is_asked(question: str, asks_for: str | None) -> None:
     assert question_type(question) == asks_for
+
+
+def test_a_follow_up_asks_the_kind_of_quantity_of_its_latest_turn_that_asks_one() -> None:
+    # Read together, "多久" of the earlier turn comes first; the customer now asks a price.
+    assert question_type("扫地机一次能扫多久啊 那它多少钱？") == "duration"
+    assert asked_type(["那它多少钱？", "扫地机一次能扫多久啊"]) == "price"
+    assert asked_type(["那白色的呢", "扫地机一次能扫多久啊"]) == "duration"
+    assert asked_type(["客服电话"]) is None

@@ -213,6 +213,15 @@ SHOP_TITLES = [
         ("金卡有啥福利", "铂金卡呢", "有啥福利 铂金卡呢"),  # the same head: 卡
         ("分12期有利息吗", "6期呢", "分期有利息吗 6期呢"),  # another number
         ("how much is the X1 with 512gb", "and the 256?", "how much is the X1 with gb and the 256?"),
+        ("铂金卡会员有啥好处", "那黑钻卡呢", "会员有啥好处 那黑钻卡呢"),  # the same last character
+        ("北京的售后网点在哪", "深圳的呢", "的售后网点在哪 深圳的呢"),  # a place for a place
+        ("春节初二营业厅开门吗", "那大年初一呢", "营业厅开门吗 那大年初一呢"),  # a time for a time
+        ("do you ship to Japan?", "and to Germany?", "do you ship to ? and to Germany?"),  # a name
+        (
+            "can I use eSIM on my Galaxy S20?",
+            "ok what about my Pixel 6",
+            "can I use eSIM on my ? ok what about my Pixel 6",
+        ),
     ],
 )
 def test_a_message_that_only_names_another_thing_asks_the_earlier_question_of_it(

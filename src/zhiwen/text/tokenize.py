@@ -11,6 +11,7 @@ import threading
 from functools import lru_cache
 
 import jieba
+import jieba.posseg
 
 from zhiwen.text.normalize import normalize
 from zhiwen.types import Chunk
@@ -190,6 +191,14 @@ def dictionary_edges(text: str) -> set[int]:
     for _, start, end in jieba.tokenize(text, mode="search", HMM=False):
         edges.update((start, end))
     return edges
+
+
+def proper_words(text: str) -> dict[str, str]:
+    """The Chinese words of ``text`` that name a place (杭州, 马来西亚) or a time (周六, 大年初一), with that
+    kind ("place", "time"), by jieba's part-of-speech tags."""
+    _ensure_jieba()
+    kinds = {"ns": "place", "t": "time"}
+    return {w.word: kinds[w.flag] for w in jieba.posseg.cut(text) if w.flag in kinds and len(w.word) > 1}
 
 
 def stem_en(word: str) -> str:

@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 
 from zhiwen.errors import InvalidInput
 from zhiwen.services.answers.confidence import FEATURES, LogisticModel, Matrix
-from zhiwen.services.answers.extract import Extract, extracts_by_hit, question_type
+from zhiwen.services.answers.extract import Extract, asked_type, extracts_by_hit
 from zhiwen.services.answers.followup import Understood
 from zhiwen.services.knowledge.retrieve import Retrieval
 from zhiwen.text.normalize import detect_language
@@ -190,7 +190,8 @@ def options(understood: Understood, retrieval: Retrieval, language: str) -> list
     query = understood.text
     weights = retrieval.term_weights
     emphasis = understood.emphasis() if understood.is_follow_up else None
-    extracts = extracts_by_hit(query, hits, weights, emphasis=emphasis, language=language)
+    turns = [segment.text for segment in understood.segments]
+    extracts = extracts_by_hit(query, hits, weights, emphasis=emphasis, language=language, turns=turns)
     terms = list(dict.fromkeys(keyword_tokens(query)))
     own_terms = list(dict.fromkeys(keyword_tokens(understood.question)))
     rarest = max(weights.values(), default=1.0)
@@ -203,7 +204,7 @@ def options(understood: Understood, retrieval: Retrieval, language: str) -> list
     sentences = [retrieval.sentence_scores.get(h.chunk.id, v) for h, v in zip(hits, vectors, strict=True)]
     best_keyword = max((h.keyword_score or 0.0) for h in hits) or 1.0
     unknown = sum(1 for t in terms if t not in weights) / len(terms) if terms else 1.0
-    asks_quantity = question_type(query) is not None
+    asks_quantity = asked_type(turns) is not None
     result = []
     for rank, (hit, extract) in enumerate(zip(hits, extracts, strict=True)):
         text = f"{hit.document_title} {hit.chunk.title_path} {hit.chunk.question or ''} {hit.chunk.text}"

@@ -66,6 +66,12 @@ def question_type(question: str) -> str | None:
     return None
 
 
+def asked_type(turns: Sequence[str]) -> str | None:
+    """The kind of quantity a conversation asks for now: that of the latest turn (``turns`` start with it)
+    that asks for one. "扫地机一次能扫多久" then "那它多少钱？" asks a price, though 多久 comes first."""
+    return next((kind for turn in turns if (kind := question_type(turn)) is not None), None)
+
+
 @dataclass(frozen=True)
 class Extract:
     hit: Hit
@@ -137,14 +143,17 @@ def _prefix_match(term: str, tokens: set[str]) -> bool:
 
 class _Matcher:
     def __init__(
-        self, question: str, weights: Mapping[str, float], emphasis: Mapping[str, float] | None = None
+        self,
+        question: str,
+        weights: Mapping[str, float],
+        emphasis: Mapping[str, float] | None,
+        kind: str | None,
     ) -> None:
         terms = list(dict.fromkeys(keyword_tokens(question)))
         default = min(weights.values(), default=1.0)
         emphasis = emphasis or {}
         self.weights = {t: weights.get(t, default) * emphasis.get(t, 1.0) for t in terms}
         self.total = sum(self.weights.values()) or 1.0
-        kind = question_type(question)
         self.units = re.compile(_UNITS[kind], re.IGNORECASE) if kind else None
 
     def found(self, text: str) -> dict[str, float]:
@@ -222,13 +231,15 @@ def extracts_by_hit(
     max_chars: int = 300,
     emphasis: Mapping[str, float] | None = None,
     language: str | None = None,
+    turns: Sequence[str] = (),
 ) -> list[Extract]:
     """The best sentence of each hit, in the hits' order. Terms are weighted across the sentences of all
     the hits (:func:`local_weights`), so a sentence scores by what sets it apart from the other candidates.
     ``emphasis`` scales terms' weights (a follow-up's earlier turns count for less than its own words).
     Which hit answers is for :mod:`zhiwen.services.answers.choice` to decide. ``language``: the customer's,
-    which a passage in two languages is shown in (:func:`shown_passage`)."""
-    matcher = _Matcher(question, weights, emphasis)
+    which a passage in two languages is shown in (:func:`shown_passage`). ``turns``: a follow-up's turns,
+    latest first, which say what kind of quantity is asked (:func:`asked_type`); else the question does."""
+    matcher = _Matcher(question, weights, emphasis, asked_type(turns or [question]))
     units: list[tuple[int, str, str, dict[str, float]]] = []
     for index, hit in enumerate(hits):
         if hit.chunk.kind == "faq":

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from zhiwen.text.tokenize import keyword_tokens
+from zhiwen.text.tokenize import keyword_tokens, proper_words
 
 DECAY = 0.5  # each earlier turn weighs half as much as the turn after it
 MIN_WEIGHT = 0.2  # turns below this weight are forgotten (the third turn back is)
@@ -50,6 +50,8 @@ _POINTS_AT_IT = re.compile(
     r"|\b(?:it|its|it's|they|them|their|this|that|these|those|one|ones)\b",
     re.IGNORECASE,
 )
+# A name after another word, with the words of a model that follow it ("Galaxy S20", "Pixel 6").
+_CAPITALISED = re.compile(r"(?<=[A-Za-z0-9,;:'\")] )([A-Z][a-z]+(?: (?:[A-Za-z]*\d\w*|[A-Z]\w*))*)\b")
 _NUMBER = re.compile(r"(?<![A-Za-z\d.])\d+(?:\.\d+)?")  # not a model's ("X1")
 # Words that announce a change of subject.
 _NEW_TOPIC = re.compile(
@@ -192,24 +194,23 @@ def named_instead(understood: Understood, titles: Sequence[str]) -> Understood |
     if _POINTS_AT_IT.search(named):
         return None
     title_terms = [(title.lower(), set(keyword_tokens(title))) for title in titles]
-    new_subject = [t for t in keyword_tokens(named) if _names_subject(t, title_terms)]
-    earlier = [
-        Segment(
-            _without_subject(s.text, new_subject, title_terms)
-            if new_subject
-            else _without_same_kind(named, s.text),
-            s.weight,
-        )
-        for s in understood.segments[1:]
-    ]
+    new_subject = [t for t in keyword_tokens(named) if not t.isdigit() and _names_subject(t, title_terms)]
+
+    def replaced(text: str) -> str:
+        without = _without_subject(text, new_subject, title_terms) if new_subject else None
+        return without if without is not None else _without_same_kind(named, text, title_terms)
+
+    earlier = [Segment(replaced(s.text), s.weight) for s in understood.segments[1:]]
     if [s.text for s in earlier] == [s.text for s in understood.segments[1:]]:
         return None
     return Understood((understood.segments[0], *(s for s in earlier if s.text)))
 
 
-def _without_subject(text: str, new_subject: Sequence[str], titles: Sequence[tuple[str, set[str]]]) -> str:
+def _without_subject(
+    text: str, new_subject: Sequence[str], titles: Sequence[tuple[str, set[str]]]
+) -> str | None:
     """``text`` without the subject words whose titles share a frame (a word of many titles) with those
-    naming ``new_subject``."""
+    naming ``new_subject``; None when it has none."""
     frequent = Counter(word for _, words in titles for word in words)
     frame = {
         word
@@ -225,25 +226,52 @@ def _without_subject(text: str, new_subject: Sequence[str], titles: Sequence[tup
         and _names_subject(term, titles)
         and any(_in_title(term, text_, words) and words & frame for text_, words in titles)
     ]
-    return _without(text, replaced)
+    return _without(text, replaced) if replaced else None
 
 
-def _without_same_kind(named: str, text: str) -> str:
-    """``text`` without its words of the kind ``named`` is: the longest ending (≥ 2 characters) of a
-    Chinese word of ``named`` that ``text`` holds, or, when ``named`` gives a number, ``text``'s numbers."""
+def _without_same_kind(named: str, text: str, titles: Sequence[tuple[str, set[str]]]) -> str:
+    """``text`` without its words of the kind ``named`` is, the first of these found:
+
+    - the longest ending (≥ 2 characters) of a Chinese word of ``named`` ("金卡" of "铂金卡");
+    - words with the same last character ("铂金卡" for "黑钻卡");
+    - places or times ("北京" for "深圳呢", "春节初二" for "大年初一呢");
+    - Latin proper names that no title holds ("Japan" for "and to Germany?");
+    - numbers, when ``named`` gives one ("12" for "6期呢")."""
     lowered = text.lower()
+    own = [t for t in keyword_tokens(named) if not t.isascii() and len(t) > 1]
     heads = [
         term[start:]
-        for term in keyword_tokens(named)
-        if not term.isascii()
+        for term in own
+        if term not in lowered
         for start in range(1, len(term) - 1)
-        if term[start:] in lowered and term not in lowered
+        if term[start:] in lowered
     ]
     if heads:
         return _without(text, [max(heads, key=len)])
+    earlier = [t for t in keyword_tokens(text) if not t.isascii() and len(t) > 1]
+    same_ending = [e for e in earlier for t in own if e[-1] == t[-1] and e not in t and t not in e]
+    if same_ending:
+        return _without(text, same_ending)
+    kinds = set(proper_words(named).values())
+    if kinds:
+        return _without(text, [w for w, kind in proper_words(text).items() if kind in kinds])
+    if _proper_names(f"about {named}", titles):  # the name may start the message
+        return _without(text, _proper_names(text, titles))
     if _NUMBER.search(named) and not any(n in text for n in _NUMBER.findall(named)):
         return " ".join(_NUMBER.sub("", text).split())
     return text
+
+
+def _proper_names(text: str, titles: Sequence[tuple[str, set[str]]]) -> list[str]:
+    """Capitalised Latin words not starting a sentence and in no title, with the model words after them:
+    "Japan", "Platinum", "Galaxy S20"."""
+    names = []
+    for match in _CAPITALISED.finditer(text):
+        word = match.group(1)
+        first = word.split()[0].lower()
+        if word != "I" and not any(_in_title(first, t, words) for t, words in titles):
+            names.append(word)
+    return names
 
 
 def _without(text: str, words: Sequence[str]) -> str:
