@@ -5,7 +5,9 @@ conversations.
 
 Builds (and keeps under .bench/) the demo shop, the bank and the telecom help centre, then runs `zhiwen
 bench answers` on each golden file: the shop's knowledge-worded set (golden.jsonl) and, for each knowledge
-base, the customer-worded questions (customers.jsonl) and conversations (conversations.jsonl). Report the
+base, the customer-worded questions (customers.jsonl) and conversations (conversations.jsonl), and
+conversations whose later turns switch what they ask about ("那手表呢", "and to Germany?": switches.jsonl,
+written in session 30 by a helper that never saw how follow-ups are read). Report the
 held-out half: the bundled chooser and confidence model were fitted on the shop's tuning halves, and the
 bundled question adapter on the tuning halves of all three knowledge bases, so every held-out question is
 unseen but no knowledge base is. For a knowledge base nothing saw, train an adapter without it
@@ -33,9 +35,9 @@ BENCH = ROOT / ".bench"
 SYNONYMS = ROOT / "benchmarks" / "synonyms"
 ZHIWEN = [sys.executable, "-m", "zhiwen"]
 SETS = {
-    "shop": ("sample_kb", ("golden", "customers", "conversations")),
-    "bank": ("sample_bank", ("customers", "conversations")),
-    "telecom": ("sample_telecom", ("customers", "conversations")),
+    "shop": ("sample_kb", ("golden", "customers", "conversations", "switches")),
+    "bank": ("sample_bank", ("customers", "conversations", "switches")),
+    "telecom": ("sample_telecom", ("customers", "conversations", "switches")),
 }
 FIGURES = (
     "questions",
