@@ -175,7 +175,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     release: int | None = None  # the release number that answered; None before the first promotion
     related_products: tuple[RelatedProduct, ...] = ()  # when the question names catalogue products
-    understood_as: str | None = None  # a follow-up read with the conversation's earlier turns
+    understood_as: str | None = None  # a follow-up with its earlier turns, or in the documents' words
     intent: IntentMatch | None = None  # None: no live intent model
     preface: str = ""  # said before the desk's handoff notice (an intent's own words, or a tool's apology)
 

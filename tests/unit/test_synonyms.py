@@ -109,10 +109,17 @@ def test_a_customers_word_finds_the_passage_once_the_company_names_it(demo_copy:
     question = "白金会员包邮吗"  # the membership page says 铂金卡：…全年免运费
     before = services.answerer.answer(workspace.id, question, record=False)
     assert before.handoff, "the customer's word alone is not understood"
+    assert before.understood_as is None
     services.targets.add_synonyms(workspace.id, ["白金会员", "白金卡"], "铂金卡")
     after = services.answerer.answer(workspace.id, question, record=False)
     assert not after.handoff and "免运费" in after.text
     assert after.question == question, "the customer's own words are kept"
+    assert after.understood_as == "铂金卡包邮吗", "…and told how they were read"
+    call = "请打 13800138000 问白金会员包邮吗"  # contact details are searched without, but not shown so
+    assert (
+        services.answerer.answer(workspace.id, call, record=False).understood_as
+        == "请打 13800138000 问铂金卡包邮吗"
+    )
     assert after.citations[0].source == "membership-zh.md"
 
     release, _ = services.releases.create(workspace.id, "test", "demo")

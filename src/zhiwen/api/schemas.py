@@ -130,8 +130,8 @@ class VisitorAnswerOut(BaseModel):
     )
     understood_as: str | None = Field(
         None,
-        description="A follow-up as Zhiwen read it with the conversation's earlier turns; null when the "
-        "question was read on its own.",
+        description="The question as Zhiwen read it: a follow-up with the conversation's earlier turns, "
+        "or in the documents' words (the company's synonyms); null when it was read as asked.",
     )
     read_from_photo: str | None = Field(
         None, description="The text read in the photo sent with the question (null without one)."

@@ -87,6 +87,14 @@ class Draft:
     model_confidence: float  # what the confidence model says, even while calibrating
     passages: list[Hit]  # the retrieved hits with the chosen one first: what is cited and given to an LLM
     choice: Choice | None = None  # how the passage was chosen (None: nothing was retrieved)
+    searched: Understood | None = None  # ``understood`` in the documents' words (synonyms), when different
+
+    @property
+    def understood_as(self) -> str | None:
+        """What the customer is told the question was read as: a follow-up with its earlier turns, or a
+        question the company's synonyms put in the documents' words; None when read as asked."""
+        read = self.searched or self.understood
+        return read.text if read.is_follow_up or read.text != self.question else None
 
 
 @dataclass(frozen=True)
@@ -258,7 +266,8 @@ class AnswerService:
         language = detect_language(question)
         # Searched and weighed in the documents' words (the company's synonyms) and without contact
         # details: a phone number is not what is asked (the LLM reads them redacted, as "[phone]").
-        asked = understood.rewritten(lambda text: in_documents_words(without_pii(text), config.synonyms))
+        in_their_words = understood.rewritten(lambda text: in_documents_words(text, config.synonyms))
+        asked = in_their_words.rewritten(without_pii)
         retrieval = self._retriever.retrieve(
             target.knowledge_id,
             asked.text,
@@ -320,6 +329,7 @@ class AnswerService:
             model_confidence,
             passages,
             choice,
+            in_their_words if in_their_words != understood else None,
         )
 
     def answer(
@@ -561,7 +571,7 @@ class AnswerService:
             timings_ms={k: round(v, 2) for k, v in timings.items()},
             release=target.release.number if target.release else None,
             related_products=related,
-            understood_as=draft.understood.text if draft.understood.is_follow_up else None,
+            understood_as=draft.understood_as,
             intent=intent,
         )
         if record:
