@@ -216,11 +216,11 @@ SHOP_TITLES = [
         ("铂金卡会员有啥好处", "那黑钻卡呢", "会员有啥好处 那黑钻卡呢"),  # the same last character
         ("北京的售后网点在哪", "深圳的呢", "的售后网点在哪 深圳的呢"),  # a place for a place
         ("春节初二营业厅开门吗", "那大年初一呢", "营业厅开门吗 那大年初一呢"),  # a time for a time
-        ("do you ship to Japan?", "and to Germany?", "do you ship to ? and to Germany?"),  # a name
+        ("do you ship to Japan?", "and to Germany?", "do you ship to? and to Germany?"),  # a name
         (
             "can I use eSIM on my Galaxy S20?",
             "ok what about my Pixel 6",
-            "can I use eSIM on my ? ok what about my Pixel 6",
+            "can I use eSIM on my? ok what about my Pixel 6",
         ),
     ],
 )

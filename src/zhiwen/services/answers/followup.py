@@ -52,6 +52,7 @@ _POINTS_AT_IT = re.compile(
 )
 # A name after another word, with the words of a model that follow it ("Galaxy S20", "Pixel 6").
 _CAPITALISED = re.compile(r"(?<=[A-Za-z0-9,;:'\")] )([A-Z][a-z]+(?: (?:[A-Za-z]*\d\w*|[A-Z]\w*))*)\b")
+_SPACE_BEFORE_MARK = re.compile(r" ([?？,，.。!！;；:：])")
 _NUMBER = re.compile(r"(?<![A-Za-z\d.])\d+(?:\.\d+)?")  # not a model's ("X1")
 # Words that announce a change of subject.
 _NEW_TOPIC = re.compile(
@@ -203,7 +204,7 @@ def named_instead(understood: Understood, titles: Sequence[str]) -> Understood |
     earlier = [Segment(replaced(s.text), s.weight) for s in understood.segments[1:]]
     if [s.text for s in earlier] == [s.text for s in understood.segments[1:]]:
         return None
-    return Understood((understood.segments[0], *(s for s in earlier if s.text)))
+    return Understood((understood.segments[0], *(s for s in earlier if keyword_tokens(s.text))))
 
 
 def _without_subject(
@@ -279,7 +280,7 @@ def _without(text: str, words: Sequence[str]) -> str:
     for word in sorted(set(words), key=len, reverse=True):
         pattern = re.escape(word) if not word.isascii() else rf"\b{re.escape(word)}\b"
         text = re.sub(pattern, " ", text, flags=re.IGNORECASE)
-    return " ".join(text.split())
+    return _SPACE_BEFORE_MARK.sub(r"\1", " ".join(text.split()))
 
 
 def _names_subject(term: str, titles: Sequence[tuple[str, set[str]]]) -> bool:
