@@ -31,6 +31,7 @@ from zhiwen.services.answers.choice import (
 )
 from zhiwen.services.answers.confidence import ConfidenceModel, stored_or_default
 from zhiwen.services.answers.config import AnswerConfig
+from zhiwen.services.answers.day_kinds import with_day_kinds
 from zhiwen.services.answers.extract import Extract, prefer_language
 from zhiwen.services.answers.followup import (
     Understood,
@@ -267,7 +268,7 @@ class AnswerService:
         # Searched and weighed in the documents' words (the company's synonyms) and without contact
         # details: a phone number is not what is asked (the LLM reads them redacted, as "[phone]").
         in_their_words = understood.rewritten(lambda text: in_documents_words(text, config.synonyms))
-        asked = in_their_words.rewritten(without_pii)
+        asked = in_their_words.rewritten(lambda text: with_day_kinds(without_pii(text)))
         retrieval = self._retriever.retrieve(
             target.knowledge_id,
             asked.text,
