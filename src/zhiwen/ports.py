@@ -123,7 +123,12 @@ class DocumentStore(Protocol):
     def count_documents(self, workspace_id: str) -> int: ...
     def row_titles(self, workspace_id: str) -> list[str]:
         """The distinct titles of chunks that do not start with their document's title: the rows of a
-        table or JSONL document (a catalogue's products, a price list's plans), not a document's sections."""
+        JSONL document that titles them (a catalogue's products, a price list's plans), not a document's
+        sections nor a table's FAQ entries."""
+        ...
+
+    def documents_version(self, workspace_id: str) -> str:
+        """Changes whenever a document is added, replaced or deleted (what caches of titles key on)."""
         ...
 
     def replace_document(self, document: Document, chunks: Sequence[Chunk]) -> list[str]:

@@ -235,13 +235,13 @@ def test_row_titles_are_the_titles_of_rows_not_of_sections(
 ) -> None:
     documents, workspaces = stores
     mine, theirs = workspaces.create_workspace("mine").id, workspaces.create_workspace("theirs").id
-    guide = Document("doc_g", mine, "guide.md", "Watch S2 Guide", "h1", (), 0, "t0", "t0")
+    guide = Document("doc_g", mine, "guide.md", "手表 S2 使用手册", "h1", (), 0, "t0", "t0")
     catalogue = Document("doc_p", mine, "products.jsonl", "products", "h2", (), 0, "t0", "t0")
     documents.replace_document(
         guide,
         [
-            Chunk("g1", mine, "doc_g", 0, "Watch S2 Guide > Battery", "5 days", content_hash="g1"),
-            Chunk("g2", mine, "doc_g", 1, "Watch S2 Guide", "GPS", content_hash="g2"),
+            Chunk("g1", mine, "doc_g", 0, "手表 S2 使用手册 > 续航", "5 天", content_hash="g1"),
+            Chunk("g2", mine, "doc_g", 1, "手表 S2 使用手册", "GPS", content_hash="g2"),
         ],
     )
     documents.replace_document(
@@ -255,3 +255,20 @@ def test_row_titles_are_the_titles_of_rows_not_of_sections(
     )
     assert documents.row_titles(mine) == ["Air 14 laptop", "Phone X1 手机 / Aurora Phone X1"]
     assert documents.row_titles(theirs) == []
+
+
+def test_the_documents_version_changes_with_any_document(
+    stores: tuple[DocumentStore, WorkspaceStore],
+) -> None:
+    documents, workspaces = stores
+    mine, theirs = workspaces.create_workspace("mine").id, workspaces.create_workspace("theirs").id
+    versions = [documents.documents_version(mine)]
+    documents.replace_document(_document(mine), [_chunk(mine, "c1")])
+    versions.append(documents.documents_version(mine))
+    replaced = dataclasses.replace(_document(mine), content_hash="h2", updated_at="t1")  # re-uploaded
+    documents.replace_document(replaced, [_chunk(mine, "c2")])
+    versions.append(documents.documents_version(mine))
+    documents.delete_document(mine, "doc_1")
+    versions.append(documents.documents_version(mine))
+    assert len(set(versions[:3])) == 3 and versions[3] != versions[2]
+    assert documents.documents_version(theirs) == versions[0], "another workspace's documents do not count"

@@ -23,6 +23,8 @@ from zhiwen.wiring import Services
         ("周末发货吗", "周末发货吗"),  # the kind is already there
         ("what about weekends, Saturday included?", "what about weekends, Saturday included?"),
         ("周期多长", "周期多长"),  # 周 alone names no day
+        ("建议一周一次清理吗", "建议一周一次清理吗"),  # once a week, not Monday
+        ("每周二次", "每周二次"),
         ("", ""),
     ],
 )

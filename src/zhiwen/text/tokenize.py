@@ -11,7 +11,6 @@ import threading
 from functools import lru_cache
 
 import jieba
-import jieba.posseg
 
 from zhiwen.text.normalize import normalize
 from zhiwen.types import Chunk
@@ -193,12 +192,20 @@ def dictionary_edges(text: str) -> set[int]:
     return edges
 
 
-def proper_words(text: str) -> dict[str, str]:
+_PLACE_OR_TIME = {"ns": "place", "t": "time"}  # jieba's part-of-speech tags
+
+
+def places_and_times(text: str) -> dict[str, str]:
     """The Chinese words of ``text`` that name a place (杭州, 马来西亚) or a time (周六, 大年初一), with that
-    kind ("place", "time"), by jieba's part-of-speech tags."""
+    kind ("place", "time"), by jieba's part-of-speech tags (imported here: it loads its own tables)."""
+    import jieba.posseg
+
     _ensure_jieba()
-    kinds = {"ns": "place", "t": "time"}
-    return {w.word: kinds[w.flag] for w in jieba.posseg.cut(text) if w.flag in kinds and len(w.word) > 1}
+    return {
+        w.word: _PLACE_OR_TIME[w.flag]
+        for w in jieba.posseg.cut(text)
+        if w.flag in _PLACE_OR_TIME and len(w.word) > 1
+    }
 
 
 def stem_en(word: str) -> str:

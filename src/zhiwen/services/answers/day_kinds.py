@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import re
 
-_WEEKEND = re.compile(r"(?:周|星期|礼拜)[六日天]|\b(?:saturday|sunday)s?\b", re.IGNORECASE)
+from zhiwen.text.normalize import chinese_chars
+
+# Not "一周一次" (once a week) nor "每周二次" (twice a week): a count follows those.
+_WEEKEND = re.compile(r"(?:周|星期|礼拜)[六日天](?![次个])|\b(?:saturday|sunday)s?\b", re.IGNORECASE)
 _WORKING_DAY = re.compile(
-    r"(?:周|星期|礼拜)[一二三四五]|\b(?:monday|tuesday|wednesday|thursday|friday)s?\b", re.IGNORECASE
+    r"(?:周|星期|礼拜)[一二三四五](?![次个])|\b(?:monday|tuesday|wednesday|thursday|friday)s?\b",
+    re.IGNORECASE,
 )
-_CHINESE = re.compile(r"[\u4e00-\u9fff]")
 _KIND_WORDS = {
     (_WEEKEND, True): "周末",
     (_WEEKEND, False): "weekend",
@@ -22,7 +25,7 @@ _KIND_WORDS = {
 def with_day_kinds(text: str) -> str:
     """``text`` with the kind of each day it names added at its end, in its language ("周六付的款" →
     "周六付的款 周末"), unless the kind is already there."""
-    chinese = bool(_CHINESE.search(text))
+    chinese = chinese_chars(text) > 0
     added = [
         word
         for (pattern, in_chinese), word in _KIND_WORDS.items()

@@ -14,11 +14,13 @@ for short messages that could be either, by which reading the answer is more con
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from zhiwen.text.tokenize import keyword_tokens, proper_words
+from zhiwen.text.tokenize import keyword_tokens, places_and_times
 
 DECAY = 0.5  # each earlier turn weighs half as much as the turn after it
 MIN_WEIGHT = 0.2  # turns below this weight are forgotten (the third turn back is)
@@ -38,12 +40,16 @@ _REFERS_BACK = re.compile(
 )
 # A message that only names something ("那手表呢", "铂金卡呢？", "and the Watch S2?", "what about 6 months?"):
 # the earlier question is asked again of it.
+# Matched on the message with its spaces collapsed, and only when it is short (NAMING_CHARS).
 _ONLY_NAMES = re.compile(
-    r"^\s*(?:那么?|还有)?\s*(?P<zh>[^，,。；;？?！!\s][^，,。；;？?！!]{0,11}?)\s*呢\s*[?？]?\s*$"
-    r"|^\s*(?:(?:ok|okay|oh|and)[,，]?\s+)?(?:and|what about|how about)\s+(?:the\s+|a\s+|an\s+|my\s+)?"
-    r"(?P<en>[^,，.?？!]{1,40}?)\s*[?？]?\s*$",
+    r"^(?:那么?|还有)? ?(?P<zh>[^，,。；;？?！! ][^，,。；;？?！!]{0,11}?) ?呢 ?[?？]?$"
+    r"|^(?:(?:ok|okay|oh|and)[,，]? )?(?:and|what about|how about) (?:the |a |an |my )?"
+    r"(?P<en>[^,，.?？! ](?:[^,，.?？!]{0,38}[^,，.?？! ])?) ?[?？]?$",
     re.IGNORECASE,
 )
+NAMING_CHARS = 60  # longer messages say more than a name
+# Words that name nothing: "还有呢" asks for more, not about 所有.
+_FILLER = frozenset({"还有", "然后", "其他", "其它", "别的", "那么", "else", "more", "other", "then"})
 # … unless it points at the earlier subject ("那它呢", "带自动集尘的那款呢", "and the keyboard for it").
 _POINTS_AT_IT = re.compile(
     r"它|这个|这款|这台|这种|那个|那款|那台|那种|同款"
@@ -164,10 +170,10 @@ def about_subject(understood: Understood, titles: Sequence[str]) -> Understood |
     when nothing would change."""
     if not understood.is_follow_up:
         return None
-    title_terms = [(title.lower(), set(keyword_tokens(title))) for title in titles]
+    index = read_titles(titles)
     earlier = []
     for segment in understood.segments[1:]:
-        subject = [t for t in dict.fromkeys(keyword_tokens(segment.text)) if _names_subject(t, title_terms)]
+        subject = [t for t in dict.fromkeys(keyword_tokens(segment.text)) if index.names_subject(t)]
         if subject:
             earlier.append(Segment(" ".join(subject), segment.weight))
     if not earlier or [s.text for s in earlier] == [s.text for s in understood.segments[1:]]:
@@ -178,59 +184,61 @@ def about_subject(understood: Understood, titles: Sequence[str]) -> Understood |
 def named_instead(understood: Understood, titles: Sequence[str]) -> Understood | None:
     """``understood`` (a follow-up) when its message only names something in place of what an earlier turn
     asked about, with that earlier thing taken out of the earlier turns: "扫地机器人多少钱" then "那手表呢"
-    is read as "多少钱 那手表呢", not as a question about both. What it replaces is, in this order:
+    is read as "多少钱 那手表呢", not as a question about both. What it replaces is the first found of:
 
-    - an earlier subject of the same kind as the one the message names: words of documents' titles that
-      share their frame ("Aurora … User Guide", "… 使用说明") with the titles naming the new one, so "Phone
-      X1" makes way for "Watch S2" and "warranty" stays;
-    - an earlier word with the same Chinese head ("金卡" for "铂金卡", "金卡客户" for "白金客户");
-    - an earlier number, when the message gives another ("12期" → "6期呢", "512gb" → "and the 256?").
+    - an earlier subject of the same kind as the one the message names: words of titles (documents' or a
+      catalogue's rows') that share their frame ("Aurora … User Guide", "… 使用说明") with the titles
+      naming the new one, so "Phone X1" makes way for "Watch S2" and "warranty" stays;
+    - otherwise, earlier words of the kind the message names (:func:`_without_same_kind`): the same
+      Chinese head ("金卡" for "铂金卡"), the same last character ("铂金卡" for "黑钻卡"), a place or a
+      time ("北京" for "深圳呢"), a Latin name in no title ("Japan" for "and to Germany?"), a number
+      ("12期" → "6期呢", "512gb" → "and the 256?").
 
     None when the message is not of that form, points at the earlier subject ("那它呢", "the case for
     it"), or replaces nothing of the earlier turns."""
-    match = _ONLY_NAMES.match(understood.question)
-    if not understood.is_follow_up or match is None:
+    message = " ".join(understood.question.split())
+    if not understood.is_follow_up or len(message) > NAMING_CHARS:
+        return None
+    match = _ONLY_NAMES.match(message)
+    if match is None:
         return None
     named = match.group("zh") or match.group("en") or ""
-    if _POINTS_AT_IT.search(named):
+    if _POINTS_AT_IT.search(named) or not set(keyword_tokens(named)) - _FILLER:
         return None
-    title_terms = [(title.lower(), set(keyword_tokens(title))) for title in titles]
-    new_subject = [t for t in keyword_tokens(named) if not t.isdigit() and _names_subject(t, title_terms)]
+    index = read_titles(titles)
+    new_subject = [t for t in keyword_tokens(named) if not t.isdigit() and index.names_subject(t)]
 
-    def replaced(text: str) -> str:
-        without = _without_subject(text, new_subject, title_terms) if new_subject else None
-        return without if without is not None else _without_same_kind(named, text, title_terms)
+    def without_what_it_replaces(text: str) -> str:
+        without = _without_subject(text, new_subject, index) if new_subject else None
+        return without if without is not None else _without_same_kind(named, text, index)
 
-    earlier = [Segment(replaced(s.text), s.weight) for s in understood.segments[1:]]
+    earlier = [Segment(without_what_it_replaces(s.text), s.weight) for s in understood.segments[1:]]
     if [s.text for s in earlier] == [s.text for s in understood.segments[1:]]:
         return None
     return Understood((understood.segments[0], *(s for s in earlier if keyword_tokens(s.text))))
 
 
-def _without_subject(
-    text: str, new_subject: Sequence[str], titles: Sequence[tuple[str, set[str]]]
-) -> str | None:
+def _without_subject(text: str, new_subject: Sequence[str], index: TitleIndex) -> str | None:
     """``text`` without the subject words whose titles share a frame (a word of many titles) with those
     naming ``new_subject``; None when it has none."""
-    frequent = Counter(word for _, words in titles for word in words)
     frame = {
         word
-        for text_, words in titles
-        if any(_in_title(t, text_, words) for t in new_subject)
-        for word in words
-        if frequent[word] > GENERIC_TITLES
+        for term in new_subject
+        for i in index.holding(term)
+        for word in index.words[i]
+        if index.titles_with[word] > GENERIC_TITLES
     }
     replaced = [
         term
         for term in dict.fromkeys(keyword_tokens(text))
         if term not in new_subject
-        and _names_subject(term, titles)
-        and any(_in_title(term, text_, words) and words & frame for text_, words in titles)
+        and index.names_subject(term)
+        and any(index.words[i] & frame for i in index.holding(term))
     ]
     return _without(text, replaced) if replaced else None
 
 
-def _without_same_kind(named: str, text: str, titles: Sequence[tuple[str, set[str]]]) -> str:
+def _without_same_kind(named: str, text: str, index: TitleIndex) -> str:
     """``text`` without its words of the kind ``named`` is, the first of these found:
 
     - the longest ending (≥ 2 characters) of a Chinese word of ``named`` ("金卡" of "铂金卡");
@@ -249,51 +257,106 @@ def _without_same_kind(named: str, text: str, titles: Sequence[tuple[str, set[st
     ]
     if heads:
         return _without(text, [max(heads, key=len)])
-    earlier = [t for t in keyword_tokens(text) if not t.isascii() and len(t) > 1]
-    same_ending = [e for e in earlier for t in own if e[-1] == t[-1] and e not in t and t not in e]
+    words = [t for t in keyword_tokens(text) if not t.isascii() and len(t) > 1]
+    same_ending = [w for w in words for t in own if w[-1] == t[-1] and w not in t and t not in w]
     if same_ending:
         return _without(text, same_ending)
-    kinds = set(proper_words(named).values())
+    kinds = set(places_and_times(named).values())
     if kinds:
-        return _without(text, [w for w, kind in proper_words(text).items() if kind in kinds])
-    if _proper_names(f"about {named}", titles):  # the name may start the message
-        return _without(text, _proper_names(text, titles))
-    if _NUMBER.search(named) and not any(n in text for n in _NUMBER.findall(named)):
-        return " ".join(_NUMBER.sub("", text).split())
+        return _without(text, [w for w, kind in places_and_times(text).items() if kind in kinds])
+    if _proper_names(f"about {named}", index):  # the name may start the message
+        return _without(text, _proper_names(text, index))
+    numbers, earlier_numbers = set(_NUMBER.findall(named)), set(_NUMBER.findall(text))
+    if numbers and earlier_numbers and not numbers & earlier_numbers:
+        return _SPACE_BEFORE_MARK.sub(r"\1", " ".join(_NUMBER.sub("", text).split()))
     return text
 
 
-def _proper_names(text: str, titles: Sequence[tuple[str, set[str]]]) -> list[str]:
+def _proper_names(text: str, index: TitleIndex) -> list[str]:
     """Capitalised Latin words not starting a sentence and in no title, with the model words after them:
-    "Japan", "Platinum", "Galaxy S20"."""
-    names = []
-    for match in _CAPITALISED.finditer(text):
-        word = match.group(1)
-        first = word.split()[0].lower()
-        if word != "I" and not any(_in_title(first, t, words) for t, words in titles):
-            names.append(word)
-    return names
+    "Japan", "Platinum", "Galaxy S20". (Not after a Chinese character: "寄到Japan" finds none.)"""
+    return [
+        name
+        for match in _CAPITALISED.finditer(text)
+        if (name := match.group(1)) != "I" and not index.holding(name.split()[0].lower())
+    ]
 
 
 def _without(text: str, words: Sequence[str]) -> str:
-    """``text`` without ``words``: Chinese ones wherever they are, Latin ones as whole words."""
+    """``text`` without ``words``: Chinese ones wherever they are, Latin ones as whole words (beside a
+    Chinese character too: "X1多少钱"); ``text`` as it was when there are none."""
+    if not words:
+        return text
     for word in sorted(set(words), key=len, reverse=True):
-        pattern = re.escape(word) if not word.isascii() else rf"\b{re.escape(word)}\b"
+        pattern = (
+            re.escape(word) if not word.isascii() else rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])"
+        )
         text = re.sub(pattern, " ", text, flags=re.IGNORECASE)
     return _SPACE_BEFORE_MARK.sub(r"\1", " ".join(text.split()))
 
 
-def _names_subject(term: str, titles: Sequence[tuple[str, set[str]]]) -> bool:
-    """Is ``term`` in a few titles: a Chinese term as a substring, a Latin one as a word or a word's
-    start of three letters or more ("ship" in "Shipping")?"""
-    found = sum(1 for text, words in titles if _in_title(term, text, words))
-    return 0 < found <= GENERIC_TITLES
+@dataclass(frozen=True)
+class TitleIndex:
+    """Titles read once (:func:`read_titles`): each one lower-cased with its keyword tokens, how many titles
+    hold each word, and where to look up which titles hold a term (a catalogue can have 10,000 rows)."""
+
+    texts: tuple[str, ...]
+    words: tuple[frozenset[str], ...]
+    titles_with: Counter[str]
+    sorted_words: tuple[str, ...]  # every title word, for a prefix's range
+    by_word: dict[str, tuple[int, ...]]
+    by_pair: dict[str, frozenset[int]]  # each pair of characters (one for a single one): the titles with it
+
+    @classmethod
+    def of(cls, titles: Sequence[str]) -> TitleIndex:
+        texts = tuple(t.lower() for t in titles)
+        words = tuple(frozenset(keyword_tokens(title)) for title in titles)
+        by_word: dict[str, list[int]] = {}
+        by_pair: dict[str, set[int]] = {}
+        for i, (text, title_words) in enumerate(zip(texts, words, strict=True)):
+            for word in title_words:
+                by_word.setdefault(word, []).append(i)
+            for pair in {*text, *(text[j : j + 2] for j in range(len(text) - 1))}:
+                by_pair.setdefault(pair, set()).add(i)
+        return cls(
+            texts,
+            words,
+            Counter(w for ws in words for w in ws),
+            tuple(sorted(by_word)),
+            {w: tuple(ids) for w, ids in by_word.items()},
+            {pair: frozenset(ids) for pair, ids in by_pair.items()},
+        )
+
+    def holding(self, term: str) -> tuple[int, ...]:
+        """The titles that hold ``term``: a Chinese term as a substring, a Latin one as a word or a word's
+        start of three letters or more ("ship" in "Shipping")."""
+        if term.isascii():
+            if len(term) < 3:
+                return self.by_word.get(term, ())
+            found: set[int] = set()
+            for word in self.sorted_words[bisect_left(self.sorted_words, term) :]:
+                if not word.startswith(term):
+                    break
+                found.update(self.by_word[word])
+            return tuple(sorted(found))
+        pairs = [term[j : j + 2] for j in range(len(term) - 1)] or [term]
+        candidates = frozenset.intersection(*(self.by_pair.get(p, frozenset()) for p in pairs))
+        return tuple(sorted(i for i in candidates if term in self.texts[i]))
+
+    def names_subject(self, term: str) -> bool:
+        """Is ``term`` in a few titles (at most :data:`GENERIC_TITLES`): a product or topic, not the brand?"""
+        return 0 < len(self.holding(term)) <= GENERIC_TITLES
 
 
-def _in_title(term: str, text: str, words: set[str]) -> bool:
-    if term.isascii():
-        return any(w == term or (len(term) >= 3 and w.startswith(term)) for w in words)
-    return term in text
+@lru_cache(maxsize=16)
+def _title_index(titles: tuple[str, ...]) -> TitleIndex:
+    return TitleIndex.of(titles)
+
+
+def read_titles(titles: Sequence[str]) -> TitleIndex:
+    """The :class:`TitleIndex` of ``titles``, read once for as long as they stay the same (a catalogue of
+    10,000 rows takes seconds to segment)."""
+    return _title_index(tuple(titles))
 
 
 def last_understood(turns: Sequence[object]) -> Understood | None:

@@ -88,13 +88,13 @@ class Draft:
     model_confidence: float  # what the confidence model says, even while calibrating
     passages: list[Hit]  # the retrieved hits with the chosen one first: what is cited and given to an LLM
     choice: Choice | None = None  # how the passage was chosen (None: nothing was retrieved)
-    searched: Understood | None = None  # ``understood`` in the documents' words (synonyms), when different
+    reworded: Understood | None = None  # ``understood`` in the documents' words (synonyms), when different
 
     @property
     def understood_as(self) -> str | None:
         """What the customer is told the question was read as: a follow-up with its earlier turns, or a
         question the company's synonyms put in the documents' words; None when read as asked."""
-        read = self.searched or self.understood
+        read = self.reworded or self.understood
         return read.text if read.is_follow_up or read.text != self.question else None
 
 
@@ -265,10 +265,12 @@ class AnswerService:
         config = target.config
         question = understood.question
         language = detect_language(question)
-        # Searched and weighed in the documents' words (the company's synonyms) and without contact
-        # details: a phone number is not what is asked (the LLM reads them redacted, as "[phone]").
-        in_their_words = understood.rewritten(lambda text: in_documents_words(text, config.synonyms))
-        asked = in_their_words.rewritten(lambda text: with_day_kinds(without_pii(text)))
+        # Searched and weighed in the documents' words (the company's synonyms), without contact
+        # details (a phone number is not what is asked; the LLM reads them redacted, as "[phone]"), and
+        # with a named day's kind of day (周六 → 周末), which policies use.
+        reworded = understood.rewritten(lambda text: in_documents_words(text, config.synonyms))
+        searched = reworded.rewritten(without_pii)
+        asked = searched.rewritten(with_day_kinds)
         retrieval = self._retriever.retrieve(
             target.knowledge_id,
             asked.text,
@@ -300,7 +302,7 @@ class AnswerService:
             passages,
             config.curated_match_above,
             # Keyword-only retrieval embeds nothing: a curated answer then matches its exact question only.
-            partial(self._retriever.question_similarities, target.knowledge_id, asked.question)
+            partial(self._retriever.question_similarities, target.knowledge_id, searched.question)
             if retrieval.query_vector is not None
             else lambda chunk_ids: {},
         )
@@ -330,7 +332,7 @@ class AnswerService:
             model_confidence,
             passages,
             choice,
-            in_their_words if in_their_words != understood else None,
+            reworded if reworded != understood else None,
         )
 
     def answer(

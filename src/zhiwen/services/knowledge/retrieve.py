@@ -77,8 +77,8 @@ class Retriever:
         self._embedder = embedder
         self._candidates = candidates
         self._fusion = fusion
-        self._titles: dict[str, tuple[int, list[str]]] = {}
-        self._row_titles: dict[str, tuple[int, list[str]]] = {}
+        self._titles: dict[str, tuple[str, list[str]]] = {}
+        self._row_titles: dict[str, tuple[str, list[str]]] = {}
         self._searches_beside = searches_beside
         self._query_embedders = ThreadPoolExecutor(QUERY_EMBEDDERS, thread_name_prefix="zhiwen-query")
 
@@ -143,31 +143,29 @@ class Retriever:
         return scores | {chunk_id: float(stored @ vector) for chunk_id, stored in waiting.items()}
 
     def titles(self, workspace_id: str) -> list[str]:
-        """The documents' titles (what the knowledge is about: its products and topics), cached until the
-        number of documents changes."""
+        """The documents' titles (what the knowledge is about: its products and topics), cached until a
+        document is added, replaced or deleted."""
+        return self._cached(self._titles, workspace_id, self._document_titles)
 
-        def load(count: int) -> list[str]:
-            titles = []
-            for offset in range(0, count, TITLE_PAGE):
-                titles += [d.title for d in self._store.list_documents(workspace_id, TITLE_PAGE, offset)]
-            return titles
-
-        return self._cached(self._titles, workspace_id, load)
+    def _document_titles(self, workspace_id: str) -> list[str]:
+        count = self._store.count_documents(workspace_id)
+        titles = []
+        for offset in range(0, count, TITLE_PAGE):
+            titles += [d.title for d in self._store.list_documents(workspace_id, TITLE_PAGE, offset)]
+        return titles
 
     def row_titles(self, workspace_id: str) -> list[str]:
-        """The titles of tables' and JSONL files' rows (a catalogue's products, a price list's plans), cached
-        until the number of documents changes."""
-        return self._cached(
-            self._row_titles, workspace_id, lambda count: self._store.row_titles(workspace_id)
-        )
+        """The titles of a JSONL file's rows (a catalogue's products, a price list's plans), cached until a
+        document is added, replaced or deleted."""
+        return self._cached(self._row_titles, workspace_id, self._store.row_titles)
 
     def _cached(
-        self, cache: dict[str, tuple[int, list[str]]], workspace_id: str, load: Callable[[int], list[str]]
+        self, cache: dict[str, tuple[str, list[str]]], workspace_id: str, load: Callable[[str], list[str]]
     ) -> list[str]:
-        count = self._store.count_documents(workspace_id)
+        version = self._store.documents_version(workspace_id)
         cached = cache.get(workspace_id)
-        if cached is None or cached[0] != count:
-            cached = cache[workspace_id] = (count, load(count))
+        if cached is None or cached[0] != version:
+            cached = cache[workspace_id] = (version, load(workspace_id))
         return cached[1]
 
     def shortlist(self, workspace_id: str, query: str, pool: Pool) -> tuple[list[Chunk], Matrix]:

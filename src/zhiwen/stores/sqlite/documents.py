@@ -106,6 +106,13 @@ class SqliteDocumentStore:
             row = conn.execute("SELECT COUNT(*) FROM documents WHERE workspace_id = ?", (workspace_id,))
             return int(row.fetchone()[0])
 
+    def documents_version(self, workspace_id: str) -> str:
+        with self._db.reading() as conn:
+            count, latest = conn.execute(
+                "SELECT COUNT(*), MAX(updated_at) FROM documents WHERE workspace_id = ?", (workspace_id,)
+            ).fetchone()
+        return f"{count}:{latest or ''}"
+
     def row_titles(self, workspace_id: str) -> list[str]:
         with self._db.reading() as conn:
             rows = conn.execute(
