@@ -14,6 +14,7 @@ from zhiwen.services.answers.followup import (
     in_context,
     may_continue,
     named_instead,
+    read_titles,
     refers_back,
 )
 from zhiwen.services.lifecycle.golden import load_golden, run_golden
@@ -263,3 +264,13 @@ def test_a_follow_up_naming_another_product_is_answered_about_that_product(demo:
     phone = services.answerer.answer(workspace.id, "how much is the Phone X1")
     laptop = services.answerer.answer(workspace.id, "and the laptop?", conversation_id=phone.conversation_id)
     assert not laptop.handoff and "5,999 yuan" in laptop.text
+
+
+def test_titles_are_looked_up_by_word_start_and_chinese_substring() -> None:
+    index = read_titles(
+        ["International Shipping", "Shipping Policy", "配送说明", "极光扫地机器人 R7 使用指南"]
+    )
+    assert index.holding("ship") == (0, 1) and index.holding("shipping") == (0, 1)
+    assert index.holding("sh") == () and index.holding("policy") == (1,)
+    assert index.holding("扫地机") == (3,) and index.holding("说") == (2,) and index.holding("配送指南") == ()
+    assert index.names_subject("ship") and not index.names_subject("guide")

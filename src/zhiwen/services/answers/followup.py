@@ -334,10 +334,10 @@ class TitleIndex:
             if len(term) < 3:
                 return self.by_word.get(term, ())
             found: set[int] = set()
-            for word in self.sorted_words[bisect_left(self.sorted_words, term) :]:
-                if not word.startswith(term):
-                    break
-                found.update(self.by_word[word])
+            at = bisect_left(self.sorted_words, term)
+            while at < len(self.sorted_words) and self.sorted_words[at].startswith(term):
+                found.update(self.by_word[self.sorted_words[at]])
+                at += 1
             return tuple(sorted(found))
         pairs = [term[j : j + 2] for j in range(len(term) - 1)] or [term]
         candidates = frozenset.intersection(*(self.by_pair.get(p, frozenset()) for p in pairs))
