@@ -87,3 +87,10 @@ def test_a_follow_up_asks_the_kind_of_quantity_of_its_latest_turn_that_asks_one(
     assert asked_type(["那它多少钱？", "扫地机一次能扫多久啊"]) == "price"
     assert asked_type(["那白色的呢", "扫地机一次能扫多久啊"]) == "duration"
     assert asked_type(["客服电话"]) is None
+
+
+def test_a_lists_lines_stay_apart_and_chinese_sentences_follow_each_other() -> None:
+    centres = "北京：朝阳区建国路 88 号 2 层\n上海：徐汇区漕溪北路 18 号 1 层\n广州：天河区天河路 208 号 5 层"
+    passage = shown(centres, "上海的售后网点在哪", "zh")
+    assert "2 层 上海：" in passage and "1 层 广州：" in passage, "not glued into 2 层上海"
+    assert shown(READER, "阅读器支持什么格式", "zh") == READER, "no space after a Chinese sentence's end"

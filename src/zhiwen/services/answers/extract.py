@@ -50,6 +50,7 @@ _QUESTION_TYPES = [
     ),
 ]
 _QUESTION_END = re.compile(r"[?？]$")
+_ENDS_SENTENCE = re.compile(r"[。！？；.!?;]$")
 _ANY_PUNCTUATION = re.compile(r"[，,：:；;、。.!?！？)）”\"]")
 SHORT_CHARS = 25
 PASSAGE_CHARS = 420
@@ -100,7 +101,19 @@ def key_first(
             break
         parts.append(sentence)
         length += len(sentence) + 1
-    return (" " if detect_language(" ".join(parts)) == "en" else "").join(parts)
+    if detect_language(" ".join(parts)) == "en":
+        return " ".join(parts)
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = _then(joined, part)
+    return joined
+
+
+def _then(first: str, second: str) -> str:
+    """``second`` after ``first``: right after a Chinese sentence's end, else after a space (English, and
+    a list's lines: "北京：… 2 层 上海：…", not "2 层上海：")."""
+    chinese_end = not first.isascii() and _ENDS_SENTENCE.search(first)
+    return f"{first}{'' if chinese_end else ' '}{second}"
 
 
 def written_in(sentence: str) -> str | None:
@@ -213,7 +226,7 @@ def _units(sentences: list[str], headings: str) -> list[tuple[str, str]]:
             continue
         shown = sentence
         if len(sentence) < SHORT_CHARS and following:
-            shown = f"{sentence}{'' if not sentence.isascii() else ' '}{following}"
+            shown = _then(sentence, following)
         units.append((shown, shown))
     return units
 
