@@ -60,7 +60,7 @@ def draft_turns(path: Path) -> None:
             services = build_services(Settings(data_dir=knowledge_base(knowledge)))
             answerer = services.answerer
             target = answerer.targets.working(services.workspaces.list_workspaces()[0].id)
-            titles = services.retriever.titles(target.knowledge_id)
+            titles = services.retriever.subject_titles(target.knowledge_id).documents
             for item in load_golden(SAMPLES / folder / "conversations.jsonl"):
                 previous, last = None, None
                 for earlier in item.context:

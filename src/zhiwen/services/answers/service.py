@@ -217,13 +217,13 @@ class AnswerService:
             return self._draft(target, Understood.alone(question), document_ids, tags, use_llm, calibrating)
         # Choose the reading without the LLM; only the chosen one is then written by it.
         alone = self._draft(target, Understood.alone(question), document_ids, tags, False, calibrating)
-        titles = self._retriever.titles(target.knowledge_id)
-        instead = named_instead(contextual, [*titles, *self._retriever.row_titles(target.knowledge_id)])
+        titles = self._retriever.subject_titles(target.knowledge_id)
+        instead = named_instead(contextual, [*titles.documents, *titles.rows])
         if instead is not None:  # "那手表呢": the earlier question, of the watch
             readings = [self._draft(target, instead, document_ids, tags, False, calibrating)]
         else:
             readings = [self._draft(target, contextual, document_ids, tags, False, calibrating)]
-            subject = about_subject(contextual, titles)
+            subject = about_subject(contextual, titles.documents)
             if subject is not None:
                 readings.append(self._draft(target, subject, document_ids, tags, False, calibrating))
         with_context = max(readings, key=lambda d: d.model_confidence)

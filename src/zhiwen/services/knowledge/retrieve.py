@@ -56,6 +56,15 @@ Nearest = list[tuple[str, float]]
 Dense = tuple[Vector, Nearest | None, dict[str, float]]
 
 
+@dataclass(frozen=True)
+class SubjectTitles:
+    """What names a knowledge base's products and topics: its documents' titles, and the titles of a
+    JSONL file's rows (a catalogue's products, a price list's plans)."""
+
+    documents: list[str]
+    rows: list[str]
+
+
 class Retriever:
     def __init__(
         self,
@@ -77,8 +86,7 @@ class Retriever:
         self._embedder = embedder
         self._candidates = candidates
         self._fusion = fusion
-        self._titles: dict[str, tuple[str, list[str]]] = {}
-        self._row_titles: dict[str, tuple[str, list[str]]] = {}
+        self._subject_titles: dict[str, tuple[str, SubjectTitles]] = {}
         self._searches_beside = searches_beside
         self._query_embedders = ThreadPoolExecutor(QUERY_EMBEDDERS, thread_name_prefix="zhiwen-query")
 
@@ -142,10 +150,15 @@ class Retriever:
         waiting = self._embedded_now(workspace_id, [c for c in chunk_ids if c not in scores])
         return scores | {chunk_id: float(stored @ vector) for chunk_id, stored in waiting.items()}
 
-    def titles(self, workspace_id: str) -> list[str]:
-        """The documents' titles (what the knowledge is about: its products and topics), cached until a
-        document is added, replaced or deleted."""
-        return self._cached(self._titles, workspace_id, self._document_titles)
+    def subject_titles(self, workspace_id: str) -> SubjectTitles:
+        """The titles that name what the knowledge is about, cached until a document is added, replaced or
+        deleted (one check per call)."""
+        version = self._store.documents_version(workspace_id)
+        cached = self._subject_titles.get(workspace_id)
+        if cached is None or cached[0] != version:
+            titles = SubjectTitles(self._document_titles(workspace_id), self._store.row_titles(workspace_id))
+            cached = self._subject_titles[workspace_id] = (version, titles)
+        return cached[1]
 
     def _document_titles(self, workspace_id: str) -> list[str]:
         count = self._store.count_documents(workspace_id)
@@ -153,20 +166,6 @@ class Retriever:
         for offset in range(0, count, TITLE_PAGE):
             titles += [d.title for d in self._store.list_documents(workspace_id, TITLE_PAGE, offset)]
         return titles
-
-    def row_titles(self, workspace_id: str) -> list[str]:
-        """The titles of a JSONL file's rows (a catalogue's products, a price list's plans), cached until a
-        document is added, replaced or deleted."""
-        return self._cached(self._row_titles, workspace_id, self._store.row_titles)
-
-    def _cached(
-        self, cache: dict[str, tuple[str, list[str]]], workspace_id: str, load: Callable[[str], list[str]]
-    ) -> list[str]:
-        version = self._store.documents_version(workspace_id)
-        cached = cache.get(workspace_id)
-        if cached is None or cached[0] != version:
-            cached = cache[workspace_id] = (version, load(workspace_id))
-        return cached[1]
 
     def shortlist(self, workspace_id: str, query: str, pool: Pool) -> tuple[list[Chunk], Matrix]:
         """The best :data:`DEPTH` fused candidates' chunks and their re-ranking features."""
