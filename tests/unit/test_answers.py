@@ -59,6 +59,7 @@ def test_a_strong_faq_match_returns_the_curated_answer(demo: Demo) -> None:
     answer = services.answerer.answer(workspace.id, "客服热线是多少？")
     assert answer.mode == "faq"
     assert answer.text.startswith("极光数码客服热线 400-820-1234")
+    assert answer.text.endswith(" [1]"), "marked with its citation, as extracted answers are"
     assert answer.citations[0].document_title == "客服热线是多少？", "not the file's name, faq zh"
 
 

@@ -99,6 +99,48 @@ def test_markdown_sections_follow_headings() -> None:
     ]
 
 
+def test_plain_text_headings_written_without_markup_become_the_title_path() -> None:
+    text = (
+        "LOST OR STOLEN CARDS\nQinghe Bank Help Centre\n\n"
+        "STEP 1: LOCK YOUR CARD\n\n"
+        "Report it by phone\nCall 95377 and press 1.\n\n"
+        "STEP 2: GET A NEW CARD\n\n"
+        "Fees: 10 yuan, free for Gold customers.\n\n"
+        "How long does it take?\nOn the spot if you remember your PIN."
+    )
+    parsed = parse("lost-card.txt", text.encode())
+    assert parsed.title == "LOST OR STOLEN CARDS · Qinghe Bank Help Centre"
+    assert [(s.title_path.removeprefix(f"{parsed.title} > "), s.text) for s in parsed.sections] == [
+        ("STEP 1: LOCK YOUR CARD > Report it by phone", "Call 95377 and press 1."),
+        ("STEP 2: GET A NEW CARD", "Fees: 10 yuan, free for Gold customers."),
+        ("STEP 2: GET A NEW CARD > How long does it take?", "On the spot if you remember your PIN."),
+    ]
+
+
+def test_chinese_plain_text_keeps_lines_of_text_and_lists_as_text() -> None:
+    body = "每次充值都会顺延：\n- 充值 30 元：顺延 90 天\n\n广州：天河路 208 号\n深圳：深南大道 9966 号"
+    parsed = parse("prepaid.txt", f"预付费充值\n\n一、充值方式\n{body}".encode("gbk"))
+    assert parsed.title == "预付费充值"
+    assert [(s.title_path, s.text) for s in parsed.sections] == [("预付费充值 > 一、充值方式", body)]
+
+
+@pytest.mark.parametrize(
+    ("text", "sections"),
+    [
+        ("满99元免运费。", [("notes 2026", "满99元免运费。")]),
+        ("Thanks for your order\n\n", [("notes 2026", "Thanks for your order")]),
+        ("Hi, all\n\nsome text.", [("notes 2026", "Hi, all\n\nsome text.")]),
+        ("A question?\n\nIts answer.", [("notes 2026 > A question?", "Its answer.")]),
+    ],
+)
+def test_plain_text_without_a_title_block_is_titled_by_its_file_name(
+    text: str, sections: list[tuple[str, str]]
+) -> None:
+    parsed = parse("notes-2026.txt", text.encode())
+    assert parsed.title == "notes 2026"
+    assert [(s.title_path, s.text) for s in parsed.sections] == sections
+
+
 def test_jsonl_lines_can_be_faq_entries_or_passages() -> None:
     lines = [{"question": "Q?", "answer": "A."}, {"title": "Note", "text": "Some passage."}]
     parsed = parse("kb.jsonl", "\n".join(json.dumps(x) for x in lines).encode())

@@ -609,7 +609,7 @@ class AnswerService:
             return curated.chunk.text, [_citation(1, curated, curated.chunk.text, language)], "curated"
         if hits[0].chunk.kind == "faq" and confidence >= config.faq_direct_above:
             faq = prefer_language([h for h in hits if h.chunk.kind == "faq"], language, window=2)[0]
-            return faq.chunk.text, [_citation(1, faq, faq.chunk.text, language)], "faq"
+            return f"{faq.chunk.text} [1]", [_citation(1, faq, faq.chunk.text, language)], "faq"
         if self._llm is not None and use_llm and confidence >= config.handoff_below:
             # A follow-up goes to the LLM with the earlier turns it was read with.
             return self._llm_answer(self._outward(workspace_id, query), language, hits, extract)

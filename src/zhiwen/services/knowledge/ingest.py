@@ -24,7 +24,7 @@ from zhiwen.text.sensitive import instruction_like, redact_secrets
 from zhiwen.text.tokenize import indexed_terms
 from zhiwen.types import Chunk, Document, utc_now
 
-PIPELINE_VERSION = "2"  # bump when parsing or chunking changes, so unchanged files are re-chunked once
+PIPELINE_VERSION = "3"  # bump when parsing or chunking changes, so unchanged files are re-chunked once
 
 Status = Literal["added", "updated", "unchanged", "failed"]
 
