@@ -216,7 +216,9 @@ SHOP_TITLES = [
         ("how much is the X1 with 512gb", "and the 256?", "how much is the X1 with gb and the 256?"),
         ("铂金卡会员有啥好处", "那黑钻卡呢", "会员有啥好处 那黑钻卡呢"),  # the same last character
         ("北京的售后网点在哪", "深圳的呢", "的售后网点在哪 深圳的呢"),  # a place for a place
-        ("春节初二营业厅开门吗", "那大年初一呢", "营业厅开门吗 那大年初一呢"),  # a time for a time
+        ("春节初二营业厅开门吗", "那大年初一呢", "营业厅开门吗 那大年初一呢"),  # a day for a day
+        ("周五下午5点付款什么时候发货", "周六呢", "下午5点付款什么时候发货 周六呢"),  # the time of day stays
+        ("寄到Japan要几天", "那Germany呢", "寄到 要几天 那Germany呢"),  # a name beside Chinese
         ("do you ship to Japan?", "and to Germany?", "do you ship to? and to Germany?"),  # a name
         (
             "can I use eSIM on my Galaxy S20?",

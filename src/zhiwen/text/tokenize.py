@@ -192,17 +192,41 @@ def dictionary_edges(text: str) -> set[int]:
     return edges
 
 
-_PLACE_OR_TIME = {"ns": "place", "t": "time"}  # jieba's part-of-speech tags
+_PLACE_OR_TIME = {"ns": "place", "t": "day"}  # jieba's part-of-speech tags
+# Jieba tags both 周六 and 下午 as times; a customer who says "周六呢" after "下午5点付款" changes the
+# day, not the time of day.
+_TIMES_OF_DAY = frozenset(
+    {
+        "上午",
+        "下午",
+        "中午",
+        "晚上",
+        "早上",
+        "早晨",
+        "清晨",
+        "凌晨",
+        "傍晚",
+        "黄昏",
+        "夜里",
+        "夜间",
+        "夜晚",
+        "半夜",
+        "深夜",
+        "午夜",
+        "白天",
+    }
+)
 
 
 def places_and_times(text: str) -> dict[str, str]:
-    """The Chinese words of ``text`` that name a place (杭州, 马来西亚) or a time (周六, 大年初一), with that
-    kind ("place", "time"), by jieba's part-of-speech tags (imported here: it loads its own tables)."""
+    """The Chinese words of ``text`` that name a place (杭州, 马来西亚), a day (周六, 大年初一) or a time of
+    day (下午), with that kind ("place", "day", "time of day"), by jieba's part-of-speech tags (imported
+    here: it loads its own tables)."""
     import jieba.posseg
 
     _ensure_jieba()
     return {
-        w.word: _PLACE_OR_TIME[w.flag]
+        w.word: "time of day" if w.word in _TIMES_OF_DAY else _PLACE_OR_TIME[w.flag]
         for w in jieba.posseg.cut(text)
         if w.flag in _PLACE_OR_TIME and len(w.word) > 1
     }

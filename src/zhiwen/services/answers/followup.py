@@ -56,8 +56,12 @@ _POINTS_AT_IT = re.compile(
     r"|\b(?:it|its|it's|they|them|their|this|that|these|those|one|ones)\b",
     re.IGNORECASE,
 )
-# A name after another word, with the words of a model that follow it ("Galaxy S20", "Pixel 6").
-_CAPITALISED = re.compile(r"(?<=[A-Za-z0-9,;:'\")] )([A-Z][a-z]+(?: (?:[A-Za-z]*\d\w*|[A-Z]\w*))*)\b")
+# A name after another word or right after a Chinese character ("寄到Japan"), with the words of a model
+# that follow it ("Galaxy S20", "Pixel 6").
+_CAPITALISED = re.compile(
+    r"(?:(?<=[A-Za-z0-9,;:'\")] )|(?<=[\u4e00-\u9fff]))"
+    r"([A-Z][a-z]+(?: (?:[A-Za-z]*\d[A-Za-z0-9]*|[A-Z][A-Za-z0-9]*))*)(?![A-Za-z0-9])"
+)
 _SPACE_BEFORE_MARK = re.compile(r" ([?？,，.。!！;；:：])")
 _NUMBER = re.compile(r"(?<![A-Za-z\d.])\d+(?:\.\d+)?")  # not a model's ("X1")
 # Words that announce a change of subject.
@@ -274,7 +278,7 @@ def _without_same_kind(named: str, text: str, index: TitleIndex) -> str:
 
 def _proper_names(text: str, index: TitleIndex) -> list[str]:
     """Capitalised Latin words not starting a sentence and in no title, with the model words after them:
-    "Japan", "Platinum", "Galaxy S20". (Not after a Chinese character: "寄到Japan" finds none.)"""
+    "Japan", "Platinum", "Galaxy S20", "寄到Japan"."""
     return [
         name
         for match in _CAPITALISED.finditer(text)
