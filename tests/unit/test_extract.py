@@ -94,3 +94,27 @@ def test_a_lists_lines_stay_apart_and_chinese_sentences_follow_each_other() -> N
     passage = shown(centres, "上海的售后网点在哪", "zh")
     assert "2 层 上海：" in passage and "1 层 广州：" in passage, "not glued into 2 层上海"
     assert shown(READER, "阅读器支持什么格式", "zh") == READER, "no space after a Chinese sentence's end"
+
+
+@pytest.mark.parametrize(
+    ("table", "question", "language"),
+    [
+        (
+            "设备 | 费用\n光猫 | 免费借用\nWi-Fi 6 路由器 | 5 元/月\nMesh 子路由 | 10 元/月/台，最多 3 台",
+            "Mesh 子路由每月多少钱",
+            "zh",
+        ),
+        (
+            "Branch | Saturday | Sunday\nFlagship | 09:00–17:30 | 09:00–17:30\nCommunity | closed | closed",
+            "is the community one closed",
+            "en",
+        ),
+    ],
+)
+def test_a_tables_row_is_shown_under_its_header_one_row_a_line(
+    table: str, question: str, language: str
+) -> None:
+    header, *rows = table.split("\n")
+    passage = shown(table, question, language)
+    assert passage.split("\n")[:2] == [header, rows[-1]], "the header, then the row that answers"
+    assert sorted(passage.split("\n")) == sorted(table.split("\n")), "every row kept, each on its own line"

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from zhiwen.text.normalize import chinese_chars, detect_language
 from zhiwen.text.sentences import split_sentences
@@ -54,6 +55,7 @@ _ENDS_SENTENCE = re.compile(r"[。！？；.!?;]$")
 _ANY_PUNCTUATION = re.compile(r"[，,：:；;、。.!?！？)）”\"]")
 SHORT_CHARS = 25
 PASSAGE_CHARS = 420
+_TABLE_CELLS = " | "  # how a table's row is written in a chunk
 _ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 _LOWER_WORD = re.compile(r"\b[a-z]{2,}\b")
 MIN_ENGLISH_WORDS = 2  # lower-case words; a sentence with fewer is not English prose
@@ -89,23 +91,30 @@ def key_first(
     order, as far as ``max_chars`` allows, but for those ``leave_out`` says. A customer's question often
     turns on a condition that the key sentence's neighbours state ("paid after 4 pm…", "if the whole order
     is returned…"), so the whole short passage answers better than one sentence; the key sentence leads,
-    so the answer still starts with it."""
+    so the answer still starts with it (a table's row after the table's header)."""
     if hit.chunk.kind == "faq":
         return hit.chunk.text[:max_chars]
-    parts = [key]
-    length = len(key)
-    for sentence in split_sentences(hit.chunk.text):
-        if sentence in key or key in sentence or (leave_out is not None and leave_out(sentence)):
+    sentences = split_sentences(hit.chunk.text)
+    # A table's row is read under its header ("设备 | 费用" before "Mesh 子路由 | 10 元/月/台").
+    rows = [s for s in sentences if _TABLE_CELLS in s] if _TABLE_CELLS in key else []
+    parts = [rows[0], key] if rows and rows[0] not in key and key not in rows[0] else [key]
+    length = len(" ".join(parts))
+    for sentence in sentences:
+        if any(sentence in part or part in sentence for part in parts):
+            continue
+        if leave_out is not None and leave_out(sentence):
             continue
         if length + len(sentence) + 1 > max_chars:
             break
         parts.append(sentence)
         length += len(sentence) + 1
-    if detect_language(" ".join(parts)) == "en":
-        return " ".join(parts)
+    english = detect_language(" ".join(parts)) == "en"
     joined = parts[0]
-    for part in parts[1:]:
-        joined = _then(joined, part)
+    for previous, part in pairwise(parts):
+        if _TABLE_CELLS in previous or _TABLE_CELLS in part:
+            joined = f"{joined}\n{part}"  # a table's rows stay lines
+        else:
+            joined = f"{joined} {part}" if english else _then(joined, part)
     return joined
 
 
@@ -211,11 +220,18 @@ def _units(sentences: list[str], headings: str) -> list[tuple[str, str]]:
 
     A question ("How long does the battery last?") or a heading-like line ("Swimming") is scored together
     with the sentence after it and shown as that sentence; a very short sentence is shown with its follower.
+    A table's row is scored with the table's header ("Branch | Saturday" names what "Community | closed"
+    means) and shown alone.
     """
     units = []
+    header = ""
     for i, sentence in enumerate(sentences):
         following = sentences[i + 1] if i + 1 < len(sentences) else ""
         if sentence in headings:
+            continue
+        if _TABLE_CELLS in sentence:
+            units.append((f"{header} {sentence}" if header else sentence, sentence))
+            header = header or sentence
             continue
         leads_in = _QUESTION_END.search(sentence) or (
             len(sentence) < 40 and not _ANY_PUNCTUATION.search(sentence)
