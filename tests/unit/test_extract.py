@@ -118,3 +118,24 @@ def test_a_tables_row_is_shown_under_its_header_one_row_a_line(
     passage = shown(table, question, language)
     assert passage.split("\n")[:2] == [header, rows[-1]], "the header, then the row that answers"
     assert sorted(passage.split("\n")) == sorted(table.split("\n")), "every row kept, each on its own line"
+
+
+def test_a_lists_item_is_shown_whole_on_its_own_line() -> None:
+    atm = (
+        "If an ATM took your money:\n"
+        "- Qinghe Bank ATM: we refund you within 1 working day. If it is not back in 2 days, call 95377.\n"
+        "- Another bank's ATM: call 95377 to report it. Refunds take up to 7 working days."
+    )
+    passage = shown(atm, "refund from another bank's ATM takes how long", "en")
+    assert (
+        passage.split("\n")[0]
+        == "- Another bank's ATM: call 95377 to report it. Refunds take up to 7 working days."
+    )
+    assert "- Qinghe Bank ATM: we refund you within 1 working day. If it is not back in 2 days" in passage
+
+
+def test_numbered_steps_keep_their_order() -> None:
+    steps = (
+        "过期后：\n1. 15 天内单向停机。\n2. 随后 30 天双向停机，号码仍然保留。\n3. 超过 45 天号码将被回收。"
+    )
+    assert shown(steps, "号码保留多久", "zh") == steps

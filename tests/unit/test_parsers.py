@@ -118,10 +118,16 @@ def test_plain_text_headings_written_without_markup_become_the_title_path() -> N
 
 
 def test_chinese_plain_text_keeps_lines_of_text_and_lists_as_text() -> None:
-    body = "每次充值都会顺延：\n- 充值 30 元：顺延 90 天\n\n广州：天河路 208 号\n深圳：深南大道 9966 号"
-    parsed = parse("prepaid.txt", f"预付费充值\n\n一、充值方式\n{body}".encode("gbk"))
+    items = "每次充值都会顺延：\n- 充值 30 元：顺延 90 天\n- 充值 50 元：\n顺延 180 天"
+    lines = "广州：天河路 208 号\n深圳：深南大道 9966 号"
+    parsed = parse("prepaid.txt", f"预付费充值\n\n一、充值方式\n{items}\n\n{lines}".encode("gbk"))
     assert parsed.title == "预付费充值"
-    assert [(s.title_path, s.text) for s in parsed.sections] == [("预付费充值 > 一、充值方式", body)]
+    assert [(s.title_path, s.text.split("\n\n")) for s in parsed.sections] == [
+        (
+            "预付费充值 > 一、充值方式",
+            ["每次充值都会顺延：", "- 充值 30 元：顺延 90 天", "- 充值 50 元：\n顺延 180 天", lines],
+        )
+    ], "an item per paragraph, wrapped lines kept with their item"
 
 
 @pytest.mark.parametrize(

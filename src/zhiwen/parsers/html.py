@@ -41,25 +41,45 @@ def _sections_from_html(html: str, fallback_title: str) -> ParsedDocument:
         is_block = isinstance(tag, Tag) and tag.name in ("div", "section", "ul", "p", "span")
         if is_block and not tag.decomposed and _is_boilerplate(tag):
             tag.decompose()
-    head_title = normalize(soup.title.get_text(" ", strip=True)) if soup.title else ""
+    head_title = normalize(_text(soup.title)) if soup.title else ""
     body = soup.body or soup
     first_h1 = body.find("h1")
-    title = normalize(first_h1.get_text(" ", strip=True)) if first_h1 else head_title or fallback_title
+    title = normalize(_text(first_h1)) if isinstance(first_h1, Tag) else head_title or fallback_title
     collector = SectionCollector(title)
     for tag in body.find_all([*_HEADINGS, *_BLOCKS]):
         if not isinstance(tag, Tag):
             continue
         if tag.name in _HEADINGS:
-            collector.heading(_HEADINGS[tag.name], normalize(tag.get_text(" ", strip=True)))
+            collector.heading(_HEADINGS[tag.name], normalize(_text(tag)))
         elif not tag.find_parent(list(_BLOCKS)):
             if tag.name == "tr":
-                collector.paragraph(
-                    " | ".join(c.get_text(" ", strip=True) for c in tag.find_all(["td", "th"]))
-                )
+                collector.paragraph(" | ".join(_text(c) for c in tag.find_all(["td", "th"])))
+            elif tag.name == "li":
+                collector.paragraph(f"{_marker(tag)}{_text(tag)}")
             else:
-                collector.paragraph(tag.get_text(" ", strip=True))
+                collector.paragraph(_text(tag))
     collector.flush()
     return ParsedDocument(title=title, sections=collector.sections)
+
+
+def _marker(item: Tag) -> str:
+    """A list's item keeps its mark ("- ", "2. "), so it is read and shown as an item."""
+    parent = item.parent
+    if isinstance(parent, Tag) and parent.name == "ol":
+        siblings = parent.find_all("li", recursive=False)
+        start = parent.get("start")
+        first = int(start) if isinstance(start, str) and start.isdigit() else 1
+        return f"{first + siblings.index(item)}. "
+    return "- "
+
+
+def _text(tag: Tag) -> str:
+    """The text of ``tag`` as a browser lays it out: inline elements run on as written ("<b>失卡保障</b>：…"
+    is "失卡保障：…", not "失卡保障 ：…"), runs of white space are one space, and a line break stays one."""
+    for br in tag.find_all("br"):
+        br.replace_with("\n")
+    lines = (" ".join(line.split()) for line in tag.get_text().split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def parse_html(name: str, data: bytes) -> ParsedDocument:

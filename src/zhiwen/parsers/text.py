@@ -13,6 +13,7 @@ import re
 
 from zhiwen.parsers.base import ParsedDocument, SectionCollector, stem_title
 from zhiwen.text.normalize import decode, normalize
+from zhiwen.text.sentences import is_list_item
 
 MAX_HEADING_CHARS = 80
 # "1.", "2)", "一、", "STEP 1:", "第二章" before a heading's words.
@@ -45,11 +46,23 @@ def parse_text(name: str, data: bytes) -> ParsedDocument:
             # A line leading its paragraph ("一、如何开通", "…?") is a level below a line alone, unless it
             # is in capitals as those are ("STEP 1: …" alone, then "Report it by phone" leading its text).
             collector.heading(2 if _capitals(lines[0]) else 3, lines[0])
-            collector.paragraph("\n".join(lines[1:]))
+            _add_paragraphs(collector, lines[1:])
         else:
-            collector.paragraph("\n".join(lines))
+            _add_paragraphs(collector, lines)
     collector.flush()
     return ParsedDocument(title=title, sections=collector.sections)
+
+
+def _add_paragraphs(collector: SectionCollector, lines: list[str]) -> None:
+    """A block's lines as paragraphs: each item of a list starts one ("- …", "1. …"), and the lines that
+    follow it, wrapped, continue it."""
+    paragraph: list[str] = []
+    for line in lines:
+        if is_list_item(line) and paragraph:
+            collector.paragraph("\n".join(paragraph))
+            paragraph = []
+        paragraph.append(line)
+    collector.paragraph("\n".join(paragraph))
 
 
 def is_heading(line: str) -> bool:

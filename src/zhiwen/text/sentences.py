@@ -14,5 +14,20 @@ _BOUNDARY = re.compile(
 )
 
 
+_LIST_NUMBER = re.compile(r"\d{1,3}[.)]")  # "1. 有效期结束后…": the number is not a sentence
+_LIST_ITEM = re.compile(r"(?:[-*•·]\s|\d{1,3}[.)、]\s?)\S")
+
+
+def is_list_item(line: str) -> bool:
+    """Does ``line`` start an item of a list ("- …", "• …", "1. …", "2) …", "3、…")?"""
+    return bool(_LIST_ITEM.match(line))
+
+
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _BOUNDARY.split(text) if s and s.strip()]
+    sentences: list[str] = []
+    for piece in (s.strip() for s in _BOUNDARY.split(text) if s and s.strip()):
+        if sentences and _LIST_NUMBER.fullmatch(sentences[-1]):
+            sentences[-1] = f"{sentences[-1]} {piece}"
+        else:
+            sentences.append(piece)
+    return sentences

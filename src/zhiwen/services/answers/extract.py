@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from zhiwen.text.normalize import chinese_chars, detect_language
-from zhiwen.text.sentences import split_sentences
+from zhiwen.text.sentences import is_list_item, split_sentences
 from zhiwen.text.tokenize import keyword_tokens
 from zhiwen.types import Hit
 
@@ -56,6 +56,7 @@ _ANY_PUNCTUATION = re.compile(r"[，,：:；;、。.!?！？)）”\"]")
 SHORT_CHARS = 25
 PASSAGE_CHARS = 420
 _TABLE_CELLS = " | "  # how a table's row is written in a chunk
+_NUMBERED = re.compile(r"\d{1,3}[.)、]")
 _ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 _LOWER_WORD = re.compile(r"\b[a-z]{2,}\b")
 MIN_ENGLISH_WORDS = 2  # lower-case words; a sentence with fewer is not English prose
@@ -94,7 +95,11 @@ def key_first(
     so the answer still starts with it (a table's row after the table's header)."""
     if hit.chunk.kind == "faq":
         return hit.chunk.text[:max_chars]
-    sentences = split_sentences(hit.chunk.text)
+    sentences = pieces(hit.chunk.text)
+    # Numbered steps keep their order ("2. … 1. … 3." reads as nonsense) when the passage fits.
+    in_order = [s for s in sentences if leave_out is None or not leave_out(s)]
+    if _NUMBERED.match(key) and len(hit.chunk.text) <= max_chars and in_order:
+        return _joined(in_order)
     # A table's row is read under its header ("设备 | 费用" before "Mesh 子路由 | 10 元/月/台").
     rows = [s for s in sentences if _TABLE_CELLS in s] if _TABLE_CELLS in key else []
     parts = [rows[0], key] if rows and rows[0] not in key and key not in rows[0] else [key]
@@ -108,19 +113,46 @@ def key_first(
             break
         parts.append(sentence)
         length += len(sentence) + 1
+    return _joined(parts)
+
+
+def _joined(parts: Sequence[str]) -> str:
+    """Sentences as one text: English ones after a space, Chinese ones by :func:`_then`, a table's rows
+    and a list's items (and what comes before or after one) on lines of their own."""
     english = detect_language(" ".join(parts)) == "en"
     joined = parts[0]
     for previous, part in pairwise(parts):
-        if _TABLE_CELLS in previous or _TABLE_CELLS in part:
-            joined = f"{joined}\n{part}"  # a table's rows stay lines
+        if _own_line(previous) or _own_line(part):
+            joined = f"{joined}\n{part}"
         else:
             joined = f"{joined} {part}" if english else _then(joined, part)
     return joined
 
 
+def pieces(text: str) -> list[str]:
+    """What a passage is read and shown in: its sentences, but a list's item or a table's row whole (the
+    second sentence of "- Qinghe Bank ATM: … . If the money isn't back …" alone reads as if said of
+    whichever item it lands next to)."""
+    found: list[str] = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if _own_line(line):
+            found.append(line)
+        elif line:
+            found.extend(split_sentences(line))
+    return found
+
+
+def _own_line(sentence: str) -> bool:
+    return _TABLE_CELLS in sentence or is_list_item(sentence)
+
+
 def _then(first: str, second: str) -> str:
-    """``second`` after ``first``: right after a Chinese sentence's end, else after a space (English, and
-    a list's lines: "北京：… 2 层 上海：…", not "2 层上海：")."""
+    """``second`` after ``first``: on a line of its own when it is a list's item or a table's row, right
+    after a Chinese sentence's end, else after a space (English, and the lines of an unmarked list:
+    "北京：… 2 层 上海：…", not "2 层上海：")."""
+    if _own_line(second):
+        return f"{first}\n{second}"
     chinese_end = not first.isascii() and _ENDS_SENTENCE.search(first)
     return f"{first}{'' if chinese_end else ' '}{second}"
 
@@ -221,7 +253,7 @@ def _units(sentences: list[str], headings: str) -> list[tuple[str, str]]:
     A question ("How long does the battery last?") or a heading-like line ("Swimming") is scored together
     with the sentence after it and shown as that sentence; a very short sentence is shown with its follower.
     A table's row is scored with the table's header ("Branch | Saturday" names what "Community | closed"
-    means) and shown alone.
+    means) and shown alone; a list's item is scored and shown alone.
     """
     units = []
     header = ""
@@ -232,6 +264,9 @@ def _units(sentences: list[str], headings: str) -> list[tuple[str, str]]:
         if _TABLE_CELLS in sentence:
             units.append((f"{header} {sentence}" if header else sentence, sentence))
             header = header or sentence
+            continue
+        if is_list_item(sentence):  # an item stands alone, however short
+            units.append((sentence, sentence))
             continue
         leads_in = _QUESTION_END.search(sentence) or (
             len(sentence) < 40 and not _ANY_PUNCTUATION.search(sentence)
@@ -277,7 +312,7 @@ def extracts_by_hit(
             continue
         headings = f"{hit.document_title} > {hit.chunk.title_path}"
         heading_credit = matcher.found(headings)
-        for scored, shown in _units(split_sentences(hit.chunk.text), headings):
+        for scored, shown in _units(pieces(hit.chunk.text), headings):
             units.append((index, scored, shown, matcher.credit(scored, heading_credit)))
     local = local_weights([u[3] for u in units], list(matcher.weights))
     best: dict[int, Extract] = {}
