@@ -139,3 +139,20 @@ def test_numbered_steps_keep_their_order() -> None:
         "过期后：\n1. 15 天内单向停机。\n2. 随后 30 天双向停机，号码仍然保留。\n3. 超过 45 天号码将被回收。"
     )
     assert shown(steps, "号码保留多久", "zh") == steps
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "language"),
+    [
+        (
+            "Gift cards are valid for 3 years. They cannot be replaced when lost.",
+            "lost gift card replaced",
+            "en",
+        ),
+        ("在 App 中选择临时锁卡。它立即生效，直到您自己解锁。", "锁卡多久生效", "zh"),
+    ],
+)
+def test_a_sentence_that_points_back_follows_the_one_it_points_at(
+    text: str, question: str, language: str
+) -> None:
+    assert shown(text, question, language) == text

@@ -1,6 +1,6 @@
 """Plain text: paragraphs separated by blank lines, with the headings a person writes without markup.
 
-A help-centre page saved as text still has its structure: a title block on top ("LOST OR STOLEN CARDS" /
+A help-centre page saved as text still has its structure: a title block on top ("LOST OR STOLEN CARDS" above
 "Qinghe Bank Help Centre"), short lines alone ("STEP 1: LOCK YOUR CARD") and lines that lead their
 paragraph ("一、如何开通", "How long does the battery last?"). Read as one run of text, every answer quoted
 from such a file carried the title and the next entry's question; read as headings, they give each

@@ -57,6 +57,7 @@ SHORT_CHARS = 25
 PASSAGE_CHARS = 420
 _TABLE_CELLS = " | "  # how a table's row is written in a chunk
 _NUMBERED = re.compile(r"\d{1,3}[.)、]")
+_POINTS_BACK = re.compile(r"(?:it|its|they|their|them|this|these|those)\b|[它其该此这]", re.IGNORECASE)
 _ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 _LOWER_WORD = re.compile(r"\b[a-z]{2,}\b")
 MIN_ENGLISH_WORDS = 2  # lower-case words; a sentence with fewer is not English prose
@@ -100,9 +101,14 @@ def key_first(
     in_order = [s for s in sentences if leave_out is None or not leave_out(s)]
     if _NUMBERED.match(key) and len(hit.chunk.text) <= max_chars and in_order:
         return _joined(in_order)
-    # A table's row is read under its header ("设备 | 费用" before "Mesh 子路由 | 10 元/月/台").
+    # A table's row is read under its header ("设备 | 费用" before "Mesh 子路由 | 10 元/月/台"), and a
+    # sentence that starts by pointing back ("It works immediately…") after the one it points at.
     rows = [s for s in sentences if _TABLE_CELLS in s] if _TABLE_CELLS in key else []
-    parts = [rows[0], key] if rows and rows[0] not in key and key not in rows[0] else [key]
+    before = (
+        [s for s, after in pairwise(sentences) if key.startswith(after)] if _POINTS_BACK.match(key) else []
+    )
+    lead = rows[0] if rows else before[0] if before and not _own_line(before[0]) else None
+    parts = [lead, key] if lead and lead not in key and key not in lead else [key]
     length = len(" ".join(parts))
     for sentence in sentences:
         if any(sentence in part or part in sentence for part in parts):
