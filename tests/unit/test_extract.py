@@ -134,6 +134,15 @@ def test_a_lists_item_is_shown_whole_on_its_own_line() -> None:
     assert "- Qinghe Bank ATM: we refund you within 1 working day. If it is not back in 2 days" in passage
 
 
+def test_a_decimal_is_not_a_list_number_and_other_is_not_pointing_back() -> None:
+    plans = "Our plans are simple. Each plan includes calls. 3.5 GB of data is included in the Basic plan."
+    assert shown(plans, "how much data in the basic plan", "en").startswith("3.5 GB of data")
+    stores = (
+        "我们的门店遍布全国三十多个城市，营业时间以各门店公告为准。其他城市的用户可以在官方 App 在线补卡。"
+    )
+    assert shown(stores, "其他城市怎么补卡", "zh").startswith("其他城市")
+
+
 def test_numbered_steps_keep_their_order() -> None:
     steps = (
         "过期后：\n1. 15 天内单向停机。\n2. 随后 30 天双向停机，号码仍然保留。\n3. 超过 45 天号码将被回收。"
@@ -145,11 +154,15 @@ def test_numbered_steps_keep_their_order() -> None:
     ("text", "question", "language"),
     [
         (
-            "Gift cards are valid for 3 years. They cannot be replaced when lost.",
-            "lost gift card replaced",
+            "Gift cards are valid for 3 years from activation. They cannot be replaced when lost or stolen.",
+            "can it be replaced if stolen",
             "en",
         ),
-        ("在 App 中选择临时锁卡。它立即生效，直到您自己解锁。", "锁卡多久生效", "zh"),
+        (
+            "礼品卡自激活之日起 3 年内有效，全国门店通用。它遗失后不能补办，也不能兑换现金。",
+            "礼品卡遗失能补办吗",
+            "zh",
+        ),
     ],
 )
 def test_a_sentence_that_points_back_follows_the_one_it_points_at(

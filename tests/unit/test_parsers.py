@@ -193,3 +193,38 @@ def test_hostile_office_files_are_refused_by_name() -> None:
     )
     with pytest.raises(CorruptFile, match="zip bomb"):
         parse("bomb.xlsx", sheet_bomb)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Store guide\n\nOpening hours\n\nMonday to Friday 9-18\n\nSaturday 10am-4pm\n\nClosed on holidays.",
+        "退货说明\n\n支持七天无理由退货\n\n运费由买家承担\n\n请保留好包装。",
+        "Returns\n\nWe accept returns within 30 days of purchase if the item is unused and\nin its box.",
+    ],
+)
+def test_short_lines_of_text_are_kept_as_text_not_taken_for_headings(text: str) -> None:
+    parsed = parse("guide.txt", text.encode())
+    shown = "\n".join(s.text for s in parsed.sections)
+    lines = [line for line in text.split("\n") if line]
+    assert [line for line in lines[1:] if line not in shown] == [], "every line but the title is text"
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        (
+            "<p><b>失卡保障</b>：挂失前\n48 小时</p>",
+            "失卡保障：挂失前 48 小时",
+        ),  # inline runs on; a source line break is a space
+        ("<ul><li>Fruit<ul><li>Apple</li><li>Pear</li></ul></li></ul>", "- Fruit\nApple\nPear"),
+        ("<blockquote><p>One.</p><p>Two.</p></blockquote>", "One.\nTwo."),
+        ("<ol start='3'><li>Same</li><li>Other</li><li>Same</li></ol>", "3. Same\n\n4. Other\n\n5. Same"),
+        (
+            "<table><tr><th>Plan</th><th>Fee</th></tr><tr><td>Basic<br>plan</td><td>5</td></tr></table>",
+            "Plan | Fee\n\nBasic plan | 5",
+        ),
+    ],
+)
+def test_html_text_is_laid_out_as_a_browser_would(html: str, text: str) -> None:
+    assert [s.text for s in parse("page.html", html.encode()).sections] == [text]

@@ -46,6 +46,7 @@ def _sections_from_html(html: str, fallback_title: str) -> ParsedDocument:
     first_h1 = body.find("h1")
     title = normalize(_text(first_h1)) if isinstance(first_h1, Tag) else head_title or fallback_title
     collector = SectionCollector(title)
+    _number_items(body)
     for tag in body.find_all([*_HEADINGS, *_BLOCKS]):
         if not isinstance(tag, Tag):
             continue
@@ -53,7 +54,8 @@ def _sections_from_html(html: str, fallback_title: str) -> ParsedDocument:
             collector.heading(_HEADINGS[tag.name], normalize(_text(tag)))
         elif not tag.find_parent(list(_BLOCKS)):
             if tag.name == "tr":
-                collector.paragraph(" | ".join(_text(c) for c in tag.find_all(["td", "th"])))
+                cells = (_text(c).replace("\n", " ") for c in tag.find_all(["td", "th"]))
+                collector.paragraph(" | ".join(cells))  # a row is one line
             elif tag.name == "li":
                 collector.paragraph(f"{_marker(tag)}{_text(tag)}")
             else:
@@ -62,23 +64,34 @@ def _sections_from_html(html: str, fallback_title: str) -> ParsedDocument:
     return ParsedDocument(title=title, sections=collector.sections)
 
 
+def _number_items(body: Tag) -> None:
+    """Mark each item of an ordered list with its number (``data-n``), once for the whole page."""
+    for ordered in body.find_all("ol"):
+        start = ordered.get("start")
+        first = int(start) if isinstance(start, str) and start.lstrip("-").isdigit() else 1
+        for n, item in enumerate(ordered.find_all("li", recursive=False), start=first):
+            item["data-n"] = str(n)
+
+
 def _marker(item: Tag) -> str:
     """A list's item keeps its mark ("- ", "2. "), so it is read and shown as an item."""
-    parent = item.parent
-    if isinstance(parent, Tag) and parent.name == "ol":
-        siblings = parent.find_all("li", recursive=False)
-        start = parent.get("start")
-        first = int(start) if isinstance(start, str) and start.isdigit() else 1
-        return f"{first + siblings.index(item)}. "
-    return "- "
+    number = item.get("data-n")
+    return f"{number}. " if isinstance(number, str) else "- "
+
+
+_LINE = "\ue000"  # where a line ends: at <br> and around a block inside the one read
 
 
 def _text(tag: Tag) -> str:
     """The text of ``tag`` as a browser lays it out: inline elements run on as written ("<b>失卡保障</b>：…"
-    is "失卡保障：…", not "失卡保障 ：…"), runs of white space are one space, and a line break stays one."""
+    is "失卡保障：…", not "失卡保障 ：…"), white space (a line break in the source too) is one space, and
+    a <br> or a block inside it (a nested list's items, a quote's paragraphs) starts a line."""
     for br in tag.find_all("br"):
-        br.replace_with("\n")
-    lines = (" ".join(line.split()) for line in tag.get_text().split("\n"))
+        br.replace_with(_LINE)
+    for block in tag.find_all([*_BLOCKS, "ul", "ol", "div", "table", "section", *_HEADINGS]):
+        block.insert_before(_LINE)
+        block.insert_after(_LINE)
+    lines = (" ".join(line.split()) for line in tag.get_text().split(_LINE))
     return "\n".join(line for line in lines if line)
 
 

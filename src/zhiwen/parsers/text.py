@@ -16,6 +16,7 @@ from zhiwen.text.normalize import decode, normalize
 from zhiwen.text.sentences import is_list_item
 
 MAX_HEADING_CHARS = 80
+MIN_PARAGRAPH_CHARS = 40  # what a line alone that is not written as a heading must head
 # "1.", "2)", "一、", "STEP 1:", "第二章" before a heading's words.
 _NUMBERING = re.compile(
     r"^(?:\d+[.、)]|[一二三四五六七八九十]+、|step \d+:|第[一二三四五六七八九十\d]+[章节部分条])\s*", re.I
@@ -38,19 +39,40 @@ def parse_text(name: str, data: bytes) -> ParsedDocument:
         blocks = blocks[1:]
     collector = SectionCollector(title)
     for i, lines in enumerate(blocks):
-        follows = i + 1 < len(blocks)
-        if len(lines) == 1 and follows and is_heading(lines[0]):
-            # A line alone: "STEP 2: GET A NEW CARD"; a question alone is an entry of an FAQ's list.
-            collector.heading(3 if _asks(lines[0]) else 2, lines[0])
-        elif len(lines) > 1 and is_heading(lines[0]):
-            # A line leading its paragraph ("一、如何开通", "…?") is a level below a line alone, unless it
-            # is in capitals as those are ("STEP 1: …" alone, then "Report it by phone" leading its text).
-            collector.heading(2 if _capitals(lines[0]) else 3, lines[0])
-            _add_paragraphs(collector, lines[1:])
-        else:
+        level = _heading_level(lines, blocks[i + 1] if i + 1 < len(blocks) else None)
+        if level is None:
             _add_paragraphs(collector, lines)
+            continue
+        collector.heading(level, lines[0])
+        _add_paragraphs(collector, lines[1:])
     collector.flush()
     return ParsedDocument(title=title, sections=collector.sections)
+
+
+def _heading_level(lines: list[str], following: list[str] | None) -> int | None:
+    """The level of the heading ``lines`` (a block) starts with, or None when it starts with text.
+
+    - A line alone ("STEP 2: GET A NEW CARD") heads what follows, at level 2 (a question alone, an FAQ's
+      entry, at 3), when something follows that it can head: not another line alone that could be its
+      equal ("Opening hours" then "Monday to Friday 9am to 6pm" then "Saturday 10am to 4pm" are lines of
+      text), and, unless it is written as a heading (capitals, a number, a question), a paragraph.
+    - A line leading its block ("一、如何开通", "Which devices does the K2 work with?") heads the rest, at
+      level 3 (2 in capitals), when it is shorter than the lines after it: the first line of a wrapped
+      paragraph is about as long as the next.
+    """
+    first = lines[0]
+    if not is_heading(first):
+        return None
+    if len(lines) > 1:
+        if not _asks(first) and len(first) > 0.8 * max(len(line) for line in lines[1:]):
+            return None
+        return 2 if _capitals(first) else 3
+    if following is None or (len(following) == 1 and is_heading(following[0])):
+        return None
+    marked = _capitals(first) or _asks(first) or bool(_NUMBERING.match(first))
+    if not marked and len(following) == 1 and len(following[0]) < MIN_PARAGRAPH_CHARS:
+        return None
+    return 3 if _asks(first) else 2
 
 
 def _add_paragraphs(collector: SectionCollector, lines: list[str]) -> None:

@@ -47,8 +47,10 @@ def chunk_sections(sections: Iterable[Section], max_chars: int) -> list[TextChun
         for paragraph in (p.strip() for p in section.text.split("\n\n")):
             if not paragraph:
                 continue
-            for piece in _pieces(paragraph.replace("\n", " " if paragraph.isascii() else "\n"), max_chars):
-                separator = "\n" if buffer and piece is paragraph else _joiner(buffer, piece)
+            flat = paragraph.replace("\n", " ") if paragraph.isascii() else paragraph  # wrapped English
+            for piece in _pieces(flat, max_chars):
+                # A paragraph starts a line; the pieces of one cut for length run on.
+                separator = "\n" if buffer and piece is flat else _joiner(buffer, piece)
                 if buffer and len(buffer) + len(separator) + len(piece) > max_chars:
                     chunks.append(TextChunk(section.title_path, buffer))
                     buffer = piece

@@ -15,7 +15,7 @@ _BOUNDARY = re.compile(
 
 
 _LIST_NUMBER = re.compile(r"\d{1,3}[.)]")  # "1. 有效期结束后…": the number is not a sentence
-_LIST_ITEM = re.compile(r"(?:[-*•·]\s|\d{1,3}[.)、]\s?)\S")
+_LIST_ITEM = re.compile(r"(?:[-*•·]\s|\d{1,3}[.)]\s|\d{1,3}、)\S")  # not "3.5 GB", "-5°C"
 
 
 def is_list_item(line: str) -> bool:

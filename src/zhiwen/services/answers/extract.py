@@ -56,8 +56,9 @@ _ANY_PUNCTUATION = re.compile(r"[，,：:；;、。.!?！？)）”\"]")
 SHORT_CHARS = 25
 PASSAGE_CHARS = 420
 _TABLE_CELLS = " | "  # how a table's row is written in a chunk
-_NUMBERED = re.compile(r"\d{1,3}[.)、]")
-_POINTS_BACK = re.compile(r"(?:it|its|they|their|them|this|these|those)\b|[它其该此这]", re.IGNORECASE)
+_NUMBERED = re.compile(r"\d{1,3}(?:[.)]\s|、)")
+# Not "This Saturday…", "其他城市…", "这里": words that can only point back.
+_POINTS_BACK = re.compile(r"(?:it|its|they|their|them|these|those)\b|它|其(?![他它余实次中])", re.IGNORECASE)
 _ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
 _LOWER_WORD = re.compile(r"\b[a-z]{2,}\b")
 MIN_ENGLISH_WORDS = 2  # lower-case words; a sentence with fewer is not English prose
@@ -108,7 +109,8 @@ def key_first(
         [s for s, after in pairwise(sentences) if key.startswith(after)] if _POINTS_BACK.match(key) else []
     )
     lead = rows[0] if rows else before[0] if before and not _own_line(before[0]) else None
-    parts = [lead, key] if lead and lead not in key and key not in lead else [key]
+    fits = lead is not None and len(lead) + len(key) + 1 <= max_chars
+    parts = [lead, key] if lead and fits and lead not in key and key not in lead else [key]
     length = len(" ".join(parts))
     for sentence in sentences:
         if any(sentence in part or part in sentence for part in parts):
