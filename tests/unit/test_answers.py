@@ -54,6 +54,13 @@ def test_a_duration_asked_of_a_policy_named_for_prices_gets_the_duration(demo: D
     assert not answer.handoff and "15 天" in answer.text, "价格 names the policy; 多少天 asks how long"
 
 
+def test_an_faq_entry_about_another_country_is_not_given_whole(demo: Demo) -> None:
+    services, workspace = demo
+    answer = services.answerer.answer(workspace.id, "Do you ship to Japan?", record=False)
+    assert not answer.handoff and "Japan" in answer.text
+    assert not answer.text.startswith("Not yet"), "the entry asked of the United States says 'Not yet'"
+
+
 def test_a_strong_faq_match_returns_the_curated_answer(demo: Demo) -> None:
     services, workspace = demo
     answer = services.answerer.answer(workspace.id, "客服热线是多少？")

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from zhiwen.services.answers.extract import asked_type, extracts_by_hit, question_type, written_in
+from zhiwen.services.answers.extract import (
+    answers_another,
+    asked_type,
+    extracts_by_hit,
+    question_type,
+    written_in,
+)
 from zhiwen.text.tokenize import keyword_tokens
 from zhiwen.types import Chunk, Hit
 
@@ -169,3 +175,35 @@ def test_a_sentence_that_points_back_follows_the_one_it_points_at(
     text: str, question: str, language: str
 ) -> None:
     assert shown(text, question, language) == text
+
+
+@pytest.mark.parametrize(
+    ("question", "faq_question", "another"),
+    [
+        ("Do you ship to Japan?", "Do you ship to the United States?", True),
+        ("可以寄到日本吗", "可以寄到美国吗？", True),
+        ("ship to the US? i'm in LA", "Do you ship to the United States?", False),  # no name in common form
+        ("Do you ship to the United States?", "Do you ship to the United States?", False),
+        ("运费多少", "可以寄到美国吗？", False),  # names nothing
+    ],
+)
+def test_an_faq_entry_asked_of_another_place_is_told_apart(
+    question: str, faq_question: str, another: bool
+) -> None:
+    assert answers_another(question, faq_question) is another
+
+
+def test_an_faq_entry_asked_of_another_place_answers_only_with_its_sentence_that_names_this_one() -> None:
+    faq = "Not yet. We ship internationally to Hong Kong, Singapore and Japan."
+    hit = Hit(
+        Chunk("c1", "w", "d", 0, "", faq, kind="faq", question="Do you ship to the United States?"), 1.0
+    )
+    for question, passage in [
+        ("Do you ship to Japan?", "We ship internationally to Hong Kong, Singapore and Japan."),
+        ("Do you ship to Germany?", faq),  # no sentence names it: the entry, whole
+        ("Do you ship to the United States?", faq),
+    ]:
+        (extract,) = extracts_by_hit(
+            question, [hit], dict.fromkeys(keyword_tokens(question), 1.0), language="en"
+        )
+        assert extract.passage == passage, question

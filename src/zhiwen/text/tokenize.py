@@ -232,6 +232,26 @@ def places_and_times(text: str) -> dict[str, str]:
     }
 
 
+# A capitalised name after another word or right after a Chinese character ("寄到Japan"), with the words
+# of a model that follow it ("Galaxy S20", "Pixel 6"): not a sentence's first word.
+_CAPITALISED = re.compile(
+    r"(?:(?<=[A-Za-z0-9,;:'\")] )|(?<=[\u4e00-\u9fff]))"
+    r"([A-Z][a-z]+(?: (?:[A-Za-z]*\d[A-Za-z0-9]*|[A-Z][A-Za-z0-9]*))*)(?![A-Za-z0-9])"
+)
+
+
+def capitalised_names(text: str) -> list[str]:
+    """The capitalised Latin names in ``text``, with the model words after them: "Japan", "Hong Kong",
+    "Galaxy S20" (not "I", nor a sentence's first word)."""
+    return [name for match in _CAPITALISED.finditer(text) if (name := match.group(1)) != "I"]
+
+
+def names_and_places(text: str) -> set[str]:
+    """The names (:func:`capitalised_names`, lower-cased) and the Chinese place names of ``text``."""
+    places = {word for word, kind in places_and_times(text).items() if kind == "place"}
+    return {name.lower() for name in capitalised_names(text)} | places
+
+
 def stem_en(word: str) -> str:
     """Harman's S-stemmer: conservative plural folding that never hurts precision much (Harman, 1991)."""
     if len(word) > 4 and word.endswith("ies") and not word.endswith(("eies", "aies")):

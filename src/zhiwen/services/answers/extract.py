@@ -19,7 +19,7 @@ from itertools import pairwise
 
 from zhiwen.text.normalize import chinese_chars, detect_language
 from zhiwen.text.sentences import is_list_item, split_sentences
-from zhiwen.text.tokenize import keyword_tokens
+from zhiwen.text.tokenize import keyword_tokens, names_and_places
 from zhiwen.types import Hit
 
 PREFIX_CREDIT = 0.8
@@ -95,8 +95,8 @@ def key_first(
     turns on a condition that the key sentence's neighbours state ("paid after 4 pm…", "if the whole order
     is returned…"), so the whole short passage answers better than one sentence; the key sentence leads,
     so the answer still starts with it (a table's row after the table's header)."""
-    if hit.chunk.kind == "faq":
-        return hit.chunk.text[:max_chars]
+    if hit.chunk.kind == "faq":  # an FAQ's answer, whole; of an entry asked of another case, its sentence
+        return hit.chunk.text[:max_chars] if hit.chunk.text.startswith(key) else key
     sentences = pieces(hit.chunk.text)
     # Numbered steps keep their order ("2. … 1. … 3." reads as nonsense) when the passage fits.
     in_order = [s for s in sentences if leave_out is None or not leave_out(s)]
@@ -135,6 +135,20 @@ def _joined(parts: Sequence[str]) -> str:
         else:
             joined = f"{joined} {part}" if english else _then(joined, part)
     return joined
+
+
+def answers_another(question: str, faq_question: str) -> bool:
+    """Is an FAQ entry asked of another place or name than ``question`` is ("Do you ship to the United
+    States?" for "Do you ship to Hong Kong?")? Its answer ("Not yet. We ship to Hong Kong, …") is then not
+    this question's, though a sentence of it may answer."""
+    asked, answered = names_and_places(question), names_and_places(faq_question)
+    return bool(asked and answered and not asked & answered)
+
+
+def _naming(question: str, answer: str) -> list[tuple[str, str]]:
+    """The sentences of ``answer`` that name a place or name ``question`` names, as (scored, shown) units."""
+    asked = names_and_places(question)
+    return [(s, s) for s in pieces(answer) if any(name in s.lower() for name in asked)]
 
 
 def pieces(text: str) -> list[str]:
@@ -316,7 +330,11 @@ def extracts_by_hit(
     for index, hit in enumerate(hits):
         if hit.chunk.kind == "faq":
             question_text = hit.chunk.question or ""
-            units.append((index, question_text, hit.chunk.text, matcher.credit(question_text, {})))
+            # An entry asked of another place or name answers only in its sentences that name the
+            # customer's ("We ship internationally to … Japan", not "Not yet.").
+            naming = _naming(question, hit.chunk.text) if answers_another(question, question_text) else []
+            for scored, shown in naming or [(question_text, hit.chunk.text)]:
+                units.append((index, scored, shown, matcher.credit(scored, {})))
             continue
         headings = f"{hit.document_title} > {hit.chunk.title_path}"
         heading_credit = matcher.found(headings)

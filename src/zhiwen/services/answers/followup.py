@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from zhiwen.text.tokenize import keyword_tokens, places_and_times
+from zhiwen.text.tokenize import capitalised_names, keyword_tokens, places_and_times
 
 DECAY = 0.5  # each earlier turn weighs half as much as the turn after it
 MIN_WEIGHT = 0.2  # turns below this weight are forgotten (the third turn back is)
@@ -55,12 +55,6 @@ _POINTS_AT_IT = re.compile(
     r"它|这个|这款|这台|这种|那个|那款|那台|那种|同款"
     r"|\b(?:it|its|it's|they|them|their|this|that|these|those|one|ones)\b",
     re.IGNORECASE,
-)
-# A name after another word or right after a Chinese character ("寄到Japan"), with the words of a model
-# that follow it ("Galaxy S20", "Pixel 6").
-_CAPITALISED = re.compile(
-    r"(?:(?<=[A-Za-z0-9,;:'\")] )|(?<=[\u4e00-\u9fff]))"
-    r"([A-Z][a-z]+(?: (?:[A-Za-z]*\d[A-Za-z0-9]*|[A-Z][A-Za-z0-9]*))*)(?![A-Za-z0-9])"
 )
 _SPACE_BEFORE_MARK = re.compile(r" ([?？,，.。!！;；:：])")
 _NUMBER = re.compile(r"(?<![A-Za-z\d.])\d+(?:\.\d+)?")  # not a model's ("X1")
@@ -279,11 +273,7 @@ def _without_same_kind(named: str, text: str, index: TitleIndex) -> str:
 def _proper_names(text: str, index: TitleIndex) -> list[str]:
     """Capitalised Latin words not starting a sentence and in no title, with the model words after them:
     "Japan", "Platinum", "Galaxy S20", "寄到Japan"."""
-    return [
-        name
-        for match in _CAPITALISED.finditer(text)
-        if (name := match.group(1)) != "I" and not index.holding(name.split()[0].lower())
-    ]
+    return [name for name in capitalised_names(text) if not index.holding(name.split()[0].lower())]
 
 
 def _without(text: str, words: Sequence[str]) -> str:

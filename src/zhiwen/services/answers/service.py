@@ -32,7 +32,7 @@ from zhiwen.services.answers.choice import (
 from zhiwen.services.answers.confidence import ConfidenceModel, stored_or_default
 from zhiwen.services.answers.config import AnswerConfig
 from zhiwen.services.answers.day_kinds import with_day_kinds
-from zhiwen.services.answers.extract import Extract, prefer_language
+from zhiwen.services.answers.extract import Extract, answers_another, prefer_language
 from zhiwen.services.answers.followup import (
     Understood,
     about_subject,
@@ -609,7 +609,8 @@ class AnswerService:
             return curated.chunk.text, [_citation(1, curated, curated.chunk.text, language)], "curated"
         if hits[0].chunk.kind == "faq" and confidence >= config.faq_direct_above:
             faq = prefer_language([h for h in hits if h.chunk.kind == "faq"], language, window=2)[0]
-            return f"{faq.chunk.text} [1]", [_citation(1, faq, faq.chunk.text, language)], "faq"
+            if not answers_another(question, faq.chunk.question or ""):
+                return f"{faq.chunk.text} [1]", [_citation(1, faq, faq.chunk.text, language)], "faq"
         if self._llm is not None and use_llm and confidence >= config.handoff_below:
             # A follow-up goes to the LLM with the earlier turns it was read with.
             return self._llm_answer(self._outward(workspace_id, query), language, hits, extract)
