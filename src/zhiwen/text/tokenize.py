@@ -246,10 +246,12 @@ def capitalised_names(text: str) -> list[str]:
     return [name for match in _CAPITALISED.finditer(text) if (name := match.group(1)) != "I"]
 
 
-def names_and_places(text: str) -> set[str]:
-    """The names (:func:`capitalised_names`, lower-cased) and the Chinese place names of ``text``."""
+@lru_cache(maxsize=4096)
+def names_and_places(text: str) -> frozenset[str]:
+    """The names (:func:`capitalised_names`, lower-cased) and the Chinese place names of ``text``; cached,
+    as FAQ entries' questions are read again with every question that retrieves them."""
     places = {word for word, kind in places_and_times(text).items() if kind == "place"}
-    return {name.lower() for name in capitalised_names(text)} | places
+    return frozenset({name.lower() for name in capitalised_names(text)} | places)
 
 
 def stem_en(word: str) -> str:

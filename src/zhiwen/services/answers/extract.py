@@ -99,9 +99,10 @@ def key_first(
         return hit.chunk.text[:max_chars] if hit.chunk.text.startswith(key) else key
     sentences = pieces(hit.chunk.text)
     # Numbered steps keep their order ("2. … 1. … 3." reads as nonsense) when the passage fits.
-    in_order = [s for s in sentences if leave_out is None or not leave_out(s)]
-    if _NUMBERED.match(key) and len(hit.chunk.text) <= max_chars and in_order:
-        return _joined(in_order)
+    if _NUMBERED.match(key) and len(hit.chunk.text) <= max_chars:
+        in_order = [s for s in sentences if leave_out is None or not leave_out(s)]
+        if in_order:
+            return _joined(in_order)
     # A table's row is read under its header ("设备 | 费用" before "Mesh 子路由 | 10 元/月/台"), and a
     # sentence that starts by pointing back ("It works immediately…") after the one it points at.
     rows = [s for s in sentences if _TABLE_CELLS in s] if _TABLE_CELLS in key else []
