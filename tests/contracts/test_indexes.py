@@ -91,6 +91,16 @@ def test_term_weights_favour_rare_terms(keywords: tuple[KeywordIndex, str, str])
         assert index.search_weighted(a, query, 5, restrict)[0] == index.search(a, query, 5, restrict)
 
 
+def test_a_word_jieba_guessed_beside_another_is_searched_as_the_known_word_in_it(
+    keywords: tuple[KeywordIndex, str, str],
+) -> None:
+    index, a, _ = keywords
+    index.add([Chunk("ac4", a, "doc_a", 1, "KB", "- 银卡：在网满 2 年，或月均消费不低于 99 元。")])
+    hits, weights = index.search_weighted(a, "银卡要什么条件", 5)  # jieba reads 银卡要 / 条件
+    assert set(weights) == {"银卡"}
+    assert [cid for cid, _ in hits] == ["ac4"]
+
+
 def test_one_workspaces_terms_never_change_anothers_statistics(
     keywords: tuple[KeywordIndex, str, str],
 ) -> None:

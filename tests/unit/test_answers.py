@@ -167,6 +167,18 @@ def test_the_shipped_chooser_and_confidence_generalise_to_another_domain(telecom
     assert report.confident_wrong <= 0.2
 
 
+def test_a_word_written_beside_another_is_still_found(telecom: Demo) -> None:
+    """Jieba reads "银卡要什么条件" as 银卡要 / 条件: the documents' 银卡 was lost, and the question handed
+    off at 0.47."""
+    services, workspace = telecom
+    target = services.answerer.targets.working(workspace.id)
+    answer, draft = services.answerer.answer_with_draft(
+        workspace.id, "银卡要什么条件", record=False, target=target
+    )
+    assert "银卡" in draft.retrieval.term_weights
+    assert not answer.handoff and "银卡：在网满 2 年" in answer.text
+
+
 @pytest.mark.parametrize(
     ("question", "expected"),
     [

@@ -7,7 +7,7 @@ from zhiwen.text.chunking import Section, chunk_sections
 from zhiwen.text.normalize import decode, detect_language, normalize
 from zhiwen.text.sensitive import Redacted, instruction_like, redact_secrets
 from zhiwen.text.sentences import split_sentences
-from zhiwen.text.tokenize import keyword_tokens, stem_en
+from zhiwen.text.tokenize import keyword_tokens, read_terms, stem_en
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16"])
@@ -149,3 +149,12 @@ def test_each_paragraph_starts_a_line_even_when_it_was_wrapped() -> None:
         "- Lost card: 20 yuan, free for Gold.",
         "- Express: 30 yuan",
     ]
+
+
+def test_a_word_jieba_guessed_is_read_as_the_known_words_it_is_made_of() -> None:
+    assert keyword_tokens("银卡要什么条件") == ["银卡要", "条件"]  # jieba's guess swallowed 要
+    assert read_terms(["银卡要", "条件"], {"银卡", "条件"}) == ["银卡", "条件"]
+    assert read_terms(["加副卡"], {"加", "副", "卡", "副卡"}) == ["加", "副卡"]  # most covered, fewest words
+    assert read_terms(["银卡要"], {"条件"}) == ["银卡要"]  # nothing known in it: kept, and unknown
+    assert read_terms(["折扣"], {"折", "扣"}) == ["折扣"]  # a dictionary word the documents lack is a gap
+    assert read_terms(["银卡要"], {"银卡要"}) == ["银卡要"]  # the documents hold the guess itself

@@ -11,7 +11,7 @@ from collections.abc import Collection, Generator, Sequence
 from contextlib import closing
 from typing import NamedTuple
 
-from zhiwen.text.tokenize import keyword_tokens
+from zhiwen.text.tokenize import guessed, inner_words, keyword_tokens, read_terms
 from zhiwen.types import Chunk
 
 MAX_QUERY_TERMS = 64
@@ -37,8 +37,17 @@ class KeywordSearch(ABC):
     def search_weighted(
         self, workspace_id: str, query: str, k: int, restrict_to: Collection[str] | None = None
     ) -> tuple[list[tuple[str, float]], dict[str, float]]:
-        stats = self._statistics(workspace_id, query_terms(query))
+        stats = self._read_statistics(workspace_id, query_terms(query))
         return self._search(workspace_id, stats, k, restrict_to), _weights(stats)
+
+    def _read_statistics(self, workspace_id: str, terms: Sequence[str]) -> Statistics:
+        """The statistics of ``terms`` as the index knows them (:func:`read_terms`): the pieces of jieba's
+        guessed words are looked up with the terms, in the same round trip."""
+        pieces = [p for t in terms if guessed(t) for p in inner_words(t)]
+        stats = self._statistics(workspace_id, list(dict.fromkeys([*terms, *pieces])))
+        known = stats.frequencies
+        read = read_terms(terms, known)
+        return stats._replace(frequencies={t: known[t] for t in read if t in known})
 
     def _search(
         self, workspace_id: str, stats: Statistics, k: int, restrict_to: Collection[str] | None

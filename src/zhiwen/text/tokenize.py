@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Container, Sequence
 from functools import lru_cache
 
 import jieba
@@ -295,6 +296,52 @@ def keyword_tokens(text: str) -> list[str]:
                 if token:
                     tokens.append(token)
     return tokens
+
+
+MAX_GUESSED_CHARS = 8  # longer guesses are left whole: splitting them is quadratic in their length
+
+
+def guessed(term: str) -> bool:
+    """Whether ``term`` is a Chinese word jieba guessed (its HMM joins characters its dictionary lacks): it
+    often swallows a neighbour, "银卡要" of "银卡要什么条件" where the documents wrote "银卡：…"."""
+    _ensure_jieba()
+    return 1 < len(term) <= MAX_GUESSED_CHARS and bool(_HAS_CJK.search(term)) and not jieba.dt.FREQ.get(term)
+
+
+def inner_words(term: str) -> list[str]:
+    """Every shorter piece of ``term`` that could be a word: what :func:`read_terms` may split it into."""
+    pieces = (term[i:j] for i in range(len(term)) for j in range(i + 1, len(term) + 1))
+    return [p for p in dict.fromkeys(pieces) if p != term and p not in ZH_STOPWORDS]
+
+
+def read_terms(terms: Sequence[str], known: Container[str]) -> list[str]:
+    """``terms`` as the knowledge knows them: a word jieba guessed that no document holds is read as the
+    known words it is made of ("银卡要" as 银卡, "加副卡" as 加 and 副卡), so a question does not miss the
+    passages of a word it wrote beside another. Dictionary words are kept: a word the documents lack is
+    a real gap ("折扣" where they say 优惠), not a segmentation slip."""
+    read: list[str] = []
+    for term in terms:
+        if term in known or not guessed(term):
+            read.append(term)
+        else:
+            read.extend(_known_cover(term, known) or [term])
+    return list(dict.fromkeys(read))
+
+
+def _known_cover(term: str, known: Container[str]) -> list[str]:
+    """The known words covering most of ``term``'s characters, fewest words on a tie (dynamic programming
+    over where each word ends; ``term`` is short)."""
+    best: list[tuple[int, int, list[str]]] = [(0, 0, [])]  # per prefix: (covered, -words, words)
+    for end in range(1, len(term) + 1):
+        covered, fewer, words = best[end - 1]
+        options = [(covered, fewer, words)]  # term[end - 1] left out
+        for start in range(end):
+            piece = term[start:end]
+            if piece != term and piece in known:
+                c, f, w = best[start]
+                options.append((c + end - start, f - 1, [*w, piece]))
+        best.append(max(options, key=lambda o: (o[0], o[1])))
+    return best[-1][2]
 
 
 def squeezed(text: str) -> str:

@@ -31,7 +31,7 @@ from zhiwen.services.answers.extract import Extract, asked_type, extracts_by_hit
 from zhiwen.services.answers.followup import Understood
 from zhiwen.services.knowledge.retrieve import Retrieval
 from zhiwen.text.normalize import detect_language
-from zhiwen.text.tokenize import char_bigrams, keyword_tokens, squeezed
+from zhiwen.text.tokenize import char_bigrams, keyword_tokens, read_terms, squeezed
 
 CHOICE_FEATURES = (
     "rank",  # in retrieval's order (not its scores: a trained re-ranker puts those on another scale)
@@ -192,8 +192,8 @@ def options(understood: Understood, retrieval: Retrieval, language: str) -> list
     emphasis = understood.emphasis() if understood.is_follow_up else None
     turns = [segment.text for segment in understood.segments]
     extracts = extracts_by_hit(query, hits, weights, emphasis=emphasis, language=language, turns=turns)
-    terms = list(dict.fromkeys(keyword_tokens(query)))
-    own_terms = list(dict.fromkeys(keyword_tokens(understood.question)))
+    terms = read_terms(keyword_tokens(query), weights)
+    own_terms = read_terms(keyword_tokens(understood.question), weights)
     rarest = max(weights.values(), default=1.0)
     # Terms the knowledge has never seen weigh as much as its rarest: a question about something the
     # knowledge lacks covers little.

@@ -19,7 +19,7 @@ from itertools import pairwise
 
 from zhiwen.text.normalize import chinese_chars, detect_language
 from zhiwen.text.sentences import is_list_item, split_sentences
-from zhiwen.text.tokenize import keyword_tokens, names_and_places
+from zhiwen.text.tokenize import keyword_tokens, names_and_places, read_terms
 from zhiwen.types import Hit
 
 PREFIX_CREDIT = 0.8
@@ -226,7 +226,7 @@ class _Matcher:
         emphasis: Mapping[str, float] | None,
         kind: str | None,
     ) -> None:
-        terms = list(dict.fromkeys(keyword_tokens(question)))
+        terms = read_terms(keyword_tokens(question), weights)
         default = min(weights.values(), default=1.0)
         emphasis = emphasis or {}
         self.weights = {t: weights.get(t, default) * emphasis.get(t, 1.0) for t in terms}
