@@ -35,6 +35,9 @@ def test_keyword_tokens_segment_chinese_with_jieba_and_drop_stop_words() -> None
     tokens = keyword_tokens("请问退货政策是什么？")
     assert "退货" in tokens and "政策" in tokens
     assert "请问" not in tokens and "什么" not in tokens
+    # Spoken Chinese: what says nothing of the subject is not a word the knowledge could lack.
+    assert keyword_tokens("现在还能退吗 已经过了7天") == ["退", "过", "7", "天"]
+    assert keyword_tokens("啥时候能到货") == keyword_tokens("什么时候能到货") == ["到货"]
 
 
 def test_keyword_tokens_fold_english_plurals_and_hyphens() -> None:
