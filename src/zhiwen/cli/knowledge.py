@@ -194,6 +194,12 @@ def ask(
         help="Answer with the working knowledge and settings (what the next release freezes: a synonym or "
         "curated answer just added) instead of the live release; nothing is recorded.",
     ),
+    after: list[str] = typer.Option(
+        [],
+        "--after",
+        help="With --working: an earlier question of the conversation, oldest first (repeat it), so a "
+        "follow-up can be tried on the working knowledge: --after '扫地机器人多少钱' '那它保修多久'.",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Ask a question; get a cited answer, or a handoff when the knowledge does not support one.
@@ -203,8 +209,13 @@ def ask(
     """
     if working and conversation:
         raise InvalidInput(
-            "--working answers one question on its own (nothing is recorded, so there is no conversation to"
-            " continue); ask the follow-up with its subject, or drop --working"
+            "--working records nothing, so there is no conversation to continue: give its earlier questions"
+            " with --after '…' (oldest first), or drop --working"
+        )
+    if after and not working:
+        raise InvalidInput(
+            "--after replays earlier questions on the working knowledge, with --working; to continue a"
+            " conversation on the live release, pass the id an earlier answer printed with --conversation"
         )
     services = state.services()
     if image is not None:
@@ -217,13 +228,15 @@ def ask(
                 console.print(f"[dim]in the photo: {read.product} (probability {seen.probability:.2f})[/]")
             console.print(f"[dim]read in the photo: {read.read or '(no text)'}[/]")
     workspace_id = state.workspace(workspace).id
+    target = services.targets.working(workspace_id) if working else None
     answer = services.answerer.answer(
         workspace_id,
         question,
         conversation_id=conversation,
         use_llm=not no_llm,
         record=not working,
-        target=services.targets.working(workspace_id) if working else None,
+        target=target,
+        previous=services.answerer.understand(target, after) if target and after else None,
     )
     if as_json:  # named as over HTTP, so one script reads both
         record = dataclasses.asdict(answer)
