@@ -74,15 +74,17 @@ def test_synonyms_from_the_command_line(demo_copy: tuple[Services, Workspace], t
     assert json.loads(out)["handoff"], "release 1 answers as it was frozen"
     code, out = zhiwen(data, "ask", "白金会员包邮吗", "--working", "--json")
     assert not json.loads(out)["handoff"], "the working settings have the synonym"
-    with pytest.raises(InvalidInput, match="give its earlier questions with --after"):
+    with pytest.raises(InvalidInput, match="give the earlier questions with --after"):
         zhiwen(
             data, "ask", "那黑钻呢", "--working", "--conversation", json.loads(out)["conversation_id"] or "c"
         )
     code, out = zhiwen(data, "ask", "那它保修多久", "--working", "--after", "扫地机器人多少钱", "--json")
     followup = json.loads(out)
     assert "机器人" in followup["understood_as"] and "扫地机器人整机保修 2 年" in followup["text"]
-    with pytest.raises(InvalidInput, match="with --working"):
+    with pytest.raises(InvalidInput, match="--after needs --working"):
         zhiwen(data, "ask", "那黑钻呢", "--after", "白金会员包邮吗")
+    with pytest.raises(InvalidInput, match="an earlier question is empty"):
+        zhiwen(data, "ask", "那它保修多久", "--working", "--after", " ")
     table = tmp_path / "synonyms.csv"
     table.write_bytes("同义词,标准词\n价保|保价,价格保护\n".encode("gbk"))  # as Excel saves it in China
     code, out = zhiwen(data, "synonyms", "import", str(table), "--json")

@@ -15,6 +15,7 @@ from zhiwen.config import Settings
 from zhiwen.errors import InvalidInput
 from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.services.answers.choice import default_choice
+from zhiwen.services.answers.confidence import FEATURES
 from zhiwen.services.answers.service import HANDOFF_MESSAGES, AnswerLimits, AnswerService, cited_title
 from zhiwen.services.lifecycle.evaluate import select_split
 from zhiwen.services.lifecycle.golden import (
@@ -176,6 +177,7 @@ def test_a_word_written_beside_another_is_still_found(telecom: Demo) -> None:
         workspace.id, "银卡要什么条件", record=False, target=target
     )
     assert "银卡" in draft.retrieval.term_weights
+    assert dict(zip(FEATURES, draft.features, strict=True))["coverage"] > 0.3, "0 when 银卡要 was a term"
     assert not answer.handoff and "银卡：在网满 2 年" in answer.text
 
 

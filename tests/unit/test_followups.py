@@ -215,6 +215,7 @@ SHOP_TITLES = [
         ("分12期有利息吗", "6期呢", "分期有利息吗 6期呢"),  # another number
         ("how much is the X1 with 512gb", "and the 256?", "how much is the X1 with gb and the 256?"),
         ("铂金卡会员有啥好处", "那黑钻卡呢", "会员有啥好处 那黑钻卡呢"),  # the same last character
+        ("银卡要什么条件", "铂金卡呢", "要什么条件 铂金卡呢"),  # … inside jieba's guess 银卡要
         ("北京的售后网点在哪", "深圳的呢", "的售后网点在哪 深圳的呢"),  # a place for a place
         ("春节初二营业厅开门吗", "那大年初一呢", "营业厅开门吗 那大年初一呢"),  # a day for a day
         ("周五下午5点付款什么时候发货", "周六呢", "下午5点付款什么时候发货 周六呢"),  # the time of day stays

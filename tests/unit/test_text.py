@@ -38,6 +38,7 @@ def test_keyword_tokens_segment_chinese_with_jieba_and_drop_stop_words() -> None
     # Spoken Chinese: what says nothing of the subject is not a word the knowledge could lack.
     assert keyword_tokens("现在还能退吗 已经过了7天") == ["退", "过", "7", "天"]
     assert keyword_tokens("啥时候能到货") == keyword_tokens("什么时候能到货") == ["到货"]
+    assert keyword_tokens("我要退货") == ["退货"], "jieba guesses 我要: stop words too"
 
 
 def test_keyword_tokens_fold_english_plurals_and_hyphens() -> None:

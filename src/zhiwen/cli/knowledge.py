@@ -197,8 +197,9 @@ def ask(
     after: list[str] = typer.Option(
         [],
         "--after",
-        help="With --working: an earlier question of the conversation, oldest first (repeat it), so a "
-        "follow-up can be tried on the working knowledge: --after '扫地机器人多少钱' '那它保修多久'.",
+        help="With --working: an earlier question of the conversation (repeat --after for each, oldest "
+        "first), so a follow-up can be tried on the working knowledge: "
+        "--after '扫地机器人多少钱' '那它保修多久'.",
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -209,14 +210,16 @@ def ask(
     """
     if working and conversation:
         raise InvalidInput(
-            "--working records nothing, so there is no conversation to continue: give its earlier questions"
-            " with --after '…' (oldest first), or drop --working"
+            "--working records nothing, so it cannot continue a conversation: give the earlier questions with"
+            " --after '…' (once each, oldest first), or drop --working"
         )
     if after and not working:
         raise InvalidInput(
-            "--after replays earlier questions on the working knowledge, with --working; to continue a"
-            " conversation on the live release, pass the id an earlier answer printed with --conversation"
+            "--after needs --working (it replays earlier questions on the working knowledge); to continue a"
+            " conversation on the live release, pass --conversation with the id an earlier answer printed"
         )
+    if any(not earlier.strip() for earlier in after):
+        raise InvalidInput("--after: an earlier question is empty; give each one's text")
     services = state.services()
     if image is not None:
         photo = read_input(image)

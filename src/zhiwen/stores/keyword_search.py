@@ -43,10 +43,10 @@ class KeywordSearch(ABC):
     def _read_statistics(self, workspace_id: str, terms: Sequence[str]) -> Statistics:
         """The statistics of ``terms`` as the index knows them (:func:`read_terms`): the pieces of jieba's
         guessed words are looked up with the terms, in the same round trip."""
-        pieces = [p for t in terms if guessed(t) for p in inner_words(t)]
+        pieces = [p for t in terms if guessed(t) for p in inner_words(t)][: MAX_QUERY_TERMS * 4]
         stats = self._statistics(workspace_id, list(dict.fromkeys([*terms, *pieces])))
         known = stats.frequencies
-        read = read_terms(terms, known)
+        read = read_terms(terms, known)[:MAX_QUERY_TERMS]
         return stats._replace(frequencies={t: known[t] for t in read if t in known})
 
     def _search(

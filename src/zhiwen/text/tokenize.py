@@ -197,13 +197,11 @@ ZH_STOPWORDS = frozenset(
         "还要",
         "就是",
         "的话",
-        "一点",
         "一些",
         "一直",
         "其实",
         "到底",
         "大概",
-        "真的",
         "然后",
         "但是",
         "不过",
@@ -219,7 +217,6 @@ ZH_STOPWORDS = frozenset(
         "那样",
         "另外",
         "一般",
-        "比较",
     ]
 )
 
@@ -334,8 +331,8 @@ def keyword_tokens(text: str) -> list[str]:
     _ensure_jieba()
     for piece in jieba.cut_for_search(_INNER_HYPHEN.sub("", text)):
         piece = piece.strip()
-        if not piece or piece in ZH_STOPWORDS:
-            continue
+        if not piece or piece in ZH_STOPWORDS or all(c in ZH_STOPWORDS for c in piece):
+            continue  # a guess such as 我要 is stop words too
         if _HAS_CJK.search(piece):
             tokens.append(piece)
         else:

@@ -189,7 +189,7 @@ def options(understood: Understood, retrieval: Retrieval, language: str) -> list
         return []
     query = understood.text
     weights = retrieval.term_weights
-    emphasis = understood.emphasis() if understood.is_follow_up else None
+    emphasis = understood.emphasis(weights) if understood.is_follow_up else None
     turns = [segment.text for segment in understood.segments]
     extracts = extracts_by_hit(query, hits, weights, emphasis=emphasis, language=language, turns=turns)
     terms = read_terms(keyword_tokens(query), weights)

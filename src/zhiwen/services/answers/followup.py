@@ -16,11 +16,18 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from zhiwen.text.tokenize import capitalised_names, keyword_tokens, places_and_times
+from zhiwen.text.tokenize import (
+    capitalised_names,
+    guessed,
+    inner_words,
+    keyword_tokens,
+    places_and_times,
+    read_terms,
+)
 
 DECAY = 0.5  # each earlier turn weighs half as much as the turn after it
 MIN_WEIGHT = 0.2  # turns below this weight are forgotten (the third turn back is)
@@ -99,11 +106,12 @@ class Understood:
         """Each turn's text through ``rewrite``; turns it leaves blank are kept as they were."""
         return Understood(tuple(Segment(rewrite(s.text).strip() or s.text, s.weight) for s in self.segments))
 
-    def emphasis(self) -> dict[str, float]:
-        """Each keyword term's weight: that of the latest turn it occurs in."""
+    def emphasis(self, known: Container[str] = frozenset()) -> dict[str, float]:
+        """Each keyword term's weight: that of the latest turn it occurs in; terms read as the ``known``
+        words (the knowledge's: :func:`read_terms`)."""
         weights: dict[str, float] = {}
         for segment in self.segments:
-            for term in keyword_tokens(segment.text):
+            for term in read_terms(keyword_tokens(segment.text), known):
                 weights.setdefault(term, segment.weight)
         return weights
 
@@ -255,7 +263,14 @@ def _without_same_kind(named: str, text: str, index: TitleIndex) -> str:
     ]
     if heads:
         return _without(text, [max(heads, key=len)])
-    words = [t for t in keyword_tokens(text) if not t.isascii() and len(t) > 1]
+    # A word jieba guessed may have swallowed a neighbour ("银卡要" of "银卡要什么条件"): its pieces count.
+    tokens = keyword_tokens(text)
+    words = [
+        w
+        for t in tokens
+        for w in (t, *(inner_words(t) if guessed(t) else ()))
+        if not w.isascii() and len(w) > 1
+    ]
     same_ending = [w for w in words for t in own if w[-1] == t[-1] and w not in t and t not in w]
     if same_ending:
         return _without(text, same_ending)
