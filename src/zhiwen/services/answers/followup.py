@@ -264,10 +264,9 @@ def _without_same_kind(named: str, text: str, index: TitleIndex) -> str:
     if heads:
         return _without(text, [max(heads, key=len)])
     # A word jieba guessed may have swallowed a neighbour ("银卡要" of "银卡要什么条件"): its pieces count.
-    tokens = keyword_tokens(text)
     words = [
         w
-        for t in tokens
+        for t in keyword_tokens(text)
         for w in (t, *(inner_words(t) if guessed(t) else ()))
         if not w.isascii() and len(w) > 1
     ]
