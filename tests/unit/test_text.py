@@ -7,7 +7,7 @@ from zhiwen.text.chunking import Section, chunk_sections
 from zhiwen.text.normalize import decode, detect_language, normalize
 from zhiwen.text.sensitive import Redacted, instruction_like, redact_secrets
 from zhiwen.text.sentences import split_sentences
-from zhiwen.text.tokenize import keyword_tokens, read_terms, stem_en
+from zhiwen.text.tokenize import keyword_tokens, names_a_topic, read_terms, stem_en
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16"])
@@ -39,6 +39,24 @@ def test_keyword_tokens_segment_chinese_with_jieba_and_drop_stop_words() -> None
     assert keyword_tokens("现在还能退吗 已经过了7天") == ["退", "过", "7", "天"]
     assert keyword_tokens("啥时候能到货") == keyword_tokens("什么时候能到货") == ["到货"]
     assert keyword_tokens("我要退货") == ["退货"], "jieba guesses 我要: stop words too"
+
+
+def test_keyword_tokens_drop_the_function_words_of_written_english() -> None:
+    assert keyword_tokens("how much is shipping? I don't want it anymore") == ["shipping"]
+    assert keyword_tokens("got it 2 weeks ago, cant log in") == ["2", "week", "log"]
+    assert keyword_tokens("what ID do I bring") == ["id", "bring"], "an ID card is a topic"
+
+
+@pytest.mark.parametrize(
+    "word", ["一个月", "几天", "下午", "上个月", "自己", "有人", "之前", "刚", "家里", "总共"]
+)
+def test_numerals_times_pronouns_and_adverbs_name_no_topic(word: str) -> None:
+    assert not names_a_topic(word)
+
+
+@pytest.mark.parametrize("word", ["泰国", "生日卡", "扫地机", "防水", "卖", "iphone", "银卡要"])
+def test_nouns_verbs_names_and_unknown_words_may_name_a_topic(word: str) -> None:
+    assert names_a_topic(word)
 
 
 def test_keyword_tokens_fold_english_plurals_and_hyphens() -> None:

@@ -97,6 +97,68 @@ EN_STOPWORDS = frozenset(
         "just",
         "i'm",
         "it's",
+        # Customers' written English: quantifiers, adverbs, pronouns, light verbs and contractions
+        # written without their apostrophe. They say nothing of what is asked, and a knowledge base rarely
+        # writes them, so left in they count as words it lacks ("how much", "got it 2 weeks ago").
+        "much",
+        "many",
+        "here",
+        "now",
+        "ago",
+        "till",
+        "til",
+        "too",
+        "even",
+        "still",
+        "already",
+        "actually",
+        "really",
+        "very",
+        "since",
+        "thru",
+        "instead",
+        "anymore",
+        "something",
+        "anything",
+        "someone",
+        "anyone",
+        "he",
+        "she",
+        "him",
+        "her",
+        "his",
+        "hers",
+        "mine",
+        "myself",
+        "want",
+        "need",
+        "got",
+        "get",
+        "getting",
+        "said",
+        "say",
+        "tell",
+        "told",
+        "im",
+        "ive",
+        "hes",
+        "shes",
+        "youd",
+        "dont",
+        "doesnt",
+        "didnt",
+        "isnt",
+        "wont",
+        "cant",
+        "hasnt",
+        "havent",
+        "lol",
+        "rn",
+        "hi",
+        "hello",
+        "ok",
+        "okay",
+        "thanks",
     ]
 )
 ZH_STOPWORDS = frozenset(
@@ -264,6 +326,26 @@ _TIMES_OF_DAY = frozenset(
 )
 
 
+# Jieba's part-of-speech tags of words that never name what a question is about: numerals and measures
+# (一个月, 几天), times (下午, 上个月), pronouns (自己, 有人), directions (之前, 里面), conjunctions,
+# prepositions, adverbs (刚, 最少), places relative to the speaker (家里, 楼下), distinguishing words
+# (总共), particles, interjections and non-words.
+_NOT_TOPIC_TAGS = frozenset(
+    {"m", "mq", "q", "t", "tg", "r", "f", "c", "p", "d", "s", "b", "y", "e", "o", "x"}
+    | {"u", "ud", "ug", "uj", "ul", "uv", "uz"}
+)
+
+
+def names_a_topic(term: str) -> bool:
+    """Whether ``term`` may name what a question is about: not a Chinese word that jieba's dictionary
+    tags as a numeral, time, pronoun, adverb or other function word. A question may use such words
+    ("一个月多少钱", "自己能改吗") that a knowledge base never writes, without asking of anything it lacks."""
+    import jieba.posseg
+
+    _ensure_jieba()
+    return jieba.posseg.dt.word_tag_tab.get(term) not in _NOT_TOPIC_TAGS
+
+
 def places_and_times(text: str) -> dict[str, str]:
     """The Chinese words of ``text`` that name a place (杭州, 马来西亚), a day (周六, 大年初一) or a time of
     day (下午), with that kind ("place", "day", "time of day"), by jieba's part-of-speech tags (imported
@@ -313,9 +395,10 @@ def stem_en(word: str) -> str:
 
 @lru_cache(maxsize=50_000)
 def _english_token(word: str) -> str | None:
-    if word in EN_STOPWORDS:
+    folded = word.replace("'", "").replace("-", "")  # "Wi-Fi" and "WiFi" are one word; "don't" is "dont"
+    if word in EN_STOPWORDS or folded in EN_STOPWORDS:
         return None
-    return stem_en(word.replace("'", "").replace("-", ""))  # "Wi-Fi" and "WiFi" are one word
+    return stem_en(folded)
 
 
 def keyword_tokens(text: str) -> list[str]:

@@ -31,7 +31,7 @@ from zhiwen.services.answers.extract import Extract, asked_type, extracts_by_hit
 from zhiwen.services.answers.followup import Understood
 from zhiwen.services.knowledge.retrieve import Retrieval
 from zhiwen.text.normalize import detect_language
-from zhiwen.text.tokenize import char_bigrams, keyword_tokens, read_terms, squeezed
+from zhiwen.text.tokenize import char_bigrams, keyword_tokens, names_a_topic, read_terms, squeezed
 
 CHOICE_FEATURES = (
     "rank",  # in retrieval's order (not its scores: a trained re-ranker puts those on another scale)
@@ -192,8 +192,8 @@ def options(understood: Understood, retrieval: Retrieval, language: str) -> list
     emphasis = understood.emphasis(weights) if understood.is_follow_up else None
     turns = [segment.text for segment in understood.segments]
     extracts = extracts_by_hit(query, hits, weights, emphasis=emphasis, language=language, turns=turns)
-    terms = read_terms(keyword_tokens(query), weights)
-    own_terms = read_terms(keyword_tokens(understood.question), weights)
+    terms = _asked_terms(query, weights)
+    own_terms = _asked_terms(understood.question, weights)
     rarest = max(weights.values(), default=1.0)
     # Terms the knowledge has never seen weigh as much as its rarest: a question about something the
     # knowledge lacks covers little.
@@ -243,6 +243,13 @@ def choose(candidates: Sequence[Option], model: ChoiceModel) -> Choice:
     matrix: Matrix = np.asarray([o.features for o in candidates], dtype=np.float64)
     scores = model.scores(matrix).tolist()
     return Choice(list(candidates), scores, int(np.argmax(scores)))
+
+
+def _asked_terms(question: str, weights: Mapping[str, float]) -> list[str]:
+    """The question's terms as the knowledge knows them (:func:`read_terms`), less the words the knowledge
+    lacks that name no topic ("一个月", "自己"): those say nothing of whether it holds the answer."""
+    terms = read_terms(keyword_tokens(question), weights)
+    return [t for t in terms if t in weights or names_a_topic(t)] or terms
 
 
 def _found(terms: Iterable[str], text: str) -> set[str]:
