@@ -194,6 +194,19 @@ def test_words_that_name_no_topic_do_not_count_as_missing_from_the_knowledge(tel
     assert not answer.handoff and "139 元" in answer.text
 
 
+def test_a_follow_up_with_a_new_word_beside_its_question_words_is_read_in_context(telecom: Demo) -> None:
+    """ "除夕那天人工几点下班" had four terms, too many to be elliptical, so it was read alone and handed
+    off; 除夕 and 那天 name no topic, and the earlier turns say that 人工 is the hotline's."""
+    services, workspace = telecom
+    target = services.answerer.targets.working(workspace.id)
+    previous = services.answerer.understand(target, ["客服电话晚上几点以后就没人工了", "那半夜网断了找谁啊"])
+    answer, draft = services.answerer.answer_with_draft(
+        workspace.id, "除夕那天人工几点下班", record=False, target=target, previous=previous
+    )
+    assert draft.understood.is_follow_up
+    assert not answer.handoff and "除夕 8:00" in answer.text
+
+
 @pytest.mark.parametrize(
     ("question", "expected"),
     [

@@ -9,8 +9,10 @@ import pytest
 
 from zhiwen.errors import InvalidInput, NotFound
 from zhiwen.services.answers.followup import (
+    SHORT_TERMS,
     Understood,
     about_subject,
+    content_words,
     in_context,
     may_continue,
     named_instead,
@@ -38,6 +40,25 @@ def test_messages_that_point_back_continue_the_conversation(question: str) -> No
 )
 def test_a_standalone_question_does_not_point_back(question: str) -> None:
     assert not refers_back(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "words"),
+    [
+        ("你们这边收手续费吗", ["收", "手续费"]),  # not 手续 and 续费 again, nor 这边
+        ("除夕那天人工几点下班", ["人工", "下班"]),  # a day and a pronoun name no topic
+        ("我都七十多了 也收吗", ["收"]),
+    ],
+)
+def test_a_message_naming_few_topic_words_may_continue_the_conversation(
+    question: str, words: list[str]
+) -> None:
+    assert content_words(question) == words and may_continue(question)
+
+
+def test_a_message_naming_many_topic_words_is_read_on_its_own() -> None:
+    question = "被扣的那2块手续费也会退吗"
+    assert len(content_words(question)) > SHORT_TERMS and not may_continue(question)
 
 
 @pytest.mark.parametrize("question", ["对了，积分多久过期？", "By the way, do you ship to Japan?"])

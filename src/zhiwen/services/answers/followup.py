@@ -25,6 +25,7 @@ from zhiwen.text.tokenize import (
     guessed,
     inner_words,
     keyword_tokens,
+    names_a_topic,
     places_and_times,
     read_terms,
 )
@@ -149,7 +150,14 @@ def may_continue(question: str) -> bool:
     to be elliptical ("黑色的有吗", "the Watch S2?"); no when it announces a new topic."""
     if opens_new_topic(question):
         return False
-    return bool(_REFERS_BACK.search(question)) or len(set(keyword_tokens(question))) <= SHORT_TERMS
+    return bool(_REFERS_BACK.search(question)) or len(content_words(question)) <= SHORT_TERMS
+
+
+def content_words(question: str) -> list[str]:
+    """The words of ``question`` that may name what it asks about (:func:`names_a_topic`), each counted
+    once: not the pieces search mode also cuts from a longer word (手续 and 续费 of 手续费)."""
+    terms = list(dict.fromkeys(keyword_tokens(question)))
+    return [t for t in terms if names_a_topic(t) and not any(t != other and t in other for other in terms)]
 
 
 def in_context(question: str, previous: Understood | None) -> Understood | None:
