@@ -99,8 +99,8 @@ EN_STOPWORDS = frozenset(
         "it's",
         # Customers' written English: quantifiers, adverbs, pronouns, light verbs and contractions
         # written without their apostrophe. They say nothing of what is asked, and a knowledge base rarely
-        # writes them, so left in they count as words it lacks ("how much", "got it 2 weeks ago").
-        "much",
+        # writes them, so left in they count as words it lacks ("how many", "got it 2 weeks ago"). "much"
+        # stays a term: "how much" asks a price, and the chooser reads it so on the knowledge-worded set.
         "many",
         "here",
         "now",
