@@ -182,12 +182,12 @@ def test_a_word_written_beside_another_is_still_found(telecom: Demo) -> None:
 
 
 def test_words_that_name_no_topic_do_not_count_as_missing_from_the_knowledge(telecom: Demo) -> None:
-    """The documents never write 一个月 (they say 月费): counted as a word the knowledge lacks, half of
-    "千兆宽带多少钱一个月" was unknown, and the price was handed off at 0.44."""
+    """The documents never write 一个月 (they say 月费): counted as a word the knowledge lacks, it made
+    "1000M宽带多少钱一个月" look like a question about something the knowledge does not cover."""
     services, workspace = telecom
     target = services.answerer.targets.working(workspace.id)
     answer, draft = services.answerer.answer_with_draft(
-        workspace.id, "千兆宽带多少钱一个月", record=False, target=target
+        workspace.id, "1000M宽带多少钱一个月", record=False, target=target
     )
     assert "一个月" not in draft.retrieval.term_weights
     assert dict(zip(FEATURES, draft.features, strict=True))["unknown_terms"] == 0.0

@@ -16,6 +16,7 @@ from zhiwen.services.answers.followup import (
     in_context,
     may_continue,
     named_instead,
+    names_something_unknown,
     read_titles,
     refers_back,
 )
@@ -46,7 +47,7 @@ def test_a_standalone_question_does_not_point_back(question: str) -> None:
     ("question", "words"),
     [
         ("你们这边收手续费吗", ["收", "手续费"]),  # not 手续 and 续费 again, nor 这边
-        ("除夕那天人工几点下班", ["人工", "下班"]),  # a day and a pronoun name no topic
+        ("除夕那天人工几点下班", ["除夕", "人工", "下班"]),  # 那天 and 几点 name no topic
         ("我都七十多了 也收吗", ["收"]),
     ],
 )
@@ -57,8 +58,19 @@ def test_a_message_naming_few_topic_words_may_continue_the_conversation(
 
 
 def test_a_message_naming_many_topic_words_is_read_on_its_own() -> None:
-    question = "被扣的那2块手续费也会退吗"
+    question = "信用卡账单分期手续费怎么算"
     assert len(content_words(question)) > SHORT_TERMS and not may_continue(question)
+
+
+def test_a_longer_message_naming_a_noun_the_knowledge_lacks_asks_a_question_of_its_own() -> None:
+    known = {"卖", "充电宝", "金卡", "福利"}
+    assert names_something_unknown("你们卖电动汽车吗？", known)  # 卖 电动 汽车 电动汽车: 电动汽车 unknown
+    assert not names_something_unknown("你们卖充电宝吗？", known)  # known
+    assert not names_something_unknown("电动汽车呢", known)  # short: may be elliptical
+
+
+def test_an_english_word_inside_another_still_counts() -> None:
+    assert content_words("PIN and shipping") == ["pin", "shipping"]
 
 
 @pytest.mark.parametrize("question", ["对了，积分多久过期？", "By the way, do you ship to Japan?"])

@@ -21,7 +21,8 @@ _init_lock = threading.Lock()
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+)*")
 _HAS_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_INNER_HYPHEN = re.compile(r"(?<=[a-z0-9])-(?=[a-z0-9])")
+_INNER_HYPHEN = re.compile(r"(?<=[a-z0-9])[-'](?=[a-z0-9])")  # jieba would cut "wi-fi" and "don't"
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})  # phones type "don’t"
 
 EN_STOPWORDS = frozenset(
     [
@@ -103,7 +104,6 @@ EN_STOPWORDS = frozenset(
         # stays a term: "how much" asks a price, and the chooser reads it so on the knowledge-worded set.
         "many",
         "here",
-        "now",
         "ago",
         "till",
         "til",
@@ -141,6 +141,14 @@ EN_STOPWORDS = frozenset(
         "told",
         "im",
         "ive",
+        "i'd",  # folded it would read "id", as in an ID card
+        "i'll",
+        "you'll",
+        "he'll",
+        "she'll",
+        "we'll",
+        "they'll",
+        "it'll",
         "hes",
         "shes",
         "youd",
@@ -326,24 +334,50 @@ _TIMES_OF_DAY = frozenset(
 )
 
 
-# Jieba's part-of-speech tags of words that never name what a question is about: numerals and measures
-# (一个月, 几天), times (下午, 上个月), pronouns (自己, 有人), directions (之前, 里面), conjunctions,
-# prepositions, adverbs (刚, 最少), places relative to the speaker (家里, 楼下), distinguishing words
-# (总共), particles, interjections and non-words.
+# Jieba's part-of-speech tags of words that never name what a question is about: measures, pronouns
+# (自己, 有人), directions (之前, 里面), conjunctions, prepositions, particles, interjections, non-words.
+# Numerals (m) and times (t) only in part, below. Adverbs (d), places (s: 国外, 境内) and distinguishing
+# words (b: 临时, 长期) often do name it ("境外刷卡要手续费吗", "临时额度怎么提").
 _NOT_TOPIC_TAGS = frozenset(
-    {"m", "mq", "q", "t", "tg", "r", "f", "c", "p", "d", "s", "b", "y", "e", "o", "x"}
-    | {"u", "ud", "ug", "uj", "ul", "uv", "uz"}
+    {"mq", "q", "r", "f", "c", "p", "y", "e", "o", "x", "u", "ud", "ug", "uj", "ul", "uv", "uz"}
 )
+_NUMERALS_AND_MEASURES = frozenset(
+    "零〇一二两三四五六七八九十百千万亿半几多第每个年月天日周号点分秒次张元块岁台件条笔期倍份位只本套部回趟遍"
+)
+# A time said from the speaker's now (今天, 上个月, 当天, 平时) or a time of day; not a day a policy names
+# (生日, 国庆, 周末, 月底).
+_RELATIVE_TIME = re.compile(r"^[今昨明前后去上下这本当刚平现将目近]")
+_TOPICAL_PRONOUNS = frozenset({"本人", "他人", "别人", "本地"})  # "不是本人可以代办吗"
 
 
 def names_a_topic(term: str) -> bool:
-    """Whether ``term`` may name what a question is about: not a Chinese word that jieba's dictionary
-    tags as a numeral, time, pronoun, adverb or other function word. A question may use such words
-    ("一个月多少钱", "自己能改吗") that a knowledge base never writes, without asking of anything it lacks."""
+    """Whether ``term`` may name what a question is about: not a Chinese word that jieba's dictionary tags
+    as a function word, a number with its measure (一个月, 几天, 半年), or a time said from the speaker's
+    now (下午, 上个月). A question may use such words ("一个月多少钱", "自己能改吗") that a knowledge base
+    never writes, without asking of anything it lacks."""
     import jieba.posseg
 
     _ensure_jieba()
-    return jieba.posseg.dt.word_tag_tab.get(term) not in _NOT_TOPIC_TAGS
+    tag = jieba.posseg.dt.word_tag_tab.get(term)
+    if tag == "m":
+        return not all(c in _NUMERALS_AND_MEASURES for c in term)
+    if tag in ("t", "tg"):
+        return not (term in _TIMES_OF_DAY or _RELATIVE_TIME.match(term))
+    if tag == "r":
+        return term in _TOPICAL_PRONOUNS
+    return tag not in _NOT_TOPIC_TAGS
+
+
+_NOUN_TAGS = frozenset({"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "vn"})
+
+
+def is_noun(term: str) -> bool:
+    """Whether ``term`` is a Chinese noun of two characters or more by jieba's dictionary (电动汽车, 华为,
+    地铁)."""
+    import jieba.posseg
+
+    _ensure_jieba()
+    return len(term) > 1 and jieba.posseg.dt.word_tag_tab.get(term) in _NOUN_TAGS
 
 
 def places_and_times(text: str) -> dict[str, str]:
@@ -395,15 +429,15 @@ def stem_en(word: str) -> str:
 
 @lru_cache(maxsize=50_000)
 def _english_token(word: str) -> str | None:
-    folded = word.replace("'", "").replace("-", "")  # "Wi-Fi" and "WiFi" are one word; "don't" is "dont"
-    if word in EN_STOPWORDS or folded in EN_STOPWORDS:
+    if word in EN_STOPWORDS:
         return None
-    return stem_en(folded)
+    token = stem_en(word.replace("'", "").replace("-", ""))  # "Wi-Fi" and "WiFi" are one word
+    return None if token in EN_STOPWORDS else token  # "don't" as "dont", "what's" as "what"
 
 
 def keyword_tokens(text: str) -> list[str]:
     """Tokens of ``text`` for keyword search, stop words removed, in order."""
-    text = normalize(text).lower()
+    text = normalize(text).lower().translate(_APOSTROPHES)
     tokens: list[str] = []
     if not _HAS_CJK.search(text):
         for word in _WORD.findall(text):

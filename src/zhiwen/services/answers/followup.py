@@ -24,6 +24,7 @@ from zhiwen.text.tokenize import (
     capitalised_names,
     guessed,
     inner_words,
+    is_noun,
     keyword_tokens,
     names_a_topic,
     places_and_times,
@@ -155,9 +156,20 @@ def may_continue(question: str) -> bool:
 
 def content_words(question: str) -> list[str]:
     """The words of ``question`` that may name what it asks about (:func:`names_a_topic`), each counted
-    once: not the pieces search mode also cuts from a longer word (手续 and 续费 of 手续费)."""
+    once: not the pieces search mode also cuts from a longer Chinese word (手续 and 续费 of 手续费)."""
     terms = list(dict.fromkeys(keyword_tokens(question)))
-    return [t for t in terms if names_a_topic(t) and not any(t != other and t in other for other in terms)]
+    return [
+        t for t in terms if names_a_topic(t) and (t.isascii() or not any(t != o and t in o for o in terms))
+    ]
+
+
+def names_something_unknown(question: str, known: Container[str]) -> bool:
+    """Does a message of more than :data:`SHORT_TERMS` terms name a thing no passage mentions (a Chinese
+    noun the ``known`` words lack)? Then it asks a question of its own, and the earlier turns' words would
+    only make one the knowledge cannot answer look answered: "你们卖电动汽车吗？" after "那充电宝呢？".
+    Shorter messages are elliptical too often ("多少钱", "金卡有啥福利") to be read alone for this."""
+    terms = read_terms(keyword_tokens(question), known)
+    return len(set(terms)) > SHORT_TERMS and any(t not in known and is_noun(t) for t in terms)
 
 
 def in_context(question: str, previous: Understood | None) -> Understood | None:

@@ -39,6 +39,7 @@ from zhiwen.services.answers.followup import (
     in_context,
     last_understood,
     named_instead,
+    names_something_unknown,
     refers_back,
 )
 from zhiwen.services.answers.synonyms import in_documents_words
@@ -217,21 +218,20 @@ class AnswerService:
             return self._draft(target, Understood.alone(question), document_ids, tags, use_llm, calibrating)
         # Choose the reading without the LLM; only the chosen one is then written by it.
         alone = self._draft(target, Understood.alone(question), document_ids, tags, False, calibrating)
-        titles = self._retriever.subject_titles(target.knowledge_id)
-        instead = named_instead(contextual, [*titles.documents, *titles.rows])
-        if instead is not None:  # "那手表呢": the earlier question, of the watch
-            readings = [self._draft(target, instead, document_ids, tags, False, calibrating)]
-        else:
-            readings = [self._draft(target, contextual, document_ids, tags, False, calibrating)]
-            subject = about_subject(contextual, titles.documents)
-            if subject is not None:
-                readings.append(self._draft(target, subject, document_ids, tags, False, calibrating))
-        with_context = max(readings, key=lambda d: d.model_confidence)
-        chosen = (
-            with_context
-            if refers_back(question) or with_context.model_confidence > alone.model_confidence
-            else alone
-        )
+        chosen = alone
+        if refers_back(question) or not names_something_unknown(question, alone.retrieval.term_weights):
+            titles = self._retriever.subject_titles(target.knowledge_id)
+            instead = named_instead(contextual, [*titles.documents, *titles.rows])
+            if instead is not None:  # "那手表呢": the earlier question, of the watch
+                readings = [self._draft(target, instead, document_ids, tags, False, calibrating)]
+            else:
+                readings = [self._draft(target, contextual, document_ids, tags, False, calibrating)]
+                subject = about_subject(contextual, titles.documents)
+                if subject is not None:
+                    readings.append(self._draft(target, subject, document_ids, tags, False, calibrating))
+            with_context = max(readings, key=lambda d: d.model_confidence)
+            if refers_back(question) or with_context.model_confidence > alone.model_confidence:
+                chosen = with_context
         if use_llm and self._llm is not None:
             return self._draft(target, chosen.understood, document_ids, tags, True, calibrating)
         return chosen
