@@ -21,7 +21,7 @@ _init_lock = threading.Lock()
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+)*")
 _HAS_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_INNER_HYPHEN = re.compile(r"(?<=[a-z0-9])[-'](?=[a-z0-9])")  # jieba would cut "wi-fi" and "don't"
+_INNER_JOINER = re.compile(r"(?<=[a-z0-9])[-'](?=[a-z0-9])")  # jieba would cut "wi-fi" and "don't"
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})  # phones type "don’t"
 
 EN_STOPWORDS = frozenset(
@@ -355,10 +355,7 @@ def names_a_topic(term: str) -> bool:
     as a function word, a number with its measure (一个月, 几天, 半年), or a time said from the speaker's
     now (下午, 上个月). A question may use such words ("一个月多少钱", "自己能改吗") that a knowledge base
     never writes, without asking of anything it lacks."""
-    import jieba.posseg
-
-    _ensure_jieba()
-    tag = jieba.posseg.dt.word_tag_tab.get(term)
+    tag = _dictionary_tag(term)
     if tag == "m":
         return not all(c in _NUMERALS_AND_MEASURES for c in term)
     if tag in ("t", "tg"):
@@ -374,10 +371,17 @@ _NOUN_TAGS = frozenset({"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "vn"})
 def is_noun(term: str) -> bool:
     """Whether ``term`` is a Chinese noun of two characters or more by jieba's dictionary (电动汽车, 华为,
     地铁)."""
+    return len(term) > 1 and _dictionary_tag(term) in _NOUN_TAGS
+
+
+def _dictionary_tag(term: str) -> str | None:
+    """The part of speech jieba's dictionary gives ``term`` (None for a word it lacks); jieba.posseg is
+    imported here: it loads its own tables."""
     import jieba.posseg
 
     _ensure_jieba()
-    return len(term) > 1 and jieba.posseg.dt.word_tag_tab.get(term) in _NOUN_TAGS
+    tag = jieba.posseg.dt.word_tag_tab.get(term)
+    return str(tag) if tag is not None else None
 
 
 def places_and_times(text: str) -> dict[str, str]:
@@ -446,7 +450,7 @@ def keyword_tokens(text: str) -> list[str]:
                 tokens.append(token)
         return tokens
     _ensure_jieba()
-    for piece in jieba.cut_for_search(_INNER_HYPHEN.sub("", text)):
+    for piece in jieba.cut_for_search(_INNER_JOINER.sub("", text)):
         piece = piece.strip()
         if not piece or piece in ZH_STOPWORDS or all(c in ZH_STOPWORDS for c in piece):
             continue  # a guess such as 我要 is stop words too
