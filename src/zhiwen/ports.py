@@ -220,6 +220,10 @@ class VectorIndex(Protocol):
 
     def count(self, workspace_id: str) -> int: ...
 
+    def mean(self, workspace_id: str, chunk_ids: Sequence[str]) -> tuple[Vector, int] | None:
+        """The mean of the listed chunks' vectors and how many had one (None when none has)."""
+        ...
+
     def add_sentences(self, workspace_id: str, chunk_ids: Sequence[str], vectors: Sequence[Vector]) -> None:
         """Store each chunk's sentence vectors (one row per sentence of
         :func:`zhiwen.services.knowledge.embedding.sentence_texts`), replacing earlier ones."""

@@ -153,6 +153,21 @@ def test_vectors_persist_and_removed_ones_are_gone_after_reload(
     assert reloaded.scores(a, _unit(0, 1, 0, 0), ["ac1", "ac2"]) == pytest.approx({"ac2": 1.0})
 
 
+def test_the_mean_vector_counts_only_this_workspaces_chunks_that_have_one(
+    vectors: tuple[VectorIndex, Database, str, str],
+) -> None:
+    index, _, a, b = vectors
+    index.add(a, ["ac1", "ac2"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))
+    index.add(b, ["bc3"], np.vstack([_unit(0, 0, 1, 0)]))
+    found = index.mean(a, ["ac1", "ac2", "ac3", "bc3"])
+    assert found is not None
+    mean, count = found
+    assert count == 2
+    assert mean == pytest.approx([0.5, 0.5, 0.0, 0.0])
+    assert index.mean(a, ["ac3"]) is None
+    assert index.mean(a, []) is None
+
+
 def test_vectors_for_deleted_chunks_are_not_added(vectors: tuple[VectorIndex, Database, str, str]) -> None:
     index, _, a, _ = vectors
     index.add(a, ["ac1", "gone"], np.vstack([_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]))

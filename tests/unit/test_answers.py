@@ -17,6 +17,7 @@ from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.services.answers.choice import default_choice
 from zhiwen.services.answers.confidence import FEATURES
 from zhiwen.services.answers.service import HANDOFF_MESSAGES, AnswerLimits, AnswerService, cited_title
+from zhiwen.services.knowledge.languages import language_means
 from zhiwen.services.lifecycle.evaluate import select_split
 from zhiwen.services.lifecycle.golden import (
     MIN_CHOICE_QUESTIONS,
@@ -25,6 +26,7 @@ from zhiwen.services.lifecycle.golden import (
     load_golden,
     run_golden,
 )
+from zhiwen.text.normalize import detect_language
 from zhiwen.types import Answer, Chunk, Hit, Workspace
 from zhiwen.wiring import Services, build_llm, build_services
 
@@ -166,6 +168,38 @@ def test_the_shipped_chooser_and_confidence_generalise_to_another_domain(telecom
     assert report.handoff_recall >= 0.7
     assert report.expected_calibration_error <= 0.1
     assert report.confident_wrong <= 0.2
+
+
+def test_a_fact_only_the_other_languages_documents_state_is_answered_from_them(telecom: Demo) -> None:
+    """The telecom operator's phone insurance is written in English only. Asked in Chinese, the Chinese
+    passages gave no sure answer (confidence 0.12); the English ones, searched with the question moved to
+    their language, answer it, cited."""
+    services, workspace = telecom
+    question = "手机被偷了 用手机保险理赔要自付多少钱"
+    assert services.retriever.other_language(workspace.id, "zh") == "en"
+    english = services.retriever.retrieve(workspace.id, question, k=5, language="en")
+    assert all(detect_language(h.chunk.text) == "en" for h in english.hits)
+    assert english.hits[0].document_source == "phone-insurance-en.md"
+    answer = services.answerer.answer(workspace.id, question)
+    assert not answer.handoff and "theft 499 yuan" in answer.text
+    assert answer.citations[0].source == "phone-insurance-en.md"
+
+
+def test_the_language_means_wait_for_every_sampled_passages_vector(
+    embedder: BundledE5Embedder, tmp_path: Path
+) -> None:
+    services = build_services(Settings(data_dir=tmp_path / "data"), embedder=embedder)
+    try:
+        workspace = services.workspaces.create_workspace("default")
+        folder = TELECOM / "docs"
+        services.ingest.ingest_paths(workspace.id, sorted(folder.glob("*.md")), base=folder)
+        waiting = language_means(services.documents, services.vectors, workspace.id)
+        assert not waiting.complete and waiting.means == {}
+        services.embedding_worker.run_until_done()
+        embedded = language_means(services.documents, services.vectors, workspace.id)
+        assert embedded.complete and set(embedded.means) == {"zh", "en"}
+    finally:
+        services.close()
 
 
 def test_a_word_written_beside_another_is_still_found(telecom: Demo) -> None:

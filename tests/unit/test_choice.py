@@ -7,6 +7,7 @@ import pytest
 
 from zhiwen.errors import InvalidInput
 from zhiwen.services.answers.choice import CHOICE_FEATURES, ChoiceModel, default_choice
+from zhiwen.services.answers.confidence import FEATURES, WORD_MATCHES, ConfidenceModel
 
 COVERAGE, RANK = CHOICE_FEATURES.index("coverage_own"), CHOICE_FEATURES.index("rank")
 
@@ -63,3 +64,19 @@ def test_a_chooser_frozen_passage_by_passage_scores_as_it_did() -> None:
     assert ChoiceModel.from_dict(old.to_dict()).form == "pointwise"
     with pytest.raises(ValueError, match="unknown chooser form"):
         ChoiceModel.from_dict({**stored, "form": "listwise"})
+
+
+def test_features_that_cannot_be_read_count_neither_for_nor_against() -> None:
+    """A passage in the other language shares none of the question's words: its word matches are unread,
+    set to their mean in the fitting data, where the confidence neither rises nor falls with them."""
+    rng = np.random.default_rng(0)
+    features = rng.random((200, len(FEATURES)))
+    coverage = FEATURES.index("coverage_own")
+    right = (features[:, coverage] > 0.5).astype(int)
+    model = ConfidenceModel().fit(features, right)
+    uncovered = features[right == 0][:1]
+    unread = model.unread(uncovered, WORD_MATCHES)
+    assert unread[0, coverage] == pytest.approx(features[:, coverage].mean())
+    assert model.predict_proba(uncovered)[0] < 0.2 < model.predict_proba(unread)[0]
+    untouched = [i for i, name in enumerate(FEATURES) if name not in WORD_MATCHES]
+    assert np.array_equal(unread[:, untouched], uncovered[:, untouched])

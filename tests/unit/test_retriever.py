@@ -144,3 +144,13 @@ def test_a_failed_keyword_search_fails_the_retrieval_with_its_own_error(
             retriever.retrieve(workspace.id, "How fast do refunds arrive?", k=2)
     finally:
         retriever.close()
+
+
+def test_a_knowledge_base_in_one_language_has_no_other_to_ask(
+    services: Services, workspace: Workspace
+) -> None:
+    services.ingest.ingest_bytes(workspace.id, "returns.md", POLICY.encode())
+    services.embedding_worker.run_until_done()
+    assert services.retriever.language_means(workspace.id).means == {}
+    assert services.retriever.other_language(workspace.id, "en") is None
+    assert services.retriever.other_language(workspace.id, "zh") is None

@@ -9,7 +9,7 @@ user can set. The model is fitted on a golden set (``zhiwen calibrate``); its ou
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -36,6 +36,9 @@ FEATURES = (
     "choice",  # the chooser's score of the chosen passage
     "choice_margin",  # … above the runner-up's
 )
+# Those that compare the question's words with the passage's: they say nothing of a passage in the other
+# language than the question's, which shares none of its words.
+WORD_MATCHES = ("coverage", "coverage_own", "answer_support", "keyword_hit", "rarest_missing")
 Matrix = npt.NDArray[np.float64]
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,16 @@ class LogisticModel:
 
     def predict_proba(self, features: Matrix) -> npt.NDArray[np.float64]:
         return np.asarray(1.0 / (1.0 + np.exp(-self.logits(features))), dtype=np.float64)
+
+    def unread(self, features: Matrix, names: Collection[str]) -> Matrix:
+        """``features`` with the named ones set to their mean in the fitting data, where they count
+        neither for nor against: for what cannot be measured."""
+        if self.mean_ is None:
+            raise ValueError("the model is not fitted")
+        columns = [i for i, name in enumerate(self.FEATURE_NAMES) if name in names]
+        unread = np.array(features, dtype=np.float64)
+        unread[..., columns] = self.mean_[columns]
+        return unread
 
     def to_dict(self) -> dict[str, Any]:
         if self.coef_ is None or self.mean_ is None or self.scale_ is None:

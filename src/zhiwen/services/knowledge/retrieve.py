@@ -13,7 +13,9 @@ from zhiwen.errors import InvalidInput
 from zhiwen.ports import DocumentStore, Embedder, KeywordIndex, Vector, VectorIndex
 from zhiwen.services.knowledge.embedding import embedding_text, embeds_as_query
 from zhiwen.services.knowledge.fusion import Candidate, spread_weighted_fusion
+from zhiwen.services.knowledge.languages import LanguageMeans, language_means
 from zhiwen.services.knowledge.rerank import DEPTH, Matrix, Memory, Reranker, candidate_features
+from zhiwen.text.normalize import detect_language
 from zhiwen.text.sensitive import redact_secrets
 from zhiwen.types import Chunk, Hit
 
@@ -54,6 +56,8 @@ QUERY_EMBEDDERS = 4
 Nearest = list[tuple[str, float]]
 # The question's vector, its nearest chunks and their sentences' scores (None and {}: not searched yet).
 Dense = tuple[Vector, Nearest | None, dict[str, float]]
+# While some of the sampled passages wait for their vectors, the language means are read again this often.
+LANGUAGE_MEANS_REFRESH_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class Retriever:
         self._candidates = candidates
         self._fusion = fusion
         self._subject_titles: dict[str, tuple[str, SubjectTitles]] = {}
+        self._language_means: dict[str, tuple[str, float, LanguageMeans]] = {}
         self._searches_beside = searches_beside
         self._query_embedders = ThreadPoolExecutor(QUERY_EMBEDDERS, thread_name_prefix="zhiwen-query")
 
@@ -101,9 +106,12 @@ class Retriever:
         candidates: int | None = None,
         fusion: Fusion | None = None,
         reranker: Reranker | None = None,
+        language: str | None = None,
     ) -> Retrieval:
         """The best ``k`` chunks. ``candidates``, ``fusion`` and ``reranker`` override the defaults (a
-        release's settings); the re-ranker needs the dense signal, so keyword mode ignores it."""
+        release's settings); the re-ranker needs the dense signal, so keyword mode ignores it.
+        ``language``: passages in that language only, the question moved to them when it is in the other
+        (:meth:`other_language`)."""
         pool = self.pool(
             workspace_id,
             query,
@@ -114,6 +122,7 @@ class Retriever:
             candidates,
             fusion,
             memory=reranker.memory if reranker else None,
+            language=language,
         )
         t = time.perf_counter()
         if reranker is not None and pool.query_vector is not None and pool.fused:
@@ -160,6 +169,30 @@ class Retriever:
             cached = self._subject_titles[workspace_id] = (version, titles)
         return cached[1]
 
+    def other_language(self, workspace_id: str, language: str) -> str | None:
+        """The knowledge's other language than ``language``, where it has passages in both."""
+        means = self.language_means(workspace_id)
+        return (
+            next((lang for lang in means.means if lang != language), None)
+            if language in means.means
+            else None
+        )
+
+    def language_means(self, workspace_id: str) -> LanguageMeans:
+        """The knowledge's mean passage vector of each language, cached until a document changes (read
+        again every :data:`LANGUAGE_MEANS_REFRESH_S` while some passages still wait for their vectors)."""
+        version = self._store.documents_version(workspace_id)
+        cached = self._language_means.get(workspace_id)
+        now = time.monotonic()
+        if (
+            cached is None
+            or cached[0] != version
+            or (not cached[2].complete and now - cached[1] > LANGUAGE_MEANS_REFRESH_S)
+        ):
+            cached = (version, now, language_means(self._store, self._vectors, workspace_id))
+            self._language_means[workspace_id] = cached
+        return cached[2]
+
     def _document_titles(self, workspace_id: str) -> list[str]:
         count = self._store.count_documents(workspace_id)
         titles = []
@@ -187,8 +220,10 @@ class Retriever:
         fusion: Fusion | None = None,
         memory: Memory | None = None,
         exclude_from_memory: str | None = None,
+        language: str | None = None,
     ) -> Pool:
-        """Keyword and dense candidates (plus those a re-ranker's memory recalls), scored and fused."""
+        """Keyword and dense candidates (plus those a re-ranker's memory recalls), scored and fused;
+        ``language`` as in :meth:`retrieve`."""
         if not query.strip():
             raise InvalidInput("the query is empty")
         if not 1 <= k <= 100:
@@ -213,7 +248,7 @@ class Retriever:
         sentences: dict[str, float] = {}
         if mode == "hybrid":
             dense = self._query_embedders.submit(
-                self._dense, workspace_id, query, n, restrict, timings, self._searches_beside
+                self._dense, workspace_id, query, n, restrict, timings, self._searches_beside, language
             )
         if mode in ("keyword", "hybrid"):
             t = time.perf_counter()
@@ -236,10 +271,11 @@ class Retriever:
             result.query_vector, nearest, sentences = (
                 dense.result()
                 if dense is not None
-                else self._dense(workspace_id, query, n, restrict, timings, True)
+                else self._dense(workspace_id, query, n, restrict, timings, True, language)
             )
             timings["dense_wait"] = (time.perf_counter() - t) * 1000  # what the keyword search did not hide
             if nearest is None:
+                result.query_vector = self._in_language(workspace_id, query, result.query_vector, language)
                 nearest, sentences = self._nearest(workspace_id, result.query_vector, n, restrict, timings)
             t = time.perf_counter()
             for rank, (cid, score) in enumerate(nearest):
@@ -255,6 +291,12 @@ class Retriever:
             for cid, score in self._vectors.scores(workspace_id, result.query_vector, missing).items():
                 found[cid].vector = score
             timings["vector_scores"] = (time.perf_counter() - t) * 1000
+
+        if language is not None:
+            chunks = self._store.get_chunks(workspace_id, list(found))
+            for cid in [cid for cid in found if cid not in chunks or _language(chunks[cid]) != language]:
+                del found[cid]
+                sentences.pop(cid, None)
 
         if result.query_vector is not None:
             t = time.perf_counter()
@@ -284,14 +326,26 @@ class Retriever:
         restrict: set[str] | None,
         timings: dict[str, float],
         search: bool,
+        language: str | None,
     ) -> Dense:
-        """The question's vector, and when ``search``, its ``n`` nearest chunks and their sentences."""
+        """The question's vector (moved to ``language``'s passages), and when ``search``, its ``n`` nearest
+        chunks and their sentences (moving it reads the store, which would wait here on SQLite)."""
         t = time.perf_counter()
         vector: Vector = self._embedder.embed_questions([query])[0]
         timings["embed"] = (time.perf_counter() - t) * 1000
         if not search:
             return vector, None, {}
+        vector = self._in_language(workspace_id, query, vector, language)
         return vector, *self._nearest(workspace_id, vector, n, restrict, timings)
+
+    def _in_language(self, workspace_id: str, query: str, vector: Vector, language: str | None) -> Vector:
+        """``vector`` moved to ``language``'s passages when the question is in the other one
+        (:mod:`zhiwen.services.knowledge.languages`)."""
+        asked_in = detect_language(query)
+        if language is None or language == asked_in:
+            return vector
+        moved = self.language_means(workspace_id).moved(vector, asked_in)
+        return vector if moved is None else moved
 
     def _nearest(
         self, workspace_id: str, vector: Vector, n: int, restrict: set[str] | None, timings: dict[str, float]
@@ -352,6 +406,10 @@ class Retriever:
                 )
             )
         return hits
+
+
+def _language(chunk: Chunk) -> str:
+    return detect_language(embedding_text(chunk))
 
 
 def _screened(chunk: Chunk) -> Chunk:

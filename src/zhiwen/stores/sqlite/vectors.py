@@ -17,6 +17,8 @@ import numpy as np
 from zhiwen.ports import Vector
 from zhiwen.stores.sql import SqlConnection, SqlDatabase
 
+MEAN_BATCH = 500  # chunk ids per query when averaging vectors
+
 
 class _Matrix:
     """Row-per-chunk float32 matrix with O(1) delete (the last row moves into the hole)."""
@@ -126,6 +128,22 @@ class VectorRows(ABC):
                     for cid, v in zip(chunk_ids, vectors, strict=True)
                 ],
             )
+
+    def mean(self, workspace_id: str, chunk_ids: Sequence[str]) -> tuple[Vector, int] | None:
+        """Read from the rows' float32 bytes, which both backends keep."""
+        total, count = np.zeros(self._dim, dtype=np.float64), 0
+        with self._db.reading() as conn:
+            for start in range(0, len(chunk_ids), MEAN_BATCH):
+                batch = chunk_ids[start : start + MEAN_BATCH]
+                rows = conn.execute(
+                    "SELECT vector FROM vectors WHERE workspace_id = ?"
+                    f" AND chunk_id IN ({','.join('?' * len(batch))})",
+                    (workspace_id, *batch),
+                ).fetchall()
+                for (blob,) in rows:
+                    total += np.frombuffer(blob, dtype=np.float32)
+                count += len(rows)
+        return ((total / count).astype(np.float32), count) if count else None
 
     def sentence_scores(self, workspace_id: str, query: Vector, chunk_ids: Sequence[str]) -> dict[str, float]:
         if not chunk_ids:
