@@ -328,8 +328,9 @@ class Retriever:
         search: bool,
         language: str | None,
     ) -> Dense:
-        """The question's vector (moved to ``language``'s passages), and when ``search``, its ``n`` nearest
-        chunks and their sentences (moving it reads the store, which would wait here on SQLite)."""
+        """The question's vector, and when ``search``, that vector moved to ``language``'s passages, its
+        ``n`` nearest chunks and their sentences. Moving reads the store, so without ``search`` (SQLite,
+        whose reads here would wait on the keyword search) the caller moves it."""
         t = time.perf_counter()
         vector: Vector = self._embedder.embed_questions([query])[0]
         timings["embed"] = (time.perf_counter() - t) * 1000
