@@ -185,6 +185,14 @@ def test_a_fact_only_the_other_languages_documents_state_is_answered_from_them(t
     assert answer.citations[0].source == "phone-insurance-en.md"
 
 
+def test_a_passage_in_the_other_language_must_name_the_model_asked_about(demo: Demo) -> None:
+    """Only the tablet T10's Chinese guide speaks of microSD cards; asked of the phone X1, its passage is
+    surer than the English ones but names another model, so the question is handed off."""
+    services, workspace = demo
+    answer = services.answerer.answer(workspace.id, "can I put a microSD card in the X1")
+    assert answer.handoff
+
+
 def test_the_language_means_wait_for_every_sampled_passages_vector(
     embedder: BundledE5Embedder, tmp_path: Path
 ) -> None:

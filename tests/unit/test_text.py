@@ -7,7 +7,7 @@ from zhiwen.text.chunking import Section, chunk_sections
 from zhiwen.text.normalize import decode, detect_language, normalize
 from zhiwen.text.sensitive import Redacted, instruction_like, redact_secrets
 from zhiwen.text.sentences import split_sentences
-from zhiwen.text.tokenize import keyword_tokens, names_a_topic, read_terms, stem_en
+from zhiwen.text.tokenize import keyword_tokens, model_names, names_a_topic, read_terms, stem_en
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16"])
@@ -197,3 +197,9 @@ def test_a_word_jieba_guessed_is_read_as_the_known_words_it_is_made_of() -> None
     assert read_terms(["银卡要"], {"条件"}) == ["银卡要"]  # nothing known in it: kept, and unknown
     assert read_terms(["折扣"], {"折", "扣"}) == ["折扣"]  # a dictionary word the documents lack is a gap
     assert read_terms(["银卡要"], {"银卡要"}) == ["银卡要"]  # the documents hold the guess itself
+
+
+def test_model_names_read_the_same_in_either_language() -> None:
+    assert model_names("can I put a microSD card in the X1") == {"x1"}
+    assert model_names("T10/K2 和 IP68吗，AX3000路由器") == {"t10", "k2", "ip68", "ax3000"}
+    assert model_names("4S店 5G基站 Pixel 6 microSD") == set()

@@ -412,6 +412,15 @@ def capitalised_names(text: str) -> list[str]:
     return [name for match in _CAPITALISED.finditer(text) if (name := match.group(1)) != "I"]
 
 
+_MODEL_NAME = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+\d+[A-Za-z0-9]*(?![A-Za-z0-9])")
+
+
+def model_names(text: str) -> set[str]:
+    """Letters then digits, as products and standards are named ("X1", "R7", "T10", "IP68", "AX3000"),
+    lower-cased: written the same in Chinese and English text."""
+    return {name.lower() for name in _MODEL_NAME.findall(text)}
+
+
 @lru_cache(maxsize=4096)
 def names_and_places(text: str) -> frozenset[str]:
     """The names (:func:`capitalised_names`, lower-cased) and the Chinese place names of ``text``; cached,

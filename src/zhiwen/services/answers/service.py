@@ -50,6 +50,7 @@ from zhiwen.services.lifecycle.targets import Target, Targets, working_id
 from zhiwen.services.trust.privacy import PrivacyPolicy, outward
 from zhiwen.text.normalize import chinese_chars, detect_language, squash
 from zhiwen.text.pii import without_pii
+from zhiwen.text.tokenize import model_names
 from zhiwen.types import CURATED_SOURCE, Answer, AnswerMode, Citation, Hit, IntentMatch, RelatedProduct
 
 if TYPE_CHECKING:  # the intent layer reads golden sets, whose evaluation imports this module
@@ -284,7 +285,9 @@ class AnswerService:
         if other is None:
             return draft
         across = self._draft(target, draft.understood, document_ids, tags, False, False, other)
-        if across.model_confidence <= draft.model_confidence + ACROSS_LANGUAGES_MARGIN:
+        if across.model_confidence <= draft.model_confidence + ACROSS_LANGUAGES_MARGIN or not _names_all(
+            draft.question, across.passages[0]
+        ):
             return draft
         if use_llm and self._llm is not None:  # written by the LLM only once kept
             return self._draft(target, draft.understood, document_ids, tags, True, False, other)
@@ -680,6 +683,14 @@ def _grounded(reply: str, language: str, hits: Sequence[Hit]) -> tuple[str, list
     if NO_ANSWER in reply or not cited:
         return HANDOFF_MESSAGES[language], [], "handoff"
     return reply, [_citation(n, hits[n - 1], hits[n - 1].chunk.text, language) for n in cited], "llm"
+
+
+def _names_all(question: str, passage: Hit) -> bool:
+    """Does ``passage`` name every model the question names ("X1")? The one word match a passage in the
+    other language can be read by: without it, "can I put a microSD card in the X1" was answered from the
+    T10's microSD passage (tuning halves: shop customers' handoff recall 0.817 → 0.825, nothing lost)."""
+    text = f"{passage.document_title} {passage.chunk.title_path} {passage.chunk.text}".lower()
+    return all(name in text for name in model_names(question))
 
 
 def _may_become(text: str, word: str) -> bool:
