@@ -17,7 +17,7 @@ from zhiwen.sample_kb import build_sample_kb, golden_path
 from zhiwen.services.answers.choice import default_choice
 from zhiwen.services.answers.confidence import FEATURES
 from zhiwen.services.answers.service import HANDOFF_MESSAGES, AnswerLimits, AnswerService, cited_title
-from zhiwen.services.knowledge.languages import language_means
+from zhiwen.services.knowledge.languages import knowledge_language_means
 from zhiwen.services.lifecycle.evaluate import select_split
 from zhiwen.services.lifecycle.golden import (
     MIN_CHOICE_QUESTIONS,
@@ -201,10 +201,10 @@ def test_the_language_means_wait_for_every_sampled_passages_vector(
         workspace = services.workspaces.create_workspace("default")
         folder = TELECOM / "docs"
         services.ingest.ingest_paths(workspace.id, sorted(folder.glob("*.md")), base=folder)
-        waiting = language_means(services.documents, services.vectors, workspace.id)
+        waiting = knowledge_language_means(services.documents, services.vectors, workspace.id)
         assert not waiting.complete and waiting.means == {}
         services.embedding_worker.run_until_done()
-        embedded = language_means(services.documents, services.vectors, workspace.id)
+        embedded = knowledge_language_means(services.documents, services.vectors, workspace.id)
         assert embedded.complete and set(embedded.means) == {"zh", "en"}
     finally:
         services.close()

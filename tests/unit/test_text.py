@@ -203,3 +203,5 @@ def test_model_names_read_the_same_in_either_language() -> None:
     assert model_names("can I put a microSD card in the X1") == {"x1"}
     assert model_names("T10/K2 和 IP68吗，AX3000路由器") == {"t10", "k2", "ip68", "ax3000"}
     assert model_names("4S店 5G基站 Pixel 6 microSD") == set()
+    assert model_names("ＸＴ１０") == {"xt10"}  # full-width, as phones may type it
+    assert not model_names("can I put a microSD card in the X1") <= model_names("the X10 takes microSD")

@@ -418,7 +418,7 @@ _MODEL_NAME = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+\d+[A-Za-z0-9]*(?![A-Za-z0-9
 def model_names(text: str) -> set[str]:
     """Letters then digits, as products and standards are named ("X1", "R7", "T10", "IP68", "AX3000"),
     lower-cased: written the same in Chinese and English text."""
-    return {name.lower() for name in _MODEL_NAME.findall(text)}
+    return {name.lower() for name in _MODEL_NAME.findall(normalize(text))}
 
 
 @lru_cache(maxsize=4096)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -13,7 +14,7 @@ from zhiwen.errors import InvalidInput
 from zhiwen.ports import DocumentStore, Embedder, KeywordIndex, Vector, VectorIndex
 from zhiwen.services.knowledge.embedding import embedding_text, embeds_as_query
 from zhiwen.services.knowledge.fusion import Candidate, spread_weighted_fusion
-from zhiwen.services.knowledge.languages import LanguageMeans, language_means
+from zhiwen.services.knowledge.languages import LanguageMeans, knowledge_language_means, passage_language
 from zhiwen.services.knowledge.rerank import DEPTH, Matrix, Memory, Reranker, candidate_features
 from zhiwen.text.normalize import detect_language
 from zhiwen.text.sensitive import redact_secrets
@@ -92,6 +93,7 @@ class Retriever:
         self._fusion = fusion
         self._subject_titles: dict[str, tuple[str, SubjectTitles]] = {}
         self._language_means: dict[str, tuple[str, float, LanguageMeans]] = {}
+        self._reading_language_means = threading.Lock()  # one scan at a time, not one per request
         self._searches_beside = searches_beside
         self._query_embedders = ThreadPoolExecutor(QUERY_EMBEDDERS, thread_name_prefix="zhiwen-query")
 
@@ -171,27 +173,23 @@ class Retriever:
 
     def other_language(self, workspace_id: str, language: str) -> str | None:
         """The knowledge's other language than ``language``, where it has passages in both."""
-        means = self.language_means(workspace_id)
-        return (
-            next((lang for lang in means.means if lang != language), None)
-            if language in means.means
-            else None
-        )
+        return self.language_means(workspace_id).other_than(language)
 
     def language_means(self, workspace_id: str) -> LanguageMeans:
         """The knowledge's mean passage vector of each language, cached until a document changes (read
         again every :data:`LANGUAGE_MEANS_REFRESH_S` while some passages still wait for their vectors)."""
         version = self._store.documents_version(workspace_id)
-        cached = self._language_means.get(workspace_id)
-        now = time.monotonic()
-        if (
-            cached is None
-            or cached[0] != version
-            or (not cached[2].complete and now - cached[1] > LANGUAGE_MEANS_REFRESH_S)
-        ):
-            cached = (version, now, language_means(self._store, self._vectors, workspace_id))
-            self._language_means[workspace_id] = cached
-        return cached[2]
+        with self._reading_language_means:
+            cached = self._language_means.get(workspace_id)
+            now = time.monotonic()
+            if (
+                cached is None
+                or cached[0] != version
+                or (not cached[2].complete and now - cached[1] > LANGUAGE_MEANS_REFRESH_S)
+            ):
+                cached = (version, now, knowledge_language_means(self._store, self._vectors, workspace_id))
+                self._language_means[workspace_id] = cached
+            return cached[2]
 
     def _document_titles(self, workspace_id: str) -> list[str]:
         count = self._store.count_documents(workspace_id)
@@ -275,7 +273,7 @@ class Retriever:
             )
             timings["dense_wait"] = (time.perf_counter() - t) * 1000  # what the keyword search did not hide
             if nearest is None:
-                result.query_vector = self._in_language(workspace_id, query, result.query_vector, language)
+                result.query_vector = self._moved_to(workspace_id, query, result.query_vector, language)
                 nearest, sentences = self._nearest(workspace_id, result.query_vector, n, restrict, timings)
             t = time.perf_counter()
             for rank, (cid, score) in enumerate(nearest):
@@ -294,7 +292,9 @@ class Retriever:
 
         if language is not None:
             chunks = self._store.get_chunks(workspace_id, list(found))
-            for cid in [cid for cid in found if cid not in chunks or _language(chunks[cid]) != language]:
+            for cid in [
+                cid for cid in found if cid not in chunks or passage_language(chunks[cid]) != language
+            ]:
                 del found[cid]
                 sentences.pop(cid, None)
 
@@ -336,10 +336,10 @@ class Retriever:
         timings["embed"] = (time.perf_counter() - t) * 1000
         if not search:
             return vector, None, {}
-        vector = self._in_language(workspace_id, query, vector, language)
+        vector = self._moved_to(workspace_id, query, vector, language)
         return vector, *self._nearest(workspace_id, vector, n, restrict, timings)
 
-    def _in_language(self, workspace_id: str, query: str, vector: Vector, language: str | None) -> Vector:
+    def _moved_to(self, workspace_id: str, query: str, vector: Vector, language: str | None) -> Vector:
         """``vector`` moved to ``language``'s passages when the question is in the other one
         (:mod:`zhiwen.services.knowledge.languages`)."""
         asked_in = detect_language(query)
@@ -407,10 +407,6 @@ class Retriever:
                 )
             )
         return hits
-
-
-def _language(chunk: Chunk) -> str:
-    return detect_language(embedding_text(chunk))
 
 
 def _screened(chunk: Chunk) -> Chunk:

@@ -141,8 +141,9 @@ class VectorRows(ABC):
                     (workspace_id, *batch),
                 ).fetchall()
                 for (blob,) in rows:
-                    total += np.frombuffer(blob, dtype=np.float32)
-                count += len(rows)
+                    if len(blob) == self._dim * 4:  # not a row of another embedding model's size
+                        total += np.frombuffer(blob, dtype=np.float32)
+                        count += 1
         return ((total / count).astype(np.float32), count) if count else None
 
     def sentence_scores(self, workspace_id: str, query: Vector, chunk_ids: Sequence[str]) -> dict[str, float]:
