@@ -219,15 +219,30 @@ class AnswerService:
         (:mod:`zhiwen.services.answers.followup`). ``calibrating`` composes the answer as if fully
         confident, so fitting a confidence model never depends on the model it replaces.
         """
+        draft, in_context_too = self._reading(
+            target, question, document_ids, tags, use_llm, calibrating, previous
+        )
+        if calibrating or in_context_too:
+            return draft
+        return self._or_across_languages(target, draft, document_ids, tags, use_llm)
+
+    def _reading(
+        self,
+        target: Target,
+        question: str,
+        document_ids: Sequence[str] | None,
+        tags: Sequence[str] | None,
+        use_llm: bool,
+        calibrating: bool,
+        previous: Understood | None,
+    ) -> tuple[Draft, bool]:
+        """The draft of the reading kept, and whether a reading in context was weighed beside it."""
         question = self._checked(question)
         contextual = in_context(question, previous)
         if contextual is None:
-            draft = self._draft(target, Understood.alone(question), document_ids, tags, use_llm, calibrating)
-            return (
-                draft
-                if calibrating
-                else self._or_across_languages(target, draft, document_ids, tags, use_llm)
-            )
+            return self._draft(
+                target, Understood.alone(question), document_ids, tags, use_llm, calibrating
+            ), False
         # Choose the reading without the LLM; only the chosen one is then written by it.
         alone = self._draft(target, Understood.alone(question), document_ids, tags, False, calibrating)
         chosen = alone
@@ -245,8 +260,8 @@ class AnswerService:
             if refers_back(question) or with_context.model_confidence > alone.model_confidence:
                 chosen = with_context
         if use_llm and self._llm is not None:
-            return self._draft(target, chosen.understood, document_ids, tags, True, calibrating)
-        return chosen
+            chosen = self._draft(target, chosen.understood, document_ids, tags, True, calibrating)
+        return chosen, True
 
     def _checked(self, question: str) -> str:
         question = question.strip()
@@ -259,10 +274,11 @@ class AnswerService:
         return question
 
     def understand(self, target: Target, context: Sequence[str]) -> Understood | None:
-        """Replay earlier questions (a golden conversation's turns) and return the last as understood."""
+        """Replay earlier questions (a golden conversation's turns) and return the last as understood. Only
+        their readings count: nothing is asked again across languages, which keeps the reading."""
         previous: Understood | None = None
         for question in context:
-            previous = self.draft(target, question, use_llm=False, previous=previous).understood
+            previous = self._reading(target, question, None, None, False, False, previous)[0].understood
         return previous
 
     def _or_across_languages(

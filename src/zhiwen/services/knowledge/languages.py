@@ -1,13 +1,14 @@
 """Where a knowledge base's Chinese and English passages sit in the embedding space.
 
 E5 is multilingual, but a question's cosines to passages of its own language run higher than to a passage
-that says the same in the other language. In the sample bank, a question asked in one language about a fact
-only the other language's documents state was answered right 2 times of 54: the right document was the
-first of its language in the dense ranking for 40 of them, yet below every passage of the question's
-language. The difference between the knowledge's mean passage vectors of the two languages is mostly that
-bias (the topics are the same), so a question moved by it is as close to the other language's passages as
-to its own (docs/answers.md, "Questions in the other language"). Review topics centre each language the
-same way, on vectors they hold already (:func:`zhiwen.services.reviews.topics.language_means`).
+that says the same in the other language. In the sample bank's tuning half, a question asked in one language
+about a fact only the other language's documents state was answered right once in 31 (docs/benchmarks.md,
+"Session 34"); session 33 found the right document the first of its language in the dense ranking for 40
+of 54 such questions, yet below every passage of the question's language. The difference between the
+knowledge's mean passage vectors of the two languages is mostly that bias (the topics are the same), so a
+question moved by it is as close to the other language's passages as to its own (docs/answers.md,
+"Questions in the other language"). Review topics centre each language the same way, on vectors they
+hold already (:func:`zhiwen.services.reviews.topics.language_means`).
 """
 
 from __future__ import annotations
